@@ -1,0 +1,1 @@
+"""The shared database: schema, engine, migrations, settings and demo data."""

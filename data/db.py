@@ -1,0 +1,101 @@
+"""The one door to the database: engine from ``DATABASE_URL``, sessions and read connections.
+
+SQLite (a file under ``data/``) is the default; PostgreSQL is used when ``DATABASE_URL`` points
+to it. SQLite write transactions open with ``BEGIN IMMEDIATE`` so that concurrent writers queue
+on the busy timeout instead of failing on lock upgrade (STACK_NOTES: deferred BEGIN needed ~3.8
+retries per order under 8 clients). Reads use a deferred ``BEGIN`` so they never block writers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.orm import Session
+
+DATA_DIR = Path(__file__).resolve().parent
+DEFAULT_SQLITE_PATH = DATA_DIR / "larder.db"
+SQLITE_BUSY_TIMEOUT_S = 30
+
+# Execution option that marks a connection as read-only: SQLite then opens a deferred BEGIN.
+READ_ONLY = "larder_read_only"
+
+
+def database_url() -> str:
+    """The configured database: ``DATABASE_URL`` or the default SQLite file."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if not url:
+        return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    if url.startswith("postgres://"):  # the form many hosts hand out
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def make_engine(url: str | None = None, **kwargs) -> Engine:
+    """A new engine for ``url`` (default: :func:`database_url`) with Larder's connection rules."""
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            **kwargs,
+        )
+        _configure_sqlite(engine, in_memory=":memory:" in url or url in ("sqlite://", "sqlite:///"))
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        # Let SQLAlchemy emit BEGIN itself (pysqlite's own transaction handling is off).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection):
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@lru_cache(maxsize=4)
+def _shared_engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def get_engine() -> Engine:
+    """The process-wide engine for the configured database (one pool per URL)."""
+    return _shared_engine(database_url())
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One write transaction: commits on success, rolls back on any error."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads; on SQLite it never takes the write lock."""
+    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+        yield conn
