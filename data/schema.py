@@ -307,6 +307,9 @@ class Order(Base):
     placed_by: Mapped[str] = mapped_column(String(60), default="system")
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
+    # The backorder preference applied when placed (the customer's, or chosen for this order);
+    # ship_complete orders are not picked until nothing is left on backorder.
+    backorder_choice: Mapped[str | None] = mapped_column(String(20))
 
 
 class OrderLine(Base):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 23:27:58.063255
+Create Date: 2026-11-24 23:31:13.816929
 """
 
 from alembic import op
@@ -163,6 +163,7 @@ def upgrade() -> None:
     sa.Column('placed_by', sa.String(length=60), nullable=False),
     sa.Column('cancelled_at', sa.DateTime(), nullable=True),
     sa.Column('cancel_reason', sa.String(length=200), nullable=True),
+    sa.Column('backorder_choice', sa.String(length=20), nullable=True),
     sa.CheckConstraint("priority IN ('normal', 'urgent')", name=op.f('ck_orders_priority')),
     sa.CheckConstraint("status IN ('open', 'picking', 'shipped', 'delivered', 'cancelled')", name=op.f('ck_orders_status')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_orders_customer_id_customers')),
