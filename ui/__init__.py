@@ -1,0 +1,1 @@
+"""Shared pieces of the Streamlit app: who is logged in, the engine, tiles, tables, theme."""

@@ -1,0 +1,102 @@
+"""Who is logged in and what they may see: the guard every page calls first.
+
+The identity is the username that streamlit-authenticator put in the session after checking the
+password; everything else (roles, linked customer or sales representative, whether the account
+is still active) is read from the database on every run, so a disabled user or a changed role
+takes effect on the next page view and nothing a browser sends can widen access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from data.db import read_connection
+from data.schema import ROLES
+from queries.users import user_by_username
+from ui.db import engine
+
+# Roles that may open every page (DESIGN: "the owner and the administrator may see all").
+ALL_ACCESS_ROLES = frozenset({"owner", "admin"})
+
+ROLE_LABELS: dict[str, str] = {
+    "warehouse_manager": "Warehouse manager",
+    "sales_rep": "Sales representative",
+    "purchasing_manager": "Purchasing manager",
+    "customer": "Customer",
+    "warehouse_operator": "Warehouse operator",
+    "logistics_manager": "Logistics manager",
+    "finance_manager": "Finance manager",
+    "customer_service": "Customer service",
+    "marketing_manager": "Marketing manager",
+    "owner": "Business owner",
+    "admin": "Administrator",
+}
+
+# Page file -> roles it is for (owner and admin pass every guard on top of these).
+PAGE_ROLES: dict[str, tuple[str, ...]] = {
+    "pages/home.py": ROLES,
+    "pages/stock_control.py": ("warehouse_manager",),
+    "pages/shop.py": ("customer",),
+    "pages/admin.py": ("admin",),
+}
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    user_id: int
+    username: str
+    name: str
+    roles: frozenset[str]
+    customer_id: int | None
+    sales_rep_id: int | None
+
+    def has_any(self, *roles: str) -> bool:
+        """True when the user holds one of ``roles``; owner and admin count as every role."""
+        return bool(self.roles & ALL_ACCESS_ROLES) or bool(self.roles & set(roles))
+
+
+def role_label(role: str) -> str:
+    return ROLE_LABELS.get(role, role.replace("_", " ").capitalize())
+
+
+def current_user() -> CurrentUser | None:
+    """The logged-in, active user as the database knows them; None otherwise."""
+    if st.session_state.get("authentication_status") is not True:
+        return None
+    username = st.session_state.get("username")
+    if not isinstance(username, str) or not username.strip():
+        return None
+    with read_connection(engine()) as conn:
+        record = user_by_username(conn, username)
+    if record is None or not record.active:
+        return None
+    return CurrentUser(
+        user_id=record.user_id,
+        username=record.username,
+        name=record.name,
+        roles=record.roles,
+        customer_id=record.customer_id,
+        sales_rep_id=record.sales_rep_id,
+    )
+
+
+def require_role(*roles: str) -> CurrentUser:
+    """Return the current user if they may see a page for ``roles``; otherwise refuse and stop."""
+    user = current_user()
+    if user is None:
+        st.warning(
+            "Please log in to see this page. [Go to the login page](/)", icon=":material/lock:"
+        )
+        st.stop()
+    if not user.has_any(*roles):
+        wanted = ", ".join(role_label(r) for r in roles) or "nobody"
+        held = ", ".join(role_label(r) for r in sorted(user.roles)) or "none"
+        st.error(
+            f"This page is for: {wanted}. Your role(s): {held}. "
+            "Ask an administrator if you need access.",
+            icon=":material/block:",
+        )
+        st.stop()
+    return user

@@ -1,0 +1,56 @@
+"""The in-app inbox in the sidebar: unread count, the newest messages, mark as read."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from data.db import read_connection
+from operations.errors import LarderError
+from queries.notifications import inbox_messages, unread_count
+from ui.auth import CurrentUser, role_label
+from ui.components import error_state
+from ui.db import engine
+
+INBOX_SIZE = 20
+
+
+def _mark_read(notification_ids: list[int], user_id: int) -> None:
+    try:
+        from operations.notifications import mark_read
+    except ImportError:  # the write side lands separately; say so instead of failing
+        st.toast("Marking messages read is not available yet.")
+        return
+    try:
+        mark_read(engine(), notification_ids=notification_ids, user_id=user_id)
+    except LarderError as err:
+        error_state(err)
+
+
+def inbox(user: CurrentUser) -> None:
+    """Show the user's inbox (their messages and their roles') inside the current container."""
+    with read_connection(engine()) as conn:
+        unread = unread_count(conn, user.user_id, user.roles)
+        messages = inbox_messages(conn, user.user_id, user.roles, limit=INBOX_SIZE)
+    title = f"Inbox · {unread} unread" if unread else "Inbox"
+    with st.expander(title, icon=":material/notifications:", expanded=False):
+        if not messages:
+            st.caption("No messages yet. Alerts about your work will appear here.")
+            return
+        unread_ids = [m.notification_id for m in messages if m.read_at is None]
+        if unread_ids and st.button(
+            "Mark all as read", key="inbox_mark_all", icon=":material/done_all:"
+        ):
+            _mark_read(unread_ids, user.user_id)
+            st.rerun()
+        for message in messages:
+            marker = "**●** " if message.read_at is None else ""
+            audience = f" · to {role_label(message.for_role)}s" if message.for_role else ""
+            st.markdown(f"{marker}**{message.subject}**")
+            st.caption(f"{message.created_at:%d %b %Y %H:%M}{audience}")
+            if message.body:
+                st.write(message.body)
+            if message.read_at is None and st.button(
+                "Mark read", key=f"inbox_read_{message.notification_id}"
+            ):
+                _mark_read([message.notification_id], user.user_id)
+                st.rerun()
