@@ -1,0 +1,92 @@
+"""Fixtures for the browser tests: a seeded database, real servers and Debian's chromium.
+
+Every test in this folder is marked ``browser``. Where /usr/bin/chromium is missing they skip
+with the reason locally and fail in CI (``CI=true``), where the set-up installs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.browser.harness import (
+    StreamlitServer,
+    chromium_problem,
+    copy_database,
+    in_ci,
+    launch_chromium,
+    new_page,
+    seed_demo_database,
+)
+
+BROWSER_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if Path(str(item.fspath)).resolve().is_relative_to(BROWSER_DIR):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def chromium_ready() -> None:
+    """Skip (locally) or fail (in CI) with the reason when chromium is not installed."""
+    problem = chromium_problem()
+    if problem is None:
+        return
+    if in_ci():
+        pytest.fail(problem)
+    pytest.skip(problem)
+
+
+@pytest.fixture(scope="session")
+def demo_template_db(tmp_path_factory) -> Path:
+    """The tiny demo database, generated once per test process and copied per server."""
+    return seed_demo_database(tmp_path_factory.mktemp("template") / "larder.db")
+
+
+def _run_server(template: Path, folder: Path) -> Iterator[StreamlitServer]:
+    database = copy_database(template, folder / "larder.db")
+    server = StreamlitServer(database=database, log_path=folder / "streamlit.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_server(chromium_ready, demo_template_db, tmp_path_factory) -> Iterator[StreamlitServer]:
+    """One server for the tests that do not need a fresh start."""
+    yield from _run_server(demo_template_db, tmp_path_factory.mktemp("shared_server"))
+
+
+@pytest.fixture
+def fresh_server(chromium_ready, demo_template_db, tmp_path) -> Iterator[StreamlitServer]:
+    """A server started for this test alone: no session has run ``st.navigation`` on it yet."""
+    yield from _run_server(demo_template_db, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_ready) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser) -> Iterator:
+    """Factory: a new page in its own browser context (own cookies); all closed at the end."""
+    pages: list[Page] = []
+
+    def factory() -> Page:
+        page = new_page(browser)
+        pages.append(page)
+        return page
+
+    yield factory
+    for page in pages:
+        page.context.close()

@@ -1,0 +1,254 @@
+"""Machinery shared by the browser tests and the screenshot command.
+
+A real ``streamlit run app.py`` server on a free loopback port, a seeded SQLite file behind it,
+Debian's chromium driven by Playwright, and helpers that wait for the app to finish a run
+instead of sleeping. Nothing here is a test; ``conftest.py`` turns it into fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, Playwright, expect
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM_PATH = Path("/usr/bin/chromium")
+# Flags from STACK_NOTES: no sandbox in containers, no calls home, no QUIC.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+VIEWPORT = {"width": 1440, "height": 900}
+SERVER_START_TIMEOUT_S = 60
+# A page run on the 2-core CI machine takes a second or two; a login a few more.
+APP_RUN_TIMEOUT_MS = 30_000
+
+# The stApp element carries the script and connection state as attributes (checked on 1.67).
+APP_IDLE = (
+    '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+    '[data-test-script-state="notRunning"]'
+)
+# Counts finished script runs, so an action can wait for *its* run and not a stale idle state.
+RUN_COUNTER_SCRIPT = """
+window.__larderRuns = 0;
+new MutationObserver((changes) => {
+  for (const c of changes) {
+    if (c.target.getAttribute && c.target.getAttribute('data-testid') === 'stApp'
+        && c.target.getAttribute('data-test-script-state') === 'notRunning') {
+      window.__larderRuns += 1;
+    }
+  }
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
+"""
+
+
+def chromium_problem() -> str | None:
+    """None when Debian's chromium is installed, else why the browser tests cannot run."""
+    if CHROMIUM_PATH.exists():
+        return None
+    return (
+        f"{CHROMIUM_PATH} is missing: install Debian's chromium "
+        "(`bash scripts/setup.sh test` does it with apt-get); Playwright's own download is not "
+        "reachable here"
+    )
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def seed_demo_database(path: Path, scale: str = "tiny") -> Path:
+    """Create ``path`` as a migrated SQLite database filled by the demo generator."""
+    from data.demo import generate
+
+    from data.db import make_engine
+    from data.migrate import upgrade
+
+    engine = make_engine(sqlite_url(path))
+    try:
+        upgrade(engine)
+        generate(engine, scale=scale)
+        with engine.connect() as conn:  # fold the WAL into the file so a plain copy is complete
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        engine.dispose()
+    return path
+
+
+def copy_database(template: Path, target: Path) -> Path:
+    shutil.copyfile(template, target)
+    return target
+
+
+def server_env(database: Path) -> dict[str, str]:
+    """Environment for a test server: its own database and a fresh random cookie key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
+    env.update(
+        DATABASE_URL=sqlite_url(database),
+        LARDER_COOKIE_KEY=secrets.token_hex(32),
+        # streamlit-authenticator sleeps 0.7 s per logged-out run unless told otherwise.
+        LARDER_LOGIN_SLEEP_TIME="0",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@dataclass
+class StreamlitServer:
+    """A ``streamlit run app.py`` process in its own process group."""
+
+    database: Path
+    log_path: Path
+    script: str = "app.py"
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> StreamlitServer:
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            self.script,
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ]
+        log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=server_env(self.database),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so stop() ends every child too
+        )
+        log.close()
+        self._wait_healthy()
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"streamlit exited with code {self.process.returncode}:\n{self.log()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as resp:
+                    if resp.read().decode().strip() == "ok":
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(
+            f"streamlit did not answer ok on {self.url}/_stcore/health within "
+            f"{SERVER_START_TIMEOUT_S} s:\n{self.log()}"
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS)
+
+
+def new_page(browser: Browser) -> Page:
+    """A page in its own context (own cookies), sized like the screenshots, counting runs."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(APP_RUN_TIMEOUT_MS)
+    context.add_init_script(RUN_COUNTER_SCRIPT)
+    return context.new_page()
+
+
+def wait_for_app(page: Page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
+    """Wait until the app is connected and no script run is in progress."""
+    page.wait_for_selector(APP_IDLE, state="attached", timeout=timeout_ms)
+
+
+def runs_finished(page: Page) -> int:
+    return page.evaluate("window.__larderRuns || 0")
+
+
+def wait_for_run_after(page: Page, before: int, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
+    """Wait until a script run that finished after ``before`` runs, and the app is idle."""
+    page.wait_for_function("(n) => (window.__larderRuns || 0) > n", arg=before, timeout=timeout_ms)
+    wait_for_app(page, timeout_ms)
+
+
+def open_app(page: Page, base_url: str, path: str = "/") -> None:
+    page.goto(base_url.rstrip("/") + path)
+    wait_for_app(page)
+
+
+def password_box(page: Page):
+    # get_by_label("Password") also matches the show-password button (STACK_NOTES).
+    return page.get_by_role("textbox", name="Password")
+
+
+def login(page: Page, username: str, password: str) -> None:
+    """Fill the login form, submit it and wait until the form is gone."""
+    expect(password_box(page)).to_be_visible()
+    page.get_by_role("textbox", name="Username").fill(username)
+    password_box(page).fill(password)
+    before = runs_finished(page)
+    page.get_by_role("button", name="Login", exact=True).click()
+    wait_for_run_after(page, before)
+    expect(password_box(page)).to_have_count(0)
+    wait_for_app(page)
+
+
+def path_of(page: Page) -> str:
+    return urllib.parse.urlsplit(page.url).path
