@@ -1,0 +1,77 @@
+"""Catalogue availability, the cart preview and alternatives against the hand-built world."""
+
+from __future__ import annotations
+
+import pytest
+
+from queries.catalogue import alternatives, cart_check, search_catalogue
+from tests.queries_world import TODAY, build_world, days
+
+
+@pytest.fixture
+def world(engine):
+    build_world(engine)
+    return engine
+
+
+def test_search_matches_name_sku_or_use_and_skips_inactive(world):
+    df = search_catalogue(world, text="flour", today=TODAY)
+    assert list(df["sku"]) == ["ALM-01", "FLO-25", "GLD-01", "RYE-25"]  # by name; not OLD-01
+
+
+@pytest.mark.parametrize(
+    ("sku", "label"),
+    [
+        ("FLO-25", "In stock"),
+        ("RYE-25", "Low"),
+        # Milk: 7 queued ahead + 1 needs the sent PO due in 3 days.
+        ("MLK-01", f"Backorder — expected {days(3):%d %b %Y}"),
+        # Bleach: only a draft PO, so the supplier's 10-day lead time.
+        ("BLE-05", f"Backorder — expected {days(10):%d %b %Y}"),
+    ],
+)
+def test_availability_label(world, sku, label):
+    df = search_catalogue(world, text=sku, today=TODAY).set_index("sku")
+    assert df.loc[sku, "availability"] == label
+
+
+def test_search_by_category_and_limit(world):
+    df = search_catalogue(world, category="Dairy", limit=2, today=TODAY)
+    assert list(df["sku"]) == ["GOA-01", "MLK-01"]
+    assert df.loc[df["sku"] == "MLK-01", "price"].item() == pytest.approx(1.0)
+
+
+def test_cart_check_splits_available_and_short(world):
+    df = cart_check(world, [("FLO-25", 40), ("OAT-01", 5)], today=TODAY).set_index("sku")
+    assert (df.loc["FLO-25", "available"], df.loc["FLO-25", "short"]) == (35, 5)
+    # 30 on order from the sent PO covers the 5 short: expected when it arrives.
+    assert df.loc["FLO-25", "expected_date"] == days(3)
+    assert "PO-000001" in df.loc["FLO-25", "reason"]
+    assert df.loc["OAT-01", "short"] == 0
+
+
+def test_cart_check_ignores_unknown_skus(world):
+    assert cart_check(world, [("NOPE", 1)], today=TODAY).empty
+
+
+def test_alternatives_exclude_short_extra_allergens_and_far_prices(world):
+    # Flour (gluten, 15.00): rye has only 8, almond adds nuts, gold leaf is listed.
+    assert list(alternatives(world, 1, 10)["sku"]) == ["GLD-01"]
+
+
+def test_alternatives_rank_listed_first_then_price(world):
+    df = alternatives(world, 1, 5)
+    assert list(df["sku"]) == ["GLD-01", "RYE-25"]
+    assert list(df["why"]) == ["listed substitute", "same use"]
+    assert df.loc[1, "price_difference"] == pytest.approx(1.0)
+
+
+def test_alternatives_prefer_what_the_customer_bought(world):
+    assert list(alternatives(world, 4, 5)["sku"]) == ["GOA-01", "OAT-01"]  # closest price first
+    ranked = alternatives(world, 4, 5, customer_id=2)  # Hotel Due bought oat milk before
+    assert list(ranked["sku"]) == ["OAT-01", "GOA-01"]
+    assert ranked.loc[0, "why"] == "you ordered it before"
+
+
+def test_alternatives_of_unknown_product_is_empty(world):
+    assert alternatives(world, 999, 1).empty

@@ -1,0 +1,115 @@
+"""Stock overview, alerts and status counts against the hand-built world."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import insert
+
+from data.schema import Setting
+from queries.stock import low_stock_alerts, product_thresholds, status_counts, stock_overview
+from tests.queries_world import TODAY, build_world
+
+
+@pytest.fixture
+def world(engine):
+    build_world(engine)
+    return engine
+
+
+def _by_sku(df):
+    return df.set_index("sku")
+
+
+def test_overview_lists_active_products_only(world):
+    df = stock_overview(world, today=TODAY)
+    assert sorted(df["sku"]) == sorted(
+        ["FLO-25", "RYE-25", "ALM-01", "MLK-01", "BLE-05", "GLD-01", "OVC-01", "OAT-01", "GOA-01"]
+    )
+
+
+def test_overview_sums_warehouses_and_counts_open_po_lines(world):
+    row = _by_sku(stock_overview(world, today=TODAY)).loc["FLO-25"]
+    assert (row["on_hand"], row["reserved"], row["available"]) == (40, 5, 35)
+    assert row["on_order"] == 30  # 50 ordered - 20 received on the sent PO
+    assert row["supplier"] == "Acme Foods"
+
+
+def test_overview_ignores_draft_and_received_pos(world):
+    df = _by_sku(stock_overview(world, today=TODAY))
+    assert df.loc["BLE-05", "on_order"] == 0
+    assert df.loc["RYE-25", "on_order"] == 0
+    assert df.loc["MLK-01", "on_order"] == 200
+
+
+def test_overview_demand_and_days_of_cover(world):
+    df = _by_sku(stock_overview(world, today=TODAY))
+    assert df.loc["FLO-25", "avg_daily_demand"] == pytest.approx(84 / 28)
+    assert df.loc["FLO-25", "days_of_cover"] == pytest.approx(11.7)
+    assert df.loc["MLK-01", "days_of_cover"] == 0
+    assert df["days_of_cover"].isna()["ALM-01"]  # nobody asked for it: no cover figure
+
+
+@pytest.mark.parametrize(
+    ("sku", "status"),
+    [
+        ("FLO-25", "ok"),
+        ("RYE-25", "low"),
+        ("MLK-01", "backorders"),
+        ("OVC-01", "backorders"),
+        ("BLE-05", "out"),
+        ("GLD-01", "ok"),
+    ],
+)
+def test_overview_status(world, sku, status):
+    assert _by_sku(stock_overview(world, today=TODAY)).loc[sku, "status"] == status
+
+
+def test_overview_most_urgent_first(world):
+    statuses = list(stock_overview(world, today=TODAY)["status"])
+    assert statuses[:4] == ["backorders", "backorders", "out", "low"]
+
+
+def test_low_stock_ratio_setting_widens_low(world):
+    with world.begin() as conn:
+        conn.execute(insert(Setting).values(key="low_stock_ratio", value={"v": 2.0}))
+    # Flour: available 35 <= 2 x 20
+    assert _by_sku(stock_overview(world, today=TODAY)).loc["FLO-25", "status"] == "low"
+
+
+@pytest.mark.parametrize(
+    ("filters", "skus"),
+    [
+        ({"category": "Dairy"}, {"MLK-01", "OAT-01", "GOA-01"}),
+        ({"supplier_id": 2}, {"BLE-05", "OVC-01"}),
+        ({"status": "backorders"}, {"MLK-01", "OVC-01"}),
+        ({"search": "rye"}, {"RYE-25"}),
+        ({"search": "mlk-"}, {"MLK-01"}),
+        ({"search": "100%"}, set()),
+        ({"category": "Dry goods", "status": "low"}, {"RYE-25"}),
+    ],
+)
+def test_overview_filters(world, filters, skus):
+    assert set(stock_overview(world, today=TODAY, **filters)["sku"]) == skus
+
+
+def test_low_stock_alerts_are_the_non_ok_products(world):
+    alerts = low_stock_alerts(world, today=TODAY)
+    assert list(alerts["sku"][:2].sort_values()) == ["MLK-01", "OVC-01"]
+    assert set(alerts["sku"]) == {"MLK-01", "OVC-01", "BLE-05", "RYE-25"}
+
+
+def test_status_counts(world):
+    counts = dict(status_counts(world, today=TODAY).itertuples(index=False))
+    assert counts == {"backorders": 2, "out": 1, "low": 1, "ok": 5}
+
+
+def test_product_thresholds(world):
+    assert product_thresholds(world, 1) == {
+        "id": 1,
+        "sku": "FLO-25",
+        "name": "Flour 25kg",
+        "reorder_point": 20,
+        "safety_stock": 5,
+        "order_up_to": 60,
+    }
+    assert product_thresholds(world, 999) is None
