@@ -1,0 +1,69 @@
+"""In-app notifications (and mail to send from the outbox) for users, roles and customers."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, or_, select, update
+from sqlalchemy.orm import Session
+
+from data.db import write_session
+from data.schema import Notification, User, UserRole, utcnow
+from operations.errors import NotFound, ValidationError
+from operations.validation import identifier
+
+
+def notify(
+    session: Session,
+    *,
+    kind: str,
+    subject: str,
+    body: str,
+    user_id: int | None = None,
+    role: str | None = None,
+    customer_id: int | None = None,
+    email_to: str | None = None,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+) -> Notification:
+    """Add a notification inside the caller's transaction; with ``email_to`` it waits in the outbox."""
+    notification = Notification(
+        created_at=utcnow(),
+        kind=kind[:30],
+        user_id=user_id,
+        role=role,
+        customer_id=customer_id,
+        subject=subject[:200],
+        body=body,
+        email_to=email_to,
+        status="pending" if email_to else "in_app",
+        ref_type=ref_type,
+        ref_id=ref_id,
+    )
+    session.add(notification)
+    return notification
+
+
+def mark_read(engine: Engine, *, notification_ids: list[int], user_id: int) -> int:
+    """Mark the user's own notifications (or their roles') as read; returns how many changed."""
+    user_id = identifier(user_id, "User")
+    if not isinstance(notification_ids, (list, tuple)) or not notification_ids:
+        raise ValidationError("Choose at least one notification to mark as read.")
+    ids = [identifier(value, "Notification") for value in notification_ids]
+    with write_session(engine) as session:
+        if session.get(User, user_id) is None:
+            raise NotFound(f"User {user_id} does not exist.")
+        roles = session.scalars(select(UserRole.role).where(UserRole.user_id == user_id)).all()
+        mine = or_(Notification.user_id == user_id, Notification.role.in_(roles))
+        found = set(
+            session.scalars(select(Notification.id).where(Notification.id.in_(ids), mine)).all()
+        )
+        others = sorted(set(ids) - found)
+        if others:
+            raise NotFound(
+                f"Notification {', '.join(map(str, others))} is not one of yours: nothing was marked."
+            )
+        return session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids), Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount

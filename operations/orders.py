@@ -1,0 +1,558 @@
+"""Placing and cancelling customer orders: reserve what is there, backorder the rest.
+
+Backorder choices (the customer's ``backorder_preference`` unless the order says otherwise):
+
+- ``accept_backorder``: reserve what is available, backorder the rest of each line.
+- ``ship_complete``: a line that can be served in full is reserved; a short line reserves
+  nothing (its free stock stays available to others) and is backordered whole. The order gets
+  no pick tasks until no line is on backorder any more, so it leaves the warehouse complete.
+- ``cancel_short``: reserve what is available and cancel the rest; the cancelled part is
+  recorded as a cancelled backorder (a lost sale, reason "cancel_short").
+
+Every short quantity counts as demand in ``demand_daily`` whatever the choice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from data.db import write_session
+from data.schema import (
+    BACKORDER_PREFERENCES,
+    CHANNELS,
+    ORDER_PRIORITIES,
+    Backorder,
+    Customer,
+    DemandDaily,
+    Order,
+    OrderLine,
+    PickTask,
+    Product,
+    utcnow,
+)
+from operations import audit
+from operations.allocation import fill_backorders
+from operations.errors import InvalidState, NotFound, ValidationError
+from operations.estimates import expected_date
+from operations.numbering import document_number, provisional_number
+from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
+from operations.stock import lock_stock, move_stock, resolve_warehouse
+from operations.validation import a_date, actor_name, identifier, one_of, quantity, text
+
+MAX_LINES_PER_ORDER = 500
+CLOSED_ORDER_STATUSES = ("shipped", "delivered", "cancelled")
+
+
+@dataclass(frozen=True)
+class PlacedLine:
+    line_id: int
+    product_id: int
+    sku: str
+    qty_ordered: int
+    qty_allocated: int
+    qty_backordered: int
+    qty_cancelled: int
+    expected_date: dt.date | None
+    estimate_reason: str
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order_id: int
+    number: str
+    lines: list[PlacedLine]
+
+
+def _checked_lines(lines: object) -> list[tuple[str, int]]:
+    if not isinstance(lines, (list, tuple)) or not lines:
+        raise ValidationError("An order needs at least one line (a SKU and a quantity).")
+    if len(lines) > MAX_LINES_PER_ORDER:
+        raise ValidationError(
+            f"An order can have at most {MAX_LINES_PER_ORDER} lines; split it into several orders."
+        )
+    checked: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not isinstance(line, (list, tuple)) or len(line) != 2:
+            raise ValidationError(f"Line {number} must be a pair (SKU, quantity), not {line!r}.")
+        sku = text(line[0], f"The SKU on line {number}", max_length=20).upper()
+        qty = quantity(line[1], f"The quantity of {sku}")
+        if sku in seen:
+            raise ValidationError(
+                f"SKU {sku} appears on more than one line: put the whole quantity on one line."
+            )
+        seen.add(sku)
+        checked.append((sku, qty))
+    return checked
+
+
+def _upsert_demand(session: Session, rows: list[dict]) -> None:
+    """Add this order's lines to the daily demand summary (one upsert, both databases)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Sorted so concurrent orders take the summary rows' locks in the same order.
+    rows = sorted(rows, key=lambda row: row["product_id"])
+    statement = insert(DemandDaily).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[DemandDaily.day, DemandDaily.product_id, DemandDaily.segment],
+        set_={
+            "lines": DemandDaily.lines + statement.excluded.lines,
+            "lines_short": DemandDaily.lines_short + statement.excluded.lines_short,
+            "qty_ordered": DemandDaily.qty_ordered + statement.excluded.qty_ordered,
+            "qty_short": DemandDaily.qty_short + statement.excluded.qty_short,
+            "revenue": DemandDaily.revenue + statement.excluded.revenue,
+        },
+    )
+    session.connection().execute(statement)
+
+
+def place_order(
+    engine: Engine,
+    *,
+    customer_id: int,
+    lines: list[tuple[str, int]],
+    actor: str,
+    priority: str = "normal",
+    requested_date: dt.date | None = None,
+    backorder_choice: str | None = None,
+    channel: str = "portal",
+    now: dt.datetime | None = None,
+    warehouse_id: int | None = None,
+) -> PlacedOrder:
+    """Place an order: reserve what is free in one transaction, backorder or cancel the rest.
+
+    ``demand_daily.revenue`` adds the value of what was ordered (quantity x list price).
+    """
+    actor = actor_name(actor)
+    customer_id = identifier(customer_id, "Customer")
+    wanted = _checked_lines(lines)
+    priority = one_of(priority, ORDER_PRIORITIES, "Priority")
+    channel = one_of(channel, CHANNELS, "Channel")
+    if backorder_choice is not None:
+        backorder_choice = one_of(backorder_choice, BACKORDER_PREFERENCES, "Backorder choice")
+    if requested_date is not None:
+        requested_date = a_date(requested_date, "Requested date")
+    now = now or utcnow()
+    today = now.date()
+
+    with write_session(engine) as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFound(f"Customer {customer_id} does not exist: pick a customer from the list.")
+        choice = backorder_choice or customer.backorder_preference
+        skus = [sku for sku, _ in wanted]
+        products = {
+            product.sku: product
+            for product in session.scalars(select(Product).where(Product.sku.in_(skus)))
+        }
+        unknown = [sku for sku in skus if sku not in products]
+        if unknown:
+            raise NotFound(f"Unknown SKU: {', '.join(unknown)}. Check the code in the catalogue.")
+        inactive = [sku for sku in skus if not products[sku].active]
+        if inactive:
+            raise InvalidState(
+                f"No longer sold: {', '.join(inactive)}. Choose a substitute instead."
+            )
+        if requested_date is not None and requested_date < today:
+            raise ValidationError(
+                f"The requested date {requested_date.isoformat()} is in the past; "
+                "give today or a later day."
+            )
+        warehouse_id = resolve_warehouse(session, warehouse_id)
+        stock = lock_stock(session, (p.id for p in products.values()), warehouse_id)
+        free = {pid: on_hand - reserved for pid, (on_hand, reserved) in stock.items()}
+
+        order = Order(
+            number=provisional_number(),
+            customer_id=customer.id,
+            placed_at=now,
+            requested_date=requested_date,
+            priority=priority,
+            status="open",
+            channel=channel,
+            placed_by=actor,
+            backorder_choice=choice,
+        )
+        session.add(order)
+        session.flush()
+        order.number = document_number("SO", order.id)
+
+        plan = []
+        for line_no, (sku, qty) in enumerate(wanted, start=1):
+            product = products[sku]
+            available = max(free.get(product.id, 0), 0)
+            if choice == "ship_complete":
+                reserve = qty if available >= qty else 0
+            else:
+                reserve = min(qty, available)
+            short = qty - reserve
+            free[product.id] = available - reserve
+            line = OrderLine(
+                order_id=order.id,
+                line_no=line_no,
+                product_id=product.id,
+                qty_ordered=qty,
+                qty_allocated=reserve,
+                qty_backordered=short if choice != "cancel_short" else 0,
+                qty_cancelled=short if choice == "cancel_short" else 0,
+                qty_shipped=0,
+                unit_price=product.price,
+            )
+            session.add(line)
+            plan.append((product, line, reserve, short))
+        session.flush()
+
+        holding = choice == "ship_complete" and any(short for _, _, _, short in plan)
+        placed: list[PlacedLine] = []
+        demand: list[dict] = []
+        for product, line, reserve, short in plan:
+            move_stock(
+                session,
+                product_id=product.id,
+                warehouse_id=warehouse_id,
+                reason="reserve",
+                actor=actor,
+                reserved_delta=reserve,
+                ref_type="order_line",
+                ref_id=line.id,
+            )
+            if reserve and not holding:
+                session.add(
+                    PickTask(
+                        order_line_id=line.id,
+                        product_id=product.id,
+                        warehouse_id=warehouse_id,
+                        bin_id=product.bin_id,
+                        qty=reserve,
+                        qty_picked=0,
+                        status="open",
+                        fills_backorder=False,
+                        urgent=priority == "urgent",
+                        due_date=requested_date,
+                        created_at=now,
+                    )
+                )
+            estimate = None
+            if short and choice == "cancel_short":
+                session.add(
+                    Backorder(
+                        order_line_id=line.id,
+                        product_id=product.id,
+                        customer_id=customer.id,
+                        qty=short,
+                        qty_filled=0,
+                        qty_cancelled=short,
+                        status="cancelled",
+                        created_at=now,
+                        closed_at=now,
+                        cancel_reason="cancel_short: the customer takes only what is in stock",
+                        estimate_reason="",
+                    )
+                )
+            elif short:
+                estimate = expected_date(session, product.id, short, today)
+                session.add(
+                    Backorder(
+                        order_line_id=line.id,
+                        product_id=product.id,
+                        customer_id=customer.id,
+                        qty=short,
+                        qty_filled=0,
+                        qty_cancelled=0,
+                        status="open",
+                        created_at=now,
+                        promised_date=estimate.likely,
+                        estimated_date=estimate.likely,
+                        estimated_late_date=estimate.late,
+                        estimate_reason=estimate.reason[:300],
+                        waits_on_po_id=estimate.po_id,
+                    )
+                )
+                # Flush now so the next line's estimate sees this backorder in the queue.
+                session.flush()
+            placed.append(
+                PlacedLine(
+                    line_id=line.id,
+                    product_id=product.id,
+                    sku=product.sku,
+                    qty_ordered=line.qty_ordered,
+                    qty_allocated=line.qty_allocated,
+                    qty_backordered=line.qty_backordered,
+                    qty_cancelled=line.qty_cancelled,
+                    expected_date=estimate.likely if estimate else None,
+                    estimate_reason=estimate.reason if estimate else "",
+                )
+            )
+            demand.append(
+                {
+                    "day": today,
+                    "product_id": product.id,
+                    "segment": customer.segment,
+                    "lines": 1,
+                    "lines_short": 1 if short else 0,
+                    "qty_ordered": line.qty_ordered,
+                    "qty_short": short,
+                    "revenue": Decimal(line.qty_ordered) * product.price,
+                }
+            )
+        _upsert_demand(session, demand)
+        audit.record(
+            session,
+            actor=actor,
+            action="place_order",
+            entity="order",
+            entity_id=order.id,
+            after={
+                "number": order.number,
+                "customer_id": customer.id,
+                "choice": choice,
+                "priority": priority,
+                "lines": [
+                    [p.sku, p.qty_ordered, p.qty_allocated, p.qty_backordered] for p in placed
+                ],
+            },
+            at=now,
+        )
+        return PlacedOrder(order_id=order.id, number=order.number, lines=placed)
+
+
+# --- Cancelling ----------------------------------------------------------------------------
+
+
+def _locked_order(session: Session, order_id: int) -> Order:
+    order = session.execute(
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if order is None:
+        raise NotFound(f"Order {order_id} does not exist.")
+    return order
+
+
+def _refuse_closed(order: Order, doing: str) -> None:
+    if order.status in CLOSED_ORDER_STATUSES:
+        raise InvalidState(f"Order {order.number} is already {order.status}: it cannot be {doing}.")
+
+
+def _outstanding(line: OrderLine) -> int:
+    """Units of the line neither shipped nor cancelled yet."""
+    return line.qty_allocated - line.qty_shipped + line.qty_backordered
+
+
+def _cancel_units(
+    session: Session,
+    *,
+    line: OrderLine,
+    qty: int,
+    reason: str,
+    actor: str,
+    now: dt.datetime,
+    warehouse_id: int,
+) -> None:
+    """Cancel ``qty`` outstanding units of a line: first what is on backorder, then reservations."""
+    from_backorder = min(qty, line.qty_backordered)
+    from_reserved = qty - from_backorder
+    backorder = None
+    if from_backorder:
+        backorder = session.execute(
+            select(Backorder)
+            .where(Backorder.order_line_id == line.id)
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+    if from_reserved:
+        move_stock(
+            session,
+            product_id=line.product_id,
+            warehouse_id=warehouse_id,
+            reason="release",
+            actor=actor,
+            reserved_delta=-from_reserved,
+            ref_type="order_line",
+            ref_id=line.id,
+            note=reason,
+        )
+        # Tasks are rebuilt for whatever stays reserved (picked goods go back to the bin).
+        cancel_line_tasks(session, line.id)
+    # No query below this point until the line adds up again (autoflush would write it half-done).
+    if backorder is not None:
+        backorder.qty_cancelled += from_backorder
+        if backorder.qty_filled + backorder.qty_cancelled == backorder.qty:
+            backorder.status = "cancelled"
+            backorder.closed_at = now
+        backorder.cancel_reason = reason[:200]
+    line.qty_backordered -= from_backorder
+    line.qty_allocated -= from_reserved
+    line.qty_cancelled += qty
+
+
+def _close_if_done(session: Session, order: Order, reason: str, now: dt.datetime) -> None:
+    lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)).all()
+    if all(_outstanding(line) == 0 for line in lines):
+        order.status = "shipped" if any(line.qty_shipped for line in lines) else "cancelled"
+        order.cancelled_at = now
+        order.cancel_reason = reason[:200]
+
+
+def cancel_order(
+    engine: Engine,
+    *,
+    order_id: int,
+    actor: str,
+    reason: str,
+    now: dt.datetime | None = None,
+    warehouse_id: int | None = None,
+) -> None:
+    """Cancel everything not yet shipped: release reservations, cancel backorders (lost sales)."""
+    actor = actor_name(actor)
+    order_id = identifier(order_id, "Order")
+    reason = text(reason, "The reason for cancelling", max_length=200)
+    now = now or utcnow()
+    with write_session(engine) as session:
+        order = _locked_order(session, order_id)
+        _refuse_closed(order, "cancelled")
+        warehouse_id = resolve_warehouse(session, warehouse_id)
+        product_ids = session.scalars(
+            select(OrderLine.product_id).where(OrderLine.order_id == order.id)
+        ).all()
+        lock_stock(session, product_ids, warehouse_id)
+        lines = session.scalars(
+            select(OrderLine)
+            .where(OrderLine.order_id == order.id)
+            .order_by(OrderLine.line_no)
+            .execution_options(populate_existing=True)
+        ).all()
+        before = {
+            "status": order.status,
+            "outstanding": {ln.line_no: _outstanding(ln) for ln in lines},
+        }
+        released = []
+        for line in lines:
+            qty = _outstanding(line)
+            if qty:
+                if line.qty_allocated > line.qty_shipped:
+                    released.append(line.product_id)
+                _cancel_units(
+                    session,
+                    line=line,
+                    qty=qty,
+                    reason=reason,
+                    actor=actor,
+                    now=now,
+                    warehouse_id=warehouse_id,
+                )
+        session.flush()
+        _close_if_done(session, order, reason, now)
+        audit.record(
+            session,
+            actor=actor,
+            action="cancel_order",
+            entity="order",
+            entity_id=order.id,
+            before=before,
+            after={"status": order.status},
+            note=reason,
+            at=now,
+        )
+        # Released stock goes straight to whoever else is waiting for it.
+        fill_backorders(
+            session, product_ids=released, warehouse_id=warehouse_id, actor=actor, now=now
+        )
+
+
+def cancel_line(
+    engine: Engine,
+    *,
+    order_line_id: int,
+    actor: str,
+    reason: str,
+    qty: int | None = None,
+    now: dt.datetime | None = None,
+    warehouse_id: int | None = None,
+) -> None:
+    """Cancel a line's outstanding units (all, or ``qty`` of them: backordered ones first)."""
+    actor = actor_name(actor)
+    order_line_id = identifier(order_line_id, "Order line")
+    reason = text(reason, "The reason for cancelling", max_length=200)
+    if qty is not None:
+        qty = quantity(qty, "The quantity to cancel")
+    now = now or utcnow()
+    with write_session(engine) as session:
+        found = session.execute(
+            select(OrderLine.order_id, OrderLine.product_id).where(OrderLine.id == order_line_id)
+        ).first()
+        if found is None:
+            raise NotFound(f"Order line {order_line_id} does not exist.")
+        order = _locked_order(session, found.order_id)
+        _refuse_closed(order, "changed")
+        warehouse_id = resolve_warehouse(session, warehouse_id)
+        lock_stock(session, [found.product_id], warehouse_id)
+        line = session.execute(
+            select(OrderLine)
+            .where(OrderLine.id == order_line_id)
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        outstanding = _outstanding(line)
+        if outstanding == 0:
+            raise InvalidState(
+                f"Line {line.line_no} of order {order.number} has nothing left to cancel "
+                "(it is shipped or cancelled already)."
+            )
+        if qty is None:
+            qty = outstanding
+        elif qty > outstanding:
+            raise InvalidState(
+                f"Line {line.line_no} of order {order.number} has only {outstanding} units "
+                f"outstanding; cannot cancel {qty}."
+            )
+        before = {
+            "qty_allocated": line.qty_allocated,
+            "qty_backordered": line.qty_backordered,
+            "qty_cancelled": line.qty_cancelled,
+        }
+        releases = qty > line.qty_backordered
+        _cancel_units(
+            session,
+            line=line,
+            qty=qty,
+            reason=reason,
+            actor=actor,
+            now=now,
+            warehouse_id=warehouse_id,
+        )
+        session.flush()
+        _close_if_done(session, order, reason, now)
+        # What stays reserved needs tasks again; a ship-complete order may be free to go now.
+        sync_order_tasks(session, order, warehouse_id=warehouse_id, now=now, fills_backorder=False)
+        audit.record(
+            session,
+            actor=actor,
+            action="cancel_line",
+            entity="order_line",
+            entity_id=line.id,
+            before=before,
+            after={
+                "qty_allocated": line.qty_allocated,
+                "qty_backordered": line.qty_backordered,
+                "qty_cancelled": line.qty_cancelled,
+            },
+            note=reason,
+            at=now,
+        )
+        if releases:
+            fill_backorders(
+                session,
+                product_ids=[line.product_id],
+                warehouse_id=warehouse_id,
+                actor=actor,
+                now=now,
+            )

@@ -1,0 +1,509 @@
+"""Purchase orders: drafting from stock positions, approving, sending, re-dating, receiving."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from data.db import write_session
+from data.schema import (
+    Backorder,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    Stock,
+    Supplier,
+    utcnow,
+)
+from operations import audit
+from operations.allocation import Fill, fill_backorders
+from operations.errors import InvalidState, NotFound, ValidationError
+from operations.notifications import notify
+from operations.numbering import document_number, provisional_number
+from operations.promises import reestimate_backorders, tell_about_slips
+from operations.stock import lock_stock, move_stock, resolve_warehouse
+from operations.validation import a_date, actor_name, identifier, quantity, text
+
+# Stock already coming: everything ordered and not received on POs not cancelled or complete.
+ON_ORDER_STATUSES = ("draft", "approved", "sent", "partially_received")
+RECEIVABLE_STATUSES = ("approved", "sent", "partially_received")
+
+
+def _round_up(qty: int, multiple: int) -> int:
+    return int(math.ceil(qty / multiple)) * multiple
+
+
+def order_quantity(*, need: int, pack_size: int, min_order_qty: int) -> int:
+    """What to order for a need: rounded up to whole packs and to at least the minimum order."""
+    return _round_up(max(need, min_order_qty), pack_size)
+
+
+def _positions(session: Session, warehouse_id: int) -> list:
+    """Per active product: free stock, open backorders and stock on order (all in SQL)."""
+    free = (
+        select(
+            Stock.product_id.label("product_id"),
+            func.sum(Stock.on_hand - Stock.reserved).label("free"),
+        )
+        .where(Stock.warehouse_id == warehouse_id)
+        .group_by(Stock.product_id)
+        .subquery()
+    )
+    waiting = (
+        select(
+            Backorder.product_id.label("product_id"),
+            func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled).label(
+                "waiting"
+            ),
+        )
+        .where(Backorder.status == "open")
+        .group_by(Backorder.product_id)
+        .subquery()
+    )
+    coming = (
+        select(
+            PurchaseOrderLine.product_id.label("product_id"),
+            func.sum(PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received).label(
+                "coming"
+            ),
+        )
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
+        .where(PurchaseOrder.status.in_(ON_ORDER_STATUSES))
+        .group_by(PurchaseOrderLine.product_id)
+        .subquery()
+    )
+    position = (
+        func.coalesce(free.c.free, 0)
+        - func.coalesce(waiting.c.waiting, 0)
+        + func.coalesce(coming.c.coming, 0)
+    )
+    return session.execute(
+        select(Product, position.label("position"))
+        .outerjoin(free, free.c.product_id == Product.id)
+        .outerjoin(waiting, waiting.c.product_id == Product.id)
+        .outerjoin(coming, coming.c.product_id == Product.id)
+        .where(Product.active.is_(True), position < Product.reorder_point)
+        .order_by(Product.supplier_id, Product.id)
+    ).all()
+
+
+def _new_po(
+    session: Session, *, supplier_id: int, warehouse_id: int, actor: str, now
+) -> PurchaseOrder:
+    po = PurchaseOrder(
+        number=provisional_number(),
+        supplier_id=supplier_id,
+        warehouse_id=warehouse_id,
+        status="draft",
+        created_at=now,
+        created_by=actor,
+    )
+    session.add(po)
+    session.flush()
+    po.number = document_number("PO", po.id)
+    return po
+
+
+def draft_purchase_orders(
+    engine: Engine,
+    *,
+    actor: str,
+    today: dt.date | None = None,
+    warehouse_id: int | None = None,
+) -> list[int]:
+    """Draft POs for every active product whose position is below its reorder point.
+
+    Position = free stock - open backorders + stock on order (drafts included, so running this
+    twice orders nothing twice). The quantity brings the position up to ``order_up_to``, rounded
+    up to the pack size and at least the minimum order. One draft per supplier: lines go onto
+    the supplier's existing draft. Returns the ids of the drafts that changed.
+    """
+    actor = actor_name(actor)
+    now = utcnow()
+    with write_session(engine) as session:
+        warehouse_id = resolve_warehouse(session, warehouse_id)
+        touched: dict[int, PurchaseOrder] = {}
+        added: dict[int, list] = {}
+        for product, position in _positions(session, warehouse_id):
+            need = product.order_up_to - int(position)
+            if need <= 0:
+                continue
+            qty = order_quantity(
+                need=need, pack_size=product.pack_size, min_order_qty=product.min_order_qty
+            )
+            po = touched.get(product.supplier_id)
+            if po is None:
+                po = session.scalars(
+                    select(PurchaseOrder)
+                    .where(
+                        PurchaseOrder.supplier_id == product.supplier_id,
+                        PurchaseOrder.warehouse_id == warehouse_id,
+                        PurchaseOrder.status == "draft",
+                    )
+                    .order_by(PurchaseOrder.id)
+                    .limit(1)
+                    .with_for_update()
+                ).first() or _new_po(
+                    session,
+                    supplier_id=product.supplier_id,
+                    warehouse_id=warehouse_id,
+                    actor=actor,
+                    now=now,
+                )
+                touched[product.supplier_id] = po
+            line = session.scalars(
+                select(PurchaseOrderLine).where(
+                    PurchaseOrderLine.po_id == po.id, PurchaseOrderLine.product_id == product.id
+                )
+            ).first()
+            if line is None:
+                session.add(
+                    PurchaseOrderLine(
+                        po_id=po.id,
+                        product_id=product.id,
+                        qty_ordered=qty,
+                        qty_received=0,
+                        unit_cost=product.cost,
+                    )
+                )
+            else:
+                line.qty_ordered += qty
+            added.setdefault(po.id, []).append([product.sku, qty])
+        for po in touched.values():
+            audit.record(
+                session,
+                actor=actor,
+                action="draft_po",
+                entity="purchase_order",
+                entity_id=po.id,
+                after={"number": po.number, "added": added[po.id]},
+                at=now,
+            )
+        if touched:
+            notify(
+                session,
+                kind="po_drafted",
+                subject=f"{len(touched)} purchase order(s) drafted for review",
+                body=", ".join(po.number for po in touched.values()),
+                role="purchasing_manager",
+                ref_type="purchase_order",
+                ref_id=next(iter(touched.values())).id,
+            )
+        return sorted(po.id for po in touched.values())
+
+
+def _locked_po(session: Session, po_id: int) -> PurchaseOrder:
+    po = session.execute(
+        select(PurchaseOrder)
+        .where(PurchaseOrder.id == po_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if po is None:
+        raise NotFound(f"Purchase order {po_id} does not exist.")
+    return po
+
+
+def _po_lines(session: Session, po_id: int) -> list[PurchaseOrderLine]:
+    return session.scalars(
+        select(PurchaseOrderLine)
+        .where(PurchaseOrderLine.po_id == po_id)
+        .order_by(PurchaseOrderLine.id)
+        .execution_options(populate_existing=True)
+    ).all()
+
+
+def update_po_line(engine: Engine, *, po_line_id: int, qty: int, actor: str) -> None:
+    """Change the quantity of a line on a draft purchase order."""
+    actor = actor_name(actor)
+    po_line_id = identifier(po_line_id, "Purchase order line")
+    qty = quantity(qty, "The quantity to order")
+    with write_session(engine) as session:
+        po_id = session.execute(
+            select(PurchaseOrderLine.po_id).where(PurchaseOrderLine.id == po_line_id)
+        ).scalar_one_or_none()
+        if po_id is None:
+            raise NotFound(f"Purchase order line {po_line_id} does not exist.")
+        po = _locked_po(session, po_id)
+        if po.status != "draft":
+            raise InvalidState(
+                f"{po.number} is {po.status}: only a draft can be edited. "
+                "Cancel it and draft a new one to change what is ordered."
+            )
+        line = session.get(PurchaseOrderLine, po_line_id)
+        before = {"qty_ordered": line.qty_ordered}
+        line.qty_ordered = qty
+        audit.record(
+            session,
+            actor=actor,
+            action="update_po_line",
+            entity="purchase_order_line",
+            entity_id=line.id,
+            before=before,
+            after={"qty_ordered": qty},
+            note=po.number,
+        )
+
+
+def approve_po(engine: Engine, *, po_id: int, actor: str) -> None:
+    """Approve a draft purchase order (it then counts as supply in every estimate)."""
+    actor = actor_name(actor)
+    po_id = identifier(po_id, "Purchase order")
+    now = utcnow()
+    with write_session(engine) as session:
+        po = _locked_po(session, po_id)
+        if po.status != "draft":
+            raise InvalidState(f"{po.number} is {po.status}: only a draft can be approved.")
+        if not _po_lines(session, po.id):
+            raise InvalidState(f"{po.number} has no lines: add what to order before approving.")
+        po.status = "approved"
+        po.approved_at = now
+        po.approved_by = actor
+        audit.record(
+            session,
+            actor=actor,
+            action="approve_po",
+            entity="purchase_order",
+            entity_id=po.id,
+            before={"status": "draft"},
+            after={"status": "approved"},
+            at=now,
+        )
+        _repromise(session, po, now.date())
+
+
+def _repromise(session: Session, po: PurchaseOrder, today: dt.date) -> int:
+    products = [line.product_id for line in _po_lines(session, po.id)]
+    session.flush()
+    slipped = reestimate_backorders(session, products, today)
+    return tell_about_slips(session, slipped)
+
+
+def send_po(
+    engine: Engine,
+    *,
+    po_id: int,
+    actor: str,
+    expected_date: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> dt.date:
+    """Send an approved PO to its supplier; returns the expected date (default: today + lead time)."""
+    actor = actor_name(actor)
+    po_id = identifier(po_id, "Purchase order")
+    now = now or utcnow()
+    if expected_date is not None:
+        expected_date = a_date(expected_date, "Expected date")
+        if expected_date < now.date():
+            raise ValidationError(
+                f"The expected date {expected_date.isoformat()} is in the past; "
+                "give the date the supplier promised."
+            )
+    with write_session(engine) as session:
+        po = _locked_po(session, po_id)
+        if po.status != "approved":
+            raise InvalidState(
+                f"{po.number} is {po.status}: only an approved purchase order can be sent."
+            )
+        supplier = session.get(Supplier, po.supplier_id)
+        expected = expected_date or now.date() + dt.timedelta(days=supplier.lead_time_days)
+        po.status = "sent"
+        po.sent_at = now
+        po.expected_date = expected
+        po.original_expected_date = expected
+        audit.record(
+            session,
+            actor=actor,
+            action="send_po",
+            entity="purchase_order",
+            entity_id=po.id,
+            before={"status": "approved"},
+            after={"status": "sent", "expected_date": expected},
+            at=now,
+        )
+        _repromise(session, po, now.date())
+        return expected
+
+
+def set_po_expected_date(
+    engine: Engine,
+    *,
+    po_id: int,
+    expected_date: dt.date,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> int:
+    """Record the supplier's new date; re-promise waiting backorders. Returns notifications sent."""
+    actor = actor_name(actor)
+    po_id = identifier(po_id, "Purchase order")
+    expected_date = a_date(expected_date, "Expected date")
+    now = now or utcnow()
+    with write_session(engine) as session:
+        po = _locked_po(session, po_id)
+        if po.status not in RECEIVABLE_STATUSES:
+            raise InvalidState(
+                f"{po.number} is {po.status}: only an approved or sent purchase order has a "
+                "delivery date to change."
+            )
+        before = po.expected_date
+        po.expected_date = expected_date
+        audit.record(
+            session,
+            actor=actor,
+            action="set_po_expected_date",
+            entity="purchase_order",
+            entity_id=po.id,
+            before={"expected_date": before},
+            after={"expected_date": expected_date},
+            at=now,
+        )
+        if before is not None and expected_date > before:
+            notify(
+                session,
+                kind="po_late",
+                subject=f"{po.number} moved from {before} to {expected_date}",
+                body=f"{(expected_date - before).days} days later than expected.",
+                role="logistics_manager",
+                ref_type="purchase_order",
+                ref_id=po.id,
+            )
+        return _repromise(session, po, now.date())
+
+
+def cancel_po(engine: Engine, *, po_id: int, actor: str, reason: str) -> int:
+    """Cancel a PO nothing has been received on; returns notifications of slipped promises."""
+    actor = actor_name(actor)
+    po_id = identifier(po_id, "Purchase order")
+    reason = text(reason, "The reason for cancelling", max_length=200)
+    now = utcnow()
+    with write_session(engine) as session:
+        po = _locked_po(session, po_id)
+        if po.status in ("received", "cancelled", "partially_received"):
+            raise InvalidState(
+                f"{po.number} is {po.status.replace('_', ' ')}: it cannot be cancelled."
+            )
+        before = po.status
+        po.status = "cancelled"
+        audit.record(
+            session,
+            actor=actor,
+            action="cancel_po",
+            entity="purchase_order",
+            entity_id=po.id,
+            before={"status": before},
+            after={"status": "cancelled"},
+            note=reason,
+            at=now,
+        )
+        return _repromise(session, po, now.date())
+
+
+@dataclass(frozen=True)
+class ReceiveResult:
+    po_id: int
+    status: str
+    received: dict[int, int]  # product_id -> units received now
+    fills: list[Fill] = field(default_factory=list)
+
+
+def receive_po(
+    engine: Engine,
+    *,
+    po_id: int,
+    actor: str,
+    quantities: dict[int, int] | None = None,
+    now: dt.datetime | None = None,
+) -> ReceiveResult:
+    """Book goods in (all outstanding, or ``quantities`` per product), then fill backorders."""
+    actor = actor_name(actor)
+    po_id = identifier(po_id, "Purchase order")
+    if quantities is not None:
+        if not isinstance(quantities, dict) or not quantities:
+            raise ValidationError("Say how many units of which product arrived.")
+        quantities = {
+            identifier(pid, "Product"): quantity(qty, f"The quantity received of product {pid}")
+            for pid, qty in quantities.items()
+        }
+    now = now or utcnow()
+    with write_session(engine) as session:
+        po = _locked_po(session, po_id)
+        if po.status == "draft":
+            raise InvalidState(f"{po.number} is still a draft: approve and send it first.")
+        if po.status not in RECEIVABLE_STATUSES:
+            raise InvalidState(f"{po.number} is {po.status}: nothing more can be received on it.")
+        lines = {line.product_id: line for line in _po_lines(session, po.id)}
+        if quantities is None:
+            quantities = {
+                pid: line.qty_ordered - line.qty_received
+                for pid, line in lines.items()
+                if line.qty_ordered > line.qty_received
+            }
+        skus = dict(
+            session.execute(
+                select(Product.id, Product.sku).where(Product.id.in_(set(quantities) | set(lines)))
+            ).all()
+        )
+        for pid, qty in quantities.items():
+            line = lines.get(pid)
+            if line is None:
+                raise NotFound(f"{skus.get(pid, f'Product {pid}')} is not on {po.number}.")
+            outstanding = line.qty_ordered - line.qty_received
+            if qty > outstanding:
+                raise InvalidState(
+                    f"Too many {skus[pid]} for {po.number}: {line.qty_ordered} ordered, "
+                    f"{line.qty_received} already received, so at most {outstanding} more "
+                    f"(not {qty}). Record the surplus as a stock adjustment."
+                )
+        lock_stock(session, quantities, po.warehouse_id)
+        for pid, qty in sorted(quantities.items()):
+            line = lines[pid]
+            receipt = Receipt(po_line_id=line.id, qty=qty, received_at=now, actor=actor)
+            session.add(receipt)
+            line.qty_received += qty
+            move_stock(
+                session,
+                product_id=pid,
+                warehouse_id=po.warehouse_id,
+                reason="receipt",
+                actor=actor,
+                on_hand_delta=qty,
+                ref_type="po_line",
+                ref_id=line.id,
+                note=po.number,
+            )
+        before = po.status
+        if all(line.qty_received == line.qty_ordered for line in lines.values()):
+            po.status = "received"
+            po.received_at = now
+        else:
+            po.status = "partially_received"
+        session.flush()
+        fills = fill_backorders(
+            session,
+            product_ids=quantities,
+            warehouse_id=po.warehouse_id,
+            actor=actor,
+            now=now,
+            po_id=po.id,
+        )
+        audit.record(
+            session,
+            actor=actor,
+            action="receive_po",
+            entity="purchase_order",
+            entity_id=po.id,
+            before={"status": before},
+            after={
+                "status": po.status,
+                "received": {skus[pid]: qty for pid, qty in quantities.items()},
+                "backorders_filled": len(fills),
+            },
+            at=now,
+        )
+        session.flush()
+        tell_about_slips(session, reestimate_backorders(session, quantities, now.date()))
+        return ReceiveResult(po_id=po.id, status=po.status, received=dict(quantities), fills=fills)

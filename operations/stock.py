@@ -1,0 +1,114 @@
+"""Moving stock: every change to on_hand or reserved is one guarded UPDATE plus a ledger row.
+
+Lock order used by every operation, so PostgreSQL never deadlocks: the order row (if any),
+then stock rows sorted by product id, then order lines, backorders and pick tasks. On SQLite
+``FOR UPDATE`` renders as nothing; ``BEGIN IMMEDIATE`` already serializes writers there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from data.schema import Stock, StockLedger, Warehouse
+from operations.errors import NotFound
+
+MAIN_WAREHOUSE_CODE = "MAIN"
+
+
+def default_warehouse_id(session: Session) -> int:
+    """The warehouse coded MAIN, else the first one."""
+    main = session.execute(
+        select(Warehouse.id).where(Warehouse.code == MAIN_WAREHOUSE_CODE)
+    ).scalar_one_or_none()
+    if main is not None:
+        return main
+    first = session.execute(select(Warehouse.id).order_by(Warehouse.id).limit(1)).scalar()
+    if first is None:
+        raise NotFound("No warehouse is set up yet: create one (code MAIN) before moving stock.")
+    return first
+
+
+def resolve_warehouse(session: Session, warehouse_id: int | None) -> int:
+    if warehouse_id is None:
+        return default_warehouse_id(session)
+    if session.get(Warehouse, warehouse_id) is None:
+        raise NotFound(f"Warehouse {warehouse_id} does not exist.")
+    return warehouse_id
+
+
+def lock_stock(
+    session: Session, product_ids: Iterable[int], warehouse_id: int
+) -> dict[int, tuple[int, int]]:
+    """Lock the stock rows of ``product_ids`` (sorted) and return {product_id: (on_hand, reserved)}.
+
+    Products without a stock row are absent from the result (nothing on hand).
+    """
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Stock.product_id, Stock.on_hand, Stock.reserved)
+        .where(Stock.warehouse_id == warehouse_id, Stock.product_id.in_(ids))
+        .order_by(Stock.product_id)
+        .with_for_update()
+    )
+    return {pid: (on_hand, reserved) for pid, on_hand, reserved in rows}
+
+
+def move_stock(
+    session: Session,
+    *,
+    product_id: int,
+    warehouse_id: int,
+    reason: str,
+    actor: str,
+    on_hand_delta: int = 0,
+    reserved_delta: int = 0,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+    note: str = "",
+) -> None:
+    """Apply the deltas to one stock row and append the matching ledger row.
+
+    The CHECK constraints (on_hand >= 0, 0 <= reserved <= on_hand) stop any move that would
+    break the rules; callers validate first so the person sees a clear message instead.
+    """
+    if on_hand_delta == 0 and reserved_delta == 0:
+        return
+    changed = session.execute(
+        update(Stock)
+        .where(Stock.product_id == product_id, Stock.warehouse_id == warehouse_id)
+        .values(
+            on_hand=Stock.on_hand + on_hand_delta,
+            reserved=Stock.reserved + reserved_delta,
+            version=Stock.version + 1,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed == 0:
+        # First goods for this product in this warehouse (only an increase can get here).
+        session.execute(
+            insert(Stock).values(
+                product_id=product_id,
+                warehouse_id=warehouse_id,
+                on_hand=on_hand_delta,
+                reserved=reserved_delta,
+                version=1,
+            )
+        )
+    session.execute(
+        insert(StockLedger).values(
+            product_id=product_id,
+            warehouse_id=warehouse_id,
+            on_hand_delta=on_hand_delta,
+            reserved_delta=reserved_delta,
+            reason=reason,
+            ref_type=ref_type,
+            ref_id=ref_id,
+            actor=actor,
+            note=note[:200],
+        )
+    )
