@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from data.db import read_connection, write_session
@@ -157,3 +158,15 @@ def stock_of(engine: Engine, product_id: int) -> tuple[int, int]:
             select(Stock.on_hand, Stock.reserved).where(Stock.product_id == product_id)
         ).one()
     return row.on_hand, row.reserved
+
+
+def assert_refused(engine: Engine, call, error: type, *fragments: str) -> str:
+    """Run ``call``; it must raise ``error`` whose message holds every fragment, changing nothing."""
+    before = snapshot(engine)
+    with pytest.raises(error) as caught:
+        call()
+    message = caught.value.message
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    assert snapshot(engine) == before, "a refused operation changed the database"
+    return message
