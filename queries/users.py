@@ -129,6 +129,9 @@ def users_table(conn: Connection) -> pd.DataFrame:
             "created_at",
         ],
     )
+    # nullable ids stay whole numbers (pandas would otherwise turn them into floats)
+    for column in ("customer_id", "sales_rep_id"):
+        frame[column] = frame[column].astype("Int64")
     return frame
 
 
@@ -142,3 +145,8 @@ def sales_rep_choices(conn: Connection) -> list[tuple[int, str]]:
     """(id, "CODE · name") of every sales representative, for a link selectbox."""
     rows = conn.execute(select(SalesRep.id, SalesRep.code, SalesRep.name).order_by(SalesRep.code))
     return [(rid, f"{code} · {name}") for rid, code, name in rows]
+
+
+def password_hash_of(conn: Connection, user_id: int) -> str | None:
+    """The stored bcrypt hash of one user (to check a current password before a change)."""
+    return conn.execute(select(User.password_hash).where(User.id == user_id)).scalar_one_or_none()

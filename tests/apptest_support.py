@@ -1,8 +1,13 @@
 """AppTest fixtures shared by every page test: a seeded database and a primed AppTest.
 
-Import what you need into a test module (fixtures are found by name there)::
+Bring the fixtures into a test module by assignment (pytest finds fixtures by name; an
+assignment, unlike an import, does not trip ruff's F811 when a test takes the fixture)::
 
-    from tests.apptest_support import app_test, fresh_caches, seeded_db_url  # noqa: F401
+    from tests import apptest_support
+    from tests.apptest_support import app_test
+
+    fresh_caches = apptest_support.fresh_caches  # autouse: clears Streamlit caches
+    seeded_db_url = apptest_support.seeded_db_url
 
 ``seeded_db_url`` (per module) and ``fresh_db_url`` (per test, for tests that write) point
 ``DATABASE_URL`` at a copy of one tiny seeded SQLite file built once per test process.
@@ -145,10 +150,20 @@ def build_seeded_file(path: Path) -> Path:
     return path
 
 
+_template: Path | None = None
+
+
+def seeded_template_file(tmp_path_factory) -> Path:
+    """One seeded database file per test process, copied by the fixtures below."""
+    global _template
+    if _template is None or not _template.exists():
+        _template = build_seeded_file(tmp_path_factory.mktemp("template") / "larder.db")
+    return _template
+
+
 @pytest.fixture(scope="session")
 def seeded_template(tmp_path_factory) -> Path:
-    """One seeded database file per test process, copied by the fixtures below."""
-    return build_seeded_file(tmp_path_factory.mktemp("template") / "larder.db")
+    return seeded_template_file(tmp_path_factory)
 
 
 def _use_copy(template: Path, directory: Path) -> Iterator[str]:
@@ -162,16 +177,18 @@ def _use_copy(template: Path, directory: Path) -> Iterator[str]:
         yield url
 
 
+# These fixtures take only pytest's own fixtures, so importing them by name is enough.
 @pytest.fixture(scope="module")
-def seeded_db_url(seeded_template, tmp_path_factory) -> Iterator[str]:
+def seeded_db_url(tmp_path_factory) -> Iterator[str]:
     """DATABASE_URL of a tiny seeded database shared by one test module (read-only tests)."""
-    yield from _use_copy(seeded_template, tmp_path_factory.mktemp("module_db"))
+    template = seeded_template_file(tmp_path_factory)
+    yield from _use_copy(template, tmp_path_factory.mktemp("module_db"))
 
 
 @pytest.fixture
-def fresh_db_url(seeded_template, tmp_path) -> Iterator[str]:
+def fresh_db_url(tmp_path_factory, tmp_path) -> Iterator[str]:
     """DATABASE_URL of a tiny seeded database of this test's own (tests that write)."""
-    yield from _use_copy(seeded_template, tmp_path)
+    yield from _use_copy(seeded_template_file(tmp_path_factory), tmp_path)
 
 
 def clear_streamlit_caches() -> None:

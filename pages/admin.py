@@ -1,0 +1,332 @@
+"""Admin: users and roles, settings, and the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from data.db import read_connection
+from data.schema import ROLES
+from operations import admin as admin_ops
+from operations.errors import LarderError
+from queries.audit import DEFAULT_LIMIT, audit_actors, audit_entities, audit_entries
+from queries.settings import setting_rows
+from queries.users import customer_choices, sales_rep_choices, users_table
+from ui.auth import require_role, role_label
+from ui.components import error_state, kpi_tile, standard_table
+from ui.db import engine
+
+user = require_role("admin")
+
+ALL = "(all)"
+NO_LINK = None
+AUDIT_DAYS_DEFAULT = 30
+NEW_USER_KEYS = (
+    "admin_new_username",
+    "admin_new_name",
+    "admin_new_email",
+    "admin_new_password",
+    "admin_new_roles",
+    "admin_new_customer",
+    "admin_new_rep",
+)
+
+
+def _done(message: str) -> None:
+    """Remember a success message across the rerun that shows the change."""
+    st.session_state["admin_flash"] = message
+    st.rerun()
+
+
+def _attempt(action, success: str, *, clear: tuple[str, ...] = ()) -> None:
+    """Run one write; a refusal shows its message and changes nothing (the form keeps its input)."""
+    try:
+        action()
+    except LarderError as err:
+        error_state(err)
+    else:
+        for key in clear:
+            st.session_state.pop(key, None)
+        _done(success)
+
+
+st.title("Admin")
+flash = st.session_state.pop("admin_flash", None)
+if flash:
+    st.success(flash, icon=":material/check_circle:")
+
+with read_connection(engine()) as conn:
+    users = users_table(conn)
+    customers = dict(customer_choices(conn))
+    reps = dict(sales_rep_choices(conn))
+    settings = setting_rows(conn)
+
+tiles = st.columns(3)
+with tiles[0]:
+    kpi_tile("Users", len(users), "Accounts in Larder, active or not.")
+with tiles[1]:
+    kpi_tile("Active users", int(users["active"].sum()), "Accounts that can log in now.")
+with tiles[2]:
+    kpi_tile(
+        "Settings changed",
+        sum(not row.is_default for row in settings),
+        "Settings whose value differs from the shipped default.",
+    )
+
+users_tab, settings_tab, audit_tab = st.tabs(["Users", "Settings", "Audit log"])
+
+
+def _customer_label(customer_id: int | None) -> str:
+    return "— none —" if customer_id is None else customers.get(customer_id, str(customer_id))
+
+
+def _rep_label(rep_id: int | None) -> str:
+    return "— none —" if rep_id is None else reps.get(rep_id, str(rep_id))
+
+
+with users_tab:
+    standard_table(
+        users.drop(columns=["customer_id", "sales_rep_id"]),
+        key="admin_users_table",
+        file_name="users",
+        column_config={
+            "user_id": st.column_config.NumberColumn("Id", format="%d"),
+            "active": st.column_config.CheckboxColumn("Active"),
+            "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
+        },
+        empty_message="No users yet.",
+    )
+
+    st.subheader("Create a user")
+    with st.form("admin_create_user", clear_on_submit=False):
+        left, right = st.columns(2)
+        new_username = left.text_input("Username", key="admin_new_username")
+        new_name = right.text_input("Full name", key="admin_new_name")
+        new_email = left.text_input("Email", key="admin_new_email")
+        new_password = right.text_input(
+            "Password", type="password", key="admin_new_password", help="8 to 72 bytes."
+        )
+        new_roles = st.multiselect("Roles", ROLES, key="admin_new_roles", format_func=role_label)
+        new_customer = left.selectbox(
+            "Linked customer (for the customer role)",
+            [NO_LINK, *customers],
+            format_func=_customer_label,
+            key="admin_new_customer",
+        )
+        new_rep = right.selectbox(
+            "Linked sales representative (for the sales rep role)",
+            [NO_LINK, *reps],
+            format_func=_rep_label,
+            key="admin_new_rep",
+        )
+        create = st.form_submit_button("Create user", icon=":material/person_add:")
+    if create:
+        _attempt(
+            lambda: admin_ops.create_user(
+                engine(),
+                username=new_username,
+                name=new_name,
+                email=new_email,
+                password=new_password,
+                roles=list(new_roles),
+                actor=user.username,
+                customer_id=new_customer,
+                sales_rep_id=new_rep,
+            ),
+            f"User {new_username.strip().lower()} created.",
+            clear=NEW_USER_KEYS,
+        )
+
+    st.subheader("Change a user")
+    if users.empty:
+        st.info("There is nobody to change yet.")
+    else:
+        by_id = {int(row.user_id): row for row in users.itertuples()}
+        chosen_id = st.selectbox(
+            "User",
+            list(by_id),
+            format_func=lambda uid: (
+                f"{by_id[uid].username} · {by_id[uid].name}"
+                + ("" if by_id[uid].active else " (disabled)")
+            ),
+            key="admin_pick_user",
+        )
+        chosen = by_id[chosen_id]
+        status_col, roles_col = st.columns(2)
+        with status_col:
+            st.markdown(f"**Status:** {'active' if chosen.active else 'disabled'}")
+            if chosen.active:
+                if st.button(
+                    "Disable this user",
+                    key=f"admin_disable_{chosen_id}",
+                    icon=":material/person_off:",
+                    disabled=chosen_id == user.user_id,
+                    help="You cannot disable yourself.",
+                ):
+                    _attempt(
+                        lambda: admin_ops.set_user_active(
+                            engine(), user_id=chosen_id, active=False, actor=user.username
+                        ),
+                        f"{chosen.username} is disabled and can no longer open any page.",
+                    )
+            elif st.button(
+                "Enable this user", key=f"admin_enable_{chosen_id}", icon=":material/person:"
+            ):
+                _attempt(
+                    lambda: admin_ops.set_user_active(
+                        engine(), user_id=chosen_id, active=True, actor=user.username
+                    ),
+                    f"{chosen.username} is enabled again.",
+                )
+        with roles_col:
+            current_roles = [r for r in chosen.roles.split(", ") if r]
+            roles = st.multiselect(
+                "Roles",
+                ROLES,
+                default=current_roles,
+                format_func=role_label,
+                key=f"admin_roles_{chosen_id}",
+            )
+            if st.button("Save roles", key=f"admin_save_roles_{chosen_id}"):
+                _attempt(
+                    lambda: admin_ops.set_user_roles(
+                        engine(), user_id=chosen_id, roles=list(roles), actor=user.username
+                    ),
+                    f"Roles of {chosen.username} saved.",
+                )
+
+        link_col, password_col = st.columns(2)
+        with link_col:
+            current_customer = None if pd.isna(chosen.customer_id) else int(chosen.customer_id)
+            current_rep = None if pd.isna(chosen.sales_rep_id) else int(chosen.sales_rep_id)
+            customer_options = [NO_LINK, *customers]
+            rep_options = [NO_LINK, *reps]
+            link_customer = st.selectbox(
+                "Linked customer",
+                customer_options,
+                index=customer_options.index(current_customer)
+                if current_customer is not None
+                else 0,
+                format_func=_customer_label,
+                key=f"admin_link_customer_{chosen_id}",
+            )
+            link_rep = st.selectbox(
+                "Linked sales representative",
+                rep_options,
+                index=rep_options.index(current_rep) if current_rep is not None else 0,
+                format_func=_rep_label,
+                key=f"admin_link_rep_{chosen_id}",
+            )
+            if st.button("Save links", key=f"admin_save_links_{chosen_id}"):
+                _attempt(
+                    lambda: admin_ops.link_user(
+                        engine(),
+                        user_id=chosen_id,
+                        customer_id=link_customer,
+                        sales_rep_id=link_rep,
+                        actor=user.username,
+                    ),
+                    f"Links of {chosen.username} saved.",
+                )
+        with password_col, st.form(f"admin_reset_{chosen_id}", clear_on_submit=True):
+            reset_to = st.text_input(
+                "New password",
+                type="password",
+                key=f"admin_reset_password_{chosen_id}",
+                help="8 to 72 bytes. Tell the user over a channel you trust.",
+            )
+            if st.form_submit_button("Reset password", icon=":material/key:"):
+                _attempt(
+                    lambda: admin_ops.reset_password(
+                        engine(), user_id=chosen_id, new_password=reset_to, actor=user.username
+                    ),
+                    f"Password of {chosen.username} reset.",
+                )
+
+
+def _setting_input(row, key: str):
+    """The widget that fits the setting's type; bounds are checked by the write side."""
+    bounds = []
+    if row.minimum is not None:
+        bounds.append(f"at least {row.minimum:g}")
+    if row.maximum is not None:
+        bounds.append(f"at most {row.maximum:g}")
+    help_text = row.help + (f" Allowed: {' and '.join(bounds)}." if bounds else "")
+    label = f"New value for {row.key}"
+    if isinstance(row.default, bool):
+        return st.checkbox(label, value=bool(row.value), key=key, help=help_text)
+    if isinstance(row.default, int):
+        return st.number_input(label, value=int(row.value), step=1, key=key, help=help_text)
+    if isinstance(row.default, float):
+        return st.number_input(
+            label, value=float(row.value), step=0.01, format="%.3f", key=key, help=help_text
+        )
+    return st.text_input(label, value=str(row.value), key=key, help=help_text)
+
+
+with settings_tab:
+    table = [
+        {
+            "setting": row.key,
+            "value": str(row.value),
+            "default": str(row.default),
+            "minimum": row.minimum,
+            "maximum": row.maximum,
+            "what it does": row.help,
+            "changed by": row.updated_by or "",
+            "changed at": row.updated_at,
+        }
+        for row in settings
+    ]
+    standard_table(pd.DataFrame(table), key="admin_settings_table", file_name="settings")
+    rows_by_key = {row.key: row for row in settings}
+    key = st.selectbox("Setting to change", list(rows_by_key), key="admin_setting_key")
+    row = rows_by_key[key]
+    st.caption(f"{row.help} Current value: **{row.value}** (default {row.default}).")
+    with st.form(f"admin_setting_form_{key}"):
+        value = _setting_input(row, key=f"admin_setting_value_{key}")
+        save = st.form_submit_button("Save setting", icon=":material/save:")
+    if save:
+        _attempt(
+            lambda: admin_ops.set_setting(engine(), key=key, value=value, actor=user.username),
+            f"Setting {key} is now {value}.",
+        )
+
+
+with audit_tab:
+    with read_connection(engine()) as conn:
+        actors = audit_actors(conn)
+        entities = audit_entities(conn)
+    f1, f2, f3 = st.columns(3)
+    actor = f1.selectbox("Who", [ALL, *actors], key="admin_audit_actor")
+    entity = f2.selectbox("What", [ALL, *entities], key="admin_audit_entity")
+    today = dt.date.today()
+    period = f3.date_input(
+        "When",
+        value=(today - dt.timedelta(days=AUDIT_DAYS_DEFAULT), today),
+        key="admin_audit_period",
+        format="YYYY-MM-DD",
+    )
+    since, until = (period[0], period[-1]) if period else (None, None)
+    with read_connection(engine()) as conn:
+        entries = audit_entries(
+            conn,
+            actor=None if actor == ALL else actor,
+            entity=None if entity == ALL else entity,
+            since=since,
+            until=until,
+        )
+    if len(entries) >= DEFAULT_LIMIT:
+        st.caption(
+            f"Showing the newest {DEFAULT_LIMIT:,} entries; narrow the filters to see older ones."
+        )
+    standard_table(
+        entries,
+        key="admin_audit_table",
+        file_name="audit_log",
+        column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss")},
+        empty_message="No audit entries match these filters.",
+        empty_hint="Widen the date range or choose (all) for who and what.",
+    )

@@ -1,0 +1,222 @@
+"""The Admin page through AppTest: users, passwords, settings and the audit log."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from data.db import make_engine
+from data.schema import AuditLog, Setting, User, UserRole
+from tests import apptest_support
+from tests.apptest_support import app_test
+
+# Fixtures shared by the AppTest modules (assigned, not imported, so they are found by name).
+fresh_caches = apptest_support.fresh_caches
+fresh_db_url = apptest_support.fresh_db_url
+
+
+@pytest.fixture
+def db(fresh_db_url):
+    engine = make_engine(fresh_db_url)
+    yield engine
+    engine.dispose()
+
+
+def admin_page():
+    at = app_test("pages/admin.py", "admin")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def click(at, label: str):
+    next(b for b in at.button if b.label == label).click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def fill_new_user(at, *, username="newcook", password="good-password", roles=("finance_manager",)):
+    at.text_input(key="admin_new_username").input(username)
+    at.text_input(key="admin_new_name").input("New Cook")
+    at.text_input(key="admin_new_email").input(f"{username}@example.com")
+    at.text_input(key="admin_new_password").input(password)
+    at.multiselect(key="admin_new_roles").set_value(list(roles))
+
+
+def user_count(db) -> int:
+    with db.connect() as conn:
+        return conn.execute(select(func.count()).select_from(User)).scalar_one()
+
+
+def audit_actions(db, action: str) -> list[tuple[str, str]]:
+    with db.connect() as conn:
+        return conn.execute(
+            select(AuditLog.actor, AuditLog.entity_id).where(AuditLog.action == action)
+        ).all()
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("7-bytes", "The password is too short: use at least 8 characters."),
+        ("x" * 73, "The password is too long: at most 72 bytes in UTF-8"),
+        ("é" * 37, "The password is too long: at most 72 bytes in UTF-8"),  # 37 letters, 74 bytes
+    ],
+    ids=["7_bytes", "73_bytes", "74_bytes_in_37_letters"],
+)
+def test_create_user_with_bad_password_shows_message_and_creates_nothing(db, password, message):
+    before = user_count(db)
+    at = admin_page()
+    fill_new_user(at, password=password)
+    click(at, "Create user")
+    assert len(at.error) == 1 and at.error[0].value.startswith(message)
+    assert user_count(db) == before
+    assert audit_actions(db, "create_user") == []
+    # the form keeps what was typed, so the administrator can fix only the password
+    assert at.text_input(key="admin_new_username").value == "newcook"
+
+
+def test_create_user_with_valid_input_creates_and_audits(db):
+    at = admin_page()
+    fill_new_user(at, username="NewCook", password="é" * 36)  # 72 bytes: the most allowed
+    click(at, "Create user")
+    assert [s.value for s in at.success] == ["User newcook created."]
+    assert list(at.error) == []
+    with db.connect() as conn:
+        user = conn.execute(select(User).where(User.username == "newcook")).one()
+        roles = conn.scalars(select(UserRole.role).where(UserRole.user_id == user.id)).all()
+    assert roles == ["finance_manager"]
+    assert audit_actions(db, "create_user") == [("admin", str(user.id))]
+    assert at.text_input(key="admin_new_username").value == ""  # the form is cleared
+
+
+def test_created_user_can_log_in(db):
+    at = admin_page()
+    fill_new_user(at, username="newcook", password="good-password")
+    click(at, "Create user")
+    login = app_test("app.py")
+    login.run()
+    login.text_input[0].input("newcook")
+    login.text_input[1].input("good-password")
+    next(b for b in login.button if b.label == "Login").click()
+    login.run()
+    assert [t.value for t in login.title] == ["Welcome, New Cook"]
+
+
+def test_customer_role_without_linked_customer_is_refused(db):
+    before = user_count(db)
+    at = admin_page()
+    fill_new_user(at, roles=("customer",))
+    click(at, "Create user")
+    assert [e.value for e in at.error] == [
+        "A user with the customer role must be linked to a customer."
+    ]
+    assert user_count(db) == before
+
+
+def choose_user(at, db, username: str) -> int:
+    with db.connect() as conn:
+        user_id = conn.execute(select(User.id).where(User.username == username)).scalar_one()
+    at.selectbox(key="admin_pick_user").set_value(user_id)
+    at.run()
+    return user_id
+
+
+def test_disabling_a_user_refuses_their_next_page_view(db):
+    before_view = app_test("pages/home.py", "manager")
+    before_view.run()
+    assert [t.value for t in before_view.title] == ["Welcome, Manager"]
+
+    at = admin_page()
+    user_id = choose_user(at, db, "manager")
+    click(at, "Disable this user")
+    assert [s.value for s in at.success] == ["manager is disabled and can no longer open any page."]
+    assert audit_actions(db, "set_user_active") == [("admin", str(user_id))]
+
+    before_view.run()  # the same session, next page view
+    assert [w.value for w in before_view.warning][0].startswith("Please log in")
+    assert list(before_view.title) == []
+
+
+def test_admin_cannot_disable_themself(db):
+    at = admin_page()
+    choose_user(at, db, "admin")
+    button = next(b for b in at.button if b.label == "Disable this user")
+    assert button.disabled
+
+
+def test_reset_password_too_short_changes_nothing(db):
+    with db.connect() as conn:
+        old_hash = conn.execute(
+            select(User.password_hash).where(User.username == "buyer")
+        ).scalar_one()
+    at = admin_page()
+    user_id = choose_user(at, db, "buyer")
+    at.text_input(key=f"admin_reset_password_{user_id}").input("short")
+    click(at, "Reset password")
+    assert [e.value for e in at.error] == ["The password is too short: use at least 8 characters."]
+    with db.connect() as conn:
+        assert (
+            conn.execute(select(User.password_hash).where(User.id == user_id)).scalar_one()
+            == old_hash
+        )
+    assert audit_actions(db, "reset_password") == []
+
+
+def test_change_roles_is_saved_and_audited(db):
+    at = admin_page()
+    user_id = choose_user(at, db, "buyer")
+    at.multiselect(key=f"admin_roles_{user_id}").set_value(
+        ["purchasing_manager", "finance_manager"]
+    )
+    click(at, "Save roles")
+    with db.connect() as conn:
+        roles = conn.scalars(
+            select(UserRole.role).where(UserRole.user_id == user_id).order_by(UserRole.role)
+        ).all()
+    assert roles == ["finance_manager", "purchasing_manager"]
+    assert audit_actions(db, "set_user_roles") == [("admin", str(user_id))]
+
+
+def choose_setting(at, key: str):
+    at.selectbox(key="admin_setting_key").set_value(key)
+    at.run()
+    return at
+
+
+def stored_setting(db, key: str):
+    with db.connect() as conn:
+        return conn.execute(select(Setting.value).where(Setting.key == key)).scalar_one_or_none()
+
+
+def test_setting_out_of_bounds_is_refused_and_nothing_changes(db):
+    at = choose_setting(admin_page(), "refresh_seconds")
+    at.number_input(key="admin_setting_value_refresh_seconds").set_value(1)
+    click(at, "Save setting")
+    assert [e.value for e in at.error] == ["refresh_seconds must be at least 2, not 1."]
+    assert stored_setting(db, "refresh_seconds") is None
+    assert audit_actions(db, "set_setting") == []
+
+
+def test_setting_change_is_saved_and_audited(db):
+    at = choose_setting(admin_page(), "refresh_seconds")
+    at.number_input(key="admin_setting_value_refresh_seconds").set_value(10)
+    click(at, "Save setting")
+    assert [s.value for s in at.success] == ["Setting refresh_seconds is now 10."]
+    assert stored_setting(db, "refresh_seconds") == {"v": 10}
+    assert audit_actions(db, "set_setting") == [("admin", "refresh_seconds")]
+    assert at.metric[2].value == "1"  # settings that differ from their default
+
+
+def test_audit_log_shows_changes_and_filters_by_actor(db):
+    at = choose_setting(admin_page(), "pick_days")
+    at.number_input(key="admin_setting_value_pick_days").set_value(2)
+    click(at, "Save setting")
+    audit_table = at.dataframe[-1].value
+    assert list(audit_table["action"]) == ["set_setting"]
+    assert list(audit_table["entity_id"]) == ["pick_days"]
+    assert at.selectbox(key="admin_audit_actor").options == ["(all)", "admin"]
+    at.selectbox(key="admin_audit_entity").set_value("setting")
+    at.run()
+    assert list(at.dataframe[-1].value["actor"]) == ["admin"]
