@@ -205,7 +205,7 @@ class GlobalDemandModel:
             learning_rate=self.learning_rate,
             max_leaf_nodes=self.max_leaf_nodes,
             early_stopping=False,
-            categorical_features=["category"],
+            categorical_features=["category"] if "category" in self.feature_names_ else None,
             random_state=self.random_state,
             **loss,
         )
@@ -242,6 +242,8 @@ class GlobalDemandModel:
             values, rows, cols, panel.periods[cols], spec, self.scale_, self.category_codes_, start
         )
         target = values[rows, cols] / self.scale_[rows]
+        # A lag longer than the whole history is never known; the binner cannot take it.
+        X = X.loc[:, X.notna().any()]
         self.feature_names_ = list(X.columns)
         self.models_["mean"] = self._regressor(loss="squared_error").fit(X, target)
         for q in self.quantiles:
