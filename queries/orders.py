@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Connection, Engine, Float, case, cast, func, select
 
-from data.schema import Backorder, Order, OrderLine, Product
+from data.schema import Backorder, Customer, Order, OrderLine, Product
 from queries import reading
 
 ORDER_COLUMNS = [
@@ -119,3 +119,19 @@ def order_lines(engine: Engine | Connection, customer_id: int, order_id: int) ->
     for column in ("estimated_date", "late_case_date"):
         df[column] = df[column].dt.date
     return df[LINE_COLUMNS]
+
+
+def customer_profile(engine: Engine | Connection, customer_id: int) -> dict | None:
+    """The customer's name, code, segment, tier and backorder preference (None if unknown)."""
+    with reading(engine) as conn:
+        row = conn.execute(
+            select(
+                Customer.id,
+                Customer.code,
+                Customer.name,
+                Customer.segment,
+                Customer.tier,
+                Customer.backorder_preference,
+            ).where(Customer.id == customer_id)
+        ).one_or_none()
+    return None if row is None else dict(row._mapping)

@@ -220,3 +220,24 @@ def product_thresholds(engine: Engine | Connection, product_id: int) -> dict | N
             ).where(Product.id == product_id)
         ).one_or_none()
     return None if row is None else dict(row._mapping)
+
+
+def supplier_choices(engine: Engine | Connection) -> pd.DataFrame:
+    """Suppliers that supply at least one active product (id, name), by name."""
+    statement = (
+        select(Supplier.id, Supplier.name)
+        .where(
+            Supplier.id.in_(
+                select(Product.supplier_id).where(Product.active.is_(True)).scalar_subquery()
+            )
+        )
+        .order_by(Supplier.name)
+    )
+    with reading(engine) as conn:
+        return pd.read_sql(statement, conn)
+
+
+def refresh_seconds(engine: Engine | Connection) -> int:
+    """How often live pages refresh themselves (the ``refresh_seconds`` setting)."""
+    with reading(engine) as conn:
+        return int(get_setting(conn, "refresh_seconds"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from queries.orders import customer_orders, order_lines
+from queries.orders import customer_orders, customer_profile, order_lines
 from tests.queries_world import build_world, days
 
 
@@ -40,3 +40,13 @@ def test_order_lines_of_own_order(world):
 @pytest.mark.parametrize(("customer_id", "order_id"), [(1, 3), (2, 1), (99, 1)])
 def test_order_lines_of_another_customers_order_are_empty(world, customer_id, order_id):
     assert order_lines(world, customer_id, order_id).empty
+
+
+def test_customer_profile(world):
+    profile = customer_profile(world, 2)
+    assert (profile["name"], profile["segment"], profile["backorder_preference"]) == (
+        "Hotel Due",
+        "Hotel",
+        "accept_backorder",
+    )
+    assert customer_profile(world, 99) is None

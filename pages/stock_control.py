@@ -1,0 +1,407 @@
+"""Stock control (warehouse manager): live stock, alerts, thresholds, backorders and KPIs."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import operations
+import ui.theme  # noqa: F401  registers and enables the Larder chart theme
+from data.schema import CATEGORIES, SEGMENTS
+from operations.errors import LarderError
+from queries import backorders as backorder_queries
+from queries import kpis, stock
+from ui.auth import require_role
+from ui.components import empty_state, error_state, kpi_tile, money, pct, qty, standard_table
+from ui.db import data_version, engine
+
+user = require_role("warehouse_manager")
+db = engine()
+
+# Cached reads are keyed by the data version; the ttl is only a safety net.
+CACHE_TTL_S = 600
+FLASH_KEY = "stock_control_flash"
+ALERTS_SHOWN = 8
+AGE_BUCKETS: dict[str, tuple[int | None, int | None]] = {
+    "Any age": (None, None),
+    "Up to 7 days": (None, 7),
+    "8 to 14 days": (8, 14),
+    "15 to 30 days": (15, 30),
+    "Over 30 days": (31, None),
+}
+STATUS_LABELS = {
+    "backorders": "Backorders",
+    "out": "Out of stock",
+    "low": "Low",
+    "ok": "OK",
+}
+
+
+# --- Cached reads (keyed by the data version, so they re-read only after a change) ---------
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _overview(_engine, version: int, category, supplier_id, status, search) -> pd.DataFrame:
+    return stock.stock_overview(
+        _engine, category=category, supplier_id=supplier_id, status=status, search=search
+    )
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _kpis(_engine, version: int) -> dict:
+    return {
+        "backorder_rate": kpis.backorder_rate(_engine),
+        "fill_rate": kpis.fill_rate(_engine),
+        "turnover": kpis.inventory_turnover(_engine),
+        "open_backorders": kpis.open_backorders(_engine),
+    }
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _alerts(_engine, version: int) -> pd.DataFrame:
+    return stock.low_stock_alerts(_engine)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _report(_engine, version: int, category, supplier_id, segment, min_age, max_age):
+    return backorder_queries.backorder_report(
+        _engine,
+        category=category,
+        supplier_id=supplier_id,
+        segment=segment,
+        min_age_days=min_age,
+        max_age_days=max_age,
+    )
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _trend(_engine, version: int) -> pd.DataFrame:
+    return kpis.backorder_rate_by_category_week(_engine, weeks=12)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _status_counts(_engine, version: int) -> pd.DataFrame:
+    return stock.status_counts(_engine)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _suppliers(_engine, version: int) -> dict[int, str]:
+    return dict(stock.supplier_choices(_engine).itertuples(index=False))
+
+
+# --- Page ----------------------------------------------------------------------------------
+
+refresh = stock.refresh_seconds(db)
+suppliers = _suppliers(db, data_version(db))
+
+st.title("Stock control")
+st.caption(
+    f"Live stock per product, refreshed every {refresh} seconds. "
+    "Hover over a figure's title for its definition."
+)
+
+flash = st.session_state.pop(FLASH_KEY, None)
+if flash:
+    st.success(flash, icon=":material/check_circle:")
+
+with st.sidebar:
+    st.subheader("Stock filters")
+    f_category = st.selectbox(
+        "Category",
+        [None, *CATEGORIES],
+        format_func=lambda c: "All categories" if c is None else c,
+        key="stock_category",
+    )
+    f_supplier = st.selectbox(
+        "Supplier",
+        [None, *suppliers],
+        format_func=lambda s: "All suppliers" if s is None else suppliers.get(s, str(s)),
+        key="stock_supplier",
+    )
+    f_status = st.selectbox(
+        "Status",
+        [None, *stock.STOCK_STATUSES],
+        format_func=lambda s: "Any status" if s is None else STATUS_LABELS[s],
+        key="stock_status",
+    )
+    f_search = st.text_input(
+        "Search SKU or name", key="stock_search", placeholder="e.g. flour"
+    ).strip()
+
+
+def _kpi_row(version: int, alerts: pd.DataFrame) -> None:
+    values = _kpis(db, version)
+    tiles = st.columns(5)
+    with tiles[0]:
+        k = values["backorder_rate"]
+        kpi_tile(k.label, k.value, k.help, fmt=pct)
+    with tiles[1]:
+        k = values["fill_rate"]
+        kpi_tile(k.label, k.value, k.help, fmt=pct)
+    with tiles[2]:
+        k = values["turnover"]
+        kpi_tile(k.label, k.value, k.help, fmt=lambda x: "—" if x is None else f"{x:.1f}x")
+    with tiles[3]:
+        waiting = values["open_backorders"]
+        kpi_tile(
+            "Open backorders",
+            waiting.lines,
+            f"{waiting.help} Now: {qty(waiting.units)} units.",
+        )
+    with tiles[4]:
+        kpi_tile(
+            "Low-stock products",
+            len(alerts),
+            "Active products with status backorders, out of stock or low "
+            "(available at or below the reorder point x the low-stock ratio setting).",
+        )
+
+
+def _alert_list(alerts: pd.DataFrame) -> None:
+    if alerts.empty:
+        st.success("No product is below its threshold.", icon=":material/check_circle:")
+        return
+    counts = alerts["status"].value_counts()
+    summary = ", ".join(
+        f"{counts[s]} {STATUS_LABELS[s].lower()}" for s in stock.STOCK_STATUSES if s in counts
+    )
+    with st.expander(f"Low-stock alerts: {len(alerts)} products ({summary})", expanded=True):
+        for row in alerts.head(ALERTS_SHOWN).itertuples(index=False):
+            waiting = f", {qty(row.backordered)} units on backorder" if row.backordered else ""
+            st.markdown(
+                f"**{row.sku}** {row.name} — {STATUS_LABELS[row.status]}: "
+                f"{qty(row.available)} available (reorder point {qty(row.reorder_point)}), "
+                f"{qty(row.on_order)} on order{waiting}"
+            )
+        if len(alerts) > ALERTS_SHOWN:
+            st.caption(
+                f"and {len(alerts) - ALERTS_SHOWN} more: filter the table by status to see them."
+            )
+
+
+STOCK_COLUMNS = {
+    "sku": st.column_config.TextColumn("SKU"),
+    "name": st.column_config.TextColumn("Product", width="medium"),
+    "category": st.column_config.TextColumn("Category"),
+    "supplier": st.column_config.TextColumn("Supplier"),
+    "status": st.column_config.TextColumn("Status", help="; ".join(
+        f"{STATUS_LABELS[s]}: {h}" for s, h in stock.STATUS_HELP.items()
+    )),
+    "on_hand": st.column_config.NumberColumn("On hand", format="%d"),
+    "reserved": st.column_config.NumberColumn("Reserved", format="%d"),
+    "available": st.column_config.NumberColumn("Available", format="%d"),
+    "on_order": st.column_config.NumberColumn("On order", format="%d", help="Open PO lines"),
+    "backordered": st.column_config.NumberColumn("Backordered", format="%d"),
+    "avg_daily_demand": st.column_config.NumberColumn(
+        "Demand/day", format="%.1f", help="Average units asked per day, last 28 days"
+    ),
+    "days_of_cover": st.column_config.NumberColumn(
+        "Days of cover", format="%.1f", help="Available / demand per day; blank without demand"
+    ),
+    "reorder_point": st.column_config.NumberColumn("Reorder point", format="%d"),
+    "safety_stock": st.column_config.NumberColumn("Safety stock", format="%d"),
+    "order_up_to": st.column_config.NumberColumn("Order-up-to", format="%d"),
+}  # fmt: skip
+
+
+@st.fragment(run_every=refresh)
+def live_stock() -> None:
+    """KPIs, alerts and the stock table; re-read only when the data version changes."""
+    version = data_version(db)
+    alerts = _alerts(db, version)
+    _kpi_row(version, alerts)
+    _alert_list(alerts)
+    table = _overview(db, version, f_category, f_supplier, f_status, f_search or None)
+    st.subheader("Stock per product")
+    table = table.assign(status=table["status"].map(STATUS_LABELS))
+    standard_table(
+        table[list(STOCK_COLUMNS)],
+        key="stock_table",
+        column_config=STOCK_COLUMNS,
+        file_name="stock",
+        empty_message="No product matches these filters.",
+        empty_hint="Clear a filter in the sidebar to see more products.",
+        height=420,
+    )
+
+
+REPORT_COLUMNS = {
+    "order_number": st.column_config.TextColumn("Order"),
+    "customer": st.column_config.TextColumn("Customer"),
+    "segment": st.column_config.TextColumn("Segment"),
+    "sku": st.column_config.TextColumn("SKU"),
+    "product": st.column_config.TextColumn("Product"),
+    "category": st.column_config.TextColumn("Category"),
+    "supplier": st.column_config.TextColumn("Supplier"),
+    "qty_open": st.column_config.NumberColumn("Open qty", format="%d"),
+    "created": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
+    "age_days": st.column_config.NumberColumn("Age (days)", format="%d"),
+    "promised_date": st.column_config.DateColumn("Promised"),
+    "estimated_date": st.column_config.DateColumn("Expected"),
+    "late_case_date": st.column_config.DateColumn("Late case"),
+    "reason": st.column_config.TextColumn("Waits on", width="large"),
+    "value_at_risk": st.column_config.NumberColumn("Value at risk (€)", format="%.2f"),
+}
+
+
+@st.fragment(run_every=refresh)
+def backorder_report() -> None:
+    """The backorder report with its own filters, live like the stock table."""
+    left, mid, right, far = st.columns(4)
+    category = left.selectbox(
+        "Category",
+        [None, *CATEGORIES],
+        format_func=lambda c: "All categories" if c is None else c,
+        key="report_category",
+    )
+    supplier = mid.selectbox(
+        "Supplier",
+        [None, *suppliers],
+        format_func=lambda s: "All suppliers" if s is None else suppliers.get(s, str(s)),
+        key="report_supplier",
+    )
+    segment = right.selectbox(
+        "Customer segment",
+        [None, *SEGMENTS],
+        format_func=lambda s: "All segments" if s is None else s,
+        key="report_segment",
+    )
+    age = far.selectbox("Age", list(AGE_BUCKETS), key="report_age")
+    min_age, max_age = AGE_BUCKETS[age]
+    report = _report(db, data_version(db), category, supplier, segment, min_age, max_age)
+    if not report.empty:
+        st.markdown(
+            f"**{qty(len(report))}** open backorders, **{qty(report['qty_open'].sum())}** units, "
+            f"**{money(report['value_at_risk'].sum())}** of orders waiting."
+        )
+    standard_table(
+        report[list(REPORT_COLUMNS)],
+        key="backorder_table",
+        column_config=REPORT_COLUMNS,
+        file_name="backorders",
+        empty_message="No open backorder matches these filters.",
+        empty_hint="That is good news, or a filter is too narrow.",
+    )
+
+
+def threshold_editor() -> None:
+    """Pick a product, change its reorder point, safety stock and order-up-to level."""
+    products = _overview(db, data_version(db), None, None, None, None).sort_values("sku")
+    labels = dict(
+        zip(products["product_id"], products["sku"] + " — " + products["name"], strict=True)
+    )
+    product_id = st.selectbox(
+        "Product",
+        list(labels),
+        index=None,
+        format_func=lambda p: labels.get(p, str(p)),
+        placeholder="Choose a product",
+        key="threshold_product",
+    )
+    if product_id is None:
+        st.caption("Choose a product to see and change its thresholds.")
+        return
+    current = stock.product_thresholds(db, product_id)
+    if current is None:
+        empty_state("That product no longer exists.")
+        return
+    with st.form(f"thresholds_{product_id}", border=True):
+        st.markdown(f"**{labels[product_id]}**")
+        cols = st.columns(3)
+        reorder_point = cols[0].number_input(
+            "Reorder point", value=int(current["reorder_point"]), step=1,
+            key=f"threshold_rp_{product_id}",
+            help="Order more when available stock falls to this level.",
+        )  # fmt: skip
+        safety_stock = cols[1].number_input(
+            "Safety stock", value=int(current["safety_stock"]), step=1,
+            key=f"threshold_ss_{product_id}",
+            help="Buffer against demand and lead-time surprises (part of the reorder point).",
+        )  # fmt: skip
+        order_up_to = cols[2].number_input(
+            "Order-up-to level", value=int(current["order_up_to"]), step=1,
+            key=f"threshold_out_{product_id}",
+            help="Purchase orders top stock up to this level.",
+        )  # fmt: skip
+        saved = st.form_submit_button("Save thresholds", type="primary")
+    if saved:
+        try:
+            operations.set_thresholds(
+                db,
+                product_id=product_id,
+                reorder_point=reorder_point,
+                safety_stock=safety_stock,
+                order_up_to=order_up_to,
+                actor=user.username,
+            )
+        except LarderError as err:
+            error_state(err)
+            return
+        st.session_state[FLASH_KEY] = (
+            f"Saved thresholds of {current['sku']}: reorder point {reorder_point}, "
+            f"safety stock {safety_stock}, order-up-to {order_up_to}."
+        )
+        st.rerun()
+
+
+def trends() -> None:
+    version = data_version(db)
+    weekly = _trend(db, version)
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Backorder rate by category, last 12 weeks**")
+        if weekly.empty:
+            empty_state("No orders in the last 12 weeks.")
+        else:
+            chart = (
+                alt.Chart(weekly)
+                .mark_line(point=True)
+                .encode(
+                    x=alt.X("week_ending:T", title="Week ending"),
+                    y=alt.Y("rate:Q", title="Backorder rate", axis=alt.Axis(format="%")),
+                    color=alt.Color("category:N", title="Category"),
+                    tooltip=[
+                        alt.Tooltip("category:N", title="Category"),
+                        alt.Tooltip("week_ending:T", title="Week ending"),
+                        alt.Tooltip("rate:Q", title="Rate", format=".1%"),
+                        alt.Tooltip("lines_short:Q", title="Short lines"),
+                        alt.Tooltip("lines:Q", title="Lines"),
+                    ],
+                )
+            )
+            st.altair_chart(chart, width="stretch")
+    with right:
+        st.markdown("**Products by stock status**")
+        counts = _status_counts(db, version)
+        counts = counts.assign(label=counts["status"].map(STATUS_LABELS))
+        chart = (
+            alt.Chart(counts)
+            .mark_bar()
+            .encode(
+                x=alt.X("products:Q", title="Products"),
+                y=alt.Y("label:N", title=None, sort=list(STATUS_LABELS.values())),
+                color=alt.Color(
+                    "status:N",
+                    legend=None,
+                    scale=alt.Scale(
+                        domain=list(STATUS_LABELS),
+                        range=[ui.theme.ALERT, "#e69f00", "#f0c419", ui.theme.PALETTE[0]],
+                    ),
+                ),
+                tooltip=[alt.Tooltip("label:N", title="Status"), "products:Q"],
+            )
+        )
+        st.altair_chart(chart, width="stretch")
+
+
+live_stock()
+
+st.divider()
+report_tab, thresholds_tab, trends_tab = st.tabs(["Backorder report", "Thresholds", "Trends"])
+with report_tab:
+    backorder_report()
+with thresholds_tab:
+    threshold_editor()
+with trends_tab:
+    trends()

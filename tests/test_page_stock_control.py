@@ -1,0 +1,202 @@
+"""AppTest of the stock control page on the tiny seeded database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+import operations
+from data.db import make_engine
+from data.schema import AuditLog, Backorder, DemandDaily, Product, utcnow
+from queries.stock import stock_overview
+from tests import apptest_support
+from tests.apptest_support import app_test
+from ui.components import pct
+
+# Fixtures shared by the AppTest modules (assigned, not imported, so they are found by name).
+fresh_caches = apptest_support.fresh_caches
+fresh_db_url = apptest_support.fresh_db_url
+seeded_template = apptest_support.seeded_template
+
+PAGE = "pages/stock_control.py"
+
+
+@pytest.fixture
+def db(fresh_db_url):
+    engine = make_engine(fresh_db_url)
+    yield engine
+    engine.dispose()
+
+
+def _run(username: str = "manager"):
+    at = app_test(PAGE, username)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metric(at, label: str) -> str:
+    (found,) = [m for m in at.metric if m.label == label]
+    return found.value
+
+
+def _table(at, first_column: str):
+    (found,) = [d.value for d in at.dataframe if d.value.columns[0] == first_column]
+    return found
+
+
+def _button(at, label: str):
+    (found,) = [b for b in at.button if b.label == label]
+    return found
+
+
+def _make_backorder(engine, *, exclude_category: str | None = None) -> tuple[str, str]:
+    """Order 3 more than is available of some product; returns (order number, category)."""
+    overview = stock_overview(engine)
+    candidates = overview[overview["category"] != exclude_category]
+    product = candidates.sort_values("sku").iloc[0]
+    placed = operations.place_order(
+        engine,
+        customer_id=_customer_id(engine, "customer1"),
+        lines=[(product["sku"], max(int(product["available"]), 0) + 3)],
+        actor="test",
+        backorder_choice="accept_backorder",
+    )
+    assert placed.lines[0].qty_backordered == 3
+    return placed.number, product["category"]
+
+
+def _customer_id(engine, username: str) -> int:
+    from data.schema import User
+
+    with engine.connect() as conn:
+        return conn.execute(select(User.customer_id).where(User.username == username)).scalar_one()
+
+
+def test_manager_sees_kpis_that_match_the_database(db):
+    _make_backorder(db)
+    at = _run()
+    today = utcnow().date()
+    with db.connect() as conn:
+        lines, short, units, units_short = conn.execute(
+            select(
+                func.sum(DemandDaily.lines),
+                func.sum(DemandDaily.lines_short),
+                func.sum(DemandDaily.qty_ordered),
+                func.sum(DemandDaily.qty_short),
+            ).where(DemandDaily.day > today - dt.timedelta(days=28), DemandDaily.day <= today)
+        ).one()
+        open_count = conn.execute(
+            select(func.count()).select_from(Backorder).where(Backorder.status == "open")
+        ).scalar_one()
+    assert lines and short  # the order above made at least one short line
+    assert _metric(at, "Backorder rate") == pct(short / lines)
+    assert _metric(at, "Fill rate") == pct(1 - units_short / units)
+    assert _metric(at, "Open backorders") == f"{open_count:,}"
+    assert _metric(at, "Inventory turnover").endswith("x")
+
+
+def test_kpi_tiles_carry_their_definition(db):
+    at = _run()
+    helps = {m.label: m.proto.help for m in at.metric}
+    assert "lines short / lines ordered" in helps["Backorder rate"]
+    assert "Approximation" in helps["Inventory turnover"]
+
+
+def test_stock_table_lists_every_active_product(db):
+    at = _run()
+    with db.connect() as conn:
+        active = conn.execute(
+            select(func.count()).select_from(Product).where(Product.active.is_(True))
+        ).scalar_one()
+    table = _table(at, "sku")
+    assert len(table) == active
+    assert {"available", "on_order", "days_of_cover", "status"} <= set(table.columns)
+
+
+def test_stock_table_follows_the_sidebar_filter(db):
+    at = _run()
+    category = _table(at, "sku")["category"].iloc[0]
+    at.selectbox(key="stock_category").set_value(category).run()
+    assert set(_table(at, "sku")["category"]) == {category}
+
+
+def _thresholds(engine, product_id: int) -> tuple[int, int, int]:
+    with engine.connect() as conn:
+        return tuple(
+            conn.execute(
+                select(Product.reorder_point, Product.safety_stock, Product.order_up_to).where(
+                    Product.id == product_id
+                )
+            ).one()
+        )
+
+
+def _audit_rows(engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.count()).select_from(AuditLog).where(AuditLog.action == "set_thresholds")
+        ).scalar_one()
+
+
+def _edit_thresholds(at, product_id: int, rp, ss, out):
+    at.selectbox(key="threshold_product").set_value(product_id).run()
+    at.number_input(key=f"threshold_rp_{product_id}").set_value(rp)
+    at.number_input(key=f"threshold_ss_{product_id}").set_value(ss)
+    at.number_input(key=f"threshold_out_{product_id}").set_value(out)
+    _button(at, "Save thresholds").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_threshold_edit_persists_and_is_audited(db):
+    product_id = int(stock_overview(db)["product_id"].min())
+    at = _edit_thresholds(_run(), product_id, 33, 7, 90)
+    assert _thresholds(db, product_id) == (33, 7, 90)
+    with db.connect() as conn:
+        audit = conn.execute(
+            select(AuditLog).where(
+                AuditLog.action == "set_thresholds", AuditLog.entity_id == str(product_id)
+            )
+        ).one()
+    assert audit.actor == "manager"
+    assert audit.after == {"reorder_point": 33, "safety_stock": 7, "order_up_to": 90}
+    assert any("Saved thresholds" in s.value for s in at.success)
+
+
+@pytest.mark.parametrize(
+    ("rp", "ss", "out", "message"),
+    [
+        (50, 5, 40, "must be at least the reorder point"),
+        (-1, 0, 10, "must be at least 0"),
+        (10, -2, 20, "must be at least 0"),
+    ],
+)
+def test_bad_thresholds_show_the_message_and_change_nothing(db, rp, ss, out, message):
+    product_id = int(stock_overview(db)["product_id"].min())
+    before = _thresholds(db, product_id)
+    at = _edit_thresholds(_run(), product_id, rp, ss, out)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert _thresholds(db, product_id) == before
+    assert _audit_rows(db) == 0
+
+
+def test_backorder_report_filters_by_category(db):
+    number, category = _make_backorder(db)
+    other_number, other_category = _make_backorder(db, exclude_category=category)
+    at = _run()
+    report = _table(at, "order_number")
+    assert {number, other_number} <= set(report["order_number"])
+    at.selectbox(key="report_category").set_value(category).run()
+    filtered = _table(at, "order_number")
+    assert set(filtered["category"]) == {category}
+    assert number in set(filtered["order_number"])
+    assert other_number not in set(filtered["order_number"])
+
+
+def test_wrong_role_sees_no_stock(db):
+    at = _run("customer1")
+    assert at.error and "This page is for" in at.error[0].value
+    assert not at.dataframe and not at.metric
