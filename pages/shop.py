@@ -1,0 +1,332 @@
+"""Shop (customer): live availability, alternatives, a cart, ordering, my orders, feedback.
+
+The customer is always the one linked to the logged-in user (``CurrentUser.customer_id`` from
+the database), never a widget or URL parameter.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import operations
+from data.schema import CATEGORIES
+from operations.errors import LarderError
+from operations.validation import quantity
+from queries import catalogue, orders
+from ui.auth import require_role
+from ui.components import empty_state, error_state, money, qty, standard_table
+from ui.db import data_version, engine
+
+user = require_role("customer")
+db = engine()
+
+st.title("Shop")
+if user.customer_id is None:
+    empty_state(
+        "This account is not linked to a customer, so there is no shop to show.",
+        "The shop always shows the linked customer's own prices, orders and feedback. "
+        "An administrator can link a user to a customer on the Admin page.",
+    )
+    st.stop()
+
+customer_id = user.customer_id
+CART_KEY = "shop_cart"  # {sku: qty}, in the order added
+CONFIRMATION_KEY = "shop_confirmation"
+NOTICE_KEY = "shop_notice"
+CACHE_TTL_S = 600
+CHOICE_LABELS = {
+    "accept_backorder": "Accept the backorder: send what is in stock now, the rest when it arrives",
+    "ship_complete": "Wait and send everything together when it is all in stock",
+    "cancel_short": "Cancel the short part: send only what is in stock now",
+}
+
+profile = orders.customer_profile(db, customer_id)
+if profile is None:
+    empty_state("The customer linked to this account no longer exists. Ask an administrator.")
+    st.stop()
+cart: dict[str, int] = st.session_state.setdefault(CART_KEY, {})
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _catalogue(_engine, version: int, text: str, category: str | None) -> pd.DataFrame:
+    return catalogue.search_catalogue(_engine, text=text or None, category=category)
+
+
+st.caption(f"{profile['name']} ({profile['code']}) · live availability")
+
+notice = st.session_state.pop(NOTICE_KEY, None)
+if notice:
+    st.success(notice, icon=":material/check_circle:")
+
+
+def show_confirmation() -> None:
+    """What the last order did, line by line: allocated, backordered, when and why."""
+    placed = st.session_state.get(CONFIRMATION_KEY)
+    if placed is None:
+        return
+    with st.container(border=True):
+        st.subheader(f"Order {placed.number} placed")
+        rows = [
+            {
+                "SKU": line.sku,
+                "Ordered": line.qty_ordered,
+                "Reserved for you": line.qty_allocated,
+                "Backordered": line.qty_backordered,
+                "Cancelled": line.qty_cancelled,
+                "Expected": line.expected_date,
+                "Why that date": line.estimate_reason,
+            }
+            for line in placed.lines
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="confirmation_table")
+        for line in placed.lines:
+            if line.qty_backordered:
+                st.markdown(
+                    f"**{line.sku}**: {qty(line.qty_backordered)} on backorder, expected "
+                    f"**{line.expected_date:%d %b %Y}** ({line.estimate_reason})."
+                )
+        if st.button("Done", key="confirmation_done"):
+            del st.session_state[CONFIRMATION_KEY]
+            st.rerun()
+
+
+def add_to_cart(sku: str, raw_qty: object) -> None:
+    try:
+        amount = quantity(raw_qty, f"The quantity of {sku}")
+    except LarderError as err:
+        error_state(err)
+        return
+    cart[sku] = cart.get(sku, 0) + amount
+    st.session_state[NOTICE_KEY] = (
+        f"Added {qty(amount)} x {sku} to your cart ({len(cart)} line(s)): see the Cart tab."
+    )
+    st.rerun()
+
+
+def browse() -> None:
+    """Search the catalogue and add to the cart; alternatives for what is short."""
+    text = st.text_input("Search products", key="shop_search", placeholder="e.g. flour, milk")
+    category = st.selectbox(
+        "Category",
+        [None, *CATEGORIES],
+        format_func=lambda c: "All categories" if c is None else c,
+        key="shop_category",
+    )
+    found = _catalogue(db, data_version(db), text.strip(), category)
+    if found.empty:
+        empty_state("No product matches your search.", "Try a shorter word or another category.")
+        return
+    shown = found.assign(pack=found["pack_size"].astype(str) + " " + found["unit"])
+    st.dataframe(
+        shown[["sku", "name", "pack", "price", "availability", "allergens"]],
+        hide_index=True,
+        key="catalogue_table",
+        column_config={
+            "sku": st.column_config.TextColumn("SKU"),
+            "name": st.column_config.TextColumn("Product"),
+            "pack": st.column_config.TextColumn("Pack"),
+            "price": st.column_config.NumberColumn("Price (€)", format="%.2f"),
+            "availability": st.column_config.TextColumn("Availability"),
+            "allergens": st.column_config.TextColumn("Allergens"),
+        },
+    )
+    by_sku = found.set_index("sku")
+    sku = st.selectbox(
+        "Product to add",
+        list(by_sku.index),
+        format_func=lambda s: f"{by_sku.loc[s, 'name']} ({s}) — {by_sku.loc[s, 'availability']}",
+        key="shop_pick",
+    )
+    amount = st.number_input(
+        "Quantity", value=1.0, step=1.0, format="%g", key="shop_qty",
+        help="Whole units (packs), 1 or more.",
+    )  # fmt: skip
+    if st.button(
+        "Add to cart", key="shop_add", type="primary", icon=":material/add_shopping_cart:"
+    ):
+        add_to_cart(sku, amount)
+    product = by_sku.loc[sku]
+    wanted = int(amount) if float(amount).is_integer() and amount >= 1 else 1
+    if product["available"] < wanted:
+        offer_alternatives(int(product["product_id"]), sku, wanted, replace=False)
+
+
+def offer_alternatives(product_id: int, sku: str, wanted: int, *, replace: bool) -> None:
+    """In-stock alternatives for ``wanted`` units; a button adds one (or replaces the line)."""
+    options = catalogue.alternatives(db, product_id, wanted, customer_id)
+    if options.empty:
+        st.caption(f"No in-stock alternative for {qty(wanted)} x {sku}.")
+        return
+    verb = "Take" if replace else "Add"
+    st.markdown(f"In stock instead of **{sku}** ({qty(wanted)} wanted):")
+    for alt in options.itertuples(index=False):
+        difference = "same price" if alt.price_difference == 0 else (
+            f"{money(abs(alt.price_difference))} {'more' if alt.price_difference > 0 else 'less'}"
+        )  # fmt: skip
+        label = f"{verb} {alt.name} ({alt.sku}), {money(alt.price)}: {difference}, {alt.why}"
+        if st.button(label, key=f"alt_{'cart' if replace else 'browse'}_{sku}_{alt.sku}"):
+            if replace:
+                cart[alt.sku] = cart.pop(sku) + cart.get(alt.sku, 0)
+                st.session_state[NOTICE_KEY] = f"Replaced {sku} with {alt.sku} in your cart."
+                st.rerun()
+            else:
+                add_to_cart(alt.sku, wanted)
+
+
+def show_cart() -> None:
+    """The cart with live availability, what is short and the choice for it, then order."""
+    if not cart:
+        empty_state("Your cart is empty.", "Search the catalogue above and add products.")
+        return
+    check = catalogue.cart_check(db, list(cart.items()))
+    check = check.assign(value=check["qty"] * check["price"])
+    for line in check.itertuples(index=False):
+        with st.container(border=True):
+            st.markdown(
+                f"**{line.name}** ({line.sku}) · {qty(line.qty)} x {money(line.price)} "
+                f"= {money(line.value)}"
+            )
+            if line.short:
+                st.warning(
+                    f"Only {qty(line.available)} in stock: {qty(line.short)} short, "
+                    f"expected {line.expected_date:%d %b %Y} ({line.reason}).",
+                    icon=":material/schedule:",
+                )
+                offer_alternatives(line.product_id, line.sku, line.qty, replace=True)
+            else:
+                st.caption("In stock")
+            if st.button("Remove", key=f"remove_{line.sku}", icon=":material/delete:"):
+                cart.pop(line.sku, None)
+                st.rerun()
+    st.markdown(f"**Total {money(check['value'].sum())}** (before delivery)")
+    short_lines = check[check["short"] > 0]
+    choice = profile["backorder_preference"]
+    if not short_lines.empty:
+        choices = list(CHOICE_LABELS)
+        choice = st.radio(
+            f"{len(short_lines)} line(s) cannot be sent in full now. What should we do?",
+            choices,
+            index=choices.index(profile["backorder_preference"]),
+            format_func=CHOICE_LABELS.get,
+            key="shop_backorder_choice",
+            help="The default is your account's preference.",
+        )
+    if st.button("Place order", key="shop_place", type="primary", icon=":material/send:"):
+        try:
+            placed = operations.place_order(
+                db,
+                customer_id=customer_id,
+                lines=list(cart.items()),
+                actor=user.username,
+                backorder_choice=choice,
+            )
+        except LarderError as err:
+            error_state(err)
+            return
+        cart.clear()
+        st.session_state[CONFIRMATION_KEY] = placed
+        st.rerun()
+
+
+def my_orders() -> None:
+    """The customer's own orders with status and the next expected date."""
+    mine = orders.customer_orders(db, customer_id)
+    if mine.empty:
+        empty_state("You have no orders yet.")
+        return
+    standard_table(
+        mine.drop(columns=["order_id"]),
+        key="my_orders_table",
+        file_name="my_orders",
+        column_config={
+            "order": st.column_config.TextColumn("Order"),
+            "placed": st.column_config.DatetimeColumn("Placed", format="YYYY-MM-DD"),
+            "status": st.column_config.TextColumn("Status"),
+            "priority": st.column_config.TextColumn("Priority"),
+            "lines": st.column_config.NumberColumn("Lines", format="%d"),
+            "backordered_lines": st.column_config.NumberColumn("On backorder", format="%d"),
+            "next_estimate": st.column_config.DateColumn("Next expected"),
+            "value": st.column_config.NumberColumn("Value (€)", format="%.2f"),
+        },
+    )
+    numbers = dict(zip(mine["order_id"], mine["order"], strict=True))
+    order_id = st.selectbox(
+        "Order details",
+        list(numbers),
+        format_func=numbers.get,
+        key="my_order_pick",
+    )
+    lines = orders.order_lines(db, customer_id, order_id)
+    st.dataframe(
+        lines,
+        hide_index=True,
+        key="my_order_lines",
+        column_config={
+            "line_no": st.column_config.NumberColumn("#", format="%d"),
+            "sku": "SKU",
+            "product": "Product",
+            "qty_ordered": st.column_config.NumberColumn("Ordered", format="%d"),
+            "qty_allocated": st.column_config.NumberColumn("Reserved", format="%d"),
+            "qty_backordered": st.column_config.NumberColumn("Backordered", format="%d"),
+            "qty_cancelled": st.column_config.NumberColumn("Cancelled", format="%d"),
+            "qty_shipped": st.column_config.NumberColumn("Shipped", format="%d"),
+            "unit_price": st.column_config.NumberColumn("Price (€)", format="%.2f"),
+            "estimated_date": st.column_config.DateColumn("Expected"),
+            "late_case_date": st.column_config.DateColumn("At the latest"),
+            "reason": st.column_config.TextColumn("Why that date"),
+            "substitute_for": st.column_config.TextColumn("Instead of"),
+        },
+    )
+
+
+def feedback_form() -> None:
+    """CSAT 1-5, NPS 0-10 and a comment; any one of them is enough."""
+    mine = orders.customer_orders(db, customer_id)
+    numbers = dict(zip(mine["order_id"], mine["order"], strict=True))
+    with st.form("shop_feedback", clear_on_submit=False):
+        csat = st.number_input(
+            "How satisfied are you? (1 = not at all, 5 = very)", value=None, step=1,
+            key="feedback_csat",
+        )  # fmt: skip
+        nps = st.number_input(
+            "How likely are you to recommend us? (0 = not at all, 10 = certainly)",
+            value=None, step=1, key="feedback_nps",
+        )  # fmt: skip
+        comment = st.text_area("Comment", key="feedback_comment", max_chars=4000)
+        order_id = st.selectbox(
+            "About an order (optional)",
+            [None, *numbers],
+            format_func=lambda o: "No particular order" if o is None else numbers[o],
+            key="feedback_order",
+        )
+        sent = st.form_submit_button("Send feedback", type="primary")
+    if sent:
+        try:
+            operations.record_feedback(
+                db,
+                customer_id=customer_id,
+                actor=user.username,
+                csat=csat,
+                nps=nps,
+                comment=comment,
+                order_id=order_id,
+            )
+        except LarderError as err:
+            error_state(err)
+            return
+        st.success("Thank you: your feedback is recorded.", icon=":material/thumb_up:")
+
+
+show_confirmation()
+shop_tab, cart_tab, orders_tab, feedback_tab = st.tabs(
+    ["Catalogue", "Cart", "My orders", "Feedback"]
+)
+with shop_tab:
+    browse()
+with cart_tab:
+    show_cart()
+with orders_tab:
+    my_orders()
+with feedback_tab:
+    feedback_form()

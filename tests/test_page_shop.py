@@ -1,0 +1,190 @@
+"""AppTest of the shop on the tiny seeded database: always the logged-in customer's own data."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+import operations
+from data.db import make_engine
+from data.schema import Feedback, Order, User
+from queries.catalogue import alternatives
+from queries.stock import stock_overview
+from tests import apptest_support
+from tests.apptest_support import app_test
+
+# Fixtures shared by the AppTest modules (assigned, not imported, so they are found by name).
+fresh_caches = apptest_support.fresh_caches
+fresh_db_url = apptest_support.fresh_db_url
+seeded_template = apptest_support.seeded_template
+
+PAGE = "pages/shop.py"
+
+
+@pytest.fixture
+def db(fresh_db_url):
+    engine = make_engine(fresh_db_url)
+    yield engine
+    engine.dispose()
+
+
+def _customer_id(engine, username: str) -> int:
+    with engine.connect() as conn:
+        return conn.execute(select(User.customer_id).where(User.username == username)).scalar_one()
+
+
+def _run(username: str = "customer1"):
+    at = app_test(PAGE, username)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _after(at):
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _button(at, label_start: str):
+    return next(b for b in at.button if b.label.startswith(label_start))
+
+
+def _stocked_product(engine) -> tuple[str, int]:
+    """Some product with stock available now: (sku, available)."""
+    overview = stock_overview(engine)
+    row = overview[overview["available"] > 0].sort_values("sku").iloc[0]
+    return row["sku"], int(row["available"])
+
+
+def _add(at, sku: str, qty) -> None:
+    at.text_input(key="shop_search").set_value(sku).run()
+    at.selectbox(key="shop_pick").set_value(sku)
+    at.number_input(key="shop_qty").set_value(qty)
+    at.button(key="shop_add").click().run()
+    _after(at)
+
+
+def test_customer_orders_more_than_stock_and_gets_a_dated_backorder(db):
+    sku, available = _stocked_product(db)
+    at = _run()
+    _add(at, sku, available + 4)
+    assert at.session_state["shop_cart"] == {sku: available + 4}
+    assert any(f"{4} short" in w.value for w in at.warning), [w.value for w in at.warning]
+    at.radio(key="shop_backorder_choice").set_value("accept_backorder")
+    at.button(key="shop_place").click().run()
+    _after(at)
+
+    confirmation = next(d.value for d in at.dataframe if "Backordered" in d.value.columns)
+    line = confirmation.iloc[0]
+    assert (line["SKU"], line["Reserved for you"], line["Backordered"]) == (sku, available, 4)
+    assert line["Expected"] is not None
+    assert any("on backorder, expected" in m.value for m in at.markdown)
+    assert at.session_state["shop_cart"] == {}
+    with db.connect() as conn:
+        placed = conn.execute(select(Order.customer_id, Order.placed_by)).all()
+    assert placed == [(_customer_id(db, "customer1"), "customer1")]
+
+
+@pytest.mark.parametrize(
+    ("qty", "message"),
+    [
+        (0, "must be at least 1, not 0"),
+        (-1, "must be at least 1, not -1"),
+        (1.5, "whole number"),
+    ],
+)
+def test_bad_quantity_is_refused_with_a_message(db, qty, message):
+    sku, _ = _stocked_product(db)
+    at = _run()
+    _add(at, sku, qty)
+    assert any(message in e.value for e in at.error), [e.value for e in at.error]
+    assert at.session_state["shop_cart"] == {}
+
+
+def test_short_line_can_be_replaced_by_a_substitute(db):
+    overview = stock_overview(db)
+    for row in overview[overview["available"] > 0].sort_values("sku").itertuples():
+        wanted = int(row.available) + 2
+        options = alternatives(db, int(row.product_id), wanted)
+        if not options.empty:
+            break
+    else:
+        pytest.fail("the seeded data has no product with an in-stock alternative")
+    at = _run()
+    _add(at, row.sku, wanted)
+    substitute = options.iloc[0]["sku"]
+    next(
+        b for b in at.button if b.label.startswith("Take") and f"({substitute})" in b.label
+    ).click()
+    at.run()
+    _after(at)
+    assert at.session_state["shop_cart"] == {substitute: wanted}
+    assert any(f"Replaced {row.sku} with {substitute}" in s.value for s in at.success)
+
+
+def test_remove_a_cart_line(db):
+    sku, _ = _stocked_product(db)
+    at = _run()
+    _add(at, sku, 1)
+    at.button(key=f"remove_{sku}").click().run()
+    _after(at)
+    assert at.session_state["shop_cart"] == {}
+
+
+def test_customer_never_sees_another_customers_orders(db):
+    sku, _ = _stocked_product(db)
+    theirs = operations.place_order(
+        db, customer_id=_customer_id(db, "customer2"), lines=[(sku, 1)], actor="test"
+    )
+    mine = operations.place_order(
+        db, customer_id=_customer_id(db, "customer1"), lines=[(sku, 1)], actor="test"
+    )
+    at = _run("customer1")
+    orders_table = next(d.value for d in at.dataframe if d.value.columns[0] == "order")
+    assert mine.number in set(orders_table["order"])
+    assert theirs.number not in set(orders_table["order"])
+    assert theirs.number not in at.selectbox(key="my_order_pick").options
+    other = _run("customer2")
+    other_table = next(d.value for d in other.dataframe if d.value.columns[0] == "order")
+    assert set(other_table["order"]) >= {theirs.number}
+    assert mine.number not in set(other_table["order"])
+
+
+def _feedback_rows(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return conn.execute(select(Feedback.customer_id, Feedback.csat, Feedback.nps)).all()
+
+
+def _send_feedback(at, csat, nps, comment=""):
+    at.number_input(key="feedback_csat").set_value(csat)
+    at.number_input(key="feedback_nps").set_value(nps)
+    at.text_area(key="feedback_comment").set_value(comment)
+    _button(at, "Send feedback").click().run()
+    return _after(at)
+
+
+def test_feedback_with_nps_11_is_refused_clearly(db):
+    at = _send_feedback(_run(), 4, 11)
+    assert any("NPS must be between 0 and 10, not 11" in e.value for e in at.error)
+    assert _feedback_rows(db) == []
+
+
+def test_valid_feedback_is_stored_for_the_logged_in_customer(db):
+    at = _send_feedback(_run(), 4, 9, "Quick delivery, thank you")
+    assert any("feedback is recorded" in s.value for s in at.success)
+    assert _feedback_rows(db) == [(_customer_id(db, "customer1"), 4, 9)]
+    with db.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(Feedback)).scalar_one()
+    assert count == 1
+
+
+def test_owner_without_a_linked_customer_sees_an_explanation_and_no_data(db):
+    at = _run("owner")
+    assert any("not linked to a customer" in i.value for i in at.info)
+    assert not at.dataframe and not at.button
+
+
+def test_wrong_role_is_refused(db):
+    at = _run("manager")
+    assert at.error and "This page is for" in at.error[0].value
+    assert not at.dataframe
