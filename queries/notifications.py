@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select
 
 from data.schema import Notification
 
@@ -22,21 +22,35 @@ class InboxMessage:
     for_role: str | None
 
 
-def _addressed_to(user_id: int, roles: Iterable[str]) -> ColumnElement[bool]:
+def _addressed_to(
+    user_id: int, roles: Iterable[str], customer_id: int | None
+) -> ColumnElement[bool]:
     roles = sorted(set(roles))
     to_user = Notification.user_id == user_id
-    # A role message is one with no single addressee; it is seen by everyone holding the role.
-    to_role = (Notification.user_id.is_(None) & Notification.role.in_(roles)) if roles else false()
+    if not roles:
+        return to_user
+    # A role message has no single addressee: everyone holding the role sees it, except that a
+    # message to the customer role about one customer is seen only by that customer's users.
+    to_role = Notification.user_id.is_(None) & Notification.role.in_(roles)
+    for_customers = Notification.role == "customer"
+    mine = (
+        Notification.customer_id.is_(None)
+        if customer_id is None
+        else or_(Notification.customer_id.is_(None), Notification.customer_id == customer_id)
+    )
+    to_role = to_role & or_(~for_customers, mine)
     return or_(to_user, to_role)
 
 
-def unread_count(conn: Connection, user_id: int, roles: Iterable[str]) -> int:
+def unread_count(
+    conn: Connection, user_id: int, roles: Iterable[str], customer_id: int | None = None
+) -> int:
     """How many messages for this user or their roles are not read yet."""
     return int(
         conn.execute(
             select(func.count())
             .select_from(Notification)
-            .where(_addressed_to(user_id, roles), Notification.read_at.is_(None))
+            .where(_addressed_to(user_id, roles, customer_id), Notification.read_at.is_(None))
         ).scalar_one()
     )
 
@@ -45,6 +59,7 @@ def inbox_messages(
     conn: Connection,
     user_id: int,
     roles: Iterable[str],
+    customer_id: int | None = None,
     *,
     unread_only: bool = False,
     limit: int = 50,
@@ -58,7 +73,7 @@ def inbox_messages(
         Notification.body,
         Notification.read_at,
         Notification.role,
-    ).where(_addressed_to(user_id, roles))
+    ).where(_addressed_to(user_id, roles, customer_id))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     rows = conn.execute(

@@ -228,3 +228,16 @@ def data_elements(at) -> list:
         found.extend(at.get(kind))
     found.extend(e for e in at.get("arrow_vega_lite_chart"))
     return found
+
+
+def run_through_app(at):
+    """Run ``at`` again from app.py (the router), not from the page the last run ended on.
+
+    AppTest resets Streamlit's "pages/ folder" flag before every run, so a second run of an
+    app that used st.navigation executes the current page file by itself (STACK_NOTES), and
+    app.py's sidebar (inbox, account, logout) never runs. Asking for no page makes AppTest
+    start from the main script again, which then lands on the default page.
+    """
+    at._page_hash = ""
+    at._finished_page_script_hash = ""
+    return at.run()

@@ -29,8 +29,10 @@ def _mark_read(notification_ids: list[int], user_id: int) -> None:
 def inbox(user: CurrentUser) -> None:
     """Show the user's inbox (their messages and their roles') inside the current container."""
     with read_connection(engine()) as conn:
-        unread = unread_count(conn, user.user_id, user.roles)
-        messages = inbox_messages(conn, user.user_id, user.roles, limit=INBOX_SIZE)
+        unread = unread_count(conn, user.user_id, user.roles, user.customer_id)
+        messages = inbox_messages(
+            conn, user.user_id, user.roles, user.customer_id, limit=INBOX_SIZE
+        )
     title = f"Inbox · {unread} unread" if unread else "Inbox"
     with st.expander(title, icon=":material/notifications:", expanded=False):
         if not messages:

@@ -1,0 +1,280 @@
+"""The app shell's parts: cookie key, credentials, formatters, data version, inbox, account."""
+
+from __future__ import annotations
+
+import io
+import stat
+
+import altair as alt
+import bcrypt
+import pandas as pd
+import pytest
+from sqlalchemy import insert, select, update
+
+from data.db import make_engine, read_connection
+from data.schema import AuditLog, Notification, User
+from queries.data_version import data_version
+from queries.notifications import inbox_messages, unread_count
+from tests import apptest_support
+from tests.apptest_support import DEMO_USERS, app_test, data_elements, run_through_app
+
+# Fixtures shared by the AppTest modules (assigned, not imported, so they are found by name).
+fresh_caches = apptest_support.fresh_caches
+fresh_db_url = apptest_support.fresh_db_url
+
+
+@pytest.fixture
+def db(fresh_db_url):
+    engine = make_engine(fresh_db_url)
+    yield engine
+    engine.dispose()
+
+
+def user_id(db, username: str) -> int:
+    with db.connect() as conn:
+        return conn.execute(select(User.id).where(User.username == username)).scalar_one()
+
+
+# --- cookie key ----------------------------------------------------------------------------
+
+
+def test_cookie_key_is_generated_once_into_a_private_file(tmp_path, monkeypatch):
+    from ui.cookie_key import cookie_key
+
+    monkeypatch.delenv("LARDER_COOKIE_KEY", raising=False)
+    key_file = tmp_path / ".larder_cookie_key"
+    first = cookie_key(key_file)
+    assert len(first) == 64 and int(first, 16) >= 0
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert cookie_key(key_file) == first
+
+
+def test_cookie_key_from_the_environment_wins_over_the_file(tmp_path, monkeypatch):
+    from ui.cookie_key import cookie_key
+
+    monkeypatch.setenv("LARDER_COOKIE_KEY", "e" * 40)
+    assert cookie_key(tmp_path / "unused") == "e" * 40
+    assert not (tmp_path / "unused").exists()
+
+
+def test_short_cookie_key_is_refused(tmp_path, monkeypatch):
+    from ui.cookie_key import cookie_key
+
+    monkeypatch.setenv("LARDER_COOKIE_KEY", "too-short")
+    with pytest.raises(RuntimeError, match="at least 32 characters"):
+        cookie_key(tmp_path / "unused")
+
+
+# --- credentials ---------------------------------------------------------------------------
+
+
+def test_credentials_hold_active_users_with_hashes_and_database_roles(db):
+    from ui.login import credentials
+
+    with db.begin() as conn:
+        conn.execute(update(User).where(User.username == "finance").values(active=False))
+    users = credentials()["usernames"]
+    assert "finance" not in users
+    assert sorted(users) == sorted(set(DEMO_USERS) - {"finance"})
+    manager = users["manager"]
+    assert manager["roles"] == ["warehouse_manager"]
+    assert manager["password"].startswith("$2")
+    assert bcrypt.checkpw(b"manager-demo", manager["password"].encode())
+
+
+# --- formatters ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(1234.5, "€1,234.50"), (-3, "-€3.00"), (0, "€0.00"), (None, "—"), (float("nan"), "—")],
+)
+def test_money(value, shown):
+    from ui.components import money
+
+    assert money(value) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(12345, "12,345"), (12.0, "12"), (2.25, "2.2"), (None, "—")]
+)
+def test_qty(value, shown):
+    from ui.components import qty
+
+    assert qty(value) == shown
+
+
+@pytest.mark.parametrize(("value", "shown"), [(0.153, "15.3 %"), (1, "100.0 %"), (None, "—")])
+def test_pct(value, shown):
+    from ui.components import pct
+
+    assert pct(value) == shown
+
+
+def test_excel_export_round_trips():
+    from ui.components import excel_bytes
+
+    frame = pd.DataFrame({"sku": ["A1", "B2"], "on_hand": [3, 0]})
+    back = pd.read_excel(io.BytesIO(excel_bytes(frame)), engine="openpyxl")
+    assert back.to_dict("list") == {"sku": ["A1", "B2"], "on_hand": [3, 0]}
+
+
+def test_chart_theme_is_enabled():
+    import ui.theme
+
+    assert alt.theme.active == ui.theme.THEME_NAME
+
+
+def test_standard_table_shows_rows_and_both_downloads():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import pandas as pd
+
+        from ui.components import kpi_tile, standard_table
+
+        kpi_tile(
+            "Fill rate", 0.9, "Share of ordered units shipped from stock.", fmt="{:.0%}".format
+        )
+        standard_table(pd.DataFrame({"sku": ["A", "B"]}), key="t", file_name="stock")
+
+    at = AppTest.from_function(page, default_timeout=30).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["sku"]) == ["A", "B"]
+    assert at.metric[0].value == "90%" and at.metric[0].help.startswith("Share of ordered")
+    labels = [e.proto.label for e in at.get("download_button")]
+    assert labels == ["CSV", "Excel"]
+
+
+def test_standard_table_explains_an_empty_result():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import pandas as pd
+
+        from ui.components import standard_table
+
+        standard_table(pd.DataFrame(), key="t", empty_message="No backorders.", empty_hint="Good.")
+
+    at = AppTest.from_function(page, default_timeout=30).run()
+    assert [i.value for i in at.info] == ["No backorders.\n\nGood."]
+    assert list(at.dataframe) == []
+
+
+# --- data version --------------------------------------------------------------------------
+
+
+def test_data_version_grows_when_something_is_recorded(db):
+    with read_connection(db) as conn:
+        before = data_version(conn)
+    with db.begin() as conn:
+        conn.execute(insert(AuditLog).values(actor="t", action="x", entity="y"))
+    with read_connection(db) as conn:
+        assert data_version(conn) == before + 1
+
+
+# --- inbox ---------------------------------------------------------------------------------
+
+
+def add_notification(db, **values) -> int:
+    with db.begin() as conn:
+        return conn.execute(
+            insert(Notification).values(kind="test", subject=values.pop("subject", "s"), **values)
+        ).inserted_primary_key[0]
+
+
+def test_inbox_holds_own_and_role_messages_but_not_others(db):
+    manager = user_id(db, "manager")
+    mine = add_notification(db, user_id=manager, subject="for you")
+    role = add_notification(db, role="warehouse_manager", subject="for managers")
+    add_notification(db, user_id=user_id(db, "buyer"), subject="for the buyer")
+    add_notification(db, role="purchasing_manager", subject="for buyers")
+    with read_connection(db) as conn:
+        messages = inbox_messages(conn, manager, {"warehouse_manager"})
+        count = unread_count(conn, manager, {"warehouse_manager"})
+    assert sorted(m.notification_id for m in messages) == sorted([mine, role])
+    assert count == 2
+
+
+def test_customer_role_message_about_one_customer_reaches_only_that_customer(db):
+    c1, c2 = user_id(db, "customer1"), user_id(db, "customer2")
+    with db.connect() as conn:
+        customer_of = dict(conn.execute(select(User.id, User.customer_id)).all())
+    add_notification(db, role="customer", customer_id=customer_of[c1], subject="your order slips")
+    with read_connection(db) as conn:
+        assert unread_count(conn, c1, {"customer"}, customer_of[c1]) == 1
+        assert unread_count(conn, c2, {"customer"}, customer_of[c2]) == 0
+
+
+def test_inbox_in_the_sidebar_counts_unread_and_marks_read(db):
+    manager = user_id(db, "manager")
+    add_notification(db, user_id=manager, subject="Flour below reorder point")
+    at = app_test("app.py", "manager")
+    at.run()
+    assert [e.label for e in at.sidebar.expander][0] == "Inbox · 1 unread"
+    assert "**●** **Flour below reorder point**" in [m.value for m in at.sidebar.markdown]
+    next(b for b in at.sidebar.button if b.label == "Mark read").click()
+    run_through_app(at)
+    with read_connection(db) as conn:
+        assert unread_count(conn, manager, {"warehouse_manager"}) == 0
+
+
+# --- account and logout --------------------------------------------------------------------
+
+
+def change_password(at, current: str, new: str, repeat: str | None = None):
+    at.text_input(key="my_password_current").input(current)
+    at.text_input(key="my_password_new").input(new)
+    at.text_input(key="my_password_repeat").input(new if repeat is None else repeat)
+    next(b for b in at.sidebar.button if b.label == "Change password").click()
+    return run_through_app(at)
+
+
+@pytest.mark.parametrize(
+    ("current", "new", "repeat", "message"),
+    [
+        ("wrong-one", "brand-new-pw", None, "Your current password is not right"),
+        ("buyer-demo", "brand-new-pw", "brand-new-px", "The new password and its repeat differ"),
+        ("buyer-demo", "short", None, "The password is too short"),
+        ("buyer-demo", "x" * 73, None, "The password is too long"),
+        ("buyer-demo", " spaced-pw ", None, "A password cannot start or end with a space."),
+    ],
+    ids=["wrong_current", "repeat_differs", "too_short", "too_long", "spaces"],
+)
+def test_bad_password_change_shows_message_and_keeps_the_old_one(db, current, new, repeat, message):
+    with db.connect() as conn:
+        old = conn.execute(select(User.password_hash).where(User.username == "buyer")).scalar_one()
+    at = app_test("app.py", "buyer")
+    at.run()
+    change_password(at, current, new, repeat)
+    assert [e.value for e in at.sidebar.error][0].startswith(message)
+    with db.connect() as conn:
+        assert (
+            conn.execute(select(User.password_hash).where(User.username == "buyer")).scalar_one()
+            == old
+        )
+
+
+def test_password_change_works_for_the_next_login(db):
+    at = app_test("app.py", "buyer")
+    at.run()
+    change_password(at, "buyer-demo", "brand-new-pw")
+    assert [s.value for s in at.sidebar.success] == [
+        "Your password is changed. Use it next time you log in."
+    ]
+    with db.connect() as conn:
+        new_hash = conn.execute(
+            select(User.password_hash).where(User.username == "buyer")
+        ).scalar_one()
+    assert bcrypt.checkpw(b"brand-new-pw", new_hash.encode())
+
+
+def test_logout_returns_to_the_login_form(db):
+    at = app_test("app.py", "owner")
+    at.run()
+    assert [t.value for t in at.title] == ["Welcome, Owner"]
+    next(b for b in at.sidebar.button if b.label == "Log out").click()
+    run_through_app(at)
+    assert at.session_state["authentication_status"] is None
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert data_elements(at) == []
