@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from numbers import Integral, Real
 from typing import Any
 
@@ -16,6 +17,8 @@ def whole_number(value: Any, what: str, *, minimum: int = 1) -> int:
     """
     if isinstance(value, bool) or value is None:
         raise ValidationError(f"{what} must be a whole number, not {value!r}.")
+    if isinstance(value, Decimal):
+        value = float(value) if value.is_finite() else float("nan")
     if isinstance(value, Integral) or isinstance(value, Real) and float(value).is_integer():
         number = int(value)
     elif isinstance(value, Real):
