@@ -1,0 +1,145 @@
+"""Histories the models learn from, read from Larder's database with the sums done in SQL.
+
+Demand is *unconstrained*: ``DemandDaily.qty_ordered`` counts what customers asked for,
+including what was backordered or cancelled for lack of stock, so a stock-out does not teach
+the forecast that nobody wants the product.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import Date, Engine, cast, func, select
+
+from data.db import read_connection
+from data.schema import (
+    Carrier,
+    Customer,
+    DemandDaily,
+    Order,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    Shipment,
+    Supplier,
+)
+
+
+def _period(engine: Engine, freq: str):
+    """SQL expression of the period start (day, Monday of the week, first of the month)."""
+    day = DemandDaily.day
+    if freq == "D":
+        return day
+    if engine.dialect.name == "sqlite":
+        if freq == "W":
+            # The Monday on or before the day: step back six days, then forward to a Monday.
+            return func.date(day, "-6 days", "weekday 1")
+        return func.date(day, "start of month")
+    unit = {"W": "week", "M": "month"}[freq]
+    return cast(func.date_trunc(unit, day), Date)
+
+
+def demand_history(
+    engine: Engine, freq: str = "W", since: dt.date | None = None
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Ordered quantity per product and period (item, date, qty) and each product's category."""
+    if freq not in ("D", "W", "M"):
+        raise ValueError(f"freq must be D, W or M, got {freq!r}")
+    # The period is computed in a subquery and grouped by name: grouping by the expression
+    # itself would repeat its bound parameters, which PostgreSQL does not see as the same.
+    per_day = select(
+        DemandDaily.product_id,
+        _period(engine, freq).label("period"),
+        DemandDaily.qty_ordered,
+    )
+    if since is not None:
+        per_day = per_day.where(DemandDaily.day >= since)
+    rows_in = per_day.subquery()
+    query = (
+        select(rows_in.c.product_id, rows_in.c.period, func.sum(rows_in.c.qty_ordered))
+        .group_by(rows_in.c.product_id, rows_in.c.period)
+        .order_by(rows_in.c.product_id, rows_in.c.period)
+    )
+    with read_connection(engine) as conn:
+        rows = conn.execute(query).all()
+        categories = dict(conn.execute(select(Product.id, Product.category)).all())
+    frame = pd.DataFrame(rows, columns=["item", "date", "qty"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame["qty"] = frame["qty"].astype(float)
+    return frame, pd.Series(categories, name="category")
+
+
+def lead_time_history(engine: Engine) -> pd.DataFrame:
+    """Per received PO line: supplier, category, sent, first receipt, expected dates, days."""
+    first_receipt = func.min(Receipt.received_at).label("received_at")
+    query = (
+        select(
+            PurchaseOrder.id.label("po_id"),
+            PurchaseOrder.supplier_id,
+            Supplier.name.label("supplier"),
+            Product.category,
+            PurchaseOrder.sent_at,
+            func.coalesce(PurchaseOrder.original_expected_date, PurchaseOrder.expected_date).label(
+                "expected_date"
+            ),
+            first_receipt,
+        )
+        .join(PurchaseOrderLine, PurchaseOrderLine.po_id == PurchaseOrder.id)
+        .join(Receipt, Receipt.po_line_id == PurchaseOrderLine.id)
+        .join(Product, Product.id == PurchaseOrderLine.product_id)
+        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+        .where(PurchaseOrder.sent_at.is_not(None))
+        .group_by(
+            PurchaseOrderLine.id,
+            PurchaseOrder.id,
+            PurchaseOrder.supplier_id,
+            Supplier.name,
+            Product.category,
+            PurchaseOrder.sent_at,
+            PurchaseOrder.original_expected_date,
+            PurchaseOrder.expected_date,
+        )
+    )
+    with read_connection(engine) as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    for col in ("sent_at", "received_at", "expected_date"):
+        frame[col] = pd.to_datetime(frame[col])
+    frame["days"] = (frame["received_at"] - frame["sent_at"]).dt.total_seconds() / 86400
+    # How late against the date the supplier gave when the PO was sent (negative = early).
+    frame["delay_days"] = (
+        frame["received_at"].dt.normalize() - frame["expected_date"]
+    ).dt.days.astype(float)
+    return frame[frame["days"] >= 0].reset_index(drop=True)
+
+
+def transit_history(engine: Engine) -> pd.DataFrame:
+    """Per delivered outbound shipment: carrier, region, shipped, delivered, promised, days."""
+    region = func.coalesce(Shipment.region, Customer.region).label("region")
+    query = (
+        select(
+            Shipment.id.label("shipment_id"),
+            Shipment.carrier_id,
+            Carrier.name.label("carrier"),
+            region,
+            Shipment.shipped_at,
+            Shipment.delivered_at,
+            Shipment.promised_date,
+        )
+        .join(Carrier, Carrier.id == Shipment.carrier_id)
+        .outerjoin(Order, Order.id == Shipment.order_id)
+        .outerjoin(Customer, Customer.id == Order.customer_id)
+        .where(
+            Shipment.direction == "outbound",
+            Shipment.shipped_at.is_not(None),
+            Shipment.delivered_at.is_not(None),
+        )
+    )
+    with read_connection(engine) as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    for col in ("shipped_at", "delivered_at", "promised_date"):
+        frame[col] = pd.to_datetime(frame[col])
+    frame["region"] = frame["region"].fillna("(unknown)")
+    frame["days"] = (frame["delivered_at"] - frame["shipped_at"]).dt.total_seconds() / 86400
+    return frame[frame["days"] >= 0].reset_index(drop=True)

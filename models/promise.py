@@ -1,0 +1,445 @@
+"""Restock and delivery dates for backorders, from the available-to-promise timeline.
+
+The walk: free stock now; then each open purchase order line by its expected date, shifted by
+that supplier's learned delay (P50 for the likely date, P90 for the late case); the supply is
+consumed first by the open backorders ahead in the queue. Beyond the open POs, the time to the
+next reorder plus the supplier's lead time (P50/P90). Delivery adds the picking days (setting
+``pick_days``, working days) and the carrier transit time to the customer's region (P50/P90).
+
+Learned figures come from the newest "lead_time" and "transit" model runs (see
+:mod:`models.train`); without them the supplier's quoted lead time and the carriers' quoted
+transit days stand in, and the reason says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from data.schema import (
+    Backorder,
+    Carrier,
+    Customer,
+    Order,
+    OrderLine,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Stock,
+    Supplier,
+)
+from data.settings import all_settings
+from models.leadtime import DurationDistribution
+
+# A purchase order counts as supply once approved (the write side's rule too).
+OPEN_PO_STATUSES = ("approved", "sent", "partially_received")
+# Days from a shortage beyond every open PO to the next purchase order going out: POs are
+# drafted when stock falls below the reorder point and reviewed within a couple of days.
+DAYS_TO_NEXT_REORDER = 2
+# Without any history, the late case of a quoted lead time is this much longer.
+QUOTED_LATE_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Likely and late-case delivery date, why, and the PO it waits on (write side's fields)."""
+
+    likely: dt.date
+    late: dt.date
+    reason: str
+    po_id: int | None
+    restock_likely: dt.date | None = None
+    restock_late: dt.date | None = None
+
+
+@dataclass
+class PromiseModels:
+    """The learned duration distributions a promise needs (any may be missing)."""
+
+    lead: DurationDistribution | None = None  # sent -> received, by [supplier_id, category]
+    delay: DurationDistribution | None = None  # expected -> received, by [supplier_id]
+    transit: DurationDistribution | None = None  # shipped -> delivered, by [region]
+    sources: dict = field(default_factory=dict)  # kind -> model run id, for the record
+
+
+def load_promise_models(session: Session) -> PromiseModels:
+    """The newest lead-time and transit models of this database (empty when never trained)."""
+    from models.registry import latest  # late import: registry reads the engine only when asked
+
+    engine = session.get_bind()
+    models = PromiseModels()
+    lead = latest(engine, "lead_time")
+    if lead is not None:
+        models.lead = lead.model.get("lead")
+        models.delay = lead.model.get("delay")
+        models.sources["lead_time"] = lead.run_id
+    transit = latest(engine, "transit")
+    if transit is not None:
+        models.transit = transit.model.get("transit")
+        models.sources["transit"] = transit.run_id
+    return models
+
+
+def _figures(model: DurationDistribution | None, key: list) -> tuple[float, float, int] | None:
+    if model is None:
+        return None
+    row = model.predict_distribution(pd.DataFrame([key]).to_numpy(dtype=object)).iloc[0]
+    return float(row["p50"]), float(row["p90"]), int(row["n"])
+
+
+def _days(value: float) -> int:
+    return max(0, math.ceil(value - 1e-9))
+
+
+def add_working_days(day: dt.date, days: int) -> dt.date:
+    """``day`` moved forward by ``days`` working days (Monday to Friday)."""
+    if days <= 0:
+        return day
+    return np.busday_offset(np.datetime64(day), days, roll="forward").astype(dt.date)
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    po_id: int
+    number: str
+    expected: dt.date
+    likely: dt.date
+    late: dt.date
+    qty: int
+
+
+@dataclass
+class Timeline:
+    """One product's supply: free stock now and open PO lines in likely-arrival order."""
+
+    product_id: int
+    free: int
+    inbound: list[Inbound]
+    supplier_name: str
+    delay_note: str
+    reorder_likely_days: int
+    reorder_late_days: int
+    reorder_note: str
+
+    def restock(
+        self, ahead: int, qty: int, today: dt.date
+    ) -> tuple[dt.date, dt.date, Inbound | None, str]:
+        """(likely, late, PO waited on, reason) for ``qty`` units after ``ahead`` queued units."""
+        wanted = ahead + qty
+        if self.free >= wanted:
+            return today, today, None, "in stock now"
+        supply, latest_late = self.free, today
+        for po in self.inbound:
+            supply += po.qty
+            latest_late = max(latest_late, po.late)
+            if supply >= wanted:
+                note = f"waits on {po.number}"
+                if po.expected < today:
+                    note += f" (was due {po.expected.isoformat()})"
+                return po.likely, latest_late, po, note
+        # A new order rarely overtakes the ones already on the way.
+        last_inbound = max((po.likely for po in self.inbound), default=today)
+        likely = max(today + dt.timedelta(days=self.reorder_likely_days), last_inbound)
+        late = max(latest_late, likely, today + dt.timedelta(days=self.reorder_late_days))
+        covered = (
+            "no open purchase order covers it"
+            if not self.inbound
+            else ("open purchase orders do not cover it")
+        )
+        return likely, late, None, f"{covered}: next reorder plus {self.reorder_note}"
+
+
+def build_timeline(
+    session: Session, product_id: int, today: dt.date, models: PromiseModels
+) -> Timeline:
+    """Free stock and inbound supply of one product, with the supplier's learned record."""
+    free = session.execute(
+        select(func.coalesce(func.sum(Stock.on_hand - Stock.reserved), 0)).where(
+            Stock.product_id == product_id
+        )
+    ).scalar_one()
+    product = session.get(Product, product_id)
+    supplier = session.get(Supplier, product.supplier_id)
+    quoted = supplier.lead_time_days
+
+    delay = _figures(models.delay, [str(supplier.id)])
+    delay_p50, delay_p90 = (
+        (delay[0], delay[1]) if delay else (0.0, quoted * (QUOTED_LATE_FACTOR - 1))
+    )
+    if delay and delay[2] > 0 and round(delay_p50) > 0:
+        delay_note = f"{supplier.name} usually {round(delay_p50)} days late"
+    elif delay and delay[2] > 0:
+        delay_note = f"{supplier.name} usually on time"
+    else:
+        delay_note = ""
+
+    lead = _figures(models.lead, [str(supplier.id), product.category])
+    if lead and lead[2] > 0:
+        lead_p50, lead_p90 = lead[0], lead[1]
+        lead_note = (
+            f"{supplier.name}'s lead time ({_days(lead_p50)} days, late case {_days(lead_p90)})"
+        )
+    else:
+        lead_p50, lead_p90 = float(quoted), quoted * QUOTED_LATE_FACTOR
+        lead_note = f"{supplier.name}'s quoted {quoted}-day lead time (no history yet)"
+
+    rows = session.execute(
+        select(
+            PurchaseOrder.id,
+            PurchaseOrder.number,
+            PurchaseOrder.expected_date,
+            PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received,
+        )
+        .join(PurchaseOrderLine, PurchaseOrderLine.po_id == PurchaseOrder.id)
+        .where(
+            PurchaseOrderLine.product_id == product_id,
+            PurchaseOrder.status.in_(OPEN_PO_STATUSES),
+            PurchaseOrderLine.qty_ordered > PurchaseOrderLine.qty_received,
+        )
+    ).all()
+    inbound = []
+    for po_id, number, expected, outstanding in rows:
+        # An approved PO not yet sent has no date yet: it goes out now with the usual lead time.
+        expected = expected or today + dt.timedelta(days=_days(lead_p50))
+        likely = expected + dt.timedelta(days=_days(delay_p50)) if delay_p50 > 0 else expected
+        late = expected + dt.timedelta(days=max(_days(delay_p90), 0))
+        # Overdue beyond its usual delay: it can come at the earliest tomorrow.
+        floor = today + dt.timedelta(days=1) if expected < today else today
+        inbound.append(
+            Inbound(
+                po_id, number, expected, max(likely, floor), max(late, floor, likely), outstanding
+            )
+        )
+    inbound.sort(key=lambda p: (p.likely, p.po_id))
+    return Timeline(
+        product_id=product_id,
+        free=max(int(free), 0),
+        inbound=inbound,
+        supplier_name=supplier.name,
+        delay_note=delay_note,
+        reorder_likely_days=DAYS_TO_NEXT_REORDER + _days(lead_p50),
+        reorder_late_days=DAYS_TO_NEXT_REORDER + _days(lead_p90),
+        reorder_note=lead_note,
+    )
+
+
+@dataclass(frozen=True)
+class Transit:
+    likely_days: int
+    late_days: int
+    note: str
+
+
+def transit_for(session: Session, region: str | None, models: PromiseModels) -> Transit:
+    """Transit days to a region: learned P50/P90, else the carriers' quoted days."""
+    figures = _figures(models.transit, [region or "(unknown)"])
+    if figures and figures[2] > 0:
+        p50, p90 = _days(figures[0]), _days(figures[1])
+        where = f" to {region}" if region else ""
+        return Transit(p50, max(p90, p50), f"{p50}-{max(p90, p50)} days in transit{where}")
+    quoted = session.execute(
+        select(func.min(Carrier.transit_days), func.max(Carrier.transit_days))
+    ).one()
+    low = int(quoted[0]) if quoted[0] is not None else 2
+    high = int(quoted[1]) if quoted[1] is not None else low
+    return Transit(low, max(high, low), f"{low}-{max(high, low)} days quoted transit")
+
+
+def _delivery(
+    restock_likely: dt.date,
+    restock_late: dt.date,
+    pick_days: int,
+    transit: Transit,
+) -> tuple[dt.date, dt.date]:
+    likely = add_working_days(restock_likely, pick_days) + dt.timedelta(days=transit.likely_days)
+    late = add_working_days(restock_late, pick_days) + dt.timedelta(days=transit.late_days)
+    return likely, max(late, likely)
+
+
+def _queue_ahead(session: Session, product_id: int) -> tuple[int, int]:
+    """Units and count of open backorders of a product (all are ahead of a new one)."""
+    units, count = session.execute(
+        select(
+            func.coalesce(
+                func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled), 0
+            ),
+            func.count(Backorder.id),
+        ).where(Backorder.product_id == product_id, Backorder.status == "open")
+    ).one()
+    return int(units), int(count)
+
+
+def _region(session: Session, customer_id: int | None) -> str | None:
+    if customer_id is None:
+        return None
+    return session.execute(
+        select(Customer.region).where(Customer.id == customer_id)
+    ).scalar_one_or_none()
+
+
+def _reason(
+    restock_note: str, position: int, timeline: Timeline, pick: int, transit: Transit
+) -> str:
+    parts = [restock_note]
+    if restock_note != "in stock now":
+        parts[0] += f", {_ordinal(position)} in queue"
+        if timeline.delay_note and restock_note.startswith("waits on"):
+            parts.append(timeline.delay_note)
+    parts.append(f"then {pick} pick day{'s' if pick != 1 else ''} and {transit.note}")
+    return "; ".join(parts)
+
+
+def estimate_backorder(
+    session: Session,
+    product_id: int,
+    qty_needed: int,
+    customer_id: int | None,
+    today: dt.date,
+    *,
+    ahead: int | None = None,
+    position: int | None = None,
+    models: PromiseModels | None = None,
+) -> Estimate:
+    """Likely and late delivery dates for ``qty_needed`` units of a product short for a customer.
+
+    ``ahead`` is the number of units queued before this request (default: every open
+    backorder of the product) and ``position`` its place in the queue (default: last).
+    """
+    models = models if models is not None else load_promise_models(session)
+    timeline = build_timeline(session, product_id, today, models)
+    if ahead is None:
+        ahead, count = _queue_ahead(session, product_id)
+        position = position or count + 1
+    pick_days = int(all_settings(session.connection())["pick_days"])
+    transit = transit_for(session, _region(session, customer_id), models)
+    return _estimate(timeline, ahead, qty_needed, position or 1, today, pick_days, transit)
+
+
+def _estimate(timeline, ahead, qty, position, today, pick_days, transit) -> Estimate:
+    r_likely, r_late, po, note = timeline.restock(ahead, qty, today)
+    likely, late = _delivery(r_likely, r_late, pick_days, transit)
+    return Estimate(
+        likely=likely,
+        late=late,
+        reason=_reason(note, position, timeline, pick_days, transit)[:300],
+        po_id=po.po_id if po else None,
+        restock_likely=r_likely,
+        restock_late=r_late,
+    )
+
+
+@dataclass(frozen=True)
+class PromiseChange:
+    """A backorder's estimate before and after re-promising."""
+
+    backorder_id: int
+    product_id: int
+    customer_id: int
+    old_likely: dt.date | None
+    new_likely: dt.date
+    old_late: dt.date | None
+    new_late: dt.date
+    promised_date: dt.date | None
+    reason: str
+
+    @property
+    def slipped(self) -> bool:
+        """Later than before and later than the date promised to the customer."""
+        return (
+            self.old_likely is not None
+            and self.new_likely > self.old_likely
+            and self.promised_date is not None
+            and self.new_likely > self.promised_date
+        )
+
+
+def open_backorder_queue(session: Session, product_id: int, today: dt.date) -> list[Backorder]:
+    """Open backorders of a product in the order stock will reach them (priority, then age)."""
+    from operations.allocation import priority_score  # late import: operations may import us
+
+    weights = all_settings(session.connection())
+    rows = session.execute(
+        select(Backorder, Order.priority, Customer.tier)
+        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Customer, Customer.id == Backorder.customer_id)
+        .where(Backorder.product_id == product_id, Backorder.status == "open")
+    ).all()
+    now = dt.datetime.combine(today, dt.time())
+    ranked = []
+    for backorder, priority, tier in rows:
+        score, _ = priority_score(
+            tier=tier,
+            priority=priority,
+            days_waiting=(now - backorder.created_at).total_seconds() / 86400,
+            days_to_promise=None
+            if backorder.promised_date is None
+            else (backorder.promised_date - today).days,
+            weights=weights,
+        )
+        ranked.append((-score, backorder.created_at, backorder.id, backorder))
+    ranked.sort(key=lambda r: r[:3])
+    return [r[3] for r in ranked]
+
+
+def reestimate_open_backorders(
+    session: Session,
+    product_ids: list[int] | None = None,
+    today: dt.date | None = None,
+    models: PromiseModels | None = None,
+) -> list[PromiseChange]:
+    """New estimates for every open backorder (of the given products), written to the rows.
+
+    Walks each product's queue once, in priority order. Returns the backorders whose likely or
+    late date changed; ``change.slipped`` marks a promise that now looks broken.
+    """
+    today = today or dt.date.today()
+    models = models if models is not None else load_promise_models(session)
+    query = select(Backorder.product_id).where(Backorder.status == "open").distinct()
+    if product_ids is not None:
+        query = query.where(Backorder.product_id.in_(list(product_ids)))
+    pick_days = int(all_settings(session.connection())["pick_days"])
+    transits: dict[str | None, Transit] = {}
+    changes = []
+    for product_id in sorted(session.scalars(query).all()):
+        timeline = build_timeline(session, product_id, today, models)
+        ahead = 0
+        for position, backorder in enumerate(open_backorder_queue(session, product_id, today), 1):
+            waiting = backorder.qty - backorder.qty_filled - backorder.qty_cancelled
+            region = _region(session, backorder.customer_id)
+            if region not in transits:
+                transits[region] = transit_for(session, region, models)
+            est = _estimate(timeline, ahead, waiting, position, today, pick_days, transits[region])
+            ahead += waiting
+            old_likely, old_late = backorder.estimated_date, backorder.estimated_late_date
+            backorder.estimated_date = est.likely
+            backorder.estimated_late_date = est.late
+            backorder.estimate_reason = est.reason
+            backorder.waits_on_po_id = est.po_id
+            if (old_likely, old_late) != (est.likely, est.late):
+                changes.append(
+                    PromiseChange(
+                        backorder.id,
+                        product_id,
+                        backorder.customer_id,
+                        old_likely,
+                        est.likely,
+                        old_late,
+                        est.late,
+                        backorder.promised_date,
+                        est.reason,
+                    )
+                )
+    session.flush()
+    return changes

@@ -1,0 +1,82 @@
+"""Versioned model artifacts on disk and their ModelRun rows: save one, load the newest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import joblib
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from data.db import read_connection
+from data.schema import ModelRun
+
+ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "data" / "artifacts"  # git-ignored
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The newest successful run of a kind and the object it saved."""
+
+    run_id: int
+    kind: str
+    version: str
+    finished_at: dt.datetime | None
+    metrics: dict
+    params: dict
+    model: Any
+
+
+def save_artifact(obj: Any, kind: str, version: str, directory: Path | None = None) -> Path:
+    """Write ``obj`` with joblib as ``<kind>-<version>.joblib``; returns the path."""
+    directory = Path(directory or ARTIFACT_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{kind}-{version}.joblib"
+    joblib.dump(obj, path, compress=3)
+    return path
+
+
+@lru_cache(maxsize=16)
+def _load(path: str, mtime: float) -> Any:
+    # Keyed by modification time too, so a rewritten file is read again.
+    return joblib.load(path)
+
+
+def load_artifact(path: str | Path) -> Any:
+    """The object in an artifact file (cached per file version)."""
+    path = Path(path)
+    return _load(str(path), path.stat().st_mtime)
+
+
+def latest_run(engine: Engine, kind: str) -> ModelRun | None:
+    """The newest successful ModelRun of ``kind`` (detached), or None."""
+    with read_connection(engine) as conn, Session(bind=conn) as session:
+        run = session.scalars(
+            select(ModelRun)
+            .where(ModelRun.kind == kind, ModelRun.status == "ok")
+            .order_by(ModelRun.finished_at.desc(), ModelRun.id.desc())
+            .limit(1)
+        ).first()
+        if run is not None:
+            session.expunge(run)
+        return run
+
+
+def latest(engine: Engine, kind: str) -> LoadedModel | None:
+    """The newest successful run of ``kind`` with its model loaded; None if none can be loaded."""
+    run = latest_run(engine, kind)
+    if run is None or not run.artifact or not Path(run.artifact).exists():
+        return None
+    return LoadedModel(
+        run_id=run.id,
+        kind=run.kind,
+        version=run.version,
+        finished_at=run.finished_at,
+        metrics=dict(run.metrics or {}),
+        params=dict(run.params or {}),
+        model=load_artifact(run.artifact),
+    )
