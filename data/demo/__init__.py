@@ -1,0 +1,112 @@
+"""Deterministic demo data: a believable catering wholesaler with three years of history.
+
+``generate(engine, scale=..., seed=..., today=...)`` builds the world (products, suppliers,
+carriers, customers, reps), simulates it day by day (orders meet stock, shortages become
+backorders, purchase orders arrive late or on time), turns the history into rows that keep every
+stock invariant, and bulk-loads them in one transaction. Same seed, scale and ``today`` give the
+same data (timestamps of the demo users' password hashes excepted: bcrypt salts are random).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+
+from data.demo.bulk import insert_rows, reset_id_sequences, timestamps
+from data.demo.rows import RowBuilder, TableRows
+from data.demo.scales import SCALES, Scale
+from data.demo.simulation import simulate
+from data.demo.users import DEMO_USERS, DemoUser, password_hash, user_rows
+from data.demo.world import build_world
+from data.schema import Base, Product
+
+__all__ = ["DEMO_USERS", "SCALES", "DemoUser", "Scale", "build_rows", "generate", "password_hash"]
+
+# Parents before children, so foreign keys hold at every insert.
+LOAD_ORDER = (
+    "warehouses",
+    "bins",
+    "suppliers",
+    "carriers",
+    "sales_reps",
+    "customers",
+    "products",
+    "substitutes",
+    "stock",
+    "users",
+    "user_roles",
+    "orders",
+    "order_lines",
+    "purchase_orders",
+    "purchase_order_lines",
+    "receipts",
+    "backorders",
+    "allocations",
+    "backorder_costs",
+    "shipments",
+    "shipment_lines",
+    "shipment_events",
+    "pick_tasks",
+    "stock_ledger",
+    "demand_daily",
+    "communications",
+    "feedback",
+)
+
+
+class DatabaseNotEmpty(RuntimeError):
+    """Seeding refused: the database already holds products."""
+
+
+def build_rows(
+    scale: str = "default", seed: int = 7, today: dt.date | None = None
+) -> dict[str, TableRows]:
+    """Every table's rows for ``scale``, without touching a database."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
+    spec = SCALES[scale]
+    today = today or dt.date.today()
+    world_seed, sim_seed, rows_seed = np.random.SeedSequence([seed, len(scale)]).spawn(3)
+    world = build_world(spec, np.random.default_rng(world_seed))
+    start = today.toordinal() - (spec.days - 1)
+    history = simulate(world, spec, np.random.default_rng(sim_seed), start)
+    tables = RowBuilder(world, history, np.random.default_rng(rows_seed)).build()
+    users, roles = user_rows(
+        world.rep_name, world.cust_name, timestamps(dt.date.fromordinal(start), np.array([0]))[0]
+    )
+    tables["users"] = TableRows(
+        (
+            "id",
+            "username",
+            "name",
+            "email",
+            "password_hash",
+            "active",
+            "customer_id",
+            "sales_rep_id",
+            "created_at",
+        ),
+        users,
+    )
+    tables["user_roles"] = TableRows(("user_id", "role"), roles)
+    return tables
+
+
+def generate(
+    engine: Engine, *, scale: str = "default", seed: int = 7, today: dt.date | None = None
+) -> dict[str, int]:
+    """Seed an empty database with the demo wholesaler; returns rows loaded per table."""
+    tables = build_rows(scale, seed, today)
+    metadata = Base.metadata.tables
+    counts: dict[str, int] = {}
+    with engine.begin() as conn:
+        if conn.execute(select(func.count()).select_from(Product)).scalar_one():
+            raise DatabaseNotEmpty("the database already has products; reset it before seeding")
+        for name in LOAD_ORDER:
+            counts[name] = insert_rows(
+                conn, metadata[name], tables[name].columns, tables[name].rows
+            )
+        reset_id_sequences(conn, (metadata[name] for name in LOAD_ORDER))
+    return counts

@@ -1,0 +1,86 @@
+"""Fast bulk loading: COPY on PostgreSQL, ``executemany`` on SQLite, in the caller's transaction.
+
+Rows are tuples of plain Python values in the table's storage form (timestamps as
+``YYYY-MM-DD HH:MM:SS.ffffff`` text, the format SQLAlchemy itself writes to SQLite, so that
+comparisons in SQL behave the same for seeded and live rows).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from sqlalchemy import Connection, Table, func, insert, select
+
+BATCH_ROWS = 50_000
+
+
+def timestamps(start: dt.date, seconds: np.ndarray) -> list[str | None]:
+    """Seconds after midnight of ``start`` as timestamp text; negative means no time (None)."""
+    seconds = np.asarray(seconds, dtype=np.int64)
+    base = np.datetime64(start, "s")
+    text = np.datetime_as_string(base + np.maximum(seconds, 0).astype("timedelta64[s]"), unit="us")
+    if text.size:
+        text.view(np.uint32).reshape(text.size, -1)[:, 10] = ord(" ")
+    out = text.tolist()
+    for i in np.flatnonzero(seconds < 0):
+        out[i] = None
+    return out
+
+
+def dates(start: dt.date, days: np.ndarray) -> list[str | None]:
+    """Day offsets from ``start`` as ``YYYY-MM-DD``; negative means no date (None)."""
+    days = np.asarray(days, dtype=np.int64)
+    text = np.datetime_as_string(np.datetime64(start, "D") + np.maximum(days, 0), unit="D")
+    out = text.tolist()
+    for i in np.flatnonzero(days < 0):
+        out[i] = None
+    return out
+
+
+def money(values: np.ndarray) -> list[float]:
+    return np.round(np.asarray(values, dtype=float), 2).tolist()
+
+
+def as_json(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def insert_rows(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple]
+) -> int:
+    """Load ``rows`` (tuples in ``columns`` order) into ``table``; returns the row count."""
+    rows = rows if isinstance(rows, list) else list(rows)
+    if not rows:
+        return 0
+    if conn.dialect.name == "postgresql":
+        from psycopg import sql
+
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        statement = str(insert(table).compile(dialect=conn.dialect, column_keys=list(columns)))
+        for start in range(0, len(rows), BATCH_ROWS):
+            conn.exec_driver_sql(statement, rows[start : start + BATCH_ROWS])
+    return len(rows)
+
+
+def reset_id_sequences(conn: Connection, tables: Iterable[Table]) -> None:
+    """After loading explicit ids, move PostgreSQL's id sequences past them."""
+    if conn.dialect.name != "postgresql":
+        return  # SQLite hands out max(id) + 1 by itself
+    for table in tables:
+        if "id" not in table.c:
+            continue
+        sequence = conn.execute(select(func.pg_get_serial_sequence(table.name, "id"))).scalar()
+        if sequence is None:
+            continue
+        highest = conn.execute(select(func.max(table.c.id))).scalar()
+        conn.execute(select(func.setval(sequence, highest or 1, highest is not None)))

@@ -1,0 +1,74 @@
+"""Demo logins, one or more per role, with passwords the README lists (changeable in the app)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import bcrypt
+
+BCRYPT_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    roles: tuple[str, ...]
+    name: str
+    link: str | None = None  # "customer:<n>" or "sales_rep:<n>" (1-based demo rows)
+
+
+DEMO_USERS: tuple[DemoUser, ...] = (
+    DemoUser("manager", "manager-demo", ("warehouse_manager",), "Morgan Hale"),
+    DemoUser("sales1", "sales1-demo", ("sales_rep",), "", "sales_rep:1"),
+    DemoUser("buyer", "buyer-demo", ("purchasing_manager",), "Bea Ruiz"),
+    DemoUser("customer1", "customer1-demo", ("customer",), "", "customer:1"),
+    DemoUser("customer2", "customer2-demo", ("customer",), "", "customer:2"),
+    DemoUser("operator", "operator-demo", ("warehouse_operator",), "Otto Price"),
+    DemoUser("logistics", "logistics-demo", ("logistics_manager",), "Lena Fox"),
+    DemoUser("finance", "finance-demo", ("finance_manager",), "Frank Ode"),
+    DemoUser("service", "service-demo", ("customer_service",), "Sam Reyes"),
+    DemoUser("marketing", "marketing-demo", ("marketing_manager",), "Mia Stone"),
+    DemoUser("owner", "owner-demo", ("owner",), "Olive Grant"),
+    DemoUser("admin", "admin-demo", ("admin",), "Ada Quinn"),
+)
+
+
+@lru_cache(maxsize=64)
+def password_hash(password: str) -> str:
+    """bcrypt hash of a demo password (cached: hashing is slow on purpose, tests seed often)."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
+
+
+def user_rows(
+    rep_names: list[str], customer_names: list[str], created_at: str
+) -> tuple[list[tuple], list[tuple]]:
+    """Rows for ``users`` and ``user_roles``."""
+    users, roles = [], []
+    for uid, user in enumerate(DEMO_USERS, 1):
+        customer_id = sales_rep_id = None
+        name = user.name
+        if user.link:
+            kind, number = user.link.split(":")
+            if kind == "customer":
+                customer_id = int(number)
+                name = customer_names[customer_id - 1]
+            else:
+                sales_rep_id = int(number)
+                name = rep_names[sales_rep_id - 1]
+        users.append(
+            (
+                uid,
+                user.username,
+                name,
+                f"{user.username}@larder.example.com",
+                password_hash(user.password),
+                True,
+                customer_id,
+                sales_rep_id,
+                created_at,
+            )
+        )
+        roles.extend((uid, role) for role in user.roles)
+    return users, roles
