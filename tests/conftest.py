@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.schema import CreateSchema, DropSchema
 
 from data.db import make_engine
 from data.schema import Base
@@ -45,7 +46,7 @@ def pg_schema_engine(**kwargs) -> tuple[Engine, str]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(CreateSchema(schema))
     admin.dispose()
     engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"}, **kwargs)
     return engine, schema
@@ -55,7 +56,7 @@ def drop_pg_schema(engine: Engine, schema: str) -> None:
     engine.dispose()
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(DropSchema(schema, cascade=True, if_exists=True))
     admin.dispose()
 
 
