@@ -23,6 +23,8 @@ db = engine()
 CACHE_TTL_S = 600
 FLASH_KEY = "stock_control_flash"
 ALERTS_SHOWN = 8
+TABLE_HEIGHT = 420
+TABLE_ROWS_BEFORE_SCROLL = 11
 AGE_BUCKETS: dict[str, tuple[int | None, int | None]] = {
     "Any age": (None, None),
     "Up to 7 days": (None, 7),
@@ -222,7 +224,8 @@ def live_stock() -> None:
         file_name="stock",
         empty_message="No product matches these filters.",
         empty_hint="Clear a filter in the sidebar to see more products.",
-        height=420,
+        # A fixed height only when there are many rows; a short list stays compact.
+        height=TABLE_HEIGHT if len(table) > TABLE_ROWS_BEFORE_SCROLL else "auto",
     )
 
 
