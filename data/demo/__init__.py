@@ -14,7 +14,12 @@ import datetime as dt
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from data.demo.bulk import insert_rows, reset_id_sequences, timestamps
+from data.demo.bulk import (
+    foreign_keys_checked_once,
+    insert_rows,
+    reset_id_sequences,
+    timestamps,
+)
 from data.demo.rows import RowBuilder, TableRows
 from data.demo.scales import SCALES, Scale
 from data.demo.simulation import simulate
@@ -54,6 +59,9 @@ LOAD_ORDER = (
     "communications",
     "feedback",
 )
+
+
+BIG_TABLE_ROWS = 20_000  # on PostgreSQL, tables this big get their foreign keys checked once
 
 
 class DatabaseNotEmpty(RuntimeError):
@@ -104,9 +112,10 @@ def generate(
     with engine.begin() as conn:
         if conn.execute(select(func.count()).select_from(Product)).scalar_one():
             raise DatabaseNotEmpty("the database already has products; reset it before seeding")
-        for name in LOAD_ORDER:
-            counts[name] = insert_rows(
-                conn, metadata[name], tables[name].columns, tables[name].rows
-            )
+        big = [metadata[name] for name in LOAD_ORDER if len(tables[name].rows) >= BIG_TABLE_ROWS]
+        with foreign_keys_checked_once(conn, big):
+            for name in LOAD_ORDER:
+                table = tables[name]
+                counts[name] = insert_rows(conn, metadata[name], table.columns, table.rows)
         reset_id_sequences(conn, (metadata[name] for name in LOAD_ORDER))
     return counts
