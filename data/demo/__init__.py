@@ -27,7 +27,16 @@ from data.demo.users import DEMO_USERS, DemoUser, password_hash, user_rows
 from data.demo.world import build_world
 from data.schema import Base, Product
 
-__all__ = ["DEMO_USERS", "SCALES", "DemoUser", "Scale", "build_rows", "generate", "password_hash"]
+__all__ = [
+    "DEMO_USERS",
+    "DatabaseNotEmpty",
+    "SCALES",
+    "DemoUser",
+    "Scale",
+    "build_rows",
+    "generate",
+    "password_hash",
+]
 
 # Parents before children, so foreign keys hold at every insert.
 LOAD_ORDER = (
@@ -61,6 +70,7 @@ LOAD_ORDER = (
 )
 
 
+SEED_LOCK_KEY = 7_310_002
 BIG_TABLE_ROWS = 20_000  # on PostgreSQL, tables this big get their foreign keys checked once
 
 
@@ -110,6 +120,9 @@ def generate(
     metadata = Base.metadata.tables
     counts: dict[str, int] = {}
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Two seeders at once: the second waits here, then finds the products and stops.
+            conn.execute(select(func.pg_advisory_xact_lock(SEED_LOCK_KEY)))
         if conn.execute(select(func.count()).select_from(Product)).scalar_one():
             raise DatabaseNotEmpty("the database already has products; reset it before seeding")
         big = [metadata[name] for name in LOAD_ORDER if len(tables[name].rows) >= BIG_TABLE_ROWS]

@@ -1,0 +1,49 @@
+"""Make the configured database ready on app start: migrate it, and seed the demo when empty.
+
+Safe to call on every start (an up-to-date, seeded database costs one Alembic check and one
+count) and from several app servers at once: on PostgreSQL the servers queue on an advisory
+lock; on SQLite the write transaction (``BEGIN IMMEDIATE``) does the queueing, and the seeder
+re-checks emptiness inside its own transaction, so the loser simply finds the data there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+from sqlalchemy import Engine, func, select
+
+from data.migrate import is_empty, upgrade
+
+SCALE_ENV = "LARDER_DEMO_SCALE"  # which demo scale an empty database gets (default: "default")
+SETUP_LOCK_KEY = 7_310_001  # any constant; identifies "Larder database setup" among advisory locks
+
+
+@contextmanager
+def setup_lock(engine: Engine) -> Iterator[None]:
+    """Serialise database setup across processes (PostgreSQL advisory lock; no-op on SQLite)."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(select(func.pg_advisory_lock(SETUP_LOCK_KEY)))
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(select(func.pg_advisory_unlock(SETUP_LOCK_KEY)))
+            conn.commit()
+
+
+def ensure_database(engine: Engine, scale: str | None = None) -> None:
+    """Apply migrations and, when there are no products yet, seed the demo wholesaler."""
+    from data.demo import DatabaseNotEmpty, generate
+
+    with setup_lock(engine):
+        upgrade(engine)
+        if not is_empty(engine):
+            return
+        # Another server may seed between our check and our transaction: that is fine.
+        with suppress(DatabaseNotEmpty):
+            generate(engine, scale=scale or os.environ.get(SCALE_ENV, "default"))
