@@ -60,6 +60,11 @@ if notice:
     st.success(notice, icon=":material/check_circle:")
 
 
+def as_dates(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Date columns as datetimes, so a missing date shows blank instead of "None"."""
+    return df.assign(**{c: pd.to_datetime(df[c]) for c in columns})
+
+
 def show_confirmation() -> None:
     """What the last order did, line by line: allocated, backordered, when and why."""
     placed = st.session_state.get(CONFIRMATION_KEY)
@@ -117,7 +122,10 @@ def browse() -> None:
     if found.empty:
         empty_state("No product matches your search.", "Try a shorter word or another category.")
         return
-    shown = found.assign(pack=found["pack_size"].astype(str) + " " + found["unit"])
+    shown = found.assign(
+        pack=found["pack_size"].astype(str) + " " + found["unit"],
+        allergens=found["allergens"].str.replace(",", ", "),
+    )
     st.dataframe(
         shown[["sku", "name", "pack", "price", "availability", "allergens"]],
         hide_index=True,
@@ -135,7 +143,10 @@ def browse() -> None:
     sku = st.selectbox(
         "Product to add",
         list(by_sku.index),
-        format_func=lambda s: f"{by_sku.loc[s, 'name']} ({s}) — {by_sku.loc[s, 'availability']}",
+        format_func=lambda s: (
+            f"{by_sku.loc[s, 'name']} ({s}) — {by_sku.loc[s, 'availability']}, "
+            f"{qty(max(by_sku.loc[s, 'available'], 0))} available"
+        ),
         key="shop_pick",
     )
     amount = st.number_input(
@@ -226,6 +237,7 @@ def show_cart() -> None:
             return
         cart.clear()
         st.session_state[CONFIRMATION_KEY] = placed
+        st.session_state["my_order_pick"] = placed.order_id  # its details under My orders
         st.rerun()
 
 
@@ -235,8 +247,9 @@ def my_orders() -> None:
     if mine.empty:
         empty_state("You have no orders yet.")
         return
+    st.caption(f"Your latest {qty(len(mine))} orders, newest first.")
     standard_table(
-        mine.drop(columns=["order_id"]),
+        as_dates(mine.drop(columns=["order_id"]), ["next_estimate"]),
         key="my_orders_table",
         file_name="my_orders",
         column_config={
@@ -259,7 +272,7 @@ def my_orders() -> None:
     )
     lines = orders.order_lines(db, customer_id, order_id)
     st.dataframe(
-        lines,
+        as_dates(lines, ["estimated_date", "late_case_date"]),
         hide_index=True,
         key="my_order_lines",
         column_config={

@@ -278,8 +278,12 @@ def backorder_report() -> None:
             f"**{qty(len(report))}** open backorders, **{qty(report['qty_open'].sum())}** units, "
             f"**{money(report['value_at_risk'].sum())}** of orders waiting."
         )
+    # Dates as datetimes, so a missing estimate shows blank instead of "None".
+    dates = {
+        c: pd.to_datetime(report[c]) for c in ("promised_date", "estimated_date", "late_case_date")
+    }
     standard_table(
-        report[list(REPORT_COLUMNS)],
+        report.assign(**dates)[list(REPORT_COLUMNS)],
         key="backorder_table",
         column_config=REPORT_COLUMNS,
         file_name="backorders",
@@ -353,25 +357,34 @@ def trends() -> None:
     weekly = _trend(db, version)
     left, right = st.columns([3, 2])
     with left:
-        st.markdown("**Backorder rate by category, last 12 weeks**")
+        st.markdown("**Backorder rate by category and week, last 12 weeks**")
         if weekly.empty:
             empty_state("No orders in the last 12 weeks.")
         else:
+            # A heatmap, not eight crossing lines: one row per category stays readable.
+            weekly = weekly.assign(week=weekly["week_ending"].dt.strftime("%d %b"))
+            weeks = list(dict.fromkeys(weekly.sort_values("week_ending")["week"]))
             chart = (
                 alt.Chart(weekly)
-                .mark_line(point=True)
+                .mark_rect(stroke="white", strokeWidth=1)
                 .encode(
-                    x=alt.X("week_ending:T", title="Week ending"),
-                    y=alt.Y("rate:Q", title="Backorder rate", axis=alt.Axis(format="%")),
-                    color=alt.Color("category:N", title="Category"),
+                    x=alt.X("week:O", title="Week ending", sort=weeks, axis=alt.Axis(labelAngle=0)),
+                    y=alt.Y("category:N", title=None, axis=alt.Axis(labelLimit=220)),
+                    color=alt.Color(
+                        "rate:Q",
+                        title="Backorder rate",
+                        scale=alt.Scale(scheme="orangered", domainMin=0),
+                        legend=alt.Legend(format="%"),
+                    ),
                     tooltip=[
                         alt.Tooltip("category:N", title="Category"),
                         alt.Tooltip("week_ending:T", title="Week ending"),
-                        alt.Tooltip("rate:Q", title="Rate", format=".1%"),
+                        alt.Tooltip("rate:Q", title="Backorder rate", format=".1%"),
                         alt.Tooltip("lines_short:Q", title="Short lines"),
                         alt.Tooltip("lines:Q", title="Lines"),
                     ],
                 )
+                .properties(height=alt.Step(30))
             )
             st.altair_chart(chart, width="stretch")
     with right:
@@ -383,7 +396,12 @@ def trends() -> None:
             .mark_bar()
             .encode(
                 x=alt.X("products:Q", title="Products"),
-                y=alt.Y("label:N", title=None, sort=list(STATUS_LABELS.values())),
+                y=alt.Y(
+                    "label:N",
+                    title=None,
+                    sort=list(STATUS_LABELS.values()),
+                    axis=alt.Axis(labelOverlap=False),
+                ),
                 color=alt.Color(
                     "status:N",
                     legend=None,
@@ -394,6 +412,7 @@ def trends() -> None:
                 ),
                 tooltip=[alt.Tooltip("label:N", title="Status"), "products:Q"],
             )
+            .properties(height=alt.Step(40))
         )
         st.altair_chart(chart, width="stretch")
 
