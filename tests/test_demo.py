@@ -217,7 +217,7 @@ def test_every_role_has_a_demo_user(seeded):
     assert roles == set(ROLES)
 
 
-@pytest.mark.parametrize("user", DEMO_USERS[:3] + DEMO_USERS[-1:], ids=lambda u: u.username)
+@pytest.mark.parametrize("user", DEMO_USERS, ids=lambda u: u.username)
 def test_demo_password_verifies_against_the_stored_hash(seeded, user):
     stored = _scalar(seeded, select(User.password_hash).where(User.username == user.username))
     assert bcrypt.checkpw(user.password.encode(), stored.encode())

@@ -4,7 +4,7 @@
 carriers, customers, reps), simulates it day by day (orders meet stock, shortages become
 backorders, purchase orders arrive late or on time), turns the history into rows that keep every
 stock invariant, and bulk-loads them in one transaction. Same seed, scale and ``today`` give the
-same data (timestamps of the demo users' password hashes excepted: bcrypt salts are random).
+same data (the demo users' password hashes are precomputed, so they match too).
 """
 
 from __future__ import annotations
