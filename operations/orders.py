@@ -92,26 +92,35 @@ def _checked_lines(lines: object) -> list[tuple[str, int]]:
     return checked
 
 
-def _upsert_demand(session: Session, rows: list[dict]) -> None:
-    """Add this order's lines to the daily demand summary (one upsert, both databases)."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
+def _demand_upsert(dialect: str):
+    """INSERT … ON CONFLICT DO UPDATE adding to the day's totals (same SQL on both databases)."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    # Sorted so concurrent orders take the summary rows' locks in the same order.
-    rows = sorted(rows, key=lambda row: row["product_id"])
-    statement = insert(DemandDaily).values(rows)
-    statement = statement.on_conflict_do_update(
-        index_elements=[DemandDaily.day, DemandDaily.product_id, DemandDaily.segment],
+    statement = insert(DemandDaily.__table__)
+    excluded = statement.excluded
+    table = DemandDaily.__table__.c
+    return statement.on_conflict_do_update(
+        index_elements=[table.day, table.product_id, table.segment],
         set_={
-            "lines": DemandDaily.lines + statement.excluded.lines,
-            "lines_short": DemandDaily.lines_short + statement.excluded.lines_short,
-            "qty_ordered": DemandDaily.qty_ordered + statement.excluded.qty_ordered,
-            "qty_short": DemandDaily.qty_short + statement.excluded.qty_short,
-            "revenue": DemandDaily.revenue + statement.excluded.revenue,
+            "lines": table.lines + excluded.lines,
+            "lines_short": table.lines_short + excluded.lines_short,
+            "qty_ordered": table.qty_ordered + excluded.qty_ordered,
+            "qty_short": table.qty_short + excluded.qty_short,
+            "revenue": table.revenue + excluded.revenue,
         },
     )
-    session.connection().execute(statement)
+
+
+_DEMAND_UPSERT = {dialect: _demand_upsert(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def _upsert_demand(session: Session, rows: list[dict]) -> None:
+    """Add this order's lines to the daily demand summary."""
+    if not rows:
+        return
+    conn = session.connection()
+    # Sorted so concurrent orders take the summary rows' locks in the same order.
+    for row in sorted(rows, key=lambda row: row["product_id"]):
+        conn.execute(_DEMAND_UPSERT[conn.dialect.name], row)
 
 
 def place_order(
@@ -304,6 +313,11 @@ def place_order(
                 }
             )
         _upsert_demand(session, demand)
+        if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
+            # cancel_short with nothing in stock: nothing is left to pick, ship or wait for.
+            order.status = "cancelled"
+            order.cancelled_at = now
+            order.cancel_reason = "cancel_short: nothing was in stock"
         audit.record(
             session,
             actor=actor,

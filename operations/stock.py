@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from data.schema import Stock, StockLedger, Warehouse
+from data.schema import Stock, StockLedger, Warehouse, utcnow
 from operations.errors import NotFound
 
 MAIN_WAREHOUSE_CODE = "MAIN"
@@ -39,6 +39,32 @@ def resolve_warehouse(session: Session, warehouse_id: int | None) -> int:
     return warehouse_id
 
 
+# Built once: constructing statements per call costs more than running them on SQLite.
+_LOCK_STOCK = (
+    select(Stock.product_id, Stock.on_hand, Stock.reserved)
+    .where(
+        Stock.warehouse_id == bindparam("warehouse_id"),
+        Stock.product_id.in_(bindparam("product_ids", expanding=True)),
+    )
+    .order_by(Stock.product_id)
+    .with_for_update()
+)
+_MOVE_STOCK = (
+    update(Stock.__table__)
+    .where(
+        Stock.__table__.c.product_id == bindparam("pid"),
+        Stock.__table__.c.warehouse_id == bindparam("wid"),
+    )
+    .values(
+        on_hand=Stock.__table__.c.on_hand + bindparam("on_hand_delta"),
+        reserved=Stock.__table__.c.reserved + bindparam("reserved_delta"),
+        version=Stock.__table__.c.version + 1,
+    )
+)
+_NEW_STOCK = insert(Stock.__table__)
+_LEDGER = insert(StockLedger.__table__)
+
+
 def lock_stock(
     session: Session, product_ids: Iterable[int], warehouse_id: int
 ) -> dict[int, tuple[int, int]]:
@@ -49,11 +75,8 @@ def lock_stock(
     ids = sorted(set(product_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        select(Stock.product_id, Stock.on_hand, Stock.reserved)
-        .where(Stock.warehouse_id == warehouse_id, Stock.product_id.in_(ids))
-        .order_by(Stock.product_id)
-        .with_for_update()
+    rows = session.connection().execute(
+        _LOCK_STOCK, {"warehouse_id": warehouse_id, "product_ids": ids}
     )
     return {pid: (on_hand, reserved) for pid, on_hand, reserved in rows}
 
@@ -75,40 +98,44 @@ def move_stock(
 
     The CHECK constraints (on_hand >= 0, 0 <= reserved <= on_hand) stop any move that would
     break the rules; callers validate first so the person sees a clear message instead.
+    Runs on the session's connection directly (no ORM flush): stock rows are never ORM objects.
     """
     if on_hand_delta == 0 and reserved_delta == 0:
         return
-    changed = session.execute(
-        update(Stock)
-        .where(Stock.product_id == product_id, Stock.warehouse_id == warehouse_id)
-        .values(
-            on_hand=Stock.on_hand + on_hand_delta,
-            reserved=Stock.reserved + reserved_delta,
-            version=Stock.version + 1,
-        )
-        .execution_options(synchronize_session=False)
+    conn = session.connection()
+    changed = conn.execute(
+        _MOVE_STOCK,
+        {
+            "pid": product_id,
+            "wid": warehouse_id,
+            "on_hand_delta": on_hand_delta,
+            "reserved_delta": reserved_delta,
+        },
     ).rowcount
     if changed == 0:
         # First goods for this product in this warehouse (only an increase can get here).
-        session.execute(
-            insert(Stock).values(
-                product_id=product_id,
-                warehouse_id=warehouse_id,
-                on_hand=on_hand_delta,
-                reserved=reserved_delta,
-                version=1,
-            )
+        conn.execute(
+            _NEW_STOCK,
+            {
+                "product_id": product_id,
+                "warehouse_id": warehouse_id,
+                "on_hand": on_hand_delta,
+                "reserved": reserved_delta,
+                "version": 1,
+            },
         )
-    session.execute(
-        insert(StockLedger).values(
-            product_id=product_id,
-            warehouse_id=warehouse_id,
-            on_hand_delta=on_hand_delta,
-            reserved_delta=reserved_delta,
-            reason=reason,
-            ref_type=ref_type,
-            ref_id=ref_id,
-            actor=actor,
-            note=note[:200],
-        )
+    conn.execute(
+        _LEDGER,
+        {
+            "at": utcnow(),
+            "product_id": product_id,
+            "warehouse_id": warehouse_id,
+            "on_hand_delta": on_hand_delta,
+            "reserved_delta": reserved_delta,
+            "reason": reason,
+            "ref_type": ref_type,
+            "ref_id": ref_id,
+            "actor": actor,
+            "note": note[:200],
+        },
     )

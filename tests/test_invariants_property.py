@@ -230,11 +230,11 @@ def _run_sequence(engine, sequence) -> None:
 
 
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-@given(sequence=st.lists(steps, min_size=20, max_size=35))
+@given(sequence=st.lists(steps, min_size=20, max_size=30))
 def test_random_operations_keep_every_invariant_on_sqlite(sequence):
     with tempfile.TemporaryDirectory() as folder:
         engine = make_engine(f"sqlite:///{Path(folder) / 'prop.db'}")

@@ -543,3 +543,17 @@ def test_cancel_line_with_nothing_left_is_refused(sqlite_engine, sworld):
         InvalidState,
         "has nothing left to cancel",
     )
+
+
+def test_cancel_short_with_nothing_in_stock_closes_the_order(sqlite_engine, sworld):
+    placed = place_order(
+        sqlite_engine,
+        customer_id=sworld.customers["gold"],
+        lines=[("NAPKIN-500", 4)],
+        actor="ann",
+        backorder_choice="cancel_short",
+    )
+    assert placed.lines[0].qty_cancelled == 4
+    assert _rows(sqlite_engine, select(Order.status, Order.cancel_reason)) == [
+        ("cancelled", "cancel_short: nothing was in stock")
+    ]
