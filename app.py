@@ -1,24 +1,72 @@
-"""Larder: the router. Page config, login, the pages your roles open, then the chosen page."""
+"""Larder: the router. Page config, login, the pages your roles open, then the chosen page.
+
+Every known page URL is registered in every run: the user's own pages in the menu, the others
+hidden and answering with a refusal (or, logged out, with the login form above). So a deep link
+or a reload never hits Streamlit's "page not found" dialog, and after logging in on
+``/stock_control`` the user is on the stock page.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import streamlit as st
 
 from ui.account import change_password_form
-from ui.auth import current_user, role_label
+from ui.auth import PAGE_ROLES, CurrentUser, current_user, role_label, show_refusal
 from ui.inbox import inbox
 from ui.login import (
+    COOKIE_PENDING_KEY,
     LOGOUT_KEY,
     build_authenticator,
     remember_requested_page,
     return_to_requested_page,
     show_login,
 )
-from ui.navigation import NAV_PAGES_KEY, pages_for
+from ui.navigation import NAV_PAGES_KEY, existing_pages, pages_for, url_path
 
 
 def _logged_out_page() -> None:
-    """What a visitor who is not logged in gets: the login form above, nothing else."""
+    """A visitor who is not logged in gets the login form drawn above, and nothing else."""
+
+
+def _refusal_page(user: CurrentUser, path: str) -> Callable[[], None]:
+    def refuse() -> None:
+        show_refusal(user, PAGE_ROLES[path])
+
+    return refuse
+
+
+def _logged_out_navigation():
+    pages = [st.Page(_logged_out_page, title="Log in", icon=":material/login:", default=True)]
+    pages += [
+        st.Page(_logged_out_page, title=spec.title, url_path=url_path(spec), visibility="hidden")
+        for spec in existing_pages()
+    ]
+    return st.navigation(pages, position="hidden")
+
+
+def _sidebar(user: CurrentUser, top) -> None:
+    with top:
+        st.markdown(f"**{user.name}**")
+        st.caption(", ".join(role_label(r) for r in sorted(user.roles)))
+        inbox(user)
+        with st.expander("My account", icon=":material/person:"):
+            change_password_form(user)
+
+
+def _logged_out_by_button(authenticator) -> bool:
+    """The Log out button; True when it was just pressed (the session is then logged out).
+
+    No st.rerun() afterwards: the cookie is deleted by a component that must reach the browser
+    in this very run, so the same run goes on to show the login form.
+    """
+    slot = st.sidebar.empty()
+    if not slot.button("Log out", key=LOGOUT_KEY, icon=":material/logout:"):
+        return False
+    slot.empty()
+    authenticator.logout(location="unrendered")
+    return True
 
 
 def main() -> None:
@@ -28,44 +76,51 @@ def main() -> None:
         remember_requested_page()
         show_login(authenticator)
         if st.session_state.get("authentication_status") is True:
+            st.session_state[COOKIE_PENDING_KEY] = True
             st.rerun()  # logged in by the form: start again with the user's pages
+    elif st.session_state.pop(COOKIE_PENDING_KEY, False):
+        # Set the re-login cookie again in a run that no st.rerun() cuts short.
+        authenticator.cookie_controller.set_cookie()
     user = current_user()
+    if user is not None:
+        sidebar_top = st.sidebar.container()
+        if _logged_out_by_button(authenticator):
+            user = None
+            show_login(authenticator)
     if user is None:
         if st.session_state.get("authentication_status") is True:
             # Authenticated earlier, but the account was disabled or removed since.
             authenticator.logout(location="unrendered")
             st.error("Your account is not active any more. Ask an administrator.")
             show_login(authenticator)
-        st.navigation(
-            [st.Page(_logged_out_page, title="Log in", icon=":material/login:", url_path="login")],
-            position="hidden",
-        ).run()
+        _logged_out_navigation().run()
         return
 
-    specs = pages_for(user)
+    allowed = pages_for(user)
     sections: dict[str, list] = {}
-    pages = []
-    for spec in specs:
+    own_pages = {}
+    for spec in allowed:
         page = st.Page(
             spec.path, title=spec.title, icon=spec.icon, default=spec.path.endswith("home.py")
         )
         sections.setdefault(spec.section, []).append(page)
-        pages.append(page)
+        own_pages[spec.path] = page
+    hidden = [
+        st.Page(
+            _refusal_page(user, spec.path),
+            title=spec.title,
+            url_path=url_path(spec),
+            visibility="hidden",
+        )
+        for spec in existing_pages()
+        if spec not in allowed
+    ]
+    if hidden:
+        sections.setdefault(allowed[-1].section if allowed else "Larder", []).extend(hidden)
     current = st.navigation(sections)
-    return_to_requested_page(pages, current)
-    st.session_state[NAV_PAGES_KEY] = {
-        spec.path: page for spec, page in zip(specs, pages, strict=True)
-    }
-
-    with st.sidebar:
-        st.markdown(f"**{user.name}**")
-        st.caption(", ".join(role_label(r) for r in sorted(user.roles)))
-        inbox(user)
-        with st.expander("My account", icon=":material/person:"):
-            change_password_form(user)
-        authenticator.logout("Log out", location="sidebar", key=LOGOUT_KEY)
-    if st.session_state.get("authentication_status") is not True:
-        st.rerun()  # just logged out
+    return_to_requested_page(list(own_pages.values()), current)
+    st.session_state[NAV_PAGES_KEY] = own_pages
+    _sidebar(user, sidebar_top)
     current.run()
 
 

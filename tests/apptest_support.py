@@ -241,3 +241,12 @@ def run_through_app(at):
     at._page_hash = ""
     at._finished_page_script_hash = ""
     return at.run()
+
+
+def assert_home_of(at, username: str) -> None:
+    """``at`` shows the Home page of ``username`` (logged in, no error)."""
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [t.value for t in at.title]
+    assert len(titles) == 1 and titles[0].startswith("Welcome, "), titles
+    texts = [m.value for m in at.main.markdown]
+    assert any(f"You are logged in as **{username}**" in text for text in texts), texts

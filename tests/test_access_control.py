@@ -13,7 +13,14 @@ from sqlalchemy import update
 from data.db import make_engine
 from data.schema import ROLES, User
 from tests import apptest_support
-from tests.apptest_support import DEMO_USERS, REPO_ROOT, app_test, data_elements, user_for_role
+from tests.apptest_support import (
+    DEMO_USERS,
+    REPO_ROOT,
+    app_test,
+    assert_home_of,
+    data_elements,
+    user_for_role,
+)
 from ui.auth import ALL_ACCESS_ROLES, PAGE_ROLES
 
 # Fixtures shared by the AppTest modules (assigned, not imported, so they are found by name).
@@ -129,15 +136,14 @@ def test_login_form_lands_on_home(seeded_db_url):
     log_in(at, "manager", DEMO_USERS["manager"][0])
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["authentication_status"] is True
-    assert [t.value for t in at.title] == ["Welcome, Manager"]
-    assert "Warehouse manager" in at.markdown[0].value
+    assert_home_of(at, "manager")
 
 
 def test_login_is_case_insensitive_for_the_username(seeded_db_url):
     at = app_test("app.py")
     at.run()
     log_in(at, "  Customer1 ", DEMO_USERS["customer1"][0])
-    assert [t.value for t in at.title] == ["Welcome, Customer1"]
+    assert_home_of(at, "customer1")
 
 
 def test_wrong_password_shows_an_error_and_no_page(seeded_db_url):
@@ -170,10 +176,18 @@ def test_user_disabled_during_the_session_is_refused_their_next_page(fresh_db_ur
     at = app_test("app.py")
     at.run()
     log_in(at, "finance", DEMO_USERS["finance"][0])
-    assert [t.value for t in at.title] == ["Welcome, Finance"]
+    assert_home_of(at, "finance")
     disable("finance", fresh_db_url)
-    at.run()  # AppTest reruns the current page itself here: its own guard must refuse
-    assert_refused_with_nothing_else(at, LOGIN_REFUSAL)
+    # AppTest reruns the page file itself here (as a fresh server would): its guard refuses and
+    # sends the visitor to app.py, which logs the disabled session out.
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["authentication_status"] is None
+    assert "Your account is not active any more. Ask an administrator." in [
+        e.value for e in at.error
+    ]
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert data_elements(at) == []
 
 
 def test_app_logs_out_a_session_whose_user_was_disabled(fresh_db_url):

@@ -16,7 +16,13 @@ from data.schema import AuditLog, Notification, User
 from queries.data_version import data_version
 from queries.notifications import inbox_messages, unread_count
 from tests import apptest_support
-from tests.apptest_support import DEMO_USERS, app_test, data_elements, run_through_app
+from tests.apptest_support import (
+    DEMO_USERS,
+    app_test,
+    assert_home_of,
+    data_elements,
+    run_through_app,
+)
 
 # Fixtures shared by the AppTest modules (assigned, not imported, so they are found by name).
 fresh_caches = apptest_support.fresh_caches
@@ -272,7 +278,7 @@ def test_password_change_works_for_the_next_login(db):
 def test_logout_returns_to_the_login_form(db):
     at = app_test("app.py", "owner")
     at.run()
-    assert [t.value for t in at.title] == ["Welcome, Owner"]
+    assert_home_of(at, "owner")
     next(b for b in at.sidebar.button if b.label == "Log out").click()
     run_through_app(at)
     assert at.session_state["authentication_status"] is None

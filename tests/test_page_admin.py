@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from data.db import make_engine
 from data.schema import AuditLog, Setting, User, UserRole
 from tests import apptest_support
-from tests.apptest_support import app_test
+from tests.apptest_support import app_test, assert_home_of
 
 # Fixtures shared by the AppTest modules (assigned, not imported, so they are found by name).
 fresh_caches = apptest_support.fresh_caches
@@ -101,7 +101,7 @@ def test_created_user_can_log_in(db):
     login.text_input[1].input("good-password")
     next(b for b in login.button if b.label == "Login").click()
     login.run()
-    assert [t.value for t in login.title] == ["Welcome, New Cook"]
+    assert_home_of(login, "newcook")
 
 
 def test_customer_role_without_linked_customer_is_refused(db):
@@ -126,7 +126,7 @@ def choose_user(at, db, username: str) -> int:
 def test_disabling_a_user_refuses_their_next_page_view(db):
     before_view = app_test("pages/home.py", "manager")
     before_view.run()
-    assert [t.value for t in before_view.title] == ["Welcome, Manager"]
+    assert_home_of(before_view, "manager")
 
     at = admin_page()
     user_id = choose_user(at, db, "manager")

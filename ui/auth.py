@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from data.db import read_connection
 from data.schema import ROLES
 from queries.users import user_by_username
 from ui.db import engine
 
+MAIN_SCRIPT = "app.py"
 # Roles that may open every page (DESIGN: "the owner and the administrator may see all").
 ALL_ACCESS_ROLES = frozenset({"owner", "admin"})
 
@@ -86,17 +88,38 @@ def require_role(*roles: str) -> CurrentUser:
     """Return the current user if they may see a page for ``roles``; otherwise refuse and stop."""
     user = current_user()
     if user is None:
+        _send_to_login()
         st.warning(
             "Please log in to see this page. [Go to the login page](/)", icon=":material/lock:"
         )
         st.stop()
     if not user.has_any(*roles):
-        wanted = ", ".join(role_label(r) for r in roles) or "nobody"
-        held = ", ".join(role_label(r) for r in sorted(user.roles)) or "none"
-        st.error(
-            f"This page is for: {wanted}. Your role(s): {held}. "
-            "Ask an administrator if you need access.",
-            icon=":material/block:",
-        )
+        show_refusal(user, roles)
         st.stop()
     return user
+
+
+def _send_to_login() -> None:
+    """Right after a server starts, pages/ is served without app.py (STACK_NOTES): go to login.
+
+    There app.py remembers the page asked for and returns to it after login. When app.py is not
+    a page of this run (the normal case, and AppTest of a page), nothing happens here.
+    """
+    from ui.login import remember_requested_page  # here: ui.login builds on this module
+
+    remember_requested_page()
+    try:
+        st.switch_page(MAIN_SCRIPT)
+    except StreamlitAPIException:
+        return
+
+
+def show_refusal(user: CurrentUser, roles: tuple[str, ...]) -> None:
+    """Say which roles a page is for and which the user holds (no data)."""
+    wanted = ", ".join(role_label(r) for r in roles) or "nobody"
+    held = ", ".join(role_label(r) for r in sorted(user.roles)) or "none"
+    st.error(
+        f"This page is for: {wanted}. Your role(s): {held}. "
+        "Ask an administrator if you need access.",
+        icon=":material/block:",
+    )

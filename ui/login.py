@@ -23,6 +23,7 @@ COOKIE_EXPIRY_DAYS = 7
 LOGIN_FORM_KEY = "larder_login"
 LOGOUT_KEY = "larder_logout"  # "logout" is the library's own session key (STACK_NOTES)
 RETURN_KEY = "larder_return_to"
+COOKIE_PENDING_KEY = "larder_cookie_pending"
 SLEEP_ENV_VAR = "LARDER_LOGIN_SLEEP"
 
 

@@ -47,6 +47,15 @@ PAGES: tuple[PageSpec, ...] = (
 )
 
 
+def url_path(spec: PageSpec) -> str:
+    """The URL path Streamlit gives a file page (its file name without .py)."""
+    return Path(spec.path).stem
+
+
+def existing_pages() -> list[PageSpec]:
+    return [spec for spec in PAGES if page_exists(spec)]
+
+
 def page_exists(spec: PageSpec) -> bool:
     return (REPO_ROOT / spec.path).is_file()
 
