@@ -121,10 +121,13 @@ def draft_purchase_orders(
     Position = free stock - open backorders + stock on order (drafts included, so running this
     twice orders nothing twice). The quantity brings the position up to ``order_up_to``, rounded
     up to the pack size and at least the minimum order. One draft per supplier: lines go onto
-    the supplier's existing draft. Returns the ids of the drafts that changed.
+    the supplier's existing draft. Returns the ids of the drafts that changed. ``today`` dates
+    the drafts (default: today, UTC).
     """
     actor = actor_name(actor)
     now = utcnow()
+    if today is not None:
+        now = dt.datetime.combine(a_date(today, "Today"), now.time())
     with write_session(engine) as session:
         warehouse_id = resolve_warehouse(session, warehouse_id)
         touched: dict[int, PurchaseOrder] = {}
@@ -374,11 +377,11 @@ def set_po_expected_date(
         return _repromise(session, po, now.date())
 
 
-def cancel_po(engine: Engine, *, po_id: int, actor: str, reason: str) -> int:
+def cancel_po(engine: Engine, *, po_id: int, actor: str, reason: str = "") -> int:
     """Cancel a PO nothing has been received on; returns notifications of slipped promises."""
     actor = actor_name(actor)
     po_id = identifier(po_id, "Purchase order")
-    reason = text(reason, "The reason for cancelling", max_length=200)
+    reason = text(reason, "The reason for cancelling", max_length=200, required=False)
     now = utcnow()
     with write_session(engine) as session:
         po = _locked_po(session, po_id)

@@ -14,6 +14,7 @@ from data.schema import (
     Backorder,
     Customer,
     DemandDaily,
+    Notification,
     Order,
     OrderLine,
     PickTask,
@@ -556,4 +557,15 @@ def test_cancel_short_with_nothing_in_stock_closes_the_order(sqlite_engine, swor
     assert placed.lines[0].qty_cancelled == 4
     assert _rows(sqlite_engine, select(Order.status, Order.cancel_reason)) == [
         ("cancelled", "cancel_short: nothing was in stock")
+    ]
+
+
+def test_taking_stock_below_the_reorder_point_tells_purchasing(engine, world):
+    # OIL-5L: 100 free, reorder point 10; the first order stays above, the second crosses
+    place_order(engine, customer_id=world.customers["gold"], lines=[("OIL-5L", 85)], actor="a")
+    assert _rows(engine, select(Notification.id)) == []
+    place_order(engine, customer_id=world.customers["gold"], lines=[("OIL-5L", 6)], actor="a")
+    place_order(engine, customer_id=world.customers["gold"], lines=[("OIL-5L", 1)], actor="a")
+    assert _rows(engine, select(Notification.kind, Notification.role, Notification.subject)) == [
+        ("low_stock", "purchasing_manager", "OIL-5L is low: 9 available, reorder point 10")
     ]
