@@ -35,6 +35,8 @@ CART_KEY = "shop_cart"  # {sku: qty}, in the order added
 CONFIRMATION_KEY = "shop_confirmation"
 NOTICE_KEY = "shop_notice"
 CACHE_TTL_S = 600
+# "No filter" option of the select boxes (a None option renders as an empty placeholder).
+ANY = "(any)"
 CHOICE_LABELS = {
     "accept_backorder": "Accept the backorder: send what is in stock now, the rest when it arrives",
     "ship_complete": "Wait and send everything together when it is all in stock",
@@ -114,11 +116,11 @@ def browse() -> None:
     text = st.text_input("Search products", key="shop_search", placeholder="e.g. flour, milk")
     category = st.selectbox(
         "Category",
-        [None, *CATEGORIES],
-        format_func=lambda c: "All categories" if c is None else c,
+        [ANY, *CATEGORIES],
+        format_func=lambda c: "All categories" if c == ANY else c,
         key="shop_category",
     )
-    found = _catalogue(db, data_version(db), text.strip(), category)
+    found = _catalogue(db, data_version(db), text.strip(), None if category == ANY else category)
     if found.empty:
         empty_state("No product matches your search.", "Try a shorter word or another category.")
         return
@@ -127,12 +129,13 @@ def browse() -> None:
         allergens=found["allergens"].str.replace(",", ", "),
     )
     st.dataframe(
-        shown[["sku", "name", "pack", "price", "availability", "allergens"]],
+        # Product and availability first: on a phone only the first columns fit.
+        shown[["name", "availability", "price", "pack", "sku", "allergens"]],
         hide_index=True,
         key="catalogue_table",
         column_config={
             "sku": st.column_config.TextColumn("SKU"),
-            "name": st.column_config.TextColumn("Product"),
+            "name": st.column_config.TextColumn("Product", width="medium"),
             "pack": st.column_config.TextColumn("Pack"),
             "price": st.column_config.NumberColumn("Price (€)", format="%.2f"),
             "availability": st.column_config.TextColumn("Availability"),
@@ -309,8 +312,8 @@ def feedback_form() -> None:
         comment = st.text_area("Comment", key="feedback_comment", max_chars=4000)
         order_id = st.selectbox(
             "About an order (optional)",
-            [None, *numbers],
-            format_func=lambda o: "No particular order" if o is None else numbers[o],
+            [ANY, *numbers],
+            format_func=lambda o: "No particular order" if o == ANY else numbers[o],
             key="feedback_order",
         )
         sent = st.form_submit_button("Send feedback", type="primary")
@@ -323,7 +326,7 @@ def feedback_form() -> None:
                 csat=csat,
                 nps=nps,
                 comment=comment,
-                order_id=order_id,
+                order_id=None if order_id == ANY else order_id,
             )
         except LarderError as err:
             error_state(err)

@@ -32,12 +32,19 @@ AGE_BUCKETS: dict[str, tuple[int | None, int | None]] = {
     "15 to 30 days": (15, 30),
     "Over 30 days": (31, None),
 }
+# "No filter" option of the select boxes (a None option renders as an empty placeholder).
+ANY = "(any)"
 STATUS_LABELS = {
     "backorders": "Backorders",
     "out": "Out of stock",
     "low": "Low",
     "ok": "OK",
 }
+
+
+def chosen(value):
+    """The filter value of a select box, None for "any"."""
+    return None if value == ANY else value
 
 
 # --- Cached reads (keyed by the data version, so they re-read only after a change) ---------
@@ -111,20 +118,20 @@ with st.sidebar:
     st.subheader("Stock filters")
     f_category = st.selectbox(
         "Category",
-        [None, *CATEGORIES],
-        format_func=lambda c: "All categories" if c is None else c,
+        [ANY, *CATEGORIES],
+        format_func=lambda c: "All categories" if c == ANY else c,
         key="stock_category",
     )
     f_supplier = st.selectbox(
         "Supplier",
-        [None, *suppliers],
-        format_func=lambda s: "All suppliers" if s is None else suppliers.get(s, str(s)),
+        [ANY, *suppliers],
+        format_func=lambda s: "All suppliers" if s == ANY else suppliers.get(s, str(s)),
         key="stock_supplier",
     )
     f_status = st.selectbox(
         "Status",
-        [None, *stock.STOCK_STATUSES],
-        format_func=lambda s: "Any status" if s is None else STATUS_LABELS[s],
+        [ANY, *stock.STOCK_STATUSES],
+        format_func=lambda s: "Any status" if s == ANY else STATUS_LABELS[s],
         key="stock_status",
     )
     f_search = st.text_input(
@@ -214,7 +221,9 @@ def live_stock() -> None:
     alerts = _alerts(db, version)
     _kpi_row(version, alerts)
     _alert_list(alerts)
-    table = _overview(db, version, f_category, f_supplier, f_status, f_search or None)
+    table = _overview(
+        db, version, chosen(f_category), chosen(f_supplier), chosen(f_status), f_search or None
+    )
     st.subheader("Stock per product")
     table = table.assign(status=table["status"].map(STATUS_LABELS))
     standard_table(
@@ -254,25 +263,33 @@ def backorder_report() -> None:
     left, mid, right, far = st.columns(4)
     category = left.selectbox(
         "Category",
-        [None, *CATEGORIES],
-        format_func=lambda c: "All categories" if c is None else c,
+        [ANY, *CATEGORIES],
+        format_func=lambda c: "All categories" if c == ANY else c,
         key="report_category",
     )
     supplier = mid.selectbox(
         "Supplier",
-        [None, *suppliers],
-        format_func=lambda s: "All suppliers" if s is None else suppliers.get(s, str(s)),
+        [ANY, *suppliers],
+        format_func=lambda s: "All suppliers" if s == ANY else suppliers.get(s, str(s)),
         key="report_supplier",
     )
     segment = right.selectbox(
         "Customer segment",
-        [None, *SEGMENTS],
-        format_func=lambda s: "All segments" if s is None else s,
+        [ANY, *SEGMENTS],
+        format_func=lambda s: "All segments" if s == ANY else s,
         key="report_segment",
     )
     age = far.selectbox("Age", list(AGE_BUCKETS), key="report_age")
     min_age, max_age = AGE_BUCKETS[age]
-    report = _report(db, data_version(db), category, supplier, segment, min_age, max_age)
+    report = _report(
+        db,
+        data_version(db),
+        chosen(category),
+        chosen(supplier),
+        chosen(segment),
+        min_age,
+        max_age,
+    )
     if not report.empty:
         st.markdown(
             f"**{qty(len(report))}** open backorders, **{qty(report['qty_open'].sum())}** units, "
