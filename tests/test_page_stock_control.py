@@ -200,3 +200,14 @@ def test_wrong_role_sees_no_stock(db):
     at = _run("customer1")
     assert at.error and "This page is for" in at.error[0].value
     assert not at.dataframe and not at.metric
+
+
+def test_a_change_in_the_database_shows_on_the_next_run(db):
+    """Cached reads are keyed by the data version: a new backorder is not hidden by the cache."""
+    at = _run()
+    before = int(_metric(at, "Open backorders").replace(",", ""))
+    number, _ = _make_backorder(db)
+    at.run()
+    assert not at.exception
+    assert int(_metric(at, "Open backorders").replace(",", "")) == before + 1
+    assert number in set(_table(at, "order_number")["order_number"])
