@@ -306,6 +306,7 @@ def _parser() -> argparse.ArgumentParser:
     demand.add_argument("--origins", type=int, default=3)
     demand.add_argument("--step", type=int, help="periods between origins (default: horizon)")
     demand.add_argument("--quantiles", default="0.5,0.9")
+    demand.add_argument("--max-iter", type=int, default=150, help="boosting iterations")
 
     for name, help_text in (
         ("leadtime", "supplier lead time distribution by group (MAE, bias, P90 coverage)"),
@@ -363,7 +364,13 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             )
         panel = to_panel(clean, args.freq)
         result = backtest_demand(
-            panel, args.horizon, args.origins, args.step, quantiles, categories
+            panel,
+            args.horizon,
+            args.origins,
+            args.step,
+            quantiles,
+            categories,
+            model_params={"max_iter": args.max_iter},
         )
         return result, notes.lines
     if args.command in ("leadtime", "transit"):

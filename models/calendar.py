@@ -41,5 +41,5 @@ def calendar_features(dates: pd.DatetimeIndex, freq: str) -> dict[str, np.ndarra
         out["week_of_year"] = mid.isocalendar().week.to_numpy(dtype=float)
         out["school_term"] = in_school_term(mid).astype(float)
     if freq == "D":
-        out["day_of_week"] = np.asarray(dates.dayofweek, dtype=float)
+        out["day_of_week"] = np.asarray(dates.day_of_week, dtype=float)
     return out

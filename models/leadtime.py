@@ -105,6 +105,15 @@ class DurationDistribution(RegressorMixin, BaseEstimator):
         return tags
 
 
+def lookup(model: DurationDistribution, *keys: object) -> pd.Series:
+    """The figures (p50, p90, mean, n, level) of one group, keys given from coarse to fine."""
+    names = getattr(model, "feature_names_in_", None)
+    row = [[str(k) for k in keys]]
+    frame = pd.DataFrame(row, columns=list(names), dtype=object) if names is not None else None
+    X = frame if frame is not None else np.array(row, dtype=object)
+    return model.predict_distribution(X).iloc[0]
+
+
 def _keys(X) -> np.ndarray:
     """Group keys as strings, so labels of any type (and missing ones) compare reliably."""
     return np.asarray(X, dtype=object).astype(str)

@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -35,7 +34,7 @@ from data.schema import (
     Supplier,
 )
 from data.settings import all_settings
-from models.leadtime import DurationDistribution
+from models.leadtime import DurationDistribution, lookup
 
 # A purchase order counts as supply once approved (the write side's rule too).
 OPEN_PO_STATUSES = ("approved", "sent", "partially_received")
@@ -89,7 +88,7 @@ def load_promise_models(session: Session) -> PromiseModels:
 def _figures(model: DurationDistribution | None, key: list) -> tuple[float, float, int] | None:
     if model is None:
         return None
-    row = model.predict_distribution(pd.DataFrame([key]).to_numpy(dtype=object)).iloc[0]
+    row = lookup(model, *key)
     return float(row["p50"]), float(row["p90"]), int(row["n"])
 
 

@@ -15,7 +15,22 @@ from sqlalchemy.orm import Session
 from data.db import read_connection
 from data.schema import ModelRun
 
-ARTIFACT_DIR = Path(__file__).resolve().parents[1] / "data" / "artifacts"  # git-ignored
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ARTIFACT_DIR = REPO_ROOT / "data" / "artifacts"  # git-ignored
+
+
+def artifact_path(stored: str | Path) -> Path:
+    """A stored artifact path made absolute (stored paths are relative to the repository)."""
+    path = Path(stored)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def stored_path(path: Path) -> str:
+    """How an artifact path is recorded: relative to the repository when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 @dataclass(frozen=True)
@@ -48,7 +63,7 @@ def _load(path: str, mtime: float) -> Any:
 
 def load_artifact(path: str | Path) -> Any:
     """The object in an artifact file (cached per file version)."""
-    path = Path(path)
+    path = artifact_path(path)
     return _load(str(path), path.stat().st_mtime)
 
 
@@ -69,7 +84,7 @@ def latest_run(engine: Engine, kind: str) -> ModelRun | None:
 def latest(engine: Engine, kind: str) -> LoadedModel | None:
     """The newest successful run of ``kind`` with its model loaded; None if none can be loaded."""
     run = latest_run(engine, kind)
-    if run is None or not run.artifact or not Path(run.artifact).exists():
+    if run is None or not run.artifact or not artifact_path(run.artifact).exists():
         return None
     return LoadedModel(
         run_id=run.id,

@@ -28,7 +28,7 @@ def seasonal_history(
         + december[:, None] * (months == 12)[None, :]
     )
     if freq == "D":
-        weekday = np.asarray(periods.dayofweek)
+        weekday = np.asarray(periods.day_of_week)
         lift = lift * np.where(weekday >= 5, 0.3, 1.2)[None, :]
     qty = rng.poisson(level[:, None] * lift)
     first = np.where(rng.random(n_items) < 0.3, rng.integers(0, n_periods, n_items), 0)

@@ -321,7 +321,9 @@ def test_real_walmart_sales_backtest(capsys):
                 "--horizon",
                 "8",
                 "--origins",
-                "2",
+                "1",
+                "--max-iter",
+                "60",
                 "--json",
             ]
         )

@@ -23,7 +23,7 @@ def weekly():
 def fitted(weekly):
     panel, categories = weekly
     origin = panel.values.shape[1] - HORIZON
-    model = GlobalDemandModel(max_iter=80).fit(panel.until(origin), categories)
+    model = GlobalDemandModel(max_iter=50).fit(panel.until(origin), categories)
     return model, model.forecast(HORIZON), panel, origin
 
 

@@ -1,0 +1,362 @@
+"""The training job: fit every model on the database, save artifacts, record the runs.
+
+    python -m models.train [--database URL] [--freq W] [--horizon 8] [--update-thresholds]
+
+For each kind (demand, lead_time, transit, sentiment) it opens a ModelRun, measures the model
+by backtest, fits it on all history, saves a versioned joblib artifact under data/artifacts/
+and closes the run with its metrics (status "ok", or "failed" with the error). Demand writes
+Forecast rows (P50, P90, mean per product and period); sentiment fills Feedback.sentiment where
+empty; ``--update-thresholds`` sets each product's reorder point, safety stock and order-up-to
+level from the forecast and the lead times, with an audit row by actor "model".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, insert, select, update
+
+from data.db import make_engine, read_connection, write_session
+from data.schema import AuditLog, Feedback, Forecast, ModelRun, Product, utcnow
+from data.settings import all_settings
+from models.backtest import backtest_demand, backtest_durations
+from models.demand import GlobalDemandModel, to_panel
+from models.history import demand_history, lead_time_history, transit_history
+from models.leadtime import DurationDistribution, duration_table, lookup
+from models.registry import save_artifact, stored_path
+from models.replenishment import reorder_policy, spread_from_quantiles
+from models.sentiment import sentiment_scores
+from models.tabular import InputError
+
+ACTOR = "model"
+DAYS_PER_PERIOD = {"D": 1, "W": 7, "M": 30.4}
+MIN_DURATIONS_FOR_BACKTEST = 30
+SENTIMENT_BATCH = 2000
+
+
+@dataclass
+class Outcome:
+    """What one kind's training produced: the artifact object, metrics and parameters."""
+
+    model: object
+    metrics: dict
+    params: dict = field(default_factory=dict)
+    after: Callable[[int], None] | None = None  # writes that need the run id
+
+
+def _plain(value):
+    """JSON-safe metrics: floats without NaN/inf, numpy scalars as Python ones."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _run(engine: Engine, kind: str, version: str, fit: Callable[[], Outcome]) -> ModelRun:
+    """Open a ModelRun, fit, save the artifact and close the run (ok or failed)."""
+    with write_session(engine) as s:
+        run = ModelRun(kind=kind, version=version, status="running", started_at=utcnow())
+        s.add(run)
+        s.flush()
+        run_id = run.id
+    try:
+        outcome = fit()
+        path = save_artifact(outcome.model, kind, version)
+        if outcome.after is not None:
+            outcome.after(run_id)
+        status, metrics, params, artifact = "ok", outcome.metrics, outcome.params, stored_path(path)
+    except Exception as exc:  # a failed kind must not stop the others; the run records why
+        traceback.print_exc()
+        status, metrics, params, artifact = (
+            "failed",
+            {"error": f"{type(exc).__name__}: {exc}"},
+            {},
+            None,
+        )
+    with write_session(engine) as s:
+        run = s.get(ModelRun, run_id)
+        run.status = status
+        run.metrics = _plain(metrics)
+        run.params = _plain(params)
+        run.artifact = artifact
+        run.finished_at = utcnow()
+    return run
+
+
+def train_demand(
+    engine: Engine, freq: str, horizon: int, origins: int, model_params: dict | None = None
+) -> Outcome:
+    """Backtest, then fit on all history and forecast ``horizon`` periods."""
+    history, categories = demand_history(engine, freq)
+    if history.empty:
+        raise InputError("no demand history (DemandDaily is empty)")
+    panel = to_panel(history, freq)
+    params = {"freq": freq, "horizon": horizon, "quantiles": [0.5, 0.9], "origins": origins}
+    try:
+        metrics = backtest_demand(
+            panel, horizon, origins, categories=categories, model_params=model_params
+        )
+    except InputError as exc:  # too short to backtest: still forecast, and say so
+        metrics = {"backtest": f"skipped: {exc}"}
+    model = GlobalDemandModel(**(model_params or {})).fit(panel, categories)
+    forecast = model.forecast(horizon)
+    metrics["series"] = len(panel.items)
+    metrics["items_on_fallback"] = int((~model.uses_model_).sum())
+
+    def write_forecasts(run_id: int) -> None:
+        rows = [
+            {
+                "model_run_id": run_id,
+                "product_id": int(item),
+                "period_start": period.date(),
+                "p50": float(p50),
+                "p90": float(p90),
+                "mean": float(mean),
+            }
+            for item, period, p50, p90, mean in forecast[
+                ["item", "period", "p50", "p90", "mean"]
+            ].itertuples(index=False)
+        ]
+        with write_session(engine) as s:
+            for start in range(0, len(rows), 5000):
+                s.execute(insert(Forecast), rows[start : start + 5000])
+
+    return Outcome(model, metrics, params, write_forecasts)
+
+
+def _durations_for_backtest(frame: pd.DataFrame, group: str, start: str, end: str, promised=None):
+    out = pd.DataFrame(
+        {
+            "group": frame[group].astype(str),
+            "start": frame[start],
+            "end": frame[end],
+            "days": frame["days"],
+        }
+    )
+    if promised:
+        out["promised"] = frame[promised]
+    return out
+
+
+def train_lead_time(engine: Engine) -> Outcome:
+    """Lead time by supplier and category, and delay against the expected date by supplier."""
+    history = lead_time_history(engine)
+    if history.empty:
+        raise InputError("no received purchase orders with a sent date")
+    supplier = history["supplier_id"].astype(str)
+    lead = DurationDistribution().fit(
+        pd.DataFrame({"supplier": supplier, "category": history["category"]}), history["days"]
+    )
+    known_delay = history["delay_days"].notna()
+    delay = DurationDistribution().fit(
+        supplier[known_delay].to_frame(), history.loc[known_delay, "delay_days"]
+    )
+    metrics = {"rows": len(history)}
+    if len(history) >= MIN_DURATIONS_FOR_BACKTEST:
+        metrics["backtest"] = backtest_durations(
+            _durations_for_backtest(history, "supplier_id", "sent_at", "received_at")
+        )
+    table = duration_table(lead, ["supplier_id", "category"])
+    return Outcome({"lead": lead, "delay": delay, "table": table}, metrics)
+
+
+def train_transit(engine: Engine) -> Outcome:
+    """Transit days by customer region (and by carrier for the record)."""
+    history = transit_history(engine)
+    if history.empty:
+        raise InputError("no delivered outbound shipments")
+    transit = DurationDistribution().fit(history[["region"]].astype(str), history["days"])
+    by_carrier = DurationDistribution().fit(history[["carrier"]].astype(str), history["days"])
+    metrics = {"rows": len(history)}
+    if len(history) >= MIN_DURATIONS_FOR_BACKTEST:
+        metrics["backtest_by_region"] = backtest_durations(
+            _durations_for_backtest(
+                history, "region", "shipped_at", "delivered_at", "promised_date"
+            )
+        )
+        metrics["backtest_by_carrier"] = backtest_durations(
+            _durations_for_backtest(
+                history, "carrier", "shipped_at", "delivered_at", "promised_date"
+            )
+        )
+    return Outcome({"transit": transit, "by_carrier": by_carrier}, metrics)
+
+
+def train_sentiment(engine: Engine) -> Outcome:
+    """Score every feedback comment without a sentiment yet; report agreement with CSAT."""
+    scored = 0
+    while True:
+        with write_session(engine) as s:
+            batch = s.execute(
+                select(Feedback.id, Feedback.comment)
+                .where(Feedback.sentiment.is_(None))
+                .order_by(Feedback.id)
+                .limit(SENTIMENT_BATCH)
+            ).all()
+            if not batch:
+                break
+            scores = sentiment_scores(comment for _, comment in batch)
+            s.execute(
+                update(Feedback),
+                [
+                    {"id": fid, "sentiment": float(score)}
+                    for (fid, _), score in zip(batch, scores, strict=True)
+                ],
+            )
+            scored += len(batch)
+    with read_connection(engine) as conn:
+        pairs = conn.execute(
+            select(Feedback.csat, Feedback.sentiment).where(
+                Feedback.csat.is_not(None), Feedback.sentiment.is_not(None)
+            )
+        ).all()
+    metrics = {"scored_now": scored, "with_csat": len(pairs)}
+    if len(pairs) > 2:
+        frame = pd.DataFrame(pairs, columns=["csat", "sentiment"])
+        metrics["spearman_with_csat"] = float(
+            frame["csat"].corr(frame["sentiment"], method="spearman")
+        )
+        metrics["mean_by_csat"] = {
+            str(k): float(v) for k, v in frame.groupby("csat")["sentiment"].mean().items()
+        }
+    return Outcome({"analyzer": "vaderSentiment compound"}, metrics)
+
+
+def update_thresholds(
+    engine: Engine,
+    forecast: pd.DataFrame,
+    history: pd.DataFrame,
+    lead: DurationDistribution | None,
+    freq: str,
+) -> int:
+    """Set reorder point, safety stock and order-up-to on every product from the models."""
+    days = DAYS_PER_PERIOD[freq]
+    mean_per_day = forecast.groupby("item")["mean"].mean() / days
+    recent = history[history["date"] >= history["date"].max() - pd.Timedelta(days=26 * 7)]
+    sd_per_day = recent.groupby("item")["qty"].std().fillna(0) / math.sqrt(days)
+    changed = 0
+    with write_session(engine) as s:
+        service_level = float(all_settings(s.connection())["service_level"])
+        default_lead = float(all_settings(s.connection())["default_lead_time_days"])
+        for product in s.scalars(select(Product).where(Product.active.is_(True))):
+            d = float(mean_per_day.get(product.id, 0.0))
+            sd = float(sd_per_day.get(product.id, 0.0))
+            if lead is not None:
+                dist = lookup(lead, product.supplier_id, product.category)
+                lt, lt_sd = float(dist["p50"]), spread_from_quantiles(dist["p50"], dist["p90"])
+            else:
+                lt, lt_sd = default_lead, 0.0
+            policy = reorder_policy(d, sd, lt, lt_sd, service_level)
+            before = {
+                "reorder_point": product.reorder_point,
+                "safety_stock": product.safety_stock,
+                "order_up_to": product.order_up_to,
+            }
+            after = {
+                "reorder_point": policy.reorder_point,
+                "safety_stock": policy.safety_stock,
+                "order_up_to": policy.order_up_to,
+            }
+            if before == after:
+                continue
+            product.reorder_point = policy.reorder_point
+            product.safety_stock = policy.safety_stock
+            product.order_up_to = policy.order_up_to
+            s.add(
+                AuditLog(
+                    actor=ACTOR,
+                    action="set_thresholds",
+                    entity="product",
+                    entity_id=str(product.id),
+                    before=before,
+                    after=after,
+                    note=policy.reason[:300],
+                )
+            )
+            changed += 1
+    return changed
+
+
+def train_all(
+    engine: Engine,
+    freq: str = "W",
+    horizon: int = 8,
+    origins: int = 2,
+    thresholds: bool = False,
+    kinds: tuple[str, ...] = ("demand", "lead_time", "transit", "sentiment"),
+    log: Callable[[str], None] = print,
+    model_params: dict | None = None,
+) -> dict[str, ModelRun]:
+    """Train every kind; returns the closed ModelRun of each."""
+    version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    fits = {
+        "demand": lambda: train_demand(engine, freq, horizon, origins, model_params),
+        "lead_time": lambda: train_lead_time(engine),
+        "transit": lambda: train_transit(engine),
+        "sentiment": lambda: train_sentiment(engine),
+    }
+    runs, outcomes = {}, {}
+    for kind in kinds:
+        started = time.perf_counter()
+
+        def fit(kind=kind):
+            outcomes[kind] = fits[kind]()
+            return outcomes[kind]
+
+        runs[kind] = _run(engine, kind, version, fit)
+        log(
+            f"{kind:10s} {runs[kind].status:7s} {time.perf_counter() - started:6.1f} s  run {runs[kind].id}"
+        )
+    if thresholds and "demand" in outcomes:
+        history, _ = demand_history(engine, freq)
+        forecast = outcomes["demand"].model.forecast(horizon)
+        lead = outcomes["lead_time"].model["lead"] if "lead_time" in outcomes else None
+        log(
+            f"thresholds updated on {update_thresholds(engine, forecast, history, lead, freq)} products"
+        )
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m models.train", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--database", help="database URL (default: DATABASE_URL or the SQLite file)"
+    )
+    parser.add_argument("--freq", choices=["D", "W", "M"], default="W")
+    parser.add_argument("--horizon", type=int, default=8)
+    parser.add_argument("--origins", type=int, default=2, help="backtest origins for demand")
+    parser.add_argument("--update-thresholds", action="store_true")
+    parser.add_argument(
+        "--only", nargs="+", choices=["demand", "lead_time", "transit", "sentiment"]
+    )
+    args = parser.parse_args(argv)
+    engine = make_engine(args.database) if args.database else make_engine()
+    runs = train_all(
+        engine,
+        args.freq,
+        args.horizon,
+        args.origins,
+        args.update_thresholds,
+        tuple(args.only) if args.only else ("demand", "lead_time", "transit", "sentiment"),
+    )
+    return 0 if all(r.status == "ok" for r in runs.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The training job and the database histories, on a small hand-made wholesaler."""
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from data.db import make_engine, write_session
+from data.schema import (
+    AuditLog,
+    Base,
+    Carrier,
+    Customer,
+    DemandDaily,
+    Feedback,
+    Forecast,
+    ModelRun,
+    Order,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    Shipment,
+    Stock,
+    Supplier,
+    Warehouse,
+)
+from models import registry
+from models.demand import GlobalDemandModel
+from models.history import demand_history, lead_time_history, transit_history
+from models.promise import estimate_backorder
+from models.train import train_all
+
+START = dt.date(2025, 1, 6)  # a Monday
+DAYS = 280
+FAST_MODEL = {"max_iter": 40}  # enough to learn this small history, quick on a busy machine
+COMMENTS = [
+    "Great service, fresh and on time. Thank you!",
+    "Terrible, the order was late and the cream was spoiled.",
+]
+
+
+def _build(engine) -> dict:
+    rng = np.random.default_rng(5)
+    with write_session(engine) as s:
+        wh = Warehouse(code="MAIN", name="Main")
+        quick = Supplier(code="QUICK", name="Quick Foods", lead_time_days=3)
+        slow = Supplier(code="SLOW", name="Slow Imports", lead_time_days=10)
+        carrier = Carrier(code="VAN", name="Van Co", transit_days=2)
+        s.add_all([wh, quick, slow, carrier])
+        s.flush()
+        products = []
+        for i, (supplier, category) in enumerate(
+            [(quick, "Dairy"), (quick, "Dairy"), (slow, "Dry goods"), (slow, "Beverages")]
+        ):
+            p = Product(
+                sku=f"P{i}",
+                name=f"P{i}",
+                category=category,
+                use="x",
+                unit="each",
+                cost=Decimal("2"),
+                price=Decimal("3"),
+                supplier_id=supplier.id,
+            )
+            s.add(p)
+            products.append(p)
+        customer = Customer(code="C1", name="C1", segment="Hotel", region="North", tier="gold")
+        s.add(customer)
+        s.flush()
+        for p in products:
+            s.add(Stock(product_id=p.id, warehouse_id=wh.id, on_hand=0, reserved=0))
+        demand_rows = []
+        for n, p in enumerate(products):
+            for d in range(DAYS):
+                day = START + dt.timedelta(days=d)
+                qty = int(rng.poisson(3 + n + (4 if day.weekday() < 5 else 0)))
+                if qty:
+                    demand_rows.append(
+                        {
+                            "day": day,
+                            "product_id": p.id,
+                            "segment": "Hotel",
+                            "qty_ordered": qty,
+                            "lines": 1,
+                        }
+                    )
+        s.execute(insert(DemandDaily), demand_rows)
+        for k in range(40):
+            supplier, product = (quick, products[k % 2]) if k % 2 else (slow, products[2])
+            sent = dt.datetime.combine(START, dt.time(9)) + dt.timedelta(days=5 * k)
+            quoted = supplier.lead_time_days
+            late = int(rng.integers(0, 3)) + (2 if supplier is slow else 0)
+            po = PurchaseOrder(
+                number=f"PO-{k}",
+                supplier_id=supplier.id,
+                warehouse_id=wh.id,
+                status="received",
+                sent_at=sent,
+                expected_date=(sent + dt.timedelta(days=quoted)).date(),
+                original_expected_date=(sent + dt.timedelta(days=quoted)).date(),
+            )
+            s.add(po)
+            s.flush()
+            line = PurchaseOrderLine(
+                po_id=po.id,
+                product_id=product.id,
+                qty_ordered=10,
+                qty_received=10,
+                unit_cost=Decimal("2"),
+            )
+            s.add(line)
+            s.flush()
+            s.add(
+                Receipt(
+                    po_line_id=line.id, qty=10, received_at=sent + dt.timedelta(days=quoted + late)
+                )
+            )
+        for k in range(40):
+            shipped = dt.datetime.combine(START, dt.time(14)) + dt.timedelta(days=6 * k)
+            order = Order(number=f"SO-{k}", customer_id=customer.id, placed_at=shipped)
+            s.add(order)
+            s.flush()
+            s.add(
+                Shipment(
+                    number=f"SH-{k}",
+                    direction="outbound",
+                    order_id=order.id,
+                    carrier_id=carrier.id,
+                    status="delivered",
+                    shipped_at=shipped,
+                    delivered_at=shipped + dt.timedelta(days=int(rng.integers(1, 4))),
+                    promised_date=(shipped + dt.timedelta(days=2)).date(),
+                )
+            )
+            s.add(
+                Feedback(
+                    customer_id=customer.id,
+                    order_id=order.id,
+                    csat=5 - 3 * (k % 2),
+                    comment=COMMENTS[k % 2],
+                )
+            )
+        s.flush()
+        return {"products": [p.id for p in products], "customer": customer.id}
+
+
+def test_weekly_demand_is_summed_in_the_database(engine):
+    ids = _build(engine)
+    frame, categories = demand_history(engine, "W")
+    assert frame["date"].dt.day_of_week.eq(0).all()  # every period starts on a Monday
+    assert len(frame) == 4 * (DAYS // 7)
+    with Session(engine) as s:
+        total = s.execute(
+            select(func.sum(DemandDaily.qty_ordered)).where(
+                DemandDaily.product_id == ids["products"][0]
+            )
+        ).scalar_one()
+    assert frame.loc[frame["item"] == ids["products"][0], "qty"].sum() == total
+    assert categories[ids["products"][2]] == "Dry goods"
+
+
+def test_lead_and_transit_histories(engine):
+    _build(engine)
+    lead = lead_time_history(engine)
+    assert len(lead) == 40
+    assert lead["days"].between(3, 15).all()
+    assert set(lead["category"]) == {"Dairy", "Dry goods"}
+    transit = transit_history(engine)
+    assert len(transit) == 40 and set(transit["region"]) == {"North"}
+    assert transit["days"].between(1, 3).all()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One training run shared by the tests below (they only read what it wrote)."""
+    tmp = tmp_path_factory.mktemp("train")
+    engine = make_engine(f"sqlite:///{tmp / 'larder.db'}")
+    Base.metadata.create_all(engine)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(registry, "ARTIFACT_DIR", tmp / "artifacts")
+        ids = _build(engine)
+        runs = train_all(
+            engine,
+            freq="W",
+            horizon=4,
+            origins=1,
+            thresholds=True,
+            log=lambda _: None,
+            model_params=FAST_MODEL,
+        )
+    yield engine, ids, runs
+    engine.dispose()
+
+
+def test_every_kind_is_recorded_as_a_successful_run(trained):
+    engine, _, runs = trained
+    assert {k: r.status for k, r in runs.items()} == dict.fromkeys(
+        ("demand", "lead_time", "transit", "sentiment"), "ok"
+    )
+    with Session(engine) as s:
+        assert s.scalar(select(func.count(ModelRun.id))) == 4
+    demand = registry.latest(engine, "demand")
+    assert isinstance(demand.model, GlobalDemandModel)
+    assert demand.metrics["methods"]["model"]["rmsse"] > 0
+
+
+def test_forecasts_are_written_per_product_and_period(trained):
+    engine, ids, runs = trained
+    with Session(engine) as s:
+        rows = (
+            s.execute(select(Forecast).where(Forecast.model_run_id == runs["demand"].id))
+            .scalars()
+            .all()
+        )
+    assert len(rows) == 4 * 4
+    assert all(r.p90 >= r.p50 >= 0 for r in rows)
+
+
+def test_sentiment_is_filled_where_empty(trained):
+    engine, _, runs = trained
+    with Session(engine) as s:
+        scores = dict(s.execute(select(Feedback.comment, Feedback.sentiment).distinct()).all())
+    assert scores[COMMENTS[0]] > 0.5 and scores[COMMENTS[1]] < -0.3
+    assert runs["sentiment"].metrics["scored_now"] == 40
+
+
+def test_thresholds_follow_demand_with_an_audit_row(trained):
+    engine, ids, _ = trained
+    with Session(engine) as s:
+        products = s.scalars(select(Product).order_by(Product.id)).all()
+        audits = s.scalars(select(AuditLog).where(AuditLog.actor == "model")).all()
+    assert all(p.reorder_point > p.safety_stock > 0 for p in products)
+    assert all(p.order_up_to > p.reorder_point for p in products)
+    # Slow Imports' products wait longer, so they need a higher reorder point per unit of demand.
+    assert products[2].reorder_point > products[1].reorder_point
+    assert len(audits) == 4 and audits[0].note.startswith("covers ")
+
+
+def test_promises_use_the_learned_lead_times_from_the_latest_run(trained):
+    engine, ids, _ = trained
+    with Session(engine) as s:
+        est = estimate_backorder(s, ids["products"][2], 5, ids["customer"], dt.date(2025, 10, 1))
+    assert "Slow Imports's lead time" in est.reason
+    assert "quoted" not in est.reason
+    assert est.late >= est.likely > dt.date(2025, 10, 1)
+
+
+def test_a_kind_without_data_is_recorded_as_failed(sqlite_engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "ARTIFACT_DIR", tmp_path / "artifacts")
+    runs = train_all(sqlite_engine, kinds=("lead_time",), log=lambda _: None)
+    assert runs["lead_time"].status == "failed"
+    assert "no received purchase orders" in runs["lead_time"].metrics["error"]
+    assert registry.latest(sqlite_engine, "lead_time") is None
