@@ -20,30 +20,23 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import bcrypt
 import pytest
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
+from streamlit import config as streamlit_config
 
+from data import demo
 from data.db import make_engine
 from data.migrate import upgrade
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 APP_TIMEOUT_S = 30
 
-# The demo users (username -> (password, roles)); the seed and the tests agree on these.
+# .streamlit/config.toml hides error details from users; a failing test should show them.
+streamlit_config.set_option("client.showErrorDetails", "full")
+
+# The demo users as {username: (password, roles)}, from the demo generator that seeds the tests.
 DEMO_USERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "manager": ("manager-demo", ("warehouse_manager",)),
-    "sales1": ("sales1-demo", ("sales_rep",)),
-    "buyer": ("buyer-demo", ("purchasing_manager",)),
-    "customer1": ("customer1-demo", ("customer",)),
-    "customer2": ("customer2-demo", ("customer",)),
-    "operator": ("operator-demo", ("warehouse_operator",)),
-    "logistics": ("logistics-demo", ("logistics_manager",)),
-    "finance": ("finance-demo", ("finance_manager",)),
-    "service": ("service-demo", ("customer_service",)),
-    "marketing": ("marketing-demo", ("marketing_manager",)),
-    "owner": ("owner-demo", ("owner",)),
-    "admin": ("admin-demo", ("admin",)),
+    user.username: (user.password, user.roles) for user in demo.DEMO_USERS
 }
 
 
@@ -55,89 +48,9 @@ def user_for_role(role: str) -> str:
     raise KeyError(role)
 
 
-def _seed_by_hand(engine: Engine) -> None:
-    """A minimal seed used until data.demo lands: demo users, two customers, a few products."""
-    from data.schema import (
-        Customer,
-        Product,
-        SalesRep,
-        Stock,
-        StockLedger,
-        Supplier,
-        User,
-        UserRole,
-        Warehouse,
-    )
-
-    with engine.begin() as conn:
-        conn.execute(insert(Warehouse).values(id=1, code="MAIN", name="Main warehouse"))
-        conn.execute(
-            insert(Supplier).values(id=1, code="SUP1", name="Fresh Foods Ltd", lead_time_days=5)
-        )
-        conn.execute(
-            insert(SalesRep),
-            [
-                {"id": 1, "code": "REP1", "name": "Sam Sales", "region": "North"},
-                {"id": 2, "code": "REP2", "name": "Robin Rep", "region": "South"},
-            ],
-        )
-        conn.execute(
-            insert(Customer),
-            [
-                {"id": 1, "code": "C0001", "name": "Bistro Uno", "segment": "Restaurant",
-                 "region": "North", "tier": "gold", "sales_rep_id": 1},
-                {"id": 2, "code": "C0002", "name": "Hotel Due", "segment": "Hotel",
-                 "region": "South", "tier": "silver", "sales_rep_id": 2},
-            ],
-        )  # fmt: skip
-        products = [
-            {"id": i, "sku": f"SKU{i:04d}", "name": name, "category": cat, "use": use,
-             "unit": "each", "cost": 1 + i, "price": 2 + i, "supplier_id": 1,
-             "reorder_point": 10, "safety_stock": 5, "order_up_to": 40}
-            for i, (name, cat, use) in enumerate(
-                [("Flour 25kg", "Dry goods", "flour"), ("Milk 1l", "Dairy", "milk"),
-                 ("Oat milk 1l", "Dairy", "milk"), ("Napkins 500", "Disposables", "napkin")],
-                start=1,
-            )
-        ]  # fmt: skip
-        conn.execute(insert(Product), products)
-        stock = {1: 50, 2: 3, 3: 20, 4: 0}
-        conn.execute(
-            insert(Stock),
-            [{"product_id": p, "warehouse_id": 1, "on_hand": q} for p, q in stock.items()],
-        )
-        conn.execute(
-            insert(StockLedger),
-            [
-                {"product_id": p, "warehouse_id": 1, "on_hand_delta": q, "reason": "opening"}
-                for p, q in stock.items()
-                if q
-            ],
-        )
-        salt = bcrypt.gensalt(rounds=4)  # fast hashes: this is test data
-        for user_id, (username, (password, roles)) in enumerate(DEMO_USERS.items(), start=1):
-            conn.execute(
-                insert(User).values(
-                    id=user_id,
-                    username=username,
-                    name=username.capitalize(),
-                    email=f"{username}@example.com",
-                    password_hash=bcrypt.hashpw(password.encode(), salt).decode(),
-                    customer_id={"customer1": 1, "customer2": 2}.get(username),
-                    sales_rep_id=1 if username == "sales1" else None,
-                )
-            )
-            conn.execute(insert(UserRole), [{"user_id": user_id, "role": r} for r in roles])
-
-
 def seed_tiny(engine: Engine) -> None:
     """Seed ``engine`` (already migrated) with the tiny demo data."""
-    try:
-        from data.demo import generate
-    except ImportError:
-        _seed_by_hand(engine)
-        return
-    generate(engine, scale="tiny")
+    demo.generate(engine, scale="tiny")
 
 
 def build_seeded_file(path: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from sqlalchemy import Engine
 
+from data.bootstrap import ensure_database
 from data.db import database_url, make_engine, read_connection
 from queries.data_version import data_version as _query_data_version
 
@@ -12,12 +13,7 @@ from queries.data_version import data_version as _query_data_version
 @st.cache_resource(show_spinner=False)
 def _engine_for(url: str) -> Engine:
     engine = make_engine(url)
-    try:  # data/bootstrap.py is written by the demo engineer; run it once per process and URL
-        from data.bootstrap import ensure_database
-    except ImportError:
-        ensure_database = None
-    if ensure_database is not None:
-        ensure_database(engine)
+    ensure_database(engine)  # migrate, and seed an empty database, once per process and URL
     return engine
 
 
