@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from data.schema import Order, OrderLine, Product, Stock, Substitute, utcnow
 from data.settings import get_setting
+from models.substitutes import rank_substitutes
 from operations.estimates import expected_date
 from queries import reading
 
@@ -55,6 +56,7 @@ def _product_select() -> Select:
         Product.pack_size,
         cast(Product.price, Float).label("price"),
         Product.allergens,
+        cast(Product.cost, Float).label("cost"),
         Product.reorder_point,
         _available_column().label("available"),
     ).where(Product.active.is_(True))
@@ -210,9 +212,9 @@ def alternatives(
 
     A candidate is a listed substitute or a product of the same category and use; it must have
     at least ``qty_needed`` available, contain no allergen the original does not, and (unless
-    listed) cost within 50 % of the original. Ranked: listed substitutes, then what this
-    customer ordered before, then the closest price. The forecasting package may replace the
-    ranking; callers depend only on this function and its columns.
+    listed) cost within 50 % of the original. Ranked: listed substitutes first, then by
+    the score of ``models.substitutes.rank_substitutes`` (closest price, margin, accepted by
+    this customer before). Callers depend only on this function and its columns.
     """
     with reading(engine) as conn:
         original = conn.execute(
@@ -262,14 +264,22 @@ def alternatives(
         return pd.DataFrame(columns=ALTERNATIVE_COLUMNS)
     allowed = allergen_set(allergens)
     df = df[[allergen_set(a) <= allowed for a in df["allergens"]]].copy()
+    if df.empty:
+        return pd.DataFrame(columns=ALTERNATIVE_COLUMNS)
     df["price_difference"] = (df["price"] - price).round(2)
-    df["_distance"] = df["price_difference"].abs()
     df["listed"] = df["listed"].astype(bool)
     df["why"] = [
         "listed substitute" if listed else ("you ordered it before" if bought else "same use")
         for listed, bought in zip(df["listed"], df["bought_before"], strict=True)
     ]
-    df = df.sort_values(
-        ["listed", "bought_before", "_distance", "sku"], ascending=[False, False, True, True]
+    # Eligibility was decided above; the forecasting package's ranking only orders them (price
+    # closeness, margin, accepted before). Every candidate is in stock now, hence today's date.
+    today = utcnow().date()
+    scored = rank_substitutes(
+        {"product_id": product_id, "use": use, "price": price, "allergens": allergens},
+        df.assign(use=use, available_date=pd.Timestamp(today)),
+        today,
+        accepted_before=set(df.loc[df["bought_before"] > 0, "product_id"].astype(int)),
     )
+    df = scored.sort_values(["listed", "score", "sku"], ascending=[False, False, True])
     return df.head(limit).reset_index(drop=True)[ALTERNATIVE_COLUMNS]
