@@ -153,6 +153,11 @@ def place_order(
         requested_date = a_date(requested_date, "Requested date")
     now = now or utcnow()
     today = now.date()
+    if requested_date is not None and requested_date < today:
+        raise ValidationError(
+            f"The requested date {requested_date.isoformat()} is in the past; "
+            "give today or a later day."
+        )
 
     with write_session(engine) as session:
         customer = session.get(Customer, customer_id)
@@ -171,11 +176,6 @@ def place_order(
         if inactive:
             raise InvalidState(
                 f"No longer sold: {', '.join(inactive)}. Choose a substitute instead."
-            )
-        if requested_date is not None and requested_date < today:
-            raise ValidationError(
-                f"The requested date {requested_date.isoformat()} is in the past; "
-                "give today or a later day."
             )
         warehouse_id = resolve_warehouse(session, warehouse_id)
         stock = lock_stock(session, (p.id for p in products.values()), warehouse_id)

@@ -46,6 +46,8 @@ def _client(engine, world, number: int, start: threading.Barrier) -> list[int]:
             priority=rng.choice(["normal", "urgent"]),
         )
         placed.append(order.order_id)
+        if all(line.qty_cancelled == line.qty_ordered for line in order.lines):
+            cancelled.add(order.order_id)  # cancel_short with nothing in stock: closed at once
         if (i + 1) % CANCEL_EVERY == 0:
             # one of this client's own orders not cancelled yet (each is cancelled once)
             victim = rng.choice([order_id for order_id in placed if order_id not in cancelled])
