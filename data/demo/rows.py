@@ -388,7 +388,8 @@ class RowBuilder:
         )
         carrier = np.minimum(carrier, len(w.carrier_code) - 1)
         shipped = s_day * DAY + 8 * HOUR + rng.integers(0, 3 * HOUR, n_s)
-        promise_days = w.carrier_quoted[carrier] + np.rint(
+        # Promise: the carrier's quoted days plus the region's distance from the depot.
+        promise_days = w.carrier_quoted[carrier] + np.ceil(
             np.array(cat.REGION_DISTANCE_DAYS)[region]
         ).astype(np.int64)
         promised = s_day + promise_days
@@ -939,8 +940,8 @@ class RowBuilder:
                     else int(rng.lognormal(9.0, 1.0))
                 )
                 answered = at + wait
-                if answered > self.now:
-                    answered = -1
+                if answered > self.now or (self.now - at < 2 * DAY and rng.random() < 0.4):
+                    answered = -1  # recent questions still waiting for an answer
                 rows.append(
                     (
                         at,
@@ -964,7 +965,9 @@ class RowBuilder:
             wait = (
                 int(rng.integers(60, 900)) if channel == "phone" else int(rng.lognormal(9.3, 1.1))
             )
-            answered = at + wait if at + wait <= self.now else -1
+            answered = at + wait
+            if answered > self.now or (self.now - at < 2 * DAY and rng.random() < 0.4):
+                answered = -1
             rows.append(
                 (
                     at,

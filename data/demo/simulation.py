@@ -46,7 +46,8 @@ CANCEL_REASONS = (
     "Needed for an event that has passed",
     "Menu changed, no longer needed",
 )
-DISRUPTION_DAYS = 21  # the least reliable supplier has been badly late for three weeks
+DISRUPTION_DAYS = 28  # the least reliable suppliers have been badly late for four weeks
+DISRUPTED_SUPPLIERS = 3
 CUSTOMER_DEMO_ROWS = (0, 1)  # customer1 and customer2 never leave
 
 
@@ -122,6 +123,7 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
     import datetime as dt
 
     n_days, n_products, n_customers = scale.days, len(world.sku), len(world.cust_code)
+    n_suppliers = len(world.supplier_code)
     dates = [dt.date.fromordinal(start_ordinal + d) for d in range(n_days)]
     season = season_factors(SEGMENTS, dates)
     seg = world.cust_segment
@@ -183,7 +185,10 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
     churn_stimulus = np.zeros(n_customers)
     tier_points = np.array([TIER_POINTS[t] for t in range(len(TIERS))])[world.cust_tier]
     cancel_short = np.array([pref == "cancel_short" for pref in world.cust_pref])
-    disrupted = int(np.argmax(world.supplier_delay_mean))
+    # The disruption hits the busiest of the suppliers that already tend to run late.
+    volume = np.bincount(world.supplier, weights=world.popularity, minlength=n_suppliers)
+    volume[world.supplier_delay_mean < 1.0] = 0.0
+    disrupted = set(np.argsort(-volume, kind="stable")[:DISRUPTED_SUPPLIERS].tolist())
     line_base = 0
     order_base = 0
 
@@ -394,8 +399,8 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
                 quoted = int(world.supplier_lead[s])
                 late = rng.normal(world.supplier_delay_mean[s], world.supplier_delay_sd[s])
                 arrival = d + max(1, int(round(quoted + late)))
-                if s == disrupted and d >= n_days - DISRUPTION_DAYS:
-                    arrival += int(rng.integers(6, 13))  # a current supply problem to manage
+                if int(s) in disrupted and d >= n_days - min(DISRUPTION_DAYS, n_days // 10):
+                    arrival += int(rng.integers(8, 17))  # a current supply problem to manage
                 partial = rng.random() < PARTIAL_DELIVERY_CHANCE
                 h.po_supplier.append(int(s))
                 h.po_day.append(d)

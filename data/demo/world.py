@@ -160,7 +160,7 @@ def _carriers(scale: Scale, rng: np.random.Generator) -> dict:
     chosen = cat.CARRIERS[: scale.carriers]
     n_regions = len(cat.REGIONS)
     quoted = np.array([c[2] for c in chosen])
-    bias = rng.uniform(-0.2, 1.2, len(chosen))  # some carriers run late everywhere
+    bias = rng.uniform(-0.6, 0.6, len(chosen))  # some carriers run late everywhere
     distance = np.array(cat.REGION_DISTANCE_DAYS)
     regional = rng.uniform(0.6, 1.6, (len(chosen), n_regions))  # and some in some regions
     mean = quoted[:, None] + bias[:, None] + distance[None, :] * regional
