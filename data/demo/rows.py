@@ -693,14 +693,12 @@ class RowBuilder:
 
         # Ledger: opening stock, each receipt, and per product and day the reservations made and
         # the quantity shipped. Sums are exact, so the ledger always adds up to the stock rows.
-        n_days = h.days
         res_key = (self.ev_reserved_ts // DAY) * n_p + ev_product
         res_keys, res_inv = np.unique(res_key, return_inverse=True)
         res_qty = np.bincount(res_inv, weights=self.ev_qty).astype(np.int64)
         ship_key = self.ev_day[shipped_mask] * n_p + ev_product[shipped_mask]
         ship_keys, ship_inv = np.unique(ship_key, return_inverse=True)
         ship_qty = np.bincount(ship_inv, weights=self.ev_qty[shipped_mask]).astype(np.int64)
-        del n_days
         at = np.r_[
             np.zeros(n_p, dtype=np.int64),
             np.array(h.receipt_ts, dtype=np.int64),

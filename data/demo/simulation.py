@@ -13,6 +13,7 @@ likely to leave.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -120,8 +121,6 @@ def _thresholds(
 
 def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal: int) -> History:
     """Run the wholesaler for ``scale.days`` days starting at ``start_ordinal``."""
-    import datetime as dt
-
     n_days, n_products, n_customers = scale.days, len(world.sku), len(world.cust_code)
     n_suppliers = len(world.supplier_code)
     dates = [dt.date.fromordinal(start_ordinal + d) for d in range(n_days)]
