@@ -63,7 +63,7 @@ if notice:
 
 
 def as_dates(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Date columns as datetimes, so a missing date shows blank instead of "None"."""
+    """Date columns as real datetime columns (sortable, shown as dates; missing ones greyed)."""
     return df.assign(**{c: pd.to_datetime(df[c]) for c in columns})
 
 
@@ -124,6 +124,11 @@ def browse() -> None:
     if found.empty:
         empty_state("No product matches your search.", "Try a shorter word or another category.")
         return
+    if len(found) >= catalogue.DEFAULT_LIMIT:
+        st.caption(
+            f"Showing the first {catalogue.DEFAULT_LIMIT} matches by name: search or choose a "
+            "category to narrow them."
+        )
     shown = found.assign(
         pack=found["pack_size"].astype(str) + " " + found["unit"],
         allergens=found["allergens"].str.replace(",", ", "),

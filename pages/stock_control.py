@@ -110,10 +110,6 @@ st.caption(
     "Hover over a figure's title for its definition."
 )
 
-flash = st.session_state.pop(FLASH_KEY, None)
-if flash:
-    st.success(flash, icon=":material/check_circle:")
-
 with st.sidebar:
     st.subheader("Stock filters")
     f_category = st.selectbox(
@@ -311,6 +307,9 @@ def backorder_report() -> None:
 
 def threshold_editor() -> None:
     """Pick a product, change its reorder point, safety stock and order-up-to level."""
+    flash = st.session_state.pop(FLASH_KEY, None)  # the result of the save before the rerun
+    if flash:
+        st.success(flash, icon=":material/check_circle:")
     products = _overview(db, data_version(db), None, None, None, None).sort_values("sku")
     labels = dict(
         zip(products["product_id"], products["sku"] + " — " + products["name"], strict=True)
