@@ -87,13 +87,24 @@ def _rep_label(rep_id: int | None) -> str:
 
 
 with users_tab:
+    shown_users = users.drop(columns=["customer_id", "sales_rep_id"]).assign(
+        roles=users["roles"].map(
+            lambda roles: ", ".join(role_label(r) for r in roles.split(", ") if r)
+        )
+    )
     standard_table(
-        users.drop(columns=["customer_id", "sales_rep_id"]),
+        shown_users,
         key="admin_users_table",
         file_name="users",
         column_config={
             "user_id": st.column_config.NumberColumn("Id", format="%d"),
+            "username": "Username",
+            "name": "Name",
+            "email": "Email",
             "active": st.column_config.CheckboxColumn("Active"),
+            "roles": "Roles",
+            "customer": "Linked customer",
+            "sales_rep": "Linked sales rep",
             "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
         },
         empty_message="No users yet.",
@@ -275,12 +286,26 @@ with settings_tab:
             "minimum": row.minimum,
             "maximum": row.maximum,
             "what it does": row.help,
-            "changed by": row.updated_by or "",
+            "changed by": row.updated_by,
             "changed at": row.updated_at,
         }
         for row in settings
     ]
-    standard_table(pd.DataFrame(table), key="admin_settings_table", file_name="settings")
+    standard_table(
+        pd.DataFrame(table),
+        key="admin_settings_table",
+        file_name="settings",
+        column_config={
+            "setting": "Setting",
+            "value": "Value",
+            "default": "Default",
+            "minimum": st.column_config.NumberColumn("Minimum", format="%g"),
+            "maximum": st.column_config.NumberColumn("Maximum", format="%g"),
+            "what it does": st.column_config.TextColumn("What it does", width="large"),
+            "changed by": "Changed by",
+            "changed at": st.column_config.DatetimeColumn("Changed", format="YYYY-MM-DD HH:mm"),
+        },
+    )
     rows_by_key = {row.key: row for row in settings}
     key = st.selectbox("Setting to change", list(rows_by_key), key="admin_setting_key")
     row = rows_by_key[key]
@@ -326,7 +351,16 @@ with audit_tab:
         entries,
         key="admin_audit_table",
         file_name="audit_log",
-        column_config={"at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss")},
+        column_config={
+            "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+            "actor": "Who",
+            "action": "Action",
+            "entity": "What",
+            "entity_id": "Which",
+            "before": "Before",
+            "after": "After",
+            "note": "Note",
+        },
         empty_message="No audit entries match these filters.",
         empty_hint="Widen the date range or choose (all) for who and what.",
     )

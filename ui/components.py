@@ -119,9 +119,9 @@ def standard_table(
         hide_index=True,
         column_config=dict(column_config) if column_config else None,
         height=height,
+        placeholder=MISSING,
     )
-    left, right, _ = st.columns([1, 1, 4])
-    with left:
+    with st.container(horizontal=True, vertical_alignment="center"):
         st.download_button(
             "CSV",
             data=lambda: csv_bytes(df),
@@ -131,7 +131,6 @@ def standard_table(
             icon=":material/download:",
             on_click="ignore",
         )
-    with right:
         st.download_button(
             "Excel",
             data=lambda: excel_bytes(df, file_name),
@@ -141,4 +140,4 @@ def standard_table(
             icon=":material/download:",
             on_click="ignore",
         )
-    st.caption(f"{qty(len(df))} rows")
+        st.caption(f"{qty(len(df))} rows")
