@@ -6,6 +6,7 @@ with the reason locally and fail in CI (``CI=true``), where the set-up installs 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.browser.harness import (
+    REPO_ROOT,
     StreamlitServer,
     chromium_problem,
     copy_database,
@@ -23,12 +25,26 @@ from tests.browser.harness import (
 )
 
 BROWSER_DIR = Path(__file__).resolve().parent
+ARTIFACTS_DIR = REPO_ROOT / "test-artifacts" / "browser"
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(str(item.fspath)).resolve().is_relative_to(BROWSER_DIR):
             item.add_marker(pytest.mark.browser)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, attach the end of each server's log (tracebacks are only logged there)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    if report.failed:
+        for name in ("shared_server", "fresh_server"):
+            server = item.funcargs.get(name) if hasattr(item, "funcargs") else None
+            if isinstance(server, StreamlitServer):
+                report.sections.append((f"{name} log (last 4000 chars)", server.log()[-4000:]))
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -78,8 +94,11 @@ def browser(chromium_ready) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def open_page(browser) -> Iterator:
-    """Factory: a new page in its own browser context (own cookies); all closed at the end."""
+def open_page(browser, request) -> Iterator:
+    """Factory: a new page in its own browser context (own cookies); all closed at the end.
+
+    When the test fails, each page's last state is saved under test-artifacts/browser/.
+    """
     pages: list[Page] = []
 
     def factory() -> Page:
@@ -88,5 +107,12 @@ def open_page(browser) -> Iterator:
         return page
 
     yield factory
-    for page in pages:
+    failed = (
+        getattr(request.node, "report_call", None) is not None and request.node.report_call.failed
+    )
+    for number, page in enumerate(pages):
+        if failed:
+            ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+            page.screenshot(path=ARTIFACTS_DIR / f"{name}-{number}.png")
         page.context.close()

@@ -8,6 +8,7 @@ instead of sleeping. Nothing here is a test; ``conftest.py`` turns it into fixtu
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Playwright, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_PATH = Path("/usr/bin/chromium")
@@ -41,23 +43,41 @@ SERVER_START_TIMEOUT_S = 60
 # A page run on the 2-core CI machine takes a second or two; a login a few more.
 APP_RUN_TIMEOUT_MS = 30_000
 
+CHOOSE_ATTEMPTS = 3
+CHOOSE_TIMEOUT_MS = 5_000
+
 # The stApp element carries the script and connection state as attributes (checked on 1.67).
 APP_IDLE = (
     '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
     '[data-test-script-state="notRunning"]'
 )
-# Counts finished script runs, so an action can wait for *its* run and not a stale idle state.
+# Counts finished script runs and notes when the state last changed, so an action can wait for
+# *its* run, and a page load can wait until the app settles (the login cookie component loads in
+# an iframe and then reruns the script once or twice, resetting what was typed meanwhile).
 RUN_COUNTER_SCRIPT = """
 window.__larderRuns = 0;
+window.__larderLastChange = performance.now();
 new MutationObserver((changes) => {
   for (const c of changes) {
-    if (c.target.getAttribute && c.target.getAttribute('data-testid') === 'stApp'
-        && c.target.getAttribute('data-test-script-state') === 'notRunning') {
-      window.__larderRuns += 1;
+    if (c.target.getAttribute && c.target.getAttribute('data-testid') === 'stApp') {
+      window.__larderLastChange = performance.now();
+      if (c.target.getAttribute('data-test-script-state') === 'notRunning') {
+        window.__larderRuns += 1;
+      }
     }
   }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
 """
+SETTLED_SCRIPT = """
+(quietMs) => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  return !!app && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+    && app.getAttribute('data-test-script-state') === 'notRunning'
+    && performance.now() - (window.__larderLastChange || 0) > quietMs;
+}
+"""
+# How long the app must stay idle to count as settled after a page load.
+SETTLE_QUIET_MS = 750
 
 
 def chromium_problem() -> str | None:
@@ -86,22 +106,14 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def seed_demo_database(path: Path, scale: str = "tiny") -> Path:
-    """Create ``path`` as a migrated SQLite database filled by the demo generator."""
-    from data.demo import generate
+def seed_demo_database(path: Path) -> Path:
+    """Create ``path`` as a migrated SQLite database with the tiny demo data.
 
-    from data.db import make_engine
-    from data.migrate import upgrade
+    The same builder as the AppTest fixtures, so the browser tests see the same world.
+    """
+    from tests.apptest_support import build_seeded_file
 
-    engine = make_engine(sqlite_url(path))
-    try:
-        upgrade(engine)
-        generate(engine, scale=scale)
-        with engine.connect() as conn:  # fold the WAL into the file so a plain copy is complete
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        engine.dispose()
-    return path
+    return build_seeded_file(path)
 
 
 def copy_database(template: Path, target: Path) -> Path:
@@ -116,7 +128,7 @@ def server_env(database: Path) -> dict[str, str]:
         DATABASE_URL=sqlite_url(database),
         LARDER_COOKIE_KEY=secrets.token_hex(32),
         # streamlit-authenticator sleeps 0.7 s per logged-out run unless told otherwise.
-        LARDER_LOGIN_SLEEP_TIME="0",
+        LARDER_LOGIN_SLEEP="0",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -202,6 +214,8 @@ class StreamlitServer:
 
 
 def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's chromium; also lengthens expect()'s 5 s default to one app run's budget."""
+    expect.set_options(timeout=APP_RUN_TIMEOUT_MS)
     return playwright.chromium.launch(executable_path=str(CHROMIUM_PATH), args=CHROMIUM_ARGS)
 
 
@@ -218,6 +232,11 @@ def wait_for_app(page: Page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
     page.wait_for_selector(APP_IDLE, state="attached", timeout=timeout_ms)
 
 
+def wait_for_settled(page: Page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
+    """Wait until the app is idle and has stayed idle for ``SETTLE_QUIET_MS``."""
+    page.wait_for_function(SETTLED_SCRIPT, arg=SETTLE_QUIET_MS, timeout=timeout_ms, polling=100)
+
+
 def runs_finished(page: Page) -> int:
     return page.evaluate("window.__larderRuns || 0")
 
@@ -230,7 +249,7 @@ def wait_for_run_after(page: Page, before: int, timeout_ms: int = APP_RUN_TIMEOU
 
 def open_app(page: Page, base_url: str, path: str = "/") -> None:
     page.goto(base_url.rstrip("/") + path)
-    wait_for_app(page)
+    wait_for_settled(page)
 
 
 def password_box(page: Page):
@@ -241,14 +260,101 @@ def password_box(page: Page):
 def login(page: Page, username: str, password: str) -> None:
     """Fill the login form, submit it and wait until the form is gone."""
     expect(password_box(page)).to_be_visible()
+    wait_for_settled(page)
     page.get_by_role("textbox", name="Username").fill(username)
     password_box(page).fill(password)
     before = runs_finished(page)
     page.get_by_role("button", name="Login", exact=True).click()
     wait_for_run_after(page, before)
     expect(password_box(page)).to_have_count(0)
-    wait_for_app(page)
+    wait_for_settled(page)
 
 
 def path_of(page: Page) -> str:
     return urllib.parse.urlsplit(page.url).path
+
+
+def act(page: Page, action) -> None:
+    """Do ``action`` (a click, an Enter) and wait for the script run it starts to finish."""
+    before = runs_finished(page)
+    action()
+    wait_for_run_after(page, before)
+
+
+def go_to(page: Page, title: str) -> None:
+    """Open a page through the sidebar menu, as a user would."""
+    act(page, page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click)
+    wait_for_settled(page)
+
+
+def choose(page: Page, key: str, option: str, *, exact: bool = True) -> None:
+    """Pick ``option`` (or, with ``exact=False``, the option containing it) in a selectbox.
+
+    A live fragment rerunning meanwhile can close the list, so opening it is retried.
+    """
+    box = page.locator(f".st-key-{key}").get_by_role("combobox")
+    current = box.input_value()
+    if current == option or (not exact and option in current):
+        return  # already chosen: choosing again would start no run to wait for
+    target = page.get_by_role("option", name=option, exact=exact).first
+    for _attempt in range(CHOOSE_ATTEMPTS):
+        box.click()
+        if box.get_attribute("aria-expanded") != "true":
+            box.press("ArrowDown")
+        before = runs_finished(page)
+        try:
+            target.click(timeout=CHOOSE_TIMEOUT_MS)
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Escape")
+            continue
+        wait_for_run_after(page, before)
+        if exact:
+            expect(box).to_have_value(option)
+        else:
+            expect(box).to_have_value(re.compile(re.escape(option)))
+        return
+    raise AssertionError(f"could not choose {option!r} in selectbox {key!r}")
+
+
+def choose_radio(page: Page, key: str, label_start: str) -> None:
+    """Select the radio option of widget ``key`` whose label starts with ``label_start``."""
+    radio = page.locator(f".st-key-{key}").get_by_role(
+        "radio", name=re.compile("^" + re.escape(label_start))
+    )
+    if radio.is_checked():
+        return  # already selected: clicking starts no run
+    # The input itself is hidden behind its styled label; click the label.
+    act(page, page.locator(f".st-key-{key} label").filter(has=radio).click)
+    expect(radio).to_be_checked()
+
+
+def type_and_enter(page: Page, key: str, text: str) -> None:
+    """Type into the text or number input with widget key ``key`` and commit it with Enter."""
+    box = page.locator(f".st-key-{key} input")
+    if box.input_value() == text:
+        return  # unchanged: Enter would start no run
+    box.fill(text)
+    act(page, lambda: box.press("Enter"))
+    expect(box).to_have_value(text)
+
+
+# The dataframe grid draws on a canvas; its accessible twin (a <table>) holds the visible cells.
+_TABLE_HEADERS = "el => [...el.querySelectorAll('thead th')].map(th => th.textContent)"
+
+
+def dataframe_with_column(page: Page, column: str):
+    """The dataframe that has a column titled ``column``."""
+    header = page.locator("thead th").filter(has_text=_exact(column))
+    return page.locator('[data-testid="stDataFrame"]').filter(has=header)
+
+
+def table_cell(dataframe, row_text: str, column: str):
+    """The cell of ``column`` in the (visible) row of ``dataframe`` that contains ``row_text``."""
+    headers = dataframe.evaluate(_TABLE_HEADERS)
+    index = headers.index(column)
+    row = dataframe.locator("tbody tr").filter(has_text=row_text)
+    return row.locator("td").nth(index)
+
+
+def _exact(text: str) -> re.Pattern:
+    return re.compile(rf"^{re.escape(text)}$")
