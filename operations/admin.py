@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from numbers import Real
 from typing import Any
 
 import bcrypt
@@ -266,7 +267,7 @@ def _setting_value(key: str, value: Any) -> Any:
             raise ValidationError(f"{key} must be true or false, not {value!r}.")
         return value
     if isinstance(default, (int, float)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, Real):
             raise ValidationError(f"{key} must be a number, not {value!r}.")
         if isinstance(default, int) and not float(value).is_integer():
             raise ValidationError(f"{key} must be a whole number, not {value!r}.")

@@ -71,26 +71,32 @@ class PlacedOrder:
     lines: list[PlacedLine]
 
 
-def _checked_lines(lines: object) -> list[tuple[str, int]]:
+def _checked_lines(lines: object) -> list[tuple[str, int, str | None]]:
+    """(SKU, quantity, substitute-for SKU or None) per line, each checked."""
     if not isinstance(lines, (list, tuple)) or not lines:
         raise ValidationError("An order needs at least one line (a SKU and a quantity).")
     if len(lines) > MAX_LINES_PER_ORDER:
         raise ValidationError(
             f"An order can have at most {MAX_LINES_PER_ORDER} lines; split it into several orders."
         )
-    checked: list[tuple[str, int]] = []
+    checked: list[tuple[str, int, str | None]] = []
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):
-        if not isinstance(line, (list, tuple)) or len(line) != 2:
+        if not isinstance(line, (list, tuple)) or len(line) not in (2, 3):
             raise ValidationError(f"Line {number} must be a pair (SKU, quantity), not {line!r}.")
         sku = text(line[0], f"The SKU on line {number}", max_length=20).upper()
         qty = quantity(line[1], f"The quantity of {sku}")
+        instead_of = None
+        if len(line) == 3 and line[2] is not None:
+            instead_of = text(line[2], f"The SKU {sku} replaces", max_length=20).upper()
+            if instead_of == sku:
+                raise ValidationError(f"{sku} cannot be a substitute for itself.")
         if sku in seen:
             raise ValidationError(
                 f"SKU {sku} appears on more than one line: put the whole quantity on one line."
             )
         seen.add(sku)
-        checked.append((sku, qty))
+        checked.append((sku, qty, instead_of))
     return checked
 
 
@@ -129,7 +135,7 @@ def place_order(
     engine: Engine,
     *,
     customer_id: int,
-    lines: list[tuple[str, int]],
+    lines: list[tuple[str, int]] | list[tuple[str, int, str | None]],
     actor: str,
     priority: str = "normal",
     requested_date: dt.date | None = None,
@@ -139,6 +145,9 @@ def place_order(
     warehouse_id: int | None = None,
 ) -> PlacedOrder:
     """Place an order: reserve what is free in one transaction, backorder or cancel the rest.
+
+    A line is ``(sku, qty)``, or ``(sku, qty, replaced_sku)`` when the customer took this
+    product as a substitute for another (recorded on the line).
 
     ``demand_daily.revenue`` adds the value of what was ordered (quantity x list price).
     """
@@ -164,12 +173,13 @@ def place_order(
         if customer is None:
             raise NotFound(f"Customer {customer_id} does not exist: pick a customer from the list.")
         choice = backorder_choice or customer.backorder_preference
-        skus = [sku for sku, _ in wanted]
+        skus = [sku for sku, _, _ in wanted]
+        replaced = [instead for _, _, instead in wanted if instead]
         products = {
             product.sku: product
-            for product in session.scalars(select(Product).where(Product.sku.in_(skus)))
+            for product in session.scalars(select(Product).where(Product.sku.in_(skus + replaced)))
         }
-        unknown = [sku for sku in skus if sku not in products]
+        unknown = [sku for sku in skus + replaced if sku not in products]
         if unknown:
             raise NotFound(f"Unknown SKU: {', '.join(unknown)}. Check the code in the catalogue.")
         inactive = [sku for sku in skus if not products[sku].active]
@@ -178,7 +188,7 @@ def place_order(
                 f"No longer sold: {', '.join(inactive)}. Choose a substitute instead."
             )
         warehouse_id = resolve_warehouse(session, warehouse_id)
-        stock = lock_stock(session, (p.id for p in products.values()), warehouse_id)
+        stock = lock_stock(session, (products[sku].id for sku in skus), warehouse_id)
         free = {pid: on_hand - reserved for pid, (on_hand, reserved) in stock.items()}
 
         order = Order(
@@ -197,7 +207,7 @@ def place_order(
         order.number = document_number("SO", order.id)
 
         plan = []
-        for line_no, (sku, qty) in enumerate(wanted, start=1):
+        for line_no, (sku, qty, instead_of) in enumerate(wanted, start=1):
             product = products[sku]
             available = max(free.get(product.id, 0), 0)
             if choice == "ship_complete":
@@ -216,6 +226,7 @@ def place_order(
                 qty_cancelled=short if choice == "cancel_short" else 0,
                 qty_shipped=0,
                 unit_price=product.price,
+                substitute_for_id=products[instead_of].id if instead_of else None,
             )
             session.add(line)
             plan.append((product, line, reserve, short))

@@ -258,3 +258,12 @@ def test_bad_settings_are_refused(sqlite_engine, sworld, key, value, error, frag
         error,
         fragment,
     )
+
+
+def test_numpy_numbers_from_widgets_are_accepted_as_settings(sqlite_engine, sworld):
+    import numpy as np
+
+    set_setting(sqlite_engine, key="pick_days", value=np.int64(3), actor="admin")
+    set_setting(sqlite_engine, key="weight_slack", value=np.float64(0.75), actor="admin")
+    with read_connection(sqlite_engine) as conn:
+        assert (get_setting(conn, "pick_days"), get_setting(conn, "weight_slack")) == (3, 0.75)

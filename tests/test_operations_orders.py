@@ -569,3 +569,51 @@ def test_taking_stock_below_the_reorder_point_tells_purchasing(engine, world):
     assert _rows(engine, select(Notification.kind, Notification.role, Notification.subject)) == [
         ("low_stock", "purchasing_manager", "OIL-5L is low: 9 available, reorder point 10")
     ]
+
+
+def test_a_substitute_line_records_what_it_replaces(sqlite_engine, sworld):
+    placed = place_order(
+        sqlite_engine,
+        customer_id=sworld.customers["gold"],
+        lines=[("OIL-5L", 2, "BUTTER-10"), ("FLOUR-25", 1, None)],
+        actor="ann",
+    )
+    rows = _rows(
+        sqlite_engine,
+        select(OrderLine.product_id, OrderLine.substitute_for_id).order_by(OrderLine.line_no),
+    )
+    assert rows == [
+        (sworld.products["OIL-5L"], sworld.products["BUTTER-10"]),
+        (sworld.products["FLOUR-25"], None),
+    ]
+    assert placed.lines[0].qty_allocated == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "error", "fragment"),
+    [
+        (("OIL-5L", 2, "NOPE-9"), NotFound, "Unknown SKU: NOPE-9."),
+        (("OIL-5L", 2, "oil-5l"), ValidationError, "OIL-5L cannot be a substitute for itself."),
+    ],
+)
+def test_bad_substitute_lines_are_refused(sqlite_engine, sworld, line, error, fragment):
+    assert_refused(
+        sqlite_engine,
+        lambda: place_order(
+            sqlite_engine, customer_id=sworld.customers["gold"], lines=[line], actor="ann"
+        ),
+        error,
+        fragment,
+    )
+
+
+def test_numpy_integers_from_a_data_editor_are_whole_numbers(sqlite_engine, sworld):
+    import numpy as np
+
+    placed = place_order(
+        sqlite_engine,
+        customer_id=np.int64(sworld.customers["gold"]),
+        lines=[("OIL-5L", np.int64(3))],
+        actor="ann",
+    )
+    assert placed.lines[0].qty_allocated == 3
