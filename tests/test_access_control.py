@@ -156,6 +156,15 @@ def test_wrong_password_shows_an_error_and_no_page(seeded_db_url):
     assert data_elements(at) == []
 
 
+def test_overlong_password_is_just_a_wrong_password(seeded_db_url):
+    at = app_test("app.py")
+    at.run()
+    log_in(at, "manager", "x" * 100)  # bcrypt 5 raises on more than 72 bytes
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["authentication_status"] is False
+    assert [e.value for e in at.error] == ["Username or password is incorrect."]
+
+
 def disable(username: str, url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:

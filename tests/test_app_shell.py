@@ -240,12 +240,13 @@ def change_password(at, current: str, new: str, repeat: str | None = None):
     ("current", "new", "repeat", "message"),
     [
         ("wrong-one", "brand-new-pw", None, "Your current password is not right"),
+        ("y" * 80, "brand-new-pw", None, "Your current password is not right"),
         ("buyer-demo", "brand-new-pw", "brand-new-px", "The new password and its repeat differ"),
         ("buyer-demo", "short", None, "The password is too short"),
         ("buyer-demo", "x" * 73, None, "The password is too long"),
         ("buyer-demo", " spaced-pw ", None, "A password cannot start or end with a space."),
     ],
-    ids=["wrong_current", "repeat_differs", "too_short", "too_long", "spaces"],
+    ids=["wrong_current", "overlong_current", "repeat_differs", "too_short", "too_long", "spaces"],
 )
 def test_bad_password_change_shows_message_and_keeps_the_old_one(db, current, new, repeat, message):
     with db.connect() as conn:

@@ -6,6 +6,8 @@ import bcrypt
 import streamlit as st
 
 from data.db import read_connection
+from operations.admin import PASSWORD_MAX_BYTES as MAX_PASSWORD_BYTES
+from operations.admin import reset_password
 from operations.errors import LarderError, ValidationError
 from queries.users import password_hash_of
 from ui.auth import CurrentUser
@@ -17,15 +19,15 @@ def _change_password(user: CurrentUser, current: str, new: str, repeat: str) -> 
     """Check the current password and the repeat, then let the write side validate and store."""
     with read_connection(engine()) as conn:
         stored = password_hash_of(conn, user.user_id)
-    if not stored or not bcrypt.checkpw(current.encode(), stored.encode()):
+    typed = current.encode()
+    # bcrypt 5 raises on more than 72 bytes; no valid password is that long anyway.
+    if not stored or len(typed) > MAX_PASSWORD_BYTES or not bcrypt.checkpw(typed, stored.encode()):
         raise ValidationError("Your current password is not right: nothing was changed.")
     if new != repeat:
         raise ValidationError("The new password and its repeat differ: nothing was changed.")
     if new != new.strip():
         # the login form strips what is typed, so such a password could never log in
         raise ValidationError("A password cannot start or end with a space.")
-    from operations.admin import reset_password
-
     reset_password(engine(), user_id=user.user_id, new_password=new, actor=user.username)
 
 

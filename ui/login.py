@@ -75,6 +75,9 @@ def show_login(authenticator: stauth.Authenticate) -> None:
         authenticator.cookie_controller.delete_cookie()
         st.session_state["authentication_status"] = None
         st.error(f"{err} — your account may have been disabled. Ask an administrator.")
+    except ValueError:
+        # bcrypt 5 raises on a typed password over 72 bytes; no stored password is that long.
+        st.session_state["authentication_status"] = False
     status = st.session_state.get("authentication_status")
     if status is True:
         return
