@@ -130,6 +130,11 @@ def draft_purchase_orders(
         now = dt.datetime.combine(a_date(today, "Today"), now.time())
     with write_session(engine) as session:
         warehouse_id = resolve_warehouse(session, warehouse_id)
+        # Two people drafting at once on PostgreSQL would each see the other's need as unmet:
+        # the supplier rows serialize drafting runs (NO KEY UPDATE leaves PO inserts alone).
+        session.execute(
+            select(Supplier.id).order_by(Supplier.id).with_for_update(key_share=True)
+        ).all()
         touched: dict[int, PurchaseOrder] = {}
         added: dict[int, list] = {}
         for product, position in _positions(session, warehouse_id):
