@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import Engine, insert
 
 from data.schema import (
@@ -22,6 +23,7 @@ from data.schema import (
     Supplier,
     Warehouse,
 )
+from tests.conftest import _fresh_engine
 
 TODAY = dt.date(2026, 11, 20)
 NOW = dt.datetime(2026, 11, 20, 12, 0)
@@ -204,3 +206,15 @@ def build_world(engine: Engine) -> None:
                  "status": "open", "created_at": NOW - dt.timedelta(days=20)},
             ],
         )  # fmt: skip
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def world(request, tmp_path_factory):
+    """The world above, built once per test module and backend, for tests that only read."""
+    engines = _fresh_engine(request.param, tmp_path_factory.mktemp("world"))
+    engine = next(engines)  # skips with the reason when PostgreSQL is unreachable
+    build_world(engine)
+    yield engine
+    next(engines, None)  # dispose (and drop the PostgreSQL schema)

@@ -6,13 +6,11 @@ import pandas as pd
 import pytest
 
 from queries.backorders import backorder_report, customer_open_backorders
-from tests.queries_world import NOW, build_world, days
+from tests import queries_world
+from tests.queries_world import NOW, days
 
-
-@pytest.fixture
-def world(engine):
-    build_world(engine)
-    return engine
+# Built once per module and backend: the tests here only read.
+world = queries_world.world
 
 
 def test_report_row_has_order_customer_dates_and_value(world):

@@ -5,13 +5,11 @@ from __future__ import annotations
 import pytest
 
 from queries.catalogue import alternatives, cart_check, search_catalogue
-from tests.queries_world import TODAY, build_world, days
+from tests import queries_world
+from tests.queries_world import TODAY, days
 
-
-@pytest.fixture
-def world(engine):
-    build_world(engine)
-    return engine
+# Built once per module and backend: the tests here only read.
+world = queries_world.world
 
 
 def test_search_matches_name_sku_or_use_and_skips_inactive(world):

@@ -13,13 +13,11 @@ from queries.kpis import (
     inventory_turnover,
     open_backorders,
 )
-from tests.queries_world import COGS_365, INVENTORY_AT_COST, TODAY, build_world
+from tests import queries_world
+from tests.queries_world import COGS_365, INVENTORY_AT_COST, TODAY
 
-
-@pytest.fixture
-def world(engine):
-    build_world(engine)
-    return engine
+# Built once per module and backend: the tests here only read.
+world = queries_world.world
 
 
 def test_backorder_rate_is_short_lines_over_lines(world):

@@ -5,13 +5,11 @@ from __future__ import annotations
 import pytest
 
 from queries.orders import customer_orders, customer_profile, order_lines
-from tests.queries_world import build_world, days
+from tests import queries_world
+from tests.queries_world import days
 
-
-@pytest.fixture
-def world(engine):
-    build_world(engine)
-    return engine
+# Built once per module and backend: the tests here only read.
+world = queries_world.world
 
 
 def test_customer_orders_summary(world):

@@ -7,13 +7,11 @@ from sqlalchemy import insert
 
 from data.schema import Setting
 from queries.stock import low_stock_alerts, product_thresholds, status_counts, stock_overview
+from tests import queries_world
 from tests.queries_world import TODAY, build_world
 
-
-@pytest.fixture
-def world(engine):
-    build_world(engine)
-    return engine
+# Built once per module and backend; tests that write build their own (engine + build_world).
+world = queries_world.world
 
 
 def _by_sku(df):
@@ -69,11 +67,12 @@ def test_overview_most_urgent_first(world):
     assert statuses[:4] == ["backorders", "backorders", "out", "low"]
 
 
-def test_low_stock_ratio_setting_widens_low(world):
-    with world.begin() as conn:
+def test_low_stock_ratio_setting_widens_low(engine):
+    build_world(engine)
+    with engine.begin() as conn:
         conn.execute(insert(Setting).values(key="low_stock_ratio", value={"v": 2.0}))
     # Flour: available 35 <= 2 x 20
-    assert _by_sku(stock_overview(world, today=TODAY)).loc["FLO-25", "status"] == "low"
+    assert _by_sku(stock_overview(engine, today=TODAY)).loc["FLO-25", "status"] == "low"
 
 
 @pytest.mark.parametrize(
