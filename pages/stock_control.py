@@ -42,6 +42,10 @@ STATUS_LABELS = {
 }
 
 
+def units(n: int) -> str:
+    return f"{qty(n)} unit" if n == 1 else f"{qty(n)} units"
+
+
 def chosen(value):
     """The filter value of a select box, None for "any"."""
     return None if value == ANY else value
@@ -152,7 +156,7 @@ def _kpi_row(version: int, alerts: pd.DataFrame) -> None:
         kpi_tile(
             "Open backorders",
             waiting.lines,
-            f"{waiting.help} Now: {qty(waiting.units)} units.",
+            f"{waiting.help} Now: {units(waiting.units)}.",
         )
     with tiles[4]:
         kpi_tile(
@@ -173,7 +177,7 @@ def _alert_list(alerts: pd.DataFrame) -> None:
     )
     with st.expander(f"Low-stock alerts: {len(alerts)} products ({summary})", expanded=True):
         for row in alerts.head(ALERTS_SHOWN).itertuples(index=False):
-            waiting = f", {qty(row.backordered)} units on backorder" if row.backordered else ""
+            waiting = f", {units(row.backordered)} on backorder" if row.backordered else ""
             st.markdown(
                 f"**{row.sku}** {row.name} — {STATUS_LABELS[row.status]}: "
                 f"{qty(row.available)} available (reorder point {qty(row.reorder_point)}), "

@@ -143,7 +143,12 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
     cover = df["available"].clip(lower=0).astype(float) / demand.where(demand > 0)
     df["days_of_cover"] = cover.round(1)
     df["_rank"] = df["status"].map(STATUS_RANK)
-    df = df.sort_values(["_rank", "days_of_cover", "sku"], na_position="last")
+    # Within a status: most units waiting first, then the shortest cover.
+    df = df.sort_values(
+        ["_rank", "backordered", "days_of_cover", "sku"],
+        ascending=[True, False, True, True],
+        na_position="last",
+    )
     return df.drop(columns="_rank").reset_index(drop=True)[OVERVIEW_COLUMNS]
 
 

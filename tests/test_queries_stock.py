@@ -63,8 +63,9 @@ def test_overview_status(world, sku, status):
 
 
 def test_overview_most_urgent_first(world):
-    statuses = list(stock_overview(world, today=TODAY)["status"])
-    assert statuses[:4] == ["backorders", "backorders", "out", "low"]
+    df = stock_overview(world, today=TODAY)
+    assert list(df["status"][:4]) == ["backorders", "backorders", "out", "low"]
+    assert list(df["sku"][:2]) == ["MLK-01", "OVC-01"]  # 7 units waiting before 3
 
 
 def test_low_stock_ratio_setting_widens_low(engine):
