@@ -43,9 +43,8 @@ def demo_database(scale: str, data_dir: Path) -> Path:
     for stale in (path, path.with_suffix(".db-wal"), path.with_suffix(".db-shm")):
         stale.unlink(missing_ok=True)
     sys.path.insert(0, str(REPO_ROOT))
-    from data.demo import generate
-
     from data.db import make_engine
+    from data.demo import generate
     from data.migrate import upgrade
 
     started = time.perf_counter()
@@ -87,7 +86,10 @@ def child(page: str, username: str, warm_runs: int) -> None:
     started = time.perf_counter()
     at.run()
     cold = time.perf_counter() - started
+    # A refusal or a crash would be fast for the wrong reason: report it next to the time.
     problems = [e.value for e in at.exception] + [e.value for e in at.error]
+    problems += [w.value for w in at.warning if "log in" in str(w.value)]
+    tables = len(at.dataframe)
     warm = []
     for _ in range(warm_runs):
         started = time.perf_counter()
@@ -99,6 +101,7 @@ def child(page: str, username: str, warm_runs: int) -> None:
                 "cold": cold,
                 "warm": statistics.median(warm) if warm else None,
                 "problems": [str(p)[:120] for p in problems],
+                "tables": tables,
             }
         )
     )
@@ -126,13 +129,18 @@ def main() -> None:
             rows.append((scale, page, user, result))
             print(f"  {scale:8} {page:16} done", file=sys.stderr, flush=True)
 
-    print(f"\n{'scale':8} {'page':16} {'user':10} {'cold s':>8} {'warm s':>8}  notes")
+    print(f"\n{'scale':8} {'page':16} {'user':10} {'cold s':>8} {'warm s':>8} {'tables':>6}  notes")
     for scale, page, user, result in rows:
         if "error" in result:
-            print(f"{scale:8} {page:16} {user:10} {'-':>8} {'-':>8}  FAILED: {result['error']}")
+            print(
+                f"{scale:8} {page:16} {user:10} {'-':>8} {'-':>8} {'-':>6}  FAILED: {result['error']}"
+            )
             continue
         notes = "; ".join(result["problems"]) or ""
-        print(f"{scale:8} {page:16} {user:10} {result['cold']:8.2f} {result['warm']:8.2f}  {notes}")
+        print(
+            f"{scale:8} {page:16} {user:10} {result['cold']:8.2f} {result['warm']:8.2f} "
+            f"{result['tables']:6d}  {notes}"
+        )
 
 
 if __name__ == "__main__":
