@@ -30,6 +30,10 @@ def _logged_out_page() -> None:
     """A visitor who is not logged in gets the login form drawn above, and nothing else."""
 
 
+def _no_role_page() -> None:
+    st.info("Your account has no role yet, so there is no page for you. Ask an administrator.")
+
+
 def _refusal_page(user: CurrentUser, path: str) -> Callable[[], None]:
     def refuse() -> None:
         show_refusal(user, PAGE_ROLES[path])
@@ -97,6 +101,10 @@ def main() -> None:
         return
 
     allowed = pages_for(user)
+    if not allowed:  # an account with no role yet: nothing to show but the sidebar
+        _sidebar(user, sidebar_top)
+        st.navigation([st.Page(_no_role_page, title="Home", icon=":material/home:")]).run()
+        return
     sections: dict[str, list] = {}
     own_pages = {}
     for spec in allowed:
@@ -116,7 +124,7 @@ def main() -> None:
         if spec not in allowed
     ]
     if hidden:
-        sections.setdefault(allowed[-1].section if allowed else "Larder", []).extend(hidden)
+        sections[allowed[-1].section].extend(hidden)
     current = st.navigation(sections)
     return_to_requested_page(list(own_pages.values()), current)
     st.session_state[NAV_PAGES_KEY] = own_pages

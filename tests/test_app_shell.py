@@ -9,7 +9,7 @@ import altair as alt
 import bcrypt
 import pandas as pd
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from data.db import make_engine, read_connection
 from data.schema import AuditLog, Notification, User
@@ -284,4 +284,19 @@ def test_logout_returns_to_the_login_form(db):
     run_through_app(at)
     assert at.session_state["authentication_status"] is None
     assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert data_elements(at) == []
+
+
+def test_user_without_roles_sees_an_explanation_and_no_page(db):
+    from data.schema import UserRole
+
+    marketing = user_id(db, "marketing")
+    with db.begin() as conn:
+        conn.execute(delete(UserRole).where(UserRole.user_id == marketing))
+    at = app_test("app.py", "marketing")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [i.value for i in at.info] == [
+        "Your account has no role yet, so there is no page for you. Ask an administrator."
+    ]
     assert data_elements(at) == []
