@@ -16,11 +16,10 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.browser.harness import (
     REPO_ROOT,
     StreamlitServer,
-    chromium_problem,
     copy_database,
-    in_ci,
     launch_chromium,
     new_page,
+    require_chromium,
     seed_demo_database,
 )
 
@@ -50,12 +49,7 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="session")
 def chromium_ready() -> None:
     """Skip (locally) or fail (in CI) with the reason when chromium is not installed."""
-    problem = chromium_problem()
-    if problem is None:
-        return
-    if in_ci():
-        pytest.fail(problem)
-    pytest.skip(problem)
+    require_chromium()
 
 
 @pytest.fixture(scope="session")

@@ -95,6 +95,18 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+def require_chromium() -> None:
+    """Skip with the reason when chromium is missing; in CI (``CI=true``) fail instead."""
+    import pytest
+
+    problem = chromium_problem()
+    if problem is None:
+        return
+    if in_ci():
+        pytest.fail(f"CI=true and {problem}", pytrace=False)
+    pytest.skip(problem)
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
