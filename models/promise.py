@@ -159,20 +159,27 @@ class Timeline:
         return likely, late, None, f"{covered}: next reorder plus {self.reorder_note}"
 
 
-def build_timeline(
-    session: Session, product_id: int, today: dt.date, models: PromiseModels
-) -> Timeline:
-    """Free stock and inbound supply of one product, with the supplier's learned record."""
-    free = session.execute(
-        select(func.coalesce(func.sum(Stock.on_hand - Stock.reserved), 0)).where(
-            Stock.product_id == product_id
-        )
-    ).scalar_one()
-    product = session.get(Product, product_id)
-    supplier = session.get(Supplier, product.supplier_id)
-    quoted = supplier.lead_time_days
+@dataclass(frozen=True)
+class SupplierRecord:
+    """What a promise needs to know about the supplier of a product."""
 
-    delay = _figures(models.delay, [str(supplier.id)])
+    supplier_id: int
+    name: str
+    category: str
+    quoted_days: int
+
+
+def make_timeline(
+    product_id: int,
+    free: int,
+    open_lines: list[tuple[int, str, dt.date | None, int]],
+    supplier: SupplierRecord,
+    today: dt.date,
+    models: PromiseModels,
+) -> Timeline:
+    """The timeline from free stock and open PO lines (po_id, number, expected date, qty)."""
+    quoted = supplier.quoted_days
+    delay = _figures(models.delay, [str(supplier.supplier_id)])
     delay_p50, delay_p90 = (
         (delay[0], delay[1]) if delay else (0.0, quoted * (QUOTED_LATE_FACTOR - 1))
     )
@@ -183,7 +190,7 @@ def build_timeline(
     else:
         delay_note = ""
 
-    lead = _figures(models.lead, [str(supplier.id), product.category])
+    lead = _figures(models.lead, [str(supplier.supplier_id), supplier.category])
     if lead and lead[2] > 0:
         lead_p50, lead_p90 = lead[0], lead[1]
         lead_note = (
@@ -193,22 +200,8 @@ def build_timeline(
         lead_p50, lead_p90 = float(quoted), quoted * QUOTED_LATE_FACTOR
         lead_note = f"{supplier.name}'s quoted {quoted}-day lead time (no history yet)"
 
-    rows = session.execute(
-        select(
-            PurchaseOrder.id,
-            PurchaseOrder.number,
-            PurchaseOrder.expected_date,
-            PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received,
-        )
-        .join(PurchaseOrderLine, PurchaseOrderLine.po_id == PurchaseOrder.id)
-        .where(
-            PurchaseOrderLine.product_id == product_id,
-            PurchaseOrder.status.in_(OPEN_PO_STATUSES),
-            PurchaseOrderLine.qty_ordered > PurchaseOrderLine.qty_received,
-        )
-    ).all()
     inbound = []
-    for po_id, number, expected, outstanding in rows:
+    for po_id, number, expected, outstanding in open_lines:
         # An approved PO not yet sent has no date yet: it goes out now with the usual lead time.
         expected = expected or today + dt.timedelta(days=_days(lead_p50))
         likely = expected + dt.timedelta(days=_days(delay_p50)) if delay_p50 > 0 else expected
@@ -233,6 +226,35 @@ def build_timeline(
     )
 
 
+def build_timeline(
+    session: Session, product_id: int, today: dt.date, models: PromiseModels
+) -> Timeline:
+    """Free stock and inbound supply of one product now, with the supplier's learned record."""
+    free = session.execute(
+        select(func.coalesce(func.sum(Stock.on_hand - Stock.reserved), 0)).where(
+            Stock.product_id == product_id
+        )
+    ).scalar_one()
+    product = session.get(Product, product_id)
+    supplier = session.get(Supplier, product.supplier_id)
+    rows = session.execute(
+        select(
+            PurchaseOrder.id,
+            PurchaseOrder.number,
+            PurchaseOrder.expected_date,
+            PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received,
+        )
+        .join(PurchaseOrderLine, PurchaseOrderLine.po_id == PurchaseOrder.id)
+        .where(
+            PurchaseOrderLine.product_id == product_id,
+            PurchaseOrder.status.in_(OPEN_PO_STATUSES),
+            PurchaseOrderLine.qty_ordered > PurchaseOrderLine.qty_received,
+        )
+    ).all()
+    record = SupplierRecord(supplier.id, supplier.name, product.category, supplier.lead_time_days)
+    return make_timeline(product_id, int(free), [tuple(r) for r in rows], record, today, models)
+
+
 @dataclass(frozen=True)
 class Transit:
     likely_days: int
@@ -240,13 +262,21 @@ class Transit:
     note: str
 
 
-def transit_for(session: Session, region: str | None, models: PromiseModels) -> Transit:
-    """Transit days to a region: learned P50/P90, else the carriers' quoted days."""
+def transit_from_models(region: str | None, models: PromiseModels) -> Transit | None:
+    """Learned transit days to a region (P50/P90), or None without a transit model."""
     figures = _figures(models.transit, [region or "(unknown)"])
     if figures and figures[2] > 0:
         p50, p90 = _days(figures[0]), _days(figures[1])
         where = f" to {region}" if region else ""
         return Transit(p50, max(p90, p50), f"{p50}-{max(p90, p50)} days in transit{where}")
+    return None
+
+
+def transit_for(session: Session, region: str | None, models: PromiseModels) -> Transit:
+    """Transit days to a region: learned P50/P90, else the carriers' quoted days."""
+    learned = transit_from_models(region, models)
+    if learned is not None:
+        return learned
     quoted = session.execute(
         select(func.min(Carrier.transit_days), func.max(Carrier.transit_days))
     ).one()

@@ -38,6 +38,7 @@ from models.sentiment import sentiment_scores
 from models.tabular import InputError
 
 ACTOR = "model"
+KINDS = ("demand", "lead_time", "transit", "sentiment", "promise")
 DAYS_PER_PERIOD = {"D": 1, "W": 7, "M": 30.4}
 MIN_DURATIONS_FOR_BACKTEST = 30
 SENTIMENT_BATCH = 2000
@@ -236,6 +237,14 @@ def train_sentiment(engine: Engine) -> Outcome:
     return Outcome({"analyzer": "vaderSentiment compound"}, metrics)
 
 
+def train_promise(engine: Engine) -> Outcome:
+    """Score delivery promises replayed at each recent backorder's creation (no new model)."""
+    from models.promise_backtest import delivery_backtest
+
+    metrics = delivery_backtest(engine)
+    return Outcome({"method": "available-to-promise walk"}, metrics)
+
+
 def update_thresholds(
     engine: Engine,
     forecast: pd.DataFrame,
@@ -297,7 +306,7 @@ def train_all(
     horizon: int = 8,
     origins: int = 2,
     thresholds: bool = False,
-    kinds: tuple[str, ...] = ("demand", "lead_time", "transit", "sentiment"),
+    kinds: tuple[str, ...] = KINDS,
     log: Callable[[str], None] = print,
     model_params: dict | None = None,
 ) -> dict[str, ModelRun]:
@@ -308,6 +317,7 @@ def train_all(
         "lead_time": lambda: train_lead_time(engine),
         "transit": lambda: train_transit(engine),
         "sentiment": lambda: train_sentiment(engine),
+        "promise": lambda: train_promise(engine),
     }
     runs, outcomes = {}, {}
     for kind in kinds:
@@ -342,9 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=8)
     parser.add_argument("--origins", type=int, default=2, help="backtest origins for demand")
     parser.add_argument("--update-thresholds", action="store_true")
-    parser.add_argument(
-        "--only", nargs="+", choices=["demand", "lead_time", "transit", "sentiment"]
-    )
+    parser.add_argument("--only", nargs="+", choices=KINDS)
     args = parser.parse_args(argv)
     engine = make_engine(args.database) if args.database else make_engine()
     runs = train_all(
@@ -353,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         args.horizon,
         args.origins,
         args.update_thresholds,
-        tuple(args.only) if args.only else ("demand", "lead_time", "transit", "sentiment"),
+        tuple(args.only) if args.only else KINDS,
     )
     return 0 if all(r.status == "ok" for r in runs.values()) else 1
 

@@ -199,10 +199,10 @@ def trained(tmp_path_factory):
 def test_every_kind_is_recorded_as_a_successful_run(trained):
     engine, _, runs = trained
     assert {k: r.status for k, r in runs.items()} == dict.fromkeys(
-        ("demand", "lead_time", "transit", "sentiment"), "ok"
+        ("demand", "lead_time", "transit", "sentiment", "promise"), "ok"
     )
     with Session(engine) as s:
-        assert s.scalar(select(func.count(ModelRun.id))) == 4
+        assert s.scalar(select(func.count(ModelRun.id))) == 5
     demand = registry.latest(engine, "demand")
     assert isinstance(demand.model, GlobalDemandModel)
     assert demand.metrics["methods"]["model"]["rmsse"] > 0

@@ -1,0 +1,232 @@
+"""How good were the delivery dates? Replay the promise at each backorder's creation.
+
+For every backorder created in the test window and later delivered, the walk is redone as it
+would have been on the day it was created: models fitted only on history before the window,
+the purchase orders open that day at the date the supplier had given, and the backorders of the
+same product still waiting that day ahead in the queue (free stock was nil: that is why a
+backorder exists). The likely date is scored by its mean absolute error in days, the late-case
+date by how many actual deliveries came on or before it (target: at least 85 %).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, func, select
+
+from data.db import read_connection
+from data.schema import (
+    Backorder,
+    Customer,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Receipt,
+    Shipment,
+    ShipmentLine,
+    Supplier,
+)
+from data.settings import all_settings
+from models.history import lead_time_history, transit_history
+from models.leadtime import DurationDistribution
+from models.promise import (
+    PromiseModels,
+    SupplierRecord,
+    Transit,
+    _estimate,
+    make_timeline,
+    transit_from_models,
+)
+
+DEFAULT_TEST_DAYS = 120
+FALLBACK_TRANSIT = Transit(2, 4, "2-4 days assumed transit")
+
+
+def fit_promise_models(engine: Engine, before: dt.datetime | None = None) -> PromiseModels:
+    """Lead, delay and transit distributions from history that had ended before ``before``."""
+    lead_hist = lead_time_history(engine)
+    transit_hist = transit_history(engine)
+    if before is not None:
+        lead_hist = lead_hist[lead_hist["received_at"] < before]
+        transit_hist = transit_hist[transit_hist["delivered_at"] < before]
+    models = PromiseModels()
+    if not lead_hist.empty:
+        supplier = lead_hist["supplier_id"].astype(str)
+        models.lead = DurationDistribution().fit(
+            pd.DataFrame({"supplier": supplier, "category": lead_hist["category"]}),
+            lead_hist["days"],
+        )
+        known = lead_hist["delay_days"].notna()
+        if known.any():
+            models.delay = DurationDistribution().fit(
+                supplier[known].to_frame(), lead_hist.loc[known, "delay_days"]
+            )
+    if not transit_hist.empty:
+        models.transit = DurationDistribution().fit(
+            transit_hist[["region"]].astype(str), transit_hist["days"]
+        )
+    return models
+
+
+def _frame(conn, query) -> pd.DataFrame:
+    return pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+
+
+def _load(engine: Engine, since: dt.datetime) -> tuple[pd.DataFrame, ...]:
+    delivered = func.max(Shipment.delivered_at).label("delivered_at")
+    tested = (
+        select(
+            Backorder.id,
+            Backorder.product_id,
+            Backorder.qty,
+            Backorder.created_at,
+            Backorder.closed_at,
+            Customer.region,
+            delivered,
+        )
+        .join(Customer, Customer.id == Backorder.customer_id)
+        .join(ShipmentLine, ShipmentLine.order_line_id == Backorder.order_line_id)
+        .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
+        .where(
+            Backorder.created_at >= since,
+            Backorder.status == "filled",
+            Shipment.direction == "outbound",
+            Shipment.delivered_at.is_not(None),
+        )
+        .group_by(
+            Backorder.id,
+            Backorder.product_id,
+            Backorder.qty,
+            Backorder.created_at,
+            Backorder.closed_at,
+            Customer.region,
+        )
+    )
+    queue = select(
+        Backorder.product_id,
+        Backorder.created_at,
+        Backorder.closed_at,
+        (Backorder.qty - Backorder.qty_cancelled).label("units"),
+    )
+    first_receipt = (
+        select(Receipt.po_line_id, func.min(Receipt.received_at).label("received_at"))
+        .group_by(Receipt.po_line_id)
+        .subquery()
+    )
+    lines = (
+        select(
+            PurchaseOrderLine.product_id,
+            PurchaseOrder.id.label("po_id"),
+            PurchaseOrder.number,
+            func.coalesce(PurchaseOrder.approved_at, PurchaseOrder.sent_at).label("open_from"),
+            PurchaseOrder.sent_at,
+            func.coalesce(PurchaseOrder.original_expected_date, PurchaseOrder.expected_date).label(
+                "expected"
+            ),
+            PurchaseOrderLine.qty_ordered,
+            first_receipt.c.received_at,
+        )
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
+        .outerjoin(first_receipt, first_receipt.c.po_line_id == PurchaseOrderLine.id)
+        .where(PurchaseOrder.status != "cancelled")
+    )
+    suppliers = select(
+        Product.id.label("product_id"),
+        Product.category,
+        Supplier.id.label("supplier_id"),
+        Supplier.name,
+        Supplier.lead_time_days,
+    ).join(Supplier, Supplier.id == Product.supplier_id)
+    with read_connection(engine) as conn:
+        frames = tuple(_frame(conn, q) for q in (tested, queue, lines, suppliers))
+        pick_days = int(all_settings(conn)["pick_days"])
+    for frame in frames[:3]:
+        for col in frame.columns:
+            if col.endswith("_at") or col in ("open_from",):
+                frame[col] = pd.to_datetime(frame[col])
+    frames[2]["expected"] = pd.to_datetime(frames[2]["expected"])
+    return (*frames, pick_days)
+
+
+def delivery_backtest(engine: Engine, test_days: int = DEFAULT_TEST_DAYS) -> dict:
+    """Likely-date MAE and late-date coverage of delivery promises replayed at creation."""
+    with read_connection(engine) as conn:
+        end = conn.execute(select(func.max(Backorder.created_at))).scalar_one()
+    if end is None:
+        return {"tested": 0, "note": "no backorders"}
+    end = pd.Timestamp(end)
+    since = (end - pd.Timedelta(days=test_days)).to_pydatetime()
+    models = fit_promise_models(engine, before=since)
+    tested, queue, lines, suppliers, pick_days = _load(engine, since)
+    suppliers = suppliers.set_index("product_id")
+    queue_by_product = dict(tuple(queue.groupby("product_id")))
+    lines_by_product = dict(tuple(lines.groupby("product_id")))
+    transits: dict[str, Transit] = {}
+    rows = []
+    for bo in tested.sort_values("created_at").itertuples(index=False):
+        t0 = bo.created_at
+        today = t0.date()
+        waiting = queue_by_product.get(bo.product_id)
+        ahead = waiting[
+            (waiting["created_at"] < t0)
+            & (waiting["closed_at"].isna() | (waiting["closed_at"] > t0))
+        ]
+        po = lines_by_product.get(bo.product_id)
+        open_lines = []
+        if po is not None:
+            is_open = (po["open_from"] <= t0) & (
+                po["received_at"].isna() | (po["received_at"] > t0)
+            )
+            for line in po[is_open].itertuples(index=False):
+                # A PO approved but not yet sent that day had no date from the supplier yet.
+                sent = pd.notna(line.sent_at) and line.sent_at <= t0
+                expected = line.expected.date() if sent and pd.notna(line.expected) else None
+                open_lines.append((int(line.po_id), line.number, expected, int(line.qty_ordered)))
+        sup = suppliers.loc[bo.product_id]
+        record = SupplierRecord(
+            int(sup["supplier_id"]), sup["name"], sup["category"], int(sup["lead_time_days"])
+        )
+        timeline = make_timeline(bo.product_id, 0, open_lines, record, today, models)
+        if bo.region not in transits:
+            transits[bo.region] = transit_from_models(bo.region, models) or FALLBACK_TRANSIT
+        est = _estimate(
+            timeline,
+            int(ahead["units"].sum()),
+            int(bo.qty),
+            len(ahead) + 1,
+            today,
+            pick_days,
+            transits[bo.region],
+        )
+        delivered = bo.delivered_at.date()
+        restocked = bo.closed_at.date() if pd.notna(bo.closed_at) else None
+        rows.append(
+            {
+                "likely_error": (est.likely - delivered).days,
+                "covered": delivered <= est.late,
+                "by_likely": delivered <= est.likely,
+                "restock_error": None
+                if restocked is None
+                else (est.restock_likely - restocked).days,
+                "restock_covered": None if restocked is None else restocked <= est.restock_late,
+                "waits_on_po": est.po_id is not None,
+            }
+        )
+    if not rows:
+        return {"tested": 0, "note": "no delivered backorders in the test window"}
+    scored = pd.DataFrame(rows)
+    restock = scored.dropna(subset=["restock_error"])
+    return {
+        "tested": len(scored),
+        "window_start": since.date().isoformat(),
+        "window_end": end.date().isoformat(),
+        "delivery_likely_mae_days": float(np.mean(np.abs(scored["likely_error"]))),
+        "delivery_likely_bias_days": float(np.mean(scored["likely_error"])),
+        "delivery_late_coverage": float(scored["covered"].mean()),
+        "delivery_likely_coverage": float(scored["by_likely"].mean()),
+        "restock_likely_mae_days": float(np.mean(np.abs(restock["restock_error"].astype(float)))),
+        "restock_late_coverage": float(restock["restock_covered"].astype(bool).mean()),
+        "share_waiting_on_a_po": float(scored["waits_on_po"].mean()),
+    }
