@@ -13,7 +13,7 @@ import operations
 from data.schema import CATEGORIES
 from operations.errors import LarderError
 from operations.validation import quantity
-from queries import catalogue, orders
+from queries import backorders, catalogue, orders
 from ui.auth import require_role
 from ui.components import empty_state, error_state, money, qty, standard_table
 from ui.db import data_version, engine
@@ -255,6 +255,31 @@ def my_orders() -> None:
     if mine.empty:
         empty_state("You have no orders yet.")
         return
+    waiting = backorders.customer_open_backorders(db, customer_id)
+    if not waiting.empty:
+        st.markdown(f"**Waiting for {qty(len(waiting))} item(s) on backorder**")
+        st.dataframe(
+            as_dates(waiting, ["estimated_date", "late_case_date"])[
+                [
+                    "product",
+                    "qty_open",
+                    "estimated_date",
+                    "late_case_date",
+                    "order_number",
+                    "reason",
+                ]
+            ],
+            hide_index=True,
+            key="my_backorders_table",
+            column_config={
+                "product": st.column_config.TextColumn("Product", width="medium"),
+                "qty_open": st.column_config.NumberColumn("Qty", format="%d"),
+                "estimated_date": st.column_config.DateColumn("Expected"),
+                "late_case_date": st.column_config.DateColumn("At the latest"),
+                "order_number": st.column_config.TextColumn("Order"),
+                "reason": st.column_config.TextColumn("Why that date"),
+            },
+        )
     st.caption(f"Your latest {qty(len(mine))} orders, newest first.")
     standard_table(
         as_dates(mine.drop(columns=["order_id"]), ["next_estimate"]),

@@ -135,21 +135,30 @@ def test_remove_a_cart_line(db):
 
 
 def test_customer_never_sees_another_customers_orders(db):
-    sku, _ = _stocked_product(db)
-    theirs = operations.place_order(
-        db, customer_id=_customer_id(db, "customer2"), lines=[(sku, 1)], actor="test"
-    )
-    mine = operations.place_order(
-        db, customer_id=_customer_id(db, "customer1"), lines=[(sku, 1)], actor="test"
-    )
+    sku, available = _stocked_product(db)
+
+    def short_order(username: str):
+        # Both orders go short, so each customer has an open backorder on the same product.
+        return operations.place_order(
+            db,
+            customer_id=_customer_id(db, username),
+            lines=[(sku, available + 1)],
+            actor="test",
+            backorder_choice="accept_backorder",
+        )
+
+    mine, theirs = short_order("customer1"), short_order("customer2")
     at = _run("customer1")
     orders_table = next(d.value for d in at.dataframe if d.value.columns[0] == "order")
     assert mine.number in set(orders_table["order"])
     assert theirs.number not in set(orders_table["order"])
     assert theirs.number not in at.selectbox(key="my_order_pick").options
+    waiting = next(d.value for d in at.dataframe if "qty_open" in d.value.columns)
+    assert mine.number in set(waiting["order_number"])
+    assert set(waiting["order_number"]) <= set(orders_table["order"])
     other = _run("customer2")
     other_table = next(d.value for d in other.dataframe if d.value.columns[0] == "order")
-    assert set(other_table["order"]) >= {theirs.number}
+    assert theirs.number in set(other_table["order"])
     assert mine.number not in set(other_table["order"])
 
 
