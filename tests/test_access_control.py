@@ -71,6 +71,13 @@ def test_every_page_has_its_roles_declared():
     assert missing == [], f"add these pages to ui.auth.PAGE_ROLES: {missing}"
 
 
+def test_every_page_is_in_the_menu_catalogue():
+    from ui.navigation import PAGES
+
+    missing = [page for page in PAGE_FILES if page not in {spec.path for spec in PAGES}]
+    assert missing == [], f"add these pages to ui.navigation.PAGES: {missing}"
+
+
 @pytest.mark.parametrize("page", PAGE_FILES)
 @pytest.mark.parametrize("role", VISITORS, ids=lambda r: r or "logged_out")
 def test_page_access_by_role(seeded_db_url, page, role):
