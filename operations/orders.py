@@ -44,7 +44,7 @@ from operations.estimates import expected_date
 from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
-from operations.stock import lock_stock, move_stock, resolve_warehouse
+from operations.stock import lock_stock, move_stock, reserve_many, resolve_warehouse
 from operations.validation import a_date, actor_name, identifier, one_of, quantity, text
 
 MAX_LINES_PER_ORDER = 500
@@ -127,8 +127,7 @@ def _upsert_demand(session: Session, rows: list[dict]) -> None:
         return
     conn = session.connection()
     # Sorted so concurrent orders take the summary rows' locks in the same order.
-    for row in sorted(rows, key=lambda row: row["product_id"]):
-        conn.execute(_DEMAND_UPSERT[conn.dialect.name], row)
+    conn.execute(_DEMAND_UPSERT[conn.dialect.name], sorted(rows, key=lambda row: row["product_id"]))
 
 
 def place_order(
@@ -235,17 +234,13 @@ def place_order(
         holding = choice == "ship_complete" and any(short for _, _, _, short in plan)
         placed: list[PlacedLine] = []
         demand: list[dict] = []
+        reserve_many(
+            session,
+            [{"product_id": p.id, "qty": reserve, "ref_id": ln.id} for p, ln, reserve, _ in plan],
+            warehouse_id=warehouse_id,
+            actor=actor,
+        )
         for product, line, reserve, short in plan:
-            move_stock(
-                session,
-                product_id=product.id,
-                warehouse_id=warehouse_id,
-                reason="reserve",
-                actor=actor,
-                reserved_delta=reserve,
-                ref_type="order_line",
-                ref_id=line.id,
-            )
             if reserve and not holding:
                 session.add(
                     PickTask(

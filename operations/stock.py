@@ -139,3 +139,46 @@ def move_stock(
             "note": note[:200],
         },
     )
+
+
+def reserve_many(session: Session, moves: list[dict], *, warehouse_id: int, actor: str) -> None:
+    """Reserve several lines' stock in two batched statements (the hot path of placing orders).
+
+    Each move is ``{"product_id", "qty", "ref_id"}`` (an order line id). Only for products whose
+    stock row the caller has locked and seen with enough free stock: the row must exist.
+    """
+    moves = [move for move in moves if move["qty"]]
+    if not moves:
+        return
+    conn = session.connection()
+    conn.execute(
+        _MOVE_STOCK,
+        [
+            {
+                "pid": m["product_id"],
+                "wid": warehouse_id,
+                "on_hand_delta": 0,
+                "reserved_delta": m["qty"],
+            }
+            for m in sorted(moves, key=lambda m: m["product_id"])
+        ],
+    )
+    at = utcnow()
+    conn.execute(
+        _LEDGER,
+        [
+            {
+                "at": at,
+                "product_id": m["product_id"],
+                "warehouse_id": warehouse_id,
+                "on_hand_delta": 0,
+                "reserved_delta": m["qty"],
+                "reason": "reserve",
+                "ref_type": "order_line",
+                "ref_id": m["ref_id"],
+                "actor": actor,
+                "note": "",
+            }
+            for m in moves
+        ],
+    )
