@@ -71,14 +71,13 @@ def load_promise_models(session: Session) -> PromiseModels:
     """The newest lead-time and transit models of this database (empty when never trained)."""
     from models.registry import latest  # late import: registry reads the engine only when asked
 
-    engine = session.get_bind()
     models = PromiseModels()
-    lead = latest(engine, "lead_time")
+    lead = latest(session, "lead_time")
     if lead is not None:
         models.lead = lead.model.get("lead")
         models.delay = lead.model.get("delay")
         models.sources["lead_time"] = lead.run_id
-    transit = latest(engine, "transit")
+    transit = latest(session, "transit")
     if transit is not None:
         models.transit = transit.model.get("transit")
         models.sources["transit"] = transit.run_id
@@ -318,11 +317,19 @@ def _region(session: Session, customer_id: int | None) -> str | None:
 
 
 def _reason(
-    restock_note: str, position: int, timeline: Timeline, pick: int, transit: Transit
+    restock_note: str,
+    position: int | None,
+    ahead: int,
+    timeline: Timeline,
+    pick: int,
+    transit: Transit,
 ) -> str:
     parts = [restock_note]
     if restock_note != "in stock now":
-        parts[0] += f", {_ordinal(position)} in queue"
+        if position is not None:
+            parts[0] += f", {_ordinal(position)} in queue"
+        else:
+            parts[0] += f", {ahead} units queued ahead" if ahead else ", first in queue"
         if timeline.delay_note and restock_note.startswith("waits on"):
             parts.append(timeline.delay_note)
     parts.append(f"then {pick} pick day{'s' if pick != 1 else ''} and {transit.note}")
@@ -343,7 +350,8 @@ def estimate_backorder(
     """Likely and late delivery dates for ``qty_needed`` units of a product short for a customer.
 
     ``ahead`` is the number of units queued before this request (default: every open
-    backorder of the product) and ``position`` its place in the queue (default: last).
+    backorder of the product) and ``position`` its place in the queue (default: last when
+    ``ahead`` is counted here; when only ``ahead`` is given the reason counts units instead).
     """
     models = models if models is not None else load_promise_models(session)
     timeline = build_timeline(session, product_id, today, models)
@@ -352,7 +360,7 @@ def estimate_backorder(
         position = position or count + 1
     pick_days = int(all_settings(session.connection())["pick_days"])
     transit = transit_for(session, _region(session, customer_id), models)
-    return _estimate(timeline, ahead, qty_needed, position or 1, today, pick_days, transit)
+    return _estimate(timeline, ahead, qty_needed, position, today, pick_days, transit)
 
 
 def _estimate(timeline, ahead, qty, position, today, pick_days, transit) -> Estimate:
@@ -361,7 +369,7 @@ def _estimate(timeline, ahead, qty, position, today, pick_days, transit) -> Esti
     return Estimate(
         likely=likely,
         late=late,
-        reason=_reason(note, position, timeline, pick_days, transit)[:300],
+        reason=_reason(note, position, ahead, timeline, pick_days, transit)[:300],
         po_id=po.po_id if po else None,
         restock_likely=r_likely,
         restock_late=r_late,

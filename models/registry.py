@@ -67,23 +67,34 @@ def load_artifact(path: str | Path) -> Any:
     return _load(str(path), path.stat().st_mtime)
 
 
+def newest_run_query(kind: str):
+    """SELECT of the newest successful ModelRun of ``kind``."""
+    return (
+        select(ModelRun)
+        .where(ModelRun.kind == kind, ModelRun.status == "ok")
+        .order_by(ModelRun.finished_at.desc(), ModelRun.id.desc())
+        .limit(1)
+    )
+
+
 def latest_run(engine: Engine, kind: str) -> ModelRun | None:
     """The newest successful ModelRun of ``kind`` (detached), or None."""
     with read_connection(engine) as conn, Session(bind=conn) as session:
-        run = session.scalars(
-            select(ModelRun)
-            .where(ModelRun.kind == kind, ModelRun.status == "ok")
-            .order_by(ModelRun.finished_at.desc(), ModelRun.id.desc())
-            .limit(1)
-        ).first()
+        run = session.scalars(newest_run_query(kind)).first()
         if run is not None:
             session.expunge(run)
         return run
 
 
-def latest(engine: Engine, kind: str) -> LoadedModel | None:
-    """The newest successful run of ``kind`` with its model loaded; None if none can be loaded."""
-    run = latest_run(engine, kind)
+def latest(engine: Engine | Session, kind: str) -> LoadedModel | None:
+    """The newest successful run of ``kind`` with its model loaded; None if none can be loaded.
+
+    Given a session, the lookup runs inside it (no second connection during a write).
+    """
+    if isinstance(engine, Session):
+        run = engine.scalars(newest_run_query(kind)).first()
+    else:
+        run = latest_run(engine, kind)
     if run is None or not run.artifact or not artifact_path(run.artifact).exists():
         return None
     return LoadedModel(

@@ -249,3 +249,39 @@ def test_nothing_changes_on_a_second_run(scenario):
         reestimate_open_backorders(s, today=TODAY, models=models)
     with write_session(engine) as s:
         assert reestimate_open_backorders(s, today=TODAY, models=models) == []
+
+
+def test_units_ahead_without_a_position_are_named_in_units(scenario):
+    with Session(scenario["engine"]) as s:
+        est = estimate_backorder(
+            s,
+            scenario["flour"],
+            6,
+            scenario["customers"]["bronze"],
+            TODAY,
+            ahead=4,
+            models=_models(scenario["mill"]),
+        )
+    assert est.po_id == scenario["pos"]["PO-2"]
+    assert est.reason.startswith("waits on PO-2, 4 units queued ahead; Mill usually 2 days late")
+
+
+def test_promises_read_the_latest_trained_models_inside_the_session(
+    scenario, tmp_path, monkeypatch
+):
+    from models import registry
+    from models.train import Outcome, _run
+
+    monkeypatch.setattr(registry, "ARTIFACT_DIR", tmp_path)
+    models = _models(scenario["mill"])
+    engine = scenario["engine"]
+    _run(
+        engine, "lead_time", "v1", lambda: Outcome({"lead": models.lead, "delay": models.delay}, {})
+    )
+    _run(engine, "transit", "v1", lambda: Outcome({"transit": models.transit}, {}))
+    with write_session(engine) as s:
+        est = estimate_backorder(
+            s, scenario["flour"], 4, scenario["customers"]["gold"], TODAY, ahead=0
+        )
+    assert est.likely == D(2026, 3, 14)
+    assert "Mill usually 2 days late" in est.reason
