@@ -125,10 +125,10 @@ def generate(
             conn.execute(select(func.pg_advisory_xact_lock(SEED_LOCK_KEY)))
         if conn.execute(select(func.count()).select_from(Product)).scalar_one():
             raise DatabaseNotEmpty("the database already has products; reset it before seeding")
-        big = [metadata[name] for name in LOAD_ORDER if len(tables[name].rows) >= BIG_TABLE_ROWS]
+        big = [metadata[name] for name in LOAD_ORDER if len(tables[name]) >= BIG_TABLE_ROWS]
         with foreign_keys_checked_once(conn, big):
             for name in LOAD_ORDER:
-                table = tables[name]
-                counts[name] = insert_rows(conn, metadata[name], table.columns, table.rows)
+                table = tables.pop(name)  # let each table's rows go once they are loaded
+                counts[name] = insert_rows(conn, metadata[name], table.columns, iter(table))
         reset_id_sequences(conn, (metadata[name] for name in LOAD_ORDER))
     return counts

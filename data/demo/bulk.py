@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import islice
 
 import numpy as np
 from sqlalchemy import Connection, ForeignKeyConstraint, Table, func, insert, inspect, select
@@ -54,9 +55,7 @@ def insert_rows(
     conn: Connection, table: Table, columns: Sequence[str], rows: Iterable[tuple]
 ) -> int:
     """Load ``rows`` (tuples in ``columns`` order) into ``table``; returns the row count."""
-    rows = rows if isinstance(rows, list) else list(rows)
-    if not rows:
-        return 0
+    loaded = 0
     if conn.dialect.name == "postgresql":
         from psycopg import sql
 
@@ -67,11 +66,14 @@ def insert_rows(
         with raw.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
-    else:
-        statement = str(insert(table).compile(dialect=conn.dialect, column_keys=list(columns)))
-        for start in range(0, len(rows), BATCH_ROWS):
-            conn.exec_driver_sql(statement, rows[start : start + BATCH_ROWS])
-    return len(rows)
+                loaded += 1
+        return loaded
+    statement = str(insert(table).compile(dialect=conn.dialect, column_keys=list(columns)))
+    rows = iter(rows)
+    while batch := list(islice(rows, BATCH_ROWS)):
+        conn.exec_driver_sql(statement, batch)
+        loaded += len(batch)
+    return loaded
 
 
 def reset_id_sequences(conn: Connection, tables: Iterable[Table]) -> None:

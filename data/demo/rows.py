@@ -10,7 +10,7 @@ yet shipped.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -30,14 +30,37 @@ CHANNELS = ("portal", "phone", "email", "rep")
 CHANNEL_WEIGHTS = (0.55, 0.2, 0.15, 0.1)
 
 
-@dataclass
 class TableRows:
-    columns: tuple[str, ...]
-    rows: list[tuple] = field(default_factory=list)
+    """A table's rows, kept column by column: row tuples are only made while loading."""
+
+    def __init__(
+        self,
+        columns: tuple[str, ...],
+        rows: list[tuple] | None = None,
+        *,
+        data: list[Sequence] | None = None,
+    ):
+        self.columns = tuple(columns)
+        if data is None:
+            rows = rows or []
+            data = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in columns]
+        if len({len(column) for column in data}) > 1:
+            raise ValueError(f"columns of unequal length for {self.columns}")
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data[0]) if self.data else 0
+
+    def __iter__(self) -> Iterator[tuple]:
+        return zip(*self.data, strict=True)
+
+    @property
+    def rows(self) -> list[tuple]:
+        return list(self)
 
 
-def _rows(columns: str, *cols) -> TableRows:
-    return TableRows(tuple(columns.split()), list(zip(*cols, strict=True)))
+def _rows(columns: str, *cols: Sequence) -> TableRows:
+    return TableRows(tuple(columns.split()), data=list(cols))
 
 
 class RowBuilder:
@@ -614,7 +637,7 @@ class RowBuilder:
         )
         # Inbound shipments for the POs still on their way.
         open_po = np.flatnonzero(np.isin(self.po_status, ("sent", "partially_received")))
-        n_out = len(self.tables["shipments"].rows)
+        n_out = len(self.tables["shipments"])
         rows = list(self.tables["shipments"].rows)
         events = list(self.outbound_event_rows)
         for k, po in enumerate(open_po):
