@@ -527,6 +527,9 @@ class RowBuilder:
             else:
                 placed_by.append("service")
         order_day = self.o_ts // DAY
+        # Wanted the next day; nobody delivers on a Sunday (date.fromordinal(1) is a Monday).
+        next_weekday = (self.h.start_ordinal + order_day + 1 - 1) % 7
+        requested = order_day + 1 + (next_weekday == 6)
         self.tables["orders"] = _rows(
             "id number customer_id placed_at requested_date priority status channel placed_by "
             "cancelled_at cancel_reason",
@@ -534,7 +537,7 @@ class RowBuilder:
             [f"SO-{i:07d}" for i in range(1, n_o + 1)],
             (self.o_customer + 1).tolist(),
             self.ts(self.o_ts),
-            self.day(order_day + 1 + (order_day % 7 == 4)),
+            self.day(requested),
             np.where(self.o_urgent, "urgent", "normal").tolist(),
             status.tolist(),
             [CHANNELS[c] for c in channel],
