@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy import func, select
 
@@ -209,14 +211,22 @@ def test_setting_change_is_saved_and_audited(db):
     assert at.metric[2].value == "1"  # settings that differ from their default
 
 
-def test_audit_log_shows_changes_and_filters_by_actor(db):
+def test_audit_log_shows_a_change_and_filters_by_who_and_what(db):
     at = choose_setting(admin_page(), "pick_days")
     at.number_input(key="admin_setting_value_pick_days").set_value(2)
     click(at, "Save setting")
+    assert "admin" in at.selectbox(key="admin_audit_actor").options
+    at.selectbox(key="admin_audit_actor").set_value("admin")
+    at.selectbox(key="admin_audit_entity").set_value("setting")
+    at.run()
     audit_table = at.dataframe[-1].value
     assert list(audit_table["action"]) == ["set_setting"]
     assert list(audit_table["entity_id"]) == ["pick_days"]
-    assert at.selectbox(key="admin_audit_actor").options == ["(all)", "admin"]
-    at.selectbox(key="admin_audit_entity").set_value("setting")
+    assert list(audit_table["after"]) == ['{"value": 2}']
+
+
+def test_audit_log_explains_an_empty_period(db):
+    at = admin_page()
+    at.date_input(key="admin_audit_period").set_value((dt.date(2001, 1, 1), dt.date(2001, 1, 2)))
     at.run()
-    assert list(at.dataframe[-1].value["actor"]) == ["admin"]
+    assert "No audit entries match these filters." in [i.value.split("\n")[0] for i in at.info]
