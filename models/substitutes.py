@@ -11,6 +11,18 @@ import datetime as dt
 from collections.abc import Mapping
 
 import pandas as pd
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from data.schema import (
+    Order,
+    OrderLine,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Stock,
+    Substitute,
+)
 
 # Score weights (points); the candidate with the most points is offered first.
 WEIGHT_AVAILABLE = 4.0
@@ -18,6 +30,17 @@ WEIGHT_PRICE = 2.0
 WEIGHT_MARGIN = 1.0
 WEIGHT_ACCEPTED = 2.0
 LATE_PENALTY_PER_DAY = 0.5  # points lost per day a candidate arrives after the needed date
+CANDIDATE_COLUMNS = [
+    "product_id",
+    "sku",
+    "name",
+    "use",
+    "price",
+    "cost",
+    "allergens",
+    "free",
+    "available_date",
+]
 
 
 def allergen_set(value: object) -> frozenset[str]:
@@ -81,3 +104,91 @@ def rank_substitutes(
     if not include_disallowed:
         ranked = ranked[ranked["allowed"].astype(bool)]
     return ranked.sort_values(["allowed", "score"], ascending=[False, False]).reset_index(drop=True)
+
+
+def substitutes_for(
+    session: Session, product_id: int, customer_id: int | None, needed_date: dt.date
+) -> pd.DataFrame:
+    """Ranked substitutes of a product for a customer, read from the database.
+
+    Candidates are the listed substitutes and every active product of the same use. A candidate
+    is available on the needed date when it has free stock (today) or an open purchase order
+    due by then (its expected date).
+    """
+    original = session.get(Product, product_id)
+    if original is None:
+        raise ValueError(f"no product {product_id}")
+    listed = select(Substitute.substitute_id).where(Substitute.product_id == product_id)
+    free = (
+        select(Stock.product_id, func.sum(Stock.on_hand - Stock.reserved).label("free"))
+        .group_by(Stock.product_id)
+        .subquery()
+    )
+    inbound = (
+        select(PurchaseOrderLine.product_id, func.min(PurchaseOrder.expected_date).label("due"))
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
+        .where(
+            PurchaseOrder.status.in_(("approved", "sent", "partially_received")),
+            PurchaseOrderLine.qty_ordered > PurchaseOrderLine.qty_received,
+        )
+        .group_by(PurchaseOrderLine.product_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            Product.id,
+            Product.sku,
+            Product.name,
+            Product.use,
+            Product.price,
+            Product.cost,
+            Product.allergens,
+            func.coalesce(free.c.free, 0),
+            inbound.c.due,
+        )
+        .outerjoin(free, free.c.product_id == Product.id)
+        .outerjoin(inbound, inbound.c.product_id == Product.id)
+        .where(
+            Product.active.is_(True),
+            Product.id != product_id,
+            or_(Product.use == original.use, Product.id.in_(listed)),
+        )
+    ).all()
+    today = dt.date.today() if needed_date is None else min(dt.date.today(), needed_date)
+    candidates = pd.DataFrame(
+        [
+            {
+                "product_id": pid,
+                "sku": sku,
+                "name": name,
+                # A listed substitute of another use still counts as serving the same purpose.
+                "use": original.use,
+                "price": float(price),
+                "cost": float(cost),
+                "allergens": allergens,
+                "free": int(free_qty),
+                "available_date": pd.Timestamp(today if free_qty > 0 else due)
+                if (free_qty > 0 or due is not None)
+                else pd.NaT,
+            }
+            for pid, sku, name, _use, price, cost, allergens, free_qty, due in rows
+        ],
+        columns=CANDIDATE_COLUMNS,
+    )
+    accepted: set[int] = set()
+    if customer_id is not None:
+        accepted = set(
+            session.scalars(
+                select(OrderLine.product_id)
+                .join(Order, Order.id == OrderLine.order_id)
+                .where(Order.customer_id == customer_id, OrderLine.substitute_for_id == product_id)
+                .distinct()
+            ).all()
+        )
+    info = {
+        "product_id": original.id,
+        "use": original.use,
+        "price": float(original.price),
+        "allergens": original.allergens,
+    }
+    return rank_substitutes(info, candidates, needed_date, accepted)
