@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from data.db import make_engine
-from data.demo import DEMO_USERS, DatabaseNotEmpty, build_rows, generate
+from data.demo import DEMO_USERS, DatabaseNotEmpty, build_rows, generate, password_hash
 from data.demo.seasons import season_factors
 from data.schema import (
     ROLES,
@@ -218,10 +218,16 @@ def test_every_role_has_a_demo_user(seeded):
 
 
 @pytest.mark.parametrize("user", DEMO_USERS, ids=lambda u: u.username)
-def test_demo_password_verifies_against_the_stored_hash(seeded, user):
-    stored = _scalar(seeded, select(User.password_hash).where(User.username == user.username))
-    assert bcrypt.checkpw(user.password.encode(), stored.encode())
-    assert not bcrypt.checkpw(b"wrong-password", stored.encode())
+def test_demo_password_verifies_against_its_hash(user):
+    stored = password_hash(user.password).encode()
+    assert bcrypt.checkpw(user.password.encode(), stored)
+    assert not bcrypt.checkpw(b"wrong-password", stored)
+
+
+def test_demo_users_are_stored_with_their_password_hashes(seeded):
+    with seeded.connect() as conn:
+        stored = dict(conn.execute(select(User.username, User.password_hash)).all())
+    assert stored == {user.username: password_hash(user.password) for user in DEMO_USERS}
 
 
 def test_demo_customers_have_different_sales_reps_and_sales1_is_the_first(seeded):
