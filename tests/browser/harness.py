@@ -287,10 +287,22 @@ def path_of(page: Page) -> str:
 
 
 def act(page: Page, action) -> None:
-    """Do ``action`` (a click, an Enter) and wait for the script run it starts to finish."""
+    """Do ``action`` (a click, an Enter), wait for the run it starts, then for the app to settle.
+
+    Settling matters: a page that calls ``st.rerun()`` runs twice, and a click between the two
+    runs (on a tab, say) is lost when the second run redraws the page.
+    """
     before = runs_finished(page)
     action()
     wait_for_run_after(page, before)
+    wait_for_settled(page)
+
+
+def open_tab(page: Page, name: str) -> None:
+    """Switch to the tab called ``name`` (tabs switch in the browser, without a run)."""
+    tab = page.get_by_role("tab", name=name, exact=True)
+    tab.click()
+    expect(tab).to_have_attribute("aria-selected", "true")
 
 
 def go_to(page: Page, title: str) -> None:
@@ -320,6 +332,7 @@ def choose(page: Page, key: str, option: str, *, exact: bool = True) -> None:
             page.keyboard.press("Escape")
             continue
         wait_for_run_after(page, before)
+        wait_for_settled(page)
         if exact:
             expect(box).to_have_value(option)
         else:

@@ -37,6 +37,7 @@ from tests.browser.harness import (
     go_to,
     login,
     open_app,
+    open_tab,
     password_box,
     path_of,
     sqlite_url,
@@ -171,7 +172,7 @@ def test_customer_backorder_reaches_the_managers_live_stock_page(shared_server, 
     choose(customer, "shop_pick", f"({pick.sku})", exact=False)
     type_and_enter(customer, "shop_qty", str(ordered))
     act(customer, customer.get_by_role("button", name="Add to cart").click)
-    customer.get_by_role("tab", name="Cart").click()
+    open_tab(customer, "Cart")
     expect(
         customer.get_by_text(f"Only {pick.available} in stock: {SHORT_BY} short")
     ).to_be_visible()
