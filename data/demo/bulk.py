@@ -11,6 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from itertools import islice
 
 import numpy as np
@@ -20,15 +21,31 @@ from sqlalchemy.schema import AddConstraint, DropConstraint
 BATCH_ROWS = 50_000
 
 
+@lru_cache(maxsize=1)
+def _times_of_day() -> list[str]:
+    """The text " HH:MM:SS.000000" for every second of a day."""
+    return [
+        f" {h:02d}:{m:02d}:{sec:02d}.000000"
+        for h in range(24)
+        for m in range(60)
+        for sec in range(60)
+    ]
+
+
 def timestamps(start: dt.date, seconds: np.ndarray) -> list[str | None]:
     """Seconds after midnight of ``start`` as timestamp text; negative means no time (None)."""
     seconds = np.asarray(seconds, dtype=np.int64)
-    base = np.datetime64(start, "s")
-    text = np.datetime_as_string(base + np.maximum(seconds, 0).astype("timedelta64[s]"), unit="us")
-    if text.size:
-        text.view(np.uint32).reshape(text.size, -1)[:, 10] = ord(" ")
-    out = text.tolist()
-    for i in np.flatnonzero(seconds < 0):
+    if not seconds.size:
+        return []
+    days, second_of_day = np.divmod(np.maximum(seconds, 0), 86_400)
+    first, last = int(days.min()), int(days.max())
+    day_text = dates(start, np.arange(first, last + 1))
+    times = _times_of_day()
+    out: list[str | None] = [
+        day_text[d] + times[t]
+        for d, t in zip((days - first).tolist(), second_of_day.tolist(), strict=True)
+    ]
+    for i in np.flatnonzero(seconds < 0).tolist():
         out[i] = None
     return out
 

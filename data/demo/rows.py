@@ -205,11 +205,13 @@ class RowBuilder:
         rows = []
         for key in sorted(groups):
             members = groups[key]
-            for p in members:
-                others = sorted(
-                    (abs(w.price[q] - w.price[p]) / w.price[p], q) for q in members if q != p
-                )[:3]
-                for _, q in others:
+            ids = np.array(members)
+            prices = w.price[ids]
+            distance = np.abs(prices[None, :] - prices[:, None]) / prices[:, None]
+            np.fill_diagonal(distance, np.inf)
+            for row, p in enumerate(members):
+                nearest = np.lexsort((ids, distance[row]))[: min(3, len(members) - 1)]
+                for q in ids[nearest].tolist():
                     mine = set(filter(None, w.allergens[p].split(",")))
                     theirs = set(filter(None, w.allergens[q].split(",")))
                     extra = sorted(theirs - mine)
@@ -406,9 +408,7 @@ class RowBuilder:
         s_day, s_order = keys // n_o, keys % n_o
         region = w.cust_region[self.o_customer[s_order]]
         cum = np.cumsum(w.carrier_region_share, axis=1)
-        carrier = np.array(
-            [np.searchsorted(cum[r], u) for r, u in zip(region, rng.random(n_s), strict=True)]
-        )
+        carrier = (cum[region] < rng.random(n_s)[:, None]).sum(axis=1)
         carrier = np.minimum(carrier, len(w.carrier_code) - 1)
         shipped = s_day * DAY + 8 * HOUR + rng.integers(0, 3 * HOUR, n_s)
         # Promise: the carrier's quoted days plus the region's distance from the depot.
@@ -641,7 +641,7 @@ class RowBuilder:
         # Inbound shipments for the POs still on their way.
         open_po = np.flatnonzero(np.isin(self.po_status, ("sent", "partially_received")))
         n_out = len(self.tables["shipments"])
-        rows = list(self.tables["shipments"].rows)
+        rows = []
         events = list(self.outbound_event_rows)
         for k, po in enumerate(open_po):
             sid = n_out + k + 1
@@ -678,7 +678,10 @@ class RowBuilder:
                 )
             if late:
                 events.append((sid, self.now - HOUR, "delayed", "Supplier reports a later arrival"))
-        self.tables["shipments"] = TableRows(self.tables["shipments"].columns, rows)
+        shipments = self.tables["shipments"]
+        shipments.data = [
+            list(column) + [row[k] for row in rows] for k, column in enumerate(shipments.data)
+        ]
         n_e = len(events)
         self.tables["shipment_events"] = _rows(
             "id shipment_id at kind note",
