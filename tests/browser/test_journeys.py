@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, select
 from data.db import make_engine
 from data.schema import (
     Backorder,
+    Customer,
     Order,
     OrderLine,
     Product,
@@ -67,9 +68,12 @@ def db(shared_server) -> Engine:
     engine.dispose()
 
 
-def all_skus(engine: Engine) -> list[str]:
+def private_strings(engine: Engine) -> list[str]:
+    """Text only a logged-in user may see: every product SKU and every customer's name."""
     with engine.connect() as conn:
-        return list(conn.execute(select(Product.sku)).scalars())
+        skus = list(conn.execute(select(Product.sku)).scalars())
+        customers = list(conn.execute(select(Customer.name)).scalars())
+    return skus + customers
 
 
 @dataclass(frozen=True)
@@ -139,11 +143,11 @@ def open_page_as(new_page, server: StreamlitServer, username: str, password: str
     return page
 
 
-def assert_no_data(page: Page, skus: list[str]) -> None:
+def assert_no_data(page: Page, private: list[str]) -> None:
     expect(page.locator(DATA_SELECTORS)).to_have_count(0)
     text = page.locator("body").inner_text()
-    shown = [sku for sku in skus if sku in text]
-    assert not shown, f"product SKUs on a page for a logged-out visitor: {shown[:5]}"
+    shown = [value for value in private if value in text]
+    assert not shown, f"data on a page for a logged-out visitor: {shown[:5]}"
 
 
 def test_customer_backorder_reaches_the_managers_live_stock_page(shared_server, db, open_page):
@@ -219,10 +223,10 @@ def test_deep_link_after_fresh_start_shows_login_and_no_data(
     expect(password_box(page).or_(refusal).first).to_be_visible()
     engine = make_engine(sqlite_url(demo_template_db))
     try:
-        skus = all_skus(engine)
+        private = private_strings(engine)
     finally:
         engine.dispose()
-    assert_no_data(page, skus)
+    assert_no_data(page, private)
 
 
 def test_reload_keeps_the_user_on_the_page(shared_server, open_page):
