@@ -9,14 +9,17 @@ re-checks emptiness inside its own transaction, so the loser simply finds the da
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from data.migrate import is_empty, upgrade
 
 SCALE_ENV = "LARDER_DEMO_SCALE"  # which demo scale an empty database gets (default: "default")
+SQLITE_LOCKED_ATTEMPTS = 20  # one-second waits on top of each busy timeout
 SETUP_LOCK_KEY = 7_310_001  # any constant; identifies "Larder database setup" among advisory locks
 
 
@@ -38,6 +41,20 @@ def setup_lock(engine: Engine) -> Iterator[None]:
 
 def ensure_database(engine: Engine, scale: str | None = None) -> None:
     """Apply migrations and, when there are no products yet, seed the demo wholesaler."""
+    for attempt in range(1, SQLITE_LOCKED_ATTEMPTS + 1):
+        try:
+            _migrate_and_seed(engine, scale)
+            return
+        except OperationalError as exc:
+            # SQLite: another server may hold the write lock longer than the busy timeout while
+            # it seeds the default demo on a slow disk. Wait for it, then find its data.
+            locked = engine.dialect.name == "sqlite" and "locked" in str(exc).lower()
+            if not locked or attempt == SQLITE_LOCKED_ATTEMPTS:
+                raise
+            time.sleep(1)
+
+
+def _migrate_and_seed(engine: Engine, scale: str | None) -> None:
     from data.demo import DatabaseNotEmpty, generate
 
     with setup_lock(engine):
