@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, inspect, select
 
+from data.__main__ import drop_everything
 from data.bootstrap import ensure_database
 from data.db import make_engine
+from data.migrate import upgrade
 from data.schema import OrderLine, Product
 from tests.conftest import _PG_PROBLEM, drop_pg_schema, pg_schema_engine
 
@@ -178,3 +180,11 @@ def test_two_servers_starting_at_once_seed_only_once(empty_database):
 def count_lines(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(OrderLine)).scalar_one()
+
+
+def test_drop_everything_removes_all_tables_including_alembic_version(empty_database):
+    engine, _ = empty_database
+    upgrade(engine)
+    assert "alembic_version" in inspect(engine).get_table_names()
+    drop_everything(engine)
+    assert inspect(engine).get_table_names() == []
