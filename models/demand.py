@@ -108,10 +108,12 @@ def to_panel(
 
 
 def item_scale(values: np.ndarray) -> np.ndarray:
-    """Each item's mean absolute demand per period (1 where it never had any)."""
-    with np.errstate(invalid="ignore"):
-        scale = np.nanmean(np.abs(values), axis=1) if values.shape[1] else np.ones(len(values))
-    return np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
+    """Each item's mean absolute demand per known period (1 where it never had any)."""
+    known = ~np.isnan(values)
+    count = known.sum(axis=1)
+    total = np.where(known, np.abs(values), 0.0).sum(axis=1)
+    scale = np.divide(total, count, out=np.zeros(len(values)), where=count > 0)
+    return np.where(scale > 0, scale, 1.0)
 
 
 class _Sums:

@@ -72,6 +72,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = ","
+    malformed: list[list[str]] = []
     try:
         frame = pd.read_csv(
             path,
@@ -80,10 +81,12 @@ def read_table(path: str | Path) -> pd.DataFrame:
             dtype=str,
             keep_default_na=True,
             skipinitialspace=True,
-            on_bad_lines="skip",
+            engine="python",  # the only engine that hands malformed lines to a callback
+            on_bad_lines=lambda line: malformed.append(line),
         )
     except pd.errors.EmptyDataError as exc:
         raise InputError(f"{path} has no header or rows") from exc
+    frame.attrs["malformed_lines"] = len(malformed)
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
     if frame.empty:
         raise InputError(f"{path} has a header but no rows")
@@ -143,7 +146,11 @@ def parse_numbers(values: pd.Series) -> pd.Series:
 
 
 def drop_duplicates(frame: pd.DataFrame, notes: Notes) -> pd.DataFrame:
-    """The frame without exact duplicate rows, noting how many went."""
+    """The frame without exact duplicate rows, noting how many went (and malformed lines)."""
+    notes.add(
+        frame.attrs.get("malformed_lines", 0),
+        "skipped {n} malformed lines (wrong number of fields)",
+    )
     before = len(frame)
     frame = frame.drop_duplicates()
     notes.add(before - len(frame), "dropped {n} duplicate rows")

@@ -21,7 +21,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
 
 
@@ -65,6 +65,8 @@ def test_demand_on_a_messy_csv_reports_every_dropped_row(tmp_path):
         "2",
         "--origins",
         "1",
+        "--max-iter",
+        "40",
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout

@@ -69,3 +69,12 @@ def test_when_nothing_is_usable_the_error_says_why():
     frame = pd.DataFrame({"i": ["a", "b"], "d": ["x", "y"], "q": ["1", "2"]})
     with pytest.raises(InputError, match="dropped 2 rows with unparseable dates in 'd'"):
         clean_demand(frame, "i", "d", "q")
+
+
+def test_malformed_lines_are_skipped_and_counted(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("item,date,qty\na,2024-01-01,1\nb,2024-01-01,2,extra,fields\nc,2024-01-02,3\n")
+    frame = read_table(path)
+    assert frame["item"].tolist() == ["a", "c"]
+    _, notes = clean_demand(frame, "item", "date", "qty")
+    assert "skipped 1 malformed lines (wrong number of fields)" in notes.lines
