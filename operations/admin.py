@@ -83,7 +83,7 @@ def _check_links(session, roles: list[str], customer_id, sales_rep_id) -> None:
 
 
 def _user(session, user_id: int) -> User:
-    user = session.get(User, user_id, with_for_update=True)
+    user = session.get(User, user_id, with_for_update={"key_share": True})
     if user is None:
         raise NotFound(f"User {user_id} does not exist.")
     return user
@@ -287,7 +287,7 @@ def set_setting(engine: Engine, *, key: str, value: Any, actor: str) -> None:
         raise NotFound(f"There is no setting called {key!r}.")
     value = _setting_value(key, value)
     with write_session(engine) as session:
-        row = session.get(Setting, key, with_for_update=True)
+        row = session.get(Setting, key, with_for_update={"key_share": True})
         before = SETTINGS[key].default if row is None else row.value["v"]
         if row is None:
             session.add(Setting(key=key, value={"v": value}, updated_at=utcnow(), updated_by=actor))

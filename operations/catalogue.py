@@ -51,7 +51,7 @@ def set_product_prices(
     price = None if price is None else money(price, "The price")
     cost = None if cost is None else money(cost, "The cost")
     with write_session(engine) as session:
-        product = session.get(Product, product_id, with_for_update=True)
+        product = session.get(Product, product_id, with_for_update={"key_share": True})
         if product is None:
             raise NotFound(f"Product {product_id} does not exist.")
         before = {"price": product.price, "cost": product.cost}

@@ -381,7 +381,7 @@ def _locked_order(session: Session, order_id: int) -> Order:
     order = session.execute(
         select(Order)
         .where(Order.id == order_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if order is None:

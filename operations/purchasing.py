@@ -155,7 +155,7 @@ def draft_purchase_orders(
                     )
                     .order_by(PurchaseOrder.id)
                     .limit(1)
-                    .with_for_update()
+                    .with_for_update(key_share=True)
                 ).first() or _new_po(
                     session,
                     supplier_id=product.supplier_id,
@@ -209,7 +209,7 @@ def _locked_po(session: Session, po_id: int) -> PurchaseOrder:
     po = session.execute(
         select(PurchaseOrder)
         .where(PurchaseOrder.id == po_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if po is None:

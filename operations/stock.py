@@ -1,8 +1,12 @@
 """Moving stock: every change to on_hand or reserved is one guarded UPDATE plus a ledger row.
 
-Lock order used by every operation, so PostgreSQL never deadlocks: the order row (if any),
-then stock rows sorted by product id, then order lines, backorders and pick tasks. On SQLite
-``FOR UPDATE`` renders as nothing; ``BEGIN IMMEDIATE`` already serializes writers there.
+Lock order used by every operation, so PostgreSQL never deadlocks: the order or purchase
+order row (if any), then stock rows sorted by product id, then order lines, backorders and pick
+tasks. Rows other tables point to (orders, POs, products, users…) are locked ``FOR NO KEY
+UPDATE``: a plain ``FOR UPDATE`` also blocks the key-share lock a foreign-key check takes, so a
+receipt holding its PO while waiting for stock deadlocked with an order that held the stock and
+inserted a backorder pointing to that PO (found by the concurrency test). On SQLite the lock
+clauses render as nothing; ``BEGIN IMMEDIATE`` already serializes writers there.
 """
 
 from __future__ import annotations

@@ -44,13 +44,13 @@ def _locked_task(session: Session, task_id: int) -> tuple[PickTask, OrderLine, O
     order = session.execute(
         select(Order)
         .where(Order.id == found)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one()
     task = session.execute(
         select(PickTask)
         .where(PickTask.id == task_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).scalar_one()
     line = session.get(OrderLine, task.order_line_id)
@@ -303,7 +303,7 @@ def ship_order(
         order = session.execute(
             select(Order)
             .where(Order.id == order_id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         ).scalar_one_or_none()
         if order is None:
@@ -318,7 +318,7 @@ def ship_order(
             .join(OrderLine, OrderLine.id == PickTask.order_line_id)
             .where(OrderLine.order_id == order.id, PickTask.status == "packed")
             .order_by(PickTask.id)
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         ).all()
         if not tasks:
@@ -397,7 +397,7 @@ def mark_delivered(
     shipment_id = identifier(shipment_id, "Shipment")
     now = now or utcnow()
     with write_session(engine) as session:
-        shipment = session.get(Shipment, shipment_id, with_for_update=True)
+        shipment = session.get(Shipment, shipment_id, with_for_update={"key_share": True})
         if shipment is None:
             raise NotFound(f"Shipment {shipment_id} does not exist.")
         if shipment.status in ("delivered", "cancelled"):
@@ -517,7 +517,7 @@ def set_thresholds(
             "the reorder point includes the safety stock."
         )
     with write_session(engine) as session:
-        product = session.get(Product, product_id, with_for_update=True)
+        product = session.get(Product, product_id, with_for_update={"key_share": True})
         if product is None:
             raise NotFound(f"Product {product_id} does not exist.")
         before = {
