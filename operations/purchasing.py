@@ -288,6 +288,9 @@ def approve_po(engine: Engine, *, po_id: int, actor: str) -> None:
 def _repromise(session: Session, po: PurchaseOrder, today: dt.date) -> int:
     products = [line.product_id for line in _po_lines(session, po.id)]
     session.flush()
+    # Backorders of a product only change under its stock lock (orders, fills, cancels), so
+    # re-estimating them takes it too: no two transactions update them in different orders.
+    lock_stock(session, products, po.warehouse_id)
     slipped = reestimate_backorders(session, products, today)
     return tell_about_slips(session, slipped)
 
