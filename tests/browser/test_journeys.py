@@ -278,3 +278,16 @@ def test_customer_opening_admin_by_url_is_refused(shared_server, db, open_page):
         )
     text = page.locator('[data-testid="stMain"]').inner_text()
     assert not [u for u in others if re.search(rf"\b{re.escape(u)}\b", text)]
+
+
+def test_logout_forgets_the_login_cookie(shared_server, open_page):
+    """After logging out, a reload shows the login form, not the page (the cookie is gone)."""
+    page = open_page_as(open_page, shared_server, "manager", "manager-demo")
+    go_to(page, "Stock control")
+    act(page, page.get_by_role("button", name="Log out").click)
+    expect(password_box(page)).to_be_visible()
+    page.reload()
+    wait_for_settled(page)
+    expect(password_box(page)).to_be_visible()
+    expect(page.get_by_role("heading", name="Stock control")).to_have_count(0)
+    expect(page.locator(DATA_SELECTORS)).to_have_count(0)
