@@ -20,6 +20,7 @@ from data.demo.bulk import as_json, dates, money, timestamps
 from data.demo.simulation import DAY, HOUR, History
 from data.demo.world import World
 from data.schema import CATEGORIES, SEGMENTS, TIERS
+from operations.numbering import document_number
 
 WAREHOUSE_ID = 1
 RECENT_EVENT_DAYS = 60  # shipments this recent carry a tracking-event trail
@@ -334,7 +335,7 @@ class RowBuilder:
                 estimated[b] = max(base + int(np.ceil(delay)) + 1, self.last_day + 1)
                 late[b] = estimated[b] + int(np.ceil(2 * spread))
                 reason[b] = (
-                    f"Waits on PO-{po + 1:06d} from {w.supplier_name[supplier]}"
+                    f"Waits on {document_number('PO', po + 1)} from {w.supplier_name[supplier]}"
                     f" (runs about {delay:.0f} days late)"
                 )
             else:
@@ -432,7 +433,7 @@ class RowBuilder:
             "id number direction order_id po_id carrier_id tracking region status shipped_at "
             "promised_date estimated_arrival delivered_at",
             range(1, n_s + 1),
-            [f"SH-{i:07d}" for i in range(1, n_s + 1)],
+            [document_number("SH", i) for i in range(1, n_s + 1)],
             ["outbound"] * n_s,
             (s_order + 1).tolist(),
             [None] * n_s,
@@ -534,7 +535,7 @@ class RowBuilder:
             "id number customer_id placed_at requested_date priority status channel placed_by "
             "cancelled_at cancel_reason",
             range(1, n_o + 1),
-            [f"SO-{i:07d}" for i in range(1, n_o + 1)],
+            [document_number("SO", i) for i in range(1, n_o + 1)],
             (self.o_customer + 1).tolist(),
             self.ts(self.o_ts),
             self.day(requested),
@@ -605,7 +606,7 @@ class RowBuilder:
             "id number supplier_id warehouse_id status created_at created_by approved_at "
             "approved_by sent_at expected_date original_expected_date received_at",
             range(1, n_po + 1),
-            [f"PO-{i:06d}" for i in range(1, n_po + 1)],
+            [document_number("PO", i) for i in range(1, n_po + 1)],
             (np.array(h.po_supplier) + 1).tolist(),
             [WAREHOUSE_ID] * n_po,
             self.po_status.tolist(),
@@ -939,7 +940,7 @@ class RowBuilder:
         for b in range(len(self.b_line)):
             line = int(self.b_line[b])
             order, cust = int(self.l_order[line]), int(self.l_customer[line])
-            number, product = f"SO-{order + 1:07d}", w.name[int(self.l_product[line])]
+            number, product = document_number("SO", order + 1), w.name[int(self.l_product[line])]
             rep = w.rep_code[w.cust_rep[cust]].lower()
             created = int(self.b_ts[b])
             if rng.random() < 0.5:
@@ -1004,7 +1005,9 @@ class RowBuilder:
                     "service",
                     channel,
                     "inbound",
-                    texts.subject(rng, texts.GENERAL_SUBJECTS, f"SO-{order + 1:07d}", ""),
+                    texts.subject(
+                        rng, texts.GENERAL_SUBJECTS, document_number("SO", order + 1), ""
+                    ),
                     "",
                     answered,
                 )
@@ -1026,7 +1029,7 @@ class RowBuilder:
                         "logistics",
                         "email",
                         "outbound",
-                        f"Delay on SH-{s + 1:07d}",
+                        f"Delay on {document_number('SH', s + 1)}",
                         "Please confirm the new delivery time.",
                         answered if answered <= self.now else -1,
                     )
