@@ -41,12 +41,33 @@ def _period(engine: Engine, freq: str):
     return cast(func.date_trunc(unit, day), Date)
 
 
+def last_complete_day(last_day: dt.date, freq: str) -> dt.date:
+    """The last day of the last period that ``last_day`` completes (itself when it ends one)."""
+    if freq == "D":
+        return last_day
+    if freq == "W":
+        return last_day - dt.timedelta(days=(last_day.weekday() + 1) % 7)
+    next_day = last_day + dt.timedelta(days=1)
+    return last_day if next_day.day == 1 else last_day.replace(day=1) - dt.timedelta(days=1)
+
+
 def demand_history(
-    engine: Engine, freq: str = "W", since: dt.date | None = None
+    engine: Engine, freq: str = "W", since: dt.date | None = None, complete_only: bool = True
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Ordered quantity per product and period (item, date, qty) and each product's category."""
+    """Ordered quantity per product and period (item, date, qty) and each product's category.
+
+    With ``complete_only`` a period still running on the last recorded day (a week of two
+    days) is left out: it would read as a collapse in demand.
+    """
     if freq not in ("D", "W", "M"):
         raise ValueError(f"freq must be D, W or M, got {freq!r}")
+    until = None
+    if complete_only:
+        with read_connection(engine) as conn:
+            last_day = conn.execute(select(func.max(DemandDaily.day))).scalar_one()
+        if last_day is not None:
+            last_day = pd.Timestamp(last_day).date()
+            until = last_complete_day(last_day, freq)
     # The period is computed in a subquery and grouped by name: grouping by the expression
     # itself would repeat its bound parameters, which PostgreSQL does not see as the same.
     per_day = select(
@@ -56,6 +77,8 @@ def demand_history(
     )
     if since is not None:
         per_day = per_day.where(DemandDaily.day >= since)
+    if until is not None:
+        per_day = per_day.where(DemandDaily.day <= until)
     rows_in = per_day.subquery()
     query = (
         select(rows_in.c.product_id, rows_in.c.period, func.sum(rows_in.c.qty_ordered))

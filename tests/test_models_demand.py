@@ -91,3 +91,23 @@ def test_model_beats_seasonal_naive_on_a_seasonal_series(fitted):
     ours = np.array(ours)
     assert np.nanmean(ours[:, 0]) < 0.9 * np.nanmean(naive_p50)
     assert np.nanmean(ours[:, 1]) < 0.9 * np.nanmean(naive_p90)
+
+
+def test_direct_strategy_learns_every_step_from_the_origin(weekly):
+    panel, categories = weekly
+    origin = panel.values.shape[1] - HORIZON
+    model = GlobalDemandModel(max_iter=50, strategy="direct").fit(panel.until(origin), categories)
+    forecast = model.forecast(HORIZON + 2)  # two steps past what it learned reuse the last one
+    assert model.max_horizon_ == 8
+    assert (forecast["p90"] >= forecast["p50"]).all()
+    mine = forecast[forecast["step"] <= HORIZON]["mean"].to_numpy().reshape(-1, HORIZON)
+    actual = panel.values[:, origin : origin + HORIZON]
+    used = model.uses_model_
+    last_year = panel.values[:, origin - 52 : origin - 52 + HORIZON]
+    assert np.nanmean(np.abs(mine - actual)[used]) < np.nanmean(np.abs(last_year - actual)[used])
+
+
+def test_an_unknown_strategy_is_refused(weekly):
+    panel, _ = weekly
+    with pytest.raises(ValueError, match="strategy"):
+        GlobalDemandModel(strategy="magic").fit(panel)

@@ -255,3 +255,23 @@ def test_a_kind_without_data_is_recorded_as_failed(sqlite_engine, tmp_path, monk
     assert runs["lead_time"].status == "failed"
     assert "no received purchase orders" in runs["lead_time"].metrics["error"]
     assert registry.latest(sqlite_engine, "lead_time") is None
+
+
+@pytest.mark.parametrize(
+    ("last_day", "freq", "expected"),
+    [
+        (
+            dt.date(2026, 11, 24),
+            "W",
+            dt.date(2026, 11, 22),
+        ),  # a Tuesday: last full week ended Sunday
+        (dt.date(2026, 11, 29), "W", dt.date(2026, 11, 29)),  # a Sunday ends its week
+        (dt.date(2026, 11, 24), "M", dt.date(2026, 10, 31)),
+        (dt.date(2026, 11, 30), "M", dt.date(2026, 11, 30)),
+        (dt.date(2026, 11, 24), "D", dt.date(2026, 11, 24)),
+    ],
+)
+def test_a_period_still_running_is_left_out(last_day, freq, expected):
+    from models.history import last_complete_day
+
+    assert last_complete_day(last_day, freq) == expected
