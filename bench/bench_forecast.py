@@ -9,6 +9,7 @@ otherwise it generates a synthetic 10,000-series history and says so.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,9 +24,8 @@ TARGET_SECONDS = 60.0
 
 def _history(args) -> tuple:
     if args.database:
-        from models.history import demand_history
-
         from data.db import make_engine
+        from models.history import demand_history
 
         engine = make_engine(args.database)
         frame, categories = demand_history(engine, freq=args.freq)
@@ -48,12 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     frame, categories, source = _history(args)
     t1 = time.perf_counter()
+    cpu0 = time.process_time()
     panel = to_panel(frame, args.freq)
     t2 = time.perf_counter()
     model = GlobalDemandModel().fit(panel, categories)
     t3 = time.perf_counter()
     forecast = model.forecast(args.horizon)
     t4 = time.perf_counter()
+    cpu = time.process_time() - cpu0
     total = t4 - t1
     print(f"history: {source}; {len(frame):,} rows, {len(panel.items):,} series, freq {args.freq}")
     print(f"load     {t1 - t0:6.1f} s (not counted)")
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"predict  {t4 - t3:6.1f} s ({len(forecast):,} forecast rows, horizon {args.horizon})")
     verdict = "PASS" if total < TARGET_SECONDS else "FAIL"
     print(f"total    {total:6.1f} s  target < {TARGET_SECONDS:.0f} s: {verdict}")
+    # CPU seconds of this process (both cores count): tells a busy machine from a slow model.
+    print(f"cpu      {cpu:6.1f} s  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         "methods: "
         + ", ".join(

@@ -111,3 +111,15 @@ def test_an_unknown_strategy_is_refused(weekly):
     panel, _ = weekly
     with pytest.raises(ValueError, match="strategy"):
         GlobalDemandModel(strategy="magic").fit(panel)
+
+
+def test_window_quantile_and_peak_match_numpy():
+    from models.demand import _row_quantile_and_max
+
+    block = np.array([[1, 2, 3, 4, np.nan], [np.nan] * 5, [5, np.nan, 1, np.nan, 3.0]])
+    q90, peak = _row_quantile_and_max(block, 0.9)
+    np.testing.assert_allclose(
+        q90[[0, 2]], [np.nanquantile(block[0], 0.9), np.nanquantile(block[2], 0.9)]
+    )
+    np.testing.assert_array_equal(peak[[0, 2]], [4, 5])
+    assert np.isnan(q90[1]) and np.isnan(peak[1])
