@@ -102,6 +102,11 @@ def add_working_days(day: dt.date, days: int) -> dt.date:
     return np.busday_offset(np.datetime64(day), days, roll="forward").astype(dt.date)
 
 
+def _span(low: int, high: int) -> str:
+    """'2' or '2-4': a range of days, one number when both ends agree."""
+    return str(low) if high <= low else f"{low}-{high}"
+
+
 def _ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
@@ -267,7 +272,7 @@ def transit_from_models(region: str | None, models: PromiseModels) -> Transit | 
     if figures and figures[2] > 0:
         p50, p90 = _days(figures[0]), _days(figures[1])
         where = f" to {region}" if region else ""
-        return Transit(p50, max(p90, p50), f"{p50}-{max(p90, p50)} days in transit{where}")
+        return Transit(p50, max(p90, p50), f"{_span(p50, p90)} days in transit{where}")
     return None
 
 
@@ -281,7 +286,7 @@ def transit_for(session: Session, region: str | None, models: PromiseModels) -> 
     ).one()
     low = int(quoted[0]) if quoted[0] is not None else 2
     high = int(quoted[1]) if quoted[1] is not None else low
-    return Transit(low, max(high, low), f"{low}-{max(high, low)} days quoted transit")
+    return Transit(low, max(high, low), f"{_span(low, high)} days quoted transit")
 
 
 def _delivery(

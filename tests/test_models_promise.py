@@ -203,7 +203,7 @@ def test_without_history_the_quoted_lead_time_is_used_and_said(scenario):
         )
     assert est.restock_likely == TODAY + dt.timedelta(days=2 + 10)
     assert "Mill's quoted 10-day lead time (no history yet)" in est.reason
-    assert "2-2 days quoted transit" in est.reason
+    assert "2 days quoted transit" in est.reason
 
 
 def test_reestimating_walks_the_queue_in_priority_order(scenario):
