@@ -76,7 +76,8 @@ def _run(engine: Engine, kind: str, version: str, fit: Callable[[], Outcome]) ->
         run_id = run.id
     try:
         outcome = fit()
-        path = save_artifact(outcome.model, kind, version)
+        # The run id keeps two databases trained in the same second from sharing a file.
+        path = save_artifact(outcome.model, kind, f"{version}-run{run_id}")
         if outcome.after is not None:
             outcome.after(run_id)
         status, metrics, params, artifact = "ok", outcome.metrics, outcome.params, stored_path(path)
