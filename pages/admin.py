@@ -12,6 +12,7 @@ from data.schema import ROLES
 from operations import admin as admin_ops
 from operations.errors import LarderError
 from queries.audit import DEFAULT_LIMIT, audit_actors, audit_entities, audit_entries
+from queries.model_runs import demand_backtest_table, model_overview
 from queries.settings import setting_rows
 from queries.users import customer_choices, sales_rep_choices, users_table
 from ui.auth import require_role, role_label
@@ -75,7 +76,9 @@ with tiles[2]:
         "Settings whose value differs from the shipped default.",
     )
 
-users_tab, settings_tab, audit_tab = st.tabs(["Users", "Settings", "Audit log"])
+users_tab, settings_tab, audit_tab, models_tab = st.tabs(
+    ["Users", "Settings", "Audit log", "Models"]
+)
 
 
 def _customer_label(customer_id: int | None) -> str:
@@ -363,4 +366,32 @@ with audit_tab:
         },
         empty_message="No audit entries match these filters.",
         empty_hint="Widen the date range or choose (all) for who and what.",
+    )
+
+with models_tab:
+    st.caption(
+        "The newest successful run of each kind is the model in use. "
+        "Retrain with `python -m models.train`; every run and its metrics are kept."
+    )
+    with read_connection(engine()) as conn:
+        overview = model_overview(conn)
+        demand_backtest = demand_backtest_table(conn)
+    standard_table(
+        overview,
+        key="admin_models_table",
+        file_name="models_in_use",
+        column_config={
+            "trained": st.column_config.DatetimeColumn("Trained (UTC)", format="D MMM YYYY, HH:mm"),
+            "result": st.column_config.TextColumn("Backtest result", width="large"),
+        },
+    )
+    st.subheader("Demand backtest: the model against its baselines")
+    score = st.column_config.NumberColumn(format="%.3f")
+    standard_table(
+        demand_backtest,
+        key="admin_demand_backtest",
+        file_name="demand_backtest",
+        column_config={name: score for name in demand_backtest.columns if name != "method"},
+        empty_message="The demand model has not been trained on this database yet.",
+        empty_hint="Run `python -m models.train`; its rolling-origin backtest appears here.",
     )

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from data.db import make_engine
-from data.schema import AuditLog, Setting, User, UserRole
+from data.schema import AuditLog, ModelRun, Setting, User, UserRole
 from tests import apptest_support
 from tests.apptest_support import app_test, assert_home_of
 
@@ -219,7 +219,7 @@ def test_audit_log_shows_a_change_and_filters_by_who_and_what(db):
     at.selectbox(key="admin_audit_actor").set_value("admin")
     at.selectbox(key="admin_audit_entity").set_value("setting")
     at.run()
-    audit_table = at.dataframe[-1].value
+    audit_table = next(df.value for df in at.dataframe if "action" in df.value.columns)
     assert list(audit_table["action"]) == ["set_setting"]
     assert list(audit_table["entity_id"]) == ["pick_days"]
     assert list(audit_table["after"]) == ['{"value": 2}']
@@ -230,3 +230,27 @@ def test_audit_log_explains_an_empty_period(db):
     at.date_input(key="admin_audit_period").set_value((dt.date(2001, 1, 1), dt.date(2001, 1, 2)))
     at.run()
     assert "No audit entries match these filters." in [i.value.split("\n")[0] for i in at.info]
+
+
+def test_models_tab_explains_an_untrained_database_and_shows_a_trained_one(db):
+    at = admin_page()
+    assert any("never trained" in str(df.value.to_dict()) for df in at.dataframe)
+    assert any("has not been trained" in info.value for info in at.info)
+    with db.begin() as conn:
+        conn.execute(
+            ModelRun.__table__.insert().values(
+                kind="demand",
+                version="20261124",
+                started_at=dt.datetime(2026, 11, 24, 9),
+                finished_at=dt.datetime(2026, 11, 24, 9, 5),
+                status="ok",
+                params={},
+                metrics={
+                    "methods": {"model": {"rmsse": 0.57}, "seasonal_naive": {"rmsse": 0.78}},
+                    "improvement_vs_seasonal_naive": {"rmsse": 0.268},
+                },
+            )
+        )
+    at.run()
+    methods = [set(df.value.get("method", [])) for df in at.dataframe]
+    assert {"model", "seasonal_naive"} in methods

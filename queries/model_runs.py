@@ -1,0 +1,85 @@
+"""Reads of the model registry: which model of each kind is in use, and how well it tested."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Connection, func, select
+
+from data.schema import ModelRun
+
+# The kinds models.train records, in the order the Admin page lists them.
+MODEL_KINDS = ("demand", "lead_time", "transit", "promise", "sentiment")
+KIND_LABELS = {
+    "demand": "Demand forecast",
+    "lead_time": "Supplier lead time",
+    "transit": "Carrier transit time",
+    "promise": "Backorder delivery dates",
+    "sentiment": "Feedback sentiment",
+}
+
+
+def models_in_use(conn: Connection) -> dict[str, ModelRun]:
+    """The newest successful run of each kind (the one the app loads), by kind."""
+    newest = (
+        select(func.max(ModelRun.id))
+        .where(ModelRun.status == "ok")
+        .group_by(ModelRun.kind)
+        .scalar_subquery()
+    )
+    rows = conn.execute(select(ModelRun).where(ModelRun.id.in_(newest))).all()
+    return {row.kind: row for row in rows}
+
+
+def _headline(kind: str, metrics: dict) -> str:
+    """One line that says how the model tested (what the issue's targets are measured on)."""
+    if kind == "demand":
+        gain = metrics.get("improvement_vs_seasonal_naive") or {}
+        parts = [f"{name} {value:+.0%}" for name, value in gain.items() if value is not None]
+        return "vs seasonal naive: " + ", ".join(parts) if parts else ""
+    if kind in ("lead_time", "transit"):
+        backtest = metrics.get("backtest") or metrics.get("backtest_by_region") or {}
+        grouped = backtest.get("by_group") or {}
+        if not grouped:
+            return ""
+        return (
+            f"MAE {grouped['mae_days']:.2f} days, bias {grouped['bias_days']:+.2f} days, "
+            f"P90 covers {grouped['coverage_p90']:.0%} (n = {grouped['n']:,})"
+        )
+    if kind == "promise" and "delivery_late_coverage" in metrics:
+        return (
+            f"late-case date covers {metrics['delivery_late_coverage']:.0%} of deliveries; "
+            f"likely date MAE {metrics['delivery_likely_mae_days']:.1f} days "
+            f"({metrics['tested']:,} backorders replayed)"
+        )
+    if kind == "sentiment" and "spearman_with_csat" in metrics:
+        return f"rank correlation with CSAT {metrics['spearman_with_csat']:.2f}"
+    return ""
+
+
+def model_overview(conn: Connection) -> pd.DataFrame:
+    """One row per model kind: the run in use, when it was trained and its headline result."""
+    runs = models_in_use(conn)
+    rows = []
+    for kind in MODEL_KINDS:
+        run = runs.get(kind)
+        rows.append(
+            {
+                "model": KIND_LABELS[kind],
+                "run": run.id if run else None,
+                "version": run.version if run else None,
+                "trained": run.finished_at if run else None,
+                "result": _headline(kind, dict(run.metrics or {})) if run else "never trained",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def demand_backtest_table(conn: Connection) -> pd.DataFrame:
+    """The demand model in use against each baseline, one row per method (empty if untrained)."""
+    run = models_in_use(conn).get("demand")
+    methods = (dict(run.metrics or {}).get("methods") or {}) if run else {}
+    if not methods:
+        return pd.DataFrame()
+    table = pd.DataFrame.from_dict(methods, orient="index")
+    table.index.name = "method"
+    return table.reset_index()

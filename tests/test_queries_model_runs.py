@@ -1,0 +1,73 @@
+"""The model registry as the Admin page reads it: which run is in use and how it tested."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import insert
+
+from data.db import read_connection
+from data.schema import ModelRun
+from queries.model_runs import demand_backtest_table, model_overview, models_in_use
+
+T0 = dt.datetime(2026, 11, 1, 9, 0)
+DEMAND_METRICS = {
+    "methods": {
+        "model": {"rmsse": 0.57, "pinball_p90": 0.31},
+        "seasonal_naive": {"rmsse": 0.78, "pinball_p90": 0.34},
+    },
+    "improvement_vs_seasonal_naive": {"rmsse": 0.268, "pinball_p90": 0.088},
+}
+
+
+def add_run(engine, kind, *, status="ok", metrics=None, minutes=0, version="v"):
+    with engine.begin() as conn:
+        conn.execute(
+            insert(ModelRun).values(
+                kind=kind,
+                version=version,
+                started_at=T0 + dt.timedelta(minutes=minutes),
+                finished_at=T0 + dt.timedelta(minutes=minutes + 1),
+                status=status,
+                params={},
+                metrics=metrics or {},
+            )
+        )
+
+
+def test_the_newest_successful_run_is_in_use_not_a_newer_failed_one(engine):
+    add_run(engine, "demand", version="old", metrics=DEMAND_METRICS)
+    add_run(engine, "demand", version="new", metrics=DEMAND_METRICS, minutes=10)
+    add_run(engine, "demand", version="broken", status="failed", minutes=20)
+    with read_connection(engine) as conn:
+        assert models_in_use(conn)["demand"].version == "new"
+
+
+def test_overview_lists_every_kind_and_says_which_were_never_trained(engine):
+    add_run(engine, "demand", metrics=DEMAND_METRICS)
+    add_run(
+        engine,
+        "promise",
+        metrics={"tested": 743, "delivery_late_coverage": 0.952, "delivery_likely_mae_days": 2.02},
+    )
+    with read_connection(engine) as conn:
+        overview = model_overview(conn).set_index("model")["result"]
+    assert overview["Demand forecast"] == "vs seasonal naive: rmsse +27%, pinball_p90 +9%"
+    assert overview["Backorder delivery dates"] == (
+        "late-case date covers 95% of deliveries; likely date MAE 2.0 days (743 backorders replayed)"
+    )
+    assert overview["Supplier lead time"] == "never trained"
+    assert len(overview) == 5
+
+
+def test_demand_backtest_table_has_a_row_per_method(sqlite_engine):
+    add_run(sqlite_engine, "demand", metrics=DEMAND_METRICS)
+    with read_connection(sqlite_engine) as conn:
+        table = demand_backtest_table(conn).set_index("method")
+    assert table.loc["model", "rmsse"] == 0.57
+    assert table.loc["seasonal_naive", "pinball_p90"] == 0.34
+
+
+def test_demand_backtest_table_is_empty_before_any_training(sqlite_engine):
+    with read_connection(sqlite_engine) as conn:
+        assert demand_backtest_table(conn).empty
