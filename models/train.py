@@ -32,7 +32,7 @@ from models.backtest import backtest_demand, backtest_durations
 from models.demand import GlobalDemandModel, to_panel
 from models.history import demand_history, lead_time_history, transit_history
 from models.leadtime import DurationDistribution, duration_table, lookup
-from models.registry import save_artifact, stored_path
+from models.registry import latest_run, save_artifact, stored_path
 from models.replenishment import reorder_policy, spread_from_quantiles
 from models.sentiment import sentiment_scores
 from models.tabular import InputError
@@ -354,16 +354,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--origins", type=int, default=2, help="backtest origins for demand")
     parser.add_argument("--update-thresholds", action="store_true")
     parser.add_argument("--only", nargs="+", choices=KINDS)
+    parser.add_argument(
+        "--if-untrained",
+        action="store_true",
+        help="train only the kinds that have no successful run yet (for first start)",
+    )
     args = parser.parse_args(argv)
     engine = make_engine(args.database) if args.database else make_engine()
-    runs = train_all(
-        engine,
-        args.freq,
-        args.horizon,
-        args.origins,
-        args.update_thresholds,
-        tuple(args.only) if args.only else KINDS,
-    )
+    kinds = tuple(args.only) if args.only else KINDS
+    if args.if_untrained:
+        kinds = tuple(kind for kind in kinds if latest_run(engine, kind) is None)
+        if not kinds:
+            print("every model has a successful run; nothing to train")
+            return 0
+    runs = train_all(engine, args.freq, args.horizon, args.origins, args.update_thresholds, kinds)
     return 0 if all(r.status == "ok" for r in runs.values()) else 1
 
 

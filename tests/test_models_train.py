@@ -29,6 +29,7 @@ from data.schema import (
     Warehouse,
 )
 from models import registry
+from models import train as train_module
 from models.demand import GlobalDemandModel
 from models.history import demand_history, lead_time_history, transit_history
 from models.promise import estimate_backorder
@@ -275,3 +276,30 @@ def test_a_period_still_running_is_left_out(last_day, freq, expected):
     from models.history import last_complete_day
 
     assert last_complete_day(last_day, freq) == expected
+
+
+def test_if_untrained_trains_nothing_when_every_kind_has_a_run(trained, monkeypatch, capsys):
+    engine, _, _ = trained
+    called = []
+    monkeypatch.setattr(train_module, "train_all", lambda *args, **kw: called.append(args))
+    assert train_module.main(["--database", str(engine.url), "--if-untrained"]) == 0
+    assert called == []
+    assert "nothing to train" in capsys.readouterr().out
+
+
+def test_if_untrained_trains_only_the_missing_kinds(sqlite_engine, monkeypatch):
+    with sqlite_engine.begin() as conn:
+        conn.execute(
+            ModelRun.__table__.insert().values(
+                kind="sentiment", version="v1", status="ok", params={}, metrics={}
+            )
+        )
+    asked = []
+
+    def fake_train_all(engine, freq, horizon, origins, thresholds, kinds):
+        asked.append(kinds)
+        return {}
+
+    monkeypatch.setattr(train_module, "train_all", fake_train_all)
+    assert train_module.main(["--database", str(sqlite_engine.url), "--if-untrained"]) == 0
+    assert asked == [("demand", "lead_time", "transit", "promise")]
