@@ -32,7 +32,7 @@ from models.backtest import backtest_demand, backtest_durations
 from models.demand import GlobalDemandModel, to_panel
 from models.history import demand_history, lead_time_history, transit_history
 from models.leadtime import DurationDistribution, duration_table, lookup
-from models.registry import latest_run, save_artifact, stored_path
+from models.registry import latest, save_artifact, stored_path
 from models.replenishment import reorder_policy, spread_from_quantiles
 from models.sentiment import sentiment_scores
 from models.tabular import InputError
@@ -357,13 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--if-untrained",
         action="store_true",
-        help="train only the kinds that have no successful run yet (for first start)",
+        help="train only the kinds with no loadable model yet (first start, or artifacts lost)",
     )
     args = parser.parse_args(argv)
     engine = make_engine(args.database) if args.database else make_engine()
     kinds = tuple(args.only) if args.only else KINDS
     if args.if_untrained:
-        kinds = tuple(kind for kind in kinds if latest_run(engine, kind) is None)
+        kinds = tuple(kind for kind in kinds if latest(engine, kind) is None)
         if not kinds:
             print("every model has a successful run; nothing to train")
             return 0

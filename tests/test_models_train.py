@@ -287,13 +287,19 @@ def test_if_untrained_trains_nothing_when_every_kind_has_a_run(trained, monkeypa
     assert "nothing to train" in capsys.readouterr().out
 
 
-def test_if_untrained_trains_only_the_missing_kinds(sqlite_engine, monkeypatch):
+def test_if_untrained_trains_only_the_missing_kinds(sqlite_engine, tmp_path, monkeypatch):
+    monkeypatch.setattr(registry, "ARTIFACT_DIR", tmp_path / "artifacts")
     with sqlite_engine.begin() as conn:
-        conn.execute(
-            ModelRun.__table__.insert().values(
-                kind="sentiment", version="v1", status="ok", params={}, metrics={}
+        # sentiment has a loadable model; lead_time's artifact is gone (another machine's disk)
+        for kind, artifact in (
+            ("sentiment", str(registry.save_artifact({"cut_off": 0.05}, "sentiment", "v1"))),
+            ("lead_time", "data/artifacts/lead_time-lost.joblib"),
+        ):
+            conn.execute(
+                ModelRun.__table__.insert().values(
+                    kind=kind, version="v1", status="ok", params={}, metrics={}, artifact=artifact
+                )
             )
-        )
     asked = []
 
     def fake_train_all(engine, freq, horizon, origins, thresholds, kinds):
