@@ -80,6 +80,8 @@ ORDER_PRIORITIES = ("normal", "urgent")
 ORDER_STATUSES = ("open", "picking", "shipped", "delivered", "cancelled")
 BACKORDER_STATUSES = ("open", "filled", "cancelled")
 PO_STATUSES = ("draft", "approved", "sent", "partially_received", "received", "cancelled")
+# A purchase order counts as supply once approved; a draft may never be sent.
+OPEN_PO_STATUSES = ("approved", "sent", "partially_received")
 PICK_STATUSES = ("open", "picked", "packed", "short", "shipped", "cancelled")
 SHIPMENT_DIRECTIONS = ("inbound", "outbound")
 SHIPMENT_STATUSES = ("planned", "in_transit", "delayed", "delivered", "cancelled")

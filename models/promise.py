@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data.schema import (
+    OPEN_PO_STATUSES,
     Backorder,
     Carrier,
     Customer,
@@ -36,8 +37,6 @@ from data.schema import (
 from data.settings import all_settings
 from models.leadtime import DurationDistribution, lookup
 
-# A purchase order counts as supply once approved (the write side's rule too).
-OPEN_PO_STATUSES = ("approved", "sent", "partially_received")
 # Days from a shortage beyond every open PO to the next purchase order going out: POs are
 # drafted when stock falls below the reorder point and reviewed within a couple of days.
 DAYS_TO_NEXT_REORDER = 2

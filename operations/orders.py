@@ -275,7 +275,7 @@ def place_order(
                     )
                 )
             elif short:
-                estimate = expected_date(session, product.id, short, today)
+                estimate = expected_date(session, product.id, short, today, customer_id=customer.id)
                 session.add(
                     Backorder(
                         order_line_id=line.id,

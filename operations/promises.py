@@ -9,44 +9,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.schema import Backorder, Customer, Product, User
-from operations.estimates import expected_date
+from models.promise import reestimate_open_backorders
 from operations.notifications import notify
 
 
 def reestimate_backorders(
     session: Session, product_ids: Iterable[int], today: dt.date
 ) -> list[tuple[Backorder, dt.date | None]]:
-    """New estimates for every open backorder of the products, in queue order (oldest first).
+    """New estimates for every open backorder of the products, walked in priority order.
 
     Returns the backorders whose promise has slipped with this change, with their old estimate:
     the new date is later than before and later than the date promised to the customer.
     """
-    slipped = []
-    for product_id in sorted(set(product_ids)):
-        queue = session.scalars(
-            select(Backorder)
-            .where(Backorder.product_id == product_id, Backorder.status == "open")
-            .order_by(Backorder.created_at, Backorder.id)
-            .execution_options(populate_existing=True)
-        ).all()
-        ahead = 0
-        for backorder in queue:
-            waiting = backorder.qty - backorder.qty_filled - backorder.qty_cancelled
-            estimate = expected_date(session, product_id, waiting, today, ahead=ahead)
-            ahead += waiting
-            old = backorder.estimated_date
-            backorder.estimated_date = estimate.likely
-            backorder.estimated_late_date = estimate.late
-            backorder.estimate_reason = estimate.reason[:300]
-            backorder.waits_on_po_id = estimate.po_id
-            if (
-                old is not None
-                and estimate.likely > old
-                and backorder.promised_date is not None
-                and estimate.likely > backorder.promised_date
-            ):
-                slipped.append((backorder, old))
-    return slipped
+    changes = reestimate_open_backorders(session, sorted(set(product_ids)), today)
+    return [
+        (session.get(Backorder, change.backorder_id), change.old_likely)
+        for change in changes
+        if change.slipped
+    ]
 
 
 def tell_about_slips(session: Session, slipped: list[tuple[Backorder, dt.date | None]]) -> int:

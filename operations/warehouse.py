@@ -193,7 +193,9 @@ def _short_pick(
     ).scalar_one_or_none()
     takes_backorders = order.backorder_choice != "cancel_short"
     estimate = (
-        expected_date(session, line.product_id, missing, now.date()) if takes_backorders else None
+        expected_date(session, line.product_id, missing, now.date(), customer_id=order.customer_id)
+        if takes_backorders
+        else None
     )
     # From here on no query runs until every changed row is consistent again (autoflush).
     task.qty_picked = qty_found

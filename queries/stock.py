@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, Float, Select, case, cast, func, literal, select
 
 from data.schema import (
+    OPEN_PO_STATUSES,
     Backorder,
     DemandDaily,
     Product,
@@ -18,7 +19,6 @@ from data.schema import (
     utcnow,
 )
 from data.settings import get_setting
-from operations.estimates import OPEN_PO_STATUSES
 from queries import reading
 
 # Average daily demand is taken over this many days of the DemandDaily summary.

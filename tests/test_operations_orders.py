@@ -79,9 +79,11 @@ def test_short_line_reserves_what_is_there_and_backorders_the_rest(engine, world
     )
     line = placed.lines[0]
     assert (line.qty_allocated, line.qty_backordered) == (10, 4)
-    # No PO is open, so the date is today + the mill's 7-day lead time.
-    assert line.expected_date == dt.date(2026, 3, 17)
-    assert "7-day lead time" in line.estimate_reason
+    # No PO is open: Tue 10 Mar + 2 days to reorder + the mill's 7-day lead = Thu 19 Mar restock;
+    # + 1 pick day = Fri 20 Mar + 2 transit days = Sun 22 Mar.
+    assert line.expected_date == dt.date(2026, 3, 22)
+    assert "Northern Mill's quoted 7-day lead time" in line.estimate_reason
+    assert line.estimate_reason.endswith("then 1 pick day and 2 days quoted transit")
     backorder = _rows(
         engine,
         select(
@@ -92,9 +94,10 @@ def test_short_line_reserves_what_is_there_and_backorders_the_rest(engine, world
             Backorder.customer_id,
         ),
     )
-    # late case = likely + half the 7-day wait, rounded up
+    # late case: 10 Mar + 2 + 11 (7 x 1.5 rounded up) = Mon 23 Mar restock;
+    # + 1 pick day = Tue 24 Mar + 2 transit days = Thu 26 Mar
     assert backorder == [
-        (4, "open", dt.date(2026, 3, 17), dt.date(2026, 3, 21), world.customers["gold"])
+        (4, "open", dt.date(2026, 3, 22), dt.date(2026, 3, 26), world.customers["gold"])
     ]
     assert stock_of(engine, world.products["FLOUR-25"]) == (10, 10)
     assert_invariants(engine)

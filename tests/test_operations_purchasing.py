@@ -271,14 +271,29 @@ def test_sending_a_po_gives_waiting_backorders_its_date(engine, world):
     placed = place_order(
         engine, customer_id=world.customers["gold"], lines=[("NAPKIN-500", 7)], actor="a", now=NOW
     )
-    assert placed.lines[0].expected_date == TODAY + dt.timedelta(days=7)
+    # No PO: Tue 10 Mar + 2 days to reorder + 7-day lead = Thu 19 Mar restock;
+    # + 1 pick day = Fri 20 Mar + 2 transit days = Sun 22 Mar (promised to the customer).
+    assert placed.lines[0].expected_date == dt.date(2026, 3, 22)
     po_id = _po(engine, world, "MILL", {"NAPKIN-500": 20}, status="approved")
     send_po(engine, po_id=po_id, actor="pam", expected_date=dt.date(2026, 3, 13), now=NOW)
     backorder = _rows(
         engine,
-        select(Backorder.estimated_date, Backorder.waits_on_po_id, Backorder.promised_date),
+        select(
+            Backorder.estimated_date,
+            Backorder.waits_on_po_id,
+            Backorder.promised_date,
+            Backorder.estimate_reason,
+        ),
     )
-    assert backorder == [(dt.date(2026, 3, 13), po_id, dt.date(2026, 3, 17))]
+    # The sent PO arrives Fri 13 Mar + 1 pick day = Mon 16 Mar + 2 transit days = Wed 18 Mar.
+    assert backorder == [
+        (
+            dt.date(2026, 3, 18),
+            po_id,
+            dt.date(2026, 3, 22),
+            "waits on PO-T1MILLapproved, 1st in queue; then 1 pick day and 2 days quoted transit",
+        )
+    ]
 
 
 # --- re-dating and cancelling --------------------------------------------------------------
@@ -307,8 +322,10 @@ def test_a_slipping_po_re_promises_and_notifies(engine, world):
     sent = set_po_expected_date(
         engine, po_id=po_id, expected_date=dt.date(2026, 3, 20), actor="lou", now=NOW
     )
+    # Promised: PO Thu 12 Mar + 1 pick day = Fri 13 + 2 transit days = Sun 15 Mar.
+    # Re-dated PO Fri 20 Mar + 1 pick day = Mon 23 + 2 transit days = Wed 25 Mar: a slip.
     assert _rows(engine, select(Backorder.promised_date, Backorder.estimated_date)) == [
-        (dt.date(2026, 3, 12), dt.date(2026, 3, 20))
+        (dt.date(2026, 3, 15), dt.date(2026, 3, 25))
     ]
     notes = _rows(
         engine,
@@ -338,7 +355,11 @@ def test_an_earlier_date_notifies_nobody(sqlite_engine, sworld):
     )
     assert sent == 0
     assert _rows(sqlite_engine, select(Notification.id)) == []
-    assert _rows(sqlite_engine, select(Backorder.estimated_date)) == [(dt.date(2026, 3, 12),)]
+    # Promised: PO Sat 14 Mar, picked from Mon 16 + 1 pick day = Tue 17 + 2 transit = Thu 19 Mar.
+    # Earlier PO Thu 12 Mar + 1 pick day = Fri 13 + 2 transit days = Sun 15 Mar.
+    assert _rows(sqlite_engine, select(Backorder.promised_date, Backorder.estimated_date)) == [
+        (dt.date(2026, 3, 19), dt.date(2026, 3, 15))
+    ]
 
 
 def test_cancelling_a_po_moves_its_backorders_to_the_lead_time(sqlite_engine, sworld):

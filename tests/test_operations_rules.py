@@ -103,7 +103,11 @@ def test_whole_quantities_are_accepted(value, expected):
     assert quantity(value) == expected
 
 
-# --- the placeholder estimate --------------------------------------------------------------
+# --- the backorder estimate (available-to-promise, no model trained) ----------------------
+# TODAY is Tuesday 10 Mar 2026. With no lead-time or transit model trained the walk uses the
+# quoted figures: Northern Mill's 7-day lead (late case 7 x 1.5 = 10.5 -> 11 days), a PO's late
+# case is its expected date + 7 x 0.5 = 3.5 -> 4 days, 1 pick day (working days) and the only
+# carrier's 2 quoted transit days (calendar days).
 
 
 def _po(session: Session, world, product_id, qty, expected, status="sent", number="PO-1"):
@@ -130,24 +134,37 @@ def sworld(sqlite_engine):
     return build_world(sqlite_engine)
 
 
-def test_estimate_in_stock_is_today(sqlite_engine, sworld):
+def test_estimate_in_stock_is_delivered_after_picking_and_transit(sqlite_engine, sworld):
     with write_session(sqlite_engine) as session:
         estimate = expected_date(session, sworld.products["OIL-5L"], 40, TODAY)
+    # in stock Tue 10 Mar + 1 pick day = Wed 11 Mar + 2 transit days = Fri 13 Mar (no late case)
     assert (estimate.likely, estimate.late, estimate.reason, estimate.po_id) == (
-        TODAY,
-        TODAY + dt.timedelta(days=1),
-        "in stock now",
+        dt.date(2026, 3, 13),
+        dt.date(2026, 3, 13),
+        "in stock now; then 1 pick day and 2 days quoted transit",
         None,
     )
+    assert (estimate.restock_likely, estimate.restock_late) == (TODAY, TODAY)
 
 
 def test_estimate_without_a_po_uses_the_supplier_lead_time(sqlite_engine, sworld):
     with write_session(sqlite_engine) as session:
         estimate = expected_date(session, sworld.products["NAPKIN-500"], 5, TODAY)
-    assert estimate.likely == TODAY + dt.timedelta(days=7)
-    assert estimate.late == TODAY + dt.timedelta(days=11)  # + half of 7, rounded up
+    # likely: 10 Mar + 2 days to reorder + 7-day lead = Thu 19 Mar restock;
+    #         + 1 pick day = Fri 20 Mar + 2 transit days = Sun 22 Mar
+    # late:   10 Mar + 2 + 11 (7 x 1.5 rounded up) = Mon 23 Mar; + 1 pick day = Tue 24 + 2 = 26 Mar
+    assert (estimate.restock_likely, estimate.restock_late) == (
+        dt.date(2026, 3, 19),
+        dt.date(2026, 3, 23),
+    )
+    assert (estimate.likely, estimate.late, estimate.po_id) == (
+        dt.date(2026, 3, 22),
+        dt.date(2026, 3, 26),
+        None,
+    )
     assert estimate.reason == (
-        "no open purchase order covers it: reorder plus Northern Mill's 7-day lead time"
+        "no open purchase order covers it: next reorder plus Northern Mill's quoted 7-day lead"
+        " time (no history yet), 1st in queue; then 1 pick day and 2 days quoted transit"
     )
 
 
@@ -159,11 +176,25 @@ def test_estimate_waits_on_the_first_po_that_covers_the_queue(sqlite_engine, swo
         _po(session, sworld, napkin, 500, dt.date(2026, 3, 11), status="draft", number="PO-C")
         alone = expected_date(session, napkin, 8, TODAY)
         behind_queue = expected_date(session, napkin, 8, TODAY, ahead=6)
-    assert (alone.likely, alone.po_id) == (dt.date(2026, 3, 12), first)
-    assert alone.reason == "waits on PO-A, expected 2026-03-12; first in the queue"
-    # 6 units ahead + 8 needed = 14 > the 10 on PO-A: it waits for PO-B
-    assert (behind_queue.likely, behind_queue.po_id) == (dt.date(2026, 3, 20), second)
-    assert "6 units queued ahead" in behind_queue.reason
+    # PO-A Thu 12 Mar + 1 pick day = Fri 13 + 2 transit = Sun 15 Mar;
+    # late: 12 Mar + 4 days = Mon 16 Mar + 1 pick day = Tue 17 + 2 = Thu 19 Mar
+    assert (alone.likely, alone.late, alone.po_id) == (
+        dt.date(2026, 3, 15),
+        dt.date(2026, 3, 19),
+        first,
+    )
+    assert alone.reason == (
+        "waits on PO-A, 1st in queue; then 1 pick day and 2 days quoted transit"
+    )
+    # 6 units ahead + 8 needed = 14 > the 10 on PO-A: it waits for PO-B (the draft never counts).
+    # PO-B Fri 20 Mar + 1 pick day = Mon 23 + 2 = Wed 25 Mar;
+    # late: 20 Mar + 4 = Tue 24 Mar + 1 pick day = Wed 25 + 2 = Fri 27 Mar
+    assert (behind_queue.likely, behind_queue.late, behind_queue.po_id) == (
+        dt.date(2026, 3, 25),
+        dt.date(2026, 3, 27),
+        second,
+    )
+    assert behind_queue.reason.startswith("waits on PO-B, 6 units queued ahead;")
 
 
 def test_open_backorders_count_as_the_queue_by_default(sqlite_engine, sworld):
@@ -172,20 +203,35 @@ def test_open_backorders_count_as_the_queue_by_default(sqlite_engine, sworld):
         sqlite_engine, customer_id=sworld.customers["gold"], lines=[("NAPKIN-500", 9)], actor="a"
     )
     with write_session(sqlite_engine) as session:
-        _po(session, sworld, napkin, 10, dt.date(2026, 3, 12))
+        po_id = _po(session, sworld, napkin, 10, dt.date(2026, 3, 12))
         assert session.query(Backorder).count() == 1
         estimate = expected_date(session, napkin, 2, TODAY)
+        first_in_line = expected_date(session, napkin, 2, TODAY, ahead=0)
+    # Alone the 2 units would come on the PO: Thu 12 Mar + 1 pick day + 2 transit = Sun 15 Mar.
+    assert (first_in_line.likely, first_in_line.po_id) == (dt.date(2026, 3, 15), po_id)
+    # Behind the 9 queued, 11 > the PO's 10: next reorder, 10 Mar + 2 + 7 = Thu 19 Mar restock;
+    # + 1 pick day = Fri 20 + 2 transit = Sun 22 Mar.
     assert estimate.po_id is None
-    assert estimate.likely == TODAY + dt.timedelta(days=7)
+    assert estimate.likely == dt.date(2026, 3, 22)
+    assert estimate.reason.startswith(
+        "open purchase orders do not cover it: next reorder plus Northern Mill's quoted"
+    )
+    assert "2nd in queue" in estimate.reason
 
 
-def test_an_overdue_po_is_expected_today_and_says_so(sqlite_engine, sworld):
+def test_an_overdue_po_is_expected_tomorrow_and_says_so(sqlite_engine, sworld):
     napkin = sworld.products["NAPKIN-500"]
     with write_session(sqlite_engine) as session:
         _po(session, sworld, napkin, 10, dt.date(2026, 3, 1))
         estimate = expected_date(session, napkin, 2, TODAY)
-    assert estimate.likely == TODAY
-    assert "(already overdue)" in estimate.reason
+    # Due 1 Mar, late case 1 Mar + 4 = 5 Mar: both past, so the earliest is tomorrow, Wed 11 Mar;
+    # + 1 pick day = Thu 12 + 2 transit = Sat 14 Mar.
+    assert (estimate.restock_likely, estimate.likely, estimate.late) == (
+        dt.date(2026, 3, 11),
+        dt.date(2026, 3, 14),
+        dt.date(2026, 3, 14),
+    )
+    assert estimate.reason.startswith("waits on PO-1 (was due 2026-03-01), 1st in queue;")
 
 
 def test_an_approved_po_without_a_date_assumes_the_lead_time(sqlite_engine, sworld):
@@ -193,7 +239,13 @@ def test_an_approved_po_without_a_date_assumes_the_lead_time(sqlite_engine, swor
     with write_session(sqlite_engine) as session:
         po_id = _po(session, sworld, napkin, 10, None, status="approved")
         estimate = expected_date(session, napkin, 2, TODAY)
-    assert (estimate.likely, estimate.po_id) == (TODAY + dt.timedelta(days=7), po_id)
+    # Goes out today: 10 Mar + 7-day lead = Tue 17 Mar + 1 pick day = Wed 18 + 2 = Fri 20 Mar.
+    # Late: 17 Mar + 4 = Sat 21 Mar; picking starts Mon 23, + 1 pick day = Tue 24 + 2 = 26 Mar.
+    assert (estimate.likely, estimate.late, estimate.po_id) == (
+        dt.date(2026, 3, 20),
+        dt.date(2026, 3, 26),
+        po_id,
+    )
 
 
 def test_validation_error_keeps_its_message():

@@ -22,10 +22,12 @@ def test_search_matches_name_sku_or_use_and_skips_inactive(world):
     [
         ("FLO-25", "In stock"),
         ("RYE-25", "Low"),
-        # Milk: 7 queued ahead + 1 needs the sent PO due in 3 days.
-        ("MLK-01", f"Backorder — expected {days(3):%d %b %Y}"),
-        # Bleach: only a draft PO, so the supplier's 10-day lead time.
-        ("BLE-05", f"Backorder — expected {days(10):%d %b %Y}"),
+        # Milk: 7 queued ahead + 1 needs the sent PO due Mon 23 Nov (TODAY is Fri 20 Nov);
+        # + 1 pick day = Tue 24 Nov + 2 transit days (no carrier: the default) = Thu 26 Nov.
+        ("MLK-01", "Backorder — expected 26 Nov 2026"),
+        # Bleach: only a draft PO, so 20 Nov + 2 days to reorder + the 10-day lead = Wed 2 Dec
+        # restock; + 1 pick day = Thu 3 Dec + 2 transit days = Sat 5 Dec.
+        ("BLE-05", "Backorder — expected 05 Dec 2026"),
     ],
 )
 def test_availability_label(world, sku, label):
@@ -42,9 +44,10 @@ def test_search_by_category_and_limit(world):
 def test_cart_check_splits_available_and_short(world):
     df = cart_check(world, [("FLO-25", 40), ("OAT-01", 5)], today=TODAY).set_index("sku")
     assert (df.loc["FLO-25", "available"], df.loc["FLO-25", "short"]) == (35, 5)
-    # 30 on order from the sent PO covers the 5 short: expected when it arrives.
-    assert df.loc["FLO-25", "expected_date"] == days(3)
-    assert "PO-000001" in df.loc["FLO-25", "reason"]
+    # 30 on order from the sent PO covers the 5 short: it arrives Mon 23 Nov (days(3)),
+    # + 1 pick day = Tue 24 Nov + 2 transit days = Thu 26 Nov.
+    assert df.loc["FLO-25", "expected_date"] == days(6)
+    assert df.loc["FLO-25", "reason"].startswith("waits on PO-000001")
     assert df.loc["OAT-01", "short"] == 0
 
 
