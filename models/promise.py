@@ -209,13 +209,14 @@ def make_timeline(
         expected = expected or today + dt.timedelta(days=_days(lead_p50))
         likely = expected + dt.timedelta(days=_days(delay_p50)) if delay_p50 > 0 else expected
         late = expected + dt.timedelta(days=max(_days(delay_p90), 0))
-        # Overdue beyond its usual delay: it can come at the earliest tomorrow.
-        floor = today + dt.timedelta(days=1) if expected < today else today
-        inbound.append(
-            Inbound(
-                po_id, number, expected, max(likely, floor), max(late, floor, likely), outstanding
-            )
-        )
+        # Overdue beyond its usual delay: it can come at the earliest tomorrow, and the late
+        # case keeps the supplier's usual spread instead of collapsing onto the likely date.
+        overdue = expected < today
+        floor = today + dt.timedelta(days=1) if overdue else today
+        likely = max(likely, floor)
+        spread = dt.timedelta(days=max(_days(delay_p90) - _days(delay_p50), 1))
+        late = max(late, likely + spread) if overdue else max(late, likely)
+        inbound.append(Inbound(po_id, number, expected, likely, late, outstanding))
     inbound.sort(key=lambda p: (p.likely, p.po_id))
     return Timeline(
         product_id=product_id,

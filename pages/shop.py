@@ -51,8 +51,12 @@ cart: dict[str, int] = st.session_state.setdefault(CART_KEY, {})
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _catalogue(_engine, version: int, text: str, category: str | None) -> pd.DataFrame:
-    return catalogue.search_catalogue(_engine, text=text or None, category=category)
+def _catalogue(
+    _engine, version: int, text: str, category: str | None, customer_id: int
+) -> pd.DataFrame:
+    return catalogue.search_catalogue(
+        _engine, text=text or None, category=category, customer_id=customer_id
+    )
 
 
 st.caption(f"{profile['name']} ({profile['code']}) · live availability")
@@ -120,7 +124,9 @@ def browse() -> None:
         format_func=lambda c: "All categories" if c == ANY else c,
         key="shop_category",
     )
-    found = _catalogue(db, data_version(db), text.strip(), None if category == ANY else category)
+    found = _catalogue(
+        db, data_version(db), text.strip(), None if category == ANY else category, customer_id
+    )
     if found.empty:
         empty_state("No product matches your search.", "Try a shorter word or another category.")
         return
@@ -198,7 +204,7 @@ def show_cart() -> None:
     if not cart:
         empty_state("Your cart is empty.", "Search the catalogue above and add products.")
         return
-    check = catalogue.cart_check(db, list(cart.items()))
+    check = catalogue.cart_check(db, list(cart.items()), customer_id=customer_id)
     check = check.assign(value=check["qty"] * check["price"])
     for line in check.itertuples(index=False):
         with st.container(border=True):

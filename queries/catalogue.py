@@ -67,15 +67,23 @@ def allergen_set(allergens: str | None) -> frozenset[str]:
     return frozenset(a.strip().lower() for a in (allergens or "").split(",") if a.strip())
 
 
-def _label(conn: Connection, df: pd.DataFrame, ratio: float, today: dt.date) -> pd.DataFrame:
-    """Add the availability label and, for what is out, the expected date of one more unit."""
+def _label(
+    conn: Connection,
+    df: pd.DataFrame,
+    ratio: float,
+    today: dt.date,
+    customer_id: int | None,
+) -> pd.DataFrame:
+    """Add the availability label and, for what is out, the expected delivery of one more unit."""
     labels: list[str] = []
     dates: list[dt.date | None] = []
     session = Session(bind=conn)
     try:
         for row in df.itertuples(index=False):
             if row.available <= 0:
-                estimate = expected_date(session, int(row.product_id), 1, today)
+                estimate = expected_date(
+                    session, int(row.product_id), 1, today, customer_id=customer_id
+                )
                 labels.append(f"Backorder — expected {estimate.likely:%d %b %Y}")
                 dates.append(estimate.likely)
             elif row.available <= row.reorder_point * ratio:
@@ -99,8 +107,12 @@ def search_catalogue(
     category: str | None = None,
     limit: int = DEFAULT_LIMIT,
     today: dt.date | None = None,
+    customer_id: int | None = None,
 ) -> pd.DataFrame:
-    """Active products matching ``text`` (name, SKU or use) and ``category``, with availability."""
+    """Active products matching ``text`` (name, SKU or use) and ``category``, with availability.
+
+    With ``customer_id`` the expected dates include the transit time to that customer's region.
+    """
     today = today or utcnow().date()
     statement = _product_select()
     if text and text.strip():
@@ -116,7 +128,7 @@ def search_catalogue(
     with reading(engine) as conn:
         ratio = float(get_setting(conn, "low_stock_ratio"))
         df = pd.read_sql(statement, conn)
-        df = _label(conn, df, ratio, today)
+        df = _label(conn, df, ratio, today, customer_id)
     return df[CATALOGUE_COLUMNS]
 
 
@@ -125,6 +137,7 @@ def cart_check(
     lines: list[tuple[str, int]],
     *,
     today: dt.date | None = None,
+    customer_id: int | None = None,
 ) -> pd.DataFrame:
     """For each (sku, qty) of a cart: what is available now, what would be short, and until when.
 
@@ -165,7 +178,9 @@ def cart_check(
                 if short:
                     # The free units count as supply in the estimate, so ask for the whole
                     # line: the short part comes after this order has taken what is free.
-                    estimate = expected_date(session, int(product["product_id"]), qty, today)
+                    estimate = expected_date(
+                        session, int(product["product_id"]), qty, today, customer_id=customer_id
+                    )
                     when, reason = estimate.likely, estimate.reason
                 rows.append(
                     {

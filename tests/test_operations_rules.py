@@ -225,11 +225,13 @@ def test_an_overdue_po_is_expected_tomorrow_and_says_so(sqlite_engine, sworld):
         _po(session, sworld, napkin, 10, dt.date(2026, 3, 1))
         estimate = expected_date(session, napkin, 2, TODAY)
     # Due 1 Mar, late case 1 Mar + 4 = 5 Mar: both past, so the earliest is tomorrow, Wed 11 Mar;
-    # + 1 pick day = Thu 12 + 2 transit = Sat 14 Mar.
-    assert (estimate.restock_likely, estimate.likely, estimate.late) == (
+    # + 1 pick day = Thu 12 + 2 transit = Sat 14 Mar. The late case keeps the usual 4-day spread:
+    # restock Sun 15 Mar, picking starts Mon 16, + 1 pick day = Tue 17 + 2 transit = Thu 19 Mar.
+    assert (estimate.restock_likely, estimate.likely, estimate.restock_late, estimate.late) == (
         dt.date(2026, 3, 11),
         dt.date(2026, 3, 14),
-        dt.date(2026, 3, 14),
+        dt.date(2026, 3, 15),
+        dt.date(2026, 3, 19),
     )
     assert estimate.reason.startswith("waits on PO-1 (was due 2026-03-01), 1st in queue;")
 

@@ -76,3 +76,20 @@ def test_alternatives_prefer_what_the_customer_bought(world):
 
 def test_alternatives_of_unknown_product_is_empty(world):
     assert alternatives(world, 999, 1).empty
+
+
+def test_dates_are_asked_for_the_shopping_customer(world, monkeypatch):
+    """The shop's dates include transit to the customer's own region, so the customer is passed."""
+    import queries.catalogue as catalogue_module
+
+    asked = []
+    real = catalogue_module.expected_date
+
+    def spy(session, product_id, qty, today, *, customer_id=None, **kw):
+        asked.append(customer_id)
+        return real(session, product_id, qty, today, customer_id=customer_id, **kw)
+
+    monkeypatch.setattr(catalogue_module, "expected_date", spy)
+    search_catalogue(world, text="MLK-01", today=TODAY, customer_id=7)
+    cart_check(world, [("FLO-25", 40)], today=TODAY, customer_id=7)
+    assert asked == [7, 7]
