@@ -146,10 +146,10 @@ def browse() -> None:
         key="catalogue_table",
         column_config={
             "sku": st.column_config.TextColumn("SKU"),
-            "name": st.column_config.TextColumn("Product", width="medium"),
+            "name": st.column_config.TextColumn("Product", width=320),
             "pack": st.column_config.TextColumn("Pack"),
             "price": st.column_config.NumberColumn("Price (€)", format="%.2f"),
-            "availability": st.column_config.TextColumn("Availability"),
+            "availability": st.column_config.TextColumn("Availability", width=250),
             "allergens": st.column_config.TextColumn("Allergens"),
         },
     )
