@@ -44,7 +44,13 @@ from operations.estimates import expected_date
 from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
-from operations.stock import lock_stock, move_stock, reserve_many, resolve_warehouse
+from operations.stock import (
+    lock_order,
+    lock_stock,
+    move_stock,
+    reserve_many,
+    resolve_warehouse,
+)
 from operations.validation import a_date, actor_name, identifier, one_of, quantity, text
 
 MAX_LINES_PER_ORDER = 500
@@ -377,18 +383,6 @@ def _warn_low_stock(session: Session, plan: list, free_after: dict[int, int], no
 # --- Cancelling ----------------------------------------------------------------------------
 
 
-def _locked_order(session: Session, order_id: int) -> Order:
-    order = session.execute(
-        select(Order)
-        .where(Order.id == order_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if order is None:
-        raise NotFound(f"Order {order_id} does not exist.")
-    return order
-
-
 def _refuse_closed(order: Order, doing: str) -> None:
     if order.status in CLOSED_ORDER_STATUSES:
         raise InvalidState(f"Order {order.number} is already {order.status}: it cannot be {doing}.")
@@ -468,7 +462,7 @@ def cancel_order(
     reason = text(reason, "The reason for cancelling", max_length=200)
     now = now or utcnow()
     with write_session(engine) as session:
-        order = _locked_order(session, order_id)
+        order = lock_order(session, order_id)
         _refuse_closed(order, "cancelled")
         warehouse_id = resolve_warehouse(session, warehouse_id)
         product_ids = session.scalars(
@@ -542,7 +536,7 @@ def cancel_line(
         ).first()
         if found is None:
             raise NotFound(f"Order line {order_line_id} does not exist.")
-        order = _locked_order(session, found.order_id)
+        order = lock_order(session, found.order_id)
         _refuse_closed(order, "changed")
         warehouse_id = resolve_warehouse(session, warehouse_id)
         lock_stock(session, [found.product_id], warehouse_id)

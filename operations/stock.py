@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from data.schema import Stock, StockLedger, Warehouse, utcnow
+from data.schema import Order, Stock, StockLedger, Warehouse, utcnow
 from operations.errors import NotFound
 
 MAIN_WAREHOUSE_CODE = "MAIN"
@@ -186,3 +186,16 @@ def reserve_many(session: Session, moves: list[dict], *, warehouse_id: int, acto
             for m in moves
         ],
     )
+
+
+def lock_order(session: Session, order_id: int) -> Order:
+    """The order row, locked first (before its stock rows); NotFound when there is none."""
+    order = session.execute(
+        select(Order)
+        .where(Order.id == order_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if order is None:
+        raise NotFound(f"Order {order_id} does not exist.")
+    return order

@@ -28,7 +28,7 @@ from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
 from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
-from operations.stock import lock_stock, move_stock, resolve_warehouse
+from operations.stock import lock_order, lock_stock, move_stock, resolve_warehouse
 from operations.validation import actor_name, identifier, non_negative, text
 
 
@@ -302,14 +302,7 @@ def ship_order(
     tracking = text(tracking, "Tracking number", max_length=40, required=False) or None
     now = now or utcnow()
     with write_session(engine) as session:
-        order = session.execute(
-            select(Order)
-            .where(Order.id == order_id)
-            .with_for_update(key_share=True)
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-        if order is None:
-            raise NotFound(f"Order {order_id} does not exist.")
+        order = lock_order(session, order_id)
         if order.status in ("shipped", "delivered", "cancelled"):
             raise InvalidState(f"Order {order.number} is {order.status}: there is nothing to ship.")
         carrier = session.get(Carrier, carrier_id)
