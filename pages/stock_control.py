@@ -22,7 +22,7 @@ db = engine()
 # Cached reads are keyed by the data version; the ttl is only a safety net.
 CACHE_TTL_S = 600
 FLASH_KEY = "stock_control_flash"
-ALERTS_SHOWN = 8
+ALERTS_SHOWN = 4  # the most urgent first; the stock table must stay near the first screen
 TABLE_HEIGHT = 420
 TABLE_ROWS_BEFORE_SCROLL = 11
 AGE_BUCKETS: dict[str, tuple[int | None, int | None]] = {
