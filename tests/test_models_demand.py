@@ -123,3 +123,24 @@ def test_window_quantile_and_peak_match_numpy():
     )
     np.testing.assert_array_equal(peak[[0, 2]], [4, 5])
     assert np.isnan(q90[1]) and np.isnan(peak[1])
+
+
+def test_p90_covers_about_nine_in_ten_held_out_weeks_of_noisy_demand():
+    rng = np.random.default_rng(11)
+    n_items, n_periods, horizon = 80, 130, 8
+    rate = rng.lognormal(0.3, 1.0, n_items)  # known Poisson noise around a flat level
+    qty = rng.poisson(rate[:, None], (n_items, n_periods)).astype(float)
+    periods = pd.period_range("2023-01-02", periods=n_periods, freq="W-SUN").start_time
+    history = pd.DataFrame(
+        {
+            "item": np.repeat(np.arange(n_items), n_periods),
+            "date": np.tile(periods, n_items),
+            "qty": qty.ravel(),
+        }
+    )
+    panel = to_panel(history, "W")
+    origin = n_periods - horizon
+    model = GlobalDemandModel(max_iter=50).fit(panel.until(origin), None)
+    p90 = model.forecast(horizon)["p90"].to_numpy().reshape(n_items, horizon)
+    held_out = panel.values[:, origin:]
+    assert 0.84 <= np.mean(held_out <= p90) <= 0.96
