@@ -170,3 +170,21 @@ def assert_refused(engine: Engine, call, error: type, *fragments: str) -> str:
         assert fragment in message, f"{fragment!r} not in {message!r}"
     assert snapshot(engine) == before, "a refused operation changed the database"
     return message
+
+
+@pytest.fixture
+def world(engine) -> World:
+    """The small world on each database (use with ``world = operations_world.world``)."""
+    return build_world(engine)
+
+
+@pytest.fixture
+def sworld(sqlite_engine) -> World:
+    """The small world on SQLite only, for pure rule tests."""
+    return build_world(sqlite_engine)
+
+
+def fetch_rows(engine: Engine, statement) -> list:
+    """All rows of a read, for assertions."""
+    with read_connection(engine) as conn:
+        return conn.execute(statement).all()

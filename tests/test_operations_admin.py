@@ -21,24 +21,14 @@ from operations import (
     set_user_active,
     set_user_roles,
 )
-from tests.operations_world import assert_refused, build_world
+from tests import operations_world
+from tests.operations_world import assert_refused, fetch_rows
+
+# Shared fixtures, assigned so pytest finds them by name in this module.
+world = operations_world.world
+sworld = operations_world.sworld
 
 FAST = 4  # bcrypt cost for tests: the rules are the same, the hashing is quicker
-
-
-@pytest.fixture
-def world(engine):
-    return build_world(engine)
-
-
-@pytest.fixture
-def sworld(sqlite_engine):
-    return build_world(sqlite_engine)
-
-
-def _rows(engine, statement):
-    with read_connection(engine) as conn:
-        return conn.execute(statement).all()
 
 
 def _user(engine, **changes):
@@ -56,23 +46,23 @@ def _user(engine, **changes):
 
 def test_create_user_stores_a_lowercase_name_a_bcrypt_hash_and_roles(engine, world):
     user_id = _user(engine, roles=["purchasing_manager", "owner"])
-    username, password_hash, active = _rows(
+    username, password_hash, active = fetch_rows(
         engine, select(User.username, User.password_hash, User.active)
     )[0]
     assert (username, active) == ("pam.buyer", True)
     assert bcrypt.checkpw(b"correct horse", password_hash.encode())
-    assert _rows(engine, select(UserRole.role).order_by(UserRole.role)) == [
+    assert fetch_rows(engine, select(UserRole.role).order_by(UserRole.role)) == [
         ("owner",),
         ("purchasing_manager",),
     ]
-    audit = _rows(engine, select(AuditLog.action, AuditLog.entity_id, AuditLog.after))[0]
+    audit = fetch_rows(engine, select(AuditLog.action, AuditLog.entity_id, AuditLog.after))[0]
     assert audit[:2] == ("create_user", str(user_id))
     assert "correct horse" not in str(audit[2])
 
 
 def test_a_customer_user_is_linked_to_the_customer(sqlite_engine, sworld):
     _user(sqlite_engine, username="gold", roles=["customer"], customer_id=sworld.customers["gold"])
-    assert _rows(sqlite_engine, select(User.customer_id)) == [(sworld.customers["gold"],)]
+    assert fetch_rows(sqlite_engine, select(User.customer_id)) == [(sworld.customers["gold"],)]
 
 
 def test_a_password_of_exactly_72_bytes_is_accepted():
@@ -122,7 +112,7 @@ def test_a_taken_username_is_refused(engine, world):
 def test_deactivating_a_user(sqlite_engine, sworld):
     user_id = _user(sqlite_engine)
     set_user_active(sqlite_engine, user_id=user_id, active=False, actor="admin")
-    assert _rows(sqlite_engine, select(User.active)) == [(False,)]
+    assert fetch_rows(sqlite_engine, select(User.active)) == [(False,)]
 
 
 def test_an_admin_cannot_deactivate_themselves(sqlite_engine, sworld):
@@ -138,11 +128,11 @@ def test_an_admin_cannot_deactivate_themselves(sqlite_engine, sworld):
 def test_set_user_roles_replaces_the_roles(engine, world):
     user_id = _user(engine)
     set_user_roles(engine, user_id=user_id, roles=["finance_manager", "owner"], actor="admin")
-    assert _rows(engine, select(UserRole.role).order_by(UserRole.role)) == [
+    assert fetch_rows(engine, select(UserRole.role).order_by(UserRole.role)) == [
         ("finance_manager",),
         ("owner",),
     ]
-    assert _rows(
+    assert fetch_rows(
         engine, select(AuditLog.before, AuditLog.after).where(AuditLog.action == "set_user_roles")
     ) == [({"roles": ["purchasing_manager"]}, {"roles": ["finance_manager", "owner"]})]
 
@@ -168,7 +158,7 @@ def test_bad_role_changes_are_refused(sqlite_engine, sworld, roles, actor, error
 def test_link_user_to_a_sales_rep(sqlite_engine, sworld):
     user_id = _user(sqlite_engine, username="rita", roles=["warehouse_manager"])
     link_user(sqlite_engine, user_id=user_id, sales_rep_id=sworld.sales_rep, actor="admin")
-    assert _rows(sqlite_engine, select(User.sales_rep_id)) == [(sworld.sales_rep,)]
+    assert fetch_rows(sqlite_engine, select(User.sales_rep_id)) == [(sworld.sales_rep,)]
 
 
 def test_link_user_to_an_unknown_customer_is_refused(sqlite_engine, sworld):
@@ -186,7 +176,7 @@ def test_reset_password(engine, world):
     reset_password(
         engine, user_id=user_id, new_password="new secret", actor="admin", bcrypt_rounds=FAST
     )
-    stored = _rows(engine, select(User.password_hash))[0][0]
+    stored = fetch_rows(engine, select(User.password_hash))[0][0]
     assert bcrypt.checkpw(b"new secret", stored.encode())
     assert not bcrypt.checkpw(b"correct horse", stored.encode())
 
@@ -233,7 +223,7 @@ def test_set_setting_stores_a_checked_value(sqlite_engine, sworld, key, value, s
 def test_set_setting_is_audited_with_the_old_value(engine, world):
     set_setting(engine, key="weight_urgent", value=5, actor="admin")
     set_setting(engine, key="weight_urgent", value=6, actor="admin")
-    assert _rows(engine, select(AuditLog.before, AuditLog.after).order_by(AuditLog.id)) == [
+    assert fetch_rows(engine, select(AuditLog.before, AuditLog.after).order_by(AuditLog.id)) == [
         ({"value": 2.0}, {"value": 5.0}),
         ({"value": 5.0}, {"value": 6.0}),
     ]

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from data.db import read_connection, write_session
+from data.db import write_session
 from data.schema import Communication, Feedback, Notification, User, UserRole
 from operations import (
     NotFound,
@@ -18,24 +18,14 @@ from operations import (
     record_communication,
     record_feedback,
 )
-from tests.operations_world import assert_refused, build_world
+from tests import operations_world
+from tests.operations_world import assert_refused, fetch_rows
+
+# Shared fixtures, assigned so pytest finds them by name in this module.
+world = operations_world.world
+sworld = operations_world.sworld
 
 NOW = dt.datetime(2026, 3, 10, 9, 30)
-
-
-@pytest.fixture
-def world(engine):
-    return build_world(engine)
-
-
-@pytest.fixture
-def sworld(sqlite_engine):
-    return build_world(sqlite_engine)
-
-
-def _rows(engine, statement):
-    with read_connection(engine) as conn:
-        return conn.execute(statement).all()
 
 
 def _order(engine, world, tier="gold"):
@@ -59,7 +49,7 @@ def test_record_feedback_stores_scores_and_comment(engine, world):
         order_id=order_id,
         now=NOW,
     )
-    assert _rows(
+    assert fetch_rows(
         engine,
         select(Feedback.id, Feedback.csat, Feedback.nps, Feedback.comment, Feedback.order_id),
     ) == [(feedback_id, 4, 9, "Late butter again", order_id)]
@@ -69,7 +59,7 @@ def test_a_comment_alone_is_enough(sqlite_engine, sworld):
     record_feedback(
         sqlite_engine, customer_id=sworld.customers["gold"], actor="g", comment="Great service"
     )
-    assert _rows(sqlite_engine, select(Feedback.csat, Feedback.nps)) == [(None, None)]
+    assert fetch_rows(sqlite_engine, select(Feedback.csat, Feedback.nps)) == [(None, None)]
 
 
 @pytest.mark.parametrize(
@@ -121,7 +111,7 @@ def test_record_communication_with_a_customer(engine, world):
         answered_at=answered,
         now=NOW,
     )
-    assert _rows(
+    assert fetch_rows(
         engine,
         select(
             Communication.actor,
@@ -137,7 +127,7 @@ def test_record_communication_with_a_carrier(sqlite_engine, sworld):
     record_communication(
         sqlite_engine, actor="lou", channel="email", subject="Delay?", carrier_id=sworld.carrier
     )
-    assert _rows(sqlite_engine, select(Communication.carrier_id)) == [(sworld.carrier,)]
+    assert fetch_rows(sqlite_engine, select(Communication.carrier_id)) == [(sworld.carrier,)]
 
 
 @pytest.mark.parametrize(
@@ -193,12 +183,14 @@ def test_mark_read_marks_own_and_role_notifications(engine, world):
         engine, direct={"user_id": pam}, po_drafted={"role": "purchasing_manager"}
     )
     assert mark_read(engine, notification_ids=[own, for_role], user_id=pam) == 2
-    assert all(read_at is not None for (read_at,) in _rows(engine, select(Notification.read_at)))
+    assert all(
+        read_at is not None for (read_at,) in fetch_rows(engine, select(Notification.read_at))
+    )
 
 
 def test_notify_with_an_email_waits_in_the_outbox(sqlite_engine, sworld):
     _notifications(sqlite_engine, mail={"email_to": "a@b.example"}, app={"role": "owner"})
-    assert _rows(sqlite_engine, select(Notification.kind, Notification.status)) == [
+    assert fetch_rows(sqlite_engine, select(Notification.kind, Notification.status)) == [
         ("mail", "pending"),
         ("app", "in_app"),
     ]

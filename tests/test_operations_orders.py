@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from data.db import read_connection
 from data.schema import (
     AuditLog,
     Backorder,
@@ -29,25 +28,15 @@ from operations import (
     cancel_order,
     place_order,
 )
+from tests import operations_world
 from tests.invariants import assert_invariants
-from tests.operations_world import assert_refused, build_world, stock_of
+from tests.operations_world import assert_refused, fetch_rows, stock_of
+
+# Shared fixtures, assigned so pytest finds them by name in this module.
+world = operations_world.world
+sworld = operations_world.sworld
 
 NOW = dt.datetime(2026, 3, 10, 9, 30)
-
-
-@pytest.fixture
-def world(engine):
-    return build_world(engine)
-
-
-@pytest.fixture
-def sworld(sqlite_engine):
-    return build_world(sqlite_engine)
-
-
-def _rows(engine, statement):
-    with read_connection(engine) as conn:
-        return conn.execute(statement).all()
 
 
 def _set_preference(engine, customer_id, preference):
@@ -67,7 +56,7 @@ def test_order_in_stock_reserves_and_creates_a_pick_task(engine, world):
     line = placed.lines[0]
     assert (line.qty_allocated, line.qty_backordered, line.qty_cancelled) == (30, 0, 0)
     assert stock_of(engine, world.products["OIL-5L"]) == (100, 30)
-    tasks = _rows(engine, select(PickTask.qty, PickTask.status, PickTask.fills_backorder))
+    tasks = fetch_rows(engine, select(PickTask.qty, PickTask.status, PickTask.fills_backorder))
     assert tasks == [(30, "open", False)]
     assert placed.number == f"SO-{placed.order_id:06d}"
     assert_invariants(engine)
@@ -84,7 +73,7 @@ def test_short_line_reserves_what_is_there_and_backorders_the_rest(engine, world
     assert line.expected_date == dt.date(2026, 3, 22)
     assert "Northern Mill's quoted 7-day lead time" in line.estimate_reason
     assert line.estimate_reason.endswith("then 1 pick day and 2 days quoted transit")
-    backorder = _rows(
+    backorder = fetch_rows(
         engine,
         select(
             Backorder.qty,
@@ -111,7 +100,7 @@ def test_ledger_records_the_reservation_against_the_line(sqlite_engine, sworld):
         actor="ann",
         now=NOW,
     )
-    rows = _rows(
+    rows = fetch_rows(
         sqlite_engine,
         select(
             StockLedger.reason,
@@ -134,8 +123,8 @@ def test_urgent_order_makes_urgent_pick_tasks_with_the_bin_and_due_date(sqlite_e
         requested_date=dt.date(2026, 3, 12),
         now=NOW,
     )
-    task = _rows(sqlite_engine, select(PickTask.urgent, PickTask.due_date, PickTask.bin_id))[0]
-    bin_id = _rows(
+    task = fetch_rows(sqlite_engine, select(PickTask.urgent, PickTask.due_date, PickTask.bin_id))[0]
+    bin_id = fetch_rows(
         sqlite_engine, select(Product.bin_id).where(Product.id == sworld.products["OIL-5L"])
     )[0][0]
     assert task == (True, dt.date(2026, 3, 12), bin_id)
@@ -156,8 +145,8 @@ def test_ship_complete_backorders_short_lines_whole_and_holds_picking(engine, wo
     # The flour on the shelf stays free for others; the oil is held, not picked yet.
     assert stock_of(engine, world.products["FLOUR-25"]) == (10, 0)
     assert stock_of(engine, world.products["OIL-5L"]) == (100, 8)
-    assert _rows(engine, select(PickTask.id)) == []
-    assert _rows(engine, select(Order.backorder_choice)) == [("ship_complete",)]
+    assert fetch_rows(engine, select(PickTask.id)) == []
+    assert fetch_rows(engine, select(Order.backorder_choice)) == [("ship_complete",)]
     assert_invariants(engine)
 
 
@@ -170,7 +159,7 @@ def test_ship_complete_order_that_fits_is_picked_at_once(sqlite_engine, sworld):
         backorder_choice="ship_complete",
         now=NOW,
     )
-    assert _rows(sqlite_engine, select(PickTask.qty)) == [(10,)]
+    assert fetch_rows(sqlite_engine, select(PickTask.qty)) == [(10,)]
 
 
 def test_cancel_short_cancels_the_missing_part_as_a_lost_sale(engine, world):
@@ -184,7 +173,7 @@ def test_cancel_short_cancels_the_missing_part_as_a_lost_sale(engine, world):
     )
     line = placed.lines[0]
     assert (line.qty_allocated, line.qty_backordered, line.qty_cancelled) == (3, 0, 2)
-    assert _rows(engine, select(Backorder.qty, Backorder.qty_cancelled, Backorder.status)) == [
+    assert fetch_rows(engine, select(Backorder.qty, Backorder.qty_cancelled, Backorder.status)) == [
         (2, 2, "cancelled")
     ]
     assert_invariants(engine)
@@ -224,7 +213,7 @@ def test_demand_summary_counts_what_was_asked_including_the_short_part(engine, w
             actor="ann",
             now=NOW,
         )
-    row = _rows(
+    row = fetch_rows(
         engine,
         select(
             DemandDaily.day,
@@ -268,7 +257,7 @@ def test_placing_an_order_is_audited(sqlite_engine, sworld):
     placed = place_order(
         sqlite_engine, customer_id=sworld.customers["gold"], lines=[("OIL-5L", 2)], actor="ann"
     )
-    audit = _rows(sqlite_engine, select(AuditLog.actor, AuditLog.action, AuditLog.entity_id))
+    audit = fetch_rows(sqlite_engine, select(AuditLog.actor, AuditLog.action, AuditLog.entity_id))
     assert audit == [("ann", "place_order", str(placed.order_id))]
 
 
@@ -370,21 +359,21 @@ def test_cancel_order_releases_stock_and_cancels_the_backorder_as_lost(engine, w
     cancel_order(engine, order_id=placed.order_id, actor="cs", reason="customer closed", now=NOW)
     assert stock_of(engine, world.products["FLOUR-25"]) == (10, 0)
     assert stock_of(engine, world.products["OIL-5L"]) == (100, 0)
-    lines = _rows(
+    lines = fetch_rows(
         engine,
         select(
             OrderLine.qty_allocated, OrderLine.qty_backordered, OrderLine.qty_cancelled
         ).order_by(OrderLine.line_no),
     )
     assert lines == [(0, 0, 14), (0, 0, 5)]
-    assert _rows(
+    assert fetch_rows(
         engine, select(Backorder.status, Backorder.qty_cancelled, Backorder.cancel_reason)
     ) == [("cancelled", 4, "customer closed")]
-    assert _rows(engine, select(PickTask.status)) == [("cancelled",), ("cancelled",)]
-    assert _rows(engine, select(Order.status, Order.cancel_reason)) == [
+    assert fetch_rows(engine, select(PickTask.status)) == [("cancelled",), ("cancelled",)]
+    assert fetch_rows(engine, select(Order.status, Order.cancel_reason)) == [
         ("cancelled", "customer closed")
     ]
-    releases = _rows(
+    releases = fetch_rows(
         engine,
         select(StockLedger.reserved_delta)
         .where(StockLedger.reason == "release")
@@ -403,7 +392,7 @@ def test_released_stock_fills_the_next_backorder(sqlite_engine, sworld):
     )
     assert second.lines[0].qty_backordered == 2
     cancel_order(sqlite_engine, order_id=first.order_id, actor="cs", reason="duplicate")
-    line = _rows(
+    line = fetch_rows(
         sqlite_engine,
         select(OrderLine.qty_allocated, OrderLine.qty_backordered).where(
             OrderLine.id == second.lines[0].line_id
@@ -421,15 +410,17 @@ def test_cancel_line_part_takes_the_backordered_units_first(engine, world):
     cancel_line(
         engine, order_line_id=placed.lines[0].line_id, actor="cs", reason="needs less", qty=6
     )
-    line = _rows(
+    line = fetch_rows(
         engine,
         select(OrderLine.qty_allocated, OrderLine.qty_backordered, OrderLine.qty_cancelled),
     )
     # 4 backordered go first, then 2 of the 10 reserved
     assert line == [(8, 0, 6)]
     assert stock_of(engine, world.products["FLOUR-25"]) == (10, 8)
-    assert _rows(engine, select(PickTask.qty).where(PickTask.status == "open")) == [(8,)]
-    assert _rows(engine, select(Backorder.status, Backorder.qty_cancelled)) == [("cancelled", 4)]
+    assert fetch_rows(engine, select(PickTask.qty).where(PickTask.status == "open")) == [(8,)]
+    assert fetch_rows(engine, select(Backorder.status, Backorder.qty_cancelled)) == [
+        ("cancelled", 4)
+    ]
     assert_invariants(engine)
 
 
@@ -441,7 +432,7 @@ def test_cancel_whole_line_leaves_the_other_lines(sqlite_engine, sworld):
         actor="ann",
     )
     cancel_line(sqlite_engine, order_line_id=placed.lines[0].line_id, actor="cs", reason="x")
-    assert _rows(sqlite_engine, select(Order.status)) == [("open",)]
+    assert fetch_rows(sqlite_engine, select(Order.status)) == [("open",)]
     assert stock_of(sqlite_engine, sworld.products["OIL-5L"]) == (100, 0)
     assert stock_of(sqlite_engine, sworld.products["BUTTER-10"]) == (3, 1)
 
@@ -451,7 +442,7 @@ def test_cancelling_the_last_line_cancels_the_order(sqlite_engine, sworld):
         sqlite_engine, customer_id=sworld.customers["gold"], lines=[("OIL-5L", 4)], actor="ann"
     )
     cancel_line(sqlite_engine, order_line_id=placed.lines[0].line_id, actor="cs", reason="x")
-    assert _rows(sqlite_engine, select(Order.status)) == [("cancelled",)]
+    assert fetch_rows(sqlite_engine, select(Order.status)) == [("cancelled",)]
 
 
 def test_cancelling_the_short_line_releases_a_ship_complete_order(sqlite_engine, sworld):
@@ -462,9 +453,9 @@ def test_cancelling_the_short_line_releases_a_ship_complete_order(sqlite_engine,
         actor="ann",
         backorder_choice="ship_complete",
     )
-    assert _rows(sqlite_engine, select(PickTask.id)) == []
+    assert fetch_rows(sqlite_engine, select(PickTask.id)) == []
     cancel_line(sqlite_engine, order_line_id=placed.lines[0].line_id, actor="cs", reason="drop")
-    assert _rows(sqlite_engine, select(PickTask.product_id, PickTask.qty)) == [
+    assert fetch_rows(sqlite_engine, select(PickTask.product_id, PickTask.qty)) == [
         (sworld.products["OIL-5L"], 8)
     ]
     assert_invariants(sqlite_engine)
@@ -558,7 +549,7 @@ def test_cancel_short_with_nothing_in_stock_closes_the_order(sqlite_engine, swor
         backorder_choice="cancel_short",
     )
     assert placed.lines[0].qty_cancelled == 4
-    assert _rows(sqlite_engine, select(Order.status, Order.cancel_reason)) == [
+    assert fetch_rows(sqlite_engine, select(Order.status, Order.cancel_reason)) == [
         ("cancelled", "cancel_short: nothing was in stock")
     ]
 
@@ -566,12 +557,12 @@ def test_cancel_short_with_nothing_in_stock_closes_the_order(sqlite_engine, swor
 def test_taking_stock_below_the_reorder_point_tells_purchasing(engine, world):
     # OIL-5L: 100 free, reorder point 10; the first order stays above, the second crosses
     place_order(engine, customer_id=world.customers["gold"], lines=[("OIL-5L", 85)], actor="a")
-    assert _rows(engine, select(Notification.id)) == []
+    assert fetch_rows(engine, select(Notification.id)) == []
     place_order(engine, customer_id=world.customers["gold"], lines=[("OIL-5L", 6)], actor="a")
     place_order(engine, customer_id=world.customers["gold"], lines=[("OIL-5L", 1)], actor="a")
-    assert _rows(engine, select(Notification.kind, Notification.role, Notification.subject)) == [
-        ("low_stock", "purchasing_manager", "OIL-5L is low: 9 available, reorder point 10")
-    ]
+    assert fetch_rows(
+        engine, select(Notification.kind, Notification.role, Notification.subject)
+    ) == [("low_stock", "purchasing_manager", "OIL-5L is low: 9 available, reorder point 10")]
 
 
 def test_a_substitute_line_records_what_it_replaces(sqlite_engine, sworld):
@@ -581,7 +572,7 @@ def test_a_substitute_line_records_what_it_replaces(sqlite_engine, sworld):
         lines=[("OIL-5L", 2, "BUTTER-10"), ("FLOUR-25", 1, None)],
         actor="ann",
     )
-    rows = _rows(
+    rows = fetch_rows(
         sqlite_engine,
         select(OrderLine.product_id, OrderLine.substitute_for_id).order_by(OrderLine.line_no),
     )

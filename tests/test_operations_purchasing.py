@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from data.db import read_connection, write_session
+from data.db import write_session
 from data.schema import (
     Allocation,
     Backorder,
@@ -36,26 +36,16 @@ from operations import (
     update_po_line,
 )
 from operations.admin import hash_password
+from tests import operations_world
 from tests.invariants import assert_invariants
-from tests.operations_world import assert_refused, build_world, stock_of
+from tests.operations_world import assert_refused, fetch_rows, stock_of
+
+# Shared fixtures, assigned so pytest finds them by name in this module.
+world = operations_world.world
+sworld = operations_world.sworld
 
 NOW = dt.datetime(2026, 3, 10, 9, 30)
 TODAY = NOW.date()
-
-
-@pytest.fixture
-def world(engine):
-    return build_world(engine)
-
-
-@pytest.fixture
-def sworld(sqlite_engine):
-    return build_world(sqlite_engine)
-
-
-def _rows(engine, statement):
-    with read_connection(engine) as conn:
-        return conn.execute(statement).all()
 
 
 def _po(engine, world, supplier: str, lines: dict[str, int], *, status="sent", expected=None):
@@ -85,7 +75,7 @@ def _po(engine, world, supplier: str, lines: dict[str, int], *, status="sent", e
 
 
 def _po_lines(engine):
-    return _rows(
+    return fetch_rows(
         engine,
         select(
             PurchaseOrder.supplier_id, PurchaseOrderLine.product_id, PurchaseOrderLine.qty_ordered
@@ -106,9 +96,9 @@ def test_drafts_one_po_per_supplier_up_to_order_up_to_rounded_to_packs(engine, w
         (world.suppliers["MILL"], world.products["FLOUR-25"], 50),
         (world.suppliers["DAIRY"], world.products["BUTTER-10"], 12),
     ]
-    statuses = _rows(engine, select(PurchaseOrder.status, PurchaseOrder.number))
+    statuses = fetch_rows(engine, select(PurchaseOrder.status, PurchaseOrder.number))
     assert sorted(statuses) == [("draft", "PO-000001"), ("draft", "PO-000002")]
-    assert _rows(engine, select(Notification.role, Notification.kind)) == [
+    assert fetch_rows(engine, select(Notification.role, Notification.kind)) == [
         ("purchasing_manager", "po_drafted")
     ]
 
@@ -135,7 +125,7 @@ def test_new_need_goes_onto_the_suppliers_existing_draft(sqlite_engine, sworld):
         sqlite_engine, customer_id=sworld.customers["gold"], lines=[("NAPKIN-500", 7)], actor="a"
     )
     second = draft_purchase_orders(sqlite_engine, actor="bob")
-    mill_po = _rows(
+    mill_po = fetch_rows(
         sqlite_engine,
         select(PurchaseOrder.id).where(PurchaseOrder.supplier_id == sworld.suppliers["MILL"]),
     )
@@ -166,11 +156,11 @@ def test_inactive_products_are_not_reordered(sqlite_engine, sworld):
 
 def test_update_po_line_changes_a_draft(sqlite_engine, sworld):
     draft_purchase_orders(sqlite_engine, actor="bob")
-    line_id = _rows(sqlite_engine, select(PurchaseOrderLine.id).order_by(PurchaseOrderLine.id))[0][
-        0
-    ]
+    line_id = fetch_rows(
+        sqlite_engine, select(PurchaseOrderLine.id).order_by(PurchaseOrderLine.id)
+    )[0][0]
     update_po_line(sqlite_engine, po_line_id=line_id, qty=70, actor="bob")
-    assert _rows(
+    assert fetch_rows(
         sqlite_engine, select(PurchaseOrderLine.qty_ordered).where(PurchaseOrderLine.id == line_id)
     ) == [(70,)]
 
@@ -185,7 +175,7 @@ def test_update_po_line_changes_a_draft(sqlite_engine, sworld):
 )
 def test_bad_po_line_quantities_are_refused(sqlite_engine, sworld, qty, error, fragment):
     draft_purchase_orders(sqlite_engine, actor="bob")
-    line_id = _rows(sqlite_engine, select(PurchaseOrderLine.id))[0][0]
+    line_id = fetch_rows(sqlite_engine, select(PurchaseOrderLine.id))[0][0]
     assert_refused(
         sqlite_engine,
         lambda: update_po_line(sqlite_engine, po_line_id=line_id, qty=qty, actor="bob"),
@@ -196,7 +186,7 @@ def test_bad_po_line_quantities_are_refused(sqlite_engine, sworld, qty, error, f
 
 def test_a_sent_po_cannot_be_edited(sqlite_engine, sworld):
     po_id = _po(sqlite_engine, sworld, "MILL", {"FLOUR-25": 15})
-    line_id = _rows(sqlite_engine, select(PurchaseOrderLine.id))[0][0]
+    line_id = fetch_rows(sqlite_engine, select(PurchaseOrderLine.id))[0][0]
     assert_refused(
         sqlite_engine,
         lambda: update_po_line(sqlite_engine, po_line_id=line_id, qty=5, actor="bob"),
@@ -212,7 +202,7 @@ def test_approve_then_send_sets_dates_from_the_lead_time(engine, world):
     approve_po(engine, po_id=mill, actor="pam")
     expected = send_po(engine, po_id=mill, actor="pam", now=NOW)
     assert expected == TODAY + dt.timedelta(days=7)
-    row = _rows(
+    row = fetch_rows(
         engine,
         select(
             PurchaseOrder.status,
@@ -276,7 +266,7 @@ def test_sending_a_po_gives_waiting_backorders_its_date(engine, world):
     assert placed.lines[0].expected_date == dt.date(2026, 3, 22)
     po_id = _po(engine, world, "MILL", {"NAPKIN-500": 20}, status="approved")
     send_po(engine, po_id=po_id, actor="pam", expected_date=dt.date(2026, 3, 13), now=NOW)
-    backorder = _rows(
+    backorder = fetch_rows(
         engine,
         select(
             Backorder.estimated_date,
@@ -324,10 +314,10 @@ def test_a_slipping_po_re_promises_and_notifies(engine, world):
     )
     # Promised: PO Thu 12 Mar + 1 pick day = Fri 13 + 2 transit days = Sun 15 Mar.
     # Re-dated PO Fri 20 Mar + 1 pick day = Mon 23 + 2 transit days = Wed 25 Mar: a slip.
-    assert _rows(engine, select(Backorder.promised_date, Backorder.estimated_date)) == [
+    assert fetch_rows(engine, select(Backorder.promised_date, Backorder.estimated_date)) == [
         (dt.date(2026, 3, 15), dt.date(2026, 3, 25))
     ]
-    notes = _rows(
+    notes = fetch_rows(
         engine,
         select(
             Notification.kind, Notification.user_id, Notification.role, Notification.status
@@ -354,10 +344,10 @@ def test_an_earlier_date_notifies_nobody(sqlite_engine, sworld):
         sqlite_engine, po_id=po_id, expected_date=dt.date(2026, 3, 12), actor="lou", now=NOW
     )
     assert sent == 0
-    assert _rows(sqlite_engine, select(Notification.id)) == []
+    assert fetch_rows(sqlite_engine, select(Notification.id)) == []
     # Promised: PO Sat 14 Mar, picked from Mon 16 + 1 pick day = Tue 17 + 2 transit = Thu 19 Mar.
     # Earlier PO Thu 12 Mar + 1 pick day = Fri 13 + 2 transit days = Sun 15 Mar.
-    assert _rows(sqlite_engine, select(Backorder.promised_date, Backorder.estimated_date)) == [
+    assert fetch_rows(sqlite_engine, select(Backorder.promised_date, Backorder.estimated_date)) == [
         (dt.date(2026, 3, 19), dt.date(2026, 3, 15))
     ]
 
@@ -372,7 +362,7 @@ def test_cancelling_a_po_moves_its_backorders_to_the_lead_time(sqlite_engine, sw
         now=NOW,
     )
     cancel_po(sqlite_engine, po_id=po_id, actor="pam", reason="supplier closed")
-    row = _rows(sqlite_engine, select(Backorder.waits_on_po_id, Backorder.estimate_reason))[0]
+    row = fetch_rows(sqlite_engine, select(Backorder.waits_on_po_id, Backorder.estimate_reason))[0]
     assert row[0] is None
     assert row[1].startswith("no open purchase order covers it")
 
@@ -410,12 +400,15 @@ def test_receiving_everything_books_stock_through_the_ledger(engine, world):
     assert result.received == {world.products["FLOUR-25"]: 50, world.products["NAPKIN-500"]: 20}
     assert stock_of(engine, world.products["FLOUR-25"]) == (60, 0)
     assert stock_of(engine, world.products["NAPKIN-500"]) == (20, 0)
-    assert sorted(_rows(engine, select(Receipt.qty, Receipt.actor))) == [(20, "wes"), (50, "wes")]
-    receipts = _rows(
+    assert sorted(fetch_rows(engine, select(Receipt.qty, Receipt.actor))) == [
+        (20, "wes"),
+        (50, "wes"),
+    ]
+    receipts = fetch_rows(
         engine, select(StockLedger.on_hand_delta).where(StockLedger.reason == "receipt")
     )
     assert sorted(receipts) == [(20,), (50,)]
-    assert _rows(engine, select(PurchaseOrder.received_at)) == [(NOW,)]
+    assert fetch_rows(engine, select(PurchaseOrder.received_at)) == [(NOW,)]
     assert_invariants(engine)
 
 
@@ -426,7 +419,7 @@ def test_receiving_in_parts(sqlite_engine, sworld):
         "partially_received"
     )
     assert receive_po(sqlite_engine, po_id=po_id, actor="w").received == {flour: 30}
-    assert _rows(sqlite_engine, select(PurchaseOrder.status)) == [("received",)]
+    assert fetch_rows(sqlite_engine, select(PurchaseOrder.status)) == [("received",)]
     assert stock_of(sqlite_engine, flour) == (60, 0)
 
 
@@ -483,7 +476,7 @@ def test_bad_receipts_are_refused(sqlite_engine, sworld, quantities, error, frag
 
 
 def _waiting_line(engine, line_id):
-    return _rows(
+    return fetch_rows(
         engine,
         select(OrderLine.qty_allocated, OrderLine.qty_backordered).where(OrderLine.id == line_id),
     )[0]
@@ -507,7 +500,7 @@ def test_arriving_stock_goes_to_the_higher_score_first(engine, world):
     assert _waiting_line(engine, gold.lines[0].line_id) == (6, 0)
     assert _waiting_line(engine, bronze.lines[0].line_id) == (2, 4)
     assert [(fill.qty, fill.score) for fill in result.fills] == [(6, 3.0), (2, 2.0)]
-    allocations = _rows(
+    allocations = fetch_rows(
         engine, select(Allocation.qty, Allocation.score, Allocation.score_parts, Allocation.po_id)
     )
     assert allocations[0] == (
@@ -516,11 +509,11 @@ def test_arriving_stock_goes_to_the_higher_score_first(engine, world):
         {"tier": 3.0, "urgent": 0.0, "waiting": 0.0, "slack": 0.0},
         po_id,
     )
-    assert _rows(engine, select(Backorder.status).order_by(Backorder.id)) == [
+    assert fetch_rows(engine, select(Backorder.status).order_by(Backorder.id)) == [
         ("open",),
         ("filled",),
     ]
-    tasks = _rows(engine, select(PickTask.qty, PickTask.fills_backorder, PickTask.urgent))
+    tasks = fetch_rows(engine, select(PickTask.qty, PickTask.fills_backorder, PickTask.urgent))
     assert sorted(tasks) == [(2, True, True), (6, True, False)]
     assert stock_of(engine, world.products["NAPKIN-500"]) == (8, 8)
     assert_invariants(engine)
@@ -578,10 +571,10 @@ def test_a_ship_complete_order_is_picked_once_its_last_backorder_fills(sqlite_en
         backorder_choice="ship_complete",
         now=NOW,
     )
-    assert _rows(sqlite_engine, select(PickTask.id)) == []
+    assert fetch_rows(sqlite_engine, select(PickTask.id)) == []
     po_id = _po(sqlite_engine, sworld, "MILL", {"NAPKIN-500": 5})
     receive_po(sqlite_engine, po_id=po_id, actor="wes", now=NOW)
-    tasks = _rows(
+    tasks = fetch_rows(
         sqlite_engine, select(PickTask.product_id, PickTask.qty).order_by(PickTask.product_id)
     )
     assert tasks == [(sworld.products["NAPKIN-500"], 5), (sworld.products["OIL-5L"], 4)]

@@ -14,7 +14,10 @@ from data.settings import SETTINGS
 from operations import ValidationError, expected_date, place_order, priority_score
 from operations.purchasing import order_quantity
 from operations.validation import quantity
-from tests.operations_world import build_world
+from tests import operations_world
+
+# Shared fixtures, assigned so pytest finds them by name in this module.
+sworld = operations_world.sworld
 
 WEIGHTS = {key: SETTINGS[key].default for key in SETTINGS if key.startswith("weight_")}
 TODAY = dt.date(2026, 3, 10)
@@ -127,11 +130,6 @@ def _po(session: Session, world, product_id, qty, expected, status="sent", numbe
     )
     session.flush()
     return po.id
-
-
-@pytest.fixture
-def sworld(sqlite_engine):
-    return build_world(sqlite_engine)
 
 
 def test_estimate_in_stock_is_delivered_after_picking_and_transit(sqlite_engine, sworld):

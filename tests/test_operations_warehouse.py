@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from data.db import read_connection
 from data.schema import (
     AuditLog,
     Backorder,
@@ -37,25 +36,15 @@ from operations import (
     set_thresholds,
     ship_order,
 )
+from tests import operations_world
 from tests.invariants import assert_invariants
-from tests.operations_world import assert_refused, build_world, stock_of
+from tests.operations_world import assert_refused, fetch_rows, stock_of
+
+# Shared fixtures, assigned so pytest finds them by name in this module.
+world = operations_world.world
+sworld = operations_world.sworld
 
 NOW = dt.datetime(2026, 3, 10, 9, 30)
-
-
-@pytest.fixture
-def world(engine):
-    return build_world(engine)
-
-
-@pytest.fixture
-def sworld(sqlite_engine):
-    return build_world(sqlite_engine)
-
-
-def _rows(engine, statement):
-    with read_connection(engine) as conn:
-        return conn.execute(statement).all()
 
 
 def _order(engine, world, lines, tier="gold", **kwargs):
@@ -65,11 +54,11 @@ def _order(engine, world, lines, tier="gold", **kwargs):
 
 
 def _tasks(engine):
-    return _rows(engine, select(PickTask.id, PickTask.qty).order_by(PickTask.id))
+    return fetch_rows(engine, select(PickTask.id, PickTask.qty).order_by(PickTask.id))
 
 
 def _line(engine, line_id):
-    return _rows(
+    return fetch_rows(
         engine,
         select(
             OrderLine.qty_allocated,
@@ -87,10 +76,10 @@ def test_confirm_pick_marks_the_task_and_the_order(engine, world):
     _order(engine, world, [("OIL-5L", 4)])
     task_id, qty = _tasks(engine)[0]
     confirm_pick(engine, task_id=task_id, qty_picked=qty, actor="otto", now=NOW)
-    assert _rows(engine, select(PickTask.status, PickTask.qty_picked, PickTask.actor)) == [
+    assert fetch_rows(engine, select(PickTask.status, PickTask.qty_picked, PickTask.actor)) == [
         ("picked", 4, "otto")
     ]
-    assert _rows(engine, select(Order.status)) == [("picking",)]
+    assert fetch_rows(engine, select(Order.status)) == [("picking",)]
 
 
 def test_short_pick_writes_stock_down_and_backorders_the_missing_units(engine, world):
@@ -99,18 +88,18 @@ def test_short_pick_writes_stock_down_and_backorders_the_missing_units(engine, w
     report_short_pick(engine, task_id=task_id, qty_found=1, actor="otto", note="bin half empty")
     assert stock_of(engine, world.products["BUTTER-10"]) == (1, 1)
     assert _line(engine, placed.lines[0].line_id) == (1, 2, 0, 0)
-    assert _rows(engine, select(Backorder.qty, Backorder.status, Backorder.root_cause)) == [
+    assert fetch_rows(engine, select(Backorder.qty, Backorder.status, Backorder.root_cause)) == [
         (2, "open", "short_pick")
     ]
-    ledger = _rows(
+    ledger = fetch_rows(
         engine,
         select(StockLedger.on_hand_delta, StockLedger.reserved_delta).where(
             StockLedger.reason == "short_pick"
         ),
     )
     assert ledger == [(-2, -2)]
-    assert _rows(engine, select(PickTask.status, PickTask.qty_picked)) == [("picked", 1)]
-    assert _rows(engine, select(Notification.role, Notification.kind)) == [
+    assert fetch_rows(engine, select(PickTask.status, PickTask.qty_picked)) == [("picked", 1)]
+    assert fetch_rows(engine, select(Notification.role, Notification.kind)) == [
         ("warehouse_manager", "short_pick")
     ]
     assert_invariants(engine)
@@ -120,7 +109,7 @@ def test_confirming_fewer_than_asked_is_a_short_pick(sqlite_engine, sworld):
     placed = _order(sqlite_engine, sworld, [("OIL-5L", 4)])
     task_id, _ = _tasks(sqlite_engine)[0]
     confirm_pick(sqlite_engine, task_id=task_id, qty_picked=0, actor="otto")
-    assert _rows(sqlite_engine, select(PickTask.status)) == [("short",)]
+    assert fetch_rows(sqlite_engine, select(PickTask.status)) == [("short",)]
     assert _line(sqlite_engine, placed.lines[0].line_id) == (0, 4, 0, 0)
     assert stock_of(sqlite_engine, sworld.products["OIL-5L"]) == (96, 0)
     assert_invariants(sqlite_engine)
@@ -131,7 +120,7 @@ def test_short_pick_on_a_cancel_short_order_cancels_the_missing_units(sqlite_eng
     task_id, _ = _tasks(sqlite_engine)[0]
     report_short_pick(sqlite_engine, task_id=task_id, qty_found=3, actor="otto")
     assert _line(sqlite_engine, placed.lines[0].line_id) == (3, 0, 1, 0)
-    assert _rows(sqlite_engine, select(Backorder.status, Backorder.qty_cancelled)) == [
+    assert fetch_rows(sqlite_engine, select(Backorder.status, Backorder.qty_cancelled)) == [
         ("cancelled", 1)
     ]
     assert_invariants(sqlite_engine)
@@ -142,7 +131,7 @@ def test_short_pick_adds_to_an_existing_backorder(sqlite_engine, sworld):
     task_id, _ = _tasks(sqlite_engine)[0]
     report_short_pick(sqlite_engine, task_id=task_id, qty_found=7, actor="otto")
     assert _line(sqlite_engine, placed.lines[0].line_id) == (7, 5, 0, 0)
-    assert _rows(sqlite_engine, select(Backorder.qty, Backorder.status)) == [(5, "open")]
+    assert fetch_rows(sqlite_engine, select(Backorder.qty, Backorder.status)) == [(5, "open")]
     assert_invariants(sqlite_engine)
 
 
@@ -231,7 +220,7 @@ def test_ship_order_takes_the_packed_goods_out_of_stock(engine, world):
     assert stock_of(engine, world.products["OIL-5L"]) == (96, 0)
     assert stock_of(engine, world.products["BUTTER-10"]) == (1, 0)
     assert _line(engine, placed.lines[0].line_id) == (4, 0, 0, 4)
-    shipment = _rows(
+    shipment = fetch_rows(
         engine,
         select(
             Shipment.number,
@@ -244,17 +233,17 @@ def test_ship_order_takes_the_packed_goods_out_of_stock(engine, world):
     assert shipment == [
         (f"SH-{shipment_id:06d}", "outbound", "in_transit", "TRK1", dt.date(2026, 3, 12))
     ]
-    assert sorted(_rows(engine, select(ShipmentLine.qty))) == [(2,), (4,)]
-    assert _rows(engine, select(ShipmentEvent.kind)) == [("picked_up",)]
-    ship_rows = _rows(
+    assert sorted(fetch_rows(engine, select(ShipmentLine.qty))) == [(2,), (4,)]
+    assert fetch_rows(engine, select(ShipmentEvent.kind)) == [("picked_up",)]
+    ship_rows = fetch_rows(
         engine,
         select(StockLedger.on_hand_delta, StockLedger.reserved_delta).where(
             StockLedger.reason == "ship"
         ),
     )
     assert sorted(ship_rows) == [(-4, -4), (-2, -2)]
-    assert _rows(engine, select(Order.status)) == [("shipped",)]
-    assert _rows(engine, select(PickTask.status).distinct()) == [("shipped",)]
+    assert fetch_rows(engine, select(Order.status)) == [("shipped",)]
+    assert fetch_rows(engine, select(PickTask.status).distinct()) == [("shipped",)]
     assert_invariants(engine)
 
 
@@ -262,7 +251,7 @@ def test_an_order_with_a_backorder_stays_open_after_shipping(sqlite_engine, swor
     placed = _order(sqlite_engine, sworld, [("FLOUR-25", 12)])
     _pick_and_pack_all(sqlite_engine)
     ship_order(sqlite_engine, order_id=placed.order_id, carrier_id=sworld.carrier, actor="lou")
-    assert _rows(sqlite_engine, select(Order.status)) == [("open",)]
+    assert fetch_rows(sqlite_engine, select(Order.status)) == [("open",)]
     assert _line(sqlite_engine, placed.lines[0].line_id) == (10, 2, 0, 10)
     assert_invariants(sqlite_engine)
 
@@ -273,7 +262,7 @@ def test_cancelling_after_a_partial_shipment_keeps_what_shipped(sqlite_engine, s
     ship_order(sqlite_engine, order_id=placed.order_id, carrier_id=sworld.carrier, actor="lou")
     cancel_order(sqlite_engine, order_id=placed.order_id, actor="cs", reason="rest not needed")
     assert _line(sqlite_engine, placed.lines[0].line_id) == (10, 0, 2, 10)
-    assert _rows(sqlite_engine, select(Order.status)) == [("shipped",)]
+    assert fetch_rows(sqlite_engine, select(Order.status)) == [("shipped",)]
     assert_invariants(sqlite_engine)
 
 
@@ -316,8 +305,10 @@ def test_delivery_closes_the_shipment_and_the_order(engine, world):
     _pick_and_pack_all(engine)
     shipment_id = ship_order(engine, order_id=placed.order_id, carrier_id=world.carrier, actor="l")
     mark_delivered(engine, shipment_id=shipment_id, actor="lou", now=NOW)
-    assert _rows(engine, select(Shipment.status, Shipment.delivered_at)) == [("delivered", NOW)]
-    assert _rows(engine, select(Order.status)) == [("delivered",)]
+    assert fetch_rows(engine, select(Shipment.status, Shipment.delivered_at)) == [
+        ("delivered", NOW)
+    ]
+    assert fetch_rows(engine, select(Order.status)) == [("delivered",)]
     assert_refused(
         engine,
         lambda: mark_delivered(engine, shipment_id=shipment_id, actor="lou"),
@@ -360,11 +351,13 @@ def test_a_count_books_the_difference_and_is_audited(engine, world):
     )
     assert delta == -7
     assert stock_of(engine, world.products["OIL-5L"]) == (93, 0)
-    assert _rows(
+    assert fetch_rows(
         engine,
         select(StockLedger.on_hand_delta, StockLedger.note).where(StockLedger.reason == "adjust"),
     ) == [(-7, "cycle count")]
-    audit = _rows(engine, select(AuditLog.actor, AuditLog.action, AuditLog.before, AuditLog.after))
+    audit = fetch_rows(
+        engine, select(AuditLog.actor, AuditLog.action, AuditLog.before, AuditLog.after)
+    )
     assert audit == [
         (
             "wendy",
@@ -428,7 +421,7 @@ def test_bad_counts_are_refused(sqlite_engine, sworld, arguments, error, fragmen
 
 
 def _thresholds(engine, product_id):
-    return _rows(
+    return fetch_rows(
         engine,
         select(Product.reorder_point, Product.safety_stock, Product.order_up_to).where(
             Product.id == product_id
@@ -442,7 +435,7 @@ def test_set_thresholds_changes_the_product_and_is_audited(engine, world):
         engine, product_id=product_id, reorder_point=25, safety_stock=8, order_up_to=80, actor="w"
     )
     assert _thresholds(engine, product_id) == (25, 8, 80)
-    assert _rows(engine, select(AuditLog.action, AuditLog.before)) == [
+    assert fetch_rows(engine, select(AuditLog.action, AuditLog.before)) == [
         ("set_thresholds", {"reorder_point": 10, "safety_stock": 0, "order_up_to": 40})
     ]
 
@@ -479,7 +472,7 @@ def test_set_product_prices(sqlite_engine, sworld):
     set_product_prices(
         sqlite_engine, product_id=sworld.products["OIL-5L"], price="12.40", cost=7, actor="fin"
     )
-    assert _rows(
+    assert fetch_rows(
         sqlite_engine,
         select(Product.price, Product.cost).where(Product.id == sworld.products["OIL-5L"]),
     ) == [(Decimal("12.40"), Decimal("7.00"))]
