@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from data.db import write_session
 from data.schema import CHANNELS, Carrier, Communication, Customer, Feedback, Order, utcnow
@@ -22,6 +23,15 @@ def _score(value: object, what: str, low: int, high: int) -> int | None:
     if score > high:
         raise ValidationError(f"{what} must be between {low} and {high}, not {score}.")
     return score
+
+
+def _check_order(session: Session, order_id: int | None, customer_id: int | None) -> None:
+    """Refuse an order that does not exist or belongs to another customer than the one named."""
+    if order_id is None:
+        return
+    order = session.get(Order, order_id)
+    if order is None or (customer_id is not None and order.customer_id != customer_id):
+        raise NotFound(f"Order {order_id} is not an order of this customer.")
 
 
 def record_feedback(
@@ -49,10 +59,7 @@ def record_feedback(
     with write_session(engine) as session:
         if session.get(Customer, customer_id) is None:
             raise NotFound(f"Customer {customer_id} does not exist.")
-        if order_id is not None:
-            order = session.get(Order, order_id)
-            if order is None or order.customer_id != customer_id:
-                raise NotFound(f"Order {order_id} is not an order of this customer.")
+        _check_order(session, order_id, customer_id)
         feedback = Feedback(
             created_at=now,
             customer_id=customer_id,
@@ -108,10 +115,7 @@ def record_communication(
             raise NotFound(f"Customer {customer_id} does not exist.")
         if carrier_id is not None and session.get(Carrier, carrier_id) is None:
             raise NotFound(f"Carrier {carrier_id} does not exist.")
-        if order_id is not None:
-            order = session.get(Order, order_id)
-            if order is None or (customer_id is not None and order.customer_id != customer_id):
-                raise NotFound(f"Order {order_id} is not an order of this customer.")
+        _check_order(session, order_id, customer_id)
         communication = Communication(
             created_at=now,
             customer_id=customer_id,
