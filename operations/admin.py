@@ -45,6 +45,11 @@ HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 ADMIN_ROLE = "admin"
 
 
+def as_typed_at_login(password: str) -> str:
+    """What the login form makes of a typed password: streamlit-authenticator strips both ends."""
+    return password.strip()
+
+
 def check_password(password: Any) -> str:
     """The password if it has 8 to 72 bytes in UTF-8 and can be typed at the login form.
 
@@ -54,10 +59,10 @@ def check_password(password: Any) -> str:
     """
     if not isinstance(password, str):
         raise ValidationError("The password must be text.")
-    if password != password.strip():
+    if password != as_typed_at_login(password):
         raise ValidationError(
-            "A password cannot start or end with a space (the login form drops those spaces, "
-            "so it could never be typed in). Remove them and try again."
+            "A password cannot start or end with a space. The login form drops those spaces, "
+            "so it could never be typed in: remove them and try again."
         )
     if any(ord(char) < 32 or ord(char) == 127 for char in password):
         raise ValidationError("A password cannot contain control characters such as tabs.")

@@ -90,5 +90,5 @@ def check_sizes(
         if qty > factor * usual:
             raise ConfirmationNeeded(
                 f"{what} is {qty:,} units of {product.sku}, more than {factor} times its usual "
-                f"size ({usual:,}). If that is right, confirm the large quantity and save again."
+                f"size ({usual:,}). If that is right, confirm the large quantity and try again."
             )
