@@ -12,16 +12,23 @@ import time
 
 from sqlalchemy import Engine, MetaData, func, inspect, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from data.db import database_url, make_engine
-from data.migrate import is_empty, upgrade
+from data.migrate import DatabaseMissing, create_database_if_missing, is_empty, upgrade
 from data.schema import Base
 
 SCALE_HELP = "tiny (tests, seconds), default (the demo: ~1,000 products, 3 years) or large"
 
 
 def _where(engine: Engine) -> str:
-    return make_url(str(engine.url)).render_as_string(hide_password=True)
+    return _hidden(engine.url)
+
+
+def _hidden(url) -> str:
+    return make_url(str(url) if not isinstance(url, str) else url).render_as_string(
+        hide_password=True
+    )
 
 
 def _today(text: str) -> dt.date:
@@ -155,7 +162,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    engine = make_engine(database_url())
+    url = database_url()
+    try:
+        if create_database_if_missing(url):
+            print(f"Created the database {make_url(url).database!r}.")
+    except DatabaseMissing as missing:
+        print(missing, file=sys.stderr)
+        return 1
+    except DBAPIError as error:
+        first = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        print(f"Cannot reach the database at {_hidden(url)}: {first}", file=sys.stderr)
+        return 1
+    engine = make_engine(url)
     try:
         return args.run(engine, args)
     finally:

@@ -6,9 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MAINTENANCE_DATABASE = "postgres"  # the database every PostgreSQL server has, to create ours from
+MISSING_DATABASE_SQLSTATE = "3D000"  # invalid_catalog_name: "database ... does not exist"
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -37,3 +41,55 @@ def is_empty(engine: Engine) -> bool:
 
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(Product)).scalar_one() == 0
+
+
+class DatabaseMissing(Exception):
+    """The PostgreSQL database does not exist and could not be created; the message says how."""
+
+
+def _missing(error: DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) == MISSING_DATABASE_SQLSTATE or (
+        "does not exist" in str(error.orig) and "database" in str(error.orig)
+    )
+
+
+def create_database_if_missing(url: str) -> bool:
+    """Create the PostgreSQL database ``url`` names when it does not exist; True if created.
+
+    Connects to the server's ``postgres`` database with the same credentials. Raises
+    :class:`DatabaseMissing` (with the command to run) when the server does not allow it.
+    Other databases (SQLite creates its file itself) are left alone.
+    """
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("postgresql"):
+        return False
+    probe = create_engine(parsed)
+    try:
+        with probe.connect():
+            return False
+    except DBAPIError as error:
+        if not _missing(error):
+            raise
+    finally:
+        probe.dispose()
+    name = parsed.database
+    maintenance = create_engine(
+        parsed.set(database=MAINTENANCE_DATABASE), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with maintenance.connect() as conn:
+            # An identifier cannot be a bind parameter: the dialect quotes it instead.
+            quoted = conn.dialect.identifier_preparer.quote(name)
+            conn.execute(text(f"CREATE DATABASE {quoted}"))
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        user = f" -U {parsed.username}" if parsed.username else ""
+        host = f" -h {parsed.host}" if parsed.host else ""
+        port = f" -p {parsed.port}" if parsed.port else ""
+        raise DatabaseMissing(
+            f"The database {name!r} does not exist and could not be created ({reason}): "
+            f"run `createdb{host}{port}{user} {name}` as a user allowed to, then try again."
+        ) from None
+    finally:
+        maintenance.dispose()
+    return True

@@ -14,6 +14,16 @@ from sqlalchemy import Connection, select
 
 from data.schema import Setting
 
+# What a setting's value is; the write side checks every change against it.
+SETTING_KINDS = {
+    "ratio": "a number within its range",
+    "count": "a whole number within its range",
+    "port": "a TCP port (1 to 65535)",
+    "flag": "on or off",
+    "email": "an e-mail address",
+    "host": "a host name or IP address",
+}
+
 
 @dataclass(frozen=True)
 class SettingSpec:
@@ -22,6 +32,7 @@ class SettingSpec:
     help: str
     minimum: float | None = None
     maximum: float | None = None
+    kind: str = "ratio"
 
 
 SETTINGS: dict[str, SettingSpec] = {
@@ -56,19 +67,50 @@ SETTINGS: dict[str, SettingSpec] = {
             "low_stock_ratio",
             1.0,
             "A product is 'low' when available <= this x reorder point.",
-            0,
+            0.1,
             10,
         ),
         SettingSpec(
-            "default_lead_time_days", 7, "Lead time assumed for a supplier with no history.", 1, 365
+            "default_lead_time_days",
+            7,
+            "Lead time assumed for a supplier with no history.",
+            1,
+            365,
+            kind="count",
         ),
-        SettingSpec("pick_days", 1, "Working days from stock to dispatch.", 0, 30),
-        SettingSpec("refresh_seconds", 5, "How often live pages refresh themselves.", 2, 600),
-        SettingSpec("mail_enabled", False, "Send notifications by mail from the outbox."),
-        SettingSpec("mail_host", "127.0.0.1", "SMTP host for outgoing mail."),
-        SettingSpec("mail_port", 25, "SMTP port for outgoing mail.", 1, 65535),
-        SettingSpec("mail_from", "larder@example.com", "Sender address of outgoing mail."),
-        SettingSpec("mail_max_attempts", 5, "Attempts before a mail is marked failed.", 1, 50),
+        SettingSpec("pick_days", 1, "Working days from stock to dispatch.", 0, 30, kind="count"),
+        SettingSpec(
+            "refresh_seconds", 5, "How often live pages refresh themselves.", 2, 600, kind="count"
+        ),
+        SettingSpec(
+            "mail_enabled", False, "Send notifications by mail from the outbox.", kind="flag"
+        ),
+        SettingSpec("mail_host", "127.0.0.1", "SMTP host for outgoing mail.", kind="host"),
+        SettingSpec("mail_port", 25, "SMTP port for outgoing mail.", 1, 65535, kind="port"),
+        SettingSpec(
+            "mail_from", "larder@example.com", "Sender address of outgoing mail.", kind="email"
+        ),
+        SettingSpec(
+            "mail_max_attempts", 5, "Attempts before a mail is marked failed.", 1, 50, kind="count"
+        ),
+        SettingSpec(
+            "max_line_units",
+            100_000,
+            "The most units of one product on an order line, purchase order line, stock count "
+            "or threshold; more is refused.",
+            1,
+            2**31 - 1,
+            kind="count",
+        ),
+        SettingSpec(
+            "unusual_size_factor",
+            10,
+            "An order line or threshold above this many times the product's usual size (its "
+            "order-up-to level or largest order line so far) is saved only once confirmed.",
+            2,
+            1000,
+            kind="count",
+        ),
     )
 }
 

@@ -11,7 +11,8 @@ from data.db import write_session
 from data.schema import Product
 from operations import audit
 from operations.errors import NotFound, ValidationError
-from operations.validation import actor_name, identifier
+from operations.transactions import write_operation
+from operations.validation import actor_name, excerpt, identifier
 
 MAX_MONEY = Decimal("9999999999.99")  # Numeric(12, 2)
 
@@ -19,13 +20,13 @@ MAX_MONEY = Decimal("9999999999.99")  # Numeric(12, 2)
 def money(value: Any, what: str) -> Decimal:
     """A non-negative amount with at most two decimals."""
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
-        raise ValidationError(f"{what} must be an amount of money, not {value!r}.")
+        raise ValidationError(f"{what} must be an amount of money, not {excerpt(value)}.")
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValidationError(f"{what} must be an amount of money, not {value!r}.") from None
+        raise ValidationError(f"{what} must be an amount of money, not {excerpt(value)}.") from None
     if not amount.is_finite():
-        raise ValidationError(f"{what} must be an amount of money, not {value!r}.")
+        raise ValidationError(f"{what} must be an amount of money, not {excerpt(value)}.")
     if amount < 0:
         raise ValidationError(f"{what} cannot be below zero (got {amount}).")
     if amount > MAX_MONEY:
@@ -35,6 +36,7 @@ def money(value: Any, what: str) -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
+@write_operation
 def set_product_prices(
     engine: Engine,
     *,

@@ -11,7 +11,16 @@ from data.db import write_session
 from data.schema import CHANNELS, Carrier, Communication, Customer, Feedback, Order, utcnow
 from operations import audit
 from operations.errors import NotFound, ValidationError
-from operations.validation import actor_name, identifier, one_of, text, whole_number
+from operations.transactions import write_operation
+from operations.validation import (
+    actor_name,
+    identifier,
+    one_of,
+    optional_identifier,
+    optional_moment,
+    text,
+    whole_number,
+)
 
 DIRECTIONS = ("inbound", "outbound")
 
@@ -21,7 +30,7 @@ def _score(value: object, what: str, low: int, high: int) -> int | None:
         return None
     score = whole_number(value, what, minimum=low)
     if score > high:
-        raise ValidationError(f"{what} must be between {low} and {high}, not {score}.")
+        raise ValidationError(f"{what} must be between {low} and {high}, not {score:,}.")
     return score
 
 
@@ -34,6 +43,7 @@ def _check_order(session: Session, order_id: int | None, customer_id: int | None
         raise NotFound(f"Order {order_id} is not an order of this customer.")
 
 
+@write_operation
 def record_feedback(
     engine: Engine,
     *,
@@ -50,12 +60,11 @@ def record_feedback(
     customer_id = identifier(customer_id, "Customer")
     csat = _score(csat, "CSAT", 1, 5)
     nps = _score(nps, "NPS", 0, 10)
-    comment = text(comment, "The comment", max_length=4000, required=False)
+    comment = text(comment, "The comment", max_length=4000, required=False, multiline=True)
     if csat is None and nps is None and not comment:
         raise ValidationError("Give a CSAT score, an NPS score or a comment (at least one).")
-    if order_id is not None:
-        order_id = identifier(order_id, "Order")
-    now = now or utcnow()
+    order_id = optional_identifier(order_id, "Order")
+    now = optional_moment(now, "The time of the feedback") or utcnow()
     with write_session(engine) as session:
         if session.get(Customer, customer_id) is None:
             raise NotFound(f"Customer {customer_id} does not exist.")
@@ -82,6 +91,7 @@ def record_feedback(
         return feedback.id
 
 
+@write_operation
 def record_communication(
     engine: Engine,
     *,
@@ -101,15 +111,14 @@ def record_communication(
     channel = one_of(channel, CHANNELS, "Channel")
     direction = one_of(direction, DIRECTIONS, "Direction")
     subject = text(subject, "The subject", max_length=200)
-    body = text(body, "The message", max_length=20000, required=False)
+    body = text(body, "The message", max_length=20000, required=False, multiline=True)
     if customer_id is None and carrier_id is None:
         raise ValidationError("Say who it was with: a customer or a carrier.")
-    customer_id = None if customer_id is None else identifier(customer_id, "Customer")
-    carrier_id = None if carrier_id is None else identifier(carrier_id, "Carrier")
-    order_id = None if order_id is None else identifier(order_id, "Order")
-    now = now or utcnow()
-    if answered_at is not None and not isinstance(answered_at, dt.datetime):
-        raise ValidationError(f"The answer time must be a date and time, not {answered_at!r}.")
+    customer_id = optional_identifier(customer_id, "Customer")
+    carrier_id = optional_identifier(carrier_id, "Carrier")
+    order_id = optional_identifier(order_id, "Order")
+    now = optional_moment(now, "The time of the message") or utcnow()
+    answered_at = optional_moment(answered_at, "The answer time")
     with write_session(engine) as session:
         if customer_id is not None and session.get(Customer, customer_id) is None:
             raise NotFound(f"Customer {customer_id} does not exist.")

@@ -21,3 +21,15 @@ class NotFound(LarderError):
 
 class InvalidState(LarderError):
     """The request is well formed but not allowed now (cancelling a cancelled order…)."""
+
+
+class Busy(LarderError):
+    """The database is taken by other changes right now; trying again shortly will work."""
+
+
+class StorageRefused(LarderError):
+    """The database refused a change that the checks let through (logged: a check is missing)."""
+
+
+class ConfirmationNeeded(ValidationError):
+    """The request is unusual (a far larger quantity than usual): it goes through once confirmed."""

@@ -7,8 +7,9 @@ from sqlalchemy.orm import Session
 
 from data.db import write_session
 from data.schema import Notification, User, UserRole, utcnow
-from operations.errors import NotFound, ValidationError
-from operations.validation import identifier
+from operations.errors import NotFound
+from operations.transactions import write_operation
+from operations.validation import id_list, identifier
 
 
 def notify(
@@ -42,12 +43,11 @@ def notify(
     return notification
 
 
+@write_operation
 def mark_read(engine: Engine, *, notification_ids: list[int], user_id: int) -> int:
     """Mark the user's own notifications (or their roles') as read; returns how many changed."""
     user_id = identifier(user_id, "User")
-    if not isinstance(notification_ids, (list, tuple)) or not notification_ids:
-        raise ValidationError("Choose at least one notification to mark as read.")
-    ids = [identifier(value, "Notification") for value in notification_ids]
+    ids = id_list(notification_ids, "Notification to mark as read")
     with write_session(engine) as session:
         if session.get(User, user_id) is None:
             raise NotFound(f"User {user_id} does not exist.")
@@ -59,7 +59,9 @@ def mark_read(engine: Engine, *, notification_ids: list[int], user_id: int) -> i
         others = sorted(set(ids) - found)
         if others:
             raise NotFound(
-                f"Notification {', '.join(map(str, others))} is not one of yours: nothing was marked."
+                f"Notification {', '.join(map(str, others[:5]))}"
+                f"{' and others' if len(others) > 5 else ''} is not one of yours: "
+                "nothing was marked."
             )
         return session.execute(
             update(Notification)

@@ -41,6 +41,7 @@ from operations import audit
 from operations.allocation import fill_backorders
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
+from operations.limits import check_sizes
 from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
@@ -51,7 +52,19 @@ from operations.stock import (
     reserve_many,
     resolve_warehouse,
 )
-from operations.validation import a_date, actor_name, identifier, one_of, quantity, text
+from operations.transactions import write_operation
+from operations.validation import (
+    a_date,
+    actor_name,
+    excerpt,
+    flag,
+    identifier,
+    one_of,
+    optional_identifier,
+    optional_moment,
+    quantity,
+    text,
+)
 
 MAX_LINES_PER_ORDER = 500
 CLOSED_ORDER_STATUSES = ("shipped", "delivered", "cancelled")
@@ -89,7 +102,9 @@ def _checked_lines(lines: object) -> list[tuple[str, int, str | None]]:
     seen: set[str] = set()
     for number, line in enumerate(lines, start=1):
         if not isinstance(line, (list, tuple)) or len(line) not in (2, 3):
-            raise ValidationError(f"Line {number} must be a pair (SKU, quantity), not {line!r}.")
+            raise ValidationError(
+                f"Line {number} must be a pair (SKU, quantity), not {excerpt(line)}."
+            )
         sku = text(line[0], f"The SKU on line {number}", max_length=20).upper()
         qty = quantity(line[1], f"The quantity of {sku}")
         instead_of = None
@@ -136,6 +151,7 @@ def _upsert_demand(session: Session, rows: list[dict]) -> None:
     conn.execute(_DEMAND_UPSERT[conn.dialect.name], sorted(rows, key=lambda row: row["product_id"]))
 
 
+@write_operation
 def place_order(
     engine: Engine,
     *,
@@ -148,6 +164,7 @@ def place_order(
     channel: str = "portal",
     now: dt.datetime | None = None,
     warehouse_id: int | None = None,
+    confirm_large: bool = False,
 ) -> PlacedOrder:
     """Place an order: reserve what is free in one transaction, backorder or cancel the rest.
 
@@ -155,6 +172,8 @@ def place_order(
     product as a substitute for another (recorded on the line).
 
     ``demand_daily.revenue`` adds the value of what was ordered (quantity x list price).
+    A line far above the product's usual size is refused unless ``confirm_large`` (see
+    :mod:`operations.limits`); a line above the ceiling setting always.
     """
     actor = actor_name(actor)
     customer_id = identifier(customer_id, "Customer")
@@ -165,7 +184,9 @@ def place_order(
         backorder_choice = one_of(backorder_choice, BACKORDER_PREFERENCES, "Backorder choice")
     if requested_date is not None:
         requested_date = a_date(requested_date, "Requested date")
-    now = now or utcnow()
+    warehouse_id = optional_identifier(warehouse_id, "Warehouse")
+    confirm_large = flag(confirm_large, "Confirm large quantities")
+    now = optional_moment(now, "The time of the order") or utcnow()
     today = now.date()
     if requested_date is not None and requested_date < today:
         raise ValidationError(
@@ -192,6 +213,11 @@ def place_order(
             raise InvalidState(
                 f"No longer sold: {', '.join(inactive)}. Choose a substitute instead."
             )
+        check_sizes(
+            session,
+            ((products[sku], qty, f"The quantity of {sku}") for sku, qty, _ in wanted),
+            confirmed=confirm_large,
+        )
         warehouse_id = resolve_warehouse(session, warehouse_id)
         stock = lock_stock(session, (products[sku].id for sku in skus), warehouse_id)
         free = {pid: on_hand - reserved for pid, (on_hand, reserved) in stock.items()}
@@ -447,6 +473,7 @@ def _close_if_done(session: Session, order: Order, reason: str, now: dt.datetime
         order.cancel_reason = reason[:200]
 
 
+@write_operation
 def cancel_order(
     engine: Engine,
     *,
@@ -460,7 +487,8 @@ def cancel_order(
     actor = actor_name(actor)
     order_id = identifier(order_id, "Order")
     reason = text(reason, "The reason for cancelling", max_length=200)
-    now = now or utcnow()
+    warehouse_id = optional_identifier(warehouse_id, "Warehouse")
+    now = optional_moment(now, "The time of cancelling") or utcnow()
     with write_session(engine) as session:
         order = lock_order(session, order_id)
         _refuse_closed(order, "cancelled")
@@ -513,6 +541,7 @@ def cancel_order(
         )
 
 
+@write_operation
 def cancel_line(
     engine: Engine,
     *,
@@ -529,7 +558,8 @@ def cancel_line(
     reason = text(reason, "The reason for cancelling", max_length=200)
     if qty is not None:
         qty = quantity(qty, "The quantity to cancel")
-    now = now or utcnow()
+    warehouse_id = optional_identifier(warehouse_id, "Warehouse")
+    now = optional_moment(now, "The time of cancelling") or utcnow()
     with write_session(engine) as session:
         found = session.execute(
             select(OrderLine.order_id, OrderLine.product_id).where(OrderLine.id == order_line_id)

@@ -23,11 +23,22 @@ from data.schema import (
 from operations import audit
 from operations.allocation import Fill, fill_backorders
 from operations.errors import InvalidState, NotFound, ValidationError
+from operations.limits import check_ceiling
 from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
 from operations.promises import reestimate_backorders, tell_about_slips
 from operations.stock import lock_stock, move_stock, resolve_warehouse
-from operations.validation import a_date, actor_name, identifier, quantity, text
+from operations.transactions import write_operation
+from operations.validation import (
+    a_date,
+    actor_name,
+    excerpt,
+    identifier,
+    optional_identifier,
+    optional_moment,
+    quantity,
+    text,
+)
 
 # Stock already coming: everything ordered and not received on POs not cancelled or complete.
 ON_ORDER_STATUSES = ("draft", "approved", "sent", "partially_received")
@@ -109,6 +120,7 @@ def _new_po(
     return po
 
 
+@write_operation
 def draft_purchase_orders(
     engine: Engine,
     *,
@@ -125,6 +137,7 @@ def draft_purchase_orders(
     the drafts (default: today, UTC).
     """
     actor = actor_name(actor)
+    warehouse_id = optional_identifier(warehouse_id, "Warehouse")
     now = utcnow()
     if today is not None:
         now = dt.datetime.combine(a_date(today, "Today"), now.time())
@@ -226,12 +239,14 @@ def _po_lines(session: Session, po_id: int) -> list[PurchaseOrderLine]:
     ).all()
 
 
+@write_operation
 def update_po_line(engine: Engine, *, po_line_id: int, qty: int, actor: str) -> None:
     """Change the quantity of a line on a draft purchase order."""
     actor = actor_name(actor)
     po_line_id = identifier(po_line_id, "Purchase order line")
     qty = quantity(qty, "The quantity to order")
     with write_session(engine) as session:
+        check_ceiling(session, qty, "The quantity to order")
         po_id = session.execute(
             select(PurchaseOrderLine.po_id).where(PurchaseOrderLine.id == po_line_id)
         ).scalar_one_or_none()
@@ -258,6 +273,7 @@ def update_po_line(engine: Engine, *, po_line_id: int, qty: int, actor: str) -> 
         )
 
 
+@write_operation
 def approve_po(engine: Engine, *, po_id: int, actor: str) -> None:
     """Approve a draft purchase order (it then counts as supply in every estimate)."""
     actor = actor_name(actor)
@@ -295,6 +311,7 @@ def _repromise(session: Session, po: PurchaseOrder, today: dt.date) -> int:
     return tell_about_slips(session, slipped)
 
 
+@write_operation
 def send_po(
     engine: Engine,
     *,
@@ -306,7 +323,7 @@ def send_po(
     """Send an approved PO to its supplier; returns the expected date (default: today + lead time)."""
     actor = actor_name(actor)
     po_id = identifier(po_id, "Purchase order")
-    now = now or utcnow()
+    now = optional_moment(now, "The time of sending") or utcnow()
     if expected_date is not None:
         expected_date = a_date(expected_date, "Expected date")
         if expected_date < now.date():
@@ -340,6 +357,7 @@ def send_po(
         return expected
 
 
+@write_operation
 def set_po_expected_date(
     engine: Engine,
     *,
@@ -352,7 +370,7 @@ def set_po_expected_date(
     actor = actor_name(actor)
     po_id = identifier(po_id, "Purchase order")
     expected_date = a_date(expected_date, "Expected date")
-    now = now or utcnow()
+    now = optional_moment(now, "The time of the change") or utcnow()
     with write_session(engine) as session:
         po = _locked_po(session, po_id)
         if po.status not in RECEIVABLE_STATUSES:
@@ -385,6 +403,7 @@ def set_po_expected_date(
         return _repromise(session, po, now.date())
 
 
+@write_operation
 def cancel_po(engine: Engine, *, po_id: int, actor: str, reason: str = "") -> int:
     """Cancel a PO nothing has been received on; returns notifications of slipped promises."""
     actor = actor_name(actor)
@@ -421,6 +440,7 @@ class ReceiveResult:
     fills: list[Fill] = field(default_factory=list)
 
 
+@write_operation
 def receive_po(
     engine: Engine,
     *,
@@ -435,11 +455,15 @@ def receive_po(
     if quantities is not None:
         if not isinstance(quantities, dict) or not quantities:
             raise ValidationError("Say how many units of which product arrived.")
+        if len(quantities) > 1000:
+            raise ValidationError("Book at most 1,000 products in at once.")
         quantities = {
-            identifier(pid, "Product"): quantity(qty, f"The quantity received of product {pid}")
+            identifier(pid, "Product"): quantity(
+                qty, f"The quantity received of product {excerpt(pid, 20)}"
+            )
             for pid, qty in quantities.items()
         }
-    now = now or utcnow()
+    now = optional_moment(now, "The time of receiving") or utcnow()
     with write_session(engine) as session:
         po = _locked_po(session, po_id)
         if po.status == "draft":

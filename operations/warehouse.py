@@ -26,10 +26,20 @@ from operations import audit
 from operations.allocation import fill_backorders
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
+from operations.limits import check_ceiling, check_sizes
 from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
 from operations.stock import lock_order, lock_stock, move_stock, resolve_warehouse
-from operations.validation import actor_name, identifier, non_negative, text
+from operations.transactions import write_operation
+from operations.validation import (
+    actor_name,
+    flag,
+    identifier,
+    non_negative,
+    optional_identifier,
+    optional_moment,
+    text,
+)
 
 
 def _locked_task(session: Session, task_id: int) -> tuple[PickTask, OrderLine, Order]:
@@ -62,6 +72,7 @@ def _task_label(session: Session, task: PickTask) -> str:
     return f"pick task {task.id} ({task.qty} x {sku})"
 
 
+@write_operation
 def confirm_pick(
     engine: Engine,
     *,
@@ -75,7 +86,8 @@ def confirm_pick(
     actor = actor_name(actor)
     task_id = identifier(task_id, "Pick task")
     qty_picked = non_negative(qty_picked, "The quantity picked")
-    now = now or utcnow()
+    note = text(note, "Note", max_length=200, required=False)
+    now = optional_moment(now, "The time of picking") or utcnow()
     with write_session(engine) as session:
         task, line, order = _locked_task(session, task_id)
         _require_open(session, task)
@@ -120,6 +132,7 @@ def _require_open(session: Session, task: PickTask) -> None:
         )
 
 
+@write_operation
 def report_short_pick(
     engine: Engine,
     *,
@@ -139,7 +152,7 @@ def report_short_pick(
     task_id = identifier(task_id, "Pick task")
     qty_found = non_negative(qty_found, "The quantity found")
     note = text(note, "Note", max_length=200, required=False)
-    now = now or utcnow()
+    now = optional_moment(now, "The time of picking") or utcnow()
     with write_session(engine) as session:
         task, line, order = _locked_task(session, task_id)
         _require_open(session, task)
@@ -259,13 +272,14 @@ def _short_pick(
     )
 
 
+@write_operation
 def confirm_pack(
     engine: Engine, *, task_id: int, actor: str, now: dt.datetime | None = None
 ) -> None:
     """The picked goods of the task are packed and ready to ship."""
     actor = actor_name(actor)
     task_id = identifier(task_id, "Pick task")
-    now = now or utcnow()
+    now = optional_moment(now, "The time of packing") or utcnow()
     with write_session(engine) as session:
         task, _line, _order = _locked_task(session, task_id)
         if task.status != "picked":
@@ -286,6 +300,7 @@ def confirm_pack(
         )
 
 
+@write_operation
 def ship_order(
     engine: Engine,
     *,
@@ -300,7 +315,7 @@ def ship_order(
     order_id = identifier(order_id, "Order")
     carrier_id = identifier(carrier_id, "Carrier")
     tracking = text(tracking, "Tracking number", max_length=40, required=False) or None
-    now = now or utcnow()
+    now = optional_moment(now, "The time of shipping") or utcnow()
     with write_session(engine) as session:
         order = lock_order(session, order_id)
         if order.status in ("shipped", "delivered", "cancelled"):
@@ -384,13 +399,14 @@ def ship_order(
         return shipment.id
 
 
+@write_operation
 def mark_delivered(
     engine: Engine, *, shipment_id: int, actor: str, now: dt.datetime | None = None
 ) -> None:
     """The carrier delivered the shipment; an order whose shipments are all delivered is too."""
     actor = actor_name(actor)
     shipment_id = identifier(shipment_id, "Shipment")
-    now = now or utcnow()
+    now = optional_moment(now, "The time of delivery") or utcnow()
     with write_session(engine) as session:
         shipment = session.get(Shipment, shipment_id, with_for_update={"key_share": True})
         if shipment is None:
@@ -432,6 +448,7 @@ def _product(session: Session, product_id: int) -> Product:
     return product
 
 
+@write_operation
 def adjust_stock(
     engine: Engine,
     *,
@@ -447,8 +464,10 @@ def adjust_stock(
     product_id = identifier(product_id, "Product")
     counted = non_negative(counted_on_hand, "The counted quantity")
     reason = text(reason, "The reason for the adjustment", max_length=200)
-    now = now or utcnow()
+    warehouse_id = optional_identifier(warehouse_id, "Warehouse")
+    now = optional_moment(now, "The time of the count") or utcnow()
     with write_session(engine) as session:
+        check_ceiling(session, counted, "The counted quantity")
         product = _product(session, product_id)
         warehouse_id = resolve_warehouse(session, warehouse_id)
         on_hand, reserved = lock_stock(session, [product.id], warehouse_id).get(product.id, (0, 0))
@@ -486,6 +505,7 @@ def adjust_stock(
         return delta
 
 
+@write_operation
 def set_thresholds(
     engine: Engine,
     *,
@@ -494,13 +514,19 @@ def set_thresholds(
     safety_stock: int,
     order_up_to: int,
     actor: str,
+    confirm_large: bool = False,
 ) -> None:
-    """Set a product's reorder point, safety stock and order-up-to level."""
+    """Set a product's reorder point, safety stock and order-up-to level.
+
+    Levels above the ceiling setting are refused; far above the product's usual size they need
+    ``confirm_large`` (see :mod:`operations.limits`).
+    """
     actor = actor_name(actor)
     product_id = identifier(product_id, "Product")
     reorder_point = non_negative(reorder_point, "The reorder point")
     safety_stock = non_negative(safety_stock, "The safety stock")
     order_up_to = non_negative(order_up_to, "The order-up-to level")
+    confirm_large = flag(confirm_large, "Confirm large levels")
     if order_up_to < reorder_point:
         raise ValidationError(
             f"The order-up-to level ({order_up_to}) must be at least the reorder point "
@@ -515,6 +541,15 @@ def set_thresholds(
         product = session.get(Product, product_id, with_for_update={"key_share": True})
         if product is None:
             raise NotFound(f"Product {product_id} does not exist.")
+        check_sizes(
+            session,
+            [
+                (product, reorder_point, "The reorder point"),
+                (product, safety_stock, "The safety stock"),
+                (product, order_up_to, "The order-up-to level"),
+            ],
+            confirmed=confirm_large,
+        )
         before = {
             "reorder_point": product.reorder_point,
             "safety_stock": product.safety_stock,

@@ -11,7 +11,7 @@ import streamlit as st
 
 import operations
 from data.schema import CATEGORIES
-from operations.errors import LarderError
+from operations.errors import ConfirmationNeeded, LarderError
 from operations.validation import quantity
 from queries import backorders, catalogue, orders
 from ui.auth import require_role
@@ -34,6 +34,8 @@ customer_id = user.customer_id
 CART_KEY = "shop_cart"  # {sku: qty}, in the order added
 CONFIRMATION_KEY = "shop_confirmation"
 NOTICE_KEY = "shop_notice"
+LARGE_ASKED_KEY = "shop_large_asked"  # the write side asked to confirm unusually large lines
+LARGE_CONFIRM_KEY = "shop_confirm_large"
 CACHE_TTL_S = 600
 # "No filter" option of the select boxes (a None option renders as an empty placeholder).
 ANY = "(any)"
@@ -199,6 +201,14 @@ def offer_alternatives(product_id: int, sku: str, wanted: int, *, replace: bool)
                 add_to_cart(alt.sku, wanted)
 
 
+def _confirm_large_box() -> bool:
+    return st.checkbox(
+        "Yes, these quantities are right: place the order with them",
+        key=LARGE_CONFIRM_KEY,
+        help="Some lines are far larger than this product is usually ordered in.",
+    )
+
+
 def show_cart() -> None:
     """The cart with live availability, what is short and the choice for it, then order."""
     if not cart:
@@ -237,6 +247,8 @@ def show_cart() -> None:
             key="shop_backorder_choice",
             help="The default is your account's preference.",
         )
+    asked = st.session_state.get(LARGE_ASKED_KEY, False)
+    confirm_large = _confirm_large_box() if asked else False
     if st.button("Place order", key="shop_place", type="primary", icon=":material/send:"):
         try:
             placed = operations.place_order(
@@ -245,10 +257,19 @@ def show_cart() -> None:
                 lines=list(cart.items()),
                 actor=user.username,
                 backorder_choice=choice,
+                confirm_large=confirm_large,
             )
+        except ConfirmationNeeded as err:
+            error_state(err)
+            if not asked:
+                st.session_state[LARGE_ASKED_KEY] = True
+                _confirm_large_box()
+            return
         except LarderError as err:
             error_state(err)
             return
+        st.session_state.pop(LARGE_ASKED_KEY, None)
+        st.session_state.pop(LARGE_CONFIRM_KEY, None)
         cart.clear()
         st.session_state[CONFIRMATION_KEY] = placed
         st.session_state["my_order_pick"] = placed.order_id  # its details under My orders

@@ -9,7 +9,7 @@ import streamlit as st
 import operations
 import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from data.schema import CATEGORIES, SEGMENTS
-from operations.errors import LarderError
+from operations.errors import ConfirmationNeeded, LarderError
 from queries import backorders as backorder_queries
 from queries import kpis, stock
 from ui.auth import require_role
@@ -22,6 +22,8 @@ db = engine()
 # Cached reads are keyed by the data version; the ttl is only a safety net.
 CACHE_TTL_S = 600
 FLASH_KEY = "stock_control_flash"
+# (product id, message) when the write side asked to confirm unusually large thresholds
+THRESHOLD_ASKED_KEY = "threshold_confirm_asked"
 ALERTS_SHOWN = 4  # the most urgent first; the stock table must stay near the first screen
 TABLE_HEIGHT = 420
 TABLE_ROWS_BEFORE_SCROLL = 11
@@ -336,21 +338,30 @@ def threshold_editor() -> None:
     with st.form(f"thresholds_{product_id}", border=True):
         st.markdown(f"**{labels[product_id]}**")
         cols = st.columns(3)
+        # Float inputs: the widget must not round 1.5 to 1 unseen; the write side refuses it.
         reorder_point = cols[0].number_input(
-            "Reorder point", value=int(current["reorder_point"]), step=1,
+            "Reorder point", value=float(current["reorder_point"]), step=1.0, format="%g",
             key=f"threshold_rp_{product_id}",
             help="Order more when available stock falls to this level.",
         )  # fmt: skip
         safety_stock = cols[1].number_input(
-            "Safety stock", value=int(current["safety_stock"]), step=1,
+            "Safety stock", value=float(current["safety_stock"]), step=1.0, format="%g",
             key=f"threshold_ss_{product_id}",
             help="Buffer against demand and lead-time surprises (part of the reorder point).",
         )  # fmt: skip
         order_up_to = cols[2].number_input(
-            "Order-up-to level", value=int(current["order_up_to"]), step=1,
+            "Order-up-to level", value=float(current["order_up_to"]), step=1.0, format="%g",
             key=f"threshold_out_{product_id}",
             help="Purchase orders top stock up to this level.",
         )  # fmt: skip
+        asked = st.session_state.get(THRESHOLD_ASKED_KEY)
+        confirm_large = False
+        if asked and asked[0] == product_id:
+            st.warning(asked[1], icon=":material/warning:")
+            confirm_large = st.checkbox(
+                "Yes, these levels are right: save them",
+                key=f"threshold_confirm_{product_id}",
+            )
         saved = st.form_submit_button("Save thresholds", type="primary")
     if saved:
         try:
@@ -361,13 +372,22 @@ def threshold_editor() -> None:
                 safety_stock=safety_stock,
                 order_up_to=order_up_to,
                 actor=user.username,
+                confirm_large=confirm_large,
             )
+        except ConfirmationNeeded as err:
+            if not (asked and asked[0] == product_id):
+                # The form shows the question with a confirmation box from the next run on.
+                st.session_state[THRESHOLD_ASKED_KEY] = (product_id, err.message)
+                st.rerun()
+            error_state(err)
+            return
         except LarderError as err:
             error_state(err)
             return
+        st.session_state.pop(THRESHOLD_ASKED_KEY, None)
         st.session_state[FLASH_KEY] = (
-            f"Saved thresholds of {current['sku']}: reorder point {reorder_point}, "
-            f"safety stock {safety_stock}, order-up-to {order_up_to}."
+            f"Saved thresholds of {current['sku']}: reorder point {reorder_point:g}, "
+            f"safety stock {safety_stock:g}, order-up-to {order_up_to:g}."
         )
         st.rerun()
 

@@ -13,6 +13,7 @@ from data.settings import get_setting
 from models.substitutes import rank_substitutes
 from operations.estimates import expected_date
 from queries import reading
+from queries.search import clean_search
 
 DEFAULT_LIMIT = 50
 # An alternative's price may differ from the original's by at most this share.
@@ -115,8 +116,8 @@ def search_catalogue(
     """
     today = today or utcnow().date()
     statement = _product_select()
-    if text and text.strip():
-        needle = text.strip()
+    needle = clean_search(text)
+    if needle:
         statement = statement.where(
             Product.name.icontains(needle, autoescape=True)
             | Product.sku.icontains(needle, autoescape=True)

@@ -20,6 +20,7 @@ from data.schema import (
 )
 from data.settings import get_setting
 from queries import reading
+from queries.search import clean_search
 
 # Average daily demand is taken over this many days of the DemandDaily summary.
 DEMAND_WINDOW_DAYS = 28
@@ -176,8 +177,8 @@ def stock_overview(
             statement = statement.where(Product.supplier_id == supplier_id)
         if status:
             statement = statement.where(status_expr == status)
-        if search and search.strip():
-            needle = search.strip()
+        needle = clean_search(search)
+        if needle:
             statement = statement.where(
                 Product.name.icontains(needle, autoescape=True)
                 | Product.sku.icontains(needle, autoescape=True)

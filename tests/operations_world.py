@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import bcrypt
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -24,6 +25,8 @@ from data.schema import (
     Stock,
     StockLedger,
     Supplier,
+    User,
+    UserRole,
     Warehouse,
 )
 
@@ -188,3 +191,19 @@ def fetch_rows(engine: Engine, statement) -> list:
     """All rows of a read, for assertions."""
     with read_connection(engine) as conn:
         return conn.execute(statement).all()
+
+
+def add_admin(engine: Engine, username: str = "admin", roles: tuple[str, ...] = ("admin",)) -> int:
+    """An active user with ``roles`` (an administrator by default), written directly; its id."""
+    with write_session(engine) as s:
+        user = User(
+            username=username,
+            name=username.title(),
+            email=f"{username}@example.com",
+            password_hash=bcrypt.hashpw(b"admin-test", bcrypt.gensalt(4)).decode(),
+            active=True,
+        )
+        s.add(user)
+        s.flush()
+        s.add_all(UserRole(user_id=user.id, role=role) for role in roles)
+        return user.id

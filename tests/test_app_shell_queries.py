@@ -15,6 +15,7 @@ from queries.data_version import data_version
 from queries.notifications import inbox_messages, unread_count
 from queries.settings import setting_rows
 from queries.users import active_credentials, user_by_username, users_table
+from tests.operations_world import add_admin
 
 FAST_HASH_ROUNDS = 4
 
@@ -39,7 +40,7 @@ def people(engine):
                  "region": "South", "tier": "bronze", "sales_rep_id": 2},
             ],
         )  # fmt: skip
-    ids = {}
+    ids = {"admin": add_admin(engine)}
     for username, roles, customer_id in [
         ("buyer", ["purchasing_manager"], None),
         ("cafe", ["customer"], 1),
@@ -82,6 +83,7 @@ def test_active_credentials_leave_out_disabled_users(engine, people):
     with read_connection(engine) as conn:
         credentials = active_credentials(conn)
     assert [(c.username, c.roles) for c in credentials] == [
+        ("admin", ("admin",)),
         ("buyer", ("purchasing_manager",)),
         ("cafe", ("customer",)),
     ]
@@ -91,13 +93,14 @@ def test_active_credentials_leave_out_disabled_users(engine, people):
 def test_users_table_lists_everyone_with_roles_and_whole_number_links(engine, people):
     with read_connection(engine) as conn:
         table = users_table(conn)
-    assert list(table["username"]) == ["buyer", "cafe", "clerk"]
+    assert list(table["username"]) == ["admin", "buyer", "cafe", "clerk"]
     assert list(table["roles"]) == [
+        "admin",
         "purchasing_manager",
         "customer",
         "customer_service, finance_manager",
     ]
-    assert list(table["active"]) == [True, True, False]
+    assert list(table["active"]) == [True, True, True, False]
     assert table["customer_id"].dtype == "Int64"
     assert table.loc[table["username"] == "cafe", "customer"].item() == "Cafe One"
 
@@ -133,6 +136,7 @@ def test_audit_entries_stop_at_the_limit(engine, people):
 
 
 def test_setting_rows_show_stored_values_over_defaults(engine):
+    add_admin(engine)
     set_setting(engine, key="refresh_seconds", value=9, actor="admin")
     with read_connection(engine) as conn:
         rows = {row.key: row for row in setting_rows(conn)}

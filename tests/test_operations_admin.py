@@ -22,11 +22,25 @@ from operations import (
     set_user_roles,
 )
 from tests import operations_world
-from tests.operations_world import assert_refused, fetch_rows
+from tests.operations_world import add_admin, assert_refused, fetch_rows
 
-# Shared fixtures, assigned so pytest finds them by name in this module.
-world = operations_world.world
-sworld = operations_world.sworld
+NOT_ADMIN = User.username != "admin"
+
+
+@pytest.fixture
+def world(engine):
+    """The small world with an administrator called admin, who acts in these tests."""
+    built = operations_world.build_world(engine)
+    add_admin(engine)
+    return built
+
+
+@pytest.fixture
+def sworld(sqlite_engine):
+    built = operations_world.build_world(sqlite_engine)
+    add_admin(sqlite_engine)
+    return built
+
 
 FAST = 4  # bcrypt cost for tests: the rules are the same, the hashing is quicker
 
@@ -47,14 +61,13 @@ def _user(engine, **changes):
 def test_create_user_stores_a_lowercase_name_a_bcrypt_hash_and_roles(engine, world):
     user_id = _user(engine, roles=["purchasing_manager", "owner"])
     username, password_hash, active = fetch_rows(
-        engine, select(User.username, User.password_hash, User.active)
+        engine, select(User.username, User.password_hash, User.active).where(NOT_ADMIN)
     )[0]
     assert (username, active) == ("pam.buyer", True)
     assert bcrypt.checkpw(b"correct horse", password_hash.encode())
-    assert fetch_rows(engine, select(UserRole.role).order_by(UserRole.role)) == [
-        ("owner",),
-        ("purchasing_manager",),
-    ]
+    assert fetch_rows(
+        engine, select(UserRole.role).where(UserRole.user_id == user_id).order_by(UserRole.role)
+    ) == [("owner",), ("purchasing_manager",)]
     audit = fetch_rows(engine, select(AuditLog.action, AuditLog.entity_id, AuditLog.after))[0]
     assert audit[:2] == ("create_user", str(user_id))
     assert "correct horse" not in str(audit[2])
@@ -62,7 +75,9 @@ def test_create_user_stores_a_lowercase_name_a_bcrypt_hash_and_roles(engine, wor
 
 def test_a_customer_user_is_linked_to_the_customer(sqlite_engine, sworld):
     _user(sqlite_engine, username="gold", roles=["customer"], customer_id=sworld.customers["gold"])
-    assert fetch_rows(sqlite_engine, select(User.customer_id)) == [(sworld.customers["gold"],)]
+    assert fetch_rows(sqlite_engine, select(User.customer_id).where(NOT_ADMIN)) == [
+        (sworld.customers["gold"],)
+    ]
 
 
 def test_a_password_of_exactly_72_bytes_is_accepted():
@@ -85,8 +100,8 @@ def test_a_password_of_exactly_72_bytes_is_accepted():
         ({"roles": ["customer"]}, ValidationError, "customer role must be linked to a customer"),
         ({"roles": ["sales_rep"]}, ValidationError, "must be linked to a sales representative"),
         ({"username": "Pam Buyer"}, ValidationError, "The username 'Pam Buyer' is not allowed"),
-        ({"username": "x"}, ValidationError, "use 2 to 60 lowercase letters"),
-        ({"email": "pam-at-example"}, ValidationError, "'pam-at-example' is not an email address"),
+        ({"username": "x"}, ValidationError, "start with a letter"),
+        ({"email": "pam-at-example"}, ValidationError, "'pam-at-example' is not an e-mail address"),
         ({"name": " "}, ValidationError, "The name is required."),
         (
             {"roles": ["customer"], "customer_id": 999},
@@ -112,7 +127,7 @@ def test_a_taken_username_is_refused(engine, world):
 def test_deactivating_a_user(sqlite_engine, sworld):
     user_id = _user(sqlite_engine)
     set_user_active(sqlite_engine, user_id=user_id, active=False, actor="admin")
-    assert fetch_rows(sqlite_engine, select(User.active)) == [(False,)]
+    assert fetch_rows(sqlite_engine, select(User.active).where(NOT_ADMIN)) == [(False,)]
 
 
 def test_an_admin_cannot_deactivate_themselves(sqlite_engine, sworld):
@@ -128,10 +143,9 @@ def test_an_admin_cannot_deactivate_themselves(sqlite_engine, sworld):
 def test_set_user_roles_replaces_the_roles(engine, world):
     user_id = _user(engine)
     set_user_roles(engine, user_id=user_id, roles=["finance_manager", "owner"], actor="admin")
-    assert fetch_rows(engine, select(UserRole.role).order_by(UserRole.role)) == [
-        ("finance_manager",),
-        ("owner",),
-    ]
+    assert fetch_rows(
+        engine, select(UserRole.role).where(UserRole.user_id == user_id).order_by(UserRole.role)
+    ) == [("finance_manager",), ("owner",)]
     assert fetch_rows(
         engine, select(AuditLog.before, AuditLog.after).where(AuditLog.action == "set_user_roles")
     ) == [({"roles": ["purchasing_manager"]}, {"roles": ["finance_manager", "owner"]})]
@@ -158,7 +172,9 @@ def test_bad_role_changes_are_refused(sqlite_engine, sworld, roles, actor, error
 def test_link_user_to_a_sales_rep(sqlite_engine, sworld):
     user_id = _user(sqlite_engine, username="rita", roles=["warehouse_manager"])
     link_user(sqlite_engine, user_id=user_id, sales_rep_id=sworld.sales_rep, actor="admin")
-    assert fetch_rows(sqlite_engine, select(User.sales_rep_id)) == [(sworld.sales_rep,)]
+    assert fetch_rows(sqlite_engine, select(User.sales_rep_id).where(NOT_ADMIN)) == [
+        (sworld.sales_rep,)
+    ]
 
 
 def test_link_user_to_an_unknown_customer_is_refused(sqlite_engine, sworld):
@@ -176,7 +192,7 @@ def test_reset_password(engine, world):
     reset_password(
         engine, user_id=user_id, new_password="new secret", actor="admin", bcrypt_rounds=FAST
     )
-    stored = fetch_rows(engine, select(User.password_hash))[0][0]
+    stored = fetch_rows(engine, select(User.password_hash).where(NOT_ADMIN))[0][0]
     assert bcrypt.checkpw(b"new secret", stored.encode())
     assert not bcrypt.checkpw(b"correct horse", stored.encode())
 
@@ -234,8 +250,8 @@ def test_set_setting_is_audited_with_the_old_value(engine, world):
     [
         ("service_level", 1.5, ValidationError, "service_level must be at most 0.999, not 1.5."),
         ("weight_tier", -1, ValidationError, "weight_tier must be at least 0, not -1.0."),
-        ("pick_days", 1.5, ValidationError, "pick_days must be a whole number, not 1.5."),
-        ("pick_days", "2", ValidationError, "pick_days must be a number, not '2'."),
+        ("pick_days", 1.5, ValidationError, "pick_days must be a whole number, not 1.5"),
+        ("pick_days", "2", ValidationError, "pick_days must be a whole number, not '2'."),
         ("mail_enabled", "yes", ValidationError, "mail_enabled must be true or false"),
         ("weight_tier", True, ValidationError, "weight_tier must be a number, not True."),
         ("colour", "red", NotFound, "There is no setting called 'colour'."),

@@ -67,7 +67,7 @@ def test_a_comment_alone_is_enough(sqlite_engine, sworld):
     [
         ({"csat": 0}, ValidationError, "CSAT must be at least 1, not 0."),
         ({"csat": 6}, ValidationError, "CSAT must be between 1 and 5, not 6."),
-        ({"csat": 3.5}, ValidationError, "CSAT must be a whole number of units, not 3.5"),
+        ({"csat": 3.5}, ValidationError, "CSAT must be a whole number, not 3.5"),
         ({"nps": -1}, ValidationError, "NPS must be at least 0, not -1."),
         ({"nps": 11}, ValidationError, "NPS must be between 0 and 10, not 11."),
         ({"csat": None}, ValidationError, "Give a CSAT score, an NPS score or a comment"),

@@ -276,7 +276,7 @@ def test_sku_is_matched_without_regard_to_case_or_spaces(sqlite_engine, sworld):
     [
         ([("OIL-5L", 0)], ValidationError, "The quantity of OIL-5L must be at least 1, not 0."),
         ([("OIL-5L", -3)], ValidationError, "must be at least 1, not -3"),
-        ([("OIL-5L", 2.5)], ValidationError, "must be a whole number of units, not 2.5"),
+        ([("OIL-5L", 2.5)], ValidationError, "must be a whole number, not 2.5"),
         ([("OIL-5L", "two")], ValidationError, "must be a whole number, not 'two'"),
         ([("OIL-5L", True)], ValidationError, "must be a whole number, not True"),
         ([("OIL-5L", None)], ValidationError, "must be a whole number, not None"),
@@ -496,7 +496,7 @@ def test_bad_cancel_order_requests_are_refused(sqlite_engine, sworld, arguments,
     [
         (0, ValidationError, "The quantity to cancel must be at least 1, not 0."),
         (-1, ValidationError, "must be at least 1, not -1"),
-        (1.5, ValidationError, "whole number of units, not 1.5"),
+        (1.5, ValidationError, "whole number, not 1.5"),
         (15, InvalidState, "has only 14 units outstanding; cannot cancel 15."),
     ],
 )

@@ -38,7 +38,7 @@ from operations import (
 from operations.admin import hash_password
 from tests import operations_world
 from tests.invariants import assert_invariants
-from tests.operations_world import assert_refused, fetch_rows, stock_of
+from tests.operations_world import add_admin, assert_refused, fetch_rows, stock_of
 
 # Shared fixtures, assigned so pytest finds them by name in this module.
 world = operations_world.world
@@ -170,7 +170,7 @@ def test_update_po_line_changes_a_draft(sqlite_engine, sworld):
     [
         (0, ValidationError, "The quantity to order must be at least 1, not 0."),
         (-5, ValidationError, "must be at least 1, not -5"),
-        (2.5, ValidationError, "whole number of units, not 2.5"),
+        (2.5, ValidationError, "whole number, not 2.5"),
     ],
 )
 def test_bad_po_line_quantities_are_refused(sqlite_engine, sworld, qty, error, fragment):
@@ -459,7 +459,7 @@ def test_receiving_on_a_po_in_the_wrong_state_is_refused(sqlite_engine, sworld, 
     [
         ({"FLOUR-25": 0}, ValidationError, "must be at least 1, not 0"),
         ({"FLOUR-25": -4}, ValidationError, "must be at least 1, not -4"),
-        ({"FLOUR-25": 2.5}, ValidationError, "whole number of units, not 2.5"),
+        ({"FLOUR-25": 2.5}, ValidationError, "whole number, not 2.5"),
         ({"OIL-5L": 4}, NotFound, "OIL-5L is not on PO-"),
         ({}, ValidationError, "Say how many units of which product arrived."),
     ],
@@ -541,6 +541,7 @@ def test_equal_scores_go_by_age(sqlite_engine, sworld):
 
 
 def test_the_weights_are_settings(sqlite_engine, sworld):
+    add_admin(sqlite_engine)
     set_setting(sqlite_engine, key="weight_urgent", value=10, actor="admin")
     bronze = place_order(
         sqlite_engine,

@@ -140,7 +140,7 @@ def test_short_pick_adds_to_an_existing_backorder(sqlite_engine, sworld):
     [
         (5, ValidationError, "asks for 4; 5 is more than that"),
         (-1, ValidationError, "The quantity picked must be at least 0, not -1."),
-        (1.5, ValidationError, "whole number of units, not 1.5"),
+        (1.5, ValidationError, "whole number, not 1.5"),
     ],
 )
 def test_bad_pick_quantities_are_refused(sqlite_engine, sworld, qty, error, fragment):
@@ -402,7 +402,7 @@ def test_a_count_below_what_is_reserved_is_refused(engine, world):
     ("arguments", "error", "fragment"),
     [
         ({"counted_on_hand": -1}, ValidationError, "The counted quantity must be at least 0"),
-        ({"counted_on_hand": 9.5}, ValidationError, "whole number of units, not 9.5"),
+        ({"counted_on_hand": 9.5}, ValidationError, "whole number, not 9.5"),
         ({"reason": ""}, ValidationError, "The reason for the adjustment is required."),
         ({"product_id": 404}, NotFound, "Product 404 does not exist."),
     ],
@@ -447,7 +447,7 @@ def test_set_thresholds_changes_the_product_and_is_audited(engine, world):
         ((10, -2, 20), "The safety stock must be at least 0, not -2."),
         ((10, 0, 5), "The order-up-to level (5) must be at least the reorder point (10)"),
         ((10, 12, 20), "The safety stock (12) cannot exceed the reorder point (10)"),
-        ((10.5, 0, 20), "whole number of units, not 10.5"),
+        ((10.5, 0, 20), "whole number, not 10.5"),
         (("ten", 0, 20), "The reorder point must be a whole number, not 'ten'."),
     ],
 )

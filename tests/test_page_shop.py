@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 import operations
 from data.db import make_engine
-from data.schema import Feedback, Order, User
+from data.schema import Feedback, Order, Product, User
 from queries.catalogue import alternatives
 from queries.stock import stock_overview
 from tests import apptest_support
@@ -207,3 +207,37 @@ def test_wrong_role_is_refused(db):
     at = _run("manager")
     assert at.error and "This page is for" in at.error[0].value
     assert not at.dataframe
+
+
+def test_an_unusually_large_order_is_placed_only_after_confirming(db):
+    sku, _ = _stocked_product(db)
+    with db.connect() as conn:
+        usual = conn.execute(
+            select(Product.order_up_to, Product.reorder_point).where(Product.sku == sku)
+        ).one()
+    huge = 50 * max(*usual, 100)  # far beyond the product's levels and any line of the demo
+    last_order = _max_id(db, Order)
+    at = _run()
+    _add(at, sku, huge)
+    at.radio(key="shop_backorder_choice").set_value("accept_backorder")
+    at.button(key="shop_place").click().run()
+    _after(at)
+    assert any("confirm the large quantity" in e.value for e in at.error), at.error
+    assert _max_id(db, Order) == last_order
+    at.checkbox(key="shop_confirm_large").check()
+    at.button(key="shop_place").click().run()
+    _after(at)
+    assert _max_id(db, Order) > last_order
+    assert at.session_state["shop_cart"] == {}
+
+
+def test_an_order_above_the_ceiling_is_refused_even_when_confirmed(db):
+    sku, _ = _stocked_product(db)
+    last_order = _max_id(db, Order)
+    at = _run()
+    _add(at, sku, 4_000_000)
+    at.radio(key="shop_backorder_choice").set_value("accept_backorder")
+    at.button(key="shop_place").click().run()
+    _after(at)
+    assert any("at most 100,000" in e.value for e in at.error), [e.value for e in at.error]
+    assert _max_id(db, Order) == last_order

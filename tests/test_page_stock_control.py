@@ -211,3 +211,33 @@ def test_a_change_in_the_database_shows_on_the_next_run(db):
     assert not at.exception
     assert int(_metric(at, "Open backorders").replace(",", "")) == before + 1
     assert number in set(_table(at, "order_number")["order_number"])
+
+
+def test_a_fractional_safety_stock_is_refused_not_rounded(db):
+    product_id = int(stock_overview(db)["product_id"].min())
+    before, audited = _thresholds(db, product_id), _audit_rows(db)
+    at = _edit_thresholds(_run(), product_id, 10, 1.5, 20)
+    assert any("whole number, not 1.5" in e.value for e in at.error), [e.value for e in at.error]
+    assert _thresholds(db, product_id) == before
+    assert _audit_rows(db) == audited
+
+
+def test_unusually_large_thresholds_are_saved_only_after_confirming(db):
+    product_id = int(stock_overview(db)["product_id"].min())
+    before, audited = _thresholds(db, product_id), _audit_rows(db)
+    at = _edit_thresholds(_run(), product_id, 10, 5, 90_000)
+    assert any("confirm the large quantity" in w.value for w in at.warning), at.warning
+    assert _thresholds(db, product_id) == before
+    at.checkbox(key=f"threshold_confirm_{product_id}").check()
+    _button(at, "Save thresholds").click().run()
+    assert not at.exception
+    assert _thresholds(db, product_id) == (10, 5, 90_000)
+    assert _audit_rows(db) == audited + 1
+
+
+def test_thresholds_above_the_ceiling_are_refused(db):
+    product_id = int(stock_overview(db)["product_id"].min())
+    before = _thresholds(db, product_id)
+    at = _edit_thresholds(_run(), product_id, 10, 5, 1_000_000_000)
+    assert any("at most 100,000" in e.value for e in at.error), [e.value for e in at.error]
+    assert _thresholds(db, product_id) == before

@@ -113,3 +113,10 @@ def test_product_thresholds(world):
         "order_up_to": 60,
     }
     assert product_thresholds(world, 999) is None
+
+
+@pytest.mark.parametrize("typed", ["flo\x00ur", "\x00", "\x07\x7f", "fl\ud800our", "f" * 10_000])
+def test_overview_search_with_control_characters_does_not_raise(world, typed):
+    df = stock_overview(world, search=typed)
+    if typed.startswith("flo"):  # the control characters are dropped, the rest still matches
+        assert "FLO-25" in set(df["sku"])

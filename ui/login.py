@@ -62,7 +62,12 @@ def build_authenticator() -> stauth.Authenticate:
 
 
 def show_login(authenticator: stauth.Authenticate) -> None:
-    """The login form (or a silent re-login from the cookie), with a clear message on failure."""
+    """The login form (or a silent re-login from the cookie), with a clear message on failure.
+
+    The library strips spaces from both ends of the typed password
+    (``operations.admin.as_typed_at_login``); passwords are checked against that same rule
+    whenever one is set, so every stored password can be typed here.
+    """
     heading = st.container()
     try:
         authenticator.login(
