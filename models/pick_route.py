@@ -70,8 +70,19 @@ def layout_for(locations: Sequence[Location], *, middle_cross_aisle: bool = Fals
     """Front and back cross-aisles just beyond the bins (and one halfway, if the floor has it)."""
     if not locations:
         return Layout(cross_aisles_x=(DOCK_X_M,))
-    front = max(DOCK_X_M, min(loc.x for loc in locations) - CROSS_AISLE_MARGIN_M)
-    back = max(loc.x for loc in locations) + CROSS_AISLE_MARGIN_M
+    return floor_layout(
+        min(loc.x for loc in locations),
+        max(loc.x for loc in locations),
+        middle_cross_aisle=middle_cross_aisle,
+    )
+
+
+def floor_layout(
+    first_bay_x: float, last_bay_x: float, *, middle_cross_aisle: bool = False
+) -> Layout:
+    """The layout of a floor whose bay faces run from ``first_bay_x`` to ``last_bay_x``."""
+    front = max(DOCK_X_M, first_bay_x - CROSS_AISLE_MARGIN_M)
+    back = last_bay_x + CROSS_AISLE_MARGIN_M
     crossings = (front, (front + back) / 2, back) if middle_cross_aisle else (front, back)
     return Layout(cross_aisles_x=crossings)
 
@@ -167,3 +178,21 @@ def unique_locations(locations: Sequence[Location]) -> list[Location]:
     for loc in locations:
         seen.setdefault(loc.code, loc)
     return list(seen.values())
+
+
+def walking_path(stops: Sequence[Location], layout: Layout) -> list[tuple[float, float]]:
+    """The corners a picker walks through (x, y), depot to depot: along aisles and cross-aisles."""
+    if not stops:
+        return []
+    depot = (layout.depot_x, layout.depot_y)
+    front = min(layout.cross_aisles_x)
+    path = [depot, (front, layout.depot_y), (front, stops[0].y), (stops[0].x, stops[0].y)]
+    for a, b in zip(stops, stops[1:], strict=False):
+        if a.aisle != b.aisle:
+            crossing = min(layout.cross_aisles_x, key=lambda c: abs(a.x - c) + abs(b.x - c))
+            path += [(crossing, a.y), (crossing, b.y)]
+        path.append((b.x, b.y))
+    last = stops[-1]
+    path += [(front, last.y), (front, layout.depot_y), depot]
+    # Drop repeated corners (a stop straight on a cross-aisle, say).
+    return [p for i, p in enumerate(path) if i == 0 or p != path[i - 1]]

@@ -8,7 +8,7 @@ from collections import defaultdict
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from data.db import write_session
+from data.db import read_connection, write_session
 from data.schema import (
     Backorder,
     Bin,
@@ -98,6 +98,29 @@ def _check_scans(
                 f"Wrong product: you scanned {sku}, but {label} asks for {expected_sku} "
                 f"({name}). Nothing was booked: scan the product the task asks for."
             )
+
+
+def check_scan(
+    engine: Engine,
+    *,
+    task_id: int,
+    bin_code: str | None = None,
+    sku: str | None = None,
+) -> None:
+    """Refuse a scan that does not match the task, before the pick is confirmed (writes nothing).
+
+    The operator scans the bin first and the product second; this answers the first scan at
+    once. ``confirm_pick`` checks both again when it books the pick.
+    """
+    task_id = identifier(task_id, "Pick task")
+    bin_code = _scanned(bin_code, "The bin code")
+    sku = _scanned(sku, "The SKU")
+    with read_connection(engine) as conn, Session(conn) as session:
+        task = session.get(PickTask, task_id)
+        if task is None:
+            raise NotFound(f"Pick task {task_id} does not exist.")
+        _require_open(session, task)
+        _check_scans(session, task, bin_code=bin_code, sku=sku)
 
 
 def confirm_pick(

@@ -48,6 +48,7 @@ QUEUE_COLUMNS = [
     "available",
     "fills_backorder",
     "urgent",
+    "warehouse_id",
 ]
 
 LINES_PICKED_HELP = (
@@ -76,6 +77,7 @@ def _queue_select(warehouse_id: int | None) -> select:
     statement = (
         select(
             PickTask.id.label("task_id"),
+            PickTask.warehouse_id,
             Order.number.label("order_number"),
             Customer.name.label("customer"),
             Product.sku,
@@ -306,3 +308,43 @@ def pick_kpis(engine: Engine | Connection, *, now: dt.datetime | None = None) ->
             accuracy=accuracy,
             picks_counted=picks,
         )
+
+
+def floor_plan(engine: Engine | Connection, *, warehouse_id: int | None = None) -> pd.DataFrame:
+    """One point per aisle and bay (levels stacked): aisle, bay, zone, x, y."""
+    statement = (
+        select(
+            Bin.aisle,
+            Bin.bay,
+            func.min(Bin.zone).label("zone"),
+            func.avg(Bin.x).label("x"),
+            func.avg(Bin.y).label("y"),
+        )
+        .group_by(Bin.aisle, Bin.bay)
+        .order_by(Bin.aisle, Bin.bay)
+    )
+    if warehouse_id is not None:
+        statement = statement.where(Bin.warehouse_id == warehouse_id)
+    with reading(engine) as conn:
+        return pd.read_sql(statement, conn)
+
+
+def floor_extent(engine: Engine | Connection, *, warehouse_id: int | None = None) -> tuple:
+    """(min x, max x) of the bins: where the front and back cross-aisles run."""
+    statement = select(func.min(Bin.x), func.max(Bin.x))
+    if warehouse_id is not None:
+        statement = statement.where(Bin.warehouse_id == warehouse_id)
+    with reading(engine) as conn:
+        low, high = conn.execute(statement).one()
+    return (None, None) if low is None else (float(low), float(high))
+
+
+def task_statuses(engine: Engine | Connection, task_ids: list[int]) -> dict[int, str]:
+    """The current status of each of the given pick tasks (missing ids are left out)."""
+    if not task_ids:
+        return {}
+    with reading(engine) as conn:
+        rows = conn.execute(
+            select(PickTask.id, PickTask.status).where(PickTask.id.in_(task_ids))
+        ).all()
+    return {int(task_id): status for task_id, status in rows}

@@ -18,6 +18,7 @@ from models.pick_route import (
     solve_route,
     unique_locations,
     walking_distance,
+    walking_path,
 )
 
 # Two aisles 4 m apart (y = 0 and y = 4), cross-aisles at both ends (x = 0 and x = 10), the
@@ -135,3 +136,15 @@ def test_solver_route_is_never_longer_than_bin_code_order(floor, size, seed):
     assert sorted(s.code for s in route.stops) == sorted(s.code for s in stops)
     assert route.length_m <= baseline.length_m + 1e-9, (route.length_m, baseline.length_m)
     assert route.length_m == pytest.approx(route_length(route.stops, layout))
+
+
+def test_walking_path_turns_only_at_cross_aisles_and_has_the_route_length():
+    stops = solve_route([C, A, D, B], FLOOR, time_limit_s=0.2).stops
+    path = walking_path(stops, FLOOR)
+    assert path[0] == path[-1] == (0.0, 0.0)
+    # Every leg runs along x or along y, never diagonally through shelves.
+    assert all(p[0] == q[0] or p[1] == q[1] for p, q in zip(path, path[1:], strict=False))
+    walked = sum(abs(p[0] - q[0]) + abs(p[1] - q[1]) for p, q in zip(path, path[1:], strict=False))
+    assert walked == route_length(stops, FLOOR) == 28.0
+    # A change of aisle (y) happens only on a cross-aisle (x = 0 or 10).
+    assert all(p[0] in (0.0, 10.0) for p, q in zip(path, path[1:], strict=False) if p[1] != q[1])

@@ -11,6 +11,7 @@ from data.schema import Backorder, Notification, PickTask
 from operations import (
     InvalidState,
     ValidationError,
+    check_scan,
     confirm_pack,
     confirm_pick,
     create_user,
@@ -207,3 +208,27 @@ def test_a_short_pick_on_a_cancel_short_order_says_the_units_are_cancelled(sqlit
     )
     assert len(subjects) == 1
     assert "3 x BUTTER-10 cancelled after a short pick" in subjects[0][0]
+
+
+def test_check_scan_answers_the_first_scan_without_writing(engine, world):
+    task_id = _task(engine, world)
+    check_scan(engine, task_id=task_id, bin_code="a-04")  # right: no error
+    assert_refused(
+        engine,
+        lambda: check_scan(engine, task_id=task_id, bin_code="A-03"),
+        ValidationError,
+        "Wrong bin: you scanned A-03",
+    )
+    assert_refused(
+        engine,
+        lambda: check_scan(engine, task_id=task_id, bin_code="A-04", sku="NAPKIN-500"),
+        ValidationError,
+        "Wrong product",
+    )
+    confirm_pick(engine, task_id=task_id, qty_picked=4, actor="otto")
+    assert_refused(
+        engine,
+        lambda: check_scan(engine, task_id=task_id, bin_code="A-04"),
+        InvalidState,
+        "is picked, not open",
+    )
