@@ -201,15 +201,19 @@ def route_summary(route: dict) -> None:
 
 
 def route_list(walk: list[dict]) -> None:
-    lines = []
-    for stop, task in enumerate(walk, start=1):
-        done = task["status"] != "open"
-        text = (
-            f"{stop}. **{task['bin_code']}** · {task['qty']} × {task['sku']} {task['product']} "
-            f"· {task['order_number']}"
+    """One numbered stop per bin, as on the floor plan; picked tasks struck through."""
+    stops: dict[str, list[str]] = {}
+    for task in walk:
+        text = f"{task['qty']} × {task['sku']} {task['product']} · {task['order_number']}"
+        if task["status"] != "open":
+            text = f"~~{text}~~ ✓ {task['status']}"
+        stops.setdefault(task["bin_code"], []).append(text)
+    st.markdown(
+        "\n".join(
+            f"{number}. **{code}** · " + "; ".join(tasks)
+            for number, (code, tasks) in enumerate(stops.items(), start=1)
         )
-        lines.append(f"~~{text}~~ ✓ {task['status']}" if done else text)
-    st.markdown("\n".join(lines))
+    )
 
 
 def floor_chart(walk: list[dict], route: dict) -> None:
