@@ -220,20 +220,27 @@ def floor_chart(walk: list[dict], route: dict) -> None:
     floor = _floor(db, version)
     path = pd.DataFrame(route["path"], columns=["x", "y"]).reset_index(names="step")
     rank = {code: i + 1 for i, code in enumerate(route["order"])}
-    stops = pd.DataFrame(
+    tasks = pd.DataFrame(
         [
             {
                 "stop": rank[t["bin_code"]],
                 "bin": t["bin_code"],
                 "sku": t["sku"],
-                "qty": t["qty"],
                 "x": t["x"],
                 "y": t["y"],
-                "state": "picked" if t["status"] != "open" else "to pick",
+                "open": t["status"] == "open",
             }
             for t in walk
         ]
-    ).drop_duplicates("bin")
+    ).sort_values("stop")
+    # Bins on different levels of one bay share a floor position: one point, every stop number.
+    stops = tasks.groupby(["x", "y"], as_index=False).agg(
+        stop=("stop", lambda s: "·".join(map(str, dict.fromkeys(s)))),
+        bin=("bin", lambda s: ", ".join(dict.fromkeys(s))),
+        sku=("sku", lambda s: ", ".join(dict.fromkeys(s))),
+        open=("open", "any"),
+    )
+    stops["state"] = stops["open"].map({True: "to pick", False: "picked"})
     aisles = floor.groupby("aisle", as_index=False)["y"].mean().assign(x=route["front_x"] - 1.5)
     aisles["label"] = aisles["aisle"].astype(str)
     x = alt.X("x:Q", title="Metres from the dock, along the aisles")
@@ -268,17 +275,16 @@ def floor_chart(walk: list[dict], route: dict) -> None:
                 legend=alt.Legend(orient="top"),
             ),
             tooltip=[
-                alt.Tooltip("stop:Q", title="Stop"),
+                alt.Tooltip("stop:N", title="Stop"),
                 alt.Tooltip("bin:N", title="Bin"),
                 alt.Tooltip("sku:N", title="SKU"),
-                alt.Tooltip("qty:Q", title="Qty"),
             ],
         )
     )
     numbers = (
         alt.Chart(stops)
         .mark_text(dy=-10, fontSize=11, fontWeight="bold")
-        .encode(x="x:Q", y="y:Q", text="stop:Q")
+        .encode(x="x:Q", y="y:Q", text="stop:N")
     )
     dock = (
         alt.Chart(pd.DataFrame({"x": [route["path"][0][0]], "y": [route["path"][0][1]]}))

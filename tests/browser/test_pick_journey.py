@@ -119,3 +119,14 @@ def test_operator_scans_a_wrong_bin_then_picks_along_the_route(pick_server, tabl
     assert no_horizontal_scroll(page), "the page scrolls sideways at 768 px after picking"
     page.locator('[data-testid="stVegaLiteChart"]').first.scroll_into_view_if_needed()
     page.screenshot(path=str(ARTIFACTS_DIR / "pick_queue_768_route.png"))
+    page.get_by_role("tab", name="Pack", exact=True).click()
+    expect(
+        page.get_by_text(f"{PICKS_ALONG_THE_ROUTE} picked tasks wait to be packed")
+    ).to_be_visible()
+    assert no_horizontal_scroll(page), "the Pack tab scrolls sideways at 768 px"
+    page.get_by_role("tab", name="Queue", exact=True).click()
+    expect(page.get_by_role("tab", name="Queue", exact=True)).to_have_attribute(
+        "aria-selected", "true"
+    )
+    assert no_horizontal_scroll(page), "the Queue tab scrolls sideways at 768 px"
+    page.screenshot(path=str(ARTIFACTS_DIR / "pick_queue_768_queue.png"))
