@@ -6,6 +6,7 @@ the mean saving in metres walked (percent of the bin-code route) and the solver'
 
     .venv/bin/python -m bench.bench_pick_route
     .venv/bin/python -m bench.bench_pick_route --sizes 10 20 40 --batches 20 --time-limit 1.0
+    .venv/bin/python -m bench.bench_pick_route --draw uniform   # every product alike
 """
 
 from __future__ import annotations
@@ -47,17 +48,27 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40])
     parser.add_argument("--batches", type=int, default=10, help="seeded batches per size")
     parser.add_argument("--time-limit", type=float, default=SOLVER_TIME_LIMIT_S)
+    parser.add_argument(
+        "--draw",
+        choices=("demand", "uniform"),
+        default="demand",
+        help="products drawn by their share of demand (as orders fall) or all alike",
+    )
     args = parser.parse_args()
     bins, product_bins, weights = demo_floor()
     layout = layout_for(bins)
     print(f"demo warehouse: {len(bins)} bins, cross-aisles at x = {layout.cross_aisles_x}")
-    print(f"solver time limit {args.time_limit} s, {args.batches} batches per size")
+    print(
+        f"solver time limit {args.time_limit} s, {args.batches} batches per size, "
+        f"products drawn by {args.draw}"
+    )
+    p = weights if args.draw == "demand" else None
     print("tasks  stops  bin-code m  solver m  saving %  (min..max)  solver s  never longer")
     for size in args.sizes:
         savings, times, stops, base_m, route_m, never_longer = [], [], [], [], [], True
         for seed in range(args.batches):
             rng = np.random.default_rng(1000 * size + seed)
-            picks = rng.choice(len(product_bins), size=size, replace=True, p=weights)
+            picks = rng.choice(len(product_bins), size=size, replace=True, p=p)
             batch = unique_locations([product_bins[p] for p in picks])
             baseline = bin_code_route(batch, layout)
             route = solve_route(batch, layout, time_limit_s=args.time_limit)
