@@ -10,14 +10,6 @@ import streamlit as st
 
 import operations
 import ui.theme  # noqa: F401  registers and enables the Larder chart theme
-from models.pick_route import (
-    Location,
-    bin_code_route,
-    floor_layout,
-    solve_route,
-    unique_locations,
-    walking_path,
-)
 from operations.errors import LarderError
 from queries import picking
 from ui.auth import require_role
@@ -84,19 +76,9 @@ def _extent(_engine, version: int) -> tuple:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _route(bins: tuple[tuple, ...], extent: tuple[float, float]) -> dict:
+def _route(bins: tuple[tuple, ...], extent: tuple[float, float]) -> picking.RoutePlan:
     """The solver's route and bin-code order through ``bins`` (code, aisle, bay, x, y)."""
-    stops = unique_locations([Location(*b) for b in bins])
-    layout = floor_layout(*extent)
-    route = solve_route(stops, layout, time_limit_s=ROUTE_TIME_LIMIT_S)
-    return {
-        "order": [s.code for s in route.stops],
-        "length_m": route.length_m,
-        "bin_code_m": bin_code_route(stops, layout).length_m,
-        "seconds": route.solve_seconds,
-        "path": walking_path(route.stops, layout),
-        "front_x": min(layout.cross_aisles_x),
-    }
+    return picking.plan_route(list(bins), extent, time_limit_s=ROUTE_TIME_LIMIT_S)
 
 
 # --- Page ----------------------------------------------------------------------------------
@@ -173,13 +155,13 @@ def current_batch(zone: str | None, size: int) -> list[dict]:
     return [dict(t, status="open") for t in tasks]
 
 
-def in_walking_order(batch: list[dict], order: list[str]) -> list[dict]:
+def in_walking_order(batch: list[dict], order: tuple[str, ...]) -> list[dict]:
     rank = {code: i for i, code in enumerate(order)}
     return sorted(batch, key=lambda t: (rank.get(t["bin_code"], len(rank)), t["task_id"]))
 
 
-def route_summary(route: dict) -> None:
-    walked, baseline = route["length_m"], route["bin_code_m"]
+def route_summary(route: picking.RoutePlan) -> None:
+    walked, baseline = route.length_m, route.bin_code_m
     saving = 1 - walked / baseline if baseline else 0.0
     left, right = st.columns(2)
     with left:
@@ -187,7 +169,7 @@ def route_summary(route: dict) -> None:
             "Route length",
             walked,
             "Metres walked from the dock through every bin of the batch and back, along aisles "
-            f"and cross-aisles, in the order the routing solver found ({route['seconds']:.1f} s).",
+            f"and cross-aisles, in the order the routing solver found ({route.solve_seconds:.1f} s).",
             fmt=lambda m: f"{m:,.0f} m",
         )
     with right:
@@ -216,10 +198,10 @@ def route_list(walk: list[dict]) -> None:
     )
 
 
-def floor_chart(walk: list[dict], route: dict) -> None:
+def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
     floor = _floor(db, version)
-    path = pd.DataFrame(route["path"], columns=["x", "y"]).reset_index(names="step")
-    rank = {code: i + 1 for i, code in enumerate(route["order"])}
+    path = pd.DataFrame(route.path, columns=["x", "y"]).reset_index(names="step")
+    rank = {code: i + 1 for i, code in enumerate(route.order)}
     tasks = pd.DataFrame(
         [
             {
@@ -241,7 +223,7 @@ def floor_chart(walk: list[dict], route: dict) -> None:
         open=("open", "any"),
     )
     stops["state"] = stops["open"].map({True: "to pick", False: "picked"})
-    aisles = floor.groupby("aisle", as_index=False)["y"].mean().assign(x=route["front_x"] - 1.5)
+    aisles = floor.groupby("aisle", as_index=False)["y"].mean().assign(x=route.front_x - 1.5)
     aisles["label"] = aisles["aisle"].astype(str)
     x = alt.X("x:Q", title="Metres from the dock, along the aisles")
     y = alt.Y("y:Q", title="Metres across the aisles")
@@ -287,7 +269,7 @@ def floor_chart(walk: list[dict], route: dict) -> None:
         .encode(x="x:Q", y="y:Q", text="stop:N")
     )
     dock = (
-        alt.Chart(pd.DataFrame({"x": [route["path"][0][0]], "y": [route["path"][0][1]]}))
+        alt.Chart(pd.DataFrame({"x": [route.path[0][0]], "y": [route.path[0][1]]}))
         .mark_point(shape="square", size=120, filled=True, color="black")
         .encode(x="x:Q", y="y:Q", tooltip=alt.value("Dock"))
     )
@@ -430,11 +412,9 @@ def pick_tab() -> None:
         return
     bins = tuple((t["bin_code"], t["aisle"], t["bay"], float(t["x"]), float(t["y"])) for t in batch)
     route = _route(bins, _extent(db, version))
-    walk = in_walking_order(batch, route["order"])
+    walk = in_walking_order(batch, route.order)
     open_count = sum(t["status"] == "open" for t in walk)
-    st.markdown(
-        f"**Batch of {len(walk)} tasks in {len(route['order'])} bins** · {open_count} to pick"
-    )
+    st.markdown(f"**Batch of {len(walk)} tasks in {len(route.order)} bins** · {open_count} to pick")
     route_summary(route)
     pick_form(walk)
     with st.expander("Route in walking order", expanded=True):

@@ -19,6 +19,15 @@ from data.schema import (
     Stock,
     utcnow,
 )
+from models.pick_route import (
+    SOLVER_TIME_LIMIT_S,
+    Location,
+    bin_code_route,
+    floor_layout,
+    solve_route,
+    unique_locations,
+    walking_path,
+)
 from queries import reading
 
 # The queue shows this many tasks at most (the most urgent); nobody walks further ahead.
@@ -348,3 +357,35 @@ def task_statuses(engine: Engine | Connection, task_ids: list[int]) -> dict[int,
             select(PickTask.id, PickTask.status).where(PickTask.id.in_(task_ids))
         ).all()
     return {int(task_id): status for task_id, status in rows}
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    """A batch's walking route: bins in order, metres (solver and bin-code order), the path."""
+
+    order: tuple[str, ...]
+    length_m: float
+    bin_code_m: float
+    solve_seconds: float
+    path: tuple[tuple[float, float], ...]
+    front_x: float
+
+
+def plan_route(
+    bins: list[tuple[str, int, int, float, float]],
+    extent: tuple[float, float],
+    *,
+    time_limit_s: float = SOLVER_TIME_LIMIT_S,
+) -> RoutePlan:
+    """Route through ``bins`` (code, aisle, bay, x, y) on a floor whose bays span ``extent``."""
+    stops = unique_locations([Location(*b) for b in bins])
+    layout = floor_layout(*extent)
+    route = solve_route(stops, layout, time_limit_s=time_limit_s)
+    return RoutePlan(
+        order=tuple(s.code for s in route.stops),
+        length_m=route.length_m,
+        bin_code_m=bin_code_route(stops, layout).length_m,
+        solve_seconds=route.solve_seconds,
+        path=tuple(walking_path(route.stops, layout)),
+        front_x=min(layout.cross_aisles_x),
+    )

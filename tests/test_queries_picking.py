@@ -197,3 +197,16 @@ def test_tasks_to_pack_floor_and_statuses(engine, world):
     floor = picking.floor_plan(engine)
     assert list(floor["bay"]) == [1, 2, 3, 4] and set(floor["aisle"]) == {1}
     assert picking.floor_extent(engine) == (0.0, 3.0)
+
+
+def test_plan_route_walks_the_open_tasks_bins_from_the_dock(engine, world):
+    _place(engine, world, "gold", "OIL-5L", 4, hours_ago=1)  # bin A-04, x 3
+    _place(engine, world, "silver", "BUTTER-10", 1, hours_ago=1)  # bin A-02, x 1
+    queue = picking.open_pick_tasks(engine)
+    bins = [
+        (r.bin_code, r.aisle, r.bay, float(r.x), float(r.y)) for r in queue.itertuples(index=False)
+    ]
+    plan = picking.plan_route(bins, picking.floor_extent(engine), time_limit_s=0.1)
+    assert plan.order == ("A-02", "A-04")
+    assert plan.length_m == plan.bin_code_m == 6.0  # out along the aisle to x 3 and back
+    assert plan.path[0] == plan.path[-1] == (0.0, 0.0)
