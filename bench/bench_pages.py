@@ -26,6 +26,7 @@ PAGES_DIR = REPO_ROOT / "pages"
 # The demo user each page is timed for (a user the page is meant for, so it renders its data).
 PAGE_USERS = {
     "stock_control": "manager",
+    "pick_queue": "operator",
     "shop": "customer1",
     "admin": "admin",
     "home": "manager",

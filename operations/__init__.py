@@ -33,6 +33,7 @@ from operations.purchasing import (
 )
 from operations.warehouse import (
     adjust_stock,
+    check_scan,
     confirm_pack,
     confirm_pick,
     mark_delivered,
@@ -55,6 +56,7 @@ __all__ = [
     "cancel_line",
     "cancel_order",
     "cancel_po",
+    "check_scan",
     "confirm_pack",
     "confirm_pick",
     "create_user",

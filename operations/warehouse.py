@@ -8,9 +8,10 @@ from collections import defaultdict
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from data.db import write_session
+from data.db import read_connection, write_session
 from data.schema import (
     Backorder,
+    Bin,
     Carrier,
     Customer,
     Order,
@@ -20,6 +21,7 @@ from data.schema import (
     Shipment,
     ShipmentEvent,
     ShipmentLine,
+    User,
     utcnow,
 )
 from operations import audit
@@ -72,6 +74,65 @@ def _task_label(session: Session, task: PickTask) -> str:
     return f"pick task {task.id} ({task.qty} x {sku})"
 
 
+# A scanned code is at most this long (bin codes and SKUs are 20 characters in the schema).
+SCAN_MAX_LENGTH = 40
+
+
+def _scanned(value, what: str) -> str | None:
+    """A scanned or typed code, stripped and upper-cased; None when the caller did not scan."""
+    if value is None:
+        return None
+    return text(value, what, max_length=SCAN_MAX_LENGTH).upper()
+
+
+def _check_scans(
+    session: Session, task: PickTask, *, bin_code: str | None, sku: str | None
+) -> None:
+    """Refuse a scan of another bin or another product than the task's (nothing is booked)."""
+    label = _task_label(session, task)
+    if bin_code is not None:
+        expected = session.execute(select(Bin.code).where(Bin.id == task.bin_id)).scalar()
+        if expected is None:
+            raise InvalidState(f"{label.capitalize()} has no bin: ask the warehouse manager.")
+        if bin_code != expected.upper():
+            raise ValidationError(
+                f"Wrong bin: you scanned {bin_code}, but {label} is in bin {expected}. "
+                f"Nothing was picked: go to {expected} and scan again."
+            )
+    if sku is not None:
+        expected_sku, name = session.execute(
+            select(Product.sku, Product.name).where(Product.id == task.product_id)
+        ).one()
+        if sku != expected_sku.upper():
+            raise ValidationError(
+                f"Wrong product: you scanned {sku}, but {label} asks for {expected_sku} "
+                f"({name}). Nothing was booked: scan the product the task asks for."
+            )
+
+
+def check_scan(
+    engine: Engine,
+    *,
+    task_id: int,
+    bin_code: str | None = None,
+    sku: str | None = None,
+) -> None:
+    """Refuse a scan that does not match the task, before the pick is confirmed (writes nothing).
+
+    The operator scans the bin first and the product second; this answers the first scan at
+    once. ``confirm_pick`` checks both again when it books the pick.
+    """
+    task_id = identifier(task_id, "Pick task")
+    bin_code = _scanned(bin_code, "The bin code")
+    sku = _scanned(sku, "The SKU")
+    with read_connection(engine) as conn, Session(conn) as session:
+        task = session.get(PickTask, task_id)
+        if task is None:
+            raise NotFound(f"Pick task {task_id} does not exist.")
+        _require_open(session, task)
+        _check_scans(session, task, bin_code=bin_code, sku=sku)
+
+
 @write_operation
 def confirm_pick(
     engine: Engine,
@@ -80,17 +141,26 @@ def confirm_pick(
     qty_picked: int,
     actor: str,
     note: str = "",
+    bin_code: str | None = None,
+    sku: str | None = None,
     now: dt.datetime | None = None,
 ) -> None:
-    """The operator picked the task; fewer units than asked is a short pick."""
+    """The operator picked the task; fewer units than asked is a short pick.
+
+    ``bin_code`` and ``sku`` are what the operator scanned (or typed) at the bin; when given,
+    a scan of another bin or product is refused and nothing is booked.
+    """
     actor = actor_name(actor)
     task_id = identifier(task_id, "Pick task")
     qty_picked = non_negative(qty_picked, "The quantity picked")
     note = text(note, "Note", max_length=200, required=False)
+    bin_code = _scanned(bin_code, "The bin code")
+    sku = _scanned(sku, "The SKU")
     now = optional_moment(now, "The time of picking") or utcnow()
     with write_session(engine) as session:
         task, line, order = _locked_task(session, task_id)
         _require_open(session, task)
+        _check_scans(session, task, bin_code=bin_code, sku=sku)
         if qty_picked > task.qty:
             raise ValidationError(
                 f"{_task_label(session, task)} asks for {task.qty}; {qty_picked} is more than "
@@ -140,22 +210,26 @@ def report_short_pick(
     qty_found: int,
     actor: str,
     note: str = "",
+    bin_code: str | None = None,
     now: dt.datetime | None = None,
 ) -> None:
     """The bin held less than the system thought: write the stock down, backorder the rest.
 
     Other free stock the system shows for the product is suspect until someone counts it
     (``adjust_stock``), so the new backorder is not filled from it here; the warehouse manager
-    is asked to count.
+    is asked to count, and the customer's users and sales rep hear of the new date.
+    ``bin_code``, when given, is the bin the operator scanned and must be the task's.
     """
     actor = actor_name(actor)
     task_id = identifier(task_id, "Pick task")
     qty_found = non_negative(qty_found, "The quantity found")
     note = text(note, "Note", max_length=200, required=False)
+    bin_code = _scanned(bin_code, "The bin code")
     now = optional_moment(now, "The time of picking") or utcnow()
     with write_session(engine) as session:
         task, line, order = _locked_task(session, task_id)
         _require_open(session, task)
+        _check_scans(session, task, bin_code=bin_code, sku=None)
         if qty_found >= task.qty:
             raise ValidationError(
                 f"{_task_label(session, task)}: finding {qty_found} is not short. "
@@ -259,6 +333,9 @@ def _short_pick(
         ref_type="pick_task",
         ref_id=task.id,
     )
+    _tell_customer_of_short_pick(
+        session, order=order, backorder=backorder, sku=sku, missing=missing
+    )
     audit.record(
         session,
         actor=actor,
@@ -272,13 +349,65 @@ def _short_pick(
     )
 
 
+def _tell_customer_of_short_pick(
+    session: Session, *, order: Order, backorder: Backorder, sku: str, missing: int
+) -> None:
+    """The customer's users and their sales rep hear what went back on backorder, and when."""
+    customer = session.get(Customer, order.customer_id)
+    if backorder.status == "open":
+        subject = (
+            f"Order {order.number}: {missing} x {sku} back on backorder, "
+            f"now expected {backorder.estimated_date}"
+        )
+        body = (
+            f"The warehouse found {missing} fewer {sku} than expected when picking order "
+            f"{order.number} for {customer.name}. They are back on backorder, now expected "
+            f"{backorder.estimated_date} (late case {backorder.estimated_late_date}): "
+            f"{backorder.estimate_reason}."
+        )
+    else:
+        subject = f"Order {order.number}: {missing} x {sku} cancelled after a short pick"
+        body = (
+            f"The warehouse found {missing} fewer {sku} than expected when picking order "
+            f"{order.number} for {customer.name}. The order takes only what is in stock, so "
+            "those units are cancelled and not charged."
+        )
+    recipients = list(session.scalars(select(User).where(User.customer_id == customer.id)))
+    if customer.sales_rep_id is not None:
+        recipients += session.scalars(
+            select(User).where(User.sales_rep_id == customer.sales_rep_id)
+        ).all()
+    for user in recipients:
+        if user.active:
+            notify(
+                session,
+                kind="short_pick_backorder",
+                subject=subject,
+                body=body,
+                user_id=user.id,
+                customer_id=customer.id,
+                email_to=user.email or None,
+                ref_type="order",
+                ref_id=order.id,
+            )
+
+
 @write_operation
 def confirm_pack(
-    engine: Engine, *, task_id: int, actor: str, now: dt.datetime | None = None
+    engine: Engine,
+    *,
+    task_id: int,
+    actor: str,
+    sku: str | None = None,
+    now: dt.datetime | None = None,
 ) -> None:
-    """The picked goods of the task are packed and ready to ship."""
+    """The picked goods of the task are packed and ready to ship.
+
+    ``sku``, when given, is the product the packer scanned and must be the task's.
+    """
     actor = actor_name(actor)
     task_id = identifier(task_id, "Pick task")
+    sku = _scanned(sku, "The SKU")
     now = optional_moment(now, "The time of packing") or utcnow()
     with write_session(engine) as session:
         task, _line, _order = _locked_task(session, task_id)
@@ -286,6 +415,7 @@ def confirm_pack(
             raise InvalidState(
                 f"{_task_label(session, task)} is {task.status}: only picked goods can be packed."
             )
+        _check_scans(session, task, bin_code=None, sku=sku)
         task.status = "packed"
         task.packed_at = now
         task.actor = actor

@@ -40,6 +40,7 @@ ROLE_LABELS: dict[str, str] = {
 PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages/home.py": ROLES,
     "pages/stock_control.py": ("warehouse_manager",),
+    "pages/pick_queue.py": ("warehouse_operator",),
     "pages/shop.py": ("customer",),
     "pages/admin.py": ("admin",),
 }

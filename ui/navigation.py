@@ -31,6 +31,13 @@ PAGES: tuple[PageSpec, ...] = (
         "Live stock, low-stock alerts, thresholds and the backorder report.",
     ),
     PageSpec(
+        "pages/pick_queue.py",
+        "Pick queue",
+        ":material/shopping_cart_checkout:",
+        "Warehouse",
+        "Open picks by priority, the walking route of the next batch, scan to pick and pack.",
+    ),
+    PageSpec(
         "pages/shop.py",
         "Shop",
         ":material/storefront:",
