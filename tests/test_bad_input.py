@@ -248,6 +248,8 @@ CASES = {
             "qty_picked": [*BAD_COUNTS, 2],
             "actor": BAD_ACTORS,
             "note": BAD_OPTIONAL_TEXT,
+            "bin_code": [*BAD_OPTIONAL_TEXT, "NO-SUCH-BIN"],
+            "sku": [*BAD_OPTIONAL_TEXT, "NO-SUCH-SKU"],
             "now": BAD_MOMENTS,
         },
     ),
@@ -259,13 +261,28 @@ CASES = {
             "qty_found": [*BAD_COUNTS, 1],
             "actor": BAD_ACTORS,
             "note": BAD_OPTIONAL_TEXT,
+            "bin_code": [*BAD_OPTIONAL_TEXT, "NO-SUCH-BIN"],
             "now": BAD_MOMENTS,
         },
     ),
     "confirm_pack": Case(
         operations.confirm_pack,
         lambda s: {"task_id": s.picked_task, "actor": "op"},
-        {"task_id": BAD_IDS, "actor": BAD_ACTORS, "now": BAD_MOMENTS},
+        {
+            "task_id": BAD_IDS,
+            "actor": BAD_ACTORS,
+            "sku": [*BAD_OPTIONAL_TEXT, "NO-SUCH-SKU"],
+            "now": BAD_MOMENTS,
+        },
+    ),
+    "check_scan": Case(
+        operations.check_scan,
+        lambda s: {"task_id": s.open_task},
+        {
+            "task_id": BAD_IDS,
+            "bin_code": [*BAD_OPTIONAL_TEXT, "NO-SUCH-BIN"],
+            "sku": [*BAD_OPTIONAL_TEXT, "NO-SUCH-SKU"],
+        },
     ),
     "ship_order": Case(
         operations.ship_order,
