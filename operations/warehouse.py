@@ -22,14 +22,13 @@ from data.schema import (
     ShipmentLine,
     utcnow,
 )
-from operations import audit
+from operations import audit, notification_rules
 from operations.allocation import fill_backorders
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
-from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
 from operations.stock import lock_order, lock_stock, move_stock, resolve_warehouse
-from operations.validation import actor_name, identifier, non_negative, text
+from operations.validation import a_date, actor_name, identifier, non_negative, text
 
 
 def _locked_task(session: Session, task_id: int) -> tuple[PickTask, OrderLine, Order]:
@@ -237,15 +236,19 @@ def _short_pick(
     if order.status == "open" and qty_found:
         order.status = "picking"
     sku = session.execute(select(Product.sku).where(Product.id == task.product_id)).scalar_one()
-    notify(
-        session,
-        kind="short_pick",
-        subject=f"Short pick of {sku}: {missing} missing on task {task.id}",
-        body=f"Found {qty_found} of {task.qty}. Count the product and record it. {note}".strip(),
-        role="warehouse_manager",
-        ref_type="pick_task",
-        ref_id=task.id,
-    )
+    notification_rules.short_pick(session, task, sku, missing, note, now)
+    if estimate is not None:
+        session.flush()
+        notification_rules.backorder_created(
+            session,
+            customer_id=order.customer_id,
+            order_number=order.number,
+            lines=[(sku, missing, estimate.likely)],
+            now=now,
+            dedup_key=f"pick_task:{task.id}",
+            ref_type="backorder",
+            ref_id=backorder.id,
+        )
     audit.record(
         session,
         actor=actor,
@@ -367,6 +370,7 @@ def ship_order(
             ShipmentEvent(shipment_id=shipment.id, at=now, kind="picked_up", note=carrier.name)
         )
         session.flush()
+        notification_rules.shipment_late(session, shipment, now)
         lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)).all()
         done = all(ln.qty_allocated - ln.qty_shipped + ln.qty_backordered == 0 for ln in lines)
         before = order.status
@@ -425,6 +429,60 @@ def mark_delivered(
         )
 
 
+def report_delivery_failed(
+    engine: Engine,
+    *,
+    shipment_id: int,
+    reason: str,
+    actor: str,
+    next_attempt: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """The carrier could not deliver: the shipment is delayed, and the people concerned are told.
+
+    ``next_attempt`` (optional) becomes the shipment's estimated arrival.
+    """
+    actor = actor_name(actor)
+    shipment_id = identifier(shipment_id, "Shipment")
+    reason = text(reason, "The reason the delivery failed", max_length=200)
+    if next_attempt is not None:
+        next_attempt = a_date(next_attempt, "The next delivery attempt")
+    now = now or utcnow()
+    if next_attempt is not None and next_attempt < now.date():
+        raise ValidationError(
+            f"The next attempt {next_attempt.isoformat()} is in the past; give today or later."
+        )
+    with write_session(engine) as session:
+        shipment = session.get(Shipment, shipment_id, with_for_update={"key_share": True})
+        if shipment is None:
+            raise NotFound(f"Shipment {shipment_id} does not exist.")
+        if shipment.direction != "outbound" or shipment.status not in ("in_transit", "delayed"):
+            raise InvalidState(
+                f"Shipment {shipment.number} is {shipment.status} ({shipment.direction}): only an "
+                "outbound shipment on its way can fail to be delivered."
+            )
+        before = {"status": shipment.status, "estimated_arrival": shipment.estimated_arrival}
+        shipment.status = "delayed"
+        if next_attempt is not None:
+            shipment.estimated_arrival = next_attempt
+        session.add(
+            ShipmentEvent(shipment_id=shipment.id, at=now, kind="delivery_failed", note=reason)
+        )
+        session.flush()
+        notification_rules.delivery_failed(session, shipment, reason, next_attempt, now)
+        audit.record(
+            session,
+            actor=actor,
+            action="report_delivery_failed",
+            entity="shipment",
+            entity_id=shipment.id,
+            before=before,
+            after={"status": "delayed", "estimated_arrival": shipment.estimated_arrival},
+            note=reason,
+            at=now,
+        )
+
+
 def _product(session: Session, product_id: int) -> Product:
     product = session.get(Product, product_id)
     if product is None:
@@ -479,6 +537,9 @@ def adjust_stock(
             note=reason,
             at=now,
         )
+        if delta < 0:
+            free = on_hand - reserved
+            notification_rules.stock_fell(session, product, free, free + delta, now)
         if delta > 0:
             fill_backorders(
                 session, product_ids=[product.id], warehouse_id=warehouse_id, actor=actor, now=now
