@@ -245,7 +245,7 @@ def _short_pick(
             order_number=order.number,
             lines=[(sku, missing, estimate.likely)],
             now=now,
-            dedup_key=f"pick_task:{task.id}",
+            dedup_key=f"order:{order.id}",
             ref_type="backorder",
             ref_id=backorder.id,
         )
