@@ -93,3 +93,16 @@ def test_dates_are_asked_for_the_shopping_customer(world, monkeypatch):
     search_catalogue(world, text="MLK-01", today=TODAY, customer_id=7)
     cart_check(world, [("FLO-25", 40)], today=TODAY, customer_id=7)
     assert asked == [7, 7]
+
+
+def test_a_listed_substitute_of_another_use_is_not_offered(engine):
+    from sqlalchemy import insert
+
+    from data.schema import Substitute
+
+    queries_world.build_world(engine)
+    with engine.begin() as conn:  # flour listed against oat milk: a wrong entry in the table
+        conn.execute(insert(Substitute).values(product_id=1, substitute_id=9, note="wrong"))
+    offered = alternatives(engine, 1, 5)
+    assert "OAT-01" not in set(offered["sku"])
+    assert list(offered["sku"]) == ["GLD-01", "RYE-25"]
