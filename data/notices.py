@@ -86,12 +86,12 @@ def day(value: dt.date | None) -> str:
 
 
 def low_stock(
-    sku: str, name: str, free_before: int, free_after: int, reorder_point: int, on: dt.date
+    sku: str, name: str, free_before: int | None, free_after: int, reorder_point: int, on: dt.date
 ) -> tuple[str, str]:
-    return (
-        f"{sku} is low: {free_after} available, reorder point {reorder_point}",
-        f"{name}: free stock fell from {free_before} to {free_after} on {day(on)}.",
-    )
+    subject = f"{sku} is low: {free_after} available, reorder point {reorder_point}"
+    if free_before is None:
+        return subject, f"{name}: {free_after} free on {day(on)}, at or below its low level."
+    return subject, f"{name}: free stock fell from {free_before} to {free_after} on {day(on)}."
 
 
 def backorder_created(

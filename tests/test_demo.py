@@ -21,6 +21,7 @@ from data.schema import (
     Base,
     Customer,
     DemandDaily,
+    Notification,
     Order,
     OrderLine,
     Product,
@@ -273,6 +274,65 @@ def test_the_ranking_offers_only_products_of_the_same_use(seeded):
     for product_id in uses:
         shown = alternatives(seeded, product_id, 1)
         assert {id_use[int(p)] for p in shown["product_id"]} <= {uses[product_id]}
+
+
+# --- notifications -------------------------------------------------------------------------
+
+
+def _user_id(conn, username: str) -> int:
+    return conn.execute(select(User.id).where(User.username == username)).scalar_one()
+
+
+def test_demo_inboxes_do_not_start_empty(seeded):
+    from queries.notifications import inbox_messages
+
+    with seeded.connect() as conn:
+        customer1 = inbox_messages(conn, _user_id(conn, "customer1"), ["customer"], 1)
+        manager = inbox_messages(conn, _user_id(conn, "manager"), ["warehouse_manager"])
+        buyer = inbox_messages(conn, _user_id(conn, "buyer"), ["purchasing_manager"])
+        sales1 = inbox_messages(conn, _user_id(conn, "sales1"), ["sales_rep"])
+        customer2 = inbox_messages(conn, _user_id(conn, "customer2"), ["customer"], 2)
+    assert {m.kind for m in customer1} >= {"backorder_created"}
+    assert any(m.subject.startswith("SO-") and "expected by" in m.subject for m in customer1)
+    assert {m.kind for m in manager} == {"low_stock"}
+    assert {m.kind for m in buyer} == {"low_stock"}
+    assert sales1
+    assert not {m.notification_id for m in customer1} & {m.notification_id for m in customer2}
+
+
+def test_demo_notifications_follow_the_rules(seeded):
+    from data.notices import RULES
+
+    with seeded.connect() as conn:
+        rows = conn.execute(
+            select(
+                Notification.kind,
+                Notification.role,
+                Notification.user_id,
+                Notification.customer_id,
+                Notification.dedup_key,
+                Notification.created_at,
+            ).order_by(Notification.id)
+        ).all()
+        rep_of_user = dict(conn.execute(select(User.id, User.sales_rep_id)).all())
+        rep_of_customer = dict(conn.execute(select(Customer.id, Customer.sales_rep_id)).all())
+    assert rows
+    seen: dict[tuple, dt.datetime] = {}
+    for kind, role, user_id, customer_id, key, created in rows:
+        rule = RULES[kind]
+        if role == "customer":
+            assert rule.to_customer and customer_id is not None
+        elif role is not None:
+            assert role in rule.roles
+        else:
+            assert rule.to_sales_rep
+            assert rep_of_user[user_id] == rep_of_customer[customer_id]
+        audience = (kind, key, role, user_id)
+        if isinstance(created, str):
+            created = dt.datetime.fromisoformat(created)
+        if audience in seen:
+            assert created - seen[audience] >= dt.timedelta(hours=24), audience
+        seen[audience] = created
 
 
 # --- demo users ----------------------------------------------------------------------------
