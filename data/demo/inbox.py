@@ -20,6 +20,7 @@ from data.settings import SETTINGS
 
 FEEDBACK_DAYS = 21  # unhappy feedback this recent still has a notice in the inbox
 READ_AFTER_DAYS = 3  # notices older than this were read a day after they arrived
+LOW_STOCK_SPREAD_HOURS = 10 * 24
 COLUMNS = (
     "id",
     "created_at",
@@ -194,7 +195,8 @@ def notification_rows(tables: dict, now: dt.datetime) -> tuple[tuple[str, ...], 
             subject, body = notices.low_stock(
                 sku[product - 1], name[product - 1], None, free, point, today
             )
-            at = start_of_day - dt.timedelta(minutes=7 * (product % 360))
+            # When it crossed is not kept; spread over the last days (older ones are read).
+            at = start_of_day - dt.timedelta(hours=(7 * product) % LOW_STOCK_SPREAD_HOURS)
             inbox.raise_notice(
                 "low_stock", subject, body, at, f"product:{product}", ref=("product", product)
             )
