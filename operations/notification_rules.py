@@ -41,6 +41,14 @@ from data.settings import all_settings
 from operations.notifications import notify
 
 LATE_SHIPMENT_STATUSES = ("planned", "in_transit", "delayed")
+SETTINGS_KEY = "larder_settings"  # where a session keeps the settings it read
+
+
+def _settings(session: Session) -> dict:
+    """The settings, read once per transaction (an order of many lines asks per line)."""
+    if SETTINGS_KEY not in session.info:
+        session.info[SETTINGS_KEY] = all_settings(session.connection())
+    return session.info[SETTINGS_KEY]
 
 
 def _told_recently(
@@ -76,7 +84,7 @@ def raise_notice(
 ) -> int:
     """Tell the rule's audience about an event, once per subject per window; returns rows written."""
     rule = RULES[kind]
-    settings = all_settings(session.connection())
+    settings = _settings(session)
     if not settings[rule.setting]:
         return 0
     if dedup_key is not None and _told_recently(
@@ -125,7 +133,7 @@ def stock_fell(
     """Low stock: free stock crossed down to ``low_stock_ratio`` x the reorder point."""
     if product.reorder_point <= 0 or free_after >= free_before:
         return 0
-    ratio = float(all_settings(session.connection())["low_stock_ratio"])
+    ratio = float(_settings(session)["low_stock_ratio"])
     if not free_before > ratio * product.reorder_point >= free_after:
         return 0
     subject, body = notices.low_stock(
