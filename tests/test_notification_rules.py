@@ -531,3 +531,24 @@ def test_a_zero_window_tells_every_time(engine, world):
     _feedback(engine, world, NOW, csat=1)
     _feedback(engine, world, NOW, csat=1)
     assert len(_told(engine, "negative_feedback")) == 2  # customer service, twice
+
+
+def test_another_reps_user_does_not_see_the_customers_notice(engine, world, people):
+    from data.schema import SalesRep
+
+    with write_session(engine) as session:
+        rep = SalesRep(code="R2", name="Ralph Rep", region="South")
+        session.add(rep)
+        session.flush()
+        other = User(
+            username="ralph", name="Ralph", email="ralph@example.com", password_hash="x",
+            sales_rep_id=rep.id,
+        )  # fmt: skip
+        session.add(other)
+        session.flush()
+        session.add(UserRole(user_id=other.id, role="sales_rep"))
+        other_id = other.id
+    place_order(engine, customer_id=world.customers["gold"], lines=[("NAPKIN-500", 4)],
+                actor="a", now=NOW)  # fmt: skip
+    assert _inbox(engine, other_id, ["sales_rep"]) == []
+    assert [m.kind for m in _inbox(engine, people["rep"], ["sales_rep"])] == ["backorder_created"]
