@@ -545,6 +545,7 @@ class Notification(Base):
         Index("ix_notifications_user", "user_id", "read_at"),
         Index("ix_notifications_role", "role", "read_at"),
         Index("ix_notifications_status", "status"),
+        Index("ix_notifications_dedup", "dedup_key", "kind", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -561,6 +562,11 @@ class Notification(Base):
     read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     ref_type: Mapped[str | None] = mapped_column(String(20))
     ref_id: Mapped[int | None] = mapped_column(Integer)
+    # What the notice is about ("product:12"): a rule tells about one subject once per window.
+    dedup_key: Mapped[str | None] = mapped_column(String(120))
+    # The date the notice announced (a new expected date), so a later re-estimate is compared
+    # with what people were told, not only with the first promise.
+    about_date: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class DeliveryAttempt(Base):

@@ -32,7 +32,23 @@ class SettingSpec:
     help: str
     minimum: float | None = None
     maximum: float | None = None
-    kind: str = "ratio"
+    kind: str | None = None  # None: from the default (bool -> flag, int -> count, float -> ratio)
+
+    def __post_init__(self) -> None:
+        kind = self.kind
+        if kind is None:
+            default = self.default
+            if isinstance(default, bool):
+                kind = "flag"
+            elif isinstance(default, int):
+                kind = "count"
+            elif isinstance(default, float):
+                kind = "ratio"
+            else:
+                raise TypeError(f"setting {self.key}: say which kind of text it holds")
+        if kind not in SETTING_KINDS:
+            raise TypeError(f"setting {self.key}: unknown kind {kind!r}")
+        object.__setattr__(self, "kind", kind)
 
 
 SETTINGS: dict[str, SettingSpec] = {
@@ -110,6 +126,71 @@ SETTINGS: dict[str, SettingSpec] = {
             2,
             1000,
             kind="count",
+        ),
+        SettingSpec(
+            "notice_repeat_hours",
+            24,
+            "Hours before a rule tells the same people about the same subject again (a product "
+            "that stays low, a purchase order that stays overdue).",
+            0,
+            24 * 30,
+        ),
+        SettingSpec(
+            "notify_low_stock",
+            True,
+            "Tell purchasing and the warehouse manager when a product's free stock falls to its "
+            "low level.",
+        ),
+        SettingSpec(
+            "notify_backorder_created",
+            True,
+            "Tell the customer and their sales representative when units go on backorder, with "
+            "the expected date.",
+        ),
+        SettingSpec(
+            "notify_promise_slipped",
+            True,
+            "Tell the customer, their sales representative and customer service when a "
+            "backorder's new estimate is later than promised (or than last told).",
+        ),
+        SettingSpec(
+            "notify_po_late",
+            True,
+            "Tell logistics and purchasing when a supplier moves a purchase order to a later date.",
+        ),
+        SettingSpec(
+            "notify_po_overdue",
+            True,
+            "Tell purchasing and logistics when a purchase order is past its expected date and "
+            "not received.",
+        ),
+        SettingSpec(
+            "notify_shipment_late",
+            True,
+            "Tell the customer, their sales representative and logistics when a shipment's "
+            "estimated arrival is after the date promised to the customer.",
+        ),
+        SettingSpec(
+            "notify_delivery_failed",
+            True,
+            "Tell the customer, their sales representative, logistics and customer service when "
+            "a delivery fails.",
+        ),
+        SettingSpec(
+            "notify_negative_feedback",
+            True,
+            "Tell the sales representative and customer service about a low CSAT or NPS score or "
+            "a negative comment.",
+        ),
+        SettingSpec(
+            "notify_short_pick",
+            True,
+            "Tell the warehouse manager when a picker finds fewer units than booked.",
+        ),
+        SettingSpec(
+            "notify_po_drafted",
+            True,
+            "Tell purchasing when purchase orders have been drafted for review.",
         ),
     )
 }

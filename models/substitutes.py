@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 import pandas as pd
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from data.schema import (
@@ -21,7 +21,6 @@ from data.schema import (
     PurchaseOrder,
     PurchaseOrderLine,
     Stock,
-    Substitute,
 )
 
 # Score weights (points); the candidate with the most points is offered first.
@@ -111,14 +110,14 @@ def substitutes_for(
 ) -> pd.DataFrame:
     """Ranked substitutes of a product for a customer, read from the database.
 
-    Candidates are the listed substitutes and every active product of the same use. A candidate
-    is available on the needed date when it has free stock (today) or an open purchase order
-    due by then (its expected date).
+    Candidates are the active products of the same use; a listed substitute of another use is
+    never offered (a kitchen cannot ice a cake with brown sugar). A candidate is available on the
+    needed date when it has free stock (today) or an open purchase order due by then (its
+    expected date).
     """
     original = session.get(Product, product_id)
     if original is None:
         raise ValueError(f"no product {product_id}")
-    listed = select(Substitute.substitute_id).where(Substitute.product_id == product_id)
     free = (
         select(Stock.product_id, func.sum(Stock.on_hand - Stock.reserved).label("free"))
         .group_by(Stock.product_id)
@@ -151,7 +150,7 @@ def substitutes_for(
         .where(
             Product.active.is_(True),
             Product.id != product_id,
-            or_(Product.use == original.use, Product.id.in_(listed)),
+            Product.use == original.use,
         )
     ).all()
     today = dt.date.today() if needed_date is None else min(dt.date.today(), needed_date)
@@ -161,8 +160,7 @@ def substitutes_for(
                 "product_id": pid,
                 "sku": sku,
                 "name": name,
-                # A listed substitute of another use still counts as serving the same purpose.
-                "use": original.use,
+                "use": use,
                 "price": float(price),
                 "cost": float(cost),
                 "allergens": allergens,
@@ -171,7 +169,7 @@ def substitutes_for(
                 if (free_qty > 0 or due is not None)
                 else pd.NaT,
             }
-            for pid, sku, name, _use, price, cost, allergens, free_qty, due in rows
+            for pid, sku, name, use, price, cost, allergens, free_qty, due in rows
         ],
         columns=CANDIDATE_COLUMNS,
     )

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from data.db import write_session
 from data.schema import CHANNELS, Carrier, Communication, Customer, Feedback, Order, utcnow
-from operations import audit
+from models.sentiment import sentiment_score
+from operations import audit, notification_rules
 from operations.errors import NotFound, ValidationError
 from operations.transactions import write_operation
 from operations.validation import (
@@ -76,9 +77,11 @@ def record_feedback(
             csat=csat,
             nps=nps,
             comment=comment,
+            sentiment=sentiment_score(comment) if comment else None,
         )
         session.add(feedback)
         session.flush()
+        notification_rules.feedback_received(session, feedback, now)
         audit.record(
             session,
             actor=actor,

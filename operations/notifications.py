@@ -49,10 +49,20 @@ def mark_read(engine: Engine, *, notification_ids: list[int], user_id: int) -> i
     user_id = identifier(user_id, "User")
     ids = id_list(notification_ids, "Notification to mark as read")
     with write_session(engine) as session:
-        if session.get(User, user_id) is None:
+        user = session.get(User, user_id)
+        if user is None:
             raise NotFound(f"User {user_id} does not exist.")
         roles = session.scalars(select(UserRole.role).where(UserRole.user_id == user_id)).all()
-        mine = or_(Notification.user_id == user_id, Notification.role.in_(roles))
+        # A notice to the customer role is about one customer: only that customer's users own it.
+        own_customer = or_(
+            Notification.role != "customer",
+            Notification.customer_id.is_(None),
+            Notification.customer_id == user.customer_id,
+        )
+        mine = or_(
+            Notification.user_id == user_id,
+            Notification.user_id.is_(None) & Notification.role.in_(roles) & own_customer,
+        )
         found = set(
             session.scalars(select(Notification.id).where(Notification.id.in_(ids), mine)).all()
         )

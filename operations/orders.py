@@ -36,13 +36,11 @@ from data.schema import (
     Product,
     utcnow,
 )
-from data.settings import get_setting
-from operations import audit
+from operations import audit, notification_rules
 from operations.allocation import fill_backorders
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
 from operations.limits import check_sizes
-from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
 from operations.stock import (
@@ -353,7 +351,7 @@ def place_order(
                 }
             )
         _upsert_demand(session, demand)
-        _warn_low_stock(session, plan, free, now)
+        _raise_notices(session, order, plan, free, placed, now)
         if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
             # cancel_short with nothing in stock: nothing is left to pick, ship or wait for.
             order.status = "cancelled"
@@ -379,31 +377,24 @@ def place_order(
         return PlacedOrder(order_id=order.id, number=order.number, lines=placed)
 
 
-def _warn_low_stock(session: Session, plan: list, free_after: dict[int, int], now) -> None:
-    """Tell purchasing when this order took a product's free stock down to its low level."""
-    taken = [
-        (product, reserve, free_after[product.id])
-        for product, _line, reserve, _short in plan
-        if reserve and product.reorder_point > 0
-    ]
-    if not taken:
-        return
-    ratio = float(get_setting(session.connection(), "low_stock_ratio"))
-    for product, reserve, after in taken:
-        before = after + reserve
-        if before > ratio * product.reorder_point >= after:
-            notify(
-                session,
-                kind="low_stock",
-                subject=(
-                    f"{product.sku} is low: {after} available, "
-                    f"reorder point {product.reorder_point}"
-                ),
-                body=f"{product.name}: free stock fell from {before} to {after} on {now:%Y-%m-%d}.",
-                role="purchasing_manager",
-                ref_type="product",
-                ref_id=product.id,
-            )
+def _raise_notices(
+    session: Session, order: Order, plan: list, free_after: dict[int, int], placed, now
+) -> None:
+    """Low stock for products this order took down; backorder notice for the customer."""
+    for product, _line, reserve, _short in plan:
+        if reserve:
+            after = free_after[product.id]
+            notification_rules.stock_fell(session, product, after + reserve, after, now)
+    notification_rules.backorder_created(
+        session,
+        customer_id=order.customer_id,
+        order_number=order.number,
+        lines=[(p.sku, p.qty_backordered, p.expected_date) for p in placed],
+        now=now,
+        dedup_key=f"order:{order.id}",
+        ref_type="order",
+        ref_id=order.id,
+    )
 
 
 # --- Cancelling ----------------------------------------------------------------------------

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from data.schema import Backorder, Customer, Product, User
+from data.schema import Backorder, utcnow
 from models.promise import reestimate_open_backorders
-from operations.notifications import notify
+from operations import notification_rules
 
 
 def reestimate_backorders(
@@ -18,60 +17,25 @@ def reestimate_backorders(
 ) -> list[tuple[Backorder, dt.date | None]]:
     """New estimates for every open backorder of the products, walked in priority order.
 
-    Returns the backorders whose promise has slipped with this change, with their old estimate:
-    the new date is later than before and later than the date promised to the customer.
+    Returns the backorders whose new estimate is later than the date promised to the customer,
+    with their old estimate; whether that is news to the customer (later than anything they were
+    told) is the promise-slipped rule's call (``operations.notification_rules.promise_slipped``).
     """
     changes = reestimate_open_backorders(session, sorted(set(product_ids)), today)
     return [
         (session.get(Backorder, change.backorder_id), change.old_likely)
         for change in changes
-        if change.slipped
+        if change.promised_date is not None and change.new_likely > change.promised_date
     ]
 
 
-def tell_about_slips(session: Session, slipped: list[tuple[Backorder, dt.date | None]]) -> int:
-    """Notify the customer's users and their sales rep of each slipped promise; returns the count."""
-    sent = 0
-    for backorder, old in slipped:
-        customer = session.get(Customer, backorder.customer_id)
-        sku = session.execute(
-            select(Product.sku).where(Product.id == backorder.product_id)
-        ).scalar_one()
-        subject = f"Backorder of {sku} for {customer.name} now expected {backorder.estimated_date}"
-        body = (
-            f"Promised {backorder.promised_date}, previously expected {old}, now expected "
-            f"{backorder.estimated_date} (late case {backorder.estimated_late_date}): "
-            f"{backorder.estimate_reason}."
-        )
-        recipients = session.scalars(select(User).where(User.customer_id == customer.id)).all()
-        if customer.sales_rep_id is not None:
-            recipients += session.scalars(
-                select(User).where(User.sales_rep_id == customer.sales_rep_id)
-            ).all()
-        for user in recipients:
-            if not user.active:
-                continue
-            notify(
-                session,
-                kind="promise_slipped",
-                subject=subject,
-                body=body,
-                user_id=user.id,
-                customer_id=customer.id,
-                email_to=user.email or None,
-                ref_type="backorder",
-                ref_id=backorder.id,
-            )
-            sent += 1
-        notify(
-            session,
-            kind="promise_slipped",
-            subject=subject,
-            body=body,
-            role="customer_service",
-            customer_id=customer.id,
-            ref_type="backorder",
-            ref_id=backorder.id,
-        )
-        sent += 1
-    return sent
+def tell_about_slips(
+    session: Session,
+    slipped: list[tuple[Backorder, dt.date | None]],
+    now: dt.datetime | None = None,
+) -> int:
+    """Raise the promise-slipped notice for each backorder; returns the notices written."""
+    now = now or utcnow()
+    return sum(
+        notification_rules.promise_slipped(session, backorder, now) for backorder, _ in slipped
+    )

@@ -20,11 +20,10 @@ from data.schema import (
     Supplier,
     utcnow,
 )
-from operations import audit
+from operations import audit, notification_rules
 from operations.allocation import Fill, fill_backorders
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.limits import check_ceiling
-from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
 from operations.promises import reestimate_backorders, tell_about_slips
 from operations.stock import lock_stock, move_stock, resolve_warehouse
@@ -205,16 +204,7 @@ def draft_purchase_orders(
                 after={"number": po.number, "added": added[po.id]},
                 at=now,
             )
-        if touched:
-            notify(
-                session,
-                kind="po_drafted",
-                subject=f"{len(touched)} purchase order(s) drafted for review",
-                body=", ".join(po.number for po in touched.values()),
-                role="purchasing_manager",
-                ref_type="purchase_order",
-                ref_id=next(iter(touched.values())).id,
-            )
+        notification_rules.pos_drafted(session, list(touched.values()), now)
         return sorted(po.id for po in touched.values())
 
 
@@ -298,17 +288,17 @@ def approve_po(engine: Engine, *, po_id: int, actor: str) -> None:
             after={"status": "approved"},
             at=now,
         )
-        _repromise(session, po, now.date())
+        _repromise(session, po, now)
 
 
-def _repromise(session: Session, po: PurchaseOrder, today: dt.date) -> int:
+def _repromise(session: Session, po: PurchaseOrder, now: dt.datetime) -> int:
     products = [line.product_id for line in _po_lines(session, po.id)]
     session.flush()
     # Backorders of a product only change under its stock lock (orders, fills, cancels), so
     # re-estimating them takes it too: no two transactions update them in different orders.
     lock_stock(session, products, po.warehouse_id)
-    slipped = reestimate_backorders(session, products, today)
-    return tell_about_slips(session, slipped)
+    slipped = reestimate_backorders(session, products, now.date())
+    return tell_about_slips(session, slipped, now)
 
 
 @write_operation
@@ -353,7 +343,7 @@ def send_po(
             after={"status": "sent", "expected_date": expected},
             at=now,
         )
-        _repromise(session, po, now.date())
+        _repromise(session, po, now)
         return expected
 
 
@@ -390,17 +380,9 @@ def set_po_expected_date(
             after={"expected_date": expected_date},
             at=now,
         )
-        if before is not None and expected_date > before:
-            notify(
-                session,
-                kind="po_late",
-                subject=f"{po.number} moved from {before} to {expected_date}",
-                body=f"{(expected_date - before).days} days later than expected.",
-                role="logistics_manager",
-                ref_type="purchase_order",
-                ref_id=po.id,
-            )
-        return _repromise(session, po, now.date())
+        if before is not None:
+            notification_rules.po_moved_later(session, po, before, now)
+        return _repromise(session, po, now)
 
 
 @write_operation
@@ -429,7 +411,7 @@ def cancel_po(engine: Engine, *, po_id: int, actor: str, reason: str = "") -> in
             note=reason,
             at=now,
         )
-        return _repromise(session, po, now.date())
+        return _repromise(session, po, now)
 
 
 @dataclass(frozen=True)
@@ -540,5 +522,5 @@ def receive_po(
             at=now,
         )
         session.flush()
-        tell_about_slips(session, reestimate_backorders(session, quantities, now.date()))
+        tell_about_slips(session, reestimate_backorders(session, quantities, now.date()), now)
         return ReceiveResult(po_id=po.id, status=po.status, received=dict(quantities), fills=fills)

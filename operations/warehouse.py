@@ -21,19 +21,18 @@ from data.schema import (
     Shipment,
     ShipmentEvent,
     ShipmentLine,
-    User,
     utcnow,
 )
-from operations import audit
+from operations import audit, notification_rules
 from operations.allocation import fill_backorders
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
 from operations.limits import check_ceiling, check_sizes
-from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
 from operations.stock import lock_order, lock_stock, move_stock, resolve_warehouse
 from operations.transactions import write_operation
 from operations.validation import (
+    a_date,
     actor_name,
     flag,
     identifier,
@@ -324,18 +323,19 @@ def _short_pick(
     if order.status == "open" and qty_found:
         order.status = "picking"
     sku = session.execute(select(Product.sku).where(Product.id == task.product_id)).scalar_one()
-    notify(
-        session,
-        kind="short_pick",
-        subject=f"Short pick of {sku}: {missing} missing on task {task.id}",
-        body=f"Found {qty_found} of {task.qty}. Count the product and record it. {note}".strip(),
-        role="warehouse_manager",
-        ref_type="pick_task",
-        ref_id=task.id,
-    )
-    _tell_customer_of_short_pick(
-        session, order=order, backorder=backorder, sku=sku, missing=missing
-    )
+    notification_rules.short_pick(session, task, sku, missing, note, now)
+    if estimate is not None:
+        session.flush()
+        notification_rules.backorder_created(
+            session,
+            customer_id=order.customer_id,
+            order_number=order.number,
+            lines=[(sku, missing, estimate.likely)],
+            now=now,
+            dedup_key=f"order:{order.id}",
+            ref_type="backorder",
+            ref_id=backorder.id,
+        )
     audit.record(
         session,
         actor=actor,
@@ -347,49 +347,6 @@ def _short_pick(
         note=note,
         at=now,
     )
-
-
-def _tell_customer_of_short_pick(
-    session: Session, *, order: Order, backorder: Backorder, sku: str, missing: int
-) -> None:
-    """The customer's users and their sales rep hear what went back on backorder, and when."""
-    customer = session.get(Customer, order.customer_id)
-    if backorder.status == "open":
-        subject = (
-            f"Order {order.number}: {missing} x {sku} back on backorder, "
-            f"now expected {backorder.estimated_date}"
-        )
-        body = (
-            f"The warehouse found {missing} fewer {sku} than expected when picking order "
-            f"{order.number} for {customer.name}. They are back on backorder, now expected "
-            f"{backorder.estimated_date} (late case {backorder.estimated_late_date}): "
-            f"{backorder.estimate_reason}."
-        )
-    else:
-        subject = f"Order {order.number}: {missing} x {sku} cancelled after a short pick"
-        body = (
-            f"The warehouse found {missing} fewer {sku} than expected when picking order "
-            f"{order.number} for {customer.name}. The order takes only what is in stock, so "
-            "those units are cancelled and not charged."
-        )
-    recipients = list(session.scalars(select(User).where(User.customer_id == customer.id)))
-    if customer.sales_rep_id is not None:
-        recipients += session.scalars(
-            select(User).where(User.sales_rep_id == customer.sales_rep_id)
-        ).all()
-    for user in recipients:
-        if user.active:
-            notify(
-                session,
-                kind="short_pick_backorder",
-                subject=subject,
-                body=body,
-                user_id=user.id,
-                customer_id=customer.id,
-                email_to=user.email or None,
-                ref_type="order",
-                ref_id=order.id,
-            )
 
 
 @write_operation
@@ -512,6 +469,7 @@ def ship_order(
             ShipmentEvent(shipment_id=shipment.id, at=now, kind="picked_up", note=carrier.name)
         )
         session.flush()
+        notification_rules.shipment_late(session, shipment, now)
         lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)).all()
         done = all(ln.qty_allocated - ln.qty_shipped + ln.qty_backordered == 0 for ln in lines)
         before = order.status
@@ -567,6 +525,60 @@ def mark_delivered(
             entity_id=shipment.id,
             before={"status": before},
             after={"status": "delivered"},
+            at=now,
+        )
+
+
+def report_delivery_failed(
+    engine: Engine,
+    *,
+    shipment_id: int,
+    reason: str,
+    actor: str,
+    next_attempt: dt.date | None = None,
+    now: dt.datetime | None = None,
+) -> None:
+    """The carrier could not deliver: the shipment is delayed, and the people concerned are told.
+
+    ``next_attempt`` (optional) becomes the shipment's estimated arrival.
+    """
+    actor = actor_name(actor)
+    shipment_id = identifier(shipment_id, "Shipment")
+    reason = text(reason, "The reason the delivery failed", max_length=200)
+    if next_attempt is not None:
+        next_attempt = a_date(next_attempt, "The next delivery attempt")
+    now = now or utcnow()
+    if next_attempt is not None and next_attempt < now.date():
+        raise ValidationError(
+            f"The next attempt {next_attempt.isoformat()} is in the past; give today or later."
+        )
+    with write_session(engine) as session:
+        shipment = session.get(Shipment, shipment_id, with_for_update={"key_share": True})
+        if shipment is None:
+            raise NotFound(f"Shipment {shipment_id} does not exist.")
+        if shipment.direction != "outbound" or shipment.status not in ("in_transit", "delayed"):
+            raise InvalidState(
+                f"Shipment {shipment.number} is {shipment.status} ({shipment.direction}): only an "
+                "outbound shipment on its way can fail to be delivered."
+            )
+        before = {"status": shipment.status, "estimated_arrival": shipment.estimated_arrival}
+        shipment.status = "delayed"
+        if next_attempt is not None:
+            shipment.estimated_arrival = next_attempt
+        session.add(
+            ShipmentEvent(shipment_id=shipment.id, at=now, kind="delivery_failed", note=reason)
+        )
+        session.flush()
+        notification_rules.delivery_failed(session, shipment, reason, next_attempt, now)
+        audit.record(
+            session,
+            actor=actor,
+            action="report_delivery_failed",
+            entity="shipment",
+            entity_id=shipment.id,
+            before=before,
+            after={"status": "delayed", "estimated_arrival": shipment.estimated_arrival},
+            note=reason,
             at=now,
         )
 
@@ -628,6 +640,9 @@ def adjust_stock(
             note=reason,
             at=now,
         )
+        if delta < 0:
+            free = on_hand - reserved
+            notification_rules.stock_fell(session, product, free, free + delta, now)
         if delta > 0:
             fill_backorders(
                 session, product_ids=[product.id], warehouse_id=warehouse_id, actor=actor, now=now

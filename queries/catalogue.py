@@ -226,9 +226,10 @@ def alternatives(
 ) -> pd.DataFrame:
     """In-stock products that can stand in for ``product_id``, best first.
 
-    A candidate is a listed substitute or a product of the same category and use; it must have
-    at least ``qty_needed`` available, contain no allergen the original does not, and (unless
-    listed) cost within 50 % of the original. Ranked: listed substitutes first, then by
+    A candidate serves the same use (always: a listed substitute of another use is not offered)
+    and is either listed or of the same category; it must have at least ``qty_needed``
+    available, contain no allergen the original does not, and (unless listed) cost within 50 %
+    of the original. Ranked: listed substitutes first, then by
     the score of ``models.substitutes.rank_substitutes`` (closest price, margin, accepted by
     this customer before). Callers depend only on this function and its columns.
     """
@@ -255,10 +256,10 @@ def alternatives(
             .where(
                 Product.id != product_id,
                 available >= qty_needed,
+                Product.use == use,
                 is_listed
                 | (
                     (Product.category == category)
-                    & (Product.use == use)
                     & (Product.price >= low)
                     & (Product.price <= high)
                 ),

@@ -182,6 +182,13 @@ def test_data_version_grows_when_something_is_recorded(db):
 # --- inbox ---------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def no_demo_notices(db):
+    """The seeded database without the demo's notices, so a test counts only its own."""
+    with db.begin() as conn:
+        conn.execute(delete(Notification))
+
+
 def add_notification(db, **values) -> int:
     with db.begin() as conn:
         return conn.execute(
@@ -189,6 +196,7 @@ def add_notification(db, **values) -> int:
         ).inserted_primary_key[0]
 
 
+@pytest.mark.usefixtures("no_demo_notices")
 def test_inbox_holds_own_and_role_messages_but_not_others(db):
     manager = user_id(db, "manager")
     mine = add_notification(db, user_id=manager, subject="for you")
@@ -202,6 +210,7 @@ def test_inbox_holds_own_and_role_messages_but_not_others(db):
     assert count == 2
 
 
+@pytest.mark.usefixtures("no_demo_notices")
 def test_customer_role_message_about_one_customer_reaches_only_that_customer(db):
     c1, c2 = user_id(db, "customer1"), user_id(db, "customer2")
     with db.connect() as conn:
@@ -212,6 +221,7 @@ def test_customer_role_message_about_one_customer_reaches_only_that_customer(db)
         assert unread_count(conn, c2, {"customer"}, customer_of[c2]) == 0
 
 
+@pytest.mark.usefixtures("no_demo_notices")
 def test_inbox_in_the_sidebar_counts_unread_and_marks_read(db):
     manager = user_id(db, "manager")
     add_notification(db, user_id=manager, subject="Flour below reorder point")
@@ -300,3 +310,33 @@ def test_user_without_roles_sees_an_explanation_and_no_page(db):
         "Your account has no role yet, so there is no page for you. Ask an administrator."
     ]
     assert data_elements(at) == []
+
+
+def test_a_customer_sees_the_backorder_notice_of_their_order_in_the_inbox(db):
+    from data.schema import Product, Stock
+    from operations import place_order
+
+    with db.connect() as conn:
+        sku, free = conn.execute(
+            select(Product.sku, Stock.on_hand - Stock.reserved)
+            .join(Stock, Stock.product_id == Product.id)
+            .order_by(Product.sku)
+            .limit(1)
+        ).one()
+    placed = place_order(
+        db,
+        customer_id=1,
+        lines=[(sku, free + 4)],
+        actor="customer1",
+        backorder_choice="accept_backorder",
+    )
+    at = app_test("app.py", "customer1")
+    at.run()
+    shown = [m.value for m in at.sidebar.markdown]
+    assert any(
+        value.startswith(f"**●** **{placed.number}: 4 units on backorder, expected by ")
+        for value in shown
+    ), shown
+    at = app_test("app.py", "customer2")
+    at.run()
+    assert not any(placed.number in m.value for m in at.sidebar.markdown)

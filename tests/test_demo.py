@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from data.db import make_engine
-from data.demo import DEMO_USERS, DatabaseNotEmpty, build_rows, generate, password_hash
+from data.demo import DEMO_USERS, DatabaseNotEmpty, build_rows, catalogue, generate, password_hash
 from data.demo.seasons import season_factors
 from data.schema import (
     ROLES,
@@ -21,6 +21,7 @@ from data.schema import (
     Base,
     Customer,
     DemandDaily,
+    Notification,
     Order,
     OrderLine,
     Product,
@@ -206,6 +207,132 @@ def test_substitutes_share_a_use_and_some_add_an_allergen(seeded):
     assert pairs
     assert all(mine == theirs for mine, theirs, _ in pairs)
     assert any("also contains" in note for _, _, note in pairs)
+
+
+def _item(name: str) -> str:
+    """The catalogue item a demo product name is made of ("Brand Organic Icing sugar, 5 kg")."""
+    found = [item for item in CATALOGUE_ITEMS if f"{item}," in name]
+    assert found, name
+    return max(found, key=len)
+
+
+CATALOGUE_ITEMS = sorted(
+    {
+        item.partition("|")[0]
+        for fams in catalogue.FAMILIES.values()
+        for f in fams
+        for item in f.items
+    }
+)
+
+
+def test_icing_sugar_and_brown_sugar_serve_different_uses():
+    assert catalogue.item_use("Icing sugar") != catalogue.item_use("Light brown sugar")
+    assert catalogue.item_use("Caster sugar") == catalogue.item_use("Granulated sugar")
+    assert catalogue.item_use("Cocoa powder") != catalogue.item_use("Baking powder")
+
+
+def test_every_product_has_the_use_of_its_item_and_substitutes_share_it(seeded):
+    with seeded.connect() as conn:
+        products = conn.execute(select(Product.name, Product.use)).all()
+        other = Product.__table__.alias("other")
+        pairs = conn.execute(
+            select(Product.name, other.c.name)
+            .select_from(Substitute)
+            .join(Product, Product.id == Substitute.product_id)
+            .join(other, other.c.id == Substitute.substitute_id)
+        ).all()
+    assert all(use == catalogue.item_use(_item(name)) for name, use in products)
+    assert pairs
+    for mine, theirs in pairs:
+        assert catalogue.item_use(_item(mine)) == catalogue.item_use(_item(theirs)), (mine, theirs)
+
+
+def test_the_ranking_offers_only_products_of_the_same_use(seeded):
+    from sqlalchemy.orm import Session
+
+    from models.substitutes import substitutes_for
+    from queries.catalogue import alternatives
+
+    with seeded.connect() as conn:
+        listed = conn.execute(
+            select(Substitute.product_id, Product.use)
+            .join(Product, Product.id == Substitute.product_id)
+            .distinct()
+            .order_by(Substitute.product_id)
+        ).all()
+    uses = dict(listed)
+    offered = 0
+    with Session(seeded) as session:
+        for product_id, use in listed:
+            ranked = substitutes_for(session, product_id, None, TODAY)
+            assert set(ranked["use"]) <= {use}
+            offered += len(ranked)
+    assert offered > 0
+    with seeded.connect() as conn:
+        id_use = dict(conn.execute(select(Product.id, Product.use)).all())
+    for product_id in uses:
+        shown = alternatives(seeded, product_id, 1)
+        assert {id_use[int(p)] for p in shown["product_id"]} <= {uses[product_id]}
+
+
+# --- notifications -------------------------------------------------------------------------
+
+
+def _user_id(conn, username: str) -> int:
+    return conn.execute(select(User.id).where(User.username == username)).scalar_one()
+
+
+def test_demo_inboxes_do_not_start_empty(seeded):
+    from queries.notifications import inbox_messages
+
+    with seeded.connect() as conn:
+        customer1 = inbox_messages(conn, _user_id(conn, "customer1"), ["customer"], 1)
+        manager = inbox_messages(conn, _user_id(conn, "manager"), ["warehouse_manager"])
+        buyer = inbox_messages(conn, _user_id(conn, "buyer"), ["purchasing_manager"])
+        sales1 = inbox_messages(conn, _user_id(conn, "sales1"), ["sales_rep"])
+        customer2 = inbox_messages(conn, _user_id(conn, "customer2"), ["customer"], 2)
+    assert {m.kind for m in customer1} >= {"backorder_created"}
+    assert any(m.subject.startswith("SO-") and "expected by" in m.subject for m in customer1)
+    assert {m.kind for m in manager} == {"low_stock"}
+    assert {m.kind for m in buyer} == {"low_stock"}
+    assert sales1
+    assert not {m.notification_id for m in customer1} & {m.notification_id for m in customer2}
+
+
+def test_demo_notifications_follow_the_rules(seeded):
+    from data.notices import RULES
+
+    with seeded.connect() as conn:
+        rows = conn.execute(
+            select(
+                Notification.kind,
+                Notification.role,
+                Notification.user_id,
+                Notification.customer_id,
+                Notification.dedup_key,
+                Notification.created_at,
+            ).order_by(Notification.id)
+        ).all()
+        rep_of_user = dict(conn.execute(select(User.id, User.sales_rep_id)).all())
+        rep_of_customer = dict(conn.execute(select(Customer.id, Customer.sales_rep_id)).all())
+    assert rows
+    seen: dict[tuple, dt.datetime] = {}
+    for kind, role, user_id, customer_id, key, created in rows:
+        rule = RULES[kind]
+        if role == "customer":
+            assert rule.to_customer and customer_id is not None
+        elif role is not None:
+            assert role in rule.roles
+        else:
+            assert rule.to_sales_rep
+            assert rep_of_user[user_id] == rep_of_customer[customer_id]
+        audience = (kind, key, role, user_id)
+        if isinstance(created, str):
+            created = dt.datetime.fromisoformat(created)
+        if audience in seen:
+            assert created - seen[audience] >= dt.timedelta(hours=24), audience
+        seen[audience] = created
 
 
 # --- demo users ----------------------------------------------------------------------------

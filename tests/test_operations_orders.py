@@ -554,15 +554,22 @@ def test_cancel_short_with_nothing_in_stock_closes_the_order(sqlite_engine, swor
     ]
 
 
-def test_taking_stock_below_the_reorder_point_tells_purchasing(engine, world):
+def test_taking_stock_below_the_reorder_point_tells_purchasing_and_the_manager(engine, world):
     # OIL-5L: 100 free, reorder point 10; the first order stays above, the second crosses
     place_order(engine, customer_id=world.customers["gold"], lines=[("OIL-5L", 85)], actor="a")
     assert fetch_rows(engine, select(Notification.id)) == []
     place_order(engine, customer_id=world.customers["gold"], lines=[("OIL-5L", 6)], actor="a")
     place_order(engine, customer_id=world.customers["gold"], lines=[("OIL-5L", 1)], actor="a")
+    subject = "OIL-5L is low: 9 available, reorder point 10"
     assert fetch_rows(
-        engine, select(Notification.kind, Notification.role, Notification.subject)
-    ) == [("low_stock", "purchasing_manager", "OIL-5L is low: 9 available, reorder point 10")]
+        engine,
+        select(Notification.kind, Notification.role, Notification.subject).order_by(
+            Notification.id
+        ),
+    ) == [
+        ("low_stock", "purchasing_manager", subject),
+        ("low_stock", "warehouse_manager", subject),
+    ]
 
 
 def test_a_substitute_line_records_what_it_replaces(sqlite_engine, sworld):

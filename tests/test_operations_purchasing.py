@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from data.db import write_session
+from data.db import read_connection, write_session
 from data.schema import (
     Allocation,
     Backorder,
@@ -36,6 +36,7 @@ from operations import (
     update_po_line,
 )
 from operations.admin import hash_password
+from queries.notifications import inbox_messages
 from tests import operations_world
 from tests.invariants import assert_invariants
 from tests.operations_world import add_admin, assert_refused, fetch_rows, stock_of
@@ -319,14 +320,20 @@ def test_a_slipping_po_re_promises_and_notifies(engine, world):
     ]
     notes = fetch_rows(
         engine,
-        select(
-            Notification.kind, Notification.user_id, Notification.role, Notification.status
-        ).order_by(Notification.id),
+        select(Notification.kind, Notification.role, Notification.email_to, Notification.status)
+        .where(Notification.kind != "backorder_created")
+        .order_by(Notification.id),
     )
     assert notes == [
-        ("po_late", None, "logistics_manager", "in_app"),
-        ("promise_slipped", user_id, None, "pending"),
-        ("promise_slipped", None, "customer_service", "in_app"),
+        ("po_late", "logistics_manager", None, "in_app"),
+        ("po_late", "purchasing_manager", None, "in_app"),
+        ("promise_slipped", "customer_service", None, "in_app"),
+        ("promise_slipped", "customer", "gold@example.com", "pending"),
+    ]
+    with read_connection(engine) as conn:
+        seen = inbox_messages(conn, user_id, ["customer"], world.customers["gold"])
+    assert [m.subject for m in seen if m.kind == "promise_slipped"] == [
+        "Backorder of NAPKIN-500 for Gold Bistro now expected 25 Mar 2026"
     ]
     assert sent == 2
 
@@ -344,7 +351,12 @@ def test_an_earlier_date_notifies_nobody(sqlite_engine, sworld):
         sqlite_engine, po_id=po_id, expected_date=dt.date(2026, 3, 12), actor="lou", now=NOW
     )
     assert sent == 0
-    assert fetch_rows(sqlite_engine, select(Notification.id)) == []
+    assert (
+        fetch_rows(
+            sqlite_engine, select(Notification.id).where(Notification.kind != "backorder_created")
+        )
+        == []
+    )
     # Promised: PO Sat 14 Mar, picked from Mon 16 + 1 pick day = Tue 17 + 2 transit = Thu 19 Mar.
     # Earlier PO Thu 12 Mar + 1 pick day = Fri 13 + 2 transit days = Sun 15 Mar.
     assert fetch_rows(sqlite_engine, select(Backorder.promised_date, Backorder.estimated_date)) == [

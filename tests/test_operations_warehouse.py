@@ -99,9 +99,21 @@ def test_short_pick_writes_stock_down_and_backorders_the_missing_units(engine, w
     )
     assert ledger == [(-2, -2)]
     assert fetch_rows(engine, select(PickTask.status, PickTask.qty_picked)) == [("picked", 1)]
-    assert fetch_rows(engine, select(Notification.role, Notification.kind)) == [
-        ("warehouse_manager", "short_pick")
-    ]
+    assert fetch_rows(
+        engine,
+        select(Notification.role, Notification.kind)
+        .where(Notification.kind != "backorder_created")
+        .order_by(Notification.id),
+    ) == [("warehouse_manager", "short_pick")]
+    # The order was served in full; the short pick is the customer's first backorder notice.
+    told = fetch_rows(
+        engine,
+        select(Notification.role, Notification.subject).where(
+            Notification.kind == "backorder_created"
+        ),
+    )
+    assert [role for role, _ in told] == ["customer"]
+    assert told[0][1].startswith(f"{placed.number}: 2 units on backorder, expected by ")
     assert_invariants(engine)
 
 

@@ -215,7 +215,7 @@ def test_bin_then_sku_confirms_the_pick(db):
     [
         ("-1", "The quantity found must be at least 0, not -1."),
         ("999", "finding 999 is not short. Confirm the pick instead."),
-        ("1.5", "must be a whole number of units, not 1.5"),
+        ("1.5", "must be a whole number, not 1.5"),
         ("two", "Type the quantity found as a whole number from 0 to"),
         ("", "Type the quantity found as a whole number from 0 to"),
     ],
@@ -311,6 +311,7 @@ def hand_made_url(tmp_path):
     engine = make_engine(url)
     upgrade(engine)
     world = operations_world.build_world(engine)
+    operations_world.add_admin(engine)
     operations.create_user(
         engine,
         username="operator",

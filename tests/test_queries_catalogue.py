@@ -100,3 +100,16 @@ def test_search_with_control_characters_does_not_raise(world, typed):
     df = search_catalogue(world, text=typed, today=TODAY)
     if typed.startswith("flo"):  # the control characters are dropped, the rest still matches
         assert "FLO-25" in set(df["sku"])
+
+
+def test_a_listed_substitute_of_another_use_is_not_offered(engine):
+    from sqlalchemy import insert
+
+    from data.schema import Substitute
+
+    queries_world.build_world(engine)
+    with engine.begin() as conn:  # flour listed against oat milk: a wrong entry in the table
+        conn.execute(insert(Substitute).values(product_id=1, substitute_id=9, note="wrong"))
+    offered = alternatives(engine, 1, 5)
+    assert "OAT-01" not in set(offered["sku"])
+    assert list(offered["sku"]) == ["GLD-01", "RYE-25"]

@@ -46,7 +46,9 @@ def inbox(user: CurrentUser) -> None:
             st.rerun()
         for message in messages:
             marker = "**●** " if message.read_at is None else ""
-            audience = f" · to {role_label(message.for_role)}s" if message.for_role else ""
+            # A customer's own notices need no "to Customers" line.
+            shared = message.for_role and message.for_role != "customer"
+            audience = f" · to {role_label(message.for_role)}s" if shared else ""
             st.markdown(f"{marker}**{message.subject}**")
             st.caption(f"{message.created_at:%d %b %Y %H:%M}{audience}")
             if message.body:

@@ -20,6 +20,7 @@ from data.demo.bulk import (
     reset_id_sequences,
     timestamps,
 )
+from data.demo.inbox import notification_rows
 from data.demo.rows import RowBuilder, TableRows
 from data.demo.scales import SCALES, Scale
 from data.demo.simulation import simulate
@@ -67,6 +68,7 @@ LOAD_ORDER = (
     "demand_daily",
     "communications",
     "feedback",
+    "notifications",
 )
 
 
@@ -109,6 +111,10 @@ def build_rows(
         users,
     )
     tables["user_roles"] = TableRows(("user_id", "role"), roles)
+    now = dt.datetime.combine(dt.date.fromordinal(start), dt.time()) + dt.timedelta(
+        seconds=int(history.now)
+    )
+    tables["notifications"] = TableRows(*notification_rows(tables, now))
     return tables
 
 

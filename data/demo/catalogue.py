@@ -1,6 +1,6 @@
 """What a catering wholesaler sells: product families per category, as plain data.
 
-Each family is one *use* (substitutes share a use): its items (with allergens after ``|``), the
+Each family is a line of goods (flour, sugar, cheese): its items (with allergens after ``|``), the
 unit a customer orders in, the sizes it comes in, the supplier's case size, a base price per unit,
 a typical quantity per order line and the shelf life of perishables.
 """
@@ -867,6 +867,53 @@ FAMILIES: dict[str, tuple[Family, ...]] = {
         ),
     ),
 }
+
+# Items that can stand in for one another in a kitchen share a use; every other item is a use of
+# its own (icing sugar is not replaced by brown sugar, nor cocoa by baking powder). Products of
+# one use are substitutes; an allergen a substitute adds is a note, and the ranking refuses it.
+SHARED_USES: dict[str, tuple[str, ...]] = {
+    "long grain rice": ("Basmati rice", "Long grain rice", "Jasmine rice"),
+    "short pasta": ("Penne", "Fusilli", "Macaroni", "Gluten-free penne"),
+    "long pasta": ("Spaghetti", "Egg tagliatelle"),
+    "white sugar": ("Caster sugar", "Granulated sugar"),
+    "brown sugar": ("Demerara sugar", "Light brown sugar"),
+    "frying oil": ("Rapeseed oil", "Sunflower oil", "Frying oil"),
+    "olive oil": ("Extra virgin olive oil", "Pomace olive oil"),
+    "tinned tomatoes": ("Chopped tomatoes", "Plum tomatoes"),
+    "bouillon": ("Chicken bouillon", "Vegetable bouillon"),
+    "mayonnaise": ("Mayonnaise", "Vegan mayonnaise"),
+    "milk": ("Whole milk", "Semi-skimmed milk", "Skimmed milk", "Lactose-free milk"),
+    "plant drink": ("Oat drink", "Soya drink"),
+    "spread": ("Baking spread", "Dairy-free spread"),
+    "soured cream": ("Creme fraiche", "Soured cream"),
+    "plain yoghurt": ("Greek-style yoghurt", "Natural yoghurt", "Coconut yoghurt alternative"),
+    "shell eggs": ("Free-range medium eggs", "Free-range large eggs"),
+    "salad leaves": ("Rocket", "Mixed leaves", "Baby spinach"),
+    "lettuce": ("Iceberg lettuce", "Little gem lettuce"),
+    "onions": ("Onions", "Red onions"),
+    "citrus": ("Lemons", "Limes"),
+    "salad tomatoes": ("Vine tomatoes", "Cherry tomatoes"),
+    "chicken pieces": ("Chicken breast fillets", "Boneless chicken thighs"),
+    "white fish fillets": ("Cod fillets", "Haddock fillets"),
+    "breaded fish": ("Battered fish portions", "Fish fingers"),
+    "meat-free burgers": ("Veggie burgers", "Bean burgers"),
+    "chips": ("French fries", "Potato wedges"),
+    "still water": ("Still water", "Still water sports cap"),
+    "sparkling water": ("Sparkling water", "Lightly sparkling water"),
+    "lager": ("Lager", "Gluten-free lager"),
+    "disposable gloves": ("Nitrile gloves M", "Vinyl gloves M"),
+    "hand drying": ("Blue roll", "Paper hand towels"),
+    "bin liners": ("Black bin liners", "Clear bin liners"),
+    "cleaning cloths": ("Microfibre cloths", "All-purpose cloths"),
+    "scourers": ("Scourers", "Steel wool"),
+}
+_USE_OF_ITEM = {item: use for use, items in SHARED_USES.items() for item in items}
+
+
+def item_use(item: str) -> str:
+    """What an item (its name without allergens) is used for: its shared use, or itself."""
+    return _USE_OF_ITEM.get(item, item.lower())
+
 
 REGIONS = (
     "London",

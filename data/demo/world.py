@@ -314,7 +314,7 @@ def _products(scale: Scale, rng: np.random.Generator, supplier_category: np.ndar
             out["sku"].append(f"{cat.CATEGORY_CODE[category]}-{n_in_cat + 1:05d}")
             out["name"].append(f"{brands[b]} {cat.QUALIFIERS[q]}{item}, {size_label}{VARIANTS[v]}")
             out["category"].append(c)
-            out["use"].append(fam.use)
+            out["use"].append(cat.item_use(item))
             out["unit"].append(fam.unit)
             out["pack_size"].append(pack)
             out["price"].append(round(max(price, 0.5), 2))
