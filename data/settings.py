@@ -69,6 +69,34 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("mail_port", 25, "SMTP port for outgoing mail.", 1, 65535),
         SettingSpec("mail_from", "larder@example.com", "Sender address of outgoing mail."),
         SettingSpec("mail_max_attempts", 5, "Attempts before a mail is marked failed.", 1, 50),
+        SettingSpec(
+            "mail_security",
+            "starttls",
+            "How the SMTP connection is protected: none, starttls or ssl.",
+        ),
+        SettingSpec(
+            "mail_user",
+            "-",
+            "SMTP login name ('-' for none); the password comes from LARDER_SMTP_PASSWORD "
+            "or smtp_password in the secrets, never from here.",
+        ),
+        SettingSpec("mail_timeout_seconds", 30, "Seconds to wait for the SMTP server.", 1, 600),
+        SettingSpec(
+            "mail_retry_base_seconds",
+            60,
+            "Wait before the first retry of a message; it doubles per attempt, with jitter.",
+            1,
+            86400,
+        ),
+        SettingSpec(
+            "mail_retry_max_seconds", 3600, "Longest wait between two attempts.", 1, 604800
+        ),
+        SettingSpec(
+            "webhook_max_attempts", 5, "Attempts before a webhook is marked failed.", 1, 50
+        ),
+        SettingSpec(
+            "webhook_timeout_seconds", 10, "Seconds to wait for a webhook's answer.", 1, 120
+        ),
     )
 }
 
