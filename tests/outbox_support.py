@@ -121,3 +121,28 @@ class WebhookReceiver:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class SubjectLog(Collector):
+    """Appends each accepted message's Subject to a file (for a server in another process)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    async def handle_DATA(self, server, session, envelope):
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with open(self.path, "a", encoding="utf-8") as log:
+            log.write(f"{parsed['Subject']}\n")
+        return "250 2.0.0 Message accepted for delivery"
+
+
+if __name__ == "__main__":  # python -m tests.outbox_support PORT LOGFILE: serve until killed
+    import sys
+    import time
+
+    controller = Controller(SubjectLog(sys.argv[2]), hostname="127.0.0.1", port=int(sys.argv[1]))
+    controller.start()
+    print("ready", flush=True)
+    while True:
+        time.sleep(3600)
