@@ -68,7 +68,9 @@ def test_the_outbox_tab_shows_a_failed_message_and_retries_it(db):
     assert metrics["Failed"] == "1"
     at.selectbox(key="outbox_pick").set_value(failed).run()
     assert "554 5.7.1 Message refused by policy" in " ".join(c.value for c in at.caption)
-    assert at.text_area(key=f"outbox_text_{failed}").value == "Please supply PO-1."
+    assert [c.value for c in at.code] == ["Please supply PO-1."]
+    files = next(d.value for d in at.dataframe if "filename" in d.value.columns)
+    assert files.values.tolist() == [["PO-1.pdf", "application/pdf", 13]]
     assert at.button(key="outbox_cancel").disabled is False
     _click(at, "outbox_retry")
     assert _status(db, failed) == "queued"

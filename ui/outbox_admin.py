@@ -94,16 +94,41 @@ def _message_detail(engine: Engine, actor: str, messages) -> None:
     if detail is None:
         st.warning("That message is gone; choose another.")
         return
-    st.table({"Header": list(detail.headers), "Value": list(detail.headers.values())})
+    st.dataframe(
+        {"Header": list(detail.headers), "Value": list(detail.headers.values())},
+        hide_index=True,
+        key=f"outbox_headers_{chosen}",
+    )
     if detail.last_error:
         st.caption(f"Last reply: {detail.last_error}")
-    st.text_area("Text", detail.text_body, height=180, disabled=True, key=f"outbox_text_{chosen}")
+    st.markdown("**Text**" if detail.kind == "mail" else "**JSON body**")
+    st.code(detail.text_body, language=None if detail.kind == "mail" else "json", wrap_lines=True)
     if not detail.attachments.empty:
         st.markdown("**Attachments**")
-        st.dataframe(detail.attachments, hide_index=True, key=f"outbox_files_{chosen}")
+        st.dataframe(
+            detail.attachments,
+            hide_index=True,
+            key=f"outbox_files_{chosen}",
+            column_config={
+                "filename": "File",
+                "mime_type": "Type",
+                "size": st.column_config.NumberColumn("Bytes", format="%d"),
+            },
+        )
     if not detail.attempts.empty:
         st.markdown("**Attempts**")
-        st.dataframe(detail.attempts, hide_index=True, key=f"outbox_attempts_{chosen}")
+        st.dataframe(
+            detail.attempts,
+            hide_index=True,
+            key=f"outbox_attempts_{chosen}",
+            column_config={
+                "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                "worker": "Dispatcher",
+                "outcome": "Outcome",
+                "reply": st.column_config.TextColumn("Server's reply", width="large"),
+                "duration_ms": st.column_config.NumberColumn("ms", format="%d"),
+            },
+        )
     retry_col, cancel_col = st.columns(2)
     if retry_col.button(
         "Retry",
