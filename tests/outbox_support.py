@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from operations.admin import set_setting
 
@@ -59,10 +60,10 @@ class HangsUp(Collector):
 
 
 class SmtpServer:
-    def __init__(self, handler: Collector, port: int | None = None) -> None:
+    def __init__(self, handler: Collector, port: int | None = None, **smtp_options) -> None:
         self.handler = handler
         self.port = port or free_port()
-        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port, **smtp_options)
 
     def __enter__(self) -> SmtpServer:
         self.controller.start()
@@ -74,6 +75,19 @@ class SmtpServer:
     @property
     def received(self) -> list[Received]:
         return self.handler.received
+
+
+def password_checker(user: str, password: str):
+    """An aiosmtpd authenticator that accepts exactly one login."""
+
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and auth_data == (
+            user.encode(),
+            password.encode(),
+        )
+        return AuthResult(success=ok, handled=False)  # False: the server answers 535 itself
+
+    return check
 
 
 def use_smtp(engine, port: int, **overrides) -> None:

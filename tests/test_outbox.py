@@ -58,6 +58,7 @@ from tests.outbox_support import (
     SmtpServer,
     WebhookReceiver,
     free_port,
+    password_checker,
     use_smtp,
 )
 
@@ -467,6 +468,50 @@ def test_sent_notification_mail_marks_the_notification_sent(sqlite_engine, sworl
 def test_the_password_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("LARDER_SMTP_PASSWORD", "from-env")
     assert smtp_password() == "from-env"
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize(("password", "sent"), [("s3cret-pass", 1), ("wrong", 0)])
+def test_the_dispatcher_logs_in_with_the_user_and_the_environment_password(
+    sqlite_engine, monkeypatch, password, sent
+):
+    monkeypatch.setenv("LARDER_SMTP_PASSWORD", password)
+    server = SmtpServer(
+        Collector(),
+        authenticator=password_checker("larder", "s3cret-pass"),
+        auth_required=True,
+        auth_require_tls=False,  # loopback test server; production uses starttls or ssl
+    )
+    with server:
+        use_smtp(sqlite_engine, server.port, mail_user="larder")
+        _queue(sqlite_engine, 1)
+        counts = dispatch_outbox(sqlite_engine, now=NOW)
+    assert (counts["sent"], len(server.received)) == (sent, sent)
+    if not sent:
+        [(reply,)] = fetch_rows(sqlite_engine, select(OutboxAttempt.reply))
+        assert reply.startswith("535 ")  # authentication failed, kept as the server said it
+
+
+def test_an_unknown_security_mode_is_reported_on_the_message(sqlite_engine):
+    use_smtp(sqlite_engine, free_port(), mail_security="tls")
+    _queue(sqlite_engine, 1)
+    assert dispatch_outbox(sqlite_engine, now=NOW)["retried"] == 1
+    [(last_error,)] = fetch_rows(sqlite_engine, select(OutboxMessage.last_error))
+    assert last_error == "mail_security is 'tls'; set it to none, starttls or ssl."
+
+
+def test_a_run_that_outlives_half_its_lease_hands_the_rest_back(sqlite_engine, monkeypatch):
+    monkeypatch.setattr("operations.dispatcher.CLAIM_LEASE", dt.timedelta(0))
+    _queue(sqlite_engine, 3)
+    counts = dispatch_outbox(sqlite_engine, now=NOW)
+    assert (counts["claimed"], counts["released"], counts["sent"]) == (3, 3, 0)
+    assert (
+        fetch_rows(
+            sqlite_engine,
+            select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.claimed_by),
+        )
+        == [("queued", 0, None)] * 3
+    )
 
 
 # --- Retry and cancel ----------------------------------------------------------------------
