@@ -22,11 +22,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -86,6 +88,9 @@ PICK_STATUSES = ("open", "picked", "packed", "short", "shipped", "cancelled")
 SHIPMENT_DIRECTIONS = ("inbound", "outbound")
 SHIPMENT_STATUSES = ("planned", "in_transit", "delayed", "delivered", "cancelled")
 CHANNELS = ("phone", "email", "sms", "in_app", "portal")
+OUTBOX_KINDS = ("mail", "webhook")
+OUTBOX_STATUSES = ("queued", "sending", "sent", "failed", "cancelled")
+OUTBOX_OUTCOMES = ("sent", "retry", "failed")
 LEDGER_REASONS = (
     "opening",
     "receipt",
@@ -186,6 +191,8 @@ class Customer(Base):
     email: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # The customer asked for no mail from Larder; in-app notices still appear.
+    mail_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 # --- Catalogue and stock -------------------------------------------------------------------
@@ -576,6 +583,84 @@ class DeliveryAttempt(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     ok: Mapped[bool] = mapped_column(Boolean)
     error: Mapped[str] = mapped_column(String(300), default="")
+
+
+class OutboxMessage(Base):
+    """One outgoing mail or webhook delivery, written in the transaction that caused it.
+
+    A dispatcher claims due rows (``status='sending'`` with ``claimed_by``/``claimed_until``), sends
+    them, and marks each sent, back to queued with a later ``next_attempt_at``, or failed. A
+    claim whose lease ran out (its dispatcher died) can be claimed again.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        CheckConstraint(_in("kind", OUTBOX_KINDS), name="kind"),
+        CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        Index("ix_outbox_messages_ref", "ref_type", "ref_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(120), unique=True)  # the Message-ID header
+    kind: Mapped[str] = mapped_column(String(10))
+    recipients: Mapped[str] = mapped_column(Text)  # mail: comma-separated addresses; webhook: URL
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhooks.id"), index=True)
+    event: Mapped[str | None] = mapped_column(String(40))  # the webhook's event kind
+    subject: Mapped[str] = mapped_column(String(200))
+    text_body: Mapped[str] = mapped_column(Text, default="")  # webhook: the JSON body
+    html_body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    ref_type: Mapped[str | None] = mapped_column(String(20))
+    ref_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class OutboxAttachment(Base):
+    """A file sent with a mail; bytes in their own table so listing the outbox stays light."""
+
+    __tablename__ = "outbox_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_messages.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    mime_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class OutboxAttempt(Base):
+    """Every try to hand one outbox message over: when, by whom, what came back, how long."""
+
+    __tablename__ = "outbox_attempts"
+    __table_args__ = (CheckConstraint(_in("outcome", OUTBOX_OUTCOMES), name="outcome"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_messages.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    worker: Mapped[str] = mapped_column(String(80))
+    outcome: Mapped[str] = mapped_column(String(10))
+    reply: Mapped[str] = mapped_column(Text, default="")
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Webhook(Base):
+    """An administrator's subscription: POST signed JSON to ``url`` when ``event`` happens."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (Index("ix_webhooks_event", "event", "active"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(40))
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))  # signs every delivery (HMAC-SHA256)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(60))
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Communication(Base):

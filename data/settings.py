@@ -22,6 +22,8 @@ SETTING_KINDS = {
     "flag": "on or off",
     "email": "an e-mail address",
     "host": "a host name or IP address",
+    "choice": "one of the listed values",
+    "login": "a login name (letters, digits and . _ @ + -), or - for none",
 }
 
 
@@ -33,6 +35,7 @@ class SettingSpec:
     minimum: float | None = None
     maximum: float | None = None
     kind: str | None = None  # None: from the default (bool -> flag, int -> count, float -> ratio)
+    choices: tuple[str, ...] = ()  # the allowed values of a "choice" setting
 
     def __post_init__(self) -> None:
         kind = self.kind
@@ -48,6 +51,12 @@ class SettingSpec:
                 raise TypeError(f"setting {self.key}: say which kind of text it holds")
         if kind not in SETTING_KINDS:
             raise TypeError(f"setting {self.key}: unknown kind {kind!r}")
+        if (kind == "choice") != bool(self.choices) or (
+            self.choices and self.default not in self.choices
+        ):
+            raise TypeError(
+                f"setting {self.key}: a choice needs its values, the default among them"
+            )
         object.__setattr__(self, "kind", kind)
 
 
@@ -191,6 +200,37 @@ SETTINGS: dict[str, SettingSpec] = {
             "notify_po_drafted",
             True,
             "Tell purchasing when purchase orders have been drafted for review.",
+        ),
+        SettingSpec(
+            "mail_security",
+            "starttls",
+            "How the SMTP connection is protected: none, starttls or ssl.",
+            kind="choice",
+            choices=("none", "starttls", "ssl"),
+        ),
+        SettingSpec(
+            "mail_user",
+            "-",
+            "SMTP login name ('-' for none); the password comes from LARDER_SMTP_PASSWORD "
+            "or smtp_password in the secrets, never from here.",
+            kind="login",
+        ),
+        SettingSpec("mail_timeout_seconds", 30, "Seconds to wait for the SMTP server.", 1, 600),
+        SettingSpec(
+            "mail_retry_base_seconds",
+            60,
+            "Wait before the first retry of a message; it doubles per attempt, with jitter.",
+            1,
+            86400,
+        ),
+        SettingSpec(
+            "mail_retry_max_seconds", 3600, "Longest wait between two attempts.", 1, 604800
+        ),
+        SettingSpec(
+            "webhook_max_attempts", 5, "Attempts before a webhook is marked failed.", 1, 50
+        ),
+        SettingSpec(
+            "webhook_timeout_seconds", 10, "Seconds to wait for a webhook's answer.", 1, 120
         ),
     )
 }

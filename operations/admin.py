@@ -335,6 +335,9 @@ def check_email(value: Any, what: str) -> str:
     return email
 
 
+LOGIN_PATTERN = re.compile(r"[A-Za-z0-9._@+-]{1,100}")
+
+
 def check_host(value: Any, what: str) -> str:
     """A host name (mail.example.com, localhost) or an IP address."""
     host = text(value, what, max_length=253)
@@ -380,6 +383,21 @@ def check_setting(key: str, value: Any) -> Any:
         return check_email(value, what)
     if spec.kind == "host":
         return check_host(value, what)
+    if spec.kind == "choice":
+        chosen = text(value, what, max_length=40)
+        if chosen not in spec.choices:
+            raise ValidationError(
+                f"{what} must be one of {', '.join(spec.choices)}, not {excerpt(chosen)}."
+            )
+        return chosen
+    if spec.kind == "login":
+        login = text(value, what, max_length=100)
+        if login != "-" and not LOGIN_PATTERN.fullmatch(login):
+            raise ValidationError(
+                f"{what} {excerpt(login)} is not a login name: use letters, digits and "
+                ". _ @ + - only, or - for none."
+            )
+        return login
     raise AssertionError(f"setting {key} has an unknown kind {spec.kind}")
 
 

@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from data.db import write_session
 from data.schema import Notification, User, UserRole, utcnow
-from operations.errors import NotFound
+from operations.errors import NotFound, ValidationError
+from operations.outbox import queue_mail, queue_webhooks
 from operations.transactions import write_operation
 from operations.validation import id_list, identifier
 
@@ -25,7 +26,13 @@ def notify(
     ref_type: str | None = None,
     ref_id: int | None = None,
 ) -> Notification:
-    """Add a notification inside the caller's transaction; with ``email_to`` it waits in the outbox."""
+    """Add a notification inside the caller's transaction; with ``email_to`` it waits in the outbox.
+
+    The mail goes through the outbox (status ``pending`` until the dispatcher sends it); a
+    customer who opted out of mail, or a stored address that is not one, keeps the notice in-app
+    only: a business change must not fail because of a mail setting. Webhooks subscribed to
+    ``kind`` get a delivery queued in the same transaction.
+    """
     notification = Notification(
         created_at=utcnow(),
         kind=kind[:30],
@@ -35,11 +42,44 @@ def notify(
         subject=subject[:200],
         body=body,
         email_to=email_to,
-        status="pending" if email_to else "in_app",
+        status="in_app",
         ref_type=ref_type,
         ref_id=ref_id,
     )
     session.add(notification)
+    session.flush()
+    if email_to:
+        try:
+            queued = queue_mail(
+                session,
+                to=email_to,
+                subject=notification.subject,
+                text=body or notification.subject,
+                ref_type="notification",
+                ref_id=notification.id,
+                customer_id=customer_id,
+            )
+        except ValidationError:
+            queued = None
+        if queued is not None:
+            notification.status = "pending"
+    queue_webhooks(
+        session,
+        event=notification.kind,
+        payload={
+            "notification_id": notification.id,
+            "kind": notification.kind,
+            "subject": notification.subject,
+            "body": body,
+            "role": role,
+            "user_id": user_id,
+            "customer_id": customer_id,
+            "ref_type": ref_type,
+            "ref_id": ref_id,
+        },
+        ref_type="notification",
+        ref_id=notification.id,
+    )
     return notification
 
 

@@ -25,6 +25,7 @@ from operations.allocation import Fill, fill_backorders
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.limits import check_ceiling
 from operations.numbering import document_number, provisional_number
+from operations.po_documents import queue_po_mail
 from operations.promises import reestimate_backorders, tell_about_slips
 from operations.stock import lock_stock, move_stock, resolve_warehouse
 from operations.transactions import write_operation
@@ -310,7 +311,10 @@ def send_po(
     expected_date: dt.date | None = None,
     now: dt.datetime | None = None,
 ) -> dt.date:
-    """Send an approved PO to its supplier; returns the expected date (default: today + lead time)."""
+    """Send an approved PO to its supplier; returns the expected date (default: today + lead time).
+
+    The order is queued in the outbox as mail to the supplier with a PDF and a CSV attached.
+    """
     actor = actor_name(actor)
     po_id = identifier(po_id, "Purchase order")
     now = optional_moment(now, "The time of sending") or utcnow()
@@ -333,6 +337,9 @@ def send_po(
         po.sent_at = now
         po.expected_date = expected
         po.original_expected_date = expected
+        session.flush()
+        # The supplier's mail (PDF and CSV attached) is queued in this same transaction.
+        mail = queue_po_mail(session, po)
         audit.record(
             session,
             actor=actor,
@@ -340,7 +347,12 @@ def send_po(
             entity="purchase_order",
             entity_id=po.id,
             before={"status": "approved"},
-            after={"status": "sent", "expected_date": expected},
+            after={
+                "status": "sent",
+                "expected_date": expected,
+                "mailed_to": mail.recipients if mail else None,
+            },
+            note="" if mail else f"{supplier.name} has no mail address: send the order by hand.",
             at=now,
         )
         _repromise(session, po, now)

@@ -18,6 +18,7 @@ from queries.users import customer_choices, sales_rep_choices, users_table
 from ui.auth import require_role, role_label
 from ui.components import error_state, kpi_tile, standard_table
 from ui.db import engine
+from ui.outbox_admin import outbox_tab as show_outbox
 
 user = require_role("admin")
 
@@ -76,8 +77,8 @@ with tiles[2]:
         "Settings whose value differs from the shipped default.",
     )
 
-users_tab, settings_tab, audit_tab, models_tab = st.tabs(
-    ["Users", "Settings", "Audit log", "Models"]
+users_tab, settings_tab, audit_tab, models_tab, outbox_tab = st.tabs(
+    ["Users", "Settings", "Audit log", "Models", "Outbox"]
 )
 
 
@@ -395,3 +396,6 @@ with models_tab:
         empty_message="The demand model has not been trained on this database yet.",
         empty_hint="Run `python -m models.train`; its rolling-origin backtest appears here.",
     )
+
+with outbox_tab:
+    show_outbox(engine(), user.username)

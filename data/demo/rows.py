@@ -152,7 +152,7 @@ class RowBuilder:
         )
         self.tables["customers"] = _rows(
             "id code name segment region tier sales_rep_id backorder_preference email phone "
-            "created_at",
+            "created_at mail_opt_out",
             range(1, n_c + 1),
             w.cust_code,
             w.cust_name,
@@ -164,6 +164,7 @@ class RowBuilder:
             [f"kitchen@{c.lower()}.example.com" for c in w.cust_code],
             [f"01632 {960000 + i:06d}" for i in range(n_c)],
             self._ts_any(joined),
+            [False] * n_c,
         )
         h = self.h
         n_p = len(w.sku)
