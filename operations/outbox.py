@@ -31,7 +31,9 @@ from data.schema import (
     utcnow,
 )
 from operations import audit
+from operations.admin import require_admin
 from operations.errors import InvalidState, NotFound, ValidationError
+from operations.transactions import write_operation
 from operations.validation import actor_name, identifier
 from operations.validation import text as clean_text
 
@@ -262,11 +264,13 @@ def queue_webhooks(
 # --- Manual actions from the Admin page ----------------------------------------------------
 
 
+@write_operation
 def retry_message(engine: Engine, *, message_id: int, actor: str) -> None:
     """Send a failed or cancelled message again now (its attempt count starts over)."""
     actor = actor_name(actor)
     message_id = identifier(message_id, "Outbox message")
     with write_session(engine) as session:
+        require_admin(session, actor)
         message = _locked_message(session, message_id)
         if message.status not in ("failed", "cancelled"):
             raise InvalidState(
@@ -290,11 +294,13 @@ def retry_message(engine: Engine, *, message_id: int, actor: str) -> None:
         )
 
 
+@write_operation
 def cancel_message(engine: Engine, *, message_id: int, actor: str) -> None:
     """Stop a queued or failed message from being sent."""
     actor = actor_name(actor)
     message_id = identifier(message_id, "Outbox message")
     with write_session(engine) as session:
+        require_admin(session, actor)
         message = _locked_message(session, message_id)
         if message.status not in ("queued", "failed"):
             raise InvalidState(
@@ -321,6 +327,7 @@ def _locked_message(session: Session, message_id: int) -> OutboxMessage:
     return message
 
 
+@write_operation
 def set_mail_opt_out(engine: Engine, *, customer_id: int, opt_out: bool, actor: str) -> None:
     """Record that a customer wants (or no longer wants) mail from Larder."""
     actor = actor_name(actor)
@@ -347,6 +354,7 @@ def set_mail_opt_out(engine: Engine, *, customer_id: int, opt_out: bool, actor: 
 # --- Webhook subscriptions -----------------------------------------------------------------
 
 
+@write_operation
 def create_webhook(engine: Engine, *, event: str, url: str, actor: str) -> tuple[int, str]:
     """Subscribe ``url`` to ``event``; returns the hook's id and its signing secret (show once)."""
     actor = actor_name(actor)
@@ -357,6 +365,7 @@ def create_webhook(engine: Engine, *, event: str, url: str, actor: str) -> tuple
     url = webhook_url(url)
     secret = secrets.token_hex(WEBHOOK_SECRET_BYTES)
     with write_session(engine) as session:
+        require_admin(session, actor)
         hook = Webhook(
             event=event, url=url, secret=secret, active=True, created_at=utcnow(), created_by=actor
         )
@@ -373,11 +382,13 @@ def create_webhook(engine: Engine, *, event: str, url: str, actor: str) -> tuple
         return hook.id, secret
 
 
+@write_operation
 def disable_webhook(engine: Engine, *, webhook_id: int, actor: str) -> None:
     """Stop a webhook receiving new events (deliveries already queued still go out)."""
     actor = actor_name(actor)
     webhook_id = identifier(webhook_id, "Webhook")
     with write_session(engine) as session:
+        require_admin(session, actor)
         hook = session.get(Webhook, webhook_id, with_for_update=True)
         if hook is None:
             raise NotFound(f"Webhook {webhook_id} does not exist.")

@@ -193,6 +193,14 @@ def fetch_rows(engine: Engine, statement) -> list:
         return conn.execute(statement).all()
 
 
+def ensure_admin(engine: Engine, username: str = "admin") -> None:
+    """An administrator called ``username``, added unless one exists already."""
+    with write_session(engine) as s:
+        exists = s.scalar(select(User.id).where(User.username == username))
+    if exists is None:
+        add_admin(engine, username)
+
+
 def add_admin(engine: Engine, username: str = "admin", roles: tuple[str, ...] = ("admin",)) -> int:
     """An active user with ``roles`` (an administrator by default), written directly; its id."""
     with write_session(engine) as s:

@@ -14,6 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from operations.admin import set_setting
+from tests.operations_world import ensure_admin
 
 
 def free_port() -> int:
@@ -101,6 +102,7 @@ def use_smtp(engine, port: int, **overrides) -> None:
         "mail_retry_base_seconds": 60,
         "mail_retry_max_seconds": 600,
     } | overrides
+    ensure_admin(engine)
     for key, value in values.items():
         set_setting(engine, key=key, value=value, actor="admin")
 
