@@ -4,6 +4,8 @@ SQLite (a file under ``data/``) is the default; PostgreSQL is used when ``DATABA
 to it. SQLite write transactions open with ``BEGIN IMMEDIATE`` so that concurrent writers queue
 on the busy timeout instead of failing on lock upgrade (STACK_NOTES: deferred BEGIN needed ~3.8
 retries per order under 8 clients). Reads use a deferred ``BEGIN`` so they never block writers.
+When the busy timeout runs out anyway, the write side's door (``operations.transactions``) runs
+the whole operation again after a pause, and finally refuses with its own ``Busy`` error.
 """
 
 from __future__ import annotations

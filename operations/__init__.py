@@ -1,8 +1,10 @@
 """The write side: every change to Larder's database goes through a function here.
 
 Each operation takes the engine first and keyword-only arguments, validates its input before
-writing, runs in one transaction and raises a :class:`LarderError` (database unchanged) when it
-refuses. Every change names its ``actor`` in the audit log.
+writing (the shared checks in :mod:`operations.validation`), runs in one transaction and raises
+a :class:`LarderError` (database unchanged) when it refuses; a busy database is retried and then
+refused with :class:`Busy` (:mod:`operations.transactions`), so no driver exception reaches a
+caller. Every change names its ``actor`` in the audit log.
 """
 
 from operations.admin import (
@@ -17,7 +19,15 @@ from operations.admin import (
 from operations.allocation import priority_score
 from operations.catalogue import set_product_prices
 from operations.customers import record_communication, record_feedback
-from operations.errors import InvalidState, LarderError, NotFound, ValidationError
+from operations.errors import (
+    Busy,
+    ConfirmationNeeded,
+    InvalidState,
+    LarderError,
+    NotFound,
+    StorageRefused,
+    ValidationError,
+)
 from operations.estimates import Estimate, expected_date
 from operations.notifications import mark_read, notify
 from operations.orders import PlacedLine, PlacedOrder, cancel_line, cancel_order, place_order
@@ -43,6 +53,8 @@ from operations.warehouse import (
 )
 
 __all__ = [
+    "Busy",
+    "ConfirmationNeeded",
     "Estimate",
     "InvalidState",
     "LarderError",
@@ -50,6 +62,7 @@ __all__ = [
     "PlacedLine",
     "PlacedOrder",
     "ReceiveResult",
+    "StorageRefused",
     "ValidationError",
     "adjust_stock",
     "approve_po",

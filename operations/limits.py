@@ -89,6 +89,6 @@ def check_sizes(
         usual = max(_usual_from_product(product), largest.get(product.id, 0))
         if qty > factor * usual:
             raise ConfirmationNeeded(
-                f"{what} is {qty:,} units of {product.sku}, more than {factor} times its usual "
-                f"size ({usual:,}). If that is right, confirm the large quantity and try again."
+                f"{what} is {qty:,}, more than {factor} times the usual size of {product.sku} "
+                f"({usual:,} units). If that is right, confirm the large quantity and try again."
             )

@@ -205,7 +205,10 @@ def place_order(
         }
         unknown = [sku for sku in skus + replaced if sku not in products]
         if unknown:
-            raise NotFound(f"Unknown SKU: {', '.join(unknown)}. Check the code in the catalogue.")
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise NotFound(
+                f"Unknown SKU: {', '.join(unknown[:5])}{more}. Check the code in the catalogue."
+            )
         inactive = [sku for sku in skus if not products[sku].active]
         if inactive:
             raise InvalidState(

@@ -386,8 +386,8 @@ def threshold_editor() -> None:
             return
         st.session_state.pop(THRESHOLD_ASKED_KEY, None)
         st.session_state[FLASH_KEY] = (
-            f"Saved thresholds of {current['sku']}: reorder point {reorder_point:g}, "
-            f"safety stock {safety_stock:g}, order-up-to {order_up_to:g}."
+            f"Saved thresholds of {current['sku']}: reorder point {int(reorder_point):,}, "
+            f"safety stock {int(safety_stock):,}, order-up-to {int(order_up_to):,}."
         )
         st.rerun()
 

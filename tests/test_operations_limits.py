@@ -69,7 +69,7 @@ def test_an_unusually_large_line_needs_confirming(sqlite_engine, sworld):
         sqlite_engine,
         lambda: _order(sqlite_engine, sworld, 401),
         ConfirmationNeeded,
-        "401 units of OIL-5L, more than 10 times its usual size (40)",
+        "The quantity of OIL-5L is 401, more than 10 times the usual size of OIL-5L (40 units)",
     )
     assert "confirm the large quantity" in message
     placed = _order(sqlite_engine, sworld, 401, confirm_large=True)
