@@ -69,8 +69,49 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("mail_port", 25, "SMTP port for outgoing mail.", 1, 65535),
         SettingSpec("mail_from", "larder@example.com", "Sender address of outgoing mail."),
         SettingSpec("mail_max_attempts", 5, "Attempts before a mail is marked failed.", 1, 50),
+        # Job schedules: one "job_<name>_minutes" per job of `python -m jobs` (0 = by hand only).
+        SettingSpec(
+            "job_draft_purchase_orders_minutes",
+            60,
+            "Minutes between scheduled runs drafting purchase orders for products below their "
+            "reorder point (0 = only when run by hand).",
+            0,
+            10080,
+        ),
+        SettingSpec(
+            "job_reestimate_backorders_minutes",
+            15,
+            "Minutes between scheduled re-estimates of every open backorder's dates "
+            "(0 = only when run by hand).",
+            0,
+            10080,
+        ),
+        SettingSpec(
+            "job_retrain_models_minutes",
+            1440,
+            "Minutes between scheduled retraining of the forecasting models; a database with no "
+            "model run trains at the first chance (0 = only when run by hand).",
+            0,
+            43200,
+        ),
     )
 }
+
+JOB_SCHEDULE_PREFIX, JOB_SCHEDULE_SUFFIX = "job_", "_minutes"
+
+
+def job_schedule_key(job: str) -> str:
+    """The setting that holds the minutes between scheduled runs of ``job``."""
+    return f"{JOB_SCHEDULE_PREFIX}{job.replace('-', '_')}{JOB_SCHEDULE_SUFFIX}"
+
+
+def scheduled_jobs() -> list[str]:
+    """The job names that have a schedule setting, in declaration order."""
+    return [
+        key[len(JOB_SCHEDULE_PREFIX) : -len(JOB_SCHEDULE_SUFFIX)].replace("_", "-")
+        for key in SETTINGS
+        if key.startswith(JOB_SCHEDULE_PREFIX) and key.endswith(JOB_SCHEDULE_SUFFIX)
+    ]
 
 
 def get_setting(conn: Connection, key: str) -> Any:

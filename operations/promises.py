@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from data.schema import Backorder, Customer, Product, User
+from data.db import write_session
+from data.schema import Backorder, Customer, Product, User, utcnow
 from models.promise import reestimate_open_backorders
 from operations.notifications import notify
+from operations.validation import a_date
 
 
 def reestimate_backorders(
@@ -75,3 +77,30 @@ def tell_about_slips(session: Session, slipped: list[tuple[Backorder, dt.date | 
         )
         sent += 1
     return sent
+
+
+def reestimate_all_backorders(engine: Engine, *, today: dt.date | None = None) -> dict[str, int]:
+    """Re-estimate every open backorder with the newest models and tell people of slips.
+
+    One transaction. A second run on the same day with nothing changed in between changes no
+    date and tells no one (only changed estimates are written, only new slips are told).
+    Returns counts: open backorders walked, estimates changed, promises slipped, notices sent.
+    """
+    today = utcnow().date() if today is None else a_date(today, "Today")
+    with write_session(engine) as session:
+        walked = session.scalar(
+            select(func.count()).select_from(Backorder).where(Backorder.status == "open")
+        )
+        changes = reestimate_open_backorders(session, None, today)
+        slipped = [
+            (session.get(Backorder, change.backorder_id), change.old_likely)
+            for change in changes
+            if change.slipped
+        ]
+        told = tell_about_slips(session, slipped)
+    return {
+        "open_backorders": int(walked or 0),
+        "estimates_changed": len(changes),
+        "promises_slipped": len(slipped),
+        "notices": told,
+    }

@@ -18,6 +18,7 @@ from queries.users import customer_choices, sales_rep_choices, users_table
 from ui.auth import require_role, role_label
 from ui.components import error_state, kpi_tile, standard_table
 from ui.db import engine
+from ui.jobs_panel import jobs_panel
 
 user = require_role("admin")
 
@@ -76,8 +77,8 @@ with tiles[2]:
         "Settings whose value differs from the shipped default.",
     )
 
-users_tab, settings_tab, audit_tab, models_tab = st.tabs(
-    ["Users", "Settings", "Audit log", "Models"]
+users_tab, settings_tab, audit_tab, models_tab, jobs_tab = st.tabs(
+    ["Users", "Settings", "Audit log", "Models", "Jobs"]
 )
 
 
@@ -370,8 +371,9 @@ with audit_tab:
 
 with models_tab:
     st.caption(
-        "The newest successful run of each kind is the model in use. "
-        "Retrain with `python -m models.train`; every run and its metrics are kept."
+        "The newest successful run of each kind is the model in use; until one exists the app "
+        "uses the simple method shown. The `retrain-models` job trains (see Jobs), or run "
+        "`python -m models.train`; every run and its metrics are kept."
     )
     with read_connection(engine()) as conn:
         overview = model_overview(conn)
@@ -381,6 +383,7 @@ with models_tab:
         key="admin_models_table",
         file_name="models_in_use",
         column_config={
+            "method": st.column_config.TextColumn("Method in use", width="medium"),
             "trained": st.column_config.DatetimeColumn("Trained (UTC)", format="D MMM YYYY, HH:mm"),
             "result": st.column_config.TextColumn("Backtest result", width="large"),
         },
@@ -395,3 +398,6 @@ with models_tab:
         empty_message="The demand model has not been trained on this database yet.",
         empty_hint="Run `python -m models.train`; its rolling-origin backtest appears here.",
     )
+
+with jobs_tab:
+    jobs_panel(engine())
