@@ -114,7 +114,7 @@ def recent_job_runs(conn: Connection, limit: int = RECENT_RUNS) -> pd.DataFrame:
     frame["finished_at"] = pd.to_datetime(frame["finished_at"])
     frame["seconds"] = (frame["finished_at"] - frame["started_at"]).dt.total_seconds()
     frame["counts"] = frame["counts"].map(
-        lambda c: ", ".join(f"{k} {v}" for k, v in (c or {}).items())
+        lambda c: ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in (c or {}).items())
     )
     frame["error"] = (
         frame["error"].fillna("").map(lambda e: e.strip().splitlines()[-1] if e else "")

@@ -292,7 +292,7 @@ def test_schedule_view_shows_last_run_next_due_and_lease(shop):
     assert pd_isna(table.loc["retrain-models", "next_due"])  # 0 minutes: by hand only
     assert list(runs["job"]) == ["reestimate-backorders", "draft-purchase-orders"]
     assert runs.loc[runs["job"] == "draft-purchase-orders", "counts"].item() == (
-        "purchase_orders_changed 2"
+        "purchase orders changed 2"
     )
 
 

@@ -49,7 +49,7 @@ def test_jobs_tab_lists_a_run_with_what_it_changed(db):
     runs = table(at, "counts")
     row = runs.loc[runs["job"] == "reestimate-backorders"].iloc[0]
     assert row["outcome"] == "ok"
-    assert f"open_backorders {result.counts['open_backorders']}" in row["counts"]
+    assert f"open backorders {result.counts['open_backorders']}" in row["counts"]
     schedule = table(at, "every_minutes").set_index("job")
     assert schedule.loc["reestimate-backorders", "last_outcome"] == "ok"
 
