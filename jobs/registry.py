@@ -102,7 +102,8 @@ JOBS: dict[str, Job] = {
         ),
         Job(
             "retrain-models",
-            "fit the forecasting models (due at once while none was ever trained)",
+            "fit the forecasting models again when the data changed since the last retraining "
+            "(due at once while none was ever trained)",
             run_retrain_models,
             lease=TRAINING_LEASE,
             due_anyway=never_trained,

@@ -78,6 +78,9 @@ def run_job(
     job = JOBS[name]
     holder = new_holder()
     started = context.clock()
+    # A cheap read first, so a worker polling every minute writes nothing while nothing is due.
+    if only_if_due and not is_due(engine, job, started):
+        return None
     if not claim(engine, name, holder, started, job.lease):
         if only_if_due:
             return None
@@ -85,6 +88,7 @@ def run_job(
         skipped = JobResult(name, "skipped", error="another process holds this job's lease")
         return _record(engine, skipped, started, 0.0)
     try:
+        # Again under the lease: another server may have run it since the read above.
         if only_if_due and not is_due(engine, job, started):
             return None
         clock = time.perf_counter()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,6 +32,7 @@ JOBLIB_COMPRESSION = 3
 # Objects loaded from database blobs, kept by content hash (a few models of a few MB each).
 BLOB_CACHE_SIZE = 16
 _blob_cache: OrderedDict[str, Any] = OrderedDict()
+_blob_cache_lock = threading.Lock()  # app sessions run in threads of one process
 
 
 def artifact_path(stored: str | Path) -> Path:
@@ -97,18 +99,20 @@ def _from_database(session: Session, run_id: int) -> Any | None:
     ).scalar_one_or_none()
     if sha is None:
         return None
-    if sha in _blob_cache:
-        _blob_cache.move_to_end(sha)
-        return _blob_cache[sha]
+    with _blob_cache_lock:
+        if sha in _blob_cache:
+            _blob_cache.move_to_end(sha)
+            return _blob_cache[sha]
     content = session.execute(
         select(ModelArtifact.content).where(ModelArtifact.model_run_id == run_id)
     ).scalar_one()
     if hashlib.sha256(content).hexdigest() != sha:
         raise ValueError(f"model run {run_id}: stored artifact does not match its SHA-256")
     obj = joblib.load(io.BytesIO(content))
-    _blob_cache[sha] = obj
-    while len(_blob_cache) > BLOB_CACHE_SIZE:
-        _blob_cache.popitem(last=False)
+    with _blob_cache_lock:
+        _blob_cache[sha] = obj
+        while len(_blob_cache) > BLOB_CACHE_SIZE:
+            _blob_cache.popitem(last=False)
     return obj
 
 
