@@ -309,3 +309,13 @@ def test_release_after_takeover_leaves_the_new_holder_alone(engine):
     with read_connection(engine) as conn:
         holder = conn.scalar(select(JobLock.holder).where(JobLock.job == "retrain-models"))
     assert holder == "new"
+
+
+def test_worker_exits_when_the_app_server_it_was_started_by_is_gone(shop, monkeypatch):
+    engine, _ = shop
+    parents = iter([100, 100, 1])  # started by pid 100; then adopted by init: the app has ended
+    monkeypatch.setattr(cli.os, "getppid", lambda: next(parents))
+    started = time.monotonic()
+    assert cli.worker(engine, quiet(), every=600) == 0
+    assert time.monotonic() - started < 300  # left without sleeping out the interval
+    assert [r.job for r in _runs(engine)] == ["draft-purchase-orders", "reestimate-backorders"]
