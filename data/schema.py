@@ -102,6 +102,7 @@ LEDGER_REASONS = (
     "short_pick",
 )
 COST_KINDS = ("expedite", "split_freight", "credit")
+JOB_OUTCOMES = ("ok", "failed", "skipped")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -717,6 +718,20 @@ class ModelRun(Base):
     artifact: Mapped[str | None] = mapped_column(String(300))
 
 
+class ModelArtifact(Base):
+    """The fitted object of a successful model run, so every app server can load it."""
+
+    __tablename__ = "model_artifacts"
+    __table_args__ = (CheckConstraint("size_bytes >= 0", name="size"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_run_id: Mapped[int] = mapped_column(ForeignKey("model_runs.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(30), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)  # joblib, compressed
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
 class Forecast(Base):
     __tablename__ = "forecasts"
     __table_args__ = (Index("ix_forecasts_run_product", "model_run_id", "product_id"),)
@@ -727,6 +742,38 @@ class Forecast(Base):
     p50: Mapped[float] = mapped_column(Float)
     p90: Mapped[float] = mapped_column(Float)
     mean: Mapped[float] = mapped_column(Float)
+
+
+# --- Scheduled jobs ------------------------------------------------------------------------
+
+
+class JobRun(Base):
+    """One run of a scheduled job: when, how it ended, what it changed, where it ran."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", JOB_OUTCOMES), name="outcome"),
+        Index("ix_job_runs_job_started", "job", "started_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(40))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    outcome: Mapped[str] = mapped_column(String(12))
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(100))
+    pid: Mapped[int] = mapped_column(Integer)
+
+
+class JobLock(Base):
+    """A job's lease: held by one process until ``locked_until``; an expired lease is free."""
+
+    __tablename__ = "job_locks"
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(120))
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    acquired_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Setting(Base):

@@ -232,8 +232,64 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec(
             "webhook_timeout_seconds", 10, "Seconds to wait for a webhook's answer.", 1, 120
         ),
+        # Job schedules: one "job_<name>_minutes" per job of `python -m jobs` (0 = by hand only).
+        SettingSpec(
+            "job_draft_purchase_orders_minutes",
+            60,
+            "Minutes between scheduled runs drafting purchase orders for products below their "
+            "reorder point (0 = only when run by hand).",
+            0,
+            10080,
+        ),
+        SettingSpec(
+            "job_reestimate_backorders_minutes",
+            15,
+            "Minutes between scheduled re-estimates of every open backorder's dates "
+            "(0 = only when run by hand).",
+            0,
+            10080,
+        ),
+        SettingSpec(
+            "job_retrain_models_minutes",
+            1440,
+            "Minutes between scheduled retraining of the forecasting models; a database with no "
+            "model run trains at the first chance (0 = only when run by hand).",
+            0,
+            43200,
+        ),
+        SettingSpec(
+            "job_dispatch_outbox_minutes",
+            1,
+            "Minutes between runs sending queued mail and webhooks (0 = only when run by hand).",
+            0,
+            10080,
+        ),
+        SettingSpec(
+            "job_check_overdue_and_late_minutes",
+            60,
+            "Minutes between checks for overdue purchase orders, shipments predicted late and "
+            "slipped promises (0 = only when run by hand).",
+            0,
+            10080,
+        ),
     )
 }
+
+JOB_SCHEDULE_PREFIX, JOB_SCHEDULE_SUFFIX = "job_", "_minutes"
+
+
+def job_schedule_key(job: str) -> str:
+    """The setting that holds the minutes between scheduled runs of ``job``."""
+    return f"{JOB_SCHEDULE_PREFIX}{job.replace('-', '_')}{JOB_SCHEDULE_SUFFIX}"
+
+
+def scheduled_jobs() -> list[str]:
+    """The job names that have a schedule setting, in declaration order."""
+    return [
+        key[len(JOB_SCHEDULE_PREFIX) : -len(JOB_SCHEDULE_SUFFIX)].replace("_", "-")
+        for key in SETTINGS
+        if key.startswith(JOB_SCHEDULE_PREFIX) and key.endswith(JOB_SCHEDULE_SUFFIX)
+    ]
 
 
 def get_setting(conn: Connection, key: str) -> Any:

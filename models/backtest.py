@@ -40,6 +40,7 @@ from models.tabular import (
     clean_labelled_text,
     read_table,
 )
+from models.threads import add_threads_option, limited_threads
 
 MODEL = "model"
 SEASONAL_NAIVE = "seasonal_naive"
@@ -330,6 +331,7 @@ def _parser() -> argparse.ArgumentParser:
 
     for cmd in sub.choices.values():
         cmd.add_argument("--json", action="store_true", help="print the result as JSON")
+        add_threads_option(cmd)
     return parser
 
 
@@ -439,7 +441,8 @@ def render(command: str, result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        result, notes = run(args)
+        with limited_threads(args.threads):
+            result, notes = run(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

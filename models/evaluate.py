@@ -22,6 +22,7 @@ from models.backtest import backtest_demand, render
 from models.demand import to_panel
 from models.history import demand_history
 from models.promise_backtest import delivery_backtest
+from models.threads import add_threads_option, limited_threads
 
 DEMAND_TARGET = 0.10
 COVERAGE_TARGET = 0.85
@@ -53,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--holdout-weeks", type=int, default=8)
     parser.add_argument("--horizon", type=int, default=4)
     parser.add_argument("--json", action="store_true")
+    add_threads_option(parser)
     args = parser.parse_args(argv)
     engine = make_engine(args.database) if args.database else make_engine()
-    demand = evaluate_demand(engine, args.holdout_weeks, args.horizon)
-    dates = delivery_backtest(engine)
+    with limited_threads(args.threads):
+        demand = evaluate_demand(engine, args.holdout_weeks, args.horizon)
+        dates = delivery_backtest(engine)
     if args.json:
         print(json.dumps({"demand": demand, "dates": dates}, indent=2, default=str))
         return 0

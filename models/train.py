@@ -1,10 +1,13 @@
 """The training job: fit every model on the database, save artifacts, record the runs.
 
     python -m models.train [--database URL] [--freq W] [--horizon 8] [--update-thresholds]
+                           [--threads N]
 
 For each kind (demand, lead_time, transit, sentiment) it opens a ModelRun, measures the model
 by backtest, fits it on all history, saves a versioned joblib artifact under data/artifacts/
-and closes the run with its metrics (status "ok", or "failed" with the error). Demand writes
+and in the database (``model_artifacts``, in the transaction that closes the run, so every
+server sharing the database can load it) and closes the run with its metrics (status "ok", or
+"failed" with the error). Fitting uses ``--threads`` threads (default: models.threads). Demand writes
 Forecast rows (P50, P90, mean per product and period); sentiment fills Feedback.sentiment where
 empty; ``--update-thresholds`` sets each product's reorder point, safety stock and order-up-to
 level from the forecast and the lead times, with an audit row by actor "model".
@@ -32,10 +35,11 @@ from models.backtest import backtest_demand, backtest_durations
 from models.demand import GlobalDemandModel, to_panel
 from models.history import demand_history, lead_time_history, transit_history
 from models.leadtime import DurationDistribution, duration_table, lookup
-from models.registry import latest, save_artifact, stored_path
+from models.registry import artifact_bytes, latest, save_artifact, store_artifact, stored_path
 from models.replenishment import reorder_policy, spread_from_quantiles
 from models.sentiment import sentiment_scores
 from models.tabular import InputError
+from models.threads import add_threads_option, limited_threads
 
 ACTOR = "model"
 KINDS = ("demand", "lead_time", "transit", "sentiment", "promise")
@@ -78,18 +82,22 @@ def _run(engine: Engine, kind: str, version: str, fit: Callable[[], Outcome]) ->
         outcome = fit()
         # The run id keeps two databases trained in the same second from sharing a file.
         path = save_artifact(outcome.model, kind, f"{version}-run{run_id}")
+        content = artifact_bytes(outcome.model)
         if outcome.after is not None:
             outcome.after(run_id)
         status, metrics, params, artifact = "ok", outcome.metrics, outcome.params, stored_path(path)
     except Exception as exc:  # a failed kind must not stop the others; the run records why
         traceback.print_exc()
-        status, metrics, params, artifact = (
+        status, metrics, params, artifact, content = (
             "failed",
             {"error": f"{type(exc).__name__}: {exc}"},
             {},
             None,
+            None,
         )
     with write_session(engine) as s:
+        if content is not None:
+            store_artifact(s, run_id, kind, content)
         run = s.get(ModelRun, run_id)
         run.status = status
         run.metrics = _plain(metrics)
@@ -359,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="train only the kinds with no loadable model yet (first start, or artifacts lost)",
     )
+    add_threads_option(parser)
     args = parser.parse_args(argv)
     engine = make_engine(args.database) if args.database else make_engine()
     kinds = tuple(args.only) if args.only else KINDS
@@ -367,7 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         if not kinds:
             print("every model has a successful run; nothing to train")
             return 0
-    runs = train_all(engine, args.freq, args.horizon, args.origins, args.update_thresholds, kinds)
+    with limited_threads(args.threads) as threads:
+        print(f"fitting with {threads} thread(s)")
+        runs = train_all(
+            engine, args.freq, args.horizon, args.origins, args.update_thresholds, kinds
+        )
     return 0 if all(r.status == "ok" for r in runs.values()) else 1
 
 

@@ -31,6 +31,7 @@ from operations.errors import (
 from operations.estimates import Estimate, expected_date
 from operations.notifications import mark_read, notify
 from operations.orders import PlacedLine, PlacedOrder, cancel_line, cancel_order, place_order
+from operations.promises import reestimate_all_backorders
 from operations.purchasing import (
     ReceiveResult,
     approve_po,
@@ -83,6 +84,7 @@ __all__ = [
     "place_order",
     "priority_score",
     "receive_po",
+    "reestimate_all_backorders",
     "record_communication",
     "record_feedback",
     "report_short_pick",

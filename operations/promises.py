@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from data.schema import Backorder, utcnow
+from data.db import write_session
+from data.schema import Backorder, Warehouse, utcnow
 from models.promise import reestimate_open_backorders
 from operations import notification_rules
+from operations.stock import lock_stock
+from operations.transactions import write_operation
+from operations.validation import a_date
 
 
 def reestimate_backorders(
@@ -39,3 +44,37 @@ def tell_about_slips(
     return sum(
         notification_rules.promise_slipped(session, backorder, now) for backorder, _ in slipped
     )
+
+
+@write_operation
+def reestimate_all_backorders(engine: Engine, *, today: dt.date | None = None) -> dict[str, int]:
+    """Re-estimate every open backorder with the newest models and tell people of slips.
+
+    One transaction. A second run on the same day with nothing changed in between changes no
+    date and tells no one (only changed estimates are written, only new slips are told).
+    Returns counts: open backorders walked, estimates changed, promises slipped, notices sent.
+    """
+    today = utcnow().date() if today is None else a_date(today, "Today")
+    with write_session(engine) as session:
+        walked = session.scalar(
+            select(func.count()).select_from(Backorder).where(Backorder.status == "open")
+        )
+        products = session.scalars(
+            select(Backorder.product_id).where(Backorder.status == "open").distinct()
+        ).all()
+        # Backorders change only under their products' stock locks (as in orders and receipts).
+        for warehouse_id in session.scalars(select(Warehouse.id)).all():
+            lock_stock(session, products, warehouse_id)
+        changes = reestimate_open_backorders(session, None, today)
+        slipped = [
+            (session.get(Backorder, change.backorder_id), change.old_likely)
+            for change in changes
+            if change.slipped
+        ]
+        told = tell_about_slips(session, slipped)
+    return {
+        "open_backorders": int(walked or 0),
+        "estimates_changed": len(changes),
+        "promises_slipped": len(slipped),
+        "notices": told,
+    }

@@ -18,6 +18,7 @@ from queries.users import customer_choices, sales_rep_choices, users_table
 from ui.auth import require_role, role_label
 from ui.components import error_state, kpi_tile, standard_table
 from ui.db import engine
+from ui.jobs_panel import jobs_panel
 from ui.outbox_admin import outbox_tab as show_outbox
 
 user = require_role("admin")
@@ -77,8 +78,8 @@ with tiles[2]:
         "Settings whose value differs from the shipped default.",
     )
 
-users_tab, settings_tab, audit_tab, models_tab, outbox_tab = st.tabs(
-    ["Users", "Settings", "Audit log", "Models", "Outbox"]
+users_tab, settings_tab, audit_tab, models_tab, outbox_tab, jobs_tab = st.tabs(
+    ["Users", "Settings", "Audit log", "Models", "Outbox", "Jobs"]
 )
 
 
@@ -371,8 +372,9 @@ with audit_tab:
 
 with models_tab:
     st.caption(
-        "The newest successful run of each kind is the model in use. "
-        "Retrain with `python -m models.train`; every run and its metrics are kept."
+        "The newest successful run of each kind is the model in use; until one exists the app "
+        "uses the simple method shown. The `retrain-models` job trains (see Jobs), or run "
+        "`python -m models.train`; every run and its metrics are kept."
     )
     with read_connection(engine()) as conn:
         overview = model_overview(conn)
@@ -382,6 +384,7 @@ with models_tab:
         key="admin_models_table",
         file_name="models_in_use",
         column_config={
+            "method": st.column_config.TextColumn("Method in use", width="medium"),
             "trained": st.column_config.DatetimeColumn("Trained (UTC)", format="D MMM YYYY, HH:mm"),
             "result": st.column_config.TextColumn("Backtest result", width="large"),
         },
@@ -399,3 +402,6 @@ with models_tab:
 
 with outbox_tab:
     show_outbox(engine(), user.username)
+
+with jobs_tab:
+    jobs_panel(engine())

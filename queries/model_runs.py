@@ -17,6 +17,22 @@ KIND_LABELS = {
     "sentiment": "Feedback sentiment",
 }
 
+# What the app does for each kind until a run of it exists (and the learned model after).
+SIMPLE_METHODS = {
+    "demand": "none yet: reorder points stay as set on each product",
+    "lead_time": "each supplier's quoted lead time",
+    "transit": "each carrier's quoted transit days",
+    "promise": "available-to-promise walk on quoted lead and transit times",
+    "sentiment": "none yet: comments stay unscored",
+}
+LEARNED_METHODS = {
+    "demand": "learned demand model",
+    "lead_time": "learned lead times per supplier and category",
+    "transit": "learned transit times per region",
+    "promise": "available-to-promise walk on learned lead and transit times",
+    "sentiment": "VADER sentiment scores",
+}
+
 
 def models_in_use(conn: Connection) -> dict[str, ModelRun]:
     """The newest successful run of each kind (the one the app loads), by kind."""
@@ -56,6 +72,13 @@ def _headline(kind: str, metrics: dict) -> str:
     return ""
 
 
+def _method(kind: str, runs: dict[str, ModelRun]) -> str:
+    """The method the app uses for ``kind`` now: learned once a run exists, else the simple one."""
+    # Delivery dates are a walk over the lead-time and transit models, learned once either is.
+    learned = ("lead_time" in runs or "transit" in runs) if kind == "promise" else kind in runs
+    return LEARNED_METHODS[kind] if learned else f"simple: {SIMPLE_METHODS[kind]}"
+
+
 def model_overview(conn: Connection) -> pd.DataFrame:
     """One row per model kind: the run in use, when it was trained and its headline result."""
     runs = models_in_use(conn)
@@ -65,6 +88,7 @@ def model_overview(conn: Connection) -> pd.DataFrame:
         rows.append(
             {
                 "model": KIND_LABELS[kind],
+                "method": _method(kind, runs),
                 "run": run.id if run else None,
                 "version": run.version if run else None,
                 "trained": run.finished_at if run else None,
