@@ -7,7 +7,7 @@ import streamlit as st
 from data.schema import ROLES
 from ui.auth import require_role, role_label
 from ui.components import empty_state
-from ui.navigation import NAV_PAGES_KEY, pages_for
+from ui.navigation import NAV_PAGES_KEY, menu_pages_for
 
 user = require_role(*ROLES)
 
@@ -19,7 +19,7 @@ st.write(
 
 nav_pages = st.session_state.get(NAV_PAGES_KEY, {})
 st.subheader("Your pages")
-work_pages = [spec for spec in pages_for(user) if not spec.path.endswith("home.py")]
+work_pages = [spec for spec in menu_pages_for(user) if not spec.path.endswith("home.py")]
 if not work_pages:
     empty_state(
         "There is no page for your role(s) yet.",

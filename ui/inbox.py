@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from data.db import read_connection
-from operations.errors import LarderError
 from queries.notifications import inbox_messages, unread_count
 from ui.auth import CurrentUser, role_label
 from ui.components import error_state
@@ -15,6 +14,10 @@ INBOX_SIZE = 20
 
 
 def _mark_read(notification_ids: list[int], user_id: int) -> None:
+    # Imported here, not at the top: the write side loads the estimate models (scikit-learn),
+    # which the sidebar of every page would otherwise pay for before the login form shows.
+    from operations.errors import LarderError
+
     try:
         from operations.notifications import mark_read
     except ImportError:  # the write side lands separately; say so instead of failing
