@@ -87,7 +87,7 @@ def _logged_out_navigation():
 
 def _sidebar(user: CurrentUser, top) -> None:
     with top:
-        st.markdown(f"**{user.name}**")
+        st.markdown(f"**{plain(user.name)}**")
         st.caption(", ".join(role_label(r) for r in sorted(user.roles)))
         inbox(user)
         with st.expander("My account", icon=":material/person:"):

@@ -54,7 +54,9 @@ TRIVIAL_PAGE = f'import streamlit as st\n\nst.write("{TRIVIAL_WORD}")\n'
 USERNAME, PASSWORD = "manager", "manager-demo"
 # The cookie component reruns the script once or twice after the form shows, resetting what was
 # typed meanwhile; the app counts as settled once its script state stayed idle this long.
-SETTLE_QUIET_MS = 750
+SETTLE_QUIET_MS = 2500
+LOGIN_ATTEMPTS = 3
+LOGIN_WAIT_MS = 45_000
 WATCH_SCRIPT = """
 window.__lastChange = performance.now();
 new MutationObserver(() => { window.__lastChange = performance.now(); }).observe(
@@ -168,13 +170,31 @@ def _round(browser, app: Server, trivial: Server) -> dict[str, float]:
         times["login_form_s"] = time.perf_counter() - start
         # Let the cookie component's reruns pass, as a person would before typing.
         page.wait_for_function(SETTLED, arg=SETTLE_QUIET_MS, timeout=STEP_TIMEOUT_MS, polling=100)
-        page.get_by_role("textbox", name="Username").fill(USERNAME)
-        password.fill(PASSWORD)
-        start = time.perf_counter()
-        page.get_by_role("button", name="Login", exact=True).click()
+        username = page.get_by_role("textbox", name="Username")
         heading = page.get_by_role("heading", name="Welcome", exact=False)
-        expect(heading).to_be_visible(timeout=STEP_TIMEOUT_MS)
-        times["login_s"] = time.perf_counter() - start
+        times["retyped"] = 0
+        for _attempt in range(LOGIN_ATTEMPTS):
+            username.fill(USERNAME)
+            password.fill(PASSWORD)
+            expect(username).to_have_value(USERNAME)
+            expect(password).to_have_value(PASSWORD)
+            start = time.perf_counter()
+            page.get_by_role("button", name="Login", exact=True).click()
+            try:
+                expect(heading).to_be_visible(timeout=LOGIN_WAIT_MS)
+            except AssertionError:
+                if username.count() and username.input_value() == "":
+                    # The click was lost to a rerun that cleared the form: type again.
+                    times["retyped"] += 1
+                    page.wait_for_function(
+                        SETTLED, arg=SETTLE_QUIET_MS, timeout=STEP_TIMEOUT_MS, polling=100
+                    )
+                    continue
+                raise
+            times["login_s"] = time.perf_counter() - start
+            break
+        else:
+            raise AssertionError(f"no login after {LOGIN_ATTEMPTS} attempts")
     finally:
         context.close()
     return times
@@ -194,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import sync_playwright
 
+    # Stopped with SIGTERM, still stop both servers (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     app_root = args.app_root.resolve()
     with tempfile.TemporaryDirectory(prefix="larder_bench_login_") as tmp:
         folder = Path(tmp)
@@ -218,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"app: {app_root}; {args.rounds} sessions, headless chromium, tiny demo data")
     summary = {}
+    retyped = sum(r["retyped"] for r in rounds)
+    if retyped:
+        print(f"  (the form was cleared under the click and typed again {retyped} time(s))")
     for name in ("one_line_page_s", "login_form_s", "login_s"):
         cold = rounds[0][name]
         warm = statistics.median(r[name] for r in rounds[1:]) if len(rounds) > 1 else None

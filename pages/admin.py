@@ -144,7 +144,7 @@ def _user_forms() -> None:
                 customer_id=new_customer,
                 sales_rep_id=new_rep,
             ),
-            f"User {new_username.strip().lower()} created.",
+            f"User {plain(new_username.strip().lower())} created.",
             after=_fresh_create_form,
         )
 
@@ -178,7 +178,7 @@ def _user_forms() -> None:
                         lambda: admin_ops.set_user_active(
                             engine(), user_id=chosen_id, active=False, actor=user.username
                         ),
-                        f"{chosen.username} is disabled and can no longer open any page.",
+                        f"{plain(chosen.username)} is disabled and can no longer open any page.",
                     )
             elif st.button(
                 "Enable this user", key=f"admin_enable_{chosen_id}", icon=":material/person:"
@@ -187,7 +187,7 @@ def _user_forms() -> None:
                     lambda: admin_ops.set_user_active(
                         engine(), user_id=chosen_id, active=True, actor=user.username
                     ),
-                    f"{chosen.username} is enabled again.",
+                    f"{plain(chosen.username)} is enabled again.",
                 )
         with roles_col:
             current_roles = [r for r in chosen.roles.split(", ") if r]
@@ -203,7 +203,7 @@ def _user_forms() -> None:
                     lambda: admin_ops.set_user_roles(
                         engine(), user_id=chosen_id, roles=list(roles), actor=user.username
                     ),
-                    f"Roles of {chosen.username} saved.",
+                    f"Roles of {plain(chosen.username)} saved.",
                 )
 
         link_col, password_col = st.columns(2)
@@ -237,7 +237,7 @@ def _user_forms() -> None:
                         sales_rep_id=link_rep,
                         actor=user.username,
                     ),
-                    f"Links of {chosen.username} saved.",
+                    f"Links of {plain(chosen.username)} saved.",
                 )
         with password_col, st.form(f"admin_reset_{chosen_id}", clear_on_submit=True):
             reset_to = st.text_input(
@@ -251,7 +251,7 @@ def _user_forms() -> None:
                     lambda: admin_ops.reset_password(
                         engine(), user_id=chosen_id, new_password=reset_to, actor=user.username
                     ),
-                    f"Password of {chosen.username} reset.",
+                    f"Password of {plain(chosen.username)} reset.",
                 )
 
 
@@ -366,7 +366,7 @@ with settings_tab:
         if save:
             _attempt(
                 lambda: admin_ops.set_setting(engine(), key=key, value=value, actor=user.username),
-                f"{setting_label(key)} is now {_setting_text(value)}.",
+                f"{setting_label(key)} is now {plain(_setting_text(value))}.",
             )
 
 

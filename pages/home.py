@@ -7,13 +7,14 @@ import streamlit as st
 from data.schema import ROLES
 from ui.auth import require_role, role_label
 from ui.components import empty_state
+from ui.format import plain
 from ui.navigation import NAV_PAGES_KEY, menu_pages_for
 
 user = require_role(*ROLES)
 
-st.title(f"Welcome, {user.name}")
+st.title(f"Welcome, {plain(user.name)}")
 st.write(
-    f"You are logged in as **{user.username}** with the role(s) "
+    f"You are logged in as **{plain(user.username)}** with the role(s) "
     f"**{', '.join(role_label(r) for r in sorted(user.roles))}**."
 )
 

@@ -98,7 +98,9 @@ def excel_bytes(df: pd.DataFrame, sheet_name: str = "Larder") -> bytes:
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
     """``df`` as UTF-8 CSV, every text cell kept as text."""
-    return neutralise_formulas(df).to_csv(index=False).encode("utf-8")
+    # CRLF line ends (RFC 4180): the writer then quotes any field holding a CR or LF, which a
+    # bare-LF file leaves unquoted, splitting one row into two.
+    return neutralise_formulas(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def standard_table(

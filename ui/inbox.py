@@ -9,6 +9,7 @@ from queries.notifications import inbox_messages, unread_count
 from ui.auth import CurrentUser, role_label
 from ui.components import error_state
 from ui.db import engine
+from ui.format import moment, plain
 
 INBOX_SIZE = 20
 
@@ -50,10 +51,12 @@ def inbox(user: CurrentUser) -> None:
         for message in messages:
             marker = "**●** " if message.read_at is None else ""
             audience = f" · to {role_label(message.for_role)}s" if message.for_role else ""
-            st.markdown(f"{marker}**{message.subject}**")
-            st.caption(f"{message.created_at:%d %b %Y %H:%M}{audience}")
+            # Subjects and bodies quote what people typed (a stock-count reason, a comment):
+            # shown as text, never as live Markdown or HTML.
+            st.markdown(f"{marker}**{plain(message.subject)}**")
+            st.caption(f"{moment(message.created_at)}{audience}")
             if message.body:
-                st.write(message.body)
+                st.markdown(plain(message.body))
             if message.read_at is None and st.button(
                 "Mark read", key=f"inbox_read_{message.notification_id}"
             ):

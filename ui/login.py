@@ -18,6 +18,7 @@ from data.db import read_connection
 from queries.users import active_credentials
 from ui.cookie_key import cookie_key
 from ui.db import engine
+from ui.format import plain
 
 COOKIE_NAME = "larder_auth"
 COOKIE_EXPIRY_DAYS = 7
@@ -84,7 +85,7 @@ def show_login(authenticator: stauth.Authenticate) -> bool:
         # A cookie for a user who was disabled or removed since: forget it.
         authenticator.cookie_controller.delete_cookie()
         st.session_state["authentication_status"] = None
-        st.error(f"{err} — your account may have been disabled. Ask an administrator.")
+        st.error(f"{plain(str(err))} — your account may have been disabled. Ask an administrator.")
     except ValueError:
         # bcrypt 5 raises on a typed password over 72 bytes; no stored password is that long.
         st.session_state["authentication_status"] = False
