@@ -98,3 +98,14 @@ def test_the_owner_may_still_open_the_shop_by_url(seeded_db_url):
     assert not at.exception, [e.value for e in at.exception]
     assert [t.value for t in at.title] == ["Shop"]
     assert not [t for t in warnings_and_errors(at) if t.startswith("This page is for")]
+
+
+def test_the_root_under_a_url_prefix_is_home_not_an_unknown_page(seeded_db_url):
+    from streamlit import config
+
+    config.set_option("server.baseUrlPath", "larder")
+    try:
+        at = opened_at("/larder/", "manager")
+    finally:
+        config.set_option("server.baseUrlPath", "")
+    assert_home_of(at, "manager")

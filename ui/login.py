@@ -109,7 +109,11 @@ def requested_page() -> str:
     url = st.context.url
     if not url:
         return ""
-    return unquote(urlparse(url).path.rstrip("/").rsplit("/", 1)[-1])
+    path = urlparse(url).path.strip("/")
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    if base and (path == base or path.startswith(base + "/")):
+        path = path[len(base) :].strip("/")  # served under a prefix: that is the app's root
+    return unquote(path.rsplit("/", 1)[-1]) if path else ""
 
 
 def is_page_name(name: str) -> bool:
