@@ -277,3 +277,15 @@ def test_alert_text_from_the_database_is_shown_as_text(db):
     at.selectbox(key="threshold_product").set_value(product_id).run()
     shown = [m.value for m in at.markdown if "click" in m.value]
     assert shown and all("\\[click\\]\\(http\\://e.vil\\) \\<img src=x\\>" in m for m in shown)
+
+
+def test_the_trend_heatmap_labels_every_week(db):
+    import json
+
+    at = _run()
+    charts = [json.loads(c.proto.spec) for c in _walk(at.main) if c.type == "vega_lite_chart"]
+    (heatmap,) = [c for c in charts if c.get("mark", {}).get("type") == "rect"]
+    x = heatmap["encoding"]["x"]
+    assert x["axis"]["labelOverlap"] is False  # Vega-Lite would otherwise drop crowded labels
+    assert x["axis"]["labelAngle"] != 0
+    assert len(x["sort"]) == len(set(x["sort"])) and len(x["sort"]) >= 2
