@@ -233,6 +233,4 @@ def test_a_product_name_with_markdown_is_shown_as_text_in_the_cart(db):
     _add(at, sku, 1)
     shown = [m.value for m in at.markdown if "Bold" in m.value]
     assert len(shown) == 1
-    assert shown[0].startswith(
-        "**\\*\\*Bold\\*\\* \\[link\\]\\(http\\://e.vil\\) \\<b\\>x\\</b\\>** ("
-    )
+    assert shown[0].startswith("**\\*\\*Bold\\*\\* \\[link\\](http\\://e.vil) \\<b\\>x\\</b\\>** (")

@@ -276,7 +276,7 @@ def test_alert_text_from_the_database_is_shown_as_text(db):
     at = _run()
     at.selectbox(key="threshold_product").set_value(product_id).run()
     shown = [m.value for m in at.markdown if "click" in m.value]
-    assert shown and all("\\[click\\]\\(http\\://e.vil\\) \\<img src=x\\>" in m for m in shown)
+    assert shown and all("\\[click\\](http\\://e.vil) \\<img src=x\\>" in m for m in shown)
 
 
 def test_the_trend_heatmap_labels_every_week(db):

@@ -29,12 +29,12 @@ DATETIME_FORMAT = "D MMM YYYY, HH:mm"
 # as syntax. Escaped with a backslash (CommonMark), the character is shown as typed. Ordinary
 # punctuation (. , : - inside a sentence, _ inside a word) is left alone so messages read normally.
 _MARKDOWN_SPECIAL = re.compile(
-    r"([\\`*{}\[\]()#!|<>~$&^])"  # always syntax
+    r"([\\`*\[\]<>~$&])"  # always syntax (links and images need [ ], so ( ) ! stay)
     r"|(?<!\w)(_)|(_)(?!\w)"  # emphasis, but not snake_case words
     r"|(:)(?=[A-Za-z/])"  # :directive[...], :shortcode: and the :// of a bare link
     r"|(?<=\bwww)(\.)"  # a bare www. link
 )
-_LINE_START = re.compile(r"^(\s*)(?:\d+)?([-+=>.)])")
+_LINE_START = re.compile(r"^(\s*)(?:\d+)?([-+=>#.)])")  # lists, headings, quotes
 _LINE_BREAKS = re.compile(r"[\r\n\t\f\v]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
