@@ -55,12 +55,14 @@ def ensure_database(engine: Engine, scale: str | None = None) -> None:
 
 
 def _migrate_and_seed(engine: Engine, scale: str | None) -> None:
-    from data.demo import DatabaseNotEmpty, generate
-
     with setup_lock(engine):
         upgrade(engine)
         if not is_empty(engine):
             return
+        # Imported only when seeding: the demo generator pulls in the forecasting models
+        # (scikit-learn, SciPy), seconds of imports that an app start on seeded data never needs.
+        from data.demo import DatabaseNotEmpty, generate
+
         # Another server may seed between our check and our transaction: that is fine.
         with suppress(DatabaseNotEmpty):
             generate(engine, scale=scale or os.environ.get(SCALE_ENV, "default"))

@@ -1,4 +1,4 @@
-"""The issue's done-means measured on a database: demand vs seasonal naive, and delivery dates.
+"""How good Larder's estimates are on a database: demand vs seasonal naive, and delivery dates.
 
     python -m models.evaluate --database sqlite:///path/to/demo.db [--holdout-weeks 8]
 

@@ -1,4 +1,8 @@
-"""Admin: users and roles, settings, and the audit trail."""
+"""Admin: users and roles, settings, and the audit trail.
+
+The administrator changes things here; the business owner sees the same page read-only (the
+forms are not shown to anyone without the administrator role).
+"""
 
 from __future__ import annotations
 
@@ -18,22 +22,24 @@ from queries.users import customer_choices, sales_rep_choices, users_table
 from ui.auth import require_role, role_label
 from ui.components import error_state, kpi_tile, standard_table
 from ui.db import engine
+from ui.format import datetime_column, plain
 from ui.jobs_panel import jobs_panel
+from ui.labels import describe_change, method_label, metric_label, setting_label
 from ui.outbox_admin import outbox_tab as show_outbox
 
 user = require_role("admin")
+# The owner may see every page, but administering users and settings is the administrator's.
+read_only = "admin" not in user.roles
 
 ALL = "(all)"
 NO_LINK = None
 AUDIT_DAYS_DEFAULT = 30
-NEW_USER_KEYS = (
-    "admin_new_username",
-    "admin_new_name",
-    "admin_new_email",
-    "admin_new_password",
-    "admin_new_roles",
-    "admin_new_customer",
-    "admin_new_rep",
+TAB_KEY = "admin_tab"  # the open tab, kept across the rerun after a save
+TABS = ["Users", "Settings", "Audit log", "Models", "Outbox", "Jobs"]
+# Bumped after a user is created: the create form then comes back as new widgets, empty.
+NEW_USER_FORM_KEY = "admin_new_user_form"
+READ_ONLY_NOTE = (
+    "Read-only for the business owner: users, roles and settings are changed by an administrator."
 )
 
 
@@ -43,22 +49,28 @@ def _done(message: str) -> None:
     st.rerun()
 
 
-def _attempt(action, success: str, *, clear: tuple[str, ...] = ()) -> None:
+def _attempt(action, success: str, *, after=None) -> None:
     """Run one write; a refusal shows its message and changes nothing (the form keeps its input)."""
     try:
         action()
     except LarderError as err:
         error_state(err)
     else:
-        for key in clear:
-            st.session_state.pop(key, None)
+        if after is not None:
+            after()
         _done(success)
+
+
+def _fresh_create_form() -> None:
+    st.session_state[NEW_USER_FORM_KEY] = st.session_state.get(NEW_USER_FORM_KEY, 0) + 1
 
 
 st.title("Admin")
 flash = st.session_state.pop("admin_flash", None)
 if flash:
     st.success(flash, icon=":material/check_circle:")
+if read_only:
+    st.info(READ_ONLY_NOTE, icon=":material/visibility:")
 
 with read_connection(engine()) as conn:
     users = users_table(conn)
@@ -79,7 +91,7 @@ with tiles[2]:
     )
 
 users_tab, settings_tab, audit_tab, models_tab, outbox_tab, jobs_tab = st.tabs(
-    ["Users", "Settings", "Audit log", "Models", "Outbox", "Jobs"]
+    TABS, key=TAB_KEY, on_change="rerun"
 )
 
 
@@ -91,51 +103,36 @@ def _rep_label(rep_id: int | None) -> str:
     return "— none —" if rep_id is None else reps.get(rep_id, str(rep_id))
 
 
-with users_tab:
-    shown_users = users.drop(columns=["customer_id", "sales_rep_id"]).assign(
-        roles=users["roles"].map(
-            lambda roles: ", ".join(role_label(r) for r in roles.split(", ") if r)
-        )
-    )
-    standard_table(
-        shown_users,
-        key="admin_users_table",
-        file_name="users",
-        column_config={
-            "user_id": st.column_config.NumberColumn("Id", format="%d"),
-            "username": "Username",
-            "name": "Name",
-            "email": "Email",
-            "active": st.column_config.CheckboxColumn("Active"),
-            "roles": "Roles",
-            "customer": "Linked customer",
-            "sales_rep": "Linked sales rep",
-            "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
-        },
-        empty_message="No users yet.",
-    )
-
+def _user_forms() -> None:
+    """Create a user; change one user's status, roles, links and password (administrator)."""
     st.subheader("Create a user")
-    with st.form("admin_create_user", clear_on_submit=False):
+    # Widget keys of the first form are plain (tests and the browser address them by key).
+    generation = st.session_state.get(NEW_USER_FORM_KEY, 0)
+    form = f"_{generation}" if generation else ""
+    with st.form(f"admin_create_user{form}", clear_on_submit=False):
         left, right = st.columns(2)
-        new_username = left.text_input("Username", key="admin_new_username")
-        new_name = right.text_input("Full name", key="admin_new_name")
-        new_email = left.text_input("Email", key="admin_new_email")
+        new_username = left.text_input("Username", key=f"admin_new_username{form}")
+        new_name = right.text_input("Full name", key=f"admin_new_name{form}")
+        new_email = left.text_input("Email", key=f"admin_new_email{form}")
         new_password = right.text_input(
-            "Password", type="password", key="admin_new_password", help="8 to 72 bytes."
+            "Password", type="password", key=f"admin_new_password{form}", help="8 to 72 bytes."
         )
-        new_roles = st.multiselect("Roles", ROLES, key="admin_new_roles", format_func=role_label)
+        new_roles = st.multiselect(
+            "Roles", ROLES, key=f"admin_new_roles{form}", format_func=role_label
+        )
         new_customer = left.selectbox(
             "Linked customer (for the customer role)",
             [NO_LINK, *customers],
+            index=0,
             format_func=_customer_label,
-            key="admin_new_customer",
+            key=f"admin_new_customer{form}",
         )
         new_rep = right.selectbox(
             "Linked sales representative (for the sales rep role)",
             [NO_LINK, *reps],
+            index=0,
             format_func=_rep_label,
-            key="admin_new_rep",
+            key=f"admin_new_rep{form}",
         )
         create = st.form_submit_button("Create user", icon=":material/person_add:")
     if create:
@@ -151,8 +148,8 @@ with users_tab:
                 customer_id=new_customer,
                 sales_rep_id=new_rep,
             ),
-            f"User {new_username.strip().lower()} created.",
-            clear=NEW_USER_KEYS,
+            f"User {plain(new_username.strip().lower())} created.",
+            after=_fresh_create_form,
         )
 
     st.subheader("Change a user")
@@ -185,7 +182,7 @@ with users_tab:
                         lambda: admin_ops.set_user_active(
                             engine(), user_id=chosen_id, active=False, actor=user.username
                         ),
-                        f"{chosen.username} is disabled and can no longer open any page.",
+                        f"{plain(chosen.username)} is disabled and can no longer open any page.",
                     )
             elif st.button(
                 "Enable this user", key=f"admin_enable_{chosen_id}", icon=":material/person:"
@@ -194,7 +191,7 @@ with users_tab:
                     lambda: admin_ops.set_user_active(
                         engine(), user_id=chosen_id, active=True, actor=user.username
                     ),
-                    f"{chosen.username} is enabled again.",
+                    f"{plain(chosen.username)} is enabled again.",
                 )
         with roles_col:
             current_roles = [r for r in chosen.roles.split(", ") if r]
@@ -210,7 +207,7 @@ with users_tab:
                     lambda: admin_ops.set_user_roles(
                         engine(), user_id=chosen_id, roles=list(roles), actor=user.username
                     ),
-                    f"Roles of {chosen.username} saved.",
+                    f"Roles of {plain(chosen.username)} saved.",
                 )
 
         link_col, password_col = st.columns(2)
@@ -244,7 +241,7 @@ with users_tab:
                         sales_rep_id=link_rep,
                         actor=user.username,
                     ),
-                    f"Links of {chosen.username} saved.",
+                    f"Links of {plain(chosen.username)} saved.",
                 )
         with password_col, st.form(f"admin_reset_{chosen_id}", clear_on_submit=True):
             reset_to = st.text_input(
@@ -258,8 +255,49 @@ with users_tab:
                     lambda: admin_ops.reset_password(
                         engine(), user_id=chosen_id, new_password=reset_to, actor=user.username
                     ),
-                    f"Password of {chosen.username} reset.",
+                    f"Password of {plain(chosen.username)} reset.",
                 )
+
+
+with users_tab:
+    shown_users = users.drop(columns=["customer_id", "sales_rep_id"]).assign(
+        roles=users["roles"].map(
+            lambda roles: ", ".join(role_label(r) for r in roles.split(", ") if r)
+        )
+    )
+    standard_table(
+        shown_users,
+        key="admin_users_table",
+        file_name="users",
+        column_config={
+            "user_id": st.column_config.NumberColumn("Id", format="%d"),
+            "username": "Username",
+            "name": "Name",
+            "email": "Email",
+            "active": st.column_config.CheckboxColumn("Active"),
+            "roles": "Roles",
+            "customer": "Linked customer",
+            "sales_rep": "Linked sales rep",
+            "created_at": datetime_column("Created"),
+        },
+        empty_message="No users yet.",
+    )
+
+    if read_only:
+        st.caption(READ_ONLY_NOTE)
+    else:
+        _user_forms()
+
+
+def _setting_text(value) -> str:
+    """A setting's value as people write it: yes/no, 0.95, 25, text."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,g}"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    return str(value)
 
 
 def _setting_input(row, key: str):
@@ -270,7 +308,7 @@ def _setting_input(row, key: str):
     if row.maximum is not None:
         bounds.append(f"at most {row.maximum:g}")
     help_text = row.help + (f" Allowed: {' and '.join(bounds)}." if bounds else "")
-    label = f"New value for {row.key}"
+    label = f"New value for {setting_label(row.key)}"
     if isinstance(row.default, bool):
         return st.checkbox(label, value=bool(row.value), key=key, help=help_text)
     if isinstance(row.default, int):
@@ -285,9 +323,9 @@ def _setting_input(row, key: str):
 with settings_tab:
     table = [
         {
-            "setting": row.key,
-            "value": str(row.value),
-            "default": str(row.default),
+            "setting": setting_label(row.key),
+            "value": _setting_text(row.value),
+            "default": _setting_text(row.default),
             "minimum": row.minimum,
             "maximum": row.maximum,
             "what it does": row.help,
@@ -308,21 +346,53 @@ with settings_tab:
             "maximum": st.column_config.NumberColumn("Maximum", format="%g"),
             "what it does": st.column_config.TextColumn("What it does", width="large"),
             "changed by": "Changed by",
-            "changed at": st.column_config.DatetimeColumn("Changed", format="YYYY-MM-DD HH:mm"),
+            "changed at": datetime_column("Changed"),
         },
     )
-    rows_by_key = {row.key: row for row in settings}
-    key = st.selectbox("Setting to change", list(rows_by_key), key="admin_setting_key")
-    row = rows_by_key[key]
-    st.caption(f"{row.help} Current value: **{row.value}** (default {row.default}).")
-    with st.form(f"admin_setting_form_{key}"):
-        value = _setting_input(row, key=f"admin_setting_value_{key}")
-        save = st.form_submit_button("Save setting", icon=":material/save:")
-    if save:
-        _attempt(
-            lambda: admin_ops.set_setting(engine(), key=key, value=value, actor=user.username),
-            f"Setting {key} is now {value}.",
+    if read_only:
+        st.caption(READ_ONLY_NOTE)
+    else:
+        rows_by_key = {row.key: row for row in settings}
+        key = st.selectbox(
+            "Setting to change",
+            list(rows_by_key),
+            format_func=setting_label,
+            key="admin_setting_key",
         )
+        row = rows_by_key[key]
+        st.caption(
+            f"{plain(row.help)} Current value: **{plain(_setting_text(row.value))}** "
+            f"(default {plain(_setting_text(row.default))})."
+        )
+        with st.form(f"admin_setting_form_{key}"):
+            value = _setting_input(row, key=f"admin_setting_value_{key}")
+            save = st.form_submit_button("Save setting", icon=":material/save:")
+        if save:
+            _attempt(
+                lambda: admin_ops.set_setting(engine(), key=key, value=value, actor=user.username),
+                f"{setting_label(key)} is now {plain(_setting_text(value))}.",
+            )
+
+
+usernames = {int(r.user_id): r.username for r in users.itertuples()}
+names = {r.username: r.name for r in users.itertuples()}
+
+
+def _person(username) -> str:
+    """ "Morgan Hale (manager)" for a user; anything else (a job, the system) as recorded."""
+    name = names.get(username)
+    return f"{name} ({username})" if name else str(username)
+
+
+def _which(entity: str, entity_id) -> str:
+    """The audited thing by its name: a user's username, a setting's label; otherwise its id."""
+    if entity_id is None or entity_id == "":
+        return ""
+    if entity == "user" and str(entity_id).isdigit():
+        return usernames.get(int(entity_id), str(entity_id))
+    if entity == "setting":
+        return setting_label(str(entity_id))
+    return str(entity_id)
 
 
 with audit_tab:
@@ -330,14 +400,19 @@ with audit_tab:
         actors = audit_actors(conn)
         entities = audit_entities(conn)
     f1, f2, f3 = st.columns(3)
-    actor = f1.selectbox("Who", [ALL, *actors], key="admin_audit_actor")
+    actor = f1.selectbox(
+        "Who",
+        [ALL, *actors],
+        format_func=lambda a: a if a == ALL else _person(a),
+        key="admin_audit_actor",
+    )
     entity = f2.selectbox("What", [ALL, *entities], key="admin_audit_entity")
     today = dt.date.today()
     period = f3.date_input(
         "When",
         value=(today - dt.timedelta(days=AUDIT_DAYS_DEFAULT), today),
         key="admin_audit_period",
-        format="YYYY-MM-DD",
+        format="DD/MM/YYYY",
     )
     since, until = (period[0], period[-1]) if period else (None, None)
     with read_connection(engine()) as conn:
@@ -352,18 +427,26 @@ with audit_tab:
         st.caption(
             f"Showing the newest {DEFAULT_LIMIT:,} entries; narrow the filters to see older ones."
         )
+    readable = entries.assign(
+        actor=entries["actor"].map(_person),
+        entity_id=[
+            _which(e, i) for e, i in zip(entries["entity"], entries["entity_id"], strict=True)
+        ],
+        change=[
+            describe_change(b, a) for b, a in zip(entries["before"], entries["after"], strict=True)
+        ],
+    )[["at", "actor", "action", "entity", "entity_id", "change", "note"]]
     standard_table(
-        entries,
+        readable,
         key="admin_audit_table",
         file_name="audit_log",
         column_config={
-            "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm:ss"),
+            "at": datetime_column("When"),
             "actor": "Who",
             "action": "Action",
             "entity": "What",
             "entity_id": "Which",
-            "before": "Before",
-            "after": "After",
+            "change": st.column_config.TextColumn("Change", width="large"),
             "note": "Note",
         },
         empty_message="No audit entries match these filters.",
@@ -384,18 +467,29 @@ with models_tab:
         key="admin_models_table",
         file_name="models_in_use",
         column_config={
+            "model": "Model",
             "method": st.column_config.TextColumn("Method in use", width="medium"),
-            "trained": st.column_config.DatetimeColumn("Trained (UTC)", format="D MMM YYYY, HH:mm"),
+            "run": st.column_config.NumberColumn("Run", format="%d"),
+            "version": "Version",
+            "trained": datetime_column("Trained (UTC)"),
             "result": st.column_config.TextColumn("Backtest result", width="large"),
         },
     )
     st.subheader("Demand backtest: the model against its baselines")
-    score = st.column_config.NumberColumn(format="%.3f")
+    if "method" in demand_backtest:
+        demand_backtest = demand_backtest.assign(method=demand_backtest["method"].map(method_label))
     standard_table(
         demand_backtest,
         key="admin_demand_backtest",
         file_name="demand_backtest",
-        column_config={name: score for name in demand_backtest.columns if name != "method"},
+        column_config={
+            name: (
+                st.column_config.TextColumn(metric_label(name), width="medium")
+                if name == "method"
+                else st.column_config.NumberColumn(metric_label(name), format="%.3f")
+            )
+            for name in demand_backtest.columns
+        },
         empty_message="The demand model has not been trained on this database yet.",
         empty_hint="Run `python -m models.train`; its rolling-origin backtest appears here.",
     )

@@ -7,19 +7,20 @@ import streamlit as st
 from data.schema import ROLES
 from ui.auth import require_role, role_label
 from ui.components import empty_state
-from ui.navigation import NAV_PAGES_KEY, pages_for
+from ui.format import plain
+from ui.navigation import NAV_PAGES_KEY, menu_pages_for
 
 user = require_role(*ROLES)
 
-st.title(f"Welcome, {user.name}")
+st.title(f"Welcome, {plain(user.name)}")
 st.write(
-    f"You are logged in as **{user.username}** with the role(s) "
+    f"You are logged in as **{plain(user.username)}** with the role(s) "
     f"**{', '.join(role_label(r) for r in sorted(user.roles))}**."
 )
 
 nav_pages = st.session_state.get(NAV_PAGES_KEY, {})
 st.subheader("Your pages")
-work_pages = [spec for spec in pages_for(user) if not spec.path.endswith("home.py")]
+work_pages = [spec for spec in menu_pages_for(user) if not spec.path.endswith("home.py")]
 if not work_pages:
     empty_state(
         "There is no page for your role(s) yet.",

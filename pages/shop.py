@@ -17,6 +17,14 @@ from queries import backorders, catalogue, orders
 from ui.auth import require_role
 from ui.components import empty_state, error_state, money, qty, standard_table
 from ui.db import data_version, engine
+from ui.format import (
+    count_column,
+    date_column,
+    datetime_column,
+    day,
+    money_column,
+    plain,
+)
 
 user = require_role("customer")
 db = engine()
@@ -61,7 +69,7 @@ def _catalogue(
     )
 
 
-st.caption(f"{profile['name']} ({profile['code']}) · live availability")
+st.caption(f"{plain(profile['name'])} ({plain(profile['code'])}) · live availability")
 
 notice = st.session_state.pop(NOTICE_KEY, None)
 if notice:
@@ -79,7 +87,7 @@ def show_confirmation() -> None:
     if placed is None:
         return
     with st.container(border=True):
-        st.subheader(f"Order {placed.number} placed")
+        st.subheader(f"Order {plain(placed.number)} placed")
         rows = [
             {
                 "SKU": line.sku,
@@ -92,12 +100,23 @@ def show_confirmation() -> None:
             }
             for line in placed.lines
         ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key="confirmation_table")
+        confirmation = pd.DataFrame(rows)
+        confirmation["Expected"] = pd.to_datetime(confirmation["Expected"])
+        st.dataframe(
+            confirmation,
+            hide_index=True,
+            key="confirmation_table",
+            column_config={
+                name: count_column(name)
+                for name in ("Ordered", "Reserved for you", "Backordered", "Cancelled")
+            }
+            | {"Expected": date_column("Expected")},
+        )
         for line in placed.lines:
             if line.qty_backordered:
                 st.markdown(
-                    f"**{line.sku}**: {qty(line.qty_backordered)} on backorder, expected "
-                    f"**{line.expected_date:%d %b %Y}** ({line.estimate_reason})."
+                    f"**{plain(line.sku)}**: {qty(line.qty_backordered)} on backorder, expected "
+                    f"**{day(line.expected_date)}** ({plain(line.estimate_reason)})."
                 )
         if st.button("Done", key="confirmation_done"):
             del st.session_state[CONFIRMATION_KEY]
@@ -112,7 +131,7 @@ def add_to_cart(sku: str, raw_qty: object) -> None:
         return
     cart[sku] = cart.get(sku, 0) + amount
     st.session_state[NOTICE_KEY] = (
-        f"Added {qty(amount)} x {sku} to your cart ({len(cart)} line(s)): see the Cart tab."
+        f"Added {qty(amount)} x {plain(sku)} to your cart ({len(cart)} line(s)): see the Cart tab."
     )
     st.rerun()
 
@@ -140,6 +159,7 @@ def browse() -> None:
     shown = found.assign(
         pack=found["pack_size"].astype(str) + " " + found["unit"],
         allergens=found["allergens"].str.replace(",", ", "),
+        availability=[availability_text(row) for row in found.itertuples(index=False)],
     )
     st.dataframe(
         # Product and availability first: on a phone only the first columns fit.
@@ -150,8 +170,10 @@ def browse() -> None:
             "sku": st.column_config.TextColumn("SKU"),
             "name": st.column_config.TextColumn("Product", width=320),
             "pack": st.column_config.TextColumn("Pack"),
-            "price": st.column_config.NumberColumn("Price (€)", format="%.2f"),
-            "availability": st.column_config.TextColumn("Availability", width=250),
+            "price": money_column("Price"),
+            "availability": st.column_config.TextColumn(
+                "Availability", width=250, help="Units free to order now, or when more arrive"
+            ),
             "allergens": st.column_config.TextColumn("Allergens"),
         },
     )
@@ -159,10 +181,7 @@ def browse() -> None:
     sku = st.selectbox(
         "Product to add",
         list(by_sku.index),
-        format_func=lambda s: (
-            f"{by_sku.loc[s, 'name']} ({s}) — {by_sku.loc[s, 'availability']}, "
-            f"{qty(max(by_sku.loc[s, 'available'], 0))} available"
-        ),
+        format_func=lambda s: f"{by_sku.loc[s, 'name']} ({s}) — {availability_text(by_sku.loc[s])}",
         key="shop_pick",
     )
     amount = st.number_input(
@@ -179,23 +198,41 @@ def browse() -> None:
         offer_alternatives(int(product["product_id"]), sku, wanted, replace=False)
 
 
+def availability_text(row) -> str:
+    """What the customer can have now: "8 available" (", running low" near the reorder level),
+    or when more is expected. ``row`` is a catalogue row (a tuple or a Series)."""
+    available = int(row.available)
+    if available > 0:
+        low = ", running low" if row.availability == "Low" else ""
+        return f"{qty(available)} available{low}"
+    expected = getattr(row, "expected_date", None)
+    if expected is not None and not pd.isna(expected):
+        return f"None available, more expected {day(expected)}"
+    return str(row.availability)
+
+
 def offer_alternatives(product_id: int, sku: str, wanted: int, *, replace: bool) -> None:
     """In-stock alternatives for ``wanted`` units; a button adds one (or replaces the line)."""
     options = catalogue.alternatives(db, product_id, wanted, customer_id)
     if options.empty:
-        st.caption(f"No in-stock alternative for {qty(wanted)} x {sku}.")
+        st.caption(f"No in-stock alternative for {qty(wanted)} x {plain(sku)}.")
         return
     verb = "Take" if replace else "Add"
-    st.markdown(f"In stock instead of **{sku}** ({qty(wanted)} wanted):")
+    st.markdown(f"In stock instead of **{plain(sku)}** ({qty(wanted)} wanted):")
     for alt in options.itertuples(index=False):
         difference = "same price" if alt.price_difference == 0 else (
             f"{money(abs(alt.price_difference))} {'more' if alt.price_difference > 0 else 'less'}"
         )  # fmt: skip
-        label = f"{verb} {alt.name} ({alt.sku}), {money(alt.price)}: {difference}, {alt.why}"
+        label = (
+            f"{verb} {plain(alt.name)} ({plain(alt.sku)}), {money(alt.price)}: {difference}, "
+            f"{plain(alt.why)}"
+        )
         if st.button(label, key=f"alt_{'cart' if replace else 'browse'}_{sku}_{alt.sku}"):
             if replace:
                 cart[alt.sku] = cart.pop(sku) + cart.get(alt.sku, 0)
-                st.session_state[NOTICE_KEY] = f"Replaced {sku} with {alt.sku} in your cart."
+                st.session_state[NOTICE_KEY] = (
+                    f"Replaced {plain(sku)} with {plain(alt.sku)} in your cart."
+                )
                 st.rerun()
             else:
                 add_to_cart(alt.sku, wanted)
@@ -219,13 +256,13 @@ def show_cart() -> None:
     for line in check.itertuples(index=False):
         with st.container(border=True):
             st.markdown(
-                f"**{line.name}** ({line.sku}) · {qty(line.qty)} x {money(line.price)} "
-                f"= {money(line.value)}"
+                f"**{plain(line.name)}** ({plain(line.sku)}) · {qty(line.qty)} x "
+                f"{money(line.price)} = {money(line.value)}"
             )
             if line.short:
                 st.warning(
                     f"Only {qty(line.available)} in stock: {qty(line.short)} short, "
-                    f"expected {line.expected_date:%d %b %Y} ({line.reason}).",
+                    f"expected {day(line.expected_date)} ({plain(line.reason)}).",
                     icon=":material/schedule:",
                 )
                 offer_alternatives(line.product_id, line.sku, line.qty, replace=True)
@@ -300,9 +337,9 @@ def my_orders() -> None:
             key="my_backorders_table",
             column_config={
                 "product": st.column_config.TextColumn("Product", width="medium"),
-                "qty_open": st.column_config.NumberColumn("Qty", format="%d"),
-                "estimated_date": st.column_config.DateColumn("Expected"),
-                "late_case_date": st.column_config.DateColumn("At the latest"),
+                "qty_open": count_column("Qty"),
+                "estimated_date": date_column("Expected"),
+                "late_case_date": date_column("At the latest"),
                 "order_number": st.column_config.TextColumn("Order"),
                 "reason": st.column_config.TextColumn("Why that date"),
             },
@@ -314,13 +351,13 @@ def my_orders() -> None:
         file_name="my_orders",
         column_config={
             "order": st.column_config.TextColumn("Order"),
-            "placed": st.column_config.DatetimeColumn("Placed", format="YYYY-MM-DD"),
+            "placed": datetime_column("Placed"),
             "status": st.column_config.TextColumn("Status"),
             "priority": st.column_config.TextColumn("Priority"),
-            "lines": st.column_config.NumberColumn("Lines", format="%d"),
-            "backordered_lines": st.column_config.NumberColumn("On backorder", format="%d"),
-            "next_estimate": st.column_config.DateColumn("Next expected"),
-            "value": st.column_config.NumberColumn("Value (€)", format="%.2f"),
+            "lines": count_column("Lines"),
+            "backordered_lines": count_column("On backorder"),
+            "next_estimate": date_column("Next expected"),
+            "value": money_column("Value"),
         },
     )
     numbers = dict(zip(mine["order_id"], mine["order"], strict=True))
@@ -339,14 +376,14 @@ def my_orders() -> None:
             "line_no": st.column_config.NumberColumn("#", format="%d"),
             "sku": "SKU",
             "product": "Product",
-            "qty_ordered": st.column_config.NumberColumn("Ordered", format="%d"),
-            "qty_allocated": st.column_config.NumberColumn("Reserved", format="%d"),
-            "qty_backordered": st.column_config.NumberColumn("Backordered", format="%d"),
-            "qty_cancelled": st.column_config.NumberColumn("Cancelled", format="%d"),
-            "qty_shipped": st.column_config.NumberColumn("Shipped", format="%d"),
-            "unit_price": st.column_config.NumberColumn("Price (€)", format="%.2f"),
-            "estimated_date": st.column_config.DateColumn("Expected"),
-            "late_case_date": st.column_config.DateColumn("At the latest"),
+            "qty_ordered": count_column("Ordered"),
+            "qty_allocated": count_column("Reserved"),
+            "qty_backordered": count_column("Backordered"),
+            "qty_cancelled": count_column("Cancelled"),
+            "qty_shipped": count_column("Shipped"),
+            "unit_price": money_column("Price"),
+            "estimated_date": date_column("Expected"),
+            "late_case_date": date_column("At the latest"),
             "reason": st.column_config.TextColumn("Why that date"),
             "substitute_for": st.column_config.TextColumn("Instead of"),
         },

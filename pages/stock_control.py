@@ -15,6 +15,14 @@ from queries import kpis, stock
 from ui.auth import require_role
 from ui.components import empty_state, error_state, kpi_tile, money, pct, qty, standard_table
 from ui.db import data_version, engine
+from ui.format import (
+    count_column,
+    date_column,
+    datetime_column,
+    decimal_column,
+    money_column,
+    plain,
+)
 
 user = require_role("warehouse_manager")
 db = engine()
@@ -27,6 +35,10 @@ THRESHOLD_ASKED_KEY = "threshold_confirm_asked"
 ALERTS_SHOWN = 4  # the most urgent first; the stock table must stay near the first screen
 TABLE_HEIGHT = 420
 TABLE_ROWS_BEFORE_SCROLL = 11
+# The sections below the KPIs. The open one is kept across reruns (a save stays on its tab), and
+# the threshold editor sits one click away instead of below a table of every product.
+TAB_KEY = "stock_tab"
+TABS = ["Stock", "Thresholds", "Backorder report", "Trends"]
 AGE_BUCKETS: dict[str, tuple[int | None, int | None]] = {
     "Any age": (None, None),
     "Up to 7 days": (None, 7),
@@ -175,58 +187,65 @@ def _alert_list(alerts: pd.DataFrame) -> None:
         return
     counts = alerts["status"].value_counts()
     summary = ", ".join(
-        f"{counts[s]} {STATUS_LABELS[s].lower()}" for s in stock.STOCK_STATUSES if s in counts
+        f"{qty(counts[s])} {STATUS_LABELS[s].lower()}" for s in stock.STOCK_STATUSES if s in counts
     )
-    with st.expander(f"Low-stock alerts: {len(alerts)} products ({summary})", expanded=True):
+    with st.expander(f"Low-stock alerts: {qty(len(alerts))} products ({summary})", expanded=True):
         for row in alerts.head(ALERTS_SHOWN).itertuples(index=False):
             waiting = f", {units(row.backordered)} on backorder" if row.backordered else ""
             st.markdown(
-                f"**{row.sku}** {row.name} — {STATUS_LABELS[row.status]}: "
+                f"**{plain(row.sku)}** {plain(row.name)} — {STATUS_LABELS[row.status]}: "
                 f"{qty(row.available)} available (reorder point {qty(row.reorder_point)}), "
                 f"{qty(row.on_order)} on order{waiting}"
             )
         if len(alerts) > ALERTS_SHOWN:
             st.caption(
-                f"and {len(alerts) - ALERTS_SHOWN} more: filter the table by status to see them."
+                f"and {qty(len(alerts) - ALERTS_SHOWN)} more: filter the table by status to see "
+                "them."
             )
 
 
+# What the warehouse manager looks at first comes first; the SKU stays pinned while scrolling.
 STOCK_COLUMNS = {
-    "sku": st.column_config.TextColumn("SKU"),
+    "sku": st.column_config.TextColumn("SKU", pinned=True),
     "name": st.column_config.TextColumn("Product", width="medium"),
-    "category": st.column_config.TextColumn("Category"),
-    "supplier": st.column_config.TextColumn("Supplier"),
+    "available": count_column("Available"),
+    "backordered": count_column("Backordered"),
+    "days_of_cover": decimal_column(
+        "Days of cover", help="Available / demand per day; blank without demand"
+    ),
     "status": st.column_config.TextColumn("Status", help="; ".join(
         f"{STATUS_LABELS[s]}: {h}" for s, h in stock.STATUS_HELP.items()
     )),
-    "on_hand": st.column_config.NumberColumn("On hand", format="%d"),
-    "reserved": st.column_config.NumberColumn("Reserved", format="%d"),
-    "available": st.column_config.NumberColumn("Available", format="%d"),
-    "on_order": st.column_config.NumberColumn("On order", format="%d", help="Open PO lines"),
-    "backordered": st.column_config.NumberColumn("Backordered", format="%d"),
-    "avg_daily_demand": st.column_config.NumberColumn(
-        "Demand/day", format="%.1f", help="Average units asked per day, last 28 days"
+    "reorder_point": count_column("Reorder point"),
+    "safety_stock": count_column("Safety stock"),
+    "order_up_to": count_column("Order-up-to"),
+    "on_order": count_column("On order", help="Open PO lines"),
+    "on_hand": count_column("On hand"),
+    "reserved": count_column("Reserved"),
+    "avg_daily_demand": decimal_column(
+        "Demand/day", help="Average units asked per day, last 28 days"
     ),
-    "days_of_cover": st.column_config.NumberColumn(
-        "Days of cover", format="%.1f", help="Available / demand per day; blank without demand"
-    ),
-    "reorder_point": st.column_config.NumberColumn("Reorder point", format="%d"),
-    "safety_stock": st.column_config.NumberColumn("Safety stock", format="%d"),
-    "order_up_to": st.column_config.NumberColumn("Order-up-to", format="%d"),
+    "category": st.column_config.TextColumn("Category"),
+    "supplier": st.column_config.TextColumn("Supplier"),
 }  # fmt: skip
 
 
 @st.fragment(run_every=refresh)
-def live_stock() -> None:
-    """KPIs, alerts and the stock table; re-read only when the data version changes."""
+def live_summary() -> None:
+    """KPIs and alerts; re-read only when the data version changes."""
     version = data_version(db)
     alerts = _alerts(db, version)
     _kpi_row(version, alerts)
     _alert_list(alerts)
+
+
+@st.fragment(run_every=refresh)
+def live_stock() -> None:
+    """The stock table; re-read only when the data version changes."""
+    version = data_version(db)
     table = _overview(
         db, version, chosen(f_category), chosen(f_supplier), chosen(f_status), f_search or None
     )
-    st.subheader("Stock per product")
     table = table.assign(status=table["status"].map(STATUS_LABELS))
     standard_table(
         table[list(STOCK_COLUMNS)],
@@ -240,22 +259,23 @@ def live_stock() -> None:
     )
 
 
+# The dates and the reason come right after what is waiting; the order and SKU stay pinned.
 REPORT_COLUMNS = {
-    "order_number": st.column_config.TextColumn("Order"),
-    "customer": st.column_config.TextColumn("Customer"),
-    "segment": st.column_config.TextColumn("Segment"),
-    "sku": st.column_config.TextColumn("SKU"),
+    "order_number": st.column_config.TextColumn("Order", pinned=True),
+    "sku": st.column_config.TextColumn("SKU", pinned=True),
     "product": st.column_config.TextColumn("Product"),
+    "qty_open": count_column("Open qty"),
+    "estimated_date": date_column("Expected"),
+    "late_case_date": date_column("Late case"),
+    "reason": st.column_config.TextColumn("Waits on", width="medium"),
+    "value_at_risk": money_column("Value at risk"),
+    "customer": st.column_config.TextColumn("Customer"),
+    "age_days": count_column("Age (days)"),
+    "promised_date": date_column("Promised"),
+    "created": datetime_column("Created"),
+    "segment": st.column_config.TextColumn("Segment"),
     "category": st.column_config.TextColumn("Category"),
     "supplier": st.column_config.TextColumn("Supplier"),
-    "qty_open": st.column_config.NumberColumn("Open qty", format="%d"),
-    "created": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
-    "age_days": st.column_config.NumberColumn("Age (days)", format="%d"),
-    "promised_date": st.column_config.DateColumn("Promised"),
-    "estimated_date": st.column_config.DateColumn("Expected"),
-    "late_case_date": st.column_config.DateColumn("Late case"),
-    "reason": st.column_config.TextColumn("Waits on", width="large"),
-    "value_at_risk": st.column_config.NumberColumn("Value at risk (€)", format="%.2f"),
 }
 
 
@@ -336,7 +356,7 @@ def threshold_editor() -> None:
         empty_state("That product no longer exists.")
         return
     with st.form(f"thresholds_{product_id}", border=True):
-        st.markdown(f"**{labels[product_id]}**")
+        st.markdown(f"**{plain(labels[product_id])}**")
         cols = st.columns(3)
         # Float inputs: the widget must not round 1.5 to 1 unseen; the write side refuses it.
         reorder_point = cols[0].number_input(
@@ -386,8 +406,8 @@ def threshold_editor() -> None:
             return
         st.session_state.pop(THRESHOLD_ASKED_KEY, None)
         st.session_state[FLASH_KEY] = (
-            f"Saved thresholds of {current['sku']}: reorder point {int(reorder_point):,}, "
-            f"safety stock {int(safety_stock):,}, order-up-to {int(order_up_to):,}."
+            f"Saved thresholds of {plain(current['sku'])}: reorder point {qty(reorder_point)}, "
+            f"safety stock {qty(safety_stock)}, order-up-to {qty(order_up_to)}."
         )
         st.rerun()
 
@@ -408,7 +428,13 @@ def trends() -> None:
                 alt.Chart(weekly)
                 .mark_rect(stroke="white", strokeWidth=1)
                 .encode(
-                    x=alt.X("week:O", title="Week ending", sort=weeks, axis=alt.Axis(labelAngle=0)),
+                    # Every week labelled: slanted labels never overlap, so none is dropped.
+                    x=alt.X(
+                        "week:O",
+                        title="Week ending",
+                        sort=weeks,
+                        axis=alt.Axis(labelAngle=-45, labelOverlap=False),
+                    ),
                     y=alt.Y("category:N", title=None, axis=alt.Axis(labelLimit=220)),
                     color=alt.Color(
                         "rate:Q",
@@ -457,13 +483,14 @@ def trends() -> None:
         st.altair_chart(chart, width="stretch")
 
 
-live_stock()
+live_summary()
 
-st.divider()
-report_tab, thresholds_tab, trends_tab = st.tabs(["Backorder report", "Thresholds", "Trends"])
-with report_tab:
-    backorder_report()
+stock_tab, thresholds_tab, report_tab, trends_tab = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
+with stock_tab:
+    live_stock()
 with thresholds_tab:
     threshold_editor()
+with report_tab:
+    backorder_report()
 with trends_tab:
     trends()

@@ -47,7 +47,7 @@ def models_in_use(conn: Connection) -> dict[str, ModelRun]:
 
 
 def _headline(kind: str, metrics: dict) -> str:
-    """One line that says how the model tested (what the issue's targets are measured on)."""
+    """One line that says how the model tested (the figures its targets are judged by)."""
     if kind == "demand":
         gain = metrics.get("improvement_vs_seasonal_naive") or {}
         parts = [f"{name} {value:+.0%}" for name, value in gain.items() if value is not None]

@@ -139,7 +139,9 @@ def data_elements(at) -> list:
     found = []
     for kind in ("dataframe", "table", "metric", "json"):
         found.extend(at.get(kind))
-    found.extend(e for e in at.get("arrow_vega_lite_chart"))
+    # Streamlit 1.67 names Altair and Vega-Lite charts "vega_lite_chart"; older ones "arrow_...".
+    found.extend(at.get("arrow_vega_lite_chart"))
+    found.extend(at.get("vega_lite_chart"))
     return found
 
 

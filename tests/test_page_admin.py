@@ -90,7 +90,34 @@ def test_create_user_with_valid_input_creates_and_audits(db):
         roles = conn.scalars(select(UserRole.role).where(UserRole.user_id == user.id)).all()
     assert roles == ["finance_manager"]
     assert audit_actions(db, "create_user") == [("admin", str(user.id))]
-    assert at.text_input(key="admin_new_username").value == ""  # the form is cleared
+    # The form comes back empty (new widgets, so the browser cannot send the old values back),
+    # password included, with "no linked customer" chosen rather than an empty choice.
+    form = create_form_values(at)
+    assert form == {
+        "Username": "",
+        "Full name": "",
+        "Email": "",
+        "Password": "",
+        "Roles": [],
+        "Linked customer (for the customer role)": "— none —",
+        "Linked sales representative (for the sales rep role)": "— none —",
+    }
+    assert at.session_state["admin_tab"] == "Users"
+
+
+def create_form_values(at) -> dict:
+    """The create-user form's widgets by label (whatever their keys), as shown."""
+    values = {}
+    for box in at.text_input:
+        if box.key and box.key.startswith("admin_new_"):
+            values[box.label] = box.value
+    for box in at.multiselect:
+        if box.key and box.key.startswith("admin_new_"):
+            values[box.label] = box.value
+    for box in at.selectbox:
+        if box.key and box.key.startswith("admin_new_"):
+            values[box.label] = box.format_func(box.value)
+    return values
 
 
 def test_created_user_can_log_in(db):
@@ -205,7 +232,7 @@ def test_setting_change_is_saved_and_audited(db):
     at = choose_setting(admin_page(), "refresh_seconds")
     at.number_input(key="admin_setting_value_refresh_seconds").set_value(10)
     click(at, "Save setting")
-    assert [s.value for s in at.success] == ["Setting refresh_seconds is now 10."]
+    assert [s.value for s in at.success] == ["Live page refresh (seconds) is now 10."]
     assert stored_setting(db, "refresh_seconds") == {"v": 10}
     assert audit_actions(db, "set_setting") == [("admin", "refresh_seconds")]
     assert at.metric[2].value == "1"  # settings that differ from their default
@@ -215,14 +242,16 @@ def test_audit_log_shows_a_change_and_filters_by_who_and_what(db):
     at = choose_setting(admin_page(), "pick_days")
     at.number_input(key="admin_setting_value_pick_days").set_value(2)
     click(at, "Save setting")
-    assert "admin" in at.selectbox(key="admin_audit_actor").options
+    assert "Ada Quinn (admin)" in at.selectbox(key="admin_audit_actor").options
     at.selectbox(key="admin_audit_actor").set_value("admin")
     at.selectbox(key="admin_audit_entity").set_value("setting")
     at.run()
     audit_table = next(df.value for df in at.dataframe if "action" in df.value.columns)
     assert list(audit_table["action"]) == ["set_setting"]
-    assert list(audit_table["entity_id"]) == ["pick_days"]
-    assert list(audit_table["after"]) == ['{"value": 2}']
+    # Names and readable changes, not ids and JSON.
+    assert list(audit_table["actor"]) == ["Ada Quinn (admin)"]
+    assert list(audit_table["entity_id"]) == ["Days from stock to dispatch"]
+    assert list(audit_table["change"]) == ["Value: 1 -> 2"]
 
 
 def test_audit_log_explains_an_empty_period(db):
@@ -253,4 +282,51 @@ def test_models_tab_explains_an_untrained_database_and_shows_a_trained_one(db):
         )
     at.run()
     methods = [set(df.value.get("method", [])) for df in at.dataframe]
-    assert {"model", "seasonal_naive"} in methods
+    assert {"Larder's demand model", "Seasonal naive (same week last season)"} in methods
+    backtest = next(df for df in at.dataframe if "method" in df.value.columns)
+    assert '"label": "Scaled squared error (RMSSE)"' in backtest.proto.columns
+
+
+def tab_shown(at) -> int:
+    """Index of the tab the Admin page tells the browser to show."""
+    containers = [node for node in walk(at.main) if getattr(node, "type", "") == "tab_container"]
+    assert len(containers) == 1
+    return containers[0].proto.tab_container.default_tab_index
+
+
+def walk(node):
+    for child in getattr(node, "children", {}).values():
+        yield child
+        yield from walk(child)
+
+
+def test_a_save_keeps_the_admin_on_the_settings_tab(db):
+    at = app_test("pages/admin.py", "admin")
+    at.session_state["admin_tab"] = "Settings"  # the administrator opened the Settings tab
+    at.run()
+    choose_setting(at, "pick_days")
+    at.number_input(key="admin_setting_value_pick_days").set_value(2)
+    click(at, "Save setting")  # saves, then reruns the page
+    assert [s.value for s in at.success] == ["Days from stock to dispatch is now 2."]
+    assert at.session_state["admin_tab"] == "Settings"
+    assert tab_shown(at) == 1
+
+
+def test_settings_show_labels_not_keys(db):
+    at = admin_page()
+    table = next(df.value for df in at.dataframe if "setting" in df.value.columns)
+    assert "Priority weight: gold tier" in list(table["setting"])
+    assert "weight_tier" not in list(table["setting"])
+    box = at.selectbox(key="admin_setting_key")
+    assert box.format_func("weight_tier") == "Priority weight: gold tier"
+
+
+def test_the_owner_sees_admin_read_only(db):
+    at = app_test("pages/admin.py", "owner")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.info[0].value.startswith("Read-only for the business owner")
+    assert at.dataframe, "the owner still sees users, settings and the audit log"
+    labels = [b.label for b in at.button]
+    assert "Create user" not in labels and "Save setting" not in labels
+    assert [t for t in at.text_input if t.label in ("Username", "Password")] == []

@@ -241,3 +241,30 @@ def test_an_order_above_the_ceiling_is_refused_even_when_confirmed(db):
     _after(at)
     assert any("at most 100,000" in e.value for e in at.error), [e.value for e in at.error]
     assert _max_id(db, Order) == last_order
+
+
+def test_catalogue_shows_how_many_are_free_in_the_table(db):
+    sku, available = _stocked_product(db)
+    at = _run()
+    at.text_input(key="shop_search").set_value(sku).run()
+    (table,) = [d.value for d in at.dataframe if "availability" in d.value.columns]
+    row = table[table["sku"] == sku].iloc[0]
+    assert row["availability"].startswith(f"{available:,} available")
+    assert "In stock" not in set(table["availability"])
+
+
+def test_a_product_name_with_markdown_is_shown_as_text_in_the_cart(db):
+    from data.schema import Product
+
+    sku, _available = _stocked_product(db)
+    with db.begin() as conn:
+        conn.execute(
+            Product.__table__.update()
+            .where(Product.sku == sku)
+            .values(name="**Bold** [link](http://e.vil) <b>x</b>")
+        )
+    at = _run()
+    _add(at, sku, 1)
+    shown = [m.value for m in at.markdown if "Bold" in m.value]
+    assert len(shown) == 1
+    assert shown[0].startswith("**\\*\\*Bold\\*\\* \\[link\\](http\\://e.vil) \\<b\\>x\\</b\\>** (")

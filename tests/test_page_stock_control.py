@@ -42,8 +42,11 @@ def _metric(at, label: str) -> str:
     return found.value
 
 
-def _table(at, first_column: str):
-    (found,) = [d.value for d in at.dataframe if d.value.columns[0] == first_column]
+STOCK_TABLE, REPORT_TABLE = "days_of_cover", "late_case_date"  # a column only each one has
+
+
+def _table(at, column: str):
+    (found,) = [d.value for d in at.dataframe if column in d.value.columns]
     return found
 
 
@@ -111,16 +114,16 @@ def test_stock_table_lists_every_active_product(db):
         active = conn.execute(
             select(func.count()).select_from(Product).where(Product.active.is_(True))
         ).scalar_one()
-    table = _table(at, "sku")
+    table = _table(at, STOCK_TABLE)
     assert len(table) == active
     assert {"available", "on_order", "days_of_cover", "status"} <= set(table.columns)
 
 
 def test_stock_table_follows_the_sidebar_filter(db):
     at = _run()
-    category = _table(at, "sku")["category"].iloc[0]
+    category = _table(at, STOCK_TABLE)["category"].iloc[0]
     at.selectbox(key="stock_category").set_value(category).run()
-    assert set(_table(at, "sku")["category"]) == {category}
+    assert set(_table(at, STOCK_TABLE)["category"]) == {category}
 
 
 def _thresholds(engine, product_id: int) -> tuple[int, int, int]:
@@ -187,10 +190,10 @@ def test_backorder_report_filters_by_category(db):
     number, category = _make_backorder(db)
     other_number, other_category = _make_backorder(db, exclude_category=category)
     at = _run()
-    report = _table(at, "order_number")
+    report = _table(at, REPORT_TABLE)
     assert {number, other_number} <= set(report["order_number"])
     at.selectbox(key="report_category").set_value(category).run()
-    filtered = _table(at, "order_number")
+    filtered = _table(at, REPORT_TABLE)
     assert set(filtered["category"]) == {category}
     assert number in set(filtered["order_number"])
     assert other_number not in set(filtered["order_number"])
@@ -241,3 +244,80 @@ def test_thresholds_above_the_ceiling_are_refused(db):
     at = _edit_thresholds(_run(), product_id, 10, 5, 1_000_000_000)
     assert any("at most 100,000" in e.value for e in at.error), [e.value for e in at.error]
     assert _thresholds(db, product_id) == before
+
+    assert number in set(_table(at, REPORT_TABLE)["order_number"])
+
+
+def _columns_of(at, column: str) -> list[dict]:
+    """The column settings a table sends to the browser, in the order shown."""
+    import json
+
+    (grid,) = [d for d in at.dataframe if column in d.value.columns]
+    config = json.loads(grid.proto.columns)
+    order = list(grid.proto.column_order) or list(grid.value.columns)
+    return [{"name": name, **config.get(f"name:{name}", config.get(name, {}))} for name in order]
+
+
+def test_stock_table_puts_what_the_manager_needs_first_and_pins_the_sku(db):
+    columns = _columns_of(_run(), STOCK_TABLE)
+    assert [c["label"] for c in columns[:9]] == [
+        "SKU", "Product", "Available", "Backordered", "Days of cover", "Status",
+        "Reorder point", "Safety stock", "Order-up-to",
+    ]  # fmt: skip
+    assert columns[0].get("pinned") is True
+    assert columns[2]["type_config"]["format"] == "localized"  # 3,999,999,992, not 3999999992
+
+
+def test_backorder_report_shows_dates_reason_and_value_early(db):
+    _make_backorder(db)
+    columns = _columns_of(_run(), REPORT_TABLE)
+    assert [c["label"] for c in columns[:8]] == [
+        "Order", "SKU", "Product", "Open qty", "Expected", "Late case", "Waits on", "Value at risk",
+    ]  # fmt: skip
+    assert [c.get("pinned") for c in columns[:2]] == [True, True]
+    assert columns[4]["type_config"]["format"] == "D MMM YYYY"
+    assert columns[7]["type_config"]["format"] == "euro"
+
+
+def test_a_threshold_save_stays_on_the_thresholds_tab(db):
+    product_id = int(stock_overview(db)["product_id"].min())
+    at = app_test(PAGE, "manager")
+    at.session_state["stock_tab"] = "Thresholds"
+    at.run()
+    _edit_thresholds(at, product_id, 33, 7, 90)
+    assert any("Saved thresholds" in s.value for s in at.success)
+    assert at.session_state["stock_tab"] == "Thresholds"
+    (tabs,) = [b for b in _walk(at.main) if getattr(b, "type", "") == "tab_container"]
+    assert tabs.proto.tab_container.default_tab_index == 1
+
+
+def _walk(node):
+    for child in getattr(node, "children", {}).values():
+        yield child
+        yield from _walk(child)
+
+
+def test_alert_text_from_the_database_is_shown_as_text(db):
+    product_id = int(stock_overview(db)["product_id"].min())
+    with db.begin() as conn:
+        conn.execute(
+            Product.__table__.update()
+            .where(Product.id == product_id)
+            .values(name="[click](http://e.vil) <img src=x>")
+        )
+    at = _run()
+    at.selectbox(key="threshold_product").set_value(product_id).run()
+    shown = [m.value for m in at.markdown if "click" in m.value]
+    assert shown and all("\\[click\\](http\\://e.vil) \\<img src=x\\>" in m for m in shown)
+
+
+def test_the_trend_heatmap_labels_every_week(db):
+    import json
+
+    at = _run()
+    charts = [json.loads(c.proto.spec) for c in _walk(at.main) if c.type == "vega_lite_chart"]
+    (heatmap,) = [c for c in charts if c.get("mark", {}).get("type") == "rect"]
+    x = heatmap["encoding"]["x"]
+    assert x["axis"]["labelOverlap"] is False  # Vega-Lite would otherwise drop crowded labels
+    assert x["axis"]["labelAngle"] != 0
+    assert len(x["sort"]) == len(set(x["sort"])) and len(x["sort"]) >= 2

@@ -6,9 +6,6 @@ import bcrypt
 import streamlit as st
 
 from data.db import read_connection
-from operations.admin import PASSWORD_MAX_BYTES as MAX_PASSWORD_BYTES
-from operations.admin import reset_password
-from operations.errors import LarderError, ValidationError
 from queries.users import password_hash_of
 from ui.auth import CurrentUser
 from ui.components import error_state
@@ -17,6 +14,12 @@ from ui.db import engine
 
 def _change_password(user: CurrentUser, current: str, new: str, repeat: str) -> None:
     """Check the current password and the repeat, then let the write side validate and store."""
+    # Imported here: the write side pulls in the estimate models (scikit-learn), which the
+    # login form and Home never need; importing them up front delayed the first login form.
+    from operations.admin import PASSWORD_MAX_BYTES as MAX_PASSWORD_BYTES
+    from operations.admin import reset_password
+    from operations.errors import ValidationError
+
     with read_connection(engine()) as conn:
         stored = password_hash_of(conn, user.user_id)
     typed = current.encode()
@@ -43,6 +46,8 @@ def change_password_form(user: CurrentUser) -> None:
         repeat = st.text_input("Repeat new password", type="password", key="my_password_repeat")
         submitted = st.form_submit_button("Change password", icon=":material/key:")
     if submitted:
+        from operations.errors import LarderError  # see _change_password
+
         try:
             _change_password(user, current, new, repeat)
         except LarderError as err:

@@ -7,53 +7,33 @@ exportable to CSV and Excel; empty and error states say what happened and what t
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Callable, Mapping
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import streamlit as st
 
-from operations.errors import LarderError
+from ui.format import MISSING, _is_missing, money, pct, plain, qty
 
-CURRENCY = "€"
-MISSING = "—"
+if TYPE_CHECKING:  # the write side loads scikit-learn; the login form must not wait for it
+    from operations.errors import LarderError
 
+__all__ = [
+    "csv_bytes",
+    "empty_state",
+    "error_state",
+    "excel_bytes",
+    "kpi_tile",
+    "money",
+    "neutralise_formulas",
+    "pct",
+    "qty",
+    "standard_table",
+]
 
-def _is_missing(x: Any) -> bool:
-    if x is None:
-        return True
-    try:
-        return bool(pd.isna(x))
-    except (TypeError, ValueError):
-        return False
-
-
-def money(x: Any) -> str:
-    """€1,234.50; missing values as a dash."""
-    if _is_missing(x):
-        return MISSING
-    value = float(x) if not isinstance(x, Decimal) else float(x)
-    sign = "-" if value < 0 else ""
-    return f"{sign}{CURRENCY}{abs(value):,.2f}"
-
-
-def qty(x: Any) -> str:
-    """Whole units with thousands separators: 12,345."""
-    if _is_missing(x):
-        return MISSING
-    value = float(x)
-    if math.isfinite(value) and value.is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
-
-
-def pct(x: Any, digits: int = 1) -> str:
-    """A share (0.153) as a percentage: 15.3 %."""
-    if _is_missing(x):
-        return MISSING
-    return f"{float(x) * 100:.{digits}f} %"
+# Spreadsheet programs run a cell that begins with one of these as a formula (OWASP's CSV
+# injection guidance): such text cells are exported with a leading single quote.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def kpi_tile(
@@ -84,19 +64,43 @@ def empty_state(message: str, hint: str | None = None) -> None:
 
 def error_state(err: LarderError) -> None:
     """A refusal from the write side, shown with its own message (never a traceback)."""
-    st.error(err.message, icon=":material/error:")
+    st.error(plain(err.message), icon=":material/error:")
+
+
+def _defused(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells cannot run as formulas; numbers stay numbers.
+
+    Only text (object and string columns, and the column titles) is touched, so -12 stored as a
+    number is exported as -12, while the text "-12" or "=HYPERLINK(...)" gets a leading quote.
+    """
+    out = df.copy()
+    for column in out.columns:
+        series = out[column]
+        if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
+            out[column] = series.map(_defused).astype(object)
+    out.columns = [_defused(c) if isinstance(c, str) else c for c in out.columns]
+    return out
 
 
 def excel_bytes(df: pd.DataFrame, sheet_name: str = "Larder") -> bytes:
-    """``df`` as an .xlsx workbook (openpyxl)."""
+    """``df`` as an .xlsx workbook (openpyxl), every text cell kept as text."""
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        df.to_excel(writer, index=False, sheet_name=sheet_name[:31])
+        neutralise_formulas(df).to_excel(writer, index=False, sheet_name=sheet_name[:31])
     return buffer.getvalue()
 
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
-    return df.to_csv(index=False).encode("utf-8")
+    """``df`` as UTF-8 CSV, every text cell kept as text."""
+    # CRLF line ends (RFC 4180): the writer then quotes any field holding a CR or LF, which a
+    # bare-LF file leaves unquoted, splitting one row into two.
+    return neutralise_formulas(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def standard_table(

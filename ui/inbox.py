@@ -5,16 +5,20 @@ from __future__ import annotations
 import streamlit as st
 
 from data.db import read_connection
-from operations.errors import LarderError
 from queries.notifications import inbox_messages, unread_count
 from ui.auth import CurrentUser, role_label
 from ui.components import error_state
 from ui.db import engine
+from ui.format import moment, plain
 
 INBOX_SIZE = 20
 
 
 def _mark_read(notification_ids: list[int], user_id: int) -> None:
+    # Imported here, not at the top: the write side loads the estimate models (scikit-learn),
+    # which the sidebar of every page would otherwise pay for before the login form shows.
+    from operations.errors import LarderError
+
     try:
         from operations.notifications import mark_read
     except ImportError:  # the write side lands separately; say so instead of failing
@@ -49,10 +53,12 @@ def inbox(user: CurrentUser) -> None:
             # A customer's own notices need no "to Customers" line.
             shared = message.for_role and message.for_role != "customer"
             audience = f" · to {role_label(message.for_role)}s" if shared else ""
-            st.markdown(f"{marker}**{message.subject}**")
-            st.caption(f"{message.created_at:%d %b %Y %H:%M}{audience}")
+            # Subjects and bodies quote what people typed (a stock-count reason, a comment):
+            # shown as text, never as live Markdown or HTML.
+            st.markdown(f"{marker}**{plain(message.subject)}**")
+            st.caption(f"{moment(message.created_at)}{audience}")
             if message.body:
-                st.write(message.body)
+                st.markdown(plain(message.body))
             if message.read_at is None and st.button(
                 "Mark read", key=f"inbox_read_{message.notification_id}"
             ):

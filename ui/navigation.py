@@ -10,6 +10,10 @@ from ui.auth import PAGE_ROLES, CurrentUser
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Key in st.session_state where app.py leaves this run's st.Page objects (for st.page_link).
 NAV_PAGES_KEY = "larder_nav_pages"
+# Pages that show one linked customer's own data: in the menu only for holders of the customer
+# role. The owner and the administrator may still open them by URL (the guard lets them), but
+# without a linked customer there is nothing to see, so the menu does not offer a dead end.
+CUSTOMER_OWN_PAGES = frozenset({"pages/shop.py"})
 
 
 @dataclass(frozen=True)
@@ -71,4 +75,13 @@ def pages_for(user: CurrentUser) -> list[PageSpec]:
     """The pages ``user`` may open, in menu order (only pages whose file is present)."""
     return [
         spec for spec in PAGES if page_exists(spec) and user.has_any(*PAGE_ROLES.get(spec.path, ()))
+    ]
+
+
+def menu_pages_for(user: CurrentUser) -> list[PageSpec]:
+    """The pages offered in ``user``'s menu: those they may open, less other people's own pages."""
+    return [
+        spec
+        for spec in pages_for(user)
+        if spec.path not in CUSTOMER_OWN_PAGES or "customer" in user.roles
     ]

@@ -299,10 +299,14 @@ def act(page: Page, action) -> None:
 
 
 def open_tab(page: Page, name: str) -> None:
-    """Switch to the tab called ``name`` (tabs switch in the browser, without a run)."""
+    """Switch to the tab called ``name``, and let the run it may start finish.
+
+    Plain tabs switch in the browser alone; keyed tabs (``on_change="rerun"``) start a run.
+    """
     tab = page.get_by_role("tab", name=name, exact=True)
     tab.click()
     expect(tab).to_have_attribute("aria-selected", "true")
+    wait_for_settled(page)
 
 
 def go_to(page: Page, title: str) -> None:
