@@ -283,7 +283,7 @@ def test_models_tab_explains_an_untrained_database_and_shows_a_trained_one(db):
     at.run()
     methods = [set(df.value.get("method", [])) for df in at.dataframe]
     assert {"Larder's demand model", "Seasonal naive (same week last season)"} in methods
-    backtest = next(df for df in at.dataframe if "method" in df.value.columns)
+    backtest = next(df for df in at.dataframe if "rmsse" in df.value.columns)
     assert '"label": "Scaled squared error (RMSSE)"' in backtest.proto.columns
 
 
