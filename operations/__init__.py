@@ -23,14 +23,18 @@ from operations.notifications import mark_read, notify
 from operations.orders import PlacedLine, PlacedOrder, cancel_line, cancel_order, place_order
 from operations.purchasing import (
     ReceiveResult,
+    add_po_line,
     approve_po,
     cancel_po,
     draft_purchase_orders,
     receive_po,
+    remove_po_line,
     send_po,
     set_po_expected_date,
     update_po_line,
+    update_po_lines,
 )
+from operations.shipments import TRACKING_EVENTS, record_tracking_event
 from operations.warehouse import (
     adjust_stock,
     confirm_pack,
@@ -49,7 +53,9 @@ __all__ = [
     "PlacedLine",
     "PlacedOrder",
     "ReceiveResult",
+    "TRACKING_EVENTS",
     "ValidationError",
+    "add_po_line",
     "adjust_stock",
     "approve_po",
     "cancel_line",
@@ -70,6 +76,8 @@ __all__ = [
     "receive_po",
     "record_communication",
     "record_feedback",
+    "record_tracking_event",
+    "remove_po_line",
     "report_short_pick",
     "reset_password",
     "send_po",
@@ -81,4 +89,5 @@ __all__ = [
     "set_user_roles",
     "ship_order",
     "update_po_line",
+    "update_po_lines",
 ]
