@@ -169,6 +169,14 @@ def lead_time_record(engine: Engine | Connection) -> LeadTimeRecord:
     return LeadTimeRecord(pd.DataFrame(rows, columns=columns), source)
 
 
+def usual_delay_days(value: float) -> int:
+    """A learned delay as whole days, rounded (as the promise reason words it: "usually 3 days
+    late"); missing or early counts as 0."""
+    if value is None or not math.isfinite(value):
+        return 0
+    return max(0, round(value))
+
+
 def _whole_days(value: float) -> int:
     return 0 if value is None or not math.isfinite(value) else max(0, math.ceil(value - 1e-9))
 
@@ -559,8 +567,8 @@ def late_and_at_risk(
     for po_id, name in names:
         customers.setdefault(po_id, []).append(name)
     df["expected_date"] = pd.to_datetime(df["expected_date"]).dt.date
-    p50 = df["supplier_id"].map(record["delay_p50"]).map(_whole_days)
-    p90 = df["supplier_id"].map(record["delay_p90"]).map(_whole_days)
+    p50 = df["supplier_id"].map(record["delay_p50"]).map(usual_delay_days)
+    p90 = df["supplier_id"].map(record["delay_p90"]).map(usual_delay_days)
     tomorrow = today + dt.timedelta(days=1)
     likely, late = [], []
     for expected, d50, d90 in zip(df["expected_date"], p50, p90, strict=True):

@@ -32,7 +32,7 @@ from data.schema import (
 )
 from models.leadtime import DurationDistribution, lookup
 from queries import reading
-from queries.purchasing import LeadTimeRecord, lead_time_record
+from queries.purchasing import LeadTimeRecord, lead_time_record, usual_delay_days
 
 # Carrier figures (on-time rate, transit times) look back this far.
 CARRIER_WINDOW_DAYS = 90
@@ -184,8 +184,8 @@ def inbound_in_transit(
         customers.setdefault(po_id, []).append(name)
     for col in ("promised_date", "estimated_arrival"):
         df[col] = pd.to_datetime(df[col]).dt.date
-    p50 = df["supplier_id"].map(table["delay_p50"]).map(_whole_days)
-    p90 = df["supplier_id"].map(table["delay_p90"]).map(_whole_days)
+    p50 = df["supplier_id"].map(table["delay_p50"]).map(usual_delay_days)
+    p90 = df["supplier_id"].map(table["delay_p90"]).map(usual_delay_days)
     tomorrow = today + dt.timedelta(days=1)
     likely, late = [], []
     for est, d50, d90 in zip(df["estimated_arrival"], p50, p90, strict=True):

@@ -41,6 +41,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages/home.py": ROLES,
     "pages/stock_control.py": ("warehouse_manager",),
     "pages/shop.py": ("customer",),
+    "pages/replenishment.py": ("purchasing_manager",),
+    "pages/in_transit.py": ("logistics_manager",),
     "pages/admin.py": ("admin",),
 }
 

@@ -31,6 +31,20 @@ PAGES: tuple[PageSpec, ...] = (
         "Live stock, low-stock alerts, thresholds and the backorder report.",
     ),
     PageSpec(
+        "pages/replenishment.py",
+        "Replenishment",
+        ":material/shopping_cart:",
+        "Purchasing",
+        "Low stock, drafted purchase orders to approve and send, late POs, supplier record.",
+    ),
+    PageSpec(
+        "pages/in_transit.py",
+        "In transit",
+        ":material/local_shipping:",
+        "Logistics",
+        "Inbound POs and outbound shipments on the way, tracking events, carriers' record.",
+    ),
+    PageSpec(
         "pages/shop.py",
         "Shop",
         ":material/storefront:",
