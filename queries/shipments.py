@@ -7,7 +7,6 @@ run, or, before any run, from the same model fitted on the recent deliveries.
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,12 +42,6 @@ def _day(conn: Connection, column):
     if conn.dialect.name == "sqlite":
         return func.date(column)
     return cast(column, Date)
-
-
-def _whole_days(value) -> int:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return 0
-    return max(0, math.ceil(float(value) - 1e-9))
 
 
 def _last_events(conn: Connection, shipment_ids: list[int]) -> dict[int, tuple]:
