@@ -558,6 +558,11 @@ def set_po_expected_date(
                 f"{po.number} is {po.status}: only an approved or sent purchase order has a "
                 "delivery date to change."
             )
+        if expected_date < now.date():
+            raise ValidationError(
+                f"The new expected date {expected_date.isoformat()} of {po.number} is in the "
+                "past: give the date the supplier now promises."
+            )
         before = po.expected_date
         po.expected_date = expected_date
         audit.record(

@@ -513,3 +513,17 @@ def test_a_failed_delivery_without_a_date_keeps_the_estimate(sqlite_engine, swor
         sqlite_engine,
         select(Shipment.status, Shipment.estimated_arrival).where(Shipment.id == shipment_id),
     ) == [("delayed", dt.date(2026, 3, 12))]
+
+
+def test_re_dating_a_po_into_the_past_is_refused(sqlite_engine, sworld):
+    from operations import set_po_expected_date
+
+    po_id, _ = _inbound(sqlite_engine, sworld)
+    assert_refused(
+        sqlite_engine,
+        lambda: set_po_expected_date(
+            sqlite_engine, po_id=po_id, expected_date=dt.date(2026, 3, 9), actor="pam", now=NOW
+        ),
+        ValidationError,
+        "The new expected date 2026-03-09 of PO-RMILLapproved is in the past",
+    )
