@@ -136,7 +136,7 @@ with tiles[1]:
     )
 with tiles[2]:
     kpi_tile(
-        "Inbound filling backorders",
+        "Inbound for backorders",
         int((inbound["backorders"] > 0).sum()) if not inbound.empty else 0,
         "Inbound shipments of open purchase orders that open backorders wait on.",
     )
@@ -147,14 +147,14 @@ with tiles[3]:
         f"Outbound on the way at selling price ({money(value.outbound)}, "
         f"{qty(value.outbound_shipments)} shipments) plus inbound purchase orders on the way at "
         f"cost ({money(value.inbound)}, {qty(value.inbound_shipments)} shipments).",
-        fmt=money,
+        fmt=lambda x: f"€{x:,.0f}",
     )
 with tiles[4]:
     waiting = set()
     for names in inbound["customers"]:
         waiting.update(n for n in names.split(", ") if n)
     kpi_tile(
-        "Customers waiting on inbound",
+        "Customers waiting",
         len(waiting),
         "Distinct customers with an open backorder on the inbound purchase orders shown.",
     )
@@ -420,8 +420,9 @@ def carriers_view() -> None:
                 alt.Chart(on_time)
                 .mark_rect(stroke="white", strokeWidth=1)
                 .encode(
-                    x=alt.X("region:N", title=None, axis=alt.Axis(labelAngle=-30)),
-                    y=alt.Y("carrier:N", title=None),
+                    x=alt.X("region:N", title=None,
+                            axis=alt.Axis(labelAngle=-40, labelOverlap=False, labelLimit=160)),
+                    y=alt.Y("carrier:N", title=None, axis=alt.Axis(labelLimit=200)),
                     color=alt.Color(
                         "rate:Q", title="On time", scale=alt.Scale(scheme="redyellowgreen",
                         domain=[0.5, 1]), legend=alt.Legend(format="%"),
@@ -443,7 +444,9 @@ def carriers_view() -> None:
         if table.empty:
             empty_state("No delivery recorded yet to learn transit times from.")
         else:
-            base = alt.Chart(table).encode(y=alt.Y("carrier:N", title=None))
+            base = alt.Chart(table).encode(
+                y=alt.Y("carrier:N", title=None, axis=alt.Axis(labelLimit=200))
+            )
             span = base.mark_rule(strokeWidth=3, color=ui.theme.PALETTE[2]).encode(
                 x=alt.X("p50:Q", title="Days"), x2="p90:Q"
             )
@@ -474,9 +477,9 @@ def carriers_view() -> None:
         key="transit_carriers",
         column_config={
             "carrier": st.column_config.TextColumn("Carrier"),
-            "quoted_days": st.column_config.NumberColumn("Quoted transit", format="%d days"),
-            "p50": st.column_config.NumberColumn("Transit P50", format="%.1f days"),
-            "p90": st.column_config.NumberColumn("Transit P90", format="%.1f days"),
+            "quoted_days": st.column_config.NumberColumn("Quoted transit (days)", format="%d"),
+            "p50": st.column_config.NumberColumn("Transit P50 (days)", format="%.1f"),
+            "p90": st.column_config.NumberColumn("Transit P90 (days)", format="%.1f"),
             "n": st.column_config.NumberColumn("Deliveries learned from", format="%d"),
             "delivered": st.column_config.NumberColumn("Delivered (window)", format="%d"),
             "on_time": st.column_config.NumberColumn("On time", format="%d"),

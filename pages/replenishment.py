@@ -34,7 +34,10 @@ def chosen(value):
 
 
 def days_text(x) -> str:
-    return "—" if x is None or pd.isna(x) else f"{x:.1f} days"
+    """Mean days as text; under a day in hours (buyers often send within the hour)."""
+    if x is None or pd.isna(x):
+        return "—"
+    return f"{x * 24:.1f} hours" if x < 1 else f"{x:.1f} days"
 
 
 # --- Cached reads (keyed by the data version) ----------------------------------------------
@@ -299,7 +302,12 @@ def _edit_draft(po_id: int, number: str, lines: pd.DataFrame) -> None:
         key=editor_key,
         num_rows="fixed",
     )
-    cols = st.columns(3)
+    with st.expander("Why these quantities", expanded=True):
+        st.markdown(
+            "\n".join(f"- **{row.sku}** ({qty(row.qty)}): {row.reason}"
+                      for row in lines.itertuples(index=False))
+        )  # fmt: skip
+    cols = st.columns([1, 1, 3])
     if cols[0].button("Save changes", key=f"replen_save_{po_id}", type="primary"):
         edits = (st.session_state.get(editor_key) or {}).get("edited_rows", {})
         quantities, removals = {}, []
@@ -548,9 +556,9 @@ def _supplier_message_form(supplier_id: int, po_id: int | None, number: str | No
 
 SCORE_COLUMNS = {
     "supplier": st.column_config.TextColumn("Supplier"),
-    "quoted_days": st.column_config.NumberColumn("Quoted lead time", format="%d days"),
-    "lead_p50": st.column_config.NumberColumn("Lead time P50", format="%.1f days"),
-    "lead_p90": st.column_config.NumberColumn("Lead time P90", format="%.1f days"),
+    "quoted_days": st.column_config.NumberColumn("Quoted lead time (days)", format="%d"),
+    "lead_p50": st.column_config.NumberColumn("Lead time P50 (days)", format="%.1f"),
+    "lead_p90": st.column_config.NumberColumn("Lead time P90 (days)", format="%.1f"),
     "received_pos": st.column_config.NumberColumn("POs received (year)", format="%d"),
     "on_time_rate": st.column_config.ProgressColumn(
         "On time", format="percent", min_value=0, max_value=1,
