@@ -159,7 +159,9 @@ with tiles[4]:
         "Distinct customers with an open backorder on the inbound purchase orders shown.",
     )
 
-inbound_tab, outbound_tab, carriers_tab = st.tabs(["Inbound", "Outbound", "Carriers"])
+inbound_tab, outbound_tab, carriers_tab = st.tabs(
+    ["Inbound", "Outbound", "Carriers"], key="transit_tab", on_change="rerun"
+)
 
 INBOUND_COLUMNS = {
     "shipment": st.column_config.TextColumn("Shipment"),

@@ -163,7 +163,10 @@ with tiles[4]:
     )
 
 inbox_tab, drafts_tab, late_tab, suppliers_tab = st.tabs(
-    ["Low stock", "Drafted POs", "Late & at risk", "Suppliers"]
+    ["Low stock", "Drafted POs", "Late & at risk", "Suppliers"],
+    # A key and a rerun keep the chosen tab through the reruns of saving and approving.
+    key="replen_tab",
+    on_change="rerun",
 )
 
 INBOX_COLUMNS = {
