@@ -31,6 +31,7 @@ from operations.purchasing import (
     remove_po_line,
     send_po,
     set_po_expected_date,
+    set_po_expected_dates,
     update_po_line,
     update_po_lines,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "reset_password",
     "send_po",
     "set_po_expected_date",
+    "set_po_expected_dates",
     "set_product_prices",
     "set_setting",
     "set_thresholds",

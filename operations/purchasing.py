@@ -547,45 +547,85 @@ def set_po_expected_date(
     now: dt.datetime | None = None,
 ) -> int:
     """Record the supplier's new date; re-promise waiting backorders. Returns notifications sent."""
+    return set_po_expected_dates(engine, dates={po_id: expected_date}, actor=actor, now=now)
+
+
+def set_po_expected_dates(
+    engine: Engine,
+    *,
+    dates: dict,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> int:
+    """Re-date several POs at once (all or nothing); returns the notifications sent.
+
+    The inbound shipment of each PO moves with it.
+    """
     actor = actor_name(actor)
-    po_id = identifier(po_id, "Purchase order")
-    expected_date = a_date(expected_date, "Expected date")
+    if not isinstance(dates, dict) or not dates:
+        raise ValidationError("Say which purchase orders get which new date.")
+    dates = {
+        identifier(po_id, "Purchase order"): a_date(day, "Expected date")
+        for po_id, day in dates.items()
+    }
     now = now or utcnow()
     with write_session(engine) as session:
-        po = _locked_po(session, po_id)
-        if po.status not in RECEIVABLE_STATUSES:
-            raise InvalidState(
-                f"{po.number} is {po.status}: only an approved or sent purchase order has a "
-                "delivery date to change."
-            )
-        if expected_date < now.date():
-            raise ValidationError(
-                f"The new expected date {expected_date.isoformat()} of {po.number} is in the "
-                "past: give the date the supplier now promises."
-            )
-        before = po.expected_date
-        po.expected_date = expected_date
-        audit.record(
-            session,
-            actor=actor,
-            action="set_po_expected_date",
-            entity="purchase_order",
-            entity_id=po.id,
-            before={"expected_date": before},
-            after={"expected_date": expected_date},
-            at=now,
+        locked = [_locked_po(session, po_id) for po_id in sorted(dates)]
+        problems = []
+        for po in locked:
+            if po.status not in RECEIVABLE_STATUSES:
+                problems.append(
+                    f"{po.number} is {po.status}: only an approved or sent purchase order has a "
+                    "delivery date to change."
+                )
+            elif dates[po.id] < now.date():
+                problems.append(
+                    f"The new expected date {dates[po.id].isoformat()} of {po.number} is in the "
+                    "past: give the date the supplier now promises."
+                )
+        if problems:
+            wrong_state = any("only an approved" in p for p in problems)
+            raise (InvalidState if wrong_state else ValidationError)(" ".join(problems))
+        told = 0
+        for po in locked:
+            told += _redate(session, po, dates[po.id], actor, now)
+        return told
+
+
+def _redate(
+    session: Session, po: PurchaseOrder, expected_date: dt.date, actor: str, now: dt.datetime
+) -> int:
+    before = po.expected_date
+    po.expected_date = expected_date
+    audit.record(
+        session,
+        actor=actor,
+        action="set_po_expected_date",
+        entity="purchase_order",
+        entity_id=po.id,
+        before={"expected_date": before},
+        after={"expected_date": expected_date},
+        at=now,
+    )
+    for shipment in session.scalars(
+        select(Shipment).where(
+            Shipment.po_id == po.id,
+            Shipment.direction == "inbound",
+            Shipment.status.in_(("planned", "in_transit", "delayed")),
         )
-        if before is not None and expected_date > before:
-            notify(
-                session,
-                kind="po_late",
-                subject=f"{po.number} moved from {before} to {expected_date}",
-                body=f"{(expected_date - before).days} days later than expected.",
-                role="logistics_manager",
-                ref_type="purchase_order",
-                ref_id=po.id,
-            )
-        return _repromise(session, po, now.date())
+    ):
+        shipment.estimated_arrival = expected_date
+    if before is not None and expected_date > before:
+        notify(
+            session,
+            kind="po_late",
+            subject=f"{po.number} moved from {before} to {expected_date}",
+            body=f"{(expected_date - before).days} days later than expected.",
+            role="logistics_manager",
+            ref_type="purchase_order",
+            ref_id=po.id,
+        )
+    return _repromise(session, po, now.date())
 
 
 def cancel_po(engine: Engine, *, po_id: int, actor: str, reason: str = "") -> int:

@@ -442,6 +442,51 @@ AT_RISK_COLUMNS = {
 }
 
 
+def _redate_table() -> None:
+    """The late POs in a grid whose "New date" column re-dates them (all saved or none)."""
+    shown = at_risk.assign(status=at_risk["status"].map(STATUS_LABELS))
+    shown = shown.assign(
+        **{c: pd.to_datetime(shown[c]) for c in ("likely_arrival", "late_case_arrival")},
+        new_date=shown["expected_date"],
+    )
+    columns = {k: v for k, v in AT_RISK_COLUMNS.items()}
+    columns = {
+        "po_number": columns.pop("po_number"),
+        "supplier": columns.pop("supplier"),
+        "expected_date": columns.pop("expected_date"),
+        "new_date": st.column_config.DateColumn(
+            "New date", help="Type the supplier's new date, then save the new dates"
+        ),
+        **columns,
+    }
+    edited = st.data_editor(
+        shown[list(columns)],
+        key="replen_at_risk",
+        column_config=columns,
+        disabled=[c for c in columns if c != "new_date"],
+        hide_index=True,
+        num_rows="fixed",
+    )
+    changes = {
+        int(po_id): new
+        for po_id, old, new in zip(
+            at_risk["po_id"], at_risk["expected_date"], edited["new_date"], strict=True
+        )
+        if new is not None and not pd.isna(new) and pd.Timestamp(new).date() != old
+    }
+    if st.button("Save new dates", key="replen_save_dates", disabled=not changes):
+        dates = {po_id: pd.Timestamp(new).date() for po_id, new in changes.items()}
+        try:
+            told = operations.set_po_expected_dates(db, dates=dates, actor=user.username)
+        except LarderError as err:
+            error_state(err)
+        else:
+            _done(
+                f"Re-dated {len(dates)} purchase order(s); backorders re-promised, "
+                f"{told} notification(s) sent."
+            )
+
+
 def late_and_at_risk() -> None:
     if at_risk.empty:
         empty_state("No open purchase order is late or predicted late.")
@@ -451,15 +496,7 @@ def late_and_at_risk() -> None:
         f"**{qty(overdue)}** overdue, **{qty(len(at_risk) - overdue)}** predicted late from the "
         f"supplier's record; **{qty(at_risk['backorders'].sum())}** backorders wait on them."
     )
-    shown = at_risk.assign(status=at_risk["status"].map(STATUS_LABELS))
-    shown = shown.assign(**{c: pd.to_datetime(shown[c]) for c in
-                            ("expected_date", "likely_arrival", "late_case_arrival")})  # fmt: skip
-    standard_table(
-        shown[list(AT_RISK_COLUMNS)],
-        key="replen_at_risk",
-        column_config=AT_RISK_COLUMNS,
-        file_name="late_purchase_orders",
-    )
+    _redate_table()
     labels = {
         row.po_id: f"{row.po_number} — {row.supplier} (expected {row.expected_date})"
         for row in at_risk.itertuples(index=False)

@@ -527,3 +527,33 @@ def test_re_dating_a_po_into_the_past_is_refused(sqlite_engine, sworld):
         ValidationError,
         "The new expected date 2026-03-09 of PO-RMILLapproved is in the past",
     )
+
+
+def test_re_dating_several_pos_is_all_or_nothing_and_moves_their_shipments(engine, world):
+    from operations import set_po_expected_dates
+
+    po_id, shipment_id = _inbound(engine, world)
+    other = _draft(engine, world, "DAIRY", {"OIL-5L": 8}, status="approved")
+    assert_refused(
+        engine,
+        lambda: set_po_expected_dates(
+            engine,
+            dates={po_id: dt.date(2026, 3, 20), other: dt.date(2026, 3, 1)},
+            actor="pam",
+            now=NOW,
+        ),
+        ValidationError,
+        "The new expected date 2026-03-01 of PO-RDAIRYapproved is in the past",
+    )
+    set_po_expected_dates(
+        engine,
+        dates={po_id: dt.date(2026, 3, 20), other: dt.date(2026, 3, 25)},
+        actor="pam",
+        now=NOW,
+    )
+    assert fetch_rows(
+        engine, select(PurchaseOrder.id, PurchaseOrder.expected_date).order_by(PurchaseOrder.id)
+    ) == [(po_id, dt.date(2026, 3, 20)), (other, dt.date(2026, 3, 25))]
+    assert fetch_rows(
+        engine, select(Shipment.estimated_arrival).where(Shipment.id == shipment_id)
+    ) == [(dt.date(2026, 3, 20),)]

@@ -267,3 +267,41 @@ def test_others_are_refused(db, username):
     at = _run(app_test(PAGE, username))
     assert at.title == [] or [t.value for t in at.title] != ["Replenishment"]
     assert at.metric == []
+
+
+def _grid_redate(db, day: dt.date):
+    first = purchasing.late_and_at_risk(db).iloc[0]
+    at = app_test(PAGE, "buyer")
+    at.session_state["replen_at_risk"] = {
+        "edited_rows": {0: {"new_date": day.isoformat()}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    _run(at)
+    return at, int(first["po_id"]), first["po_number"]
+
+
+def test_re_dating_in_the_grid(db):
+    new = utcnow().date() + dt.timedelta(days=30)
+    at, po_id, _ = _grid_redate(db, new)
+    _click(at, "replen_save_dates")
+    assert _errors(at) == []
+    with read_connection(db) as conn:
+        po_date = conn.execute(
+            select(PurchaseOrder.expected_date).where(PurchaseOrder.id == po_id)
+        ).scalar_one()
+        shipment_dates = conn.execute(
+            select(Shipment.estimated_arrival).where(
+                Shipment.po_id == po_id, Shipment.direction == "inbound"
+            )
+        ).all()
+    assert po_date == new
+    assert all(d == new for (d,) in shipment_dates)
+
+
+def test_a_past_date_in_the_grid_is_refused(db):
+    at, _, number = _grid_redate(db, utcnow().date() - dt.timedelta(days=5))
+    before = snapshot(db)
+    _click(at, "replen_save_dates")
+    assert any(f"of {number} is in the past" in e for e in _errors(at)), _errors(at)
+    assert snapshot(db) == before
