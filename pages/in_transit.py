@@ -218,6 +218,23 @@ def _events(shipment_id: int) -> None:
         file_name="tracking_events",
         empty_message="No tracking event recorded yet.",
     )
+    messages = shipments.shipment_messages(db, shipment_id)
+    if not messages.empty:
+        st.markdown("**Messages about this shipment**")
+        standard_table(
+            messages,
+            key=f"transit_messages_{shipment_id}",
+            column_config={
+                "created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                "channel": st.column_config.TextColumn("Channel"),
+                "direction": st.column_config.TextColumn("Direction"),
+                "customer": st.column_config.TextColumn("Customer"),
+                "carrier": st.column_config.TextColumn("Carrier"),
+                "subject": st.column_config.TextColumn("Subject", width="large"),
+                "actor": st.column_config.TextColumn("By"),
+            },
+            file_name="shipment_messages",
+        )
 
 
 def _event_form(shipment_id: int, number: str) -> None:

@@ -165,6 +165,8 @@ def test_messages_to_a_carrier_and_a_customer(db):
             )
         ).all()
     assert [r[2] for r in recorded] == ["Van breakdown", "Your delivery is a day late"]
+    shown = [d.value for d in at.dataframe if "subject" in d.value.columns]
+    assert shown and list(shown[0]["subject"]) == ["Your delivery is a day late", "Van breakdown"]
     assert recorded[0][0] is not None and recorded[1][1] is not None
     assert len(mails) >= 2 and all(m[0] for m in mails[:1])
 
