@@ -30,6 +30,8 @@ PAGE_USERS = {
     "shop": "customer1",
     "admin": "admin",
     "home": "manager",
+    "replenishment": "buyer",
+    "in_transit": "logistics",
 }
 DEFAULT_USER = "owner"  # the owner may open every page (except the shop's customer view)
 WARM_RUNS = 3

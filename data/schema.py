@@ -665,18 +665,22 @@ class Webhook(Base):
 
 
 class Communication(Base):
-    """A recorded call, mail or message with a customer or carrier."""
+    """A recorded call, mail or message with a customer, carrier or supplier."""
 
     __tablename__ = "communications"
     __table_args__ = (
         CheckConstraint(_in("channel", CHANNELS), name="channel"),
         Index("ix_communications_customer", "customer_id", "created_at"),
+        Index("ix_communications_supplier", "supplier_id", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     carrier_id: Mapped[int | None] = mapped_column(ForeignKey("carriers.id"))
+    supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    po_id: Mapped[int | None] = mapped_column(ForeignKey("purchase_orders.id"))
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
     actor: Mapped[str] = mapped_column(String(60))
     channel: Mapped[str] = mapped_column(String(10))
     direction: Mapped[str] = mapped_column(String(10), default="outbound")  # inbound, outbound

@@ -34,14 +34,19 @@ from operations.orders import PlacedLine, PlacedOrder, cancel_line, cancel_order
 from operations.promises import reestimate_all_backorders
 from operations.purchasing import (
     ReceiveResult,
+    add_po_line,
     approve_po,
     cancel_po,
     draft_purchase_orders,
     receive_po,
+    remove_po_line,
     send_po,
     set_po_expected_date,
+    set_po_expected_dates,
     update_po_line,
+    update_po_lines,
 )
+from operations.shipments import TRACKING_EVENTS, record_tracking_event
 from operations.warehouse import (
     adjust_stock,
     check_scan,
@@ -64,7 +69,9 @@ __all__ = [
     "PlacedOrder",
     "ReceiveResult",
     "StorageRefused",
+    "TRACKING_EVENTS",
     "ValidationError",
+    "add_po_line",
     "adjust_stock",
     "approve_po",
     "cancel_line",
@@ -87,10 +94,13 @@ __all__ = [
     "reestimate_all_backorders",
     "record_communication",
     "record_feedback",
+    "record_tracking_event",
+    "remove_po_line",
     "report_short_pick",
     "reset_password",
     "send_po",
     "set_po_expected_date",
+    "set_po_expected_dates",
     "set_product_prices",
     "set_setting",
     "set_thresholds",
@@ -98,4 +108,5 @@ __all__ = [
     "set_user_roles",
     "ship_order",
     "update_po_line",
+    "update_po_lines",
 ]

@@ -1,20 +1,39 @@
-"""What customers tell us and what we tell them: feedback and recorded communications."""
+"""What customers tell us and what we tell them: feedback and recorded communications.
+
+A communication may be with a customer, a carrier or a supplier; with ``send=True`` an outbound
+message is also handed to its recipient: the customer's users get it in the app (and by mail
+from the outbox), a carrier or supplier by mail at the address on file.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from data.db import write_session
-from data.schema import CHANNELS, Carrier, Communication, Customer, Feedback, Order, utcnow
+from data.schema import (
+    CHANNELS,
+    Carrier,
+    Communication,
+    Customer,
+    Feedback,
+    Order,
+    PurchaseOrder,
+    Shipment,
+    Supplier,
+    User,
+    utcnow,
+)
 from models.sentiment import sentiment_score
 from operations import audit, notification_rules
 from operations.errors import NotFound, ValidationError
+from operations.notifications import notify
 from operations.transactions import write_operation
 from operations.validation import (
     actor_name,
+    flag,
     identifier,
     one_of,
     optional_identifier,
@@ -108,18 +127,32 @@ def record_communication(
     direction: str = "outbound",
     answered_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    supplier_id: int | None = None,
+    po_id: int | None = None,
+    shipment_id: int | None = None,
+    send: bool = False,
 ) -> int:
-    """Record a call, mail or message with a customer or carrier; returns its id."""
+    """Record a call, mail or message with a customer, carrier or supplier; returns its id.
+
+    ``po_id`` and ``shipment_id`` say what it was about. With ``send`` an outbound message is
+    also delivered (see the module note); a recipient without an address is refused.
+    """
     actor = actor_name(actor)
     channel = one_of(channel, CHANNELS, "Channel")
     direction = one_of(direction, DIRECTIONS, "Direction")
     subject = text(subject, "The subject", max_length=200)
     body = text(body, "The message", max_length=20000, required=False, multiline=True)
-    if customer_id is None and carrier_id is None:
-        raise ValidationError("Say who it was with: a customer or a carrier.")
+    if customer_id is None and carrier_id is None and supplier_id is None:
+        raise ValidationError("Say who it was with: a customer, a carrier or a supplier.")
     customer_id = optional_identifier(customer_id, "Customer")
     carrier_id = optional_identifier(carrier_id, "Carrier")
+    supplier_id = optional_identifier(supplier_id, "Supplier")
     order_id = optional_identifier(order_id, "Order")
+    po_id = optional_identifier(po_id, "Purchase order")
+    shipment_id = optional_identifier(shipment_id, "Shipment")
+    send = flag(send, "Send")
+    if send and direction != "outbound":
+        raise ValidationError("Only an outbound message can be sent; record inbound ones.")
     now = optional_moment(now, "The time of the message") or utcnow()
     answered_at = optional_moment(answered_at, "The answer time")
     with write_session(engine) as session:
@@ -127,12 +160,24 @@ def record_communication(
             raise NotFound(f"Customer {customer_id} does not exist.")
         if carrier_id is not None and session.get(Carrier, carrier_id) is None:
             raise NotFound(f"Carrier {carrier_id} does not exist.")
+        supplier = None if supplier_id is None else session.get(Supplier, supplier_id)
+        if supplier_id is not None and supplier is None:
+            raise NotFound(f"Supplier {supplier_id} does not exist.")
         _check_order(session, order_id, customer_id)
+        if po_id is not None:
+            po = session.get(PurchaseOrder, po_id)
+            if po is None or (supplier_id is not None and po.supplier_id != supplier_id):
+                raise NotFound(f"Purchase order {po_id} is not a purchase order of this supplier.")
+        if shipment_id is not None and session.get(Shipment, shipment_id) is None:
+            raise NotFound(f"Shipment {shipment_id} does not exist.")
         communication = Communication(
             created_at=now,
             customer_id=customer_id,
             carrier_id=carrier_id,
+            supplier_id=supplier_id,
             order_id=order_id,
+            po_id=po_id,
+            shipment_id=shipment_id,
             actor=actor,
             channel=channel,
             direction=direction,
@@ -148,7 +193,67 @@ def record_communication(
             action="record_communication",
             entity="communication",
             entity_id=communication.id,
-            after={"channel": channel, "subject": subject, "customer_id": customer_id},
+            after={
+                "channel": channel,
+                "subject": subject,
+                "customer_id": customer_id,
+                "carrier_id": carrier_id,
+                "supplier_id": supplier_id,
+                "sent": bool(send),
+            },
             at=now,
         )
+        if send:
+            _deliver(session, communication, supplier)
         return communication.id
+
+
+def _deliver(session: Session, message: Communication, supplier: Supplier | None) -> int:
+    """Hand an outbound message to its recipients; returns the notifications queued."""
+    ref = (
+        ("shipment", message.shipment_id)
+        if message.shipment_id
+        else ("purchase_order", message.po_id)
+        if message.po_id
+        else ("order", message.order_id)
+        if message.order_id
+        else (None, None)
+    )
+    queued = []
+    if message.customer_id is not None:
+        users = session.scalars(
+            select(User).where(User.customer_id == message.customer_id, User.active.is_(True))
+        ).all()
+        customer = session.get(Customer, message.customer_id)
+        for user in users:
+            queued.append(dict(user_id=user.id, email_to=user.email or None))
+        if not users and customer.email:
+            queued.append(dict(email_to=customer.email))
+        if not queued:
+            raise ValidationError(
+                f"{customer.name} has no login and no mail address: record the call instead."
+            )
+        for target in queued:
+            target["customer_id"] = customer.id
+    for partner in (
+        session.get(Carrier, message.carrier_id) if message.carrier_id else None,
+        supplier,
+    ):
+        if partner is None:
+            continue
+        if not partner.email:
+            raise ValidationError(
+                f"{partner.name} has no mail address on file: record the call instead."
+            )
+        queued.append(dict(email_to=partner.email))
+    for target in queued:
+        notify(
+            session,
+            kind="message",
+            subject=message.subject,
+            body=message.body,
+            ref_type=ref[0],
+            ref_id=ref[1],
+            **target,
+        )
+    return len(queued)

@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from data.db import write_session
+from data.db import read_connection, write_session
 from data.schema import (
     Backorder,
+    Carrier,
     Product,
     PurchaseOrder,
     PurchaseOrderLine,
     Receipt,
+    Shipment,
+    ShipmentEvent,
     Stock,
     Supplier,
     utcnow,
@@ -230,38 +233,181 @@ def _po_lines(session: Session, po_id: int) -> list[PurchaseOrderLine]:
     ).all()
 
 
+def _line_problem(sku: str, qty: object, pack_size: int, min_order_qty: int) -> str | None:
+    """Why ``qty`` cannot be ordered of a product (None when it can), naming the product."""
+    try:
+        qty = quantity(qty, f"{sku}: the quantity to order")
+    except ValidationError as err:
+        return err.message
+    if qty < min_order_qty:
+        return f"{sku}: {qty} is below the supplier's minimum order of {min_order_qty}."
+    if qty % pack_size:
+        lower = qty // pack_size * pack_size
+        options = f"{lower} or {lower + pack_size}" if lower else str(pack_size)
+        return f"{sku}: {qty} is not a whole number of packs of {pack_size} (order {options})."
+    return None
+
+
+def _draft_for_edit(session: Session, po_id: int) -> PurchaseOrder:
+    po = _locked_po(session, po_id)
+    if po.status != "draft":
+        raise InvalidState(
+            f"{po.number} is {po.status}: only a draft can be edited. "
+            "Cancel it and draft a new one to change what is ordered."
+        )
+    return po
+
+
+@write_operation
+def update_po_lines(engine: Engine, *, po_id: int, quantities: dict, actor: str) -> int:
+    """Change several lines of a draft at once (all or nothing); returns the lines changed.
+
+    Each quantity must be a whole number of the product's packs and at least its minimum
+    order; every line at fault is named in one message and nothing is saved.
+    """
+    actor = actor_name(actor)
+    po_id = identifier(po_id, "Purchase order")
+    if not isinstance(quantities, dict) or not quantities:
+        raise ValidationError("Say which lines to change and to what quantity.")
+    wanted = {identifier(k, "Purchase order line"): v for k, v in quantities.items()}
+    with write_session(engine) as session:
+        po = _draft_for_edit(session, po_id)
+        rows = {
+            line.id: (line, product)
+            for line, product in session.execute(
+                select(PurchaseOrderLine, Product)
+                .join(Product, Product.id == PurchaseOrderLine.product_id)
+                .where(PurchaseOrderLine.po_id == po.id)
+                .execution_options(populate_existing=True)
+            ).all()
+        }
+        strangers = sorted(set(wanted) - set(rows))
+        if strangers:
+            raise NotFound(
+                f"Line {', '.join(map(str, strangers))} is not on {po.number}: reload the page."
+            )
+        problems = [
+            problem
+            for line_id, qty in wanted.items()
+            if (
+                problem := _line_problem(
+                    rows[line_id][1].sku,
+                    qty,
+                    rows[line_id][1].pack_size,
+                    rows[line_id][1].min_order_qty,
+                )
+            )
+        ]
+        if problems:
+            raise ValidationError(f"Nothing saved on {po.number}. " + " ".join(problems))
+        for qty in wanted.values():
+            check_ceiling(session, qty, "The quantity to order")
+        changed = 0
+        for line_id, qty in sorted(wanted.items()):
+            line, product = rows[line_id]
+            if line.qty_ordered == int(qty):
+                continue
+            before = {"qty_ordered": line.qty_ordered}
+            line.qty_ordered = int(qty)
+            audit.record(
+                session,
+                actor=actor,
+                action="update_po_line",
+                entity="purchase_order_line",
+                entity_id=line.id,
+                before=before,
+                after={"qty_ordered": int(qty)},
+                note=f"{po.number} {product.sku}",
+            )
+            changed += 1
+        return changed
+
+
 @write_operation
 def update_po_line(engine: Engine, *, po_line_id: int, qty: int, actor: str) -> None:
-    """Change the quantity of a line on a draft purchase order."""
+    """Change the quantity of a line on a draft purchase order (whole packs, at least the minimum)."""
     actor = actor_name(actor)
     po_line_id = identifier(po_line_id, "Purchase order line")
     qty = quantity(qty, "The quantity to order")
+    with read_connection(engine) as conn:
+        po_id = conn.execute(
+            select(PurchaseOrderLine.po_id).where(PurchaseOrderLine.id == po_line_id)
+        ).scalar_one_or_none()
+    if po_id is None:
+        raise NotFound(f"Purchase order line {po_line_id} does not exist.")
+    update_po_lines(engine, po_id=po_id, quantities={po_line_id: qty}, actor=actor)
+
+
+@write_operation
+def add_po_line(engine: Engine, *, po_id: int, product_id: int, qty: int, actor: str) -> int:
+    """Add a product of the PO's supplier to a draft; returns the new line's id."""
+    actor = actor_name(actor)
+    po_id = identifier(po_id, "Purchase order")
+    product_id = identifier(product_id, "Product")
     with write_session(engine) as session:
+        po = _draft_for_edit(session, po_id)
+        product = session.get(Product, product_id)
+        if product is None or not product.active:
+            raise NotFound(f"Product {product_id} does not exist or is no longer sold.")
+        if product.supplier_id != po.supplier_id:
+            raise ValidationError(
+                f"{product.sku} comes from another supplier: it cannot go on {po.number}."
+            )
+        if session.execute(
+            select(PurchaseOrderLine.id).where(
+                PurchaseOrderLine.po_id == po.id, PurchaseOrderLine.product_id == product.id
+            )
+        ).first():
+            raise InvalidState(f"{product.sku} is already on {po.number}: change its quantity.")
+        problem = _line_problem(product.sku, qty, product.pack_size, product.min_order_qty)
+        if problem:
+            raise ValidationError(problem)
         check_ceiling(session, qty, "The quantity to order")
+        line = PurchaseOrderLine(
+            po_id=po.id,
+            product_id=product.id,
+            qty_ordered=int(qty),
+            qty_received=0,
+            unit_cost=product.cost,
+        )
+        session.add(line)
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="add_po_line",
+            entity="purchase_order_line",
+            entity_id=line.id,
+            after={"sku": product.sku, "qty_ordered": int(qty)},
+            note=po.number,
+        )
+        return line.id
+
+
+@write_operation
+def remove_po_line(engine: Engine, *, po_line_id: int, actor: str) -> None:
+    """Take a line off a draft purchase order."""
+    actor = actor_name(actor)
+    po_line_id = identifier(po_line_id, "Purchase order line")
+    with write_session(engine) as session:
         po_id = session.execute(
             select(PurchaseOrderLine.po_id).where(PurchaseOrderLine.id == po_line_id)
         ).scalar_one_or_none()
         if po_id is None:
             raise NotFound(f"Purchase order line {po_line_id} does not exist.")
-        po = _locked_po(session, po_id)
-        if po.status != "draft":
-            raise InvalidState(
-                f"{po.number} is {po.status}: only a draft can be edited. "
-                "Cancel it and draft a new one to change what is ordered."
-            )
+        po = _draft_for_edit(session, po_id)
         line = session.get(PurchaseOrderLine, po_line_id)
-        before = {"qty_ordered": line.qty_ordered}
-        line.qty_ordered = qty
+        sku = session.execute(select(Product.sku).where(Product.id == line.product_id)).scalar_one()
         audit.record(
             session,
             actor=actor,
-            action="update_po_line",
+            action="remove_po_line",
             entity="purchase_order_line",
             entity_id=line.id,
-            before=before,
-            after={"qty_ordered": qty},
+            before={"sku": sku, "qty_ordered": line.qty_ordered},
             note=po.number,
         )
+        session.delete(line)
 
 
 @write_operation
@@ -310,13 +456,19 @@ def send_po(
     actor: str,
     expected_date: dt.date | None = None,
     now: dt.datetime | None = None,
+    carrier_id: int | None = None,
+    tracking: str | None = None,
 ) -> dt.date:
     """Send an approved PO to its supplier; returns the expected date (default: today + lead time).
 
     The order is queued in the outbox as mail to the supplier with a PDF and a CSV attached.
+    With a ``carrier_id`` the inbound shipment that brings the goods is opened too (tracking
+    number optional), so logistics can follow it and record its events.
     """
     actor = actor_name(actor)
     po_id = identifier(po_id, "Purchase order")
+    carrier_id = optional_identifier(carrier_id, "Carrier")
+    tracking = text(tracking, "Tracking number", max_length=40, required=False) or None
     now = optional_moment(now, "The time of sending") or utcnow()
     if expected_date is not None:
         expected_date = a_date(expected_date, "Expected date")
@@ -355,8 +507,57 @@ def send_po(
             note="" if mail else f"{supplier.name} has no mail address: send the order by hand.",
             at=now,
         )
+        if carrier_id is not None:
+            _open_inbound_shipment(session, po, carrier_id, tracking, actor, now)
         _repromise(session, po, now)
         return expected
+
+
+def _open_inbound_shipment(
+    session: Session,
+    po: PurchaseOrder,
+    carrier_id: int,
+    tracking: str | None,
+    actor: str,
+    now: dt.datetime,
+) -> Shipment:
+    """The shipment that brings a sent PO in: planned, due on the PO's expected date."""
+    carrier = session.get(Carrier, carrier_id)
+    if carrier is None:
+        raise NotFound(f"Carrier {carrier_id} does not exist: choose one from the list.")
+    shipment = Shipment(
+        number=provisional_number(),
+        direction="inbound",
+        po_id=po.id,
+        carrier_id=carrier.id,
+        tracking=tracking,
+        status="planned",
+        promised_date=po.expected_date,
+        estimated_arrival=po.expected_date,
+    )
+    session.add(shipment)
+    session.flush()
+    shipment.number = document_number("IN", shipment.id)
+    session.add(
+        ShipmentEvent(
+            shipment_id=shipment.id, at=now, kind="booked", note=f"{po.number} with {carrier.name}"
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="open_inbound_shipment",
+        entity="shipment",
+        entity_id=shipment.id,
+        after={
+            "number": shipment.number,
+            "po": po.number,
+            "carrier": carrier.name,
+            "tracking": tracking,
+        },
+        at=now,
+    )
+    return shipment
 
 
 @write_operation
@@ -369,32 +570,78 @@ def set_po_expected_date(
     now: dt.datetime | None = None,
 ) -> int:
     """Record the supplier's new date; re-promise waiting backorders. Returns notifications sent."""
+    return set_po_expected_dates(engine, dates={po_id: expected_date}, actor=actor, now=now)
+
+
+@write_operation
+def set_po_expected_dates(
+    engine: Engine,
+    *,
+    dates: dict,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> int:
+    """Re-date several POs at once (all or nothing); returns the notifications sent.
+
+    The inbound shipment of each PO moves with it.
+    """
     actor = actor_name(actor)
-    po_id = identifier(po_id, "Purchase order")
-    expected_date = a_date(expected_date, "Expected date")
+    if not isinstance(dates, dict) or not dates:
+        raise ValidationError("Say which purchase orders get which new date.")
+    dates = {
+        identifier(po_id, "Purchase order"): a_date(day, "Expected date")
+        for po_id, day in dates.items()
+    }
     now = optional_moment(now, "The time of the change") or utcnow()
     with write_session(engine) as session:
-        po = _locked_po(session, po_id)
-        if po.status not in RECEIVABLE_STATUSES:
-            raise InvalidState(
-                f"{po.number} is {po.status}: only an approved or sent purchase order has a "
-                "delivery date to change."
-            )
-        before = po.expected_date
-        po.expected_date = expected_date
-        audit.record(
-            session,
-            actor=actor,
-            action="set_po_expected_date",
-            entity="purchase_order",
-            entity_id=po.id,
-            before={"expected_date": before},
-            after={"expected_date": expected_date},
-            at=now,
+        locked = [_locked_po(session, po_id) for po_id in sorted(dates)]
+        problems = []
+        for po in locked:
+            if po.status not in RECEIVABLE_STATUSES:
+                problems.append(
+                    f"{po.number} is {po.status}: only an approved or sent purchase order has a "
+                    "delivery date to change."
+                )
+            elif dates[po.id] < now.date():
+                problems.append(
+                    f"The new expected date {dates[po.id].isoformat()} of {po.number} is in the "
+                    "past: give the date the supplier now promises."
+                )
+        if problems:
+            wrong_state = any("only an approved" in p for p in problems)
+            raise (InvalidState if wrong_state else ValidationError)(" ".join(problems))
+        told = 0
+        for po in locked:
+            told += _redate(session, po, dates[po.id], actor, now)
+        return told
+
+
+def _redate(
+    session: Session, po: PurchaseOrder, expected_date: dt.date, actor: str, now: dt.datetime
+) -> int:
+    before = po.expected_date
+    po.expected_date = expected_date
+    audit.record(
+        session,
+        actor=actor,
+        action="set_po_expected_date",
+        entity="purchase_order",
+        entity_id=po.id,
+        before={"expected_date": before},
+        after={"expected_date": expected_date},
+        at=now,
+    )
+    for shipment in session.scalars(
+        select(Shipment).where(
+            Shipment.po_id == po.id,
+            Shipment.direction == "inbound",
+            Shipment.status.in_(("planned", "in_transit", "delayed")),
         )
-        if before is not None:
-            notification_rules.po_moved_later(session, po, before, now)
-        return _repromise(session, po, now)
+    ):
+        shipment.estimated_arrival = expected_date
+    if before is not None:
+        notification_rules.po_moved_later(session, po, before, now)
+    return _repromise(session, po, now)
 
 
 @write_operation

@@ -136,7 +136,11 @@ def test_record_communication_with_a_carrier(sqlite_engine, sworld):
         ({"channel": "fax"}, ValidationError, "Channel must be one of phone, email"),
         ({"direction": "sideways"}, ValidationError, "Direction must be one of inbound, outbound"),
         ({"subject": ""}, ValidationError, "The subject is required."),
-        ({"customer_id": None}, ValidationError, "Say who it was with: a customer or a carrier."),
+        (
+            {"customer_id": None},
+            ValidationError,
+            "Say who it was with: a customer, a carrier or a supplier.",
+        ),
         ({"customer_id": 55}, NotFound, "Customer 55 does not exist."),
         ({"carrier_id": 8}, NotFound, "Carrier 8 does not exist."),
         ({"answered_at": "soon"}, ValidationError, "The answer time must be a date and time"),

@@ -42,6 +42,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages/stock_control.py": ("warehouse_manager",),
     "pages/pick_queue.py": ("warehouse_operator",),
     "pages/shop.py": ("customer",),
+    "pages/replenishment.py": ("purchasing_manager",),
+    "pages/in_transit.py": ("logistics_manager",),
     "pages/admin.py": ("admin",),
 }
 

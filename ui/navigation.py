@@ -42,6 +42,20 @@ PAGES: tuple[PageSpec, ...] = (
         "Open picks by priority, the walking route of the next batch, scan to pick and pack.",
     ),
     PageSpec(
+        "pages/replenishment.py",
+        "Replenishment",
+        ":material/shopping_cart:",
+        "Purchasing",
+        "Low stock, drafted purchase orders to approve and send, late POs, supplier record.",
+    ),
+    PageSpec(
+        "pages/in_transit.py",
+        "In transit",
+        ":material/local_shipping:",
+        "Logistics",
+        "Inbound POs and outbound shipments on the way, tracking events, carriers' record.",
+    ),
+    PageSpec(
         "pages/shop.py",
         "Shop",
         ":material/storefront:",

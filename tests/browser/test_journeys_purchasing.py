@@ -1,0 +1,193 @@
+"""Journeys of the buyer and of logistics in Debian's chromium.
+
+The buyer edits a drafted purchase order in the grid, approves it and sends it (the PO is sent
+in the database, with its inbound shipment). Logistics records a delay on an inbound shipment
+a customer's backorder waits on: the backorder's estimate moves and the customer finds the
+notice in their inbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import Engine, select
+
+from data.db import make_engine, read_connection
+from data.schema import Backorder, Notification, PurchaseOrder, PurchaseOrderLine, Shipment, User
+from queries import purchasing
+from tests.browser.harness import (
+    act,
+    choose,
+    go_to,
+    login,
+    open_app,
+    sqlite_url,
+    wait_for_settled,
+)
+from tests.transit_support import backorder_on_inbound
+
+# Glide's grid: the first body row's centre lies this far below the grid's top edge.
+GRID_FIRST_ROW_Y = 53
+GRID_FIRST_CELL_X = 40
+GRID_STEP_MS = 700
+
+
+@pytest.fixture(scope="module")
+def db(shared_server) -> Engine:
+    engine = make_engine(sqlite_url(shared_server.database))
+    yield engine
+    engine.dispose()
+
+
+def line_qty(db: Engine, line_id: int) -> int:
+    with read_connection(db) as conn:
+        return conn.execute(
+            select(PurchaseOrderLine.qty_ordered).where(PurchaseOrderLine.id == line_id)
+        ).scalar_one()
+
+
+def po_status(db: Engine, po_id: int) -> str:
+    with read_connection(db) as conn:
+        return conn.execute(
+            select(PurchaseOrder.status).where(PurchaseOrder.id == po_id)
+        ).scalar_one()
+
+
+def arrival_of(db: Engine, shipment_id: int) -> dt.date | None:
+    with read_connection(db) as conn:
+        return conn.execute(
+            select(Shipment.estimated_arrival).where(Shipment.id == shipment_id)
+        ).scalar_one()
+
+
+def open_page_as(open_page, server, username: str, password: str) -> Page:
+    """A logged-in page. On this shared 2-core machine the login cookie component can rerun
+    the script while the form is filled and clear it; then the login is tried once more."""
+    page = open_page()
+    open_app(page, server.url)
+    try:
+        login(page, username, password)
+    except AssertionError:
+        open_app(page, server.url)
+        login(page, username, password)
+    return page
+
+
+def fill_date(page: Page, key: str, day: dt.date) -> None:
+    """Type a date into a date input (year, month and day are separate spin buttons)."""
+    group = page.locator(f".st-key-{key}")
+    for part, value in (("year", f"{day.year:04d}"), ("month", f"{day.month:02d}"),
+                        ("day", f"{day.day:02d}")):  # fmt: skip
+        spin = group.get_by_role("spinbutton", name=re.compile(f"^{part},"))
+        spin.click()
+        spin.press_sequentially(value)
+    page.keyboard.press("Tab")
+
+
+def wait_until(check, what: str, timeout_s: float = 30) -> None:
+    """Poll the database until ``check()`` holds (a flash message may be gone after a rerun)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {what}")
+        time.sleep(0.3)
+
+
+def choose_in_form(page: Page, key: str, option: str) -> None:
+    """Pick an option of a selectbox inside a form (no run starts until the form is sent)."""
+    box = page.locator(f".st-key-{key}").get_by_role("combobox")
+    box.click()
+    box.fill(option)
+    box.press("Enter")
+    expect(box).to_have_value(option)
+
+
+def test_the_buyer_edits_approves_and_sends_a_drafted_po(shared_server, db, open_page):
+    drafts = purchasing.draft_purchase_orders(db)
+    drafts = drafts[drafts["status"] == "draft"]
+    assert not drafts.empty, "the tiny demo has drafted purchase orders"
+    first = drafts.iloc[0]  # the page offers this PO first; its first line is row 0
+    po_id, line_id = int(first["po_id"]), int(first["po_line_id"])
+    new_qty = int(first["qty"]) + int(first["pack_size"])
+
+    buyer = open_page_as(open_page, shared_server, "buyer", "buyer-demo")
+    go_to(buyer, "Replenishment")
+    act(buyer, buyer.get_by_role("tab", name="Drafted POs", exact=True).click)
+    grid = buyer.locator(f".st-key-replen_lines_{po_id}")
+    expect(grid).to_be_visible()
+    # Select the first cell (SKU), step right to Quantity, open its editor, replace, commit.
+    # The grid draws on a canvas with no event to wait for: give each step a moment.
+    grid.click(position={"x": GRID_FIRST_CELL_X, "y": GRID_FIRST_ROW_Y})
+    buyer.wait_for_timeout(GRID_STEP_MS)
+    buyer.keyboard.press("ArrowRight")
+    buyer.keyboard.press("ArrowRight")
+    buyer.keyboard.press("Enter")
+    buyer.wait_for_timeout(GRID_STEP_MS)
+    buyer.keyboard.press("Control+a")
+    buyer.keyboard.type(str(new_qty))
+    act(buyer, lambda: buyer.keyboard.press("Enter"))
+    act(buyer, buyer.get_by_role("button", name="Save changes").click)
+    wait_until(lambda: line_qty(db, line_id) == new_qty, "the new quantity saved")
+    act(buyer, buyer.get_by_role("button", name="Approve").click)
+    wait_until(lambda: po_status(db, po_id) == "approved", "the PO approved")
+    buyer.locator(f".st-key-replen_send_tracking_{po_id} input").fill("TRK-BROWSER-1")
+    act(buyer, buyer.get_by_role("button", name="Send to supplier").click)
+    wait_until(lambda: po_status(db, po_id) == "sent", "the PO sent")
+
+    with read_connection(db) as conn:
+        status = conn.execute(
+            select(PurchaseOrder.status, PurchaseOrder.approved_by, PurchaseOrder.sent_at).where(
+                PurchaseOrder.id == po_id
+            )
+        ).one()
+        qty = conn.execute(
+            select(PurchaseOrderLine.qty_ordered).where(PurchaseOrderLine.id == line_id)
+        ).scalar_one()
+        shipment = conn.execute(
+            select(Shipment.direction, Shipment.tracking).where(Shipment.po_id == po_id)
+        ).one()
+    assert (status.status, status.approved_by) == ("sent", "buyer")
+    assert status.sent_at is not None
+    assert qty == new_qty
+    assert tuple(shipment) == ("inbound", "TRK-BROWSER-1")
+
+
+def test_logistics_records_a_delay_and_the_customer_is_told(shared_server, db, open_page):
+    waiting = backorder_on_inbound(db, "customer1")
+    new_date = max(waiting.estimated_arrival, dt.date.today()) + dt.timedelta(days=12)
+
+    logistics = open_page_as(open_page, shared_server, "logistics", "logistics-demo")
+    go_to(logistics, "In transit")
+    choose(logistics, "transit_inbound_pick", f"{waiting.shipment_number} —", exact=False)
+    sid = waiting.shipment_id
+    choose_in_form(logistics, f"transit_event_kind_{sid}", "Delayed")
+    fill_date(logistics, f"transit_event_date_{sid}", new_date)
+    logistics.locator(f".st-key-transit_event_note_{sid} input").fill("Ferry cancelled")
+    act(logistics, logistics.get_by_role("button", name="Record event").click)
+    wait_until(lambda: arrival_of(db, sid) == new_date, "the delay recorded")
+
+    with read_connection(db) as conn:
+        estimate = conn.execute(
+            select(Backorder.estimated_date).where(Backorder.id == waiting.backorder_id)
+        ).scalar_one()
+        arrival = conn.execute(
+            select(Shipment.estimated_arrival).where(Shipment.id == sid)
+        ).scalar_one()
+        user_id = conn.execute(select(User.id).where(User.username == "customer1")).scalar_one()
+        notices = conn.execute(
+            select(Notification.subject, Notification.email_to).where(
+                Notification.user_id == user_id, Notification.ref_id == waiting.backorder_id
+            )
+        ).all()
+    assert arrival == new_date
+    assert estimate > waiting.estimated_date, (estimate, waiting.estimated_date)
+    assert len(notices) == 1 and f"now expected {estimate}" in notices[0].subject
+
+    customer = open_page_as(open_page, shared_server, "customer1", "customer1-demo")
+    wait_for_settled(customer)
+    customer.get_by_text("Inbox").first.click()
+    expect(customer.get_by_text(notices[0].subject).first).to_be_visible()
