@@ -570,6 +570,7 @@ def set_po_expected_date(
     now: dt.datetime | None = None,
 ) -> int:
     """Record the supplier's new date; re-promise waiting backorders. Returns notifications sent."""
+    po_id = identifier(po_id, "Purchase order")
     return set_po_expected_dates(engine, dates={po_id: expected_date}, actor=actor, now=now)
 
 

@@ -31,7 +31,8 @@ from operations.errors import InvalidState, NotFound, ValidationError
 from operations.notifications import notify
 from operations.promises import tell_about_slips
 from operations.stock import lock_stock
-from operations.validation import a_date, actor_name, identifier, one_of, text
+from operations.transactions import write_operation
+from operations.validation import a_date, actor_name, identifier, one_of, optional_moment, text
 from operations.warehouse import mark_delivered
 
 TRACKING_EVENTS = ("picked_up", "in_transit", "delayed", "delivered", "failed")
@@ -47,6 +48,7 @@ CLOSED_STATUSES = ("delivered", "cancelled")
 MOVABLE_PO_STATUSES = ("approved", "sent", "partially_received")
 
 
+@write_operation
 def record_tracking_event(
     engine: Engine,
     *,
@@ -67,7 +69,7 @@ def record_tracking_event(
     shipment_id = identifier(shipment_id, "Shipment")
     kind = one_of(kind, TRACKING_EVENTS, "Tracking event")
     note = text(note, "The note", max_length=300, required=False)
-    now = now or utcnow()
+    now = optional_moment(now, "The time of the event") or utcnow()
     today = now.date()
     if new_date is not None:
         new_date = a_date(new_date, "The new estimated arrival")

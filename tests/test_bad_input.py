@@ -364,6 +364,83 @@ CASES = {
         lambda s: {"po_line_id": s.draft_po_line, "qty": 60, "actor": "bob"},
         {"po_line_id": BAD_IDS, "qty": [*BAD_QUANTITIES, 200_000], "actor": BAD_ACTORS},
     ),
+    "update_po_lines": Case(
+        operations.update_po_lines,
+        lambda s: {"po_id": s.draft_po, "quantities": {s.draft_po_line: 60}, "actor": "bob"},
+        {
+            "po_id": BAD_IDS,
+            "quantities": lambda s: [
+                None,
+                {},
+                [1],
+                "60",
+                {s.draft_po_line: 0},
+                {s.draft_po_line: 65},  # not whole packs of 10
+                {s.draft_po_line: 10},  # below the minimum of 20
+                {s.draft_po_line: 1.5},
+                {s.draft_po_line: 10**18},
+                {s.draft_po_line: 200_000},
+                {UNKNOWN_ID: 60},
+                {2**63: 60},
+            ],
+            "actor": BAD_ACTORS,
+        },
+    ),
+    "add_po_line": Case(
+        operations.add_po_line,
+        lambda s: {
+            "po_id": s.draft_po,
+            "product_id": s.world.products["FLOUR-25"],
+            "qty": 10,
+            "actor": "bob",
+        },
+        {
+            "po_id": BAD_IDS,
+            "product_id": lambda s: [*BAD_IDS, s.world.products["BUTTER-10"]],
+            "qty": [*BAD_QUANTITIES, 7, 5, 200_000],
+            "actor": BAD_ACTORS,
+        },
+    ),
+    "remove_po_line": Case(
+        operations.remove_po_line,
+        lambda s: {"po_line_id": s.draft_po_line, "actor": "bob"},
+        {"po_line_id": BAD_IDS, "actor": BAD_ACTORS},
+    ),
+    "set_po_expected_dates": Case(
+        operations.set_po_expected_dates,
+        lambda s: {"dates": {s.sent_po: SOON}, "actor": "bob"},
+        {
+            "dates": lambda s: [
+                None,
+                {},
+                [s.sent_po],
+                {s.sent_po: None},
+                {s.sent_po: FAR_FUTURE_DATE},
+                {s.sent_po: "2026-01-01"},
+                {UNKNOWN_ID: SOON},
+                {s.draft_po: SOON},
+            ],
+            "actor": BAD_ACTORS,
+            "now": BAD_MOMENTS,
+        },
+    ),
+    "record_tracking_event": Case(
+        operations.record_tracking_event,
+        lambda s: {"shipment_id": s.shipment, "kind": "in_transit", "actor": "logi"},
+        {
+            "shipment_id": BAD_IDS,
+            "kind": [None, "", "lost", 5, *CONTROL],
+            "new_date": BAD_DATES,
+            "note": BAD_OPTIONAL_TEXT,
+            "actor": BAD_ACTORS,
+            "now": BAD_MOMENTS,
+        },
+    ),
+    "reestimate_all_backorders": Case(
+        operations.reestimate_all_backorders,
+        lambda s: {"today": dt.date.today()},
+        {"today": [d for d in BAD_DATES if d is not None]},
+    ),
     "set_thresholds": Case(
         operations.set_thresholds,
         lambda s: {
