@@ -420,6 +420,52 @@ class DemandDaily(Base):
     revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
 
 
+ROOT_CAUSES = (
+    "late_supplier",
+    "demand_spike",
+    "allocation",
+    "forecast_miss",
+    "threshold_too_low",
+    "short_pick",
+    "unknown",
+)
+# Rollup key of an order line that never went short.
+NO_BACKORDER = "none"
+RollupMoney = Numeric(14, 2)
+
+
+class BackorderRollup(Base):
+    """Summary kept by the write side: order lines per week, category, segment and root cause.
+
+    Every write that changes an order line or its backorder adds its difference here in the same
+    transaction (operations/rollup.py), so the analytics pages read a few thousand rows instead
+    of every order line. ``week`` is the Monday of the week the order was placed; lines that never
+    went short have ``root_cause = 'none'``. ``bo_*`` follow the line's backorder (its quantity,
+    what was filled, what was cancelled = lost); ``cancelled_*`` every cancelled unit of the line.
+    Cost is the product's cost when the change was recorded. ``python -m data
+    rebuild-summaries`` recomputes it from the order lines.
+    """
+
+    __tablename__ = "backorder_rollup"
+    week: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(30), primary_key=True)
+    root_cause: Mapped[str] = mapped_column(String(30), primary_key=True)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    cost: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    bo_lines: Mapped[int] = mapped_column(Integer, default=0)
+    bo_units: Mapped[int] = mapped_column(Integer, default=0)
+    bo_value: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    bo_filled_units: Mapped[int] = mapped_column(Integer, default=0)
+    lost_units: Mapped[int] = mapped_column(Integer, default=0)
+    lost_value: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    lost_cost: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    cancelled_units: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled_value: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+
+
 # --- Purchasing and logistics --------------------------------------------------------------
 
 

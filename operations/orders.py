@@ -44,6 +44,8 @@ from operations.estimates import expected_date
 from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
+from operations.rollup import LineContext, RollupChange, week_of
+from operations.root_cause import attribute_shortage
 from operations.stock import (
     lock_order,
     lock_stock,
@@ -240,6 +242,7 @@ def place_order(
         holding = choice == "ship_complete" and any(short for _, _, _, short in plan)
         placed: list[PlacedLine] = []
         demand: list[dict] = []
+        rollup = RollupChange(session)
         reserve_many(
             session,
             [{"product_id": p.id, "qty": reserve, "ref_id": ln.id} for p, ln, reserve, _ in plan],
@@ -264,43 +267,57 @@ def place_order(
                     )
                 )
             estimate = None
-            if short and choice == "cancel_short":
-                session.add(
-                    Backorder(
-                        order_line_id=line.id,
-                        product_id=product.id,
-                        customer_id=customer.id,
-                        qty=short,
-                        qty_filled=0,
-                        qty_cancelled=short,
-                        status="cancelled",
-                        created_at=now,
-                        closed_at=now,
-                        cancel_reason="cancel_short: the customer takes only what is in stock",
-                        estimate_reason="",
-                    )
+            backorder = None
+            cause = None
+            if short:
+                cause = attribute_shortage(
+                    session,
+                    product=product,
+                    qty=line.qty_ordered,
+                    on_hand=stock.get(product.id, (0, 0))[0],
+                    today=today,
                 )
+            if short and choice == "cancel_short":
+                backorder = Backorder(
+                    order_line_id=line.id,
+                    product_id=product.id,
+                    customer_id=customer.id,
+                    qty=short,
+                    qty_filled=0,
+                    qty_cancelled=short,
+                    status="cancelled",
+                    created_at=now,
+                    closed_at=now,
+                    cancel_reason="cancel_short: the customer takes only what is in stock",
+                    estimate_reason="",
+                    root_cause=cause,
+                )
+                session.add(backorder)
             elif short:
                 estimate = expected_date(session, product.id, short, today, customer_id=customer.id)
-                session.add(
-                    Backorder(
-                        order_line_id=line.id,
-                        product_id=product.id,
-                        customer_id=customer.id,
-                        qty=short,
-                        qty_filled=0,
-                        qty_cancelled=0,
-                        status="open",
-                        created_at=now,
-                        promised_date=estimate.likely,
-                        estimated_date=estimate.likely,
-                        estimated_late_date=estimate.late,
-                        estimate_reason=estimate.reason[:300],
-                        waits_on_po_id=estimate.po_id,
-                    )
+                backorder = Backorder(
+                    order_line_id=line.id,
+                    product_id=product.id,
+                    customer_id=customer.id,
+                    qty=short,
+                    qty_filled=0,
+                    qty_cancelled=0,
+                    status="open",
+                    created_at=now,
+                    promised_date=estimate.likely,
+                    estimated_date=estimate.likely,
+                    estimated_late_date=estimate.late,
+                    estimate_reason=estimate.reason[:300],
+                    waits_on_po_id=estimate.po_id,
+                    root_cause=cause,
                 )
+                session.add(backorder)
                 # Flush now so the next line's estimate sees this backorder in the queue.
                 session.flush()
+            rollup.know(
+                line.id, LineContext(week_of(now), product.category, customer.segment, product.cost)
+            )
+            rollup.watch(line, backorder, new=True)
             placed.append(
                 PlacedLine(
                     line_id=line.id,
@@ -327,6 +344,7 @@ def place_order(
                 }
             )
         _upsert_demand(session, demand)
+        rollup.save()
         _warn_low_stock(session, plan, free, now)
         if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
             # cancel_short with nothing in stock: nothing is left to pick, ship or wait for.
@@ -406,13 +424,14 @@ def _cancel_units(
     """Cancel ``qty`` outstanding units of a line: first what is on backorder, then reservations."""
     from_backorder = min(qty, line.qty_backordered)
     from_reserved = qty - from_backorder
-    backorder = None
-    if from_backorder:
-        backorder = session.execute(
-            select(Backorder)
-            .where(Backorder.order_line_id == line.id)
-            .execution_options(populate_existing=True)
-        ).scalar_one()
+    # The line's backorder even when none of it is cancelled: it places the line in the rollup.
+    backorder = session.execute(
+        select(Backorder)
+        .where(Backorder.order_line_id == line.id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    rollup = RollupChange(session)
+    rollup.watch(line, backorder)
     if from_reserved:
         move_stock(
             session,
@@ -428,7 +447,7 @@ def _cancel_units(
         # Tasks are rebuilt for whatever stays reserved (picked goods go back to the bin).
         cancel_line_tasks(session, line.id)
     # No query below this point until the line adds up again (autoflush would write it half-done).
-    if backorder is not None:
+    if from_backorder:
         backorder.qty_cancelled += from_backorder
         if backorder.qty_filled + backorder.qty_cancelled == backorder.qty:
             backorder.status = "cancelled"
@@ -437,6 +456,7 @@ def _cancel_units(
     line.qty_backordered -= from_backorder
     line.qty_allocated -= from_reserved
     line.qty_cancelled += qty
+    rollup.save()
 
 
 def _close_if_done(session: Session, order: Order, reason: str, now: dt.datetime) -> None:

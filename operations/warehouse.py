@@ -28,6 +28,7 @@ from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
 from operations.notifications import notify
 from operations.numbering import document_number, provisional_number
+from operations.rollup import RollupChange
 from operations.stock import lock_order, lock_stock, move_stock, resolve_warehouse
 from operations.validation import actor_name, identifier, non_negative, text
 
@@ -197,6 +198,8 @@ def _short_pick(
         if takes_backorders
         else None
     )
+    rollup = RollupChange(session)
+    rollup.watch(line, backorder)
     # From here on no query runs until every changed row is consistent again (autoflush).
     task.qty_picked = qty_found
     task.status = "picked" if qty_found else "short"
@@ -216,6 +219,8 @@ def _short_pick(
         )
         session.add(backorder)
     backorder.qty += missing
+    backorder.root_cause = backorder.root_cause or "short_pick"
+    rollup.watch(line, backorder)
     if estimate is not None:
         line.qty_backordered += missing
         backorder.status = "open"
@@ -225,7 +230,6 @@ def _short_pick(
         backorder.estimated_late_date = estimate.late
         backorder.estimate_reason = estimate.reason[:300]
         backorder.waits_on_po_id = estimate.po_id
-        backorder.root_cause = backorder.root_cause or "short_pick"
     else:
         line.qty_cancelled += missing
         backorder.qty_cancelled += missing
@@ -234,6 +238,7 @@ def _short_pick(
         backorder.cancel_reason = (
             "cancel_short: short pick, the customer takes only what is in stock"
         )
+    rollup.save()
     if order.status == "open" and qty_found:
         order.status = "picking"
     sku = session.execute(select(Product.sku).where(Product.id == task.product_id)).scalar_one()
