@@ -42,6 +42,9 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages/stock_control.py": ("warehouse_manager",),
     "pages/shop.py": ("customer",),
     "pages/admin.py": ("admin",),
+    "pages/overview.py": ("owner",),
+    "pages/backorder_cost.py": ("finance_manager",),
+    "pages/loyalty_impact.py": ("marketing_manager",),
 }
 
 

@@ -1,4 +1,4 @@
-"""backorder rollup: order lines per week, category, segment and root cause
+"""backorder rollup (order lines per week, category, segment, root cause); open-backorder index
 
 Revision ID: a1
 Revises: 0001
@@ -38,7 +38,9 @@ def upgrade() -> None:
             "week", "category", "segment", "root_cause", name=op.f("pk_backorder_rollup")
         ),
     )
+    op.create_index(op.f("ix_backorders_status"), "backorders", ["status"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_backorders_status"), table_name="backorders")
     op.drop_table("backorder_rollup")
