@@ -29,6 +29,9 @@ PAGE_USERS = {
     "shop": "customer1",
     "admin": "admin",
     "home": "manager",
+    "overview": "owner",
+    "backorder_cost": "finance",
+    "loyalty_impact": "marketing",
 }
 DEFAULT_USER = "owner"  # the owner may open every page (except the shop's customer view)
 WARM_RUNS = 3
