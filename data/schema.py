@@ -96,7 +96,7 @@ LEDGER_REASONS = (
     "adjust",
     "short_pick",
 )
-COST_KINDS = ("expedite", "split_freight", "credit")
+COST_KINDS = ("expedite", "split_freight", "credit", "handling")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -466,6 +466,7 @@ class BackorderRollup(Base):
     lost_cost: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
     cancelled_units: Mapped[int] = mapped_column(Integer, default=0)
     cancelled_value: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    cancelled_cost: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
 
 
 # --- Purchasing and logistics --------------------------------------------------------------

@@ -62,6 +62,27 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec(
             "default_lead_time_days", 7, "Lead time assumed for a supplier with no history.", 1, 365
         ),
+        SettingSpec(
+            "backorder_handling_cost",
+            2.5,
+            "Administrative cost (EUR) booked for every backorder created.",
+            0,
+            1000,
+        ),
+        SettingSpec(
+            "split_freight_cost",
+            9.0,
+            "Freight cost (EUR) booked when an order ships in more than one delivery.",
+            0,
+            10000,
+        ),
+        SettingSpec(
+            "retention_days",
+            60,
+            "A customer counts as retained when they order again within this many days.",
+            1,
+            730,
+        ),
         SettingSpec("pick_days", 1, "Working days from stock to dispatch.", 0, 30),
         SettingSpec("refresh_seconds", 5, "How often live pages refresh themselves.", 2, 600),
         SettingSpec("mail_enabled", False, "Send notifications by mail from the outbox."),

@@ -37,6 +37,7 @@ FIGURE_COLUMNS = (
     "lost_cost",
     "cancelled_units",
     "cancelled_value",
+    "cancelled_cost",
 )
 # A backorder without a recorded cause (older data) counts as unknown.
 UNRECORDED_CAUSE = "unknown"
@@ -85,6 +86,7 @@ def straight_aggregate(conn: Connection):
             func.sum(lost * Product.cost).label("lost_cost"),
             func.sum(OrderLine.qty_cancelled).label("cancelled_units"),
             func.sum(OrderLine.qty_cancelled * price).label("cancelled_value"),
+            func.sum(OrderLine.qty_cancelled * Product.cost).label("cancelled_cost"),
         )
         .select_from(OrderLine)
         .join(Order, Order.id == OrderLine.order_id)

@@ -15,6 +15,7 @@ from operations.admin import (
     set_user_roles,
 )
 from operations.allocation import priority_score
+from operations.backorder_costs import record_backorder_cost
 from operations.catalogue import set_product_prices
 from operations.customers import record_communication, record_feedback
 from operations.errors import InvalidState, LarderError, NotFound, ValidationError
@@ -68,6 +69,7 @@ __all__ = [
     "place_order",
     "priority_score",
     "receive_po",
+    "record_backorder_cost",
     "record_communication",
     "record_feedback",
     "report_short_pick",

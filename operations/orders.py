@@ -39,6 +39,7 @@ from data.schema import (
 from data.settings import get_setting
 from operations import audit
 from operations.allocation import fill_backorders
+from operations.backorder_costs import book_handling
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
 from operations.notifications import notify
@@ -243,6 +244,7 @@ def place_order(
         placed: list[PlacedLine] = []
         demand: list[dict] = []
         rollup = RollupChange(session)
+        created: list[Backorder] = []
         reserve_many(
             session,
             [{"product_id": p.id, "qty": reserve, "ref_id": ln.id} for p, ln, reserve, _ in plan],
@@ -318,6 +320,8 @@ def place_order(
                 line.id, LineContext(week_of(now), product.category, customer.segment, product.cost)
             )
             rollup.watch(line, backorder, new=True)
+            if backorder is not None:
+                created.append(backorder)
             placed.append(
                 PlacedLine(
                     line_id=line.id,
@@ -345,6 +349,8 @@ def place_order(
             )
         _upsert_demand(session, demand)
         rollup.save()
+        session.flush()
+        book_handling(session, created, now)
         _warn_low_stock(session, plan, free, now)
         if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
             # cancel_short with nothing in stock: nothing is left to pick, ship or wait for.

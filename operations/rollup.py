@@ -65,6 +65,7 @@ def line_figures(
         "lost_cost": Decimal(0),
         "cancelled_units": line.qty_cancelled,
         "cancelled_value": line.qty_cancelled * price,
+        "cancelled_cost": line.qty_cancelled * cost,
     }
     cause = NO_BACKORDER
     if backorder is not None and backorder.qty:

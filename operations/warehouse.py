@@ -24,6 +24,7 @@ from data.schema import (
 )
 from operations import audit
 from operations.allocation import fill_backorders
+from operations.backorder_costs import book_handling, book_split_freight
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
 from operations.notifications import notify
@@ -206,6 +207,7 @@ def _short_pick(
     task.picked_at = now
     task.actor = actor
     line.qty_allocated -= missing
+    is_new = backorder is None
     if backorder is None:
         backorder = Backorder(
             order_line_id=line.id,
@@ -239,6 +241,9 @@ def _short_pick(
             "cancel_short: short pick, the customer takes only what is in stock"
         )
     rollup.save()
+    if is_new:
+        session.flush()
+        book_handling(session, [backorder], now)
     if order.status == "open" and qty_found:
         order.status = "picking"
     sku = session.execute(select(Product.sku).where(Product.id == task.product_id)).scalar_one()
@@ -372,6 +377,7 @@ def ship_order(
             ShipmentEvent(shipment_id=shipment.id, at=now, kind="picked_up", note=carrier.name)
         )
         session.flush()
+        book_split_freight(session, order_id=order.id, shipment=shipment, now=now)
         lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)).all()
         done = all(ln.qty_allocated - ln.qty_shipped + ln.qty_backordered == 0 for ln in lines)
         before = order.status

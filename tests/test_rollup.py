@@ -23,7 +23,15 @@ from data.summaries import FIGURE_COLUMNS, rebuild
 from tests.operations_world import build_world
 from tests.test_invariants_property import CHOICES, SKUS, TIERS, run_step
 
-MONEY_COLUMNS = {"value", "cost", "bo_value", "lost_value", "lost_cost", "cancelled_value"}
+MONEY_COLUMNS = {
+    "value",
+    "cost",
+    "bo_value",
+    "lost_value",
+    "lost_cost",
+    "cancelled_value",
+    "cancelled_cost",
+}
 
 RAW_LINES = text(
     """
@@ -57,6 +65,7 @@ def expected_rollup(engine) -> dict[tuple, dict]:
         row["cost"] += ordered * cost
         row["cancelled_units"] += cancelled
         row["cancelled_value"] += cancelled * price
+        row["cancelled_cost"] += cancelled * cost
         if has_bo:
             row["bo_lines"] += 1
             row["bo_units"] += bq

@@ -1,4 +1,5 @@
-"""backorder rollup (order lines per week, category, segment, root cause); open-backorder index
+"""backorder rollup (order lines per week, category, segment, root cause); open-backorder index;
+handling cost kind
 
 Revision ID: a1
 Revises: 0001
@@ -34,13 +35,26 @@ def upgrade() -> None:
         sa.Column("lost_cost", money, nullable=False),
         sa.Column("cancelled_units", sa.Integer(), nullable=False),
         sa.Column("cancelled_value", money, nullable=False),
+        sa.Column("cancelled_cost", money, nullable=False),
         sa.PrimaryKeyConstraint(
             "week", "category", "segment", "root_cause", name=op.f("pk_backorder_rollup")
         ),
     )
     op.create_index(op.f("ix_backorders_status"), "backorders", ["status"], unique=False)
+    # Administrative handling joins the backorder cost kinds.
+    with op.batch_alter_table("backorder_costs", recreate="always") as batch:
+        batch.drop_constraint(op.f("ck_backorder_costs_kind"), type_="check")
+        batch.create_check_constraint(
+            op.f("ck_backorder_costs_kind"),
+            "kind IN ('expedite', 'split_freight', 'credit', 'handling')",
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("backorder_costs", recreate="always") as batch:
+        batch.drop_constraint(op.f("ck_backorder_costs_kind"), type_="check")
+        batch.create_check_constraint(
+            op.f("ck_backorder_costs_kind"), "kind IN ('expedite', 'split_freight', 'credit')"
+        )
     op.drop_index(op.f("ix_backorders_status"), table_name="backorders")
     op.drop_table("backorder_rollup")
