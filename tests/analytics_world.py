@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from data.db import write_session
 from data.schema import (
+    Backorder,
     Customer,
     Forecast,
     ModelRun,
@@ -29,7 +30,13 @@ from data.schema import (
     Stock,
     StockLedger,
 )
-from operations import cancel_line, confirm_pick, place_order, receive_po
+from operations import (
+    cancel_line,
+    confirm_pick,
+    place_order,
+    receive_po,
+    record_backorder_cost,
+)
 from tests.operations_world import World, build_world, fetch_rows
 
 TODAY = dt.date(2026, 6, 17)  # a Wednesday
@@ -172,6 +179,31 @@ def build_analytics_world(engine) -> AnalyticsWorld:
         engine, task_id=oil_task.id, qty_picked=oil_task.qty - 2, actor="op", now=at(0, 12)
     )
 
+    # Costs booked by hand, and an open purchase order still to arrive.
+    spike_backorder = fetch_rows(
+        engine, select(Backorder.id).where(Backorder.order_line_id == spike.lines[0].line_id)
+    )[0][0]
+    record_backorder_cost(
+        engine, backorder_id=spike_backorder, kind="expedite", amount=30, actor="t", now=at(11)
+    )
+    record_backorder_cost(
+        engine, backorder_id=spike_backorder, kind="credit", amount="4.40", actor="t", now=at(8)
+    )
+    with write_session(engine) as s:
+        po = PurchaseOrder(
+            number="PO-A2",
+            supplier_id=base.suppliers["MILL"],
+            warehouse_id=base.warehouse,
+            status="sent",
+            expected_date=TODAY + dt.timedelta(days=5),
+        )
+        s.add(po)
+        s.flush()
+        s.add(
+            PurchaseOrderLine(
+                po_id=po.id, product_id=products["FLOUR-25"], qty_ordered=10, unit_cost=Decimal("4")
+            )
+        )
     with write_session(engine) as s:
         # Delivered shipments: two on time, one late, one outside the weeks.
         for n, (shipped, promised, delivered) in enumerate(
