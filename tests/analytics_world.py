@@ -20,6 +20,7 @@ from data.db import write_session
 from data.schema import (
     Backorder,
     Customer,
+    Feedback,
     Forecast,
     ModelRun,
     PickTask,
@@ -50,7 +51,7 @@ def at(days_ago: int, hour: int = 10) -> dt.datetime:
 @dataclass
 class AnalyticsWorld:
     base: World
-    customers: dict[str, int]  # gold, silver, bronze (restaurants), hotel, school
+    customers: dict[str, int]  # gold, silver, bronze (restaurants), hotel, school, canteen
     products: dict[str, int]
 
 
@@ -118,9 +119,13 @@ def build_analytics_world(engine) -> AnalyticsWorld:
         apple = _add_product(s, base, "APPLE-5KG", "Produce", 0, "7.50")
         hotel = _add_customer(s, "H1", "Hotel", "gold")
         school = _add_customer(s, "S1", "School", "bronze")
-    customers = {**base.customers, "hotel": hotel, "school": school}
+        canteen = _add_customer(s, "K1", "Canteen", "silver")
+    customers = {**base.customers, "hotel": hotel, "school": school, "canteen": canteen}
     products = {**base.products, "MILK-1L": milk, "APPLE-5KG": apple}
 
+    # A canteen that never meets a backorder, ordering again within a week.
+    _order(engine, canteen, [("OIL-5L", 2)], at(35))
+    _order(engine, canteen, [("OIL-5L", 1)], at(29))
     # A year ago, same month: one short line out of two.
     _order(engine, hotel, [("NAPKIN-500", 5), ("OIL-5L", 2)], at(365, 9))
     # Last month and this month, several weeks. Small napkin lines first: the usual size (2).
@@ -218,6 +223,25 @@ def build_analytics_world(engine) -> AnalyticsWorld:
                     shipped_at=at(shipped),
                     promised_date=TODAY - dt.timedelta(days=promised),
                     delivered_at=at(delivered, 16),
+                )
+            )
+        # Feedback: (days ago, customer, csat, nps, sentiment, comment).
+        for days_ago, who, csat, nps, sentiment, comment in (
+            (30, "hotel", 2, 3, -0.8, "Milk arrived late again"),
+            (25, "hotel", 3, 6, -0.3, "Prices went up"),
+            (20, "school", 5, 10, 0.9, "Great service"),
+            (15, "gold", 4, 9, 0.5, ""),
+            (10, "silver", 1, 0, -0.9, "Napkins missing from the delivery"),
+            (3, "bronze", 4, 8, None, "Fine"),
+        ):
+            s.add(
+                Feedback(
+                    created_at=at(days_ago),
+                    customer_id=customers[who],
+                    csat=csat,
+                    nps=nps,
+                    sentiment=sentiment,
+                    comment=comment,
                 )
             )
         run = ModelRun(kind="demand", version="t", status="ok", params={"freq": "W"})
