@@ -426,8 +426,12 @@ def _cancel_units(
     actor: str,
     now: dt.datetime,
     warehouse_id: int,
+    rollup: RollupChange,
 ) -> None:
-    """Cancel ``qty`` outstanding units of a line: first what is on backorder, then reservations."""
+    """Cancel ``qty`` outstanding units of a line: first what is on backorder, then reservations.
+
+    The caller saves ``rollup`` once for all its lines (one upsert, rows in key order).
+    """
     from_backorder = min(qty, line.qty_backordered)
     from_reserved = qty - from_backorder
     # The line's backorder even when none of it is cancelled: it places the line in the rollup.
@@ -436,7 +440,6 @@ def _cancel_units(
         .where(Backorder.order_line_id == line.id)
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
-    rollup = RollupChange(session)
     rollup.watch(line, backorder)
     if from_reserved:
         move_stock(
@@ -462,7 +465,6 @@ def _cancel_units(
     line.qty_backordered -= from_backorder
     line.qty_allocated -= from_reserved
     line.qty_cancelled += qty
-    rollup.save()
 
 
 def _close_if_done(session: Session, order: Order, reason: str, now: dt.datetime) -> None:
@@ -506,6 +508,7 @@ def cancel_order(
             "outstanding": {ln.line_no: _outstanding(ln) for ln in lines},
         }
         released = []
+        rollup = RollupChange(session)
         for line in lines:
             qty = _outstanding(line)
             if qty:
@@ -519,7 +522,9 @@ def cancel_order(
                     actor=actor,
                     now=now,
                     warehouse_id=warehouse_id,
+                    rollup=rollup,
                 )
+        rollup.save()
         session.flush()
         _close_if_done(session, order, reason, now)
         audit.record(
@@ -590,6 +595,7 @@ def cancel_line(
             "qty_cancelled": line.qty_cancelled,
         }
         releases = qty > line.qty_backordered
+        rollup = RollupChange(session)
         _cancel_units(
             session,
             line=line,
@@ -598,7 +604,9 @@ def cancel_line(
             actor=actor,
             now=now,
             warehouse_id=warehouse_id,
+            rollup=rollup,
         )
+        rollup.save()
         session.flush()
         _close_if_done(session, order, reason, now)
         # What stays reserved needs tasks again; a ship-complete order may be free to go now.
