@@ -32,6 +32,9 @@ PAGE_USERS = {
     "home": "manager",
     "replenishment": "buyer",
     "in_transit": "logistics",
+    "overview": "owner",
+    "backorder_cost": "finance",
+    "loyalty_impact": "marketing",
 }
 DEFAULT_USER = "owner"  # the owner may open every page (except the shop's customer view)
 WARM_RUNS = 3

@@ -1,4 +1,4 @@
-"""Command line for the database: ``python -m data {migrate,seed,reset,info}``.
+"""Command line for the database: ``python -m data {migrate,seed,reset,info,rebuild-summaries}``.
 
 The database is the one ``DATABASE_URL`` names (default: the SQLite file ``data/larder.db``).
 """
@@ -107,6 +107,20 @@ def cmd_info(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rebuild_summaries(engine: Engine, args: argparse.Namespace) -> int:
+    from data.summaries import rebuild
+
+    upgrade(engine)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        rows = rebuild(conn)
+    print(
+        f"Rebuilt the backorder rollup of {_where(engine)} from the order lines: {rows:,} rows "
+        f"in {time.perf_counter() - started:.1f} s."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m data",
@@ -157,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     reset.set_defaults(run=cmd_reset)
 
     commands.add_parser("info", help="show the row count of every table").set_defaults(run=cmd_info)
+    commands.add_parser(
+        "rebuild-summaries",
+        help="recompute the backorder rollup from the order lines (safe to run at any time)",
+    ).set_defaults(run=cmd_rebuild_summaries)
     return parser
 
 

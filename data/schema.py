@@ -101,7 +101,7 @@ LEDGER_REASONS = (
     "adjust",
     "short_pick",
 )
-COST_KINDS = ("expedite", "split_freight", "credit")
+COST_KINDS = ("expedite", "split_freight", "credit", "handling")
 JOB_OUTCOMES = ("ok", "failed", "skipped")
 
 
@@ -364,6 +364,8 @@ class Backorder(Base):
         ),
         Index("ix_backorders_product_status", "product_id", "status"),
         Index("ix_backorders_customer_status", "customer_id", "status"),
+        # The open backorders on their own (revenue at risk): few rows among many closed ones.
+        Index("ix_backorders_status", "status"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), unique=True)
@@ -426,6 +428,53 @@ class DemandDaily(Base):
     qty_ordered: Mapped[int] = mapped_column(Integer, default=0)
     qty_short: Mapped[int] = mapped_column(Integer, default=0)
     revenue: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+
+
+ROOT_CAUSES = (
+    "late_supplier",
+    "demand_spike",
+    "allocation",
+    "forecast_miss",
+    "threshold_too_low",
+    "short_pick",
+    "unknown",
+)
+# Rollup key of an order line that never went short.
+NO_BACKORDER = "none"
+RollupMoney = Numeric(14, 2)
+
+
+class BackorderRollup(Base):
+    """Summary kept by the write side: order lines per week, category, segment and root cause.
+
+    Every write that changes an order line or its backorder adds its difference here in the same
+    transaction (operations/rollup.py), so the analytics pages read a few thousand rows instead
+    of every order line. ``week`` is the Monday of the week the order was placed; lines that never
+    went short have ``root_cause = 'none'``. ``bo_*`` follow the line's backorder (its quantity,
+    what was filled, what was cancelled = lost); ``cancelled_*`` every cancelled unit of the line.
+    Cost is the product's cost when the change was recorded. ``python -m data
+    rebuild-summaries`` recomputes it from the order lines.
+    """
+
+    __tablename__ = "backorder_rollup"
+    week: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(30), primary_key=True)
+    root_cause: Mapped[str] = mapped_column(String(30), primary_key=True)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    cost: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    bo_lines: Mapped[int] = mapped_column(Integer, default=0)
+    bo_units: Mapped[int] = mapped_column(Integer, default=0)
+    bo_value: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    bo_filled_units: Mapped[int] = mapped_column(Integer, default=0)
+    lost_units: Mapped[int] = mapped_column(Integer, default=0)
+    lost_value: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    lost_cost: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    cancelled_units: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled_value: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    cancelled_cost: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
 
 
 # --- Purchasing and logistics --------------------------------------------------------------

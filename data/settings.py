@@ -272,6 +272,27 @@ SETTINGS: dict[str, SettingSpec] = {
             0,
             10080,
         ),
+        SettingSpec(
+            "backorder_handling_cost",
+            2.5,
+            "Administrative cost (EUR) booked for every backorder created.",
+            0,
+            1000,
+        ),
+        SettingSpec(
+            "split_freight_cost",
+            9.0,
+            "Freight cost (EUR) booked when an order ships in more than one delivery.",
+            0,
+            10000,
+        ),
+        SettingSpec(
+            "retention_days",
+            60,
+            "A customer counts as retained when they order again within this many days.",
+            1,
+            730,
+        ),
     )
 }
 

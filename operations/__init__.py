@@ -17,6 +17,7 @@ from operations.admin import (
     set_user_roles,
 )
 from operations.allocation import priority_score
+from operations.backorder_costs import record_backorder_cost
 from operations.catalogue import set_product_prices
 from operations.customers import record_communication, record_feedback
 from operations.errors import (
@@ -92,6 +93,7 @@ __all__ = [
     "priority_score",
     "receive_po",
     "reestimate_all_backorders",
+    "record_backorder_cost",
     "record_communication",
     "record_feedback",
     "record_tracking_event",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from data.schema import Allocation, Backorder, Customer, Order, OrderLine
 from data.settings import all_settings
 from operations.pick_tasks import sync_order_tasks
+from operations.rollup import RollupChange
 from operations.stock import lock_stock, move_stock
 
 # Share of weight_tier each tier earns.
@@ -77,6 +78,7 @@ def fill_backorders(
         if key in WEIGHT_KEYS
     }
     fills: list[Fill] = []
+    rollup = RollupChange(session)
     touched_orders: dict[int, Order] = {}
     for product_id in ids:
         on_hand, reserved = stock.get(product_id, (0, 0))
@@ -128,6 +130,7 @@ def fill_backorders(
                 ref_id=line.id,
                 note=f"fills backorder {backorder.id}",
             )
+            rollup.watch(line, backorder)
             line.qty_allocated += qty
             line.qty_backordered -= qty
             backorder.qty_filled += qty
@@ -148,6 +151,7 @@ def fill_backorders(
             )
             fills.append(Fill(backorder.id, line.id, product_id, qty, score))
             touched_orders[order.id] = order
+    rollup.save()
     session.flush()
     for order in touched_orders.values():
         sync_order_tasks(session, order, warehouse_id=warehouse_id, now=now, fills_backorder=True)

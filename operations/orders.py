@@ -38,11 +38,14 @@ from data.schema import (
 )
 from operations import audit, notification_rules
 from operations.allocation import fill_backorders
+from operations.backorder_costs import book_handling
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
 from operations.limits import check_sizes
 from operations.numbering import document_number, provisional_number
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
+from operations.rollup import LineContext, RollupChange, week_of
+from operations.root_cause import attribute_shortage
 from operations.stock import (
     lock_order,
     lock_stock,
@@ -267,6 +270,8 @@ def place_order(
         holding = choice == "ship_complete" and any(short for _, _, _, short in plan)
         placed: list[PlacedLine] = []
         demand: list[dict] = []
+        rollup = RollupChange(session)
+        created: list[Backorder] = []
         reserve_many(
             session,
             [{"product_id": p.id, "qty": reserve, "ref_id": ln.id} for p, ln, reserve, _ in plan],
@@ -291,43 +296,59 @@ def place_order(
                     )
                 )
             estimate = None
-            if short and choice == "cancel_short":
-                session.add(
-                    Backorder(
-                        order_line_id=line.id,
-                        product_id=product.id,
-                        customer_id=customer.id,
-                        qty=short,
-                        qty_filled=0,
-                        qty_cancelled=short,
-                        status="cancelled",
-                        created_at=now,
-                        closed_at=now,
-                        cancel_reason="cancel_short: the customer takes only what is in stock",
-                        estimate_reason="",
-                    )
+            backorder = None
+            cause = None
+            if short:
+                cause = attribute_shortage(
+                    session,
+                    product=product,
+                    qty=line.qty_ordered,
+                    on_hand=stock.get(product.id, (0, 0))[0],
+                    today=today,
                 )
+            if short and choice == "cancel_short":
+                backorder = Backorder(
+                    order_line_id=line.id,
+                    product_id=product.id,
+                    customer_id=customer.id,
+                    qty=short,
+                    qty_filled=0,
+                    qty_cancelled=short,
+                    status="cancelled",
+                    created_at=now,
+                    closed_at=now,
+                    cancel_reason="cancel_short: the customer takes only what is in stock",
+                    estimate_reason="",
+                    root_cause=cause,
+                )
+                session.add(backorder)
             elif short:
                 estimate = expected_date(session, product.id, short, today, customer_id=customer.id)
-                session.add(
-                    Backorder(
-                        order_line_id=line.id,
-                        product_id=product.id,
-                        customer_id=customer.id,
-                        qty=short,
-                        qty_filled=0,
-                        qty_cancelled=0,
-                        status="open",
-                        created_at=now,
-                        promised_date=estimate.likely,
-                        estimated_date=estimate.likely,
-                        estimated_late_date=estimate.late,
-                        estimate_reason=estimate.reason[:300],
-                        waits_on_po_id=estimate.po_id,
-                    )
+                backorder = Backorder(
+                    order_line_id=line.id,
+                    product_id=product.id,
+                    customer_id=customer.id,
+                    qty=short,
+                    qty_filled=0,
+                    qty_cancelled=0,
+                    status="open",
+                    created_at=now,
+                    promised_date=estimate.likely,
+                    estimated_date=estimate.likely,
+                    estimated_late_date=estimate.late,
+                    estimate_reason=estimate.reason[:300],
+                    waits_on_po_id=estimate.po_id,
+                    root_cause=cause,
                 )
+                session.add(backorder)
                 # Flush now so the next line's estimate sees this backorder in the queue.
                 session.flush()
+            rollup.know(
+                line.id, LineContext(week_of(now), product.category, customer.segment, product.cost)
+            )
+            rollup.watch(line, backorder, new=True)
+            if backorder is not None:
+                created.append(backorder)
             placed.append(
                 PlacedLine(
                     line_id=line.id,
@@ -354,6 +375,9 @@ def place_order(
                 }
             )
         _upsert_demand(session, demand)
+        rollup.save()
+        session.flush()
+        book_handling(session, created, now)
         _raise_notices(session, order, plan, free, placed, now)
         if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
             # cancel_short with nothing in stock: nothing is left to pick, ship or wait for.
@@ -422,17 +446,21 @@ def _cancel_units(
     actor: str,
     now: dt.datetime,
     warehouse_id: int,
+    rollup: RollupChange,
 ) -> None:
-    """Cancel ``qty`` outstanding units of a line: first what is on backorder, then reservations."""
+    """Cancel ``qty`` outstanding units of a line: first what is on backorder, then reservations.
+
+    The caller saves ``rollup`` once for all its lines (one upsert, rows in key order).
+    """
     from_backorder = min(qty, line.qty_backordered)
     from_reserved = qty - from_backorder
-    backorder = None
-    if from_backorder:
-        backorder = session.execute(
-            select(Backorder)
-            .where(Backorder.order_line_id == line.id)
-            .execution_options(populate_existing=True)
-        ).scalar_one()
+    # The line's backorder even when none of it is cancelled: it places the line in the rollup.
+    backorder = session.execute(
+        select(Backorder)
+        .where(Backorder.order_line_id == line.id)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    rollup.watch(line, backorder)
     if from_reserved:
         move_stock(
             session,
@@ -448,7 +476,7 @@ def _cancel_units(
         # Tasks are rebuilt for whatever stays reserved (picked goods go back to the bin).
         cancel_line_tasks(session, line.id)
     # No query below this point until the line adds up again (autoflush would write it half-done).
-    if backorder is not None:
+    if from_backorder:
         backorder.qty_cancelled += from_backorder
         if backorder.qty_filled + backorder.qty_cancelled == backorder.qty:
             backorder.status = "cancelled"
@@ -502,6 +530,7 @@ def cancel_order(
             "outstanding": {ln.line_no: _outstanding(ln) for ln in lines},
         }
         released = []
+        rollup = RollupChange(session)
         for line in lines:
             qty = _outstanding(line)
             if qty:
@@ -515,7 +544,9 @@ def cancel_order(
                     actor=actor,
                     now=now,
                     warehouse_id=warehouse_id,
+                    rollup=rollup,
                 )
+        rollup.save()
         session.flush()
         _close_if_done(session, order, reason, now)
         audit.record(
@@ -588,6 +619,7 @@ def cancel_line(
             "qty_cancelled": line.qty_cancelled,
         }
         releases = qty > line.qty_backordered
+        rollup = RollupChange(session)
         _cancel_units(
             session,
             line=line,
@@ -596,7 +628,9 @@ def cancel_line(
             actor=actor,
             now=now,
             warehouse_id=warehouse_id,
+            rollup=rollup,
         )
+        rollup.save()
         session.flush()
         _close_if_done(session, order, reason, now)
         # What stays reserved needs tasks again; a ship-complete order may be free to go now.

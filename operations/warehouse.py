@@ -25,10 +25,12 @@ from data.schema import (
 )
 from operations import audit, notification_rules
 from operations.allocation import fill_backorders
+from operations.backorder_costs import book_handling, book_split_freight
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
 from operations.limits import check_ceiling, check_sizes
 from operations.numbering import document_number, provisional_number
+from operations.rollup import RollupChange
 from operations.stock import lock_order, lock_stock, move_stock, resolve_warehouse
 from operations.transactions import write_operation
 from operations.validation import (
@@ -283,12 +285,15 @@ def _short_pick(
         if takes_backorders
         else None
     )
+    rollup = RollupChange(session)
+    rollup.watch(line, backorder)
     # From here on no query runs until every changed row is consistent again (autoflush).
     task.qty_picked = qty_found
     task.status = "picked" if qty_found else "short"
     task.picked_at = now
     task.actor = actor
     line.qty_allocated -= missing
+    is_new = backorder is None
     if backorder is None:
         backorder = Backorder(
             order_line_id=line.id,
@@ -302,6 +307,8 @@ def _short_pick(
         )
         session.add(backorder)
     backorder.qty += missing
+    backorder.root_cause = backorder.root_cause or "short_pick"
+    rollup.watch(line, backorder)
     if estimate is not None:
         line.qty_backordered += missing
         backorder.status = "open"
@@ -311,7 +318,6 @@ def _short_pick(
         backorder.estimated_late_date = estimate.late
         backorder.estimate_reason = estimate.reason[:300]
         backorder.waits_on_po_id = estimate.po_id
-        backorder.root_cause = backorder.root_cause or "short_pick"
     else:
         line.qty_cancelled += missing
         backorder.qty_cancelled += missing
@@ -320,6 +326,10 @@ def _short_pick(
         backorder.cancel_reason = (
             "cancel_short: short pick, the customer takes only what is in stock"
         )
+    rollup.save()
+    if is_new:
+        session.flush()
+        book_handling(session, [backorder], now)
     if order.status == "open" and qty_found:
         order.status = "picking"
     sku = session.execute(select(Product.sku).where(Product.id == task.product_id)).scalar_one()
@@ -470,6 +480,7 @@ def ship_order(
         )
         session.flush()
         notification_rules.shipment_late(session, shipment, now)
+        book_split_freight(session, order_id=order.id, shipment=shipment, now=now)
         lines = session.scalars(select(OrderLine).where(OrderLine.order_id == order.id)).all()
         done = all(ln.qty_allocated - ln.qty_shipped + ln.qty_backordered == 0 for ln in lines)
         before = order.status

@@ -20,6 +20,7 @@ from sqlalchemy import Engine, func, select
 import operations
 from data.db import make_engine, write_session
 from data.schema import (
+    Backorder,
     Base,
     Notification,
     OrderLine,
@@ -78,6 +79,7 @@ class Stage:
     picked_task: int = 0
     packed_order: int = 0
     shipment: int = 0
+    backorder: int = 0
     draft_po: int = 0
     draft_po_line: int = 0
     approved_po: int = 0
@@ -123,6 +125,9 @@ def _stage(engine: Engine) -> Stage:
     stage.shipment = operations.ship_order(
         engine, order_id=shipped, carrier_id=world.carrier, actor="op"
     )
+    place(("NAPKIN-500", 20))  # none on hand: all of it goes on backorder
+    with write_session(engine) as session:
+        stage.backorder = session.scalars(select(Backorder.id)).one()
     stage.admin_user = add_admin(engine)
     stage.target_user = add_admin(engine, "pam", roles=("purchasing_manager",))
     with write_session(engine) as session:
@@ -440,6 +445,18 @@ CASES = {
         operations.reestimate_all_backorders,
         lambda s: {"today": dt.date.today()},
         {"today": [d for d in BAD_DATES if d is not None]},
+    ),
+    "record_backorder_cost": Case(
+        operations.record_backorder_cost,
+        lambda s: {"backorder_id": s.backorder, "kind": "expedite", "amount": 12.5, "actor": "fin"},
+        {
+            "backorder_id": BAD_IDS,
+            "kind": [None, "", "handling", "bribe", 5, *CONTROL],
+            "amount": [None, "", "abc", -1, 0, math.nan, math.inf, 10**18, [1], True],
+            "note": BAD_OPTIONAL_TEXT,
+            "actor": BAD_ACTORS,
+            "now": BAD_MOMENTS,
+        },
     ),
     "set_thresholds": Case(
         operations.set_thresholds,

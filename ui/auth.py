@@ -45,6 +45,9 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages/replenishment.py": ("purchasing_manager",),
     "pages/in_transit.py": ("logistics_manager",),
     "pages/admin.py": ("admin",),
+    "pages/overview.py": ("owner",),
+    "pages/backorder_cost.py": ("finance_manager",),
+    "pages/loyalty_impact.py": ("marketing_manager",),
 }
 
 

@@ -63,6 +63,27 @@ PAGES: tuple[PageSpec, ...] = (
         "Browse the catalogue with live availability, order, follow your orders.",
     ),
     PageSpec(
+        "pages/overview.py",
+        "Overview",
+        ":material/monitoring:",
+        "Analytics",
+        "Backorder rates by category, segment and period, root causes and revenue at risk.",
+    ),
+    PageSpec(
+        "pages/backorder_cost.py",
+        "Backorder cost",
+        ":material/payments:",
+        "Analytics",
+        "What backorders cost: expediting, split freight, credits, handling, lost sales.",
+    ),
+    PageSpec(
+        "pages/loyalty_impact.py",
+        "Loyalty impact",
+        ":material/favorite:",
+        "Analytics",
+        "Retention, NPS and sentiment of customers who met backorders, and a win-back list.",
+    ),
+    PageSpec(
         "pages/admin.py",
         "Admin",
         ":material/admin_panel_settings:",

@@ -20,6 +20,7 @@ from data.demo.bulk import as_json, dates, money, timestamps
 from data.demo.simulation import DAY, HOUR, History
 from data.demo.world import World
 from data.schema import CATEGORIES, SEGMENTS, TIERS
+from data.settings import SETTINGS
 from operations.numbering import document_number
 
 WAREHOUSE_ID = 1
@@ -886,7 +887,9 @@ class RowBuilder:
                         "Second delivery for the backordered part",
                     )
                 )
+        handling = float(SETTINGS["backorder_handling_cost"].default)
         for b in range(len(self.b_line)):
+            rows.append((int(self.b_ts[b]), b, "handling", handling, "Backorder handling"))
             if (tier[b] == 0 or urgent[b]) and rng.random() < 0.25:
                 rows.append(
                     (

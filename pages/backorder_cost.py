@@ -1,0 +1,272 @@
+"""Backorder cost (finance manager): the cost ledger, lost sales and margin, revenue at risk, cash."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import ui.theme  # noqa: F401  registers and enables the Larder chart theme
+from data.schema import CATEGORIES, SEGMENTS, utcnow
+from queries import finance as fin
+from queries import overview as ov
+from ui.auth import require_role
+from ui.components import empty_state, kpi_tile, money, pct, qty, standard_table
+from ui.db import data_version, engine
+
+user = require_role("finance_manager")
+db = engine()
+
+CACHE_TTL_S = 600
+SLOW_TTL_S = 600  # cancellation chances: a year of history, re-read at most this often
+DEFAULT_WEEKS = 52
+PERIOD_LABELS = {"week": "Week", "month": "Month", "quarter": "Quarter"}
+
+
+def big_money(x) -> str:
+    """Money that fits a tile: millions as "€3.38 M", smaller amounts to the cent."""
+    if x is not None and abs(float(x)) >= 1_000_000:
+        return f"€{float(x) / 1_000_000:,.2f} M"
+    return money(x)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _summary(_engine, version: int, f: ov.Filters, period: str) -> pd.DataFrame:
+    return fin.cost_summary(_engine, f, period=period)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _ledger(_engine, version: int, f: ov.Filters) -> pd.DataFrame:
+    return fin.cost_ledger(_engine, f)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _cash(_engine, version: int) -> dict[str, float]:
+    return fin.cash_tied(_engine)
+
+
+@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
+def _chances(_engine) -> pd.DataFrame:
+    return ov.cancellation_chances(_engine)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _at_risk(_engine, version: int, f: ov.Filters) -> pd.DataFrame:
+    return ov.open_backorders_at_risk(_engine, f, chances=_chances(_engine))
+
+
+today = utcnow().date()
+version = data_version(db)
+
+st.title("Backorder cost")
+st.caption(
+    "What backorders cost in money: the cost ledger (handling, split freight, expediting, "
+    "credits), the sales lost when backorders were cancelled, and what open backorders put at "
+    "risk. Hover over a figure's title for its definition."
+)
+
+with st.sidebar:
+    st.subheader("Cost filters")
+    chosen_range = st.date_input(
+        "Between",
+        value=(today - dt.timedelta(weeks=DEFAULT_WEEKS), today),
+        max_value=today,
+        key="cost_range",
+        help="Taken in whole weeks (Monday to Sunday) that touch the range.",
+    )
+    f_categories = st.multiselect(
+        "Categories", CATEGORIES, key="cost_categories", placeholder="All categories"
+    )
+    f_segments = st.multiselect(
+        "Customer segments", SEGMENTS, key="cost_segments", placeholder="All segments"
+    )
+    period = st.radio(
+        "Period",
+        list(PERIOD_LABELS),
+        format_func=PERIOD_LABELS.get,
+        index=1,
+        horizontal=True,
+        key="cost_period",
+    )
+
+if not isinstance(chosen_range, tuple) or len(chosen_range) != 2:
+    st.info("Choose the last day of the date range in the sidebar.", icon=":material/date_range:")
+    st.stop()
+f = ov.Filters(chosen_range[0], chosen_range[1], tuple(f_categories), tuple(f_segments))
+
+summary = _summary(db, version, f, period)
+totals = summary[
+    ["sales", "gross_margin", "backorder_cost", "margin_after_cost", "lost_sales", "lost_margin",
+     "potential_revenue"]
+].sum() if not summary.empty else pd.Series(dtype=float)  # fmt: skip
+at_risk = _at_risk(db, version, f)
+sales = float(totals.get("sales", 0.0))
+
+tiles = st.columns(4)
+with tiles[0]:
+    kpi_tile(
+        "Backorder cost",
+        float(totals.get("backorder_cost", 0.0)),
+        "Every ledger entry booked in the weeks shown: handling (a setting per backorder), "
+        "split freight (a setting per later delivery), expediting and credits booked by hand.",
+        fmt=money,
+    )
+with tiles[1]:
+    kpi_tile(
+        "Cost as % of sales",
+        float(totals["backorder_cost"]) / sales if sales else None,
+        f"Backorder cost / sales. {fin.SALES_HELP}",
+        fmt=pct,
+    )
+with tiles[2]:
+    kpi_tile(
+        "Lost sales",
+        float(totals.get("lost_sales", 0.0)),
+        f"{fin.LOST_HELP} Lost margin: {money(totals.get('lost_margin', 0.0))}.",
+        fmt=money,
+    )
+with tiles[3]:
+    kpi_tile(
+        "Revenue at risk",
+        float(at_risk["at_risk"].sum()) if not at_risk.empty else 0.0,
+        ov.AT_RISK_HELP,
+        fmt=money,
+    )
+tiles = st.columns(4)
+with tiles[0]:
+    kpi_tile("Sales", sales, f"{fin.SALES_HELP} Exactly: {money(sales)}.", fmt=big_money)
+with tiles[1]:
+    margin = float(totals.get("gross_margin", 0.0))
+    kpi_tile(
+        "Gross margin",
+        margin / sales if sales else None,
+        f"{fin.MARGIN_HELP} In money: {money(margin)}.",
+        fmt=pct,
+    )
+with tiles[2]:
+    after = float(totals.get("margin_after_cost", 0.0))
+    kpi_tile(
+        "Margin after backorder cost",
+        after / sales if sales else None,
+        f"{fin.MARGIN_HELP} In money: {money(after)}.",
+        fmt=pct,
+    )
+with tiles[3]:
+    potential = float(totals.get("potential_revenue", 0.0))
+    kpi_tile(
+        "Potential revenue",
+        potential,
+        f"{fin.POTENTIAL_HELP} Exactly: {money(potential)}.",
+        fmt=big_money,
+    )
+
+# --- Cost by kind and period ---------------------------------------------------------------
+
+st.subheader(f"Backorder cost per {period}")
+if summary.empty:
+    empty_state("No sales or costs in these weeks.", "Widen the date range or clear a filter.")
+else:
+    per_period = summary.groupby("period", as_index=False)[list(fin.COST_KIND_LABELS)].sum()
+    long = per_period.melt(id_vars="period", var_name="kind", value_name="amount")
+    long["kind"] = long["kind"].map(fin.COST_KIND_LABELS)
+    chart = (
+        alt.Chart(long)
+        .mark_bar()
+        .encode(
+            x=alt.X("period:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("amount:Q", title="Cost (€)", stack=True),
+            color=alt.Color("kind:N", title="Kind", legend=alt.Legend(orient="top")),
+            tooltip=[
+                alt.Tooltip("period:N", title=PERIOD_LABELS[period]),
+                alt.Tooltip("kind:N", title="Kind"),
+                alt.Tooltip("amount:Q", title="Cost (€)", format=",.2f"),
+            ],
+        )
+        .properties(height=280)
+    )
+    st.altair_chart(chart, width="stretch")
+
+SUMMARY_COLUMNS = {
+    "period": st.column_config.TextColumn(PERIOD_LABELS[period]),
+    "category": st.column_config.TextColumn("Category"),
+    "sales": st.column_config.NumberColumn("Sales (€)", format="%.2f", help=fin.SALES_HELP),
+    "gross_margin": st.column_config.NumberColumn(
+        "Gross margin (€)", format="%.2f", help=fin.MARGIN_HELP
+    ),
+    "backorder_cost": st.column_config.NumberColumn("Backorder cost (€)", format="%.2f"),
+    "cost_share_of_sales": st.column_config.NumberColumn(
+        "Cost % of sales", format="percent", help="Backorder cost / sales"
+    ),
+    "margin_after_cost": st.column_config.NumberColumn(
+        "Margin after backorder cost (€)", format="%.2f"
+    ),
+    "lost_sales": st.column_config.NumberColumn(
+        "Lost sales (€)", format="%.2f", help=fin.LOST_HELP
+    ),
+    "lost_margin": st.column_config.NumberColumn("Lost margin (€)", format="%.2f"),
+    "potential_revenue": st.column_config.NumberColumn(
+        "Potential revenue (€)", format="%.2f", help=fin.POTENTIAL_HELP
+    ),
+    **{
+        kind: st.column_config.NumberColumn(f"{label} (€)", format="%.2f")
+        for kind, label in fin.COST_KIND_LABELS.items()
+    },
+}
+st.markdown(f"**Per {period} and category**")
+standard_table(
+    summary[list(SUMMARY_COLUMNS)] if not summary.empty else summary,
+    key="cost_summary",
+    column_config=SUMMARY_COLUMNS,
+    file_name="backorder_cost_by_period",
+    empty_message="No sales or costs in these weeks.",
+    height=360 if len(summary) > 10 else "auto",
+)
+
+# --- Cash ----------------------------------------------------------------------------------
+
+st.subheader("Cash tied up")
+cash = _cash(db, version)
+left, mid, right = st.columns(3)
+with left:
+    kpi_tile("In open purchase orders", cash["open_purchase_orders"], fin.CASH_HELP, fmt=money)
+with mid:
+    kpi_tile(
+        "Waiting in open backorders",
+        cash["open_backorders"],
+        f"{fin.CASH_HELP} At cost: {money(cash['open_backorders_at_cost'])}.",
+        fmt=money,
+    )
+with right:
+    kpi_tile(
+        "Open backorders",
+        len(at_risk),
+        "Backorders still waiting (with the filters' categories and segments).",
+        fmt=qty,
+    )
+
+# --- The ledger, for accounting ------------------------------------------------------------
+
+st.subheader("Cost ledger")
+st.caption("One row per entry, for accounting: date, kind, amount, order, customer, category.")
+ledger = _ledger(db, version, f)
+LEDGER_COLUMNS = {
+    "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD HH:mm"),
+    "kind": st.column_config.TextColumn("Kind"),
+    "amount": st.column_config.NumberColumn("Amount (€)", format="%.2f"),
+    "order_number": st.column_config.TextColumn("Order"),
+    "customer": st.column_config.TextColumn("Customer"),
+    "category": st.column_config.TextColumn("Category"),
+    "sku": st.column_config.TextColumn("SKU"),
+    "backorder_id": st.column_config.NumberColumn("Backorder", format="%d"),
+    "note": st.column_config.TextColumn("Note", width="medium"),
+}
+standard_table(
+    ledger,
+    key="cost_ledger",
+    column_config=LEDGER_COLUMNS,
+    file_name="backorder_cost_ledger",
+    empty_message="No cost was booked in these weeks.",
+    height=380 if len(ledger) > 10 else "auto",
+)

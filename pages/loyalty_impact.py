@@ -1,0 +1,242 @@
+"""Loyalty impact (marketing manager): backorder exposure against retention, NPS and sentiment."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import ui.theme  # noqa: F401  registers and enables the Larder chart theme
+from data.schema import SEGMENTS, utcnow
+from queries import loyalty as lo
+from ui.auth import require_role
+from ui.components import empty_state, kpi_tile, pct, qty, standard_table
+from ui.db import engine
+
+user = require_role("marketing_manager")
+db = engine()
+
+# A year of customers, orders and feedback moves slowly: these reads are cached for this long
+# (and per day), not re-read after every order.
+SLOW_TTL_S = 900
+DEFAULT_DAYS = 365
+COMPARE_BY = {"All customers": None, "Segment": "segment", "Cohort month": "cohort"}
+
+
+@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
+def _customers(_engine, start: dt.date, end: dt.date, retention_days: int, day: dt.date):
+    return lo.customer_exposure(_engine, start, end, retention_days=retention_days)
+
+
+@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
+def _monthly(_engine, start: dt.date, end: dt.date, day: dt.date) -> pd.DataFrame:
+    return lo.feedback_by_month(_engine, start, end)
+
+
+@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
+def _worst(_engine, day: dt.date) -> pd.DataFrame:
+    return lo.worst_recent_comments(_engine)
+
+
+@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
+def _win_back(_engine, customers: pd.DataFrame, retention_days: int, day: dt.date):
+    return lo.win_back_list(_engine, customers, retention_days=retention_days)
+
+
+today = utcnow().date()
+retention_days = lo.retention_days(db)
+
+st.title("Loyalty impact")
+st.caption(
+    "Customers who met backorders against those who did not: retention, repeat orders, CSAT, "
+    "NPS and sentiment. Figures are refreshed every "
+    f"{SLOW_TTL_S // 60} minutes."
+)
+st.warning(lo.ASSOCIATION_NOTE, icon=":material/info:")
+
+with st.sidebar:
+    st.subheader("Loyalty filters")
+    chosen_range = st.date_input(
+        "Orders between",
+        value=(today - dt.timedelta(days=DEFAULT_DAYS), today),
+        max_value=today,
+        key="loyalty_range",
+    )
+    f_segments = st.multiselect(
+        "Customer segments", SEGMENTS, key="loyalty_segments", placeholder="All segments"
+    )
+    compare_by = st.radio("Compare", list(COMPARE_BY), key="loyalty_compare_by")
+
+if not isinstance(chosen_range, tuple) or len(chosen_range) != 2:
+    st.info("Choose the last day of the date range in the sidebar.", icon=":material/date_range:")
+    st.stop()
+start, end = chosen_range
+customers = _customers(db, start, end, retention_days, today)
+if f_segments:
+    customers = customers[customers["segment"].isin(f_segments)]
+if customers.empty:
+    empty_state("No customer ordered in this window.", "Widen the date range or clear a filter.")
+    st.stop()
+
+overall = lo.compare_groups(customers).set_index("group")
+exposed = overall.loc["Met backorders"] if "Met backorders" in overall.index else None
+clear = overall.loc["No backorders"] if "No backorders" in overall.index else None
+
+
+def value(row, column):
+    return None if row is None else row[column]
+
+
+def gap(column):
+    a, b = value(exposed, column), value(clear, column)
+    return None if a is None or b is None or pd.isna(a) or pd.isna(b) else a - b
+
+
+retention_help = lo.RETENTION_HELP.format(days=retention_days)
+tiles = st.columns(4)
+with tiles[0]:
+    kpi_tile(
+        "Met backorders",
+        value(exposed, "customers"),
+        f"{lo.EXPOSURE_HELP} Without backorders: {qty(value(clear, 'customers'))} customers.",
+    )
+with tiles[1]:
+    kpi_tile(
+        "Retention, met backorders",
+        value(exposed, "retention"),
+        f"{retention_help} The change is against customers without backorders "
+        f"({pct(value(clear, 'retention'))}).",
+        delta=gap("retention"),
+        fmt=pct,
+    )
+with tiles[2]:
+    kpi_tile(
+        "NPS, met backorders",
+        value(exposed, "nps"),
+        f"{lo.NPS_HELP} Without backorders: {qty(value(clear, 'nps'))}.",
+        delta=gap("nps"),
+        fmt=lambda x: "—" if x is None or pd.isna(x) else f"{x:+.0f}",
+    )
+with tiles[3]:
+    kpi_tile(
+        "CSAT, met backorders",
+        value(exposed, "csat"),
+        f"Average CSAT (1-5). Without backorders: {qty(value(clear, 'csat'))}.",
+        delta=gap("csat"),
+        fmt=lambda x: "—" if x is None or pd.isna(x) else f"{x:.2f}",
+    )
+
+by = COMPARE_BY[compare_by]
+table = lo.compare_groups(customers, by=by)
+st.subheader("Exposed against not exposed" + (f", by {compare_by.lower()}" if by else ""))
+COMPARE_COLUMNS = {
+    **({by: st.column_config.TextColumn(compare_by)} if by else {}),
+    "group": st.column_config.TextColumn("Group"),
+    "customers": st.column_config.NumberColumn("Customers", format="%d", help="Group size"),
+    "judged": st.column_config.NumberColumn(
+        "Judged for retention", format="%d", help="Customers whose reference day is old enough"
+    ),
+    "retention": st.column_config.NumberColumn("Retention", format="percent", help=retention_help),
+    "repeat_interval_days": st.column_config.NumberColumn(
+        "Repeat interval (days)",
+        format="%.1f",
+        help="Median of customers' mean days between orders",
+    ),
+    "csat": st.column_config.NumberColumn("CSAT", format="%.2f"),
+    "nps": st.column_config.NumberColumn("NPS", format="%.0f", help=lo.NPS_HELP),
+    "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f", help="-1 to 1"),
+    "lines_backordered": st.column_config.NumberColumn("Lines backordered", format="%d"),
+    "days_waited": st.column_config.NumberColumn(
+        "Days waited (mean)", format="%.1f", help=lo.EXPOSURE_HELP
+    ),
+    "promises_broken": st.column_config.NumberColumn("Promises broken", format="%d"),
+}
+standard_table(
+    table[list(COMPARE_COLUMNS)],
+    key="loyalty_compare",
+    column_config=COMPARE_COLUMNS,
+    file_name="loyalty_comparison",
+    height=360 if len(table) > 10 else "auto",
+)
+
+# --- Over time -----------------------------------------------------------------------------
+
+st.subheader("NPS, sentiment and reputation over time", help=lo.REPUTATION_HELP)
+monthly = _monthly(db, start, end, today)
+if monthly.empty:
+    empty_state("No feedback in this window.")
+else:
+    latest = monthly.iloc[-1]
+    tiles = st.columns(3)
+    with tiles[0]:
+        kpi_tile(
+            f"Reputation index, {latest['month']}",
+            latest["reputation"],
+            lo.REPUTATION_HELP,
+            fmt=lambda x: "—" if x is None or pd.isna(x) else f"{x:.0f} / 100",
+        )
+    with tiles[1]:
+        kpi_tile(f"NPS, {latest['month']}", latest["nps"], lo.NPS_HELP, fmt=lambda x: "—"
+                 if x is None or pd.isna(x) else f"{x:+.0f}")  # fmt: skip
+    with tiles[2]:
+        kpi_tile(
+            f"Negative comments about late or missing goods, {latest['month']}",
+            latest["late_share"],
+            "Of the comments with negative sentiment, the share that mention late or missing "
+            f"goods (words: {', '.join(lo.LATE_OR_MISSING_WORDS)}). Blank until comments are "
+            "scored by the sentiment model.",
+            fmt=pct,
+        )
+    long = monthly.melt(
+        id_vars="month", value_vars=["nps", "reputation"], var_name="measure", value_name="score"
+    ).dropna()
+    long["measure"] = long["measure"].map({"nps": "NPS", "reputation": "Reputation index"})
+    chart = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("score:Q", title="Score"),
+            color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="top")),
+            tooltip=["month:N", "measure:N", alt.Tooltip("score:Q", format=".1f")],
+        )
+        .properties(height=260)
+    )
+    st.altair_chart(chart, width="stretch")
+
+st.markdown("**The most negative comments of the last 90 days**")
+standard_table(
+    _worst(db, today),
+    key="loyalty_comments",
+    column_config={
+        "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD"),
+        "order_number": st.column_config.TextColumn("Order"),
+        "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f"),
+        "comment": st.column_config.TextColumn("Comment", width="large"),
+    },
+    file_name="negative_comments",
+    empty_message="No scored comment in the last 90 days.",
+    empty_hint="Comments are scored when the models are trained (python -m models.train).",
+)
+
+# --- Win-back ------------------------------------------------------------------------------
+
+st.subheader("Win-back list")
+st.caption(
+    f"Customers who met backorders in the window and have not ordered for {retention_days} days "
+    f"(the retention setting). Value: what they ordered in the last {lo.WIN_BACK_VALUE_DAYS} days."
+)
+win_back = _win_back(db, customers, retention_days, today)
+standard_table(
+    win_back,
+    key="loyalty_win_back",
+    column_config={
+        "last_order": st.column_config.DatetimeColumn("Last order", format="YYYY-MM-DD"),
+        "value": st.column_config.NumberColumn("Value (€)", format="%.2f"),
+        "days_waited": st.column_config.NumberColumn("Days waited", format="%.1f"),
+    },
+    file_name="win_back",
+    empty_message="No customer who met backorders has stopped ordering.",
+)

@@ -1,0 +1,574 @@
+"""The owner's overview: backorder rates, root causes, trends and KPIs from the backorder rollup.
+
+Everything here except the drill-down and the open-backorder figures reads ``backorder_rollup``
+(a few thousand rows whatever the history's size), never the order lines. The rollup counts a
+line in the week (Monday) its order was placed, so a date range is taken in whole weeks and a
+week belongs to the month and quarter its Monday falls in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Engine, Float, Select, and_, case, cast, func, select
+
+from data.schema import (
+    NO_BACKORDER,
+    Backorder,
+    BackorderRollup,
+    Customer,
+    DemandDaily,
+    Forecast,
+    ModelRun,
+    Order,
+    OrderLine,
+    Product,
+    Shipment,
+    utcnow,
+)
+from data.summaries import week_of
+from queries import reading
+
+PERIODS = ("week", "month", "quarter")
+DIMENSIONS = ("category", "segment", "root_cause")
+DRILL_LIMIT = 2_000  # backorder lines shown behind a bar (newest first)
+# Days-waiting buckets for the probability that an open backorder ends cancelled.
+WAIT_BUCKETS = (0, 8, 15, 31)  # lower bounds in days: 0-7, 8-14, 15-30, 31+
+MIN_CLOSED_FOR_RATE = 20  # fewer closed backorders in a cell: use the segment's, then overall
+DEMAND_MODEL_KIND = "demand"
+ALL_SEGMENTS = "(all segments)"  # the overall row of the cancellation chances
+
+CAUSE_LABELS = {
+    "late_supplier": "Late supplier",
+    "demand_spike": "Demand spike",
+    "allocation": "Allocation",
+    "forecast_miss": "Forecast miss",
+    "threshold_too_low": "Threshold too low",
+    "short_pick": "Short pick",
+    "unknown": "Unknown",
+}
+
+RATE_HELP = (
+    "Backorder rate: order lines (or units) that went short, on backorder or cancelled for lack "
+    "of stock, over all lines (units) ordered in the weeks shown. Weeks start on Monday; a week "
+    "counts in the month and quarter its Monday falls in."
+)
+FILL_RATE_HELP = (
+    "Units served from stock when ordered over units ordered (1 - units short / units)."
+)
+ON_TIME_HELP = (
+    "Outbound shipments delivered on or before their promised date, over those delivered in "
+    "the weeks shown (all categories and segments: a shipment carries a whole order)."
+)
+AT_RISK_HELP = (
+    "Open backorders' value (open units x line price) x the chance they end cancelled. The chance "
+    "comes from closed backorders of the same customer segment that had waited as long: of those "
+    "still open at 0-7, 8-14, 15-30 or 31+ days, the share that ended cancelled (not counting "
+    f"cancel-short lines, which never waited). Cells with fewer than {MIN_CLOSED_FOR_RATE} closed backorders use "
+    "the segment's figure, then the overall one."
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The page's filters: whole weeks from ``start`` to ``end`` and optional category/segment."""
+
+    start: dt.date
+    end: dt.date
+    categories: tuple[str, ...] = ()
+    segments: tuple[str, ...] = ()
+
+    @property
+    def first_week(self) -> dt.date:
+        return week_of(self.start)
+
+    @property
+    def last_week(self) -> dt.date:
+        return week_of(self.end)
+
+
+def _where(statement: Select, f: Filters, *, causes: Sequence[str] = ()) -> Select:
+    r = BackorderRollup
+    statement = statement.where(r.week >= f.first_week, r.week <= f.last_week)
+    if f.categories:
+        statement = statement.where(r.category.in_(f.categories))
+    if f.segments:
+        statement = statement.where(r.segment.in_(f.segments))
+    if causes:
+        statement = statement.where(r.root_cause.in_(causes))
+    return statement
+
+
+def _sums():
+    r = BackorderRollup
+    return (
+        func.sum(r.lines).label("lines"),
+        func.sum(r.units).label("units"),
+        func.sum(r.bo_lines).label("bo_lines"),
+        func.sum(r.bo_units).label("bo_units"),
+        cast(func.sum(r.value), Float).label("value"),
+        cast(func.sum(r.bo_value), Float).label("bo_value"),
+    )
+
+
+def _with_rates(df: pd.DataFrame) -> pd.DataFrame:
+    for column in ("lines", "units", "bo_lines", "bo_units"):
+        df[column] = df[column].fillna(0).astype("int64")
+    df["line_rate"] = (df["bo_lines"] / df["lines"].where(df["lines"] > 0)).astype(float)
+    df["unit_rate"] = (df["bo_units"] / df["units"].where(df["units"] > 0)).astype(float)
+    return df
+
+
+def rates_by(engine: Engine | Connection, dimension: str, f: Filters) -> pd.DataFrame:
+    """Lines, units, short lines and units, and both backorder rates per category or segment."""
+    if dimension not in ("category", "segment"):
+        raise ValueError(f"unknown dimension {dimension!r}")
+    column = getattr(BackorderRollup, dimension)
+    statement = _where(select(column, *_sums()), f).group_by(column).order_by(column)
+    with reading(engine) as conn:
+        return _with_rates(pd.read_sql(statement, conn))
+
+
+def period_start(weeks: pd.Series, period: str) -> pd.Series:
+    """The first day of the week, month or quarter each week (a Monday) belongs to."""
+    weeks = pd.to_datetime(weeks)
+    if period == "week":
+        return weeks
+    if period == "month":
+        return weeks.dt.to_period("M").dt.start_time
+    if period == "quarter":
+        return weeks.dt.to_period("Q").dt.start_time
+    raise ValueError(f"unknown period {period!r}")
+
+
+def period_label(starts: pd.Series, period: str) -> pd.Series:
+    if period == "week":
+        return starts.dt.strftime("%Y-%m-%d")
+    if period == "month":
+        return starts.dt.strftime("%Y-%m")
+    return starts.dt.year.astype(str) + "-Q" + starts.dt.quarter.astype(str)
+
+
+def rates_by_period(engine: Engine | Connection, period: str, f: Filters) -> pd.DataFrame:
+    """Backorder rates per week, month or quarter (the database sums per week)."""
+    r = BackorderRollup
+    statement = _where(select(r.week, *_sums()), f).group_by(r.week).order_by(r.week)
+    with reading(engine) as conn:
+        weekly = pd.read_sql(statement, conn)
+    columns = ["period_start", "period", "lines", "units", "bo_lines", "bo_units", "value"]
+    if weekly.empty:
+        return _with_rates(pd.DataFrame(columns=[*columns, "bo_value"]))
+    weekly["period_start"] = period_start(weekly["week"], period)
+    grouped = weekly.groupby("period_start", as_index=False)[
+        ["lines", "units", "bo_lines", "bo_units", "value", "bo_value"]
+    ].sum()
+    grouped["period"] = period_label(grouped["period_start"], period)
+    return _with_rates(grouped)
+
+
+def cause_shares(
+    engine: Engine | Connection, f: Filters, *, by: str = "category", period: str = "month"
+) -> pd.DataFrame:
+    """Backordered lines per root cause, and each cause's share, per category or per period."""
+    r = BackorderRollup
+    group = r.category if by == "category" else r.week
+    statement = (
+        _where(
+            select(group.label("group"), r.root_cause, func.sum(r.bo_lines).label("bo_lines"),
+                   func.sum(r.bo_units).label("bo_units")),
+            f,
+        )
+        .where(r.root_cause != NO_BACKORDER)
+        .group_by(group, r.root_cause)
+    )  # fmt: skip
+    with reading(engine) as conn:
+        df = pd.read_sql(statement, conn)
+    if df.empty:
+        return pd.DataFrame(
+            columns=["group", "root_cause", "cause", "bo_lines", "bo_units", "share"]
+        )
+    if by != "category":
+        df["group"] = period_label(period_start(df["group"], period), period)
+        df = df.groupby(["group", "root_cause"], as_index=False)[["bo_lines", "bo_units"]].sum()
+    df = df[df["bo_lines"] > 0].copy()
+    df["share"] = df["bo_lines"] / df.groupby("group")["bo_lines"].transform("sum")
+    df["cause"] = df["root_cause"].map(CAUSE_LABELS).fillna(df["root_cause"])
+    return df.sort_values(["group", "root_cause"]).reset_index(drop=True)
+
+
+# --- KPIs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateKpis:
+    line_rate: float | None
+    previous_line_rate: float | None  # the same number of weeks just before
+    unit_rate: float | None
+    fill_rate: float | None
+
+    @property
+    def rate_change(self) -> float | None:
+        if self.line_rate is None or self.previous_line_rate is None:
+            return None
+        return self.line_rate - self.previous_line_rate
+
+
+def _totals(conn: Connection, f: Filters) -> tuple[int, int, int, int]:
+    """(lines, short lines, units, short units) in the filtered weeks."""
+    r = BackorderRollup
+    row = conn.execute(
+        _where(
+            select(
+                func.coalesce(func.sum(r.lines), 0),
+                func.coalesce(func.sum(r.bo_lines), 0),
+                func.coalesce(func.sum(r.units), 0),
+                func.coalesce(func.sum(r.bo_units), 0),
+            ),
+            f,
+        )
+    ).one()
+    return tuple(int(x) for x in row)
+
+
+def rate_kpis(engine: Engine | Connection, f: Filters) -> RateKpis:
+    """Backorder rate (lines, units) and the line rate over as many weeks just before; fill rate."""
+    weeks = (f.last_week - f.first_week).days // 7 + 1
+    before = Filters(
+        f.first_week - dt.timedelta(weeks=weeks),
+        f.first_week - dt.timedelta(days=1),
+        f.categories,
+        f.segments,
+    )
+    with reading(engine) as conn:
+        lines, bo_lines, units, bo_units = _totals(conn, f)
+        p_lines, p_bo_lines, _, _ = _totals(conn, before)
+    return RateKpis(
+        line_rate=bo_lines / lines if lines else None,
+        previous_line_rate=p_bo_lines / p_lines if p_lines else None,
+        unit_rate=bo_units / units if units else None,
+        fill_rate=1 - bo_units / units if units else None,
+    )
+
+
+def on_time_delivery(engine: Engine | Connection, f: Filters) -> tuple[float | None, int]:
+    """(share on time, shipments delivered) for outbound shipments delivered in the weeks."""
+    start = dt.datetime.combine(f.first_week, dt.time())
+    end = dt.datetime.combine(f.last_week + dt.timedelta(days=7), dt.time())
+    on_time = case(
+        (func.date(Shipment.delivered_at) <= func.date(Shipment.promised_date), 1), else_=0
+    )
+    with reading(engine) as conn:
+        total, punctual = conn.execute(
+            select(func.count(), func.coalesce(func.sum(on_time), 0)).where(
+                Shipment.direction == "outbound",
+                Shipment.delivered_at >= start,
+                Shipment.delivered_at < end,
+                Shipment.promised_date.is_not(None),
+            )
+        ).one()
+    return (int(punctual) / total if total else None), int(total)
+
+
+MONTH_HELP = (
+    "This month from the 1st to today against the same days of the same month a year earlier, "
+    "from the daily demand summary (lines short when ordered / lines ordered)."
+)
+
+
+def month_against_last_year(
+    engine: Engine | Connection, f: Filters, today: dt.date | None = None
+) -> pd.DataFrame:
+    """Month to date against the same days a year earlier (categories/segments filtered)."""
+    today = today or utcnow().date()
+    this_start = today.replace(day=1)
+    last_start = this_start.replace(year=this_start.year - 1)
+    # The same day number a year ago (29 February falls back to the 28th).
+    last_end = last_start.replace(day=min(today.day, 28 if last_start.month == 2 else today.day))
+    rows = []
+    for label, start, end in (
+        ("This month", this_start, today),
+        ("Same month last year", last_start, last_end),
+    ):
+        statement = (
+            select(
+                func.coalesce(func.sum(DemandDaily.lines), 0),
+                func.coalesce(func.sum(DemandDaily.lines_short), 0),
+                func.coalesce(func.sum(DemandDaily.qty_ordered), 0),
+                func.coalesce(func.sum(DemandDaily.qty_short), 0),
+            )
+            .join(Product, Product.id == DemandDaily.product_id)
+            .where(DemandDaily.day >= start, DemandDaily.day <= end)
+        )
+        if f.categories:
+            statement = statement.where(Product.category.in_(f.categories))
+        if f.segments:
+            statement = statement.where(DemandDaily.segment.in_(f.segments))
+        with reading(engine) as conn:
+            lines, short, units, units_short = (int(x) for x in conn.execute(statement).one())
+        rows.append(
+            {
+                "period": label,
+                "from": start,
+                "to": end,
+                "lines": lines,
+                "bo_lines": short,
+                "units": units,
+                "bo_units": units_short,
+                "line_rate": short / lines if lines else None,
+                "unit_rate": units_short / units if units else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def demand_against_forecast(
+    engine: Engine | Connection, f: Filters, *, weeks_ahead: int = 13
+) -> pd.DataFrame:
+    """Units ordered per week (rollup) beside the newest demand forecast (P50, P90) per week.
+
+    Forecast periods are summed over the products of the chosen categories; a monthly forecast
+    is shown at its first week.
+    """
+    r = BackorderRollup
+    actual = _where(select(r.week.label("week"), func.sum(r.units).label("units")), f).group_by(
+        r.week
+    )
+    run_id = (
+        select(ModelRun.id)
+        .where(ModelRun.kind == DEMAND_MODEL_KIND, ModelRun.status == "ok")
+        .order_by(ModelRun.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    forecast = (
+        select(
+            Forecast.period_start.label("week"),
+            func.sum(Forecast.p50).label("p50"),
+            func.sum(Forecast.p90).label("p90"),
+        )
+        .join(Product, Product.id == Forecast.product_id)
+        .where(Forecast.model_run_id == run_id)
+        .group_by(Forecast.period_start)
+    )
+    if f.categories:
+        forecast = forecast.where(Product.category.in_(f.categories))
+    with reading(engine) as conn:
+        a = pd.read_sql(actual, conn, parse_dates=["week"])
+        fc = pd.read_sql(forecast, conn, parse_dates=["week"])
+    a = a.assign(series="Ordered")
+    a = a.rename(columns={"units": "value"})
+    if not fc.empty:
+        horizon = pd.Timestamp(f.last_week) + pd.Timedelta(weeks=weeks_ahead)
+        fc = fc[fc["week"] <= horizon]
+    return pd.concat(
+        [
+            a[["week", "series", "value"]],
+            fc.assign(series="Forecast P50").rename(columns={"p50": "value"})[
+                ["week", "series", "value"]
+            ],
+            fc.assign(series="Forecast P90").rename(columns={"p90": "value"})[
+                ["week", "series", "value"]
+            ],
+        ],
+        ignore_index=True,
+    )
+
+
+# --- Open backorders and the chance they end cancelled ------------------------------------
+
+
+def _age_days(conn: Connection, later, earlier):
+    if conn.dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier) / 86400.0
+    return func.julianday(later) - func.julianday(earlier)
+
+
+def _bucket(age: pd.Series) -> pd.Series:
+    """Index of the days-waiting bucket of each age (a negative age counts as 0 days)."""
+    found = np.searchsorted(np.array(WAIT_BUCKETS), age.clip(lower=0).to_numpy(), side="right")
+    return pd.Series(found - 1, index=age.index)
+
+
+def cancellation_chances(engine: Engine | Connection) -> pd.DataFrame:
+    """Chance a backorder still open after so many days ends cancelled, per segment and bucket.
+
+    Columns: segment, bucket (index into WAIT_BUCKETS), closed, cancelled, chance (with the
+    segment-wide then overall fall-back applied where a cell has too few closed backorders);
+    rows with segment ``ALL_SEGMENTS`` hold the overall figures.
+    """
+    with reading(engine) as conn:
+        age = _age_days(conn, Backorder.closed_at, Backorder.created_at)
+        bucket = case(
+            *[(age >= lo, i) for i, lo in reversed(list(enumerate(WAIT_BUCKETS))) if lo > 0],
+            else_=0,
+        )
+        statement = (
+            select(
+                Customer.segment,
+                bucket.label("bucket"),
+                func.count().label("closed"),
+                func.sum(case((Backorder.status == "cancelled", 1), else_=0)).label("cancelled"),
+            )
+            .join(Customer, Customer.id == Backorder.customer_id)
+            .where(
+                Backorder.status.in_(("filled", "cancelled")),
+                Backorder.closed_at.is_not(None),
+                func.coalesce(Backorder.cancel_reason, "").not_like("cancel_short%"),
+            )
+            .group_by(Customer.segment, bucket)
+        )
+        closed = pd.read_sql(statement, conn)
+    rows = []
+    segments = sorted(closed["segment"].unique()) if not closed.empty else []
+    for segment in segments:
+        mine = closed[closed["segment"] == segment]
+        for i in range(len(WAIT_BUCKETS)):
+            # Reached the bucket: closed at this age or later.
+            reached = mine[mine["bucket"] >= i]
+            rows.append(
+                {
+                    "segment": segment,
+                    "bucket": i,
+                    "closed": int(reached["closed"].sum()),
+                    "cancelled": int(reached["cancelled"].sum()),
+                }
+            )
+    table = pd.DataFrame(rows, columns=["segment", "bucket", "closed", "cancelled"])
+    overall = {
+        i: (
+            int(closed.loc[closed["bucket"] >= i, "cancelled"].sum()),
+            int(closed.loc[closed["bucket"] >= i, "closed"].sum()),
+        )
+        for i in range(len(WAIT_BUCKETS))
+    }
+
+    def chance(row) -> float:
+        if row["closed"] >= MIN_CLOSED_FOR_RATE:
+            return row["cancelled"] / row["closed"]
+        seg = table[table["segment"] == row["segment"]]
+        seg_closed = int(seg.loc[seg["bucket"] == 0, "closed"].sum())
+        if seg_closed >= MIN_CLOSED_FOR_RATE:
+            return float(seg.loc[seg["bucket"] == 0, "cancelled"].sum()) / seg_closed
+        cancelled, total = overall[row["bucket"]]
+        return cancelled / total if total else 0.0
+
+    table["chance"] = table.apply(chance, axis=1) if not table.empty else []
+    # The overall figures, for segments without any closed backorder yet.
+    everyone = pd.DataFrame(
+        [
+            {
+                "segment": ALL_SEGMENTS,
+                "bucket": i,
+                "closed": total,
+                "cancelled": cancelled,
+                "chance": cancelled / total if total else 0.0,
+            }
+            for i, (cancelled, total) in overall.items()
+        ]
+    )
+    return pd.concat([table, everyone], ignore_index=True)
+
+
+def open_backorders_at_risk(
+    engine: Engine | Connection,
+    f: Filters | None = None,
+    *,
+    now: dt.datetime | None = None,
+    chances: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Open backorders with their value, days waiting, chance of cancellation and value at risk.
+
+    ``f`` filters by category and segment only (open backorders are open now, whatever week
+    they were ordered in).
+    """
+    now = now or utcnow()
+    open_qty = Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled
+    statement = (
+        select(
+            Backorder.id.label("backorder_id"),
+            Order.number.label("order_number"),
+            Customer.name.label("customer"),
+            Customer.segment,
+            Product.sku,
+            Product.category,
+            open_qty.label("qty_open"),
+            cast(open_qty * OrderLine.unit_price, Float).label("open_value"),
+            Backorder.created_at.label("created"),
+        )
+        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Customer, Customer.id == Backorder.customer_id)
+        .join(Product, Product.id == Backorder.product_id)
+        .where(Backorder.status == "open")
+    )
+    if f is not None and f.categories:
+        statement = statement.where(Product.category.in_(f.categories))
+    if f is not None and f.segments:
+        statement = statement.where(Customer.segment.in_(f.segments))
+    with reading(engine) as conn:
+        df = pd.read_sql(statement, conn, parse_dates=["created"])
+        if chances is None:
+            chances = cancellation_chances(conn)
+    if df.empty:
+        return df.assign(days_waiting=[], chance=[], at_risk=[])
+    df["days_waiting"] = (pd.Timestamp(now) - df["created"]).dt.total_seconds() / 86400
+    df["bucket"] = _bucket(df["days_waiting"])
+    df = df.merge(chances[["segment", "bucket", "chance"]], on=["segment", "bucket"], how="left")
+    overall = chances[chances["segment"] == ALL_SEGMENTS].set_index("bucket")["chance"]
+    df["chance"] = df["chance"].fillna(df["bucket"].map(overall)).fillna(0.0)
+    df["at_risk"] = df["open_value"] * df["chance"]
+    return df
+
+
+# --- Drill-down ----------------------------------------------------------------------------
+
+
+def backorder_lines(
+    engine: Engine | Connection,
+    f: Filters,
+    *,
+    causes: Sequence[str] = (),
+    limit: int = DRILL_LIMIT,
+) -> pd.DataFrame:
+    """The backordered lines behind a figure: ordered in the weeks, of the categories/segments."""
+    start = dt.datetime.combine(f.first_week, dt.time())
+    end = dt.datetime.combine(f.last_week + dt.timedelta(days=7), dt.time())
+    statement = (
+        select(
+            Order.number.label("order_number"),
+            Order.placed_at.label("placed"),
+            Customer.name.label("customer"),
+            Customer.segment,
+            Product.sku,
+            Product.name.label("product"),
+            Product.category,
+            OrderLine.qty_ordered,
+            Backorder.qty.label("qty_short"),
+            Backorder.qty_filled,
+            Backorder.qty_cancelled,
+            Backorder.status,
+            func.coalesce(Backorder.root_cause, "unknown").label("root_cause"),
+            cast(Backorder.qty * OrderLine.unit_price, Float).label("value_short"),
+        )
+        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Customer, Customer.id == Order.customer_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(and_(Order.placed_at >= start, Order.placed_at < end), Backorder.qty > 0)
+        .order_by(Order.placed_at.desc(), Order.id.desc(), OrderLine.line_no)
+        .limit(limit)
+    )
+    if f.categories:
+        statement = statement.where(Product.category.in_(f.categories))
+    if f.segments:
+        statement = statement.where(Customer.segment.in_(f.segments))
+    if causes:
+        statement = statement.where(func.coalesce(Backorder.root_cause, "unknown").in_(causes))
+    with reading(engine) as conn:
+        df = pd.read_sql(statement, conn, parse_dates=["placed"])
+    df["cause"] = df["root_cause"].map(CAUSE_LABELS).fillna(df["root_cause"])
+    return df

@@ -1,0 +1,99 @@
+"""AppTest of the Backorder cost page on the tiny seeded database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from data.db import make_engine
+from data.schema import utcnow
+from queries import finance as fin
+from queries import overview as ov
+from tests import apptest_support
+from tests.apptest_support import app_test
+from ui.components import money, pct
+
+fresh_caches = apptest_support.fresh_caches
+seeded_db_url = apptest_support.seeded_db_url
+seeded_template = apptest_support.seeded_template
+
+PAGE = "pages/backorder_cost.py"
+
+
+@pytest.fixture
+def db(seeded_db_url):
+    engine = make_engine(seeded_db_url)
+    yield engine
+    engine.dispose()
+
+
+def _filters() -> ov.Filters:
+    today = utcnow().date()
+    return ov.Filters(today - dt.timedelta(weeks=52), today)
+
+
+def _run(at=None):
+    at = at or app_test(PAGE, "finance")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metric(at, label: str) -> str:
+    (found,) = [m for m in at.metric if m.label == label]
+    return found.value
+
+
+def test_the_finance_manager_sees_cost_sales_and_lost_sales(db):
+    at = _run()
+    summary = fin.cost_summary(db, _filters(), period="month")
+    cost, sales = summary["backorder_cost"].sum(), summary["sales"].sum()
+    assert cost > 0 and sales > 0
+    assert _metric(at, "Backorder cost") == money(cost)
+    assert _metric(at, "Cost as % of sales") == pct(cost / sales)
+    assert _metric(at, "Lost sales") == money(summary["lost_sales"].sum())
+    assert _metric(at, "Gross margin") == pct(summary["gross_margin"].sum() / sales)
+    assert _metric(at, "Margin after backorder cost") == pct(
+        summary["margin_after_cost"].sum() / sales
+    )
+    cash = fin.cash_tied(db)
+    assert _metric(at, "In open purchase orders") == money(cash["open_purchase_orders"])
+    assert _metric(at, "Waiting in open backorders") == money(cash["open_backorders"])
+
+
+def test_the_ledger_is_exportable_one_row_per_entry(db):
+    at = _run()
+    (ledger,) = [d.value for d in at.dataframe if "order_number" in d.value.columns]
+    expected = fin.cost_ledger(db, _filters())
+    assert len(ledger) == len(expected) > 0
+    assert ledger["amount"].sum() == pytest.approx(expected["amount"].sum())
+    assert list(ledger.columns[:6]) == [
+        "date", "kind", "amount", "order_number", "customer", "category"
+    ]  # fmt: skip
+    labels = [b.label for b in at.get("download_button")]
+    assert labels.count("CSV") >= 2 and labels.count("Excel") >= 2
+
+
+def test_a_category_filter_narrows_the_ledger(db):
+    at = _run()
+    at.multiselect(key="cost_categories").set_value(["Dairy"])
+    at = _run(at)
+    (ledger,) = [d.value for d in at.dataframe if "order_number" in d.value.columns]
+    assert set(ledger["category"]) <= {"Dairy"}
+    expected = fin.cost_ledger(db, ov.Filters(_filters().start, _filters().end, ("Dairy",)))
+    assert len(ledger) == len(expected)
+
+
+@pytest.mark.parametrize("username", ["owner", "admin"])
+def test_owner_and_admin_may_look(username):
+    at = _run(app_test(PAGE, username))
+    assert _metric(at, "Backorder cost")
+
+
+@pytest.mark.parametrize("username", ["marketing", "manager", "customer1"])
+def test_other_roles_are_refused(username):
+    at = app_test(PAGE, username)
+    at.run()
+    assert [e.value for e in at.error if e.value.startswith("This page is for")]
+    assert not at.metric

@@ -1,0 +1,89 @@
+"""AppTest of the Loyalty impact page on the tiny seeded database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from data.db import make_engine
+from data.schema import utcnow
+from queries import loyalty as lo
+from tests import apptest_support
+from tests.apptest_support import app_test
+from ui.components import pct, qty
+
+fresh_caches = apptest_support.fresh_caches
+seeded_db_url = apptest_support.seeded_db_url
+seeded_template = apptest_support.seeded_template
+
+PAGE = "pages/loyalty_impact.py"
+
+
+@pytest.fixture
+def db(seeded_db_url):
+    engine = make_engine(seeded_db_url)
+    yield engine
+    engine.dispose()
+
+
+def _run(at=None):
+    at = at or app_test(PAGE, "marketing")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metric(at, label: str) -> str:
+    (found,) = [m for m in at.metric if m.label == label]
+    return found.value
+
+
+def _customers(db):
+    today = utcnow().date()
+    return lo.customer_exposure(
+        db, today - dt.timedelta(days=365), today, retention_days=lo.retention_days(db)
+    )
+
+
+def test_groups_are_compared_with_their_sizes_and_the_caveat(db):
+    at = _run()
+    groups = lo.compare_groups(_customers(db)).set_index("group")
+    assert _metric(at, "Met backorders") == qty(groups.loc["Met backorders", "customers"])
+    assert _metric(at, "Retention, met backorders") == pct(
+        groups.loc["Met backorders", "retention"]
+    )
+    assert any("not proof of cause" in w.value for w in at.warning)
+    (table,) = [d.value for d in at.dataframe if "judged" in d.value.columns]
+    assert set(table["group"]) == {"Met backorders", "No backorders"}
+    assert table["customers"].sum() == len(_customers(db))
+
+
+def test_the_win_back_list_is_exportable(db):
+    at = _run()
+    customers = _customers(db)
+    expected = lo.win_back_list(db, customers, retention_days=lo.retention_days(db))
+    tables = [d.value for d in at.dataframe if "sales_rep" in d.value.columns]
+    if expected.empty:
+        assert not tables
+    else:
+        (win_back,) = tables
+        assert list(win_back["customer"]) == list(expected["customer"])
+
+
+def test_comparing_by_segment_gives_a_row_per_segment_and_group(db):
+    at = _run()
+    at.radio(key="loyalty_compare_by").set_value("Segment")
+    at = _run(at)
+    (table,) = [d.value for d in at.dataframe if "judged" in d.value.columns]
+    expected = lo.compare_groups(_customers(db), by="segment")
+    assert len(table) == len(expected)
+    assert set(table["segment"]) == set(expected["segment"])
+
+
+@pytest.mark.parametrize("username", ["finance", "manager", "customer1"])
+def test_other_roles_are_refused(username):
+    at = app_test(PAGE, username)
+    at.run()
+    assert [e.value for e in at.error if e.value.startswith("This page is for")]
+    assert not at.metric

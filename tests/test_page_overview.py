@@ -1,0 +1,116 @@
+"""AppTest of the Overview page on the tiny seeded database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from data.db import make_engine
+from data.schema import utcnow
+from queries import overview as ov
+from tests import apptest_support
+from tests.apptest_support import app_test
+from ui.components import money, pct
+
+fresh_caches = apptest_support.fresh_caches
+seeded_db_url = apptest_support.seeded_db_url
+seeded_template = apptest_support.seeded_template
+
+PAGE = "pages/overview.py"
+
+
+@pytest.fixture
+def db(seeded_db_url):
+    engine = make_engine(seeded_db_url)
+    yield engine
+    engine.dispose()
+
+
+def _filters() -> ov.Filters:
+    today = utcnow().date()
+    return ov.Filters(today - dt.timedelta(weeks=52), today)
+
+
+def _run(at=None):
+    at = at or app_test(PAGE, "owner")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metric(at, label: str):
+    (found,) = [m for m in at.metric if m.label == label]
+    return found
+
+
+def _lines_table(at):
+    (found,) = [d.value for d in at.dataframe if "cause" in d.value.columns]
+    return found
+
+
+def test_the_owner_sees_the_kpis_of_the_rollup(db):
+    at = _run()
+    kpis = ov.rate_kpis(db, _filters())
+    assert _metric(at, "Backorder rate").value == pct(kpis.line_rate)
+    assert _metric(at, "Fill rate").value == pct(kpis.fill_rate)
+    on_time, _ = ov.on_time_delivery(db, _filters())
+    assert _metric(at, "On-time delivery").value == pct(on_time)
+    risk = ov.open_backorders_at_risk(db)
+    assert _metric(at, "Revenue at risk").value == money(risk["at_risk"].sum())
+
+
+def test_the_table_lists_every_backordered_line_of_the_weeks(db):
+    at = _run()
+    lines = _lines_table(at)
+    expected = ov.backorder_lines(db, _filters())
+    assert len(lines) == len(expected) > 0
+    assert lines["qty_short"].sum() == expected["qty_short"].sum()
+    assert lines["category"].nunique() > 1
+
+
+def test_a_selected_category_filters_the_segment_chart_and_the_table(db):
+    category = ov.rates_by(db, "category", _filters()).sort_values("bo_lines").iloc[-1]["category"]
+    at = _run()  # the chart exists; then the owner clicks a bar
+    at.session_state["overview_category_chart"] = {
+        "selection": {"category_pick": [{"category": category}]}
+    }
+    at = _run(at)
+    headings = [m.value for m in at.markdown]
+    assert f"**By customer segment** — category {category}" in headings
+    lines = _lines_table(at)
+    assert set(lines["category"]) == {category}
+    expected = ov.backorder_lines(db, ov.Filters(_filters().start, _filters().end, (category,)))
+    assert len(lines) == len(expected)
+
+
+def test_a_selected_cause_lists_only_its_lines(db):
+    at = _run()
+    at.session_state["overview_cause_chart"] = {
+        "selection": {"cause_pick": [{"group": "Produce", "root_cause": "late_supplier"}]}
+    }
+    at = _run(at)
+    lines = _lines_table(at)
+    expected = ov.backorder_lines(
+        db, ov.Filters(_filters().start, _filters().end, ("Produce",)), causes=("late_supplier",)
+    )
+    assert len(lines) == len(expected)
+    assert set(lines["cause"]) <= {"Late supplier"}
+
+
+def test_a_date_range_with_no_orders_explains_itself():
+    at = _run()
+    long_ago = utcnow().date() - dt.timedelta(days=4 * 365)
+    at.date_input(key="overview_range").set_value((long_ago, long_ago + dt.timedelta(days=30)))
+    at = _run(at)
+    infos = [i.value for i in at.info]
+    assert any("No orders in these weeks" in text for text in infos), infos
+    assert _metric(at, "Backorder rate").value == "—"
+
+
+@pytest.mark.parametrize("username", ["finance", "marketing", "manager"])
+def test_other_roles_are_refused(username):
+    at = app_test(PAGE, username)
+    at.run()
+    assert [e.value for e in at.error if e.value.startswith("This page is for")]
+    assert not at.metric
