@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
+from data import notices as notices_text
 from data.db import make_engine, read_connection
 from data.schema import (
     Backorder,
@@ -30,7 +31,6 @@ from data.schema import (
     PurchaseOrderLine,
     Shipment,
     Supplier,
-    User,
 )
 from data.settings import all_settings
 from operations.admin import set_setting
@@ -265,15 +265,18 @@ def test_logistics_records_a_delay_and_the_customer_is_told(shared_server, db, o
         arrival = conn.execute(
             select(Shipment.estimated_arrival).where(Shipment.id == sid)
         ).scalar_one()
-        user_id = conn.execute(select(User.id).where(User.username == "customer1")).scalar_one()
+        # A customer's notices are addressed to the customer (role "customer"), not to a user.
         notices = conn.execute(
             select(Notification.subject, Notification.email_to).where(
-                Notification.user_id == user_id, Notification.ref_id == waiting.backorder_id
+                Notification.role == "customer",
+                Notification.customer_id == waiting.customer_id,
+                Notification.ref_type == "backorder",
+                Notification.ref_id == waiting.backorder_id,
             )
         ).all()
     assert arrival == new_date
     assert estimate > waiting.estimated_date, (estimate, waiting.estimated_date)
-    assert len(notices) == 1 and f"now expected {estimate}" in notices[0].subject
+    assert len(notices) == 1 and f"now expected {notices_text.day(estimate)}" in notices[0].subject
 
     customer = open_page_as(open_page, shared_server, "customer1", "customer1-demo")
     wait_for_settled(customer)
