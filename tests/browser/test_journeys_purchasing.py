@@ -1,23 +1,40 @@
 """Journeys of the buyer and of logistics in Debian's chromium.
 
 The buyer edits a drafted purchase order in the grid, approves it and sends it (the PO is sent
-in the database, with its inbound shipment). Logistics records a delay on an inbound shipment
+in the database, with its inbound shipment, and the outbox delivers it to the supplier's address
+on a local SMTP server with its PDF and CSV). Logistics records a delay on an inbound shipment
 a customer's backorder waits on: the backorder's estimate moves and the customer finds the
 notice in their inbox.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 import time
 
 import pytest
 from playwright.sync_api import Page, expect
+from pypdf import PdfReader
 from sqlalchemy import Engine, select
 
+from data import notices as notices_text
 from data.db import make_engine, read_connection
-from data.schema import Backorder, Notification, PurchaseOrder, PurchaseOrderLine, Shipment, User
+from data.schema import (
+    Backorder,
+    Notification,
+    OutboxMessage,
+    Product,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Shipment,
+    Supplier,
+)
+from data.settings import all_settings
+from operations.admin import set_setting
+from operations.dispatcher import dispatch_until_empty
 from queries import purchasing
 from tests.browser.harness import (
     act,
@@ -28,12 +45,23 @@ from tests.browser.harness import (
     sqlite_url,
     wait_for_settled,
 )
+from tests.outbox_support import Collector, SmtpServer, use_smtp
 from tests.transit_support import backorder_on_inbound
 
 # Glide's grid: the first body row's centre lies this far below the grid's top edge.
 GRID_FIRST_ROW_Y = 53
 GRID_FIRST_CELL_X = 40
 GRID_STEP_MS = 700
+# What use_smtp changes on the shared server's database; put back after the test.
+MAIL_SETTINGS = (
+    "mail_enabled",
+    "mail_host",
+    "mail_port",
+    "mail_security",
+    "mail_timeout_seconds",
+    "mail_retry_base_seconds",
+    "mail_retry_max_seconds",
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +69,21 @@ def db(shared_server) -> Engine:
     engine = make_engine(sqlite_url(shared_server.database))
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def supplier_smtp(db) -> SmtpServer:
+    """A local SMTP server the shared server's outbox mails to; the mail settings are restored
+    afterwards, since the server (and its database) outlives this test."""
+    with read_connection(db) as conn:
+        before = {key: value for key, value in all_settings(conn).items() if key in MAIL_SETTINGS}
+    with SmtpServer(Collector()) as server:
+        use_smtp(db, server.port)
+        try:
+            yield server
+        finally:
+            for key, value in before.items():
+                set_setting(db, key=key, value=value, actor="admin")
 
 
 def line_qty(db: Engine, line_id: int) -> int:
@@ -106,13 +149,22 @@ def choose_in_form(page: Page, key: str, option: str) -> None:
     expect(box).to_have_value(option)
 
 
-def test_the_buyer_edits_approves_and_sends_a_drafted_po(shared_server, db, open_page):
+def test_the_buyer_edits_approves_and_sends_a_drafted_po(
+    shared_server, db, open_page, supplier_smtp
+):
     drafts = purchasing.draft_purchase_orders(db)
     drafts = drafts[drafts["status"] == "draft"]
     assert not drafts.empty, "the tiny demo has drafted purchase orders"
     first = drafts.iloc[0]  # the page offers this PO first; its first line is row 0
     po_id, line_id = int(first["po_id"]), int(first["po_line_id"])
     new_qty = int(first["qty"]) + int(first["pack_size"])
+    with read_connection(db) as conn:
+        po_number, supplier_email = conn.execute(
+            select(PurchaseOrder.number, Supplier.email)
+            .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+            .where(PurchaseOrder.id == po_id)
+        ).one()
+    assert supplier_email, f"the demo supplier of {po_number} has a mail address"
 
     buyer = open_page_as(open_page, shared_server, "buyer", "buyer-demo")
     go_to(buyer, "Replenishment")
@@ -155,6 +207,42 @@ def test_the_buyer_edits_approves_and_sends_a_drafted_po(shared_server, db, open
     assert qty == new_qty
     assert tuple(shipment) == ("inbound", "TRK-BROWSER-1")
 
+    # The app's outbox worker does not run in tests: dispatch here, to the local SMTP server.
+    dispatch_until_empty(db)
+    to_supplier = [
+        got
+        for got in supplier_smtp.received
+        if got.rcpt_tos == [supplier_email] and po_number in got.message["Subject"]
+    ]
+    assert len(to_supplier) == 1, [
+        (g.rcpt_tos, g.message["Subject"]) for g in supplier_smtp.received
+    ]
+    mail = to_supplier[0].message
+    with read_connection(db) as conn:
+        lines = conn.execute(
+            select(Product.sku, PurchaseOrderLine.qty_ordered)
+            .join(Product, Product.id == PurchaseOrderLine.product_id)
+            .where(PurchaseOrderLine.po_id == po_id)
+            .order_by(Product.sku)
+        ).all()
+        outbox_status = conn.execute(
+            select(OutboxMessage.status).where(
+                OutboxMessage.ref_type == "purchase_order", OutboxMessage.ref_id == po_id
+            )
+        ).scalar_one()
+    assert outbox_status == "sent"
+    assert lines and (first["sku"], new_qty) in [tuple(line) for line in lines]
+    files = {part.get_content_type(): part for part in mail.iter_attachments()}
+    assert set(files) == {"application/pdf", "text/csv"}
+    assert files["application/pdf"].get_filename() == f"{po_number}.pdf"
+    pdf = PdfReader(io.BytesIO(files["application/pdf"].get_content()))
+    pdf_text = "\n".join(page.extract_text() for page in pdf.pages)
+    assert po_number in pdf_text
+    for sku, _qty in lines:
+        assert sku in pdf_text, (sku, pdf_text)
+    sheet = list(csv.DictReader(io.StringIO(files["text/csv"].get_content())))
+    assert [(row["sku"], int(row["quantity"])) for row in sheet] == [tuple(line) for line in lines]
+
 
 def test_logistics_records_a_delay_and_the_customer_is_told(shared_server, db, open_page):
     waiting = backorder_on_inbound(db, "customer1")
@@ -177,15 +265,18 @@ def test_logistics_records_a_delay_and_the_customer_is_told(shared_server, db, o
         arrival = conn.execute(
             select(Shipment.estimated_arrival).where(Shipment.id == sid)
         ).scalar_one()
-        user_id = conn.execute(select(User.id).where(User.username == "customer1")).scalar_one()
+        # A customer's notices are addressed to the customer (role "customer"), not to a user.
         notices = conn.execute(
             select(Notification.subject, Notification.email_to).where(
-                Notification.user_id == user_id, Notification.ref_id == waiting.backorder_id
+                Notification.role == "customer",
+                Notification.customer_id == waiting.customer_id,
+                Notification.ref_type == "backorder",
+                Notification.ref_id == waiting.backorder_id,
             )
         ).all()
     assert arrival == new_date
     assert estimate > waiting.estimated_date, (estimate, waiting.estimated_date)
-    assert len(notices) == 1 and f"now expected {estimate}" in notices[0].subject
+    assert len(notices) == 1 and f"now expected {notices_text.day(estimate)}" in notices[0].subject
 
     customer = open_page_as(open_page, shared_server, "customer1", "customer1-demo")
     wait_for_settled(customer)
