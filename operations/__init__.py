@@ -16,7 +16,12 @@ from operations.admin import (
 )
 from operations.allocation import priority_score
 from operations.catalogue import set_product_prices
-from operations.customers import record_communication, record_feedback
+from operations.customers import (
+    mark_answered,
+    record_communication,
+    record_feedback,
+    send_backorder_update,
+)
 from operations.errors import InvalidState, LarderError, NotFound, ValidationError
 from operations.estimates import Estimate, expected_date
 from operations.notifications import mark_read, notify
@@ -31,6 +36,7 @@ from operations.purchasing import (
     set_po_expected_date,
     update_po_line,
 )
+from operations.substitution import SwapResult, swap_to_substitute
 from operations.warehouse import (
     adjust_stock,
     confirm_pack,
@@ -49,6 +55,7 @@ __all__ = [
     "PlacedLine",
     "PlacedOrder",
     "ReceiveResult",
+    "SwapResult",
     "ValidationError",
     "adjust_stock",
     "approve_po",
@@ -62,6 +69,7 @@ __all__ = [
     "expected_date",
     "hash_password",
     "link_user",
+    "mark_answered",
     "mark_delivered",
     "mark_read",
     "notify",
@@ -72,6 +80,7 @@ __all__ = [
     "record_feedback",
     "report_short_pick",
     "reset_password",
+    "send_backorder_update",
     "send_po",
     "set_po_expected_date",
     "set_product_prices",
@@ -80,5 +89,6 @@ __all__ = [
     "set_user_active",
     "set_user_roles",
     "ship_order",
+    "swap_to_substitute",
     "update_po_line",
 ]
