@@ -69,6 +69,13 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("mail_port", 25, "SMTP port for outgoing mail.", 1, 65535),
         SettingSpec("mail_from", "larder@example.com", "Sender address of outgoing mail."),
         SettingSpec("mail_max_attempts", 5, "Attempts before a mail is marked failed.", 1, 50),
+        SettingSpec(
+            "response_target_hours",
+            4.0,
+            "Customer service answers an inbound question within this many hours.",
+            0.25,
+            168,
+        ),
     )
 }
 

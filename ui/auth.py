@@ -41,6 +41,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages/home.py": ROLES,
     "pages/stock_control.py": ("warehouse_manager",),
     "pages/shop.py": ("customer",),
+    "pages/my_customers.py": ("sales_rep",),
+    "pages/customer_desk.py": ("customer_service",),
     "pages/admin.py": ("admin",),
 }
 
