@@ -11,7 +11,7 @@ import datetime as dt
 import math
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Float, Select, cast, func, literal, or_, select
+from sqlalchemy import Connection, Engine, Float, Select, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from data.schema import (
@@ -745,7 +745,7 @@ def service_kpis(
         orders = conn.execute(
             select(
                 func.count(),
-                func.coalesce(func.sum(cast(Order.status == "cancelled", Float)), 0),
+                func.coalesce(func.sum(case((Order.status == "cancelled", 1), else_=0)), 0),
             ).where(Order.placed_at >= since)
         ).one()
         csat = conn.execute(
@@ -796,7 +796,7 @@ def service_trend(
             select(
                 day.label("day"),
                 func.count().label("orders"),
-                func.sum(cast(Order.status == "cancelled", Float)).label("cancelled"),
+                func.sum(case((Order.status == "cancelled", 1), else_=0)).label("cancelled"),
             )
             .where(Order.placed_at >= since)
             .group_by(day),
