@@ -186,6 +186,7 @@ BACKORDER_TABLE = {
     "product_id": None,
     "created": None,
     "order_number": "Order",
+    "order_status": "Order status",
     "customer_code": "Code",
     "customer": "Customer",
     "tier": "Tier",
