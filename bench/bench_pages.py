@@ -29,6 +29,8 @@ PAGE_USERS = {
     "shop": "customer1",
     "admin": "admin",
     "home": "manager",
+    "my_customers": "sales1",
+    "customer_desk": "service",
 }
 DEFAULT_USER = "owner"  # the owner may open every page (except the shop's customer view)
 WARM_RUNS = 3

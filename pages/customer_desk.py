@@ -326,10 +326,25 @@ if search.strip():
     )
     if position is None and len(found) == 1:
         position = 0
+    chosen = None
     if position is not None:
-        order = desks.order_in_scope(
-            db, int(found.iloc[position]["order_id"]), sales_rep_id=EVERY_CUSTOMER
+        chosen = int(found.iloc[position]["order_id"])
+    elif not found.empty:
+        labels = {
+            int(r.order_id): f"{r.order_number} · {r.customer} · {r.status}"
+            for r in found.itertuples()
+        }
+        chosen = st.selectbox(
+            "Open order",
+            list(labels),
+            index=None,
+            format_func=lambda o: labels.get(o, "?"),
+            placeholder="Select an order in the table or here",
+            key="cd_open_order",
         )
+        chosen = chosen if chosen in labels else None
+    if chosen is not None:
+        order = desks.order_in_scope(db, chosen, sales_rep_id=EVERY_CUSTOMER)
         if order is not None:
             st.divider()
             order_view(order)

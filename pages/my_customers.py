@@ -237,8 +237,25 @@ def backorders_tab() -> None:
             .properties(height=alt.Step(24))
         )
         st.altair_chart(chart, width="stretch")
+    if shown.empty:
+        return
+    # The same choice without the table (keyboard users, narrow screens): only rows shown above.
+    labels = {
+        int(r.backorder_id): f"{r.order_number} · {r.customer} · {r.qty_open} x {r.sku}"
+        for r in shown.itertuples()
+    }
+    picked = st.selectbox(
+        "Offer a substitute for",
+        list(labels),
+        index=None,
+        format_func=lambda b: labels.get(b, "?"),
+        placeholder="Select a backorder in the table or here",
+        key="mc_offer_for",
+    )
     if position is not None:
         offer_substitute(shown.iloc[position])
+    elif picked in labels:
+        offer_substitute(shown[shown["backorder_id"] == picked].iloc[0])
 
 
 def offer_substitute(row: pd.Series) -> None:
