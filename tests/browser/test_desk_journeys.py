@@ -178,3 +178,26 @@ def test_service_finds_an_order_by_phone_records_a_call_and_the_response_time_mo
         .filter(has_text="Average response time")
         .locator('[data-testid="stMetricValue"]')
     ).not_to_have_text(before)
+
+
+def test_a_url_naming_another_reps_customer_shows_only_the_reps_own(fresh_server, db, open_page):
+    with db.connect() as conn:
+        rep = conn.execute(select(User.sales_rep_id).where(User.username == "sales1")).scalar_one()
+        others = conn.execute(
+            select(Customer.id, Customer.code, Customer.name).where(Customer.sales_rep_id != rep)
+        ).all()
+        own = set(conn.execute(select(Customer.name).where(Customer.sales_rep_id == rep)).scalars())
+    page = open_page_as(open_page, fresh_server, "sales1")
+    stranger = others[0]
+    page.goto(
+        f"{fresh_server.url}/my_customers?customer_id={stranger.id}&customer={stranger.code}"
+        f"&mc_customer={stranger.id}&q={stranger.name}"
+    )
+    wait_for_settled(page)
+    expect(page.get_by_role("heading", name="My customers")).to_be_visible()
+    choose_typed(page, "mc_customer", sorted(own)[0])
+    text = page.locator("body").inner_text()
+    assert [o.code for o in others if o.code in text] == []
+    # A name that is part of one of the rep's own customers' names proves nothing either way.
+    distinct = [o.name for o in others if not any(o.name in name for name in own)]
+    assert [name for name in distinct if name in text] == []
