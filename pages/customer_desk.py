@@ -36,6 +36,11 @@ LINE_TABLE = {
     "product_id": None,
     "backorder_id": None,
     "line_no": "Line",
+    "ordered": st.column_config.NumberColumn("Ordered", format="%d"),
+    "allocated": st.column_config.NumberColumn("Allocated", format="%d"),
+    "backordered": st.column_config.NumberColumn("Backordered", format="%d"),
+    "cancelled": st.column_config.NumberColumn("Cancelled", format="%d"),
+    "shipped": st.column_config.NumberColumn("Shipped", format="%d"),
     "sku": "SKU",
     "product": "Product",
     "unit_price": st.column_config.NumberColumn("Price", format="€%.2f"),
@@ -295,8 +300,15 @@ def trend() -> None:
                 alt.Tooltip("value:Q", format=".2f"),
             ],
         )
-        .properties(height=120)
-        .facet(row=alt.Row("measure:N", title=None))
+        .properties(height=110, width=640)
+        .facet(
+            row=alt.Row(
+                "measure:N",
+                title=None,
+                header=alt.Header(labelAngle=0, labelAlign="left", labelOrient="top"),
+            ),
+            spacing=28,
+        )
         .resolve_scale(y="independent")
     )
     st.altair_chart(chart)

@@ -371,6 +371,11 @@ def customer_tab() -> None:
             "order_status": "Order status",
             "priority": "Priority",
             "line_no": "Line",
+            "ordered": st.column_config.NumberColumn("Ordered", format="%d"),
+            "allocated": st.column_config.NumberColumn("Allocated", format="%d"),
+            "backordered": st.column_config.NumberColumn("Backordered", format="%d"),
+            "cancelled": st.column_config.NumberColumn("Cancelled", format="%d"),
+            "shipped": st.column_config.NumberColumn("Shipped", format="%d"),
             "sku": "SKU",
             "product": "Product",
             "unit_price": st.column_config.NumberColumn("Price", format="€%.2f"),
@@ -411,7 +416,7 @@ def parse_lines(text: str) -> list[tuple[str, int]]:
             continue
         if len(parts) != 2 or not parts[1].isdigit():
             raise operations.ValidationError(
-                f"Write each line as a SKU and a whole quantity, e.g. 'DRY-0001 12', not {raw!r}."
+                f"Write each line as a SKU and a whole quantity, e.g. 'DRY-00001 12', not {raw!r}."
             )
         lines.append((parts[0].upper(), int(parts[1])))
     return lines[: MAX_ORDER_LINES + 1]
@@ -420,7 +425,7 @@ def parse_lines(text: str) -> list[tuple[str, int]]:
 def priority_order(card: dict) -> None:
     st.subheader("Order on the customer's behalf")
     text = st.text_area(
-        "Lines (one per line: SKU quantity)", key="mc_order_lines", placeholder="DRY-0001 12"
+        "Lines (one per line: SKU quantity)", key="mc_order_lines", placeholder="DRY-00001 12"
     )
     urgent = st.toggle(
         "Priority order",

@@ -242,7 +242,10 @@ def open_order_lines(
     engine: Engine | Connection, *, customer_id: int | None = None, order_id: int | None = None,
     sales_rep_id: int | None,
 ) -> pd.DataFrame:  # fmt: skip
-    """Every line of the open orders (of a customer, or one order), with status and dates."""
+    """Every line of a customer's open orders (or of one order), with status and dates.
+
+    A customer's open orders include any order with an open backorder, whatever its status.
+    """
     statement = _scoped(
         select(
             Order.id.label("order_id"),
@@ -275,8 +278,18 @@ def open_order_lines(
         sales_rep_id,
     )
     if customer_id is not None:
+        # Open orders, and closed ones still waiting on a backorder (shipped in part).
+        waiting = (
+            select(literal(1))
+            .select_from(Backorder)
+            .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+            .where(OrderLine.order_id == Order.id, Backorder.status == "open")
+            .correlate(Order)
+            .exists()
+        )
         statement = statement.where(
-            Order.customer_id == customer_id, Order.status.in_(("open", "picking"))
+            Order.customer_id == customer_id,
+            or_(Order.status.in_(("open", "picking")), waiting),
         )
     if order_id is not None:
         statement = statement.where(Order.id == order_id)

@@ -218,3 +218,22 @@ def test_rep_kpis_value_risk_and_conversion_match_the_database(engine, world, tw
         == pytest.approx(6 / 8)
     )
     assert figures["csat"] is None and figures["fulfilment_days"] is None
+
+
+def test_a_customers_open_orders_include_a_closed_order_still_waiting_on_a_backorder(
+    engine, world, two_reps
+):
+    placed = two_reps["mine"]
+    with write_session(engine) as s:
+        s.execute(update(Order).where(Order.id == placed.order_id).values(status="shipped"))
+    lines = desks.open_order_lines(
+        engine, customer_id=world.customers["gold"], sales_rep_id=world.sales_rep
+    )
+    assert lines["order_number"].tolist() == [placed.number]
+    assert lines["line_status"].tolist() == ["part backordered"]
+    with write_session(engine) as s:
+        s.execute(update(Backorder).values(status="filled"))
+    lines = desks.open_order_lines(
+        engine, customer_id=world.customers["gold"], sales_rep_id=world.sales_rep
+    )
+    assert lines.empty
