@@ -63,6 +63,11 @@ def _trend(_engine, version: int, target: float) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _find_customers(_engine, version: int, text: str) -> pd.DataFrame:
+    return desks.find_customers(_engine, text, sales_rep_id=EVERY_CUSTOMER)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def _search(_engine, version: int, text: str) -> pd.DataFrame:
     return desks.find_orders(_engine, text, sales_rep_id=EVERY_CUSTOMER)
 
@@ -158,7 +163,7 @@ def order_view(order: dict) -> None:
             file_name=f"{order['number']}_timeline",
         )
     with messages_tab:
-        messages(order)
+        messages(int(order["customer_id"]), int(order["order_id"]))
     with cancel_tab:
         cancel(order, lines)
 
@@ -198,7 +203,7 @@ def alternatives(order: dict, lines: pd.DataFrame) -> None:
     )
 
 
-def messages(order: dict) -> None:
+def messages(customer_id: int, order_id: int | None) -> None:
     with st.form("cd_record", clear_on_submit=True):
         cols = st.columns([1, 1, 3])
         channel = cols[0].selectbox("Channel", CHANNELS, key="cd_channel")
@@ -215,15 +220,15 @@ def messages(order: dict) -> None:
                 direction=direction,
                 subject=subject,
                 body=body,
-                customer_id=int(order["customer_id"]),
-                order_id=int(order["order_id"]),
+                customer_id=customer_id,
+                order_id=order_id,
             )
         except LarderError as err:
             error_state(err)
             return
         st.session_state[FLASH_KEY] = f"Recorded the {direction} {channel}: {subject}."
         st.rerun()
-    history = desks.customer_messages(db, int(order["customer_id"]), sales_rep_id=EVERY_CUSTOMER)
+    history = desks.customer_messages(db, customer_id, sales_rep_id=EVERY_CUSTOMER)
     open_questions = history[(history["direction"] == "inbound") & history["answered_at"].isna()]
     for question in open_questions.itertuples():
         cols = st.columns([4, 1])
@@ -283,6 +288,29 @@ def cancel(order: dict, lines: pd.DataFrame) -> None:
         st.rerun()
 
 
+def customer_view(customer_id: int) -> None:
+    card = desks.customer_in_scope(db, customer_id, sales_rep_id=EVERY_CUSTOMER)
+    if card is None:
+        empty_state("No such customer.")
+        return
+    st.subheader(f"{card['name']} ({card['code']})")
+    st.caption(
+        f"{card['tier']} · {card['segment']} · {card['phone'] or 'no phone'} · "
+        f"{card['email'] or 'no e-mail'} · prefers {card['backorder_preference'].replace('_', ' ')}"
+    )
+    lines = desks.open_order_lines(db, customer_id=customer_id, sales_rep_id=EVERY_CUSTOMER)
+    shown = LINE_TABLE | {"order_number": "Order"}
+    standard_table(
+        lines,
+        "cd_customer_lines",
+        column_config=shown,
+        file_name=f"open_orders_{card['code']}",
+        empty_message=f"{card['name']} has no open orders.",
+    )
+    st.markdown("**Calls and messages**")
+    messages(customer_id, None)
+
+
 def trend() -> None:
     weekly = _trend(db, version, target)
     if weekly.empty:
@@ -315,6 +343,24 @@ def trend() -> None:
 
 
 if search.strip():
+    customers = _find_customers(db, version, search.strip())
+    customer_position = None
+    if not customers.empty:
+        st.markdown(f"**Customers matching “{search.strip()}”** — select one to open it.")
+        customer_position = standard_table(
+            customers,
+            "cd_customers",
+            column_config={
+                "customer_id": None,
+                "code": "Code",
+                "name": "Customer",
+                "tier": "Tier",
+                "phone": "Phone",
+                "email": "E-mail",
+            },
+            file_name="customers",
+            select_row=True,
+        )
     found = _search(db, version, search.strip())
     st.markdown(f"**Orders matching “{search.strip()}”** — select one to open it.")
     position = standard_table(
@@ -332,7 +378,9 @@ if search.strip():
             "email": "E-mail",
         },
         file_name="search",
-        empty_message="No customer or order matches.",
+        empty_message="No order matches."
+        if not customers.empty
+        else "No customer or order matches.",
         empty_hint="Try part of the name, the order number (SO-…), a SKU, phone or e-mail.",
         select_row=True,
     )
@@ -360,6 +408,9 @@ if search.strip():
         if order is not None:
             st.divider()
             order_view(order)
+    elif customer_position is not None:
+        st.divider()
+        customer_view(int(customers.iloc[customer_position]["customer_id"]))
 
 st.divider()
 st.markdown("**Weekly trend**")

@@ -455,6 +455,46 @@ def find_orders(
         return pd.read_sql(statement, conn, parse_dates=["placed_at"])
 
 
+def find_customers(
+    engine: Engine | Connection,
+    text: str,
+    *,
+    sales_rep_id: int | None,
+    limit: int = SEARCH_LIMIT,
+) -> pd.DataFrame:
+    """Customers whose name, code, phone or e-mail match (case-insensitive, partial)."""
+    text = (text or "").strip()
+    columns = ["customer_id", "code", "name", "tier", "phone", "email"]
+    if not text:
+        return pd.DataFrame(columns=columns)
+    pattern = _like(text)
+    digits = _like(text.replace(" ", "").replace("-", ""))
+    phone = func.replace(func.replace(func.lower(Customer.phone), " ", ""), "-", "")
+    statement = _scoped(
+        select(
+            Customer.id.label("customer_id"),
+            Customer.code,
+            Customer.name,
+            Customer.tier,
+            Customer.phone,
+            Customer.email,
+        )
+        .where(
+            or_(
+                func.lower(Customer.name).like(pattern, escape=ESCAPE),
+                func.lower(Customer.code).like(pattern, escape=ESCAPE),
+                func.lower(Customer.email).like(pattern, escape=ESCAPE),
+                phone.like(digits, escape=ESCAPE),
+            )
+        )
+        .order_by(Customer.name, Customer.id)
+        .limit(limit),
+        sales_rep_id,
+    )
+    with reading(engine) as conn:
+        return pd.read_sql(statement, conn)
+
+
 def order_in_scope(
     engine: Engine | Connection, order_id: int, *, sales_rep_id: int | None
 ) -> dict | None:

@@ -164,3 +164,29 @@ def test_cancel_needs_a_reason_and_then_cancels_the_order(db):
             select(Order.status, Order.cancel_reason).where(Order.id == order_id)
         ).one()
     assert tuple(row) == ("cancelled", "customer closed for renovation")
+
+
+def test_a_customer_without_orders_is_found_by_code_and_a_call_recorded(db):
+    with db.connect() as conn:
+        customer_id, code, name = conn.execute(
+            select(Customer.id, Customer.code, Customer.name)
+            .where(~Customer.id.in_(select(Order.customer_id)))
+            .order_by(Customer.id)
+        ).first()
+    at = _run(app_test(PAGE, USER))
+    at.text_input(key="cd_search").input(code.lower())
+    _run(at)
+    assert "No order matches." in at.info[0].value
+    at.session_state["cd_customers"] = {"selection": {"rows": [0], "columns": []}}
+    _run(at)
+    assert at.subheader[0].value == f"{name} ({code})"
+    at.text_input(key="cd_subject").input("Asked for a price list")
+    at.button(key="FormSubmitter:cd_record-Record").click()
+    _run(at)
+    with db.connect() as conn:
+        row = conn.execute(
+            select(Communication.customer_id, Communication.order_id, Communication.subject)
+            .order_by(Communication.id.desc())
+            .limit(1)
+        ).one()
+    assert tuple(row) == (customer_id, None, "Asked for a price list")

@@ -237,3 +237,15 @@ def test_a_customers_open_orders_include_a_closed_order_still_waiting_on_a_backo
         engine, customer_id=world.customers["gold"], sales_rep_id=world.sales_rep
     )
     assert lines.empty
+
+
+def test_find_customers_finds_one_without_orders_and_keeps_to_the_representative(
+    engine, world, two_reps
+):
+    found = desks.find_customers(engine, "BRONZE bis", sales_rep_id=None)
+    assert found["code"].tolist() == ["C-bronze"]
+    assert desks.find_customers(engine, "0161-496", sales_rep_id=None)["code"].tolist() == [
+        "C-OTHER"
+    ]
+    assert desks.find_customers(engine, "other", sales_rep_id=world.sales_rep).empty
+    assert desks.find_customers(engine, "%", sales_rep_id=None).empty
