@@ -35,6 +35,8 @@ PAGE_USERS = {
     "overview": "owner",
     "backorder_cost": "finance",
     "loyalty_impact": "marketing",
+    "my_customers": "sales1",
+    "customer_desk": "service",
 }
 DEFAULT_USER = "owner"  # the owner may open every page (except the shop's customer view)
 WARM_RUNS = 3

@@ -293,6 +293,13 @@ SETTINGS: dict[str, SettingSpec] = {
             1,
             730,
         ),
+        SettingSpec(
+            "response_target_hours",
+            4.0,
+            "Customer service answers an inbound question within this many hours.",
+            0.25,
+            168,
+        ),
     )
 }
 

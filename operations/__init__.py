@@ -19,7 +19,12 @@ from operations.admin import (
 from operations.allocation import priority_score
 from operations.backorder_costs import record_backorder_cost
 from operations.catalogue import set_product_prices
-from operations.customers import record_communication, record_feedback
+from operations.customers import (
+    mark_answered,
+    record_communication,
+    record_feedback,
+    send_backorder_update,
+)
 from operations.errors import (
     Busy,
     ConfirmationNeeded,
@@ -48,6 +53,7 @@ from operations.purchasing import (
     update_po_lines,
 )
 from operations.shipments import TRACKING_EVENTS, record_tracking_event
+from operations.substitution import SwapResult, swap_to_substitute
 from operations.warehouse import (
     adjust_stock,
     check_scan,
@@ -71,6 +77,7 @@ __all__ = [
     "ReceiveResult",
     "StorageRefused",
     "TRACKING_EVENTS",
+    "SwapResult",
     "ValidationError",
     "add_po_line",
     "adjust_stock",
@@ -86,6 +93,7 @@ __all__ = [
     "expected_date",
     "hash_password",
     "link_user",
+    "mark_answered",
     "mark_delivered",
     "mark_read",
     "notify",
@@ -100,6 +108,7 @@ __all__ = [
     "remove_po_line",
     "report_short_pick",
     "reset_password",
+    "send_backorder_update",
     "send_po",
     "set_po_expected_date",
     "set_po_expected_dates",
@@ -109,6 +118,7 @@ __all__ = [
     "set_user_active",
     "set_user_roles",
     "ship_order",
+    "swap_to_substitute",
     "update_po_line",
     "update_po_lines",
 ]

@@ -15,11 +15,14 @@ from sqlalchemy.orm import Session
 from data.db import write_session
 from data.schema import (
     CHANNELS,
+    Backorder,
     Carrier,
     Communication,
     Customer,
     Feedback,
     Order,
+    OrderLine,
+    Product,
     PurchaseOrder,
     Shipment,
     Supplier,
@@ -28,7 +31,7 @@ from data.schema import (
 )
 from models.sentiment import sentiment_score
 from operations import audit, notification_rules
-from operations.errors import NotFound, ValidationError
+from operations.errors import InvalidState, NotFound, ValidationError
 from operations.notifications import notify
 from operations.transactions import write_operation
 from operations.validation import (
@@ -257,3 +260,132 @@ def _deliver(session: Session, message: Communication, supplier: Supplier | None
             **target,
         )
     return len(queued)
+
+
+def mark_answered(
+    engine: Engine,
+    *,
+    communication_id: int,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> dt.datetime:
+    """Mark an inbound question answered now; its response time runs from when it came in."""
+    actor = actor_name(actor)
+    communication_id = identifier(communication_id, "Message")
+    now = optional_moment(now, "The time") or utcnow()
+    with write_session(engine) as session:
+        message = session.get(Communication, communication_id)
+        if message is None:
+            raise NotFound(f"Message {communication_id} does not exist.")
+        if message.direction != "inbound":
+            raise InvalidState(
+                f"Message {communication_id} went out from us: only questions that came in are answered."
+            )
+        if message.answered_at is not None:
+            raise InvalidState(
+                f"Message {communication_id} was answered already at {message.answered_at:%Y-%m-%d %H:%M}."
+            )
+        if now < message.created_at:
+            raise ValidationError("The answer cannot come before the question.")
+        message.answered_at = now
+        audit.record(
+            session,
+            actor=actor,
+            action="mark_answered",
+            entity="communication",
+            entity_id=message.id,
+            before={"answered_at": None},
+            after={"answered_at": now.isoformat()},
+            at=now,
+        )
+        return now
+
+
+@write_operation
+def send_backorder_update(
+    engine: Engine,
+    *,
+    customer_id: int,
+    actor: str,
+    sales_rep_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[int, int]:
+    """Tell a customer every open backorder and its current date, by mail.
+
+    Recorded as an outbound e-mail in communications and queued through ``notify`` with the
+    customer's address (the outbox sends it). With ``sales_rep_id`` only that representative's
+    customers may be written to. Returns (communication id, notification id).
+    """
+    actor = actor_name(actor)
+    customer_id = identifier(customer_id, "Customer")
+    sales_rep_id = optional_identifier(sales_rep_id, "Sales representative")
+    now = optional_moment(now, "The time") or utcnow()
+    with write_session(engine) as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None or (sales_rep_id is not None and customer.sales_rep_id != sales_rep_id):
+            raise NotFound(f"Customer {customer_id} is not one of your customers.")
+        if not customer.email:
+            raise InvalidState(
+                f"{customer.name} has no e-mail address on file: call them and record the call."
+            )
+        rows = session.execute(
+            select(
+                Order.number,
+                Product.sku,
+                Product.name,
+                Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled,
+                Backorder.promised_date,
+                Backorder.estimated_date,
+                Backorder.estimated_late_date,
+            )
+            .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .join(Product, Product.id == Backorder.product_id)
+            .where(Backorder.customer_id == customer_id, Backorder.status == "open")
+            .order_by(Backorder.estimated_date, Order.number, Product.sku)
+        ).all()
+        if not rows:
+            raise InvalidState(
+                f"{customer.name} has no open backorders: there is nothing to report."
+            )
+        subject = f"Your {len(rows)} backordered item{'s' if len(rows) != 1 else ''}: current dates"
+        lines = [f"Dear {customer.name},", "", "Where your backordered goods stand today:", ""]
+        for number, sku, name, qty, promised, likely, late in rows:
+            lines.append(
+                f"- {number} {sku} {name}: {qty} units, expected {likely or 'not yet known'}"
+                f" (at the latest {late or 'not yet known'}; first promised {promised or '-'})"
+            )
+        lines += ["", "Reply to this mail or call us if you would like an alternative."]
+        body = "\n".join(lines)
+        message = Communication(
+            created_at=now,
+            customer_id=customer_id,
+            actor=actor,
+            channel="email",
+            direction="outbound",
+            subject=subject,
+            body=body,
+        )
+        session.add(message)
+        session.flush()
+        mail = notify(
+            session,
+            kind="backorder_update",
+            subject=subject,
+            body=body,
+            customer_id=customer_id,
+            email_to=customer.email,
+            ref_type="communication",
+            ref_id=message.id,
+        )
+        session.flush()
+        audit.record(
+            session,
+            actor=actor,
+            action="send_backorder_update",
+            entity="communication",
+            entity_id=message.id,
+            after={"customer_id": customer_id, "backorders": len(rows), "email_to": customer.email},
+            at=now,
+        )
+        return message.id, mail.id

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 import operations
 from data.db import make_engine, write_session
@@ -25,8 +25,10 @@ from data.schema import (
     Notification,
     OrderLine,
     PickTask,
+    Product,
     PurchaseOrder,
     PurchaseOrderLine,
+    Substitute,
 )
 from operations import LarderError
 from operations.errors import Busy, StorageRefused
@@ -80,6 +82,7 @@ class Stage:
     packed_order: int = 0
     shipment: int = 0
     backorder: int = 0
+    question: int = 0
     draft_po: int = 0
     draft_po_line: int = 0
     approved_po: int = 0
@@ -128,6 +131,25 @@ def _stage(engine: Engine) -> Stage:
     place(("NAPKIN-500", 20))  # none on hand: all of it goes on backorder
     with write_session(engine) as session:
         stage.backorder = session.scalars(select(Backorder.id)).one()
+        # OIL-5L stands in for napkins here: listed, of the same use, no allergens.
+        session.add(
+            Substitute(
+                product_id=world.products["NAPKIN-500"], substitute_id=world.products["OIL-5L"]
+            )
+        )
+        session.execute(
+            update(Product)
+            .where(Product.id == world.products["OIL-5L"])
+            .values(use="napkin", allergens="")
+        )
+    stage.question = operations.record_communication(
+        engine,
+        actor="service",
+        channel="phone",
+        subject="Where is my order?",
+        customer_id=gold,
+        direction="inbound",
+    )
     stage.admin_user = add_admin(engine)
     stage.target_user = add_admin(engine, "pam", roles=("purchasing_manager",))
     with write_session(engine) as session:
@@ -457,6 +479,41 @@ CASES = {
             "actor": BAD_ACTORS,
             "now": BAD_MOMENTS,
         },
+    ),
+    "swap_to_substitute": Case(
+        operations.swap_to_substitute,
+        lambda s: {
+            "backorder_id": s.backorder,
+            "substitute_product_id": s.world.products["OIL-5L"],
+            "quantity": 4,
+            "accepted": True,
+            "actor": "rita",
+        },
+        {
+            "backorder_id": BAD_IDS,
+            "substitute_product_id": lambda s: [*BAD_IDS, s.world.products["FLOUR-25"]],
+            "quantity": [*BAD_QUANTITIES, 21],
+            "accepted": BAD_FLAGS,
+            "channel": [None, "", "pigeon", 5, *CONTROL],
+            "sales_rep_id": [*BAD_OPTIONAL_IDS],
+            "actor": BAD_ACTORS,
+            "now": BAD_MOMENTS,
+        },
+    ),
+    "send_backorder_update": Case(
+        operations.send_backorder_update,
+        lambda s: {"customer_id": s.world.customers["gold"], "actor": "rita"},
+        {
+            "customer_id": lambda s: [*BAD_IDS, s.world.customers["bronze"]],
+            "sales_rep_id": BAD_OPTIONAL_IDS,
+            "actor": BAD_ACTORS,
+            "now": BAD_MOMENTS,
+        },
+    ),
+    "mark_answered": Case(
+        operations.mark_answered,
+        lambda s: {"communication_id": s.question, "actor": "service"},
+        {"communication_id": BAD_IDS, "actor": BAD_ACTORS, "now": BAD_MOMENTS},
     ),
     "set_thresholds": Case(
         operations.set_thresholds,

@@ -1,7 +1,7 @@
 """Random sequences of operations never break an invariant (hypothesis).
 
 Each example builds a fresh tiny wholesaler, runs a drawn sequence of place / cancel / receive
-/ pick / short pick / pack / ship / deliver / count / draft operations (refusals included: a
+/ pick / short pick / pack / ship / deliver / count / draft / substitute-swap operations (refusals included: a
 refused operation must leave every invariant intact too) and checks every invariant after
 every step.
 """
@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from data.db import make_engine, read_connection, write_session
 from data.schema import (
+    Backorder,
     Base,
     Order,
     OrderLine,
@@ -29,6 +30,7 @@ from data.schema import (
     PurchaseOrder,
     PurchaseOrderLine,
     Shipment,
+    Substitute,
 )
 from operations import (
     LarderError,
@@ -44,6 +46,7 @@ from operations import (
     receive_po,
     send_po,
     ship_order,
+    swap_to_substitute,
 )
 from tests.conftest import _PG_PROBLEM, drop_pg_schema, pg_schema_engine
 from tests.invariants import assert_invariants
@@ -52,6 +55,8 @@ from tests.operations_world import PRODUCTS, build_world
 SKUS = list(PRODUCTS)
 TIERS = ["gold", "silver", "bronze"]
 CHOICES = [None, "accept_backorder", "ship_complete", "cancel_short"]
+# Listed substitutes in the drawn worlds: one with plenty of stock, one with none.
+SUBSTITUTES = {"BUTTER-10": "OIL-5L", "FLOUR-25": "NAPKIN-500", "NAPKIN-500": "FLOUR-25"}
 
 pick = st.integers(min_value=0, max_value=50)  # index into what exists, modulo its size
 place_step = st.tuples(
@@ -81,6 +86,7 @@ steps = st.one_of(
     st.tuples(st.just("deliver"), pick),
     st.tuples(st.just("count"), st.sampled_from(SKUS), st.integers(0, 120)),
     st.tuples(st.just("draft_and_send")),
+    st.tuples(st.just("swap"), pick, st.integers(1, 12), st.booleans()),
 )
 
 
@@ -126,6 +132,7 @@ def _targets(engine, kind: str) -> list:
         .distinct()
         .order_by(OrderLine.order_id),
         "deliver": select(Shipment.id).order_by(Shipment.id),
+        "swap": select(Backorder.id, Backorder.product_id).order_by(Backorder.id),
         "fulfil": select(OrderLine.order_id)
         .join(PickTask, PickTask.order_line_id == OrderLine.id)
         .where(PickTask.status == "open")
@@ -209,6 +216,17 @@ def _apply(engine, world, step) -> None:
             mark_delivered(engine, shipment_id=target.id, actor="prop")
         elif kind == "fulfil":
             _fulfil(engine, world, target.order_id, short_by=step[2])
+        elif kind == "swap":
+            # Any backorder (filled and cancelled ones must be refused) to its listed substitute.
+            sku = next(s for s, pid in world.products.items() if pid == target.product_id)
+            swap_to_substitute(
+                engine,
+                backorder_id=target.id,
+                substitute_product_id=world.products[SUBSTITUTES.get(sku, "OIL-5L")],
+                quantity=step[2],
+                accepted=step[3],
+                actor="prop",
+            )
     _note(f"{kind}: done")
 
 
@@ -222,8 +240,19 @@ def run_step(engine, world, step) -> None:
         _note(f"{step[0]}: refused ({type(refusal).__name__})")
 
 
+def _list_substitutes(engine, world) -> None:
+    with write_session(engine) as session:
+        for original, substitute in SUBSTITUTES.items():
+            session.add(
+                Substitute(
+                    product_id=world.products[original], substitute_id=world.products[substitute]
+                )
+            )
+
+
 def _run_sequence(engine, sequence) -> None:
     world = build_world(engine)
+    _list_substitutes(engine, world)
     for step in sequence:
         run_step(engine, world, step)
         assert_invariants(engine)
@@ -273,8 +302,9 @@ def _random_step(rng: random.Random):
             "receive",
             "count",
             "draft_and_send",
+            "swap",
         ],
-        weights=[8, 4, 3, 2, 2, 2, 1, 2, 3, 1, 1],
+        weights=[8, 4, 3, 2, 2, 2, 1, 2, 3, 1, 1, 2],
     )[0]
     index = rng.randrange(50)
     if kind == "place":
@@ -297,6 +327,8 @@ def _random_step(rng: random.Random):
         return (kind, rng.choice(SKUS), rng.randint(0, 120))
     if kind == "draft_and_send":
         return (kind,)
+    if kind == "swap":
+        return (kind, index, rng.randint(1, 12), rng.random() < 0.7)
     return (kind, index)
 
 

@@ -44,6 +44,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages/shop.py": ("customer",),
     "pages/replenishment.py": ("purchasing_manager",),
     "pages/in_transit.py": ("logistics_manager",),
+    "pages/my_customers.py": ("sales_rep",),
+    "pages/customer_desk.py": ("customer_service",),
     "pages/admin.py": ("admin",),
     "pages/overview.py": ("owner",),
     "pages/backorder_cost.py": ("finance_manager",),

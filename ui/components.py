@@ -112,18 +112,24 @@ def standard_table(
     empty_message: str = "Nothing to show.",
     empty_hint: str | None = None,
     height: int | str = "auto",
-) -> None:
-    """A sortable, formatted table with CSV and Excel downloads; an explained empty state."""
+    select_row: bool = False,
+) -> int | None:
+    """A sortable, formatted table with CSV and Excel downloads; an explained empty state.
+
+    With ``select_row`` a click selects one row; its position in ``df`` is returned (else None).
+    """
     if df is None or df.empty:
         empty_state(empty_message, empty_hint)
-        return
-    st.dataframe(
+        return None
+    event = st.dataframe(
         df,
         key=key,
         hide_index=True,
         column_config=dict(column_config) if column_config else None,
         height=height,
         placeholder=MISSING,
+        on_select="rerun" if select_row else "ignore",
+        selection_mode="single-row",
     )
     with st.container(horizontal=True, vertical_alignment="center"):
         st.download_button(
@@ -145,3 +151,18 @@ def standard_table(
             on_click="ignore",
         )
         st.caption(f"{qty(len(df))} rows")
+    return selected_row(event, len(df)) if select_row else None
+
+
+def selected_row(event: Any, rows: int) -> int | None:
+    """The selected row's position from a dataframe event (a seeded one is a plain dict)."""
+    selection = (
+        event["selection"] if isinstance(event, Mapping) else getattr(event, "selection", None)
+    )
+    if selection is None:
+        return None
+    picked = selection["rows"] if isinstance(selection, Mapping) else getattr(selection, "rows", [])
+    if not picked:
+        return None
+    position = picked[0]
+    return position if isinstance(position, int) and 0 <= position < rows else None

@@ -84,6 +84,20 @@ PAGES: tuple[PageSpec, ...] = (
         "Retention, NPS and sentiment of customers who met backorders, and a win-back list.",
     ),
     PageSpec(
+        "pages/my_customers.py",
+        "My customers",
+        ":material/handshake:",
+        "Customers",
+        "Your customers' backorders, their risk, substitutes, priority orders and updates.",
+    ),
+    PageSpec(
+        "pages/customer_desk.py",
+        "Customer desk",
+        ":material/support_agent:",
+        "Customers",
+        "Find a customer or order, its timeline, record calls and answer questions.",
+    ),
+    PageSpec(
         "pages/admin.py",
         "Admin",
         ":material/admin_panel_settings:",

@@ -1,0 +1,524 @@
+"""My customers (sales representative): their open backorders, risk, substitutes and updates.
+
+Only the logged-in representative's own customers: the filter is the user's link to a sales
+representative, read from the database by the guard; no widget or URL can change it, and every
+read below passes it to the database.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import operations
+import ui.theme  # noqa: F401  registers and enables the Larder chart theme
+from data.schema import TIERS, utcnow
+from operations.errors import LarderError
+from queries import customer_desks as desks
+from ui.auth import require_role
+from ui.components import (
+    empty_state,
+    error_state,
+    kpi_tile,
+    money,
+    pct,
+    standard_table,
+)
+from ui.db import data_version, engine
+
+user = require_role("sales_rep")
+db = engine()
+
+CACHE_TTL_S = 600
+FLASH_KEY = "my_customers_flash"
+ANY = "(any)"
+RISK_BANDS = ("high", "medium", "low", "unknown")
+SORTS = {
+    "Risk of missing the promise": ("miss_risk", False),
+    "Value": ("value", False),
+    "Days waiting": ("days_waiting", False),
+    "Customer": ("customer", True),
+    "Likely date": ("likely_date", True),
+}
+MAX_ORDER_LINES = 20
+RISK_HELP = (
+    "Chance that the goods arrive after the date promised to the customer. The likely date is "
+    "the estimate's median and the late case its 90th percentile; the delivery day is taken as "
+    "normally distributed with that median and a spread of (late case - likely) / 1.28 days. "
+    f"High from {desks.HIGH_RISK:.0%}, medium from {desks.AT_RISK:.0%}."
+)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _backorders(_engine, version: int, rep_id: int) -> pd.DataFrame:
+    return desks.open_backorders(_engine, sales_rep_id=rep_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _customers(_engine, version: int, rep_id: int) -> pd.DataFrame:
+    return desks.customers_in_scope(_engine, sales_rep_id=rep_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _kpis(_engine, version: int, rep_id: int) -> dict:
+    return desks.rep_kpis(_engine, sales_rep_id=rep_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _alternatives(_engine, version: int, product_id: int, customer_id: int, needed):
+    return desks.ranked_alternatives(
+        _engine, product_id=product_id, customer_id=customer_id, needed_date=needed
+    )
+
+
+def days(x) -> str:
+    return "—" if x is None else f"{x:.1f} days"
+
+
+def rating(x) -> str:
+    return "—" if x is None else f"{x:.2f} / 5"
+
+
+st.title("My customers")
+rep_id = user.sales_rep_id
+if rep_id is None:
+    st.info(
+        "Your account is not linked to a sales representative, so there are no customers of "
+        "yours to show. An administrator can link it on the Admin page.",
+        icon=":material/link_off:",
+    )
+    st.stop()
+
+flash = st.session_state.pop(FLASH_KEY, None)
+if flash:
+    st.success(flash, icon=":material/check_circle:")
+
+version = data_version(db)
+backorders = _backorders(db, version, rep_id)
+customers = _customers(db, version, rep_id)
+names = dict(zip(customers["customer_id"], customers["name"], strict=True))
+st.caption(
+    f"{len(customers)} customers of yours; {len(backorders)} open backorders. "
+    "Hover over a figure's title for its definition."
+)
+
+# --- KPIs ----------------------------------------------------------------------------------
+figures = _kpis(db, version, rep_id)
+cols = st.columns(5)
+with cols[0]:
+    kpi_tile(
+        "Open backorder value",
+        figures["open_backorder_value"],
+        "Open backordered units of your customers at their order-line prices.",
+        fmt=money,
+    )
+with cols[1]:
+    kpi_tile(
+        "Share at risk",
+        figures["share_at_risk"],
+        f"Share of the open backorder value whose chance of missing the promised date is "
+        f"{desks.AT_RISK:.0%} or more. {RISK_HELP}",
+        fmt=pct,
+    )
+with cols[2]:
+    kpi_tile(
+        "Customer satisfaction",
+        figures["csat"],
+        f"Average CSAT (1-5) your customers gave in the last {desks.KPI_WINDOW_DAYS} days "
+        f"({figures['csat_responses']} ratings).",
+        fmt=rating,
+    )
+with cols[3]:
+    kpi_tile(
+        "Order fulfilment time",
+        figures["fulfilment_days"],
+        f"Average days from placing an order to its last delivery, over orders delivered in "
+        f"the last {desks.KPI_WINDOW_DAYS} days.",
+        fmt=days,
+    )
+with cols[4]:
+    kpi_tile(
+        "Order conversion",
+        figures["conversion"],
+        "Larder records no carts or quotes, so the nearest honest measure of sales conversion "
+        "is used: the share of units your customers ordered in the last "
+        f"{desks.KPI_WINDOW_DAYS} days that became sales rather than being cancelled "
+        "(by the customer, by cancel-short or lost while waiting).",
+        fmt=pct,
+    )
+
+# --- Filters -------------------------------------------------------------------------------
+with st.sidebar:
+    st.subheader("Backorder filters")
+    f_customer = st.selectbox(
+        "Customer",
+        [ANY, *customers["customer_id"].tolist()],
+        format_func=lambda c: "All my customers" if c == ANY else names.get(c, "?"),
+        key="mc_customer",
+    )
+    f_tier = st.selectbox("Tier", [ANY, *TIERS], key="mc_tier")
+    f_risk = st.multiselect("Risk", RISK_BANDS, key="mc_risk", help=RISK_HELP)
+    f_min_value = st.number_input(
+        "Minimum value (€)", min_value=0.0, value=0.0, step=50.0, key="mc_min_value"
+    )
+    f_sort = st.selectbox("Sort by", list(SORTS), key="mc_sort")
+
+shown = backorders
+if f_customer != ANY:
+    shown = shown[shown["customer_id"] == f_customer]
+if f_tier != ANY:
+    shown = shown[shown["tier"] == f_tier]
+if f_risk:
+    shown = shown[shown["risk"].isin(f_risk)]
+if f_min_value:
+    shown = shown[shown["value"] >= f_min_value]
+column, ascending = SORTS.get(f_sort, SORTS["Value"])
+shown = shown.sort_values([column, "backorder_id"], ascending=[ascending, True]).reset_index(
+    drop=True
+)
+
+BACKORDER_TABLE = {
+    "backorder_id": None,
+    "order_id": None,
+    "order_line_id": None,
+    "customer_id": None,
+    "product_id": None,
+    "created": None,
+    "order_number": "Order",
+    "order_status": "Order status",
+    "customer_code": "Code",
+    "customer": "Customer",
+    "tier": "Tier",
+    "sku": "SKU",
+    "product": "Product",
+    "qty_open": st.column_config.NumberColumn("Waiting", format="%d"),
+    "value": st.column_config.NumberColumn("Value", format="€%.2f"),
+    "days_waiting": st.column_config.NumberColumn("Days waiting", format="%d"),
+    "promised_date": st.column_config.DateColumn("Promised"),
+    "likely_date": st.column_config.DateColumn("Likely"),
+    "late_date": st.column_config.DateColumn("Late case"),
+    "miss_risk": st.column_config.ProgressColumn(
+        "Risk", help=RISK_HELP, min_value=0.0, max_value=1.0, format="percent"
+    ),
+    "risk": "Band",
+    "reason": st.column_config.TextColumn("Why this date", width="large"),
+}
+
+
+def backorders_tab() -> None:
+    st.markdown("**Open backorders** — select one to offer a substitute.")
+    position = standard_table(
+        shown,
+        "mc_backorders",
+        column_config=BACKORDER_TABLE,
+        file_name="my_backorders",
+        empty_message="None of your customers has an open backorder matching these filters.",
+        select_row=True,
+    )
+    if not shown.empty:
+        by_customer = shown.groupby(["customer", "risk"], as_index=False)["value"].sum().round(2)
+        chart = (
+            alt.Chart(by_customer)
+            .mark_bar()
+            .encode(
+                x=alt.X("value:Q", title="Open backorder value (€)"),
+                y=alt.Y("customer:N", title=None, sort="-x", axis=alt.Axis(labelLimit=220)),
+                color=alt.Color(
+                    "risk:N",
+                    title="Risk",
+                    scale=alt.Scale(
+                        domain=list(RISK_BANDS),
+                        range=[ui.theme.ALERT, "#e69f00", ui.theme.PALETTE[0], "#9e9e9e"],
+                    ),
+                ),
+                tooltip=["customer:N", "risk:N", alt.Tooltip("value:Q", format=",.2f")],
+            )
+            .properties(height=alt.Step(24))
+        )
+        st.altair_chart(chart, width="stretch")
+    if shown.empty:
+        return
+    # The same choice without the table (keyboard users, narrow screens): only rows shown above.
+    labels = {
+        int(r.backorder_id): f"{r.order_number} · {r.customer} · {r.qty_open} x {r.sku}"
+        for r in shown.itertuples()
+    }
+    picked = st.selectbox(
+        "Offer a substitute for",
+        list(labels),
+        index=None,
+        format_func=lambda b: labels.get(b, "?"),
+        placeholder="Select a backorder in the table or here",
+        key="mc_offer_for",
+    )
+    if position is not None:
+        offer_substitute(shown.iloc[position])
+    elif picked in labels:
+        offer_substitute(shown[shown["backorder_id"] == picked].iloc[0])
+
+
+def offer_substitute(row: pd.Series) -> None:
+    st.subheader(f"Alternatives for {row['sku']} on {row['order_number']}")
+    st.caption(
+        f"{row['customer']} waits for {row['qty_open']} x {row['product']}, likely "
+        f"{row['likely_date']} (late case {row['late_date']}): {row['reason']}"
+    )
+    version = data_version(db)
+    ranked = _alternatives(
+        db, version, int(row["product_id"]), int(row["customer_id"]), row["promised_date"]
+    )
+    if ranked.empty:
+        empty_state(
+            "The substitute model lists no alternative for this product.",
+            "Alternatives serve the same use and add no allergen the original does not have.",
+        )
+        return
+    st.dataframe(
+        ranked,
+        hide_index=True,
+        column_config={
+            "product_id": None,
+            "sku": "SKU",
+            "name": "Product",
+            "price": st.column_config.NumberColumn("Price", format="€%.2f"),
+            "free": st.column_config.NumberColumn("Available now", format="%d"),
+            "available_date": st.column_config.DateColumn("Available on"),
+            "score": st.column_config.NumberColumn(
+                "Score",
+                format="%.2f",
+                help="Substitute model points: available by the needed date, price close to "
+                "the original's, margin, accepted by this customer before.",
+            ),
+            "reason": st.column_config.TextColumn("Why", width="large"),
+        },
+        key="mc_alternatives",
+    )
+    labels = dict(zip(ranked["product_id"], ranked["sku"] + " " + ranked["name"], strict=True))
+    with st.form(f"mc_offer_{int(row['backorder_id'])}"):
+        cols = st.columns([3, 1, 2])
+        substitute = cols[0].selectbox(
+            "Substitute", list(labels), format_func=lambda p: labels.get(p, "?"), key="mc_sub"
+        )
+        qty = cols[1].number_input(
+            "Quantity",
+            min_value=1,
+            max_value=int(row["qty_open"]),
+            value=int(row["qty_open"]),
+            step=1,
+            key="mc_sub_qty",
+        )
+        answer = cols[2].radio(
+            "Customer's answer", ["Accepted", "Declined"], horizontal=True, key="mc_sub_answer"
+        )
+        sent = st.form_submit_button("Record the answer", type="primary")
+    if sent:
+        try:
+            result = operations.swap_to_substitute(
+                db,
+                backorder_id=int(row["backorder_id"]),
+                substitute_product_id=int(substitute),
+                quantity=qty,
+                accepted=answer == "Accepted",
+                actor=user.username,
+                sales_rep_id=rep_id,
+            )
+        except LarderError as err:
+            error_state(err)
+            return
+        if result.accepted:
+            st.session_state[FLASH_KEY] = (
+                f"{row['order_number']}: {qty} x {labels[substitute]} instead of {row['sku']}; "
+                f"{result.qty_reserved} reserved, {result.qty_backordered} on backorder."
+            )
+        else:
+            st.session_state[FLASH_KEY] = (
+                f"Recorded: {row['customer']} declined {labels[substitute]}."
+            )
+        st.rerun()
+
+
+def customer_tab() -> None:
+    if customers.empty:
+        empty_state("You have no customers yet.")
+        return
+    customer_id = st.selectbox(
+        "Customer",
+        customers["customer_id"].tolist(),
+        format_func=lambda c: names.get(c, "?"),
+        key="mc_detail_customer",
+    )
+    card = desks.customer_in_scope(db, int(customer_id), sales_rep_id=rep_id)
+    if card is None:  # not one of this representative's customers
+        empty_state("No such customer among yours.")
+        return
+    st.markdown(
+        f"**{card['name']}** ({card['code']}) · {card['tier']} · {card['segment']} · "
+        f"{card['email'] or 'no e-mail'} · {card['phone'] or 'no phone'} · "
+        f"prefers: {card['backorder_preference'].replace('_', ' ')}"
+    )
+    lines = desks.open_order_lines(db, customer_id=card["customer_id"], sales_rep_id=rep_id)
+    standard_table(
+        lines,
+        "mc_open_orders",
+        column_config={
+            "order_id": None,
+            "order_line_id": None,
+            "product_id": None,
+            "backorder_id": None,
+            "order_number": "Order",
+            "placed_at": st.column_config.DatetimeColumn("Placed", format="YYYY-MM-DD HH:mm"),
+            "order_status": "Order status",
+            "priority": "Priority",
+            "line_no": "Line",
+            "ordered": st.column_config.NumberColumn("Ordered", format="%d"),
+            "allocated": st.column_config.NumberColumn("Allocated", format="%d"),
+            "backordered": st.column_config.NumberColumn("Backordered", format="%d"),
+            "cancelled": st.column_config.NumberColumn("Cancelled", format="%d"),
+            "shipped": st.column_config.NumberColumn("Shipped", format="%d"),
+            "sku": "SKU",
+            "product": "Product",
+            "unit_price": st.column_config.NumberColumn("Price", format="€%.2f"),
+            "promised_date": st.column_config.DateColumn("Promised"),
+            "likely_date": st.column_config.DateColumn("Likely"),
+            "late_date": st.column_config.DateColumn("Late case"),
+            "reason": st.column_config.TextColumn("Why this date", width="large"),
+            "line_status": "Line status",
+        },
+        file_name=f"open_orders_{card['code']}",
+        empty_message=f"{card['name']} has no open orders.",
+    )
+    if st.button(
+        "Send an update",
+        key="mc_send_update",
+        icon=":material/mail:",
+        help="Mails the customer every open backorder with its current likely and late-case "
+        "date, and records the mail in their communications.",
+    ):
+        try:
+            operations.send_backorder_update(
+                db, customer_id=card["customer_id"], actor=user.username, sales_rep_id=rep_id
+            )
+        except LarderError as err:
+            error_state(err)
+            return
+        st.session_state[FLASH_KEY] = f"Update queued for {card['name']} ({card['email']})."
+        st.rerun()
+    priority_order(card)
+
+
+def parse_lines(text: str) -> list[tuple[str, int]]:
+    """'SKU quantity' per line; a line that does not parse is refused by the write side."""
+    lines = []
+    for raw in text.splitlines():
+        parts = raw.replace(",", " ").split()
+        if not parts:
+            continue
+        if len(parts) != 2 or not parts[1].isdigit():
+            raise operations.ValidationError(
+                f"Write each line as a SKU and a whole quantity, e.g. 'DRY-00001 12', not {raw!r}."
+            )
+        lines.append((parts[0].upper(), int(parts[1])))
+    return lines[: MAX_ORDER_LINES + 1]
+
+
+def priority_order(card: dict) -> None:
+    st.subheader("Order on the customer's behalf")
+    text = st.text_area(
+        "Lines (one per line: SKU quantity)", key="mc_order_lines", placeholder="DRY-00001 12"
+    )
+    urgent = st.toggle(
+        "Priority order",
+        key="mc_order_urgent",
+        help="Marks the order urgent: its backorders earn the urgent points in the allocation "
+        "queue and its pick tasks are flagged urgent.",
+    )
+    if not text.strip():
+        return
+    try:
+        wanted = parse_lines(text)
+    except LarderError as err:
+        error_state(err)
+        return
+    products = desks.products_by_sku(db, [sku for sku, _ in wanted])
+    known = products.set_index("sku")
+    settings = desks.desk_settings(db)
+    queue = desks.allocation_queue(db, products["product_id"].tolist())
+    now = utcnow()
+    rows = []
+    for sku, qty in wanted:
+        if sku not in known.index:
+            rows.append({"SKU": sku, "Quantity": qty, "Note": "unknown SKU"})
+            continue
+        product = known.loc[sku]
+        short = max(qty - int(product["free"]), 0)
+        row = {"SKU": sku, "Quantity": qty, "Available": int(product["free"]), "Short": short}
+        if short:
+            for label, flag in (("normal", "normal"), ("priority", "urgent")):
+                score, parts = operations.priority_score(
+                    tier=card["tier"],
+                    priority=flag,
+                    days_waiting=0,
+                    days_to_promise=None,
+                    weights=settings["weights"],
+                )
+                ahead = queue_ahead(queue, int(product["product_id"]), score, settings, now)
+                row[f"Score ({label})"] = score
+                row[f"Units ahead ({label})"] = ahead
+                if flag == "urgent":
+                    row["Score parts (priority)"] = ", ".join(
+                        f"{k} {v:g}" for k, v in parts.items()
+                    )
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="mc_order_preview")
+    st.caption(
+        "Score parts: tier (gold full, silver half), urgent (priority orders), waiting "
+        "(per day waited; 0 for a new order) and slack (near or past the promised date). "
+        "Units ahead: open backordered units of other orders that the allocation queue serves "
+        "before this order's shortage, without and with the priority flag."
+    )
+    if st.button(
+        "Place priority order" if urgent else "Place order",
+        key="mc_place_order",
+        type="primary",
+    ):
+        try:
+            placed = operations.place_order(
+                db,
+                customer_id=card["customer_id"],
+                lines=wanted,
+                actor=user.username,
+                priority="urgent" if urgent else "normal",
+                channel="phone",
+            )
+        except LarderError as err:
+            error_state(err)
+            return
+        st.session_state[FLASH_KEY] = f"Placed {placed.number} for {card['name']}."
+        st.rerun()
+
+
+def queue_ahead(queue: pd.DataFrame, product_id: int, score: float, settings: dict, now) -> int:
+    """Open backordered units of ``product_id`` whose priority score beats ``score``."""
+    waiting = queue[queue["product_id"] == product_id]
+    ahead = 0
+    for item in waiting.itertuples():
+        other, _ = operations.priority_score(
+            tier=item.tier,
+            priority=item.priority,
+            days_waiting=(now - item.created).total_seconds() / 86400,
+            days_to_promise=None
+            if pd.isna(item.promised_date)
+            else (item.promised_date - now.date()).days,
+            weights=settings["weights"],
+        )
+        if other >= score:  # ties go to the older backorder, which every queued one is
+            ahead += int(item.qty_open)
+    return ahead
+
+
+backorders_view, customer_view = st.tabs(["Backorders", "Customer"])
+with backorders_view:
+    backorders_tab()
+with customer_view:
+    customer_tab()
