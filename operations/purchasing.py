@@ -329,8 +329,9 @@ def update_po_line(engine: Engine, *, po_line_id: int, qty: int, actor: str) -> 
     actor = actor_name(actor)
     po_line_id = identifier(po_line_id, "Purchase order line")
     qty = quantity(qty, "The quantity to order")
-    with read_connection(engine) as conn:
-        po_id = conn.execute(
+    with read_connection(engine) as conn, Session(conn) as session:
+        check_ceiling(session, qty, "The quantity to order")  # an absurd number, whatever line
+        po_id = session.execute(
             select(PurchaseOrderLine.po_id).where(PurchaseOrderLine.id == po_line_id)
         ).scalar_one_or_none()
     if po_id is None:
