@@ -209,8 +209,11 @@ def test_customer_backorder_reaches_the_managers_live_stock_page(shared_server, 
     assert backordered == SHORT_BY
     assert expected_date is not None, "the backorder has no expected date"
     expect(customer.get_by_text(f"Order {order_number} placed")).to_be_visible()
+    confirmation = customer.get_by_test_id("stMainBlockContainer")  # the inbox says it too
     expect(
-        customer.get_by_text(f"{pick.sku}: {SHORT_BY} on backorder, expected {day(expected_date)}")
+        confirmation.get_by_text(
+            f"{pick.sku}: {SHORT_BY} on backorder, expected {day(expected_date)}"
+        )
     ).to_be_visible()
 
     # (b) Without a reload, within one refresh interval (plus a run's time), the manager sees
