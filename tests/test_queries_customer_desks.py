@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from data.db import write_session
-from data.schema import Backorder, Customer, Order, OrderLine, SalesRep, Substitute
+from data.schema import Backorder, Customer, Order, OrderLine, Product, SalesRep, Substitute
 from operations import (
     cancel_line,
     mark_answered,
@@ -135,6 +135,10 @@ def test_timeline_lists_every_event_of_the_order_in_time_order(engine, world, tw
             Substitute(
                 product_id=world.products["BUTTER-10"], substitute_id=world.products["OIL-5L"]
             )
+        )
+        # A listed substitute serves the same use as the product it stands in for.
+        s.execute(
+            update(Product).where(Product.id == world.products["OIL-5L"]).values(use="butter")
         )
     (backorder_id,) = fetch_rows(
         engine, select(Backorder.id).where(Backorder.order_line_id == placed.lines[0].line_id)

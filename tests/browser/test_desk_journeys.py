@@ -93,6 +93,12 @@ def _rep_backorder_with_substitute(engine) -> tuple[str, str, str, str]:
     with write_session(engine) as session:
         session.execute(update(Customer).where(Customer.id == customer).values(sales_rep_id=rep))
         session.add(Substitute(product_id=original.id, substitute_id=substitute.id))
+        # A listed substitute serves the same use as the product it stands in for.
+        session.execute(
+            update(Product)
+            .where(Product.id == substitute.id)
+            .values(use=select(Product.use).where(Product.id == original.id).scalar_subquery())
+        )
     placed = operations.place_order(
         engine,
         customer_id=customer,
