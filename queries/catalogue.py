@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from data.schema import Order, OrderLine, Product, Stock, Substitute, utcnow
 from data.settings import get_setting
+from models.promise import estimate_backorder
 from models.substitutes import rank_substitutes
-from operations.estimates import expected_date
 from queries import reading
 from queries.search import clean_search
 
@@ -82,9 +82,7 @@ def _label(
     try:
         for row in df.itertuples(index=False):
             if row.available <= 0:
-                estimate = expected_date(
-                    session, int(row.product_id), 1, today, customer_id=customer_id
-                )
+                estimate = estimate_backorder(session, int(row.product_id), 1, customer_id, today)
                 labels.append(f"Backorder — expected {estimate.likely:%d %b %Y}")
                 dates.append(estimate.likely)
             elif row.available <= row.reorder_point * ratio:
@@ -179,8 +177,8 @@ def cart_check(
                 if short:
                     # The free units count as supply in the estimate, so ask for the whole
                     # line: the short part comes after this order has taken what is free.
-                    estimate = expected_date(
-                        session, int(product["product_id"]), qty, today, customer_id=customer_id
+                    estimate = estimate_backorder(
+                        session, int(product["product_id"]), qty, customer_id, today
                     )
                     when, reason = estimate.likely, estimate.reason
                 rows.append(

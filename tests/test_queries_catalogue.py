@@ -83,13 +83,13 @@ def test_dates_are_asked_for_the_shopping_customer(world, monkeypatch):
     import queries.catalogue as catalogue_module
 
     asked = []
-    real = catalogue_module.expected_date
+    real = catalogue_module.estimate_backorder
 
-    def spy(session, product_id, qty, today, *, customer_id=None, **kw):
+    def spy(session, product_id, qty, customer_id, today, **kw):
         asked.append(customer_id)
-        return real(session, product_id, qty, today, customer_id=customer_id, **kw)
+        return real(session, product_id, qty, customer_id, today, **kw)
 
-    monkeypatch.setattr(catalogue_module, "expected_date", spy)
+    monkeypatch.setattr(catalogue_module, "estimate_backorder", spy)
     search_catalogue(world, text="MLK-01", today=TODAY, customer_id=7)
     cart_check(world, [("FLO-25", 40)], today=TODAY, customer_id=7)
     assert asked == [7, 7]
