@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import altair as alt
 import pandas as pd
 import streamlit as st
 
 import ui.theme  # noqa: F401  registers and enables the Larder chart theme
-from data.schema import CATEGORIES, SEGMENTS, utcnow
+from data.schema import utcnow
 from queries import finance as fin
 from queries import overview as ov
 from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, money, pct, qty, standard_table
 from ui.db import data_version, engine
+from ui.filters import PERIOD_LABELS, history_filters
 
 user = require_role("finance_manager")
 db = engine()
 
 CACHE_TTL_S = 600
 SLOW_TTL_S = 600  # cancellation chances: a year of history, re-read at most this often
-DEFAULT_WEEKS = 52
-PERIOD_LABELS = {"week": "Week", "month": "Month", "quarter": "Quarter"}
 
 
 def big_money(x) -> str:
@@ -69,26 +66,8 @@ st.caption(
 
 with st.sidebar:
     st.subheader("Cost filters")
-    chosen_range = st.date_input(
-        "Between",
-        value=(today - dt.timedelta(weeks=DEFAULT_WEEKS), today),
-        max_value=today,
-        key="cost_range",
-        help="Taken in whole weeks (Monday to Sunday) that touch the range.",
-    )
-    f_categories = st.multiselect(
-        "Categories", CATEGORIES, key="cost_categories", placeholder="All categories"
-    )
-    f_segments = st.multiselect(
-        "Customer segments", SEGMENTS, key="cost_segments", placeholder="All segments"
-    )
-    period = st.radio(
-        "Period",
-        list(PERIOD_LABELS),
-        format_func=PERIOD_LABELS.get,
-        index=1,
-        horizontal=True,
-        key="cost_period",
+    chosen_range, f_categories, f_segments, period = history_filters(
+        "cost", range_label="Between", today=today
     )
 
 if not isinstance(chosen_range, tuple) or len(chosen_range) != 2:

@@ -13,7 +13,16 @@ from operations.errors import LarderError
 from operations.shipments import EVENT_LABELS, TRACKING_EVENTS
 from queries import purchasing, shipments
 from ui.auth import require_role
-from ui.components import empty_state, error_state, kpi_tile, money, pct, qty, standard_table
+from ui.components import (
+    empty_state,
+    error_state,
+    kpi_tile,
+    money,
+    pct,
+    qty,
+    standard_table,
+    waiting_backorders_table,
+)
 from ui.db import data_version, engine
 
 user = require_role("logistics_manager")
@@ -348,22 +357,8 @@ def inbound_view() -> None:
     row = inbound[inbound["shipment_id"] == shipment_id].iloc[0]
     st.markdown(f"**Backorders {row.po_number} will fill**")
     waiting = purchasing.backorders_waiting_on(db, int(row.po_id))
-    standard_table(
-        waiting.drop(columns="backorder_id"),
-        key="transit_inbound_backorders",
-        column_config={
-            "customer": st.column_config.TextColumn("Customer"),
-            "tier": st.column_config.TextColumn("Tier"),
-            "order_number": st.column_config.TextColumn("Order"),
-            "sku": st.column_config.TextColumn("SKU"),
-            "qty_open": st.column_config.NumberColumn("Units", format="%d"),
-            "promised_date": st.column_config.DateColumn("Promised"),
-            "estimated_date": st.column_config.DateColumn("Expected"),
-            "late_case_date": st.column_config.DateColumn("Late case"),
-            "reason": st.column_config.TextColumn("Waits on", width="large"),
-        },
-        file_name="backorders_filled",
-        empty_message="No open backorder waits on this purchase order.",
+    waiting_backorders_table(
+        waiting, key="transit_inbound_backorders", file_name="backorders_filled"
     )
     _events(int(shipment_id))
     left, right = st.columns(2)

@@ -9,12 +9,13 @@ import pandas as pd
 import streamlit as st
 
 import ui.theme  # noqa: F401  registers and enables the Larder chart theme
-from data.schema import CATEGORIES, SEGMENTS, utcnow
+from data.schema import utcnow
 from operations.root_cause import RULE_HELP
 from queries import overview as ov
 from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, money, pct, qty, standard_table
 from ui.db import data_version, engine
+from ui.filters import PERIOD_LABELS, history_filters
 
 user = require_role("owner")
 db = engine()
@@ -24,12 +25,10 @@ CACHE_TTL_S = 600
 # Slow-moving figures over a year of history (on-time delivery, cancellation chances) are
 # re-read at most this often instead of after every order.
 SLOW_TTL_S = 600
-DEFAULT_WEEKS = 52
 CATEGORY_CHART = "overview_category_chart"
 SEGMENT_CHART = "overview_segment_chart"
 PERIOD_CHART = "overview_period_chart"
 CAUSE_CHART = "overview_cause_chart"
-PERIOD_LABELS = {"week": "Week", "month": "Month", "quarter": "Quarter"}
 BASIS_LABELS = {"line_rate": "Lines", "unit_rate": "Units"}
 
 
@@ -132,26 +131,8 @@ st.caption(
 
 with st.sidebar:
     st.subheader("Overview filters")
-    chosen_range = st.date_input(
-        "Orders placed between",
-        value=(today - dt.timedelta(weeks=DEFAULT_WEEKS), today),
-        max_value=today,
-        key="overview_range",
-        help="Taken in whole weeks (Monday to Sunday) that touch the range.",
-    )
-    f_categories = st.multiselect(
-        "Categories", CATEGORIES, key="overview_categories", placeholder="All categories"
-    )
-    f_segments = st.multiselect(
-        "Customer segments", SEGMENTS, key="overview_segments", placeholder="All segments"
-    )
-    period = st.radio(
-        "Period",
-        list(PERIOD_LABELS),
-        format_func=PERIOD_LABELS.get,
-        index=1,
-        horizontal=True,
-        key="overview_period",
+    chosen_range, f_categories, f_segments, period = history_filters(
+        "overview", range_label="Orders placed between", today=today
     )
     basis = st.radio(
         "Rate of",

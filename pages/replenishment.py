@@ -14,7 +14,15 @@ from data.schema import CHANNELS, utcnow
 from operations.errors import LarderError
 from queries import purchasing
 from ui.auth import require_role
-from ui.components import empty_state, error_state, kpi_tile, money, qty, standard_table
+from ui.components import (
+    empty_state,
+    error_state,
+    kpi_tile,
+    money,
+    qty,
+    standard_table,
+    waiting_backorders_table,
+)
 from ui.db import data_version, engine
 
 user = require_role("purchasing_manager")
@@ -510,23 +518,7 @@ def late_and_at_risk() -> None:
     row = at_risk[at_risk["po_id"] == po_id].iloc[0]
     waiting = purchasing.backorders_waiting_on(db, int(po_id))
     st.markdown(f"**Backorders waiting on {row.po_number}**")
-    standard_table(
-        waiting.drop(columns="backorder_id"),
-        key="replen_waiting",
-        column_config={
-            "customer": st.column_config.TextColumn("Customer"),
-            "tier": st.column_config.TextColumn("Tier"),
-            "order_number": st.column_config.TextColumn("Order"),
-            "sku": st.column_config.TextColumn("SKU"),
-            "qty_open": st.column_config.NumberColumn("Units", format="%d"),
-            "promised_date": st.column_config.DateColumn("Promised"),
-            "estimated_date": st.column_config.DateColumn("Expected"),
-            "late_case_date": st.column_config.DateColumn("Late case"),
-            "reason": st.column_config.TextColumn("Waits on", width="large"),
-        },
-        file_name="backorders_waiting",
-        empty_message="No open backorder waits on this purchase order.",
-    )
+    waiting_backorders_table(waiting, key="replen_waiting", file_name="backorders_waiting")
     left, right = st.columns(2)
     with left, st.form(f"replen_redate_{po_id}"):
         st.markdown(f"**Re-date {row.po_number}**")

@@ -166,3 +166,28 @@ def selected_row(event: Any, rows: int) -> int | None:
         return None
     position = picked[0]
     return position if isinstance(position, int) and 0 <= position < rows else None
+
+
+# Columns of the "backorders waiting on a purchase order" table (Replenishment, In transit).
+WAITING_BACKORDER_COLUMNS = {
+    "customer": st.column_config.TextColumn("Customer"),
+    "tier": st.column_config.TextColumn("Tier"),
+    "order_number": st.column_config.TextColumn("Order"),
+    "sku": st.column_config.TextColumn("SKU"),
+    "qty_open": st.column_config.NumberColumn("Units", format="%d"),
+    "promised_date": st.column_config.DateColumn("Promised"),
+    "estimated_date": st.column_config.DateColumn("Expected"),
+    "late_case_date": st.column_config.DateColumn("Late case"),
+    "reason": st.column_config.TextColumn("Waits on", width="large"),
+}
+
+
+def waiting_backorders_table(df: pd.DataFrame, key: str, file_name: str) -> None:
+    """The open backorders that wait on one purchase order, with their dates and reason."""
+    standard_table(
+        df.drop(columns="backorder_id"),
+        key=key,
+        column_config=WAITING_BACKORDER_COLUMNS,
+        file_name=file_name,
+        empty_message="No open backorder waits on this purchase order.",
+    )
