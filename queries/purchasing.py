@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Date, Engine, Float, case, cast, func, select
+from sqlalchemy import Connection, Date, Engine, Float, Select, case, cast, func, select
 
 from data.schema import (
     OPEN_PO_STATUSES,
@@ -47,6 +47,32 @@ DAYS_PER_PERIOD = {"D": 1.0, "W": 7.0, "M": 30.4}
 ANY_CATEGORY = "(any category)"
 # Delays shorter than this many days count as on time in the "predicted late" flag.
 PREDICTED_LATE_MIN_DAYS = 1
+
+
+def open_value_per_po() -> Select:
+    """Per purchase order, the value still to come: (ordered - received) x unit cost."""
+    return select(
+        PurchaseOrderLine.po_id,
+        func.sum(
+            (PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received)
+            * PurchaseOrderLine.unit_cost
+        ).label("open_value"),
+    ).group_by(PurchaseOrderLine.po_id)
+
+
+def backorders_waiting_per_po() -> Select:
+    """Per purchase order, how many open backorders (and units) wait on it."""
+    return (
+        select(
+            Backorder.waits_on_po_id.label("po_id"),
+            func.count(Backorder.id).label("backorders"),
+            func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled).label(
+                "backordered"
+            ),
+        )
+        .where(Backorder.status == "open", Backorder.waits_on_po_id.is_not(None))
+        .group_by(Backorder.waits_on_po_id)
+    )
 
 
 def _day(conn: Connection, column):
@@ -508,29 +534,8 @@ def late_and_at_risk(
     today = today or utcnow().date()
     record = (record or lead_time_record(engine)).table.set_index("supplier_id")
     with reading(engine) as conn:
-        value = (
-            select(
-                PurchaseOrderLine.po_id,
-                func.sum(
-                    (PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received)
-                    * PurchaseOrderLine.unit_cost
-                ).label("open_value"),
-            )
-            .group_by(PurchaseOrderLine.po_id)
-            .subquery("open_value")
-        )
-        waiting = (
-            select(
-                Backorder.waits_on_po_id.label("po_id"),
-                func.count(Backorder.id).label("backorders"),
-                func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled).label(
-                    "backordered"
-                ),
-            )
-            .where(Backorder.status == "open", Backorder.waits_on_po_id.is_not(None))
-            .group_by(Backorder.waits_on_po_id)
-            .subquery("waiting")
-        )
+        value = open_value_per_po().subquery("open_value")
+        waiting = backorders_waiting_per_po().subquery("waiting")
         query = (
             select(
                 PurchaseOrder.id.label("po_id"),

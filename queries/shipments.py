@@ -31,7 +31,13 @@ from data.schema import (
 )
 from models.leadtime import DurationDistribution, lookup
 from queries import reading
-from queries.purchasing import LeadTimeRecord, lead_time_record, usual_delay_days
+from queries.purchasing import (
+    LeadTimeRecord,
+    backorders_waiting_per_po,
+    lead_time_record,
+    open_value_per_po,
+    usual_delay_days,
+)
 
 # Carrier figures (on-time rate, transit times) look back this far.
 CARRIER_WINDOW_DAYS = 90
@@ -101,29 +107,8 @@ def inbound_in_transit(
     today = today or utcnow().date()
     table = (record or lead_time_record(engine)).table.set_index("supplier_id")
     with reading(engine) as conn:
-        waiting = (
-            select(
-                Backorder.waits_on_po_id.label("po_id"),
-                func.count(Backorder.id).label("backorders"),
-                func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled).label(
-                    "backordered"
-                ),
-            )
-            .where(Backorder.status == "open", Backorder.waits_on_po_id.is_not(None))
-            .group_by(Backorder.waits_on_po_id)
-            .subquery("waiting")
-        )
-        value = (
-            select(
-                PurchaseOrderLine.po_id,
-                func.sum(
-                    (PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received)
-                    * PurchaseOrderLine.unit_cost
-                ).label("open_value"),
-            )
-            .group_by(PurchaseOrderLine.po_id)
-            .subquery("value")
-        )
+        waiting = backorders_waiting_per_po().subquery("waiting")
+        value = open_value_per_po().subquery("value")
         query = (
             select(
                 Shipment.id.label("shipment_id"),
