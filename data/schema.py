@@ -30,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -352,7 +353,7 @@ class OrderLine(Base):
 
 
 class Backorder(Base):
-    """One per short order line. open qty = qty - qty_filled - qty_cancelled."""
+    """One per short order line; ``qty_open`` is what still waits."""
 
     __tablename__ = "backorders"
     __table_args__ = (
@@ -384,6 +385,11 @@ class Backorder(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     cancel_reason: Mapped[str | None] = mapped_column(String(200))
     root_cause: Mapped[str | None] = mapped_column(String(30))  # late_supplier, forecast_miss…
+
+    @hybrid_property
+    def qty_open(self) -> int:
+        """Units still waiting: ordered short, less filled and cancelled (also usable in SQL)."""
+        return self.qty - self.qty_filled - self.qty_cancelled
 
 
 class Allocation(Base):

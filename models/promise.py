@@ -304,9 +304,7 @@ def _queue_ahead(session: Session, product_id: int) -> tuple[int, int]:
     """Units and count of open backorders of a product (all are ahead of a new one)."""
     units, count = session.execute(
         select(
-            func.coalesce(
-                func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled), 0
-            ),
+            func.coalesce(func.sum(Backorder.qty_open), 0),
             func.count(Backorder.id),
         ).where(Backorder.product_id == product_id, Backorder.status == "open")
     ).one()
@@ -458,7 +456,7 @@ def reestimate_open_backorders(
         timeline = build_timeline(session, product_id, today, models)
         ahead = 0
         for position, backorder in enumerate(open_backorder_queue(session, product_id, today), 1):
-            waiting = backorder.qty - backorder.qty_filled - backorder.qty_cancelled
+            waiting = backorder.qty_open
             region = _region(session, backorder.customer_id)
             if region not in transits:
                 transits[region] = transit_for(session, region, models)

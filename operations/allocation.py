@@ -114,7 +114,7 @@ def fill_backorders(
         for _, _, _, score, parts, backorder, line, order in ranked:
             if free <= 0:
                 break
-            waiting = backorder.qty - backorder.qty_filled - backorder.qty_cancelled
+            waiting = backorder.qty_open
             qty = min(waiting, free)
             if qty <= 0:
                 continue

@@ -333,7 +333,7 @@ def send_backorder_update(
                 Order.number,
                 Product.sku,
                 Product.name,
-                Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled,
+                Backorder.qty_open,
                 Backorder.promised_date,
                 Backorder.estimated_date,
                 Backorder.estimated_late_date,

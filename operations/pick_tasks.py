@@ -124,9 +124,7 @@ def cancel_line_tasks(session: Session, order_line_id: int) -> int:
 
 def open_backorder_qty(session: Session, order_line_id: int) -> int:
     return session.execute(
-        select(
-            func.coalesce(
-                func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled), 0
-            )
-        ).where(Backorder.order_line_id == order_line_id, Backorder.status == "open")
+        select(func.coalesce(func.sum(Backorder.qty_open), 0)).where(
+            Backorder.order_line_id == order_line_id, Backorder.status == "open"
+        )
     ).scalar_one()

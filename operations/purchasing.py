@@ -71,9 +71,7 @@ def _positions(session: Session, warehouse_id: int) -> list:
     waiting = (
         select(
             Backorder.product_id.label("product_id"),
-            func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled).label(
-                "waiting"
-            ),
+            func.sum(Backorder.qty_open).label("waiting"),
         )
         .where(Backorder.status == "open")
         .group_by(Backorder.product_id)

@@ -112,7 +112,7 @@ def swap_to_substitute(
                 f"The backorder of {original.sku} on order {order.number} is {backorder.status}: "
                 "there is nothing left to swap."
             )
-        waiting = backorder.qty - backorder.qty_filled - backorder.qty_cancelled
+        waiting = backorder.qty_open
         if qty > waiting:
             raise ValidationError(
                 f"Only {waiting} units of {original.sku} are on backorder; cannot swap {qty}."

@@ -43,7 +43,7 @@ DATE_COLUMNS = ["promised_date", "estimated_date", "late_case_date"]
 
 
 def _report_select() -> Select:
-    qty_open = Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled
+    qty_open = Backorder.qty_open
     return (
         select(
             Backorder.id.label("backorder_id"),

@@ -131,7 +131,7 @@ def open_backorders(
 ) -> pd.DataFrame:
     """Open backorders of the customers in scope, with dates, reason, value and risk."""
     now = now or utcnow()
-    qty_open = Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled
+    qty_open = Backorder.qty_open
     statement = (
         select(
             Backorder.id.label("backorder_id"),
@@ -185,7 +185,7 @@ def open_backorders(
 
 def customers_in_scope(engine: Engine | Connection, *, sales_rep_id: int | None) -> pd.DataFrame:
     """The customers in scope with their tier and open backorder value (for the filters)."""
-    qty_open = Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled
+    qty_open = Backorder.qty_open
     open_value = (
         select(
             Backorder.customer_id.label("customer_id"),
@@ -362,7 +362,7 @@ def allocation_queue(engine: Engine | Connection, product_ids: list[int]) -> pd.
             Order.priority,
             Backorder.created_at.label("created"),
             Backorder.promised_date,
-            (Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled).label("qty_open"),
+            Backorder.qty_open.label("qty_open"),
         )
         .join(OrderLine, OrderLine.id == Backorder.order_line_id)
         .join(Order, Order.id == OrderLine.order_id)

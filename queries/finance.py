@@ -198,7 +198,7 @@ def cost_summary(engine: Engine | Connection, f: Filters, *, period: str = "mont
 def cash_tied(engine: Engine | Connection) -> dict[str, float]:
     """Cash in open purchase orders (at cost) against cash waiting in open backorders."""
     outstanding = PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received
-    open_qty = Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled
+    open_qty = Backorder.qty_open
     with reading(engine) as conn:
         in_pos = conn.execute(
             select(

@@ -120,9 +120,7 @@ def open_backorders(engine: Engine | Connection) -> OpenBackorders:
         lines, units = conn.execute(
             select(
                 func.count(),
-                func.coalesce(
-                    func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled), 0
-                ),
+                func.coalesce(func.sum(Backorder.qty_open), 0),
             ).where(Backorder.status == "open")
         ).one()
     return OpenBackorders(int(lines), int(units))

@@ -486,7 +486,7 @@ def open_backorders_at_risk(
     they were ordered in).
     """
     now = now or utcnow()
-    open_qty = Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled
+    open_qty = Backorder.qty_open
     statement = (
         select(
             Backorder.id.label("backorder_id"),

@@ -81,7 +81,7 @@ def _promised():
 
 
 def _queue_select(warehouse_id: int | None) -> select:
-    open_backorder = Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled
+    open_backorder = Backorder.qty_open
     promised = _promised()
     statement = (
         select(

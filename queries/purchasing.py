@@ -66,9 +66,7 @@ def backorders_waiting_per_po() -> Select:
         select(
             Backorder.waits_on_po_id.label("po_id"),
             func.count(Backorder.id).label("backorders"),
-            func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled).label(
-                "backordered"
-            ),
+            func.sum(Backorder.qty_open).label("backordered"),
         )
         .where(Backorder.status == "open", Backorder.waits_on_po_id.is_not(None))
         .group_by(Backorder.waits_on_po_id)
@@ -377,9 +375,7 @@ def draft_purchase_orders(
         waiting = (
             select(
                 Backorder.product_id,
-                func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled).label(
-                    "waiting"
-                ),
+                func.sum(Backorder.qty_open).label("waiting"),
             )
             .where(Backorder.status == "open")
             .group_by(Backorder.product_id)
@@ -606,7 +602,7 @@ def backorders_waiting_on(engine: Engine | Connection, po_id: int) -> pd.DataFra
                 Customer.tier,
                 Order.number.label("order_number"),
                 Product.sku,
-                (Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled).label("qty_open"),
+                Backorder.qty_open.label("qty_open"),
                 Backorder.promised_date,
                 Backorder.estimated_date,
                 Backorder.estimated_late_date.label("late_case_date"),

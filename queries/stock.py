@@ -81,9 +81,7 @@ def _overview_select(ratio: float, today: dt.date) -> tuple[Select, object]:
     waiting = (
         select(
             Backorder.product_id,
-            func.sum(Backorder.qty - Backorder.qty_filled - Backorder.qty_cancelled).label(
-                "backordered"
-            ),
+            func.sum(Backorder.qty_open).label("backordered"),
         )
         .where(Backorder.status == "open")
         .group_by(Backorder.product_id)
