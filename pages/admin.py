@@ -20,7 +20,7 @@ from queries.model_runs import demand_backtest_table, model_overview
 from queries.settings import setting_rows
 from queries.users import customer_choices, sales_rep_choices, users_table
 from ui.auth import require_role, role_label
-from ui.components import error_state, kpi_tile, standard_table
+from ui.components import error_state, kpi_tile, remember_success, show_success, standard_table
 from ui.db import engine
 from ui.format import datetime_column, plain
 from ui.jobs_panel import jobs_panel
@@ -34,6 +34,7 @@ read_only = "admin" not in user.roles
 ALL = "(all)"
 NO_LINK = None
 AUDIT_DAYS_DEFAULT = 30
+FLASH_KEY = "admin_flash"  # a save's message, shown after its rerun (also ui/outbox_admin)
 TAB_KEY = "admin_tab"  # the open tab, kept across the rerun after a save
 TABS = ["Users", "Settings", "Audit log", "Models", "Outbox", "Jobs"]
 # Bumped after a user is created: the create form then comes back as new widgets, empty.
@@ -41,12 +42,6 @@ NEW_USER_FORM_KEY = "admin_new_user_form"
 READ_ONLY_NOTE = (
     "Read-only for the business owner: users, roles and settings are changed by an administrator."
 )
-
-
-def _done(message: str) -> None:
-    """Remember a success message across the rerun that shows the change."""
-    st.session_state["admin_flash"] = message
-    st.rerun()
 
 
 def _attempt(action, success: str, *, after=None) -> None:
@@ -58,7 +53,7 @@ def _attempt(action, success: str, *, after=None) -> None:
     else:
         if after is not None:
             after()
-        _done(success)
+        remember_success(FLASH_KEY, success)
 
 
 def _fresh_create_form() -> None:
@@ -66,9 +61,7 @@ def _fresh_create_form() -> None:
 
 
 st.title("Admin")
-flash = st.session_state.pop("admin_flash", None)
-if flash:
-    st.success(flash, icon=":material/check_circle:")
+show_success(FLASH_KEY)
 if read_only:
     st.info(READ_ONLY_NOTE, icon=":material/visibility:")
 
@@ -148,7 +141,7 @@ def _user_forms() -> None:
                 customer_id=new_customer,
                 sales_rep_id=new_rep,
             ),
-            f"User {plain(new_username.strip().lower())} created.",
+            f"User {new_username.strip().lower()} created.",
             after=_fresh_create_form,
         )
 
@@ -182,7 +175,7 @@ def _user_forms() -> None:
                         lambda: admin_ops.set_user_active(
                             engine(), user_id=chosen_id, active=False, actor=user.username
                         ),
-                        f"{plain(chosen.username)} is disabled and can no longer open any page.",
+                        f"{chosen.username} is disabled and can no longer open any page.",
                     )
             elif st.button(
                 "Enable this user", key=f"admin_enable_{chosen_id}", icon=":material/person:"
@@ -191,7 +184,7 @@ def _user_forms() -> None:
                     lambda: admin_ops.set_user_active(
                         engine(), user_id=chosen_id, active=True, actor=user.username
                     ),
-                    f"{plain(chosen.username)} is enabled again.",
+                    f"{chosen.username} is enabled again.",
                 )
         with roles_col:
             current_roles = [r for r in chosen.roles.split(", ") if r]
@@ -207,7 +200,7 @@ def _user_forms() -> None:
                     lambda: admin_ops.set_user_roles(
                         engine(), user_id=chosen_id, roles=list(roles), actor=user.username
                     ),
-                    f"Roles of {plain(chosen.username)} saved.",
+                    f"Roles of {chosen.username} saved.",
                 )
 
         link_col, password_col = st.columns(2)
@@ -241,7 +234,7 @@ def _user_forms() -> None:
                         sales_rep_id=link_rep,
                         actor=user.username,
                     ),
-                    f"Links of {plain(chosen.username)} saved.",
+                    f"Links of {chosen.username} saved.",
                 )
         with password_col, st.form(f"admin_reset_{chosen_id}", clear_on_submit=True):
             reset_to = st.text_input(
@@ -255,7 +248,7 @@ def _user_forms() -> None:
                     lambda: admin_ops.reset_password(
                         engine(), user_id=chosen_id, new_password=reset_to, actor=user.username
                     ),
-                    f"Password of {plain(chosen.username)} reset.",
+                    f"Password of {chosen.username} reset.",
                 )
 
 
@@ -370,7 +363,7 @@ with settings_tab:
         if save:
             _attempt(
                 lambda: admin_ops.set_setting(engine(), key=key, value=value, actor=user.username),
-                f"{setting_label(key)} is now {plain(_setting_text(value))}.",
+                f"{setting_label(key)} is now {_setting_text(value)}.",
             )
 
 

@@ -12,7 +12,7 @@ from data.schema import CHANNELS
 from operations.errors import LarderError
 from queries import customer_desks as desks
 from ui.auth import require_role
-from ui.components import empty_state, error_state, kpi_tile, pct, standard_table
+from ui.components import empty_state, error_state, kpi_tile, pct, show_success, standard_table
 from ui.db import data_version, engine
 
 user = require_role("customer_service")
@@ -81,9 +81,7 @@ def rating(x) -> str:
 
 
 st.title("Customer desk")
-flash = st.session_state.pop(FLASH_KEY, None)
-if flash:
-    st.success(flash, icon=":material/check_circle:")
+show_success(FLASH_KEY)
 
 version = data_version(db)
 target = desks.desk_settings(db)["response_target_hours"]

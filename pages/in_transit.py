@@ -20,6 +20,8 @@ from ui.components import (
     money,
     pct,
     qty,
+    remember_success,
+    show_success,
     standard_table,
     waiting_backorders_table,
 )
@@ -82,11 +84,6 @@ def _carriers(_engine, version: int) -> pd.DataFrame:
     return shipments.carrier_choices(_engine)
 
 
-def _done(message: str) -> None:
-    st.session_state[FLASH_KEY] = message
-    st.rerun()
-
-
 # --- Page ----------------------------------------------------------------------------------
 
 version = data_version(db)
@@ -98,9 +95,7 @@ st.caption(
     "Purchase orders on their way in that will fill backorders, shipments of backordered goods "
     "on their way out, and each carrier's record. Hover over a figure's title for its definition."
 )
-flash = st.session_state.pop(FLASH_KEY, None)
-if flash:
-    st.success(flash, icon=":material/check_circle:")
+show_success(FLASH_KEY)
 
 with st.sidebar:
     st.subheader("In-transit filters")
@@ -274,7 +269,9 @@ def _event_form(shipment_id: int, number: str) -> None:
             error_state(err)
         else:
             extra = f"; {told} notification(s) sent about the new date" if told else ""
-            _done(f"Recorded {EVENT_LABELS[kind].lower()} on {number}{extra}.")
+            remember_success(
+                FLASH_KEY, f"Recorded {EVENT_LABELS[kind].lower()} on {number}{extra}."
+            )
 
 
 def _message_form(shipment_id: int, number: str, carrier_id: int, customer=None) -> None:
@@ -320,7 +317,9 @@ def _message_form(shipment_id: int, number: str, carrier_id: int, customer=None)
         except LarderError as err:
             error_state(err)
         else:
-            _done(f"Recorded the message to {who[to].split(': ', 1)[1]} about {number}.")
+            remember_success(
+                FLASH_KEY, f"Recorded the message to {who[to].split(': ', 1)[1]} about {number}."
+            )
 
 
 def inbound_view() -> None:

@@ -23,6 +23,7 @@ from ui.components import (
     kpi_tile,
     money,
     pct,
+    show_success,
     standard_table,
 )
 from ui.db import data_version, engine
@@ -90,9 +91,7 @@ if rep_id is None:
     )
     st.stop()
 
-flash = st.session_state.pop(FLASH_KEY, None)
-if flash:
-    st.success(flash, icon=":material/check_circle:")
+show_success(FLASH_KEY)
 
 version = data_version(db)
 backorders = _backorders(db, version, rep_id)

@@ -13,7 +13,7 @@ import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from operations.errors import LarderError
 from queries import picking
 from ui.auth import require_role
-from ui.components import empty_state, error_state, kpi_tile, pct, qty, standard_table
+from ui.components import empty_state, error_state, kpi_tile, pct, qty, show_success, standard_table
 from ui.db import data_version, engine
 
 user = require_role("warehouse_operator")
@@ -492,9 +492,7 @@ def queue_tab() -> None:
 
 
 kpi_row()
-flash = st.session_state.pop(FLASH_KEY, None)  # the result of the booking before the rerun
-if flash:
-    st.success(flash, icon=":material/check_circle:")
+show_success(FLASH_KEY)
 route_tab, pack, queue_view = st.tabs(["Route and pick", "Pack", "Queue"])
 with route_tab:
     pick_tab()

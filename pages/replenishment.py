@@ -20,6 +20,8 @@ from ui.components import (
     kpi_tile,
     money,
     qty,
+    remember_success,
+    show_success,
     standard_table,
     waiting_backorders_table,
 )
@@ -91,17 +93,6 @@ def _carriers(_engine, version: int) -> pd.DataFrame:
     return purchasing.carrier_choices(_engine)
 
 
-def _flash() -> None:
-    message = st.session_state.pop(FLASH_KEY, None)
-    if message:
-        st.success(message, icon=":material/check_circle:")
-
-
-def _done(message: str) -> None:
-    st.session_state[FLASH_KEY] = message
-    st.rerun()
-
-
 # --- Page ----------------------------------------------------------------------------------
 
 version = data_version(db)
@@ -113,7 +104,7 @@ st.caption(
     "Low stock, the purchase orders Larder drafted and why, late orders and each supplier's "
     "record. Hover over a figure's title for its definition."
 )
-_flash()
+show_success(FLASH_KEY)
 
 with st.sidebar:
     st.subheader("Replenishment filters")
@@ -211,10 +202,11 @@ def low_stock() -> None:
         except LarderError as err:
             error_state(err)
             return
-        _done(
+        remember_success(
+            FLASH_KEY,
             f"Drafting ran: {len(changed)} purchase order(s) changed."
             if changed
-            else "Drafting ran: nothing new to order (what is needed is already on order)."
+            else "Drafting ran: nothing new to order (what is needed is already on order).",
         )
     standard_table(
         inbox[list(INBOX_COLUMNS)],
@@ -341,9 +333,10 @@ def _edit_draft(po_id: int, number: str, lines: pd.DataFrame) -> None:
             except LarderError as err:
                 error_state(err)
             else:
-                _done(
+                remember_success(
+                    FLASH_KEY,
                     f"Saved {number}: {len(quantities)} quantity change(s), "
-                    f"{len(removals)} line(s) removed."
+                    f"{len(removals)} line(s) removed.",
                 )
     if cols[1].button("Approve", key=f"replen_approve_{po_id}", icon=":material/verified:"):
         try:
@@ -351,7 +344,10 @@ def _edit_draft(po_id: int, number: str, lines: pd.DataFrame) -> None:
         except LarderError as err:
             error_state(err)
         else:
-            _done(f"Approved {number}: it now counts as supply. Send it to the supplier next.")
+            remember_success(
+                FLASH_KEY,
+                f"Approved {number}: it now counts as supply. Send it to the supplier next.",
+            )
     _add_line_form(po_id, number)
 
 
@@ -394,7 +390,9 @@ def _add_line_form(po_id: int, number: str) -> None:
             except LarderError as err:
                 error_state(err)
             else:
-                _done(f"Added {labels[product_id].split(' — ')[0]} to {number}.")
+                remember_success(
+                    FLASH_KEY, f"Added {labels[product_id].split(' — ')[0]} to {number}."
+                )
 
 
 def _send_form(po_id: int, number: str, supplier_id: int) -> None:
@@ -430,7 +428,10 @@ def _send_form(po_id: int, number: str, supplier_id: int) -> None:
         except LarderError as err:
             error_state(err)
         else:
-            _done(f"Sent {number}: expected {when.isoformat()}; its inbound shipment is open.")
+            remember_success(
+                FLASH_KEY,
+                f"Sent {number}: expected {when.isoformat()}; its inbound shipment is open.",
+            )
 
 
 AT_RISK_COLUMNS = {
@@ -489,9 +490,10 @@ def _redate_table() -> None:
         except LarderError as err:
             error_state(err)
         else:
-            _done(
+            remember_success(
+                FLASH_KEY,
                 f"Re-dated {len(dates)} purchase order(s); backorders re-promised, "
-                f"{told} notification(s) sent."
+                f"{told} notification(s) sent.",
             )
 
 
@@ -534,9 +536,10 @@ def late_and_at_risk() -> None:
         except LarderError as err:
             error_state(err)
         else:
-            _done(
+            remember_success(
+                FLASH_KEY,
                 f"{row.po_number} now expected {new_date.isoformat()}; backorders re-promised, "
-                f"{told} notification(s) sent."
+                f"{told} notification(s) sent.",
             )
     with right:
         _supplier_message_form(int(row.supplier_id), int(po_id), row.po_number)
@@ -582,7 +585,7 @@ def _supplier_message_form(supplier_id: int, po_id: int | None, number: str | No
         except LarderError as err:
             error_state(err)
         else:
-            _done(f"Recorded the {CHANNEL_LABELS[channel].lower()} with "
+            remember_success(FLASH_KEY, f"Recorded the {CHANNEL_LABELS[channel].lower()} with "
                   f"{supplier_names.get(supplier_id)}.")  # fmt: skip
 
 

@@ -13,7 +13,16 @@ from operations.errors import ConfirmationNeeded, LarderError
 from queries import backorders as backorder_queries
 from queries import kpis, stock
 from ui.auth import require_role
-from ui.components import empty_state, error_state, kpi_tile, money, pct, qty, standard_table
+from ui.components import (
+    empty_state,
+    error_state,
+    kpi_tile,
+    money,
+    pct,
+    qty,
+    show_success,
+    standard_table,
+)
 from ui.db import data_version, engine
 from ui.format import (
     count_column,
@@ -333,9 +342,7 @@ def backorder_report() -> None:
 
 def threshold_editor() -> None:
     """Pick a product, change its reorder point, safety stock and order-up-to level."""
-    flash = st.session_state.pop(FLASH_KEY, None)  # the result of the save before the rerun
-    if flash:
-        st.success(flash, icon=":material/check_circle:")
+    show_success(FLASH_KEY)
     products = _overview(db, data_version(db), None, None, None, None).sort_values("sku")
     labels = dict(
         zip(products["product_id"], products["sku"] + " — " + products["name"], strict=True)
@@ -406,7 +413,7 @@ def threshold_editor() -> None:
             return
         st.session_state.pop(THRESHOLD_ASKED_KEY, None)
         st.session_state[FLASH_KEY] = (
-            f"Saved thresholds of {plain(current['sku'])}: reorder point {qty(reorder_point)}, "
+            f"Saved thresholds of {current['sku']}: reorder point {qty(reorder_point)}, "
             f"safety stock {qty(safety_stock)}, order-up-to {qty(order_up_to)}."
         )
         st.rerun()

@@ -173,3 +173,25 @@ def test_setting_and_metric_labels():
 )  # fmt: skip
 def test_audit_changes_read_as_field_before_after(before, after, shown):
     assert describe_change(before, after) == shown
+
+
+def _success_after_a_change():
+    import streamlit as st
+
+    from ui.components import show_success
+
+    st.session_state.setdefault(
+        "flash", "Recorded the call: **Where** [is](http://e.vil) <b>it</b>?"
+    )
+    show_success("flash")
+
+
+def test_a_success_message_shows_typed_text_as_text_and_is_used_up():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_success_after_a_change, default_timeout=30).run()
+    (shown,) = [s.value for s in at.success]
+    assert shown == (
+        "Recorded the call: \\*\\*Where\\*\\* \\[is\\](http\\://e.vil) \\<b\\>it\\</b\\>?"
+    )
+    assert "flash" not in at.session_state

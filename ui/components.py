@@ -88,6 +88,22 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def remember_success(key: str, message: str) -> None:
+    """Keep ``message`` for the run that shows the change, then rerun the page.
+
+    ``message`` is plain text: names and subjects people typed are shown as typed.
+    """
+    st.session_state[key] = message
+    st.rerun()
+
+
+def show_success(key: str) -> None:
+    """Show, once, the success message a change left before its rerun (escaped as text)."""
+    message = st.session_state.pop(key, None)
+    if message:
+        st.success(plain(message), icon=":material/check_circle:")
+
+
 def excel_bytes(df: pd.DataFrame, sheet_name: str = "Larder") -> bytes:
     """``df`` as an .xlsx workbook (openpyxl), every text cell kept as text."""
     buffer = io.BytesIO()
