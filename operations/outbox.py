@@ -218,6 +218,22 @@ def _text_body(value: Any) -> str:
     return value
 
 
+# session.info key: the active webhooks by event, read once per transaction (an order that
+# raises several notices would otherwise ask once per notice).
+WEBHOOKS_KEY = "larder_active_webhooks"
+
+
+def _active_webhooks(session: Session) -> dict[str, list[Webhook]]:
+    if WEBHOOKS_KEY not in session.info:
+        by_event: dict[str, list[Webhook]] = {}
+        for hook in session.scalars(
+            select(Webhook).where(Webhook.active.is_(True)).order_by(Webhook.id)
+        ):
+            by_event.setdefault(hook.event, []).append(hook)
+        session.info[WEBHOOKS_KEY] = by_event
+    return session.info[WEBHOOKS_KEY]
+
+
 def queue_webhooks(
     session: Session,
     *,
@@ -227,9 +243,7 @@ def queue_webhooks(
     ref_id: int | None = None,
 ) -> list[OutboxMessage]:
     """Queue one signed delivery per active webhook subscribed to ``event``; returns them."""
-    hooks = session.scalars(
-        select(Webhook).where(Webhook.event == event, Webhook.active.is_(True)).order_by(Webhook.id)
-    ).all()
+    hooks = _active_webhooks(session).get(event, [])
     now = utcnow()
     queued = []
     for hook in hooks:
