@@ -314,10 +314,6 @@ DRAFT_COLUMNS = [
 ]
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
-
-
 def line_reason(
     *,
     qty: int,
