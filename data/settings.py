@@ -24,6 +24,7 @@ SETTING_KINDS = {
     "host": "a host name or IP address",
     "choice": "one of the listed values",
     "login": "a login name (letters, digits and . _ @ + -), or - for none",
+    "roles": "role names separated by commas, or - for none",
 }
 
 
@@ -273,6 +274,21 @@ SETTINGS: dict[str, SettingSpec] = {
             10080,
         ),
         SettingSpec(
+            "job_mail_weekly_report_minutes",
+            60,
+            "Minutes between checks whether the weekly backorder report is due; it is mailed "
+            "once a week, on Monday or at the first check after (0 = only when run by hand).",
+            0,
+            10080,
+        ),
+        SettingSpec(
+            "weekly_report_roles",
+            "owner,warehouse_manager",
+            "Roles whose active users receive the weekly backorder report (PDF) by mail: role "
+            "names separated by commas, or - for nobody.",
+            kind="roles",
+        ),
+        SettingSpec(
             "backorder_handling_cost",
             2.5,
             "Administrative cost (EUR) booked for every backorder created.",
@@ -318,6 +334,11 @@ def scheduled_jobs() -> list[str]:
         for key in SETTINGS
         if key.startswith(JOB_SCHEDULE_PREFIX) and key.endswith(JOB_SCHEDULE_SUFFIX)
     ]
+
+
+def listed_roles(value: str) -> list[str]:
+    """The role names of a "roles" setting's value ("owner, admin" -> ["owner", "admin"])."""
+    return [] if value.strip() == "-" else [r.strip() for r in value.split(",") if r.strip()]
 
 
 def get_setting(conn: Connection, key: str) -> Any:

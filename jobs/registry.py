@@ -22,8 +22,11 @@ from models.train import KINDS, train_all
 from operations import draft_purchase_orders, reestimate_all_backorders
 from operations.alerts import check_overdue_and_late
 from operations.dispatcher import dispatch_until_empty
+from operations.weekly_report import queue_weekly_report, weekly_report_due
 from queries.data_version import data_version
 from queries.jobs import last_ok_counts
+from queries.weekly_report import report_week, weekly_figures
+from reports.weekly_pdf import summary_text, weekly_report_pdf
 
 ACTOR = "jobs"  # the name the write side records for changes a job makes
 SHORT_LEASE = dt.timedelta(minutes=15)
@@ -69,6 +72,23 @@ def run_dispatch_outbox(engine: Engine, context: JobContext) -> dict[str, int]:
 
 def run_check_overdue_and_late(engine: Engine, context: JobContext) -> dict[str, int]:
     return check_overdue_and_late(engine, now=context.clock())
+
+
+def run_mail_weekly_report(engine: Engine, context: JobContext) -> dict[str, int]:
+    """Mail last week's report once, from Monday on; later runs that week find it queued."""
+    now = context.clock()
+    monday = report_week(now.date())
+    if not weekly_report_due(engine, monday):
+        return {"reports_mailed": 0, "recipients": 0}
+    figures = weekly_figures(engine, week_start=monday, now=now)
+    sent_to = queue_weekly_report(
+        engine,
+        week_start=monday,
+        pdf=weekly_report_pdf(figures),
+        summary=summary_text(figures),
+        actor=ACTOR,
+    )
+    return {"reports_mailed": int(bool(sent_to)), "recipients": len(sent_to)}
 
 
 def never_trained(conn: Connection) -> bool:
@@ -127,6 +147,12 @@ JOBS: dict[str, Job] = {
             "check-overdue-and-late",
             "tell people of overdue purchase orders, shipments predicted late and slipped promises",
             run_check_overdue_and_late,
+        ),
+        Job(
+            "mail-weekly-report",
+            "mail last week's backorder report (PDF) to the roles that receive it, once a week "
+            "from Monday on",
+            run_mail_weekly_report,
         ),
     )
 }

@@ -64,8 +64,10 @@ from operations.warehouse import (
     set_thresholds,
     ship_order,
 )
+from operations.weekly_report import queue_weekly_report
 
 __all__ = [
+    "queue_weekly_report",
     "Busy",
     "ConfirmationNeeded",
     "Estimate",

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, delete, func, select
 
 from data.db import write_session
 from data.schema import ROLES, Customer, SalesRep, Setting, User, UserRole, utcnow
-from data.settings import SETTINGS
+from data.settings import SETTINGS, listed_roles
 from operations import audit
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.transactions import write_operation
@@ -398,6 +398,20 @@ def check_setting(key: str, value: Any) -> Any:
                 ". _ @ + - only, or - for none."
             )
         return login
+    if spec.kind == "roles":
+        written = text(value, what, max_length=400).strip()
+        if written == "-":
+            return "-"
+        roles = listed_roles(written)
+        unknown = [role for role in roles if role not in ROLES]
+        if unknown:
+            raise ValidationError(
+                f"{what}: {excerpt(unknown[0])} is not a role; use {', '.join(ROLES)}, "
+                "separated by commas, or - for none."
+            )
+        if not roles:
+            raise ValidationError(f"{what}: name at least one role, or write - for none.")
+        return ",".join(dict.fromkeys(roles))
     raise AssertionError(f"setting {key} has an unknown kind {spec.kind}")
 
 

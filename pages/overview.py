@@ -16,6 +16,7 @@ from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, money, pct, qty, standard_table
 from ui.db import data_version, engine
 from ui.filters import PERIOD_LABELS, history_filters
+from ui.weekly_report import weekly_report_download
 
 user = require_role("owner")
 db = engine()
@@ -128,6 +129,8 @@ st.caption(
     "risk. Click a bar to filter the other charts and the table of lines below; click it again "
     "(or an empty spot) to clear."
 )
+with st.sidebar:
+    weekly_report_download(db, key="overview_weekly_report")
 
 with st.sidebar:
     st.subheader("Overview filters")

@@ -32,6 +32,7 @@ from ui.format import (
     money_column,
     plain,
 )
+from ui.weekly_report import weekly_report_download
 
 user = require_role("warehouse_manager")
 db = engine()
@@ -136,6 +137,8 @@ st.caption(
     f"Live stock per product, refreshed every {refresh} seconds. "
     "Hover over a figure's title for its definition."
 )
+with st.sidebar:
+    weekly_report_download(db, key="stock_weekly_report")
 
 with st.sidebar:
     st.subheader("Stock filters")

@@ -132,3 +132,30 @@ def customer_open_backorders(
     )
     with reading(engine) as conn:
         return _read(conn, statement, now)
+
+
+RANKINGS = ("oldest", "value")
+
+
+def open_backorders_ranked(
+    engine: Engine | Connection,
+    *,
+    by: str,
+    limit: int = 10,
+    now: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """The ``limit`` open backorders waiting longest (``oldest``) or worth most (``value``).
+
+    The database sorts and cuts, so the answer costs the same whatever the number of backorders.
+    """
+    if by not in RANKINGS:
+        raise ValueError(f"rank by one of {RANKINGS}, not {by!r}")
+    now = now or utcnow()
+    statement = _report_select().where(Backorder.status == "open")
+    if by == "oldest":
+        statement = statement.order_by(Backorder.created_at, Backorder.id)
+    else:
+        value = Backorder.qty_open * OrderLine.unit_price
+        statement = statement.order_by(value.desc(), Backorder.created_at, Backorder.id)
+    with reading(engine) as conn:
+        return _read(conn, statement.limit(limit), now)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import streamlit as st
 
+from reports.spreadsheet import defused
 from ui.format import MISSING, _is_missing, money, pct, plain, qty
 
 if TYPE_CHECKING:  # the write side loads scikit-learn; the login form must not wait for it
@@ -30,10 +31,6 @@ __all__ = [
     "qty",
     "standard_table",
 ]
-
-# Spreadsheet programs run a cell that begins with one of these as a formula (OWASP's CSV
-# injection guidance): such text cells are exported with a leading single quote.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def kpi_tile(
@@ -67,12 +64,6 @@ def error_state(err: LarderError) -> None:
     st.error(plain(err.message), icon=":material/error:")
 
 
-def _defused(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
-
-
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` whose text cells cannot run as formulas; numbers stay numbers.
 
@@ -83,8 +74,8 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         series = out[column]
         if pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series):
-            out[column] = series.map(_defused).astype(object)
-    out.columns = [_defused(c) if isinstance(c, str) else c for c in out.columns]
+            out[column] = series.map(defused).astype(object)
+    out.columns = [defused(c) if isinstance(c, str) else c for c in out.columns]
     return out
 
 
