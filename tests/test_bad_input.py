@@ -648,6 +648,27 @@ CASES = {
             "bcrypt_rounds": [None, 0, 100, "4"],
         },
     ),
+    "queue_weekly_report": Case(
+        operations.queue_weekly_report,
+        lambda s: {
+            "week_start": dt.date(2026, 6, 8),
+            "pdf": b"%PDF-1.4 a report",
+            "summary": "The week in figures.",
+            "actor": "jobs",
+        },
+        {
+            "week_start": [
+                None,
+                "2026-06-08",
+                dt.date(2026, 6, 9),
+                dt.datetime(2026, 6, 8, 7, 0),
+                20260608,
+            ],
+            "pdf": [None, "%PDF-1.4 as text", b"plain bytes", b"%PDF-" + b"x" * 5_000_001],
+            "summary": [None, "", 5, "nul\x00", "x" * 4001],
+            "actor": BAD_ACTORS,
+        },
+    ),
     "set_setting": Case(
         operations.set_setting,
         lambda s: {"key": "low_stock_ratio", "value": 1.5, "actor": "admin"},

@@ -32,11 +32,16 @@ def quiet(now: dt.datetime | None = T0, **kw) -> JobContext:
 def _without_training(engine) -> None:
     """Retraining off by schedule, and a model run on record so it is not due as a first start.
 
-    The outbox and the overdue check are off too: these tests follow the two jobs that change
-    stock and dates; the others have tests of their own.
+    The outbox, the overdue check and the weekly report are off too: these tests follow the two
+    jobs that change stock and dates; the others have tests of their own.
     """
     ensure_admin(engine, "test")
-    for job in ("retrain_models", "dispatch_outbox", "check_overdue_and_late"):
+    for job in (
+        "retrain_models",
+        "dispatch_outbox",
+        "check_overdue_and_late",
+        "mail_weekly_report",
+    ):
         set_setting(engine, key=f"job_{job}_minutes", value=0, actor="test")
     with engine.begin() as conn:
         conn.execute(

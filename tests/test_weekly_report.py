@@ -18,7 +18,9 @@ from operations import set_setting
 from operations.errors import ValidationError
 from queries.weekly_report import report_week, weekly_figures
 from reports.weekly_pdf import pct, summary_text, weekly_report_pdf
+from tests import apptest_support
 from tests.analytics_world import NOW, TODAY, build_analytics_world
+from tests.apptest_support import app_test
 from tests.operations_world import add_admin
 
 WEEK = dt.date(2026, 6, 8)  # the Monday of the last week finished before TODAY (a Wednesday)
@@ -62,7 +64,10 @@ def aworld(engine):
         s.flush()
         s.add(
             PurchaseOrderLine(
-                po_id=po.id, product_id=world.products["OIL-5L"], qty_ordered=7, unit_cost=Decimal(3)
+                po_id=po.id,
+                product_id=world.products["OIL-5L"],
+                qty_ordered=7,
+                unit_cost=Decimal(3),
             )
         )
     return engine
@@ -241,7 +246,9 @@ def test_a_week_missed_on_monday_is_mailed_at_the_first_run_after(staffed):
 
 
 def test_the_recipient_roles_are_a_setting(staffed):
-    set_setting(staffed, key="weekly_report_roles", value=" finance_manager , owner ", actor="admin")
+    set_setting(
+        staffed, key="weekly_report_roles", value=" finance_manager , owner ", actor="admin"
+    )
     assert _mail(staffed, MONDAY)["recipients"] == 2
     assert _reports(staffed)[0].recipients == "books@example.com, boss@example.com"
 
@@ -264,3 +271,23 @@ def test_a_bad_role_list_is_refused_and_changes_nothing(staffed, value, message)
     with pytest.raises(ValidationError, match=message):
         set_setting(staffed, key="weekly_report_roles", value=value, actor="admin")
     assert _mail(staffed, MONDAY)["recipients"] == 2  # still the default: owner, warehouse manager
+
+
+# --- On the pages ------------------------------------------------------------------------------
+
+fresh_caches = apptest_support.fresh_caches
+fresh_db_url = apptest_support.fresh_db_url
+
+
+@pytest.mark.usefixtures("fresh_caches", "fresh_db_url")
+@pytest.mark.parametrize(
+    ("page", "role"),
+    [("pages/overview.py", "owner"), ("pages/stock_control.py", "warehouse_manager")],
+)
+def test_the_pages_offer_last_weeks_report(page, role):
+    at = app_test(page, apptest_support.user_for_role(role))
+    at.run(timeout=120)
+    assert not at.exception, [e.value for e in at.exception]
+    buttons = [e.proto for e in at.get("download_button")]
+    [report] = [b for b in buttons if b.label == "Weekly report (PDF)"]
+    assert "mails it every Monday" in report.help
