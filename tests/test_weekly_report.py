@@ -291,3 +291,15 @@ def test_the_pages_offer_last_weeks_report(page, role):
     buttons = [e.proto for e in at.get("download_button")]
     [report] = [b for b in buttons if b.label == "Weekly report (PDF)"]
     assert "mails it every Monday" in report.help
+
+
+def test_the_first_page_draws_its_charts(aworld):
+    """Rendered (pdfium), page one shows bars in this week's colour, not only text."""
+    import pypdfium2
+
+    from reports.weekly_pdf import THIS_WEEK
+
+    pdf = weekly_report_pdf(weekly_figures(aworld, now=NOW))
+    image = pypdfium2.PdfDocument(pdf)[0].render(scale=1).to_pil().convert("RGB")
+    bars = sum(1 for pixel in image.getdata() if pixel == THIS_WEEK)
+    assert bars > 500, bars  # a few bars' worth of pixels at 72 dpi
