@@ -4,8 +4,10 @@ One file per subject (suppliers, products, customers, stock, orders, order lines
 with their dates, purchase orders and their lines, the stock ledger), each row naming the
 things it refers to by their business keys (SKU, customer code, order and PO numbers, supplier
 and warehouse codes) rather than Larder's internal ids, so the files read on their own and load
-into another system or another Larder. ``manifest.json`` lists the files, their columns and row
-counts, the time of the export and the schema revision.
+into another system. ``open_orders.csv`` and ``open_purchase_orders.csv`` repeat what is
+still open in the layout Larder's import reads, so suppliers, products, customers, stock and
+those two files load into another Larder as they are. ``manifest.json`` lists the files, their
+columns and row counts, the time of the export and the schema revision.
 
 Rows are streamed from the database in batches straight into the ZIP, so a large history is
 never held in memory at once. Text that a spreadsheet would run as a formula is written with a
@@ -29,6 +31,7 @@ from sqlalchemy.orm import aliased
 
 from data.db import read_connection
 from data.schema import (
+    OPEN_PO_STATUSES,
     Backorder,
     Customer,
     Order,
@@ -46,6 +49,7 @@ from data.schema import (
 from reports.spreadsheet import defused
 
 BATCH_ROWS = 5_000
+OPEN_ORDER_STATUSES = ("open", "picking")  # orders with lines still to ship
 Progress = Callable[[str, int, int], None]  # (file name, rows written, rows in the file)
 
 
@@ -58,12 +62,14 @@ class ExportFile:
 
 def _files() -> list[ExportFile]:
     waits_on = aliased(PurchaseOrder)
+    outstanding = OrderLine.qty_ordered - OrderLine.qty_shipped - OrderLine.qty_cancelled
+    to_receive = PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received
     return [
         ExportFile(
             "suppliers.csv",
             "one row per supplier",
             select(
-                Supplier.code.label("supplier_code"),
+                Supplier.code,
                 Supplier.name,
                 Supplier.email,
                 Supplier.lead_time_days,
@@ -99,7 +105,7 @@ def _files() -> list[ExportFile]:
             "customers.csv",
             "one row per customer",
             select(
-                Customer.code.label("customer_code"),
+                Customer.code,
                 Customer.name,
                 Customer.segment,
                 Customer.region,
@@ -119,7 +125,7 @@ def _files() -> list[ExportFile]:
             "units on hand and reserved per product and warehouse",
             select(
                 Product.sku,
-                Warehouse.code.label("warehouse_code"),
+                Warehouse.code.label("warehouse"),
                 Stock.on_hand,
                 Stock.reserved,
             )
@@ -222,6 +228,45 @@ def _files() -> list[ExportFile]:
             )
             .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
             .join(Product, Product.id == PurchaseOrderLine.product_id)
+            .order_by(PurchaseOrderLine.po_id, PurchaseOrderLine.id),
+        ),
+        ExportFile(
+            "open_orders.csv",
+            "the lines of open orders still to ship, in the layout the import reads "
+            "(qty = ordered less shipped and cancelled)",
+            select(
+                Order.number.label("order_number"),
+                Customer.code.label("customer_code"),
+                Product.sku,
+                outstanding.label("qty"),
+                OrderLine.unit_price,
+                Order.placed_at.label("order_date"),
+                Order.requested_date,
+                Order.priority,
+            )
+            .join(Order, Order.id == OrderLine.order_id)
+            .join(Customer, Customer.id == Order.customer_id)
+            .join(Product, Product.id == OrderLine.product_id)
+            .where(Order.status.in_(OPEN_ORDER_STATUSES), outstanding > 0)
+            .order_by(OrderLine.order_id, OrderLine.line_no),
+        ),
+        ExportFile(
+            "open_purchase_orders.csv",
+            "the lines of purchase orders sent and not fully received, in the layout the import "
+            "reads (qty = ordered less received)",
+            select(
+                PurchaseOrder.number.label("po_number"),
+                Supplier.code.label("supplier_code"),
+                Product.sku,
+                to_receive.label("qty"),
+                PurchaseOrderLine.unit_cost,
+                PurchaseOrder.expected_date,
+                PurchaseOrder.created_at.label("order_date"),
+            )
+            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
+            .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
+            .join(Product, Product.id == PurchaseOrderLine.product_id)
+            .where(PurchaseOrder.status.in_(OPEN_PO_STATUSES), to_receive > 0)
             .order_by(PurchaseOrderLine.po_id, PurchaseOrderLine.id),
         ),
         ExportFile(

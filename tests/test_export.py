@@ -32,6 +32,7 @@ from tests.apptest_support import app_test
 fresh_caches = apptest_support.fresh_caches
 fresh_db_url = apptest_support.fresh_db_url
 
+OPEN_FILES = ("open_orders.csv", "open_purchase_orders.csv")
 TABLE_OF = {
     "suppliers.csv": Supplier,
     "products.csv": Product,
@@ -73,14 +74,48 @@ def _read(archive: bytes) -> dict[str, list[dict]]:
 def test_every_file_has_every_row_of_its_table(aworld):
     files = _read(export_bytes(aworld))
     assert sorted(name for name in files if name.endswith(".csv")) == sorted(export_files())
-    assert set(TABLE_OF) == set(export_files())
+    assert set(TABLE_OF) | set(OPEN_FILES) == set(export_files())
     with read_connection(aworld) as conn:
         for name, table in TABLE_OF.items():
             count = conn.execute(select(func.count()).select_from(table)).scalar_one()
             assert len(files[name]) == count > 0, name
     listed = {f["name"]: f["rows"] for f in files["manifest.json"]["files"]}
-    assert listed == {name: len(files[name]) for name in TABLE_OF}
-    assert files["manifest.json"]["files"][0]["columns"][0] == "supplier_code"
+    assert listed == {name: len(files[name]) for name in export_files()}
+    assert files["manifest.json"]["files"][0]["columns"][:2] == ["code", "name"]
+
+
+def test_open_orders_and_purchase_orders_list_what_is_still_to_come(aworld):
+    files = _read(export_bytes(aworld))
+    with read_connection(aworld) as conn:
+        lines = conn.execute(
+            text(
+                "SELECT o.number, c.code, p.sku, l.qty_ordered - l.qty_shipped - l.qty_cancelled "
+                "FROM order_lines l JOIN orders o ON o.id = l.order_id "
+                "JOIN customers c ON c.id = o.customer_id JOIN products p ON p.id = l.product_id "
+                "WHERE o.status IN ('open', 'picking') "
+                "AND l.qty_ordered - l.qty_shipped - l.qty_cancelled > 0 "
+                "ORDER BY l.order_id, l.line_no"
+            )
+        ).all()
+        po_lines = conn.execute(
+            text(
+                "SELECT po.number, s.code, p.sku, pl.qty_ordered - pl.qty_received "
+                "FROM purchase_order_lines pl JOIN purchase_orders po ON po.id = pl.po_id "
+                "JOIN suppliers s ON s.id = po.supplier_id JOIN products p ON p.id = pl.product_id "
+                "WHERE po.status IN ('approved', 'sent', 'partially_received') "
+                "AND pl.qty_ordered > pl.qty_received ORDER BY pl.po_id, pl.id"
+            )
+        ).all()
+    got = [
+        (r["order_number"], r["customer_code"], r["sku"], int(r["qty"]))
+        for r in files["open_orders.csv"]
+    ]
+    assert got == [tuple(row) for row in lines] and len(got) > 3
+    got_pos = [
+        (r["po_number"], r["supplier_code"], r["sku"], int(r["qty"]))
+        for r in files["open_purchase_orders.csv"]
+    ]
+    assert got_pos == [tuple(row) for row in po_lines] == [("PO-A2", "MILL", "FLOUR-25", 10)]
 
 
 def test_order_lines_and_backorders_carry_their_keys_quantities_and_dates(aworld):
@@ -138,7 +173,7 @@ def test_order_lines_and_backorders_carry_their_keys_quantities_and_dates(aworld
 
 def test_text_that_would_run_as_a_formula_is_defused_and_numbers_stay_numbers(aworld):
     files = _read(export_bytes(aworld))
-    customers = {r["customer_code"]: r for r in files["customers.csv"]}
+    customers = {r["code"]: r for r in files["customers.csv"]}
     assert customers["H1"]["name"] == '\'=HYPERLINK("http://x.example","open me")'
     assert customers["S1"]["phone"] == "'+44 1632 960000"
     deltas = [int(r["on_hand_delta"]) for r in files["stock_ledger.csv"]]
@@ -158,7 +193,7 @@ def test_the_command_writes_the_zip_and_refuses_a_folder(sqlite_world, tmp_path,
     target = tmp_path / "leave.zip"
     assert cli.main(["export", str(target)]) == 0
     out = capsys.readouterr().out
-    assert f"Wrote {target}: 10 files" in out
+    assert f"Wrote {target}: 12 files" in out
     assert not (tmp_path / "leave.zip.partial").exists()
     assert sorted(zipfile.ZipFile(target).namelist()) == sorted([*export_files(), "manifest.json"])
     with pytest.raises(SystemExit):
