@@ -70,7 +70,9 @@ def test_demand_on_a_messy_csv_reports_every_dropped_row(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "dropped 1 duplicate rows" in out
+    # Two identical lines are two sales: kept, and said so.
+    assert "kept 1 rows identical to an earlier one (each counts)" in out
+    assert "duplicate" not in out
     assert "dropped 2 rows with unparseable dates in 'week'" in out
     assert "dropped 2 rows with a missing or non-numeric 'units'" in out
     assert "left out 1 rows with negative quantity" in out
@@ -210,8 +212,11 @@ def test_transit_reports_mae_coverage_and_on_time_rate(tmp_path, capsys):
     )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert "dropped 1 rows with unparseable dates in 'shipped'" in result["notes"]
-    assert "dropped 1 rows with no usable 'delivered' (still open?)" in result["notes"]
+    assert (
+        "dropped 1 rows with unparseable dates in 'shipped' (first: 'yesterday' in row 6 (line 7))"
+        in result["notes"]
+    )
+    assert "dropped 1 rows with no 'delivered' yet (still open)" in result["notes"]
     assert "dropped 1 rows where 'delivered' is before 'shipped'" in result["notes"]
     # Knowing the carrier must beat ignoring it on such different carriers.
     assert result["by_group"]["mae_days"] < result["no_grouping"]["mae_days"]
