@@ -126,6 +126,8 @@ class TextSentimentModel:
             raise ValueError("training needs at least two texts of each class")
         self.features_ = self._features()
         matrix = self.features_.fit_transform(cleaned)
+        for _, vectorizer in self.features_.transformer_list:
+            vectorizer.stop_words_ = None  # the n-grams left out: large, and not needed to predict
         folds = StratifiedKFold(
             n_splits=max(2, min(self.folds, minority)), shuffle=True, random_state=self.seed
         )
