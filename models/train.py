@@ -299,10 +299,41 @@ def train_sentiment(engine: Engine) -> Outcome:
         metrics["spearman_with_csat"] = float(
             frame["csat"].corr(frame["sentiment"], method="spearman")
         )
+        if model is not None:
+            metrics.update(_agreement_with_csat(engine, model))
         metrics["mean_by_csat"] = {
             str(k): float(v) for k, v in frame.groupby("csat")["sentiment"].mean().items()
         }
     return Outcome(artifact, metrics, params)
+
+
+def _agreement_with_csat(engine: Engine, model: TextSentimentModel) -> dict:
+    """Spearman of the text model's and VADER's scores with CSAT on the newest comments.
+
+    Reviews of another trade read feedback differently ("again" praises a product bought
+    again, and blames a backorder late again): this shows whether the text model reads this
+    database's customers at least as well as VADER does.
+    """
+    with read_connection(engine) as conn:
+        rows = conn.execute(
+            select(Feedback.csat, Feedback.comment)
+            .where(Feedback.csat.is_not(None), Feedback.comment != "")
+            .order_by(Feedback.id.desc())
+            .limit(SENTIMENT_BATCH)
+        ).all()
+    if len(rows) < 3:
+        return {}
+    csat = pd.Series([r[0] for r in rows], dtype=float)
+    comments = [r[1] for r in rows]
+    return {
+        "comments_compared": len(rows),
+        "text_model_spearman_with_csat": float(
+            csat.corr(pd.Series(model.scores(comments)), method="spearman")
+        ),
+        "vader_spearman_with_csat": float(
+            csat.corr(pd.Series(sentiment_scores(comments)), method="spearman")
+        ),
+    }
 
 
 def train_promise(engine: Engine) -> Outcome:

@@ -102,6 +102,13 @@ def test_training_stores_the_text_model_and_new_feedback_uses_it(
     first = record_feedback(sqlite_engine, customer_id=gold, actor="g", comment=comment)
     assert trained_model(sqlite_engine) is None
     vader = float(sentiment_scores([comment])[0])
+    for csat, text in [
+        (5, "The pears came ripe and juicy this week"),
+        (5, "Our bread came flaky and crisp this week"),
+        (1, "The cream came curdled and leaking this week"),
+        (1, "The order came crushed and late again this week"),
+    ]:
+        record_feedback(sqlite_engine, customer_id=gold, actor="g", csat=csat, comment=text)
 
     monkeypatch.setenv(train_module.SENTIMENT_REVIEWS_ENV, str(_reviews_file(tmp_path / "r.csv")))
     runs = train_module.train_all(sqlite_engine, kinds=("sentiment",), log=lambda _: None)
@@ -112,6 +119,11 @@ def test_training_stores_the_text_model_and_new_feedback_uses_it(
     assert loaded.metrics["held_out"]["test_rows"] == 40
     rules = [r["rule"] for r in loaded.metrics["held_out"]["rules"]]
     assert rules[-1].startswith("text model")
+    # How each reads this database's customers, against their CSAT.
+    assert loaded.metrics["comments_compared"] == 4
+    separated = pd.Series([5, 5, 1, 1]).corr(pd.Series([4, 3, 2, 1]), method="spearman")
+    assert loaded.metrics["text_model_spearman_with_csat"] == pytest.approx(separated)
+    assert loaded.metrics["vader_spearman_with_csat"] < separated
 
     second = record_feedback(sqlite_engine, customer_id=gold, actor="g", comment=comment)
     stored = dict(fetch_rows(sqlite_engine, select(Feedback.id, Feedback.sentiment)))
