@@ -9,12 +9,23 @@
     python -m models.backtest sentiment --history FILE.csv --text-col review \\
         --label-col score --positive great
 
+Files as they come: ``--wide`` reads one column per period (``Part, Jan-98, Feb-98``);
+``--date-format`` fixes the date pattern (else it is guessed, month labels included);
+``--count-rows`` counts each row as one unit; ``--where``/``--exclude COL=VALUE`` keep or drop
+rows; ``--no-header`` names columns by position (``--text-col 0``); ``--join FILE --join-on
+COL`` looks up more columns; ``--group-col`` repeats for nested groups. Identical rows count
+(two receipt lines are two units) unless ``--drop-duplicates``. ``--cut DATE`` or
+``--split-col`` (train/test) replace the rolling origins by one; ``--scores-out`` and
+``--forecasts-out`` write the scores and the P50/P90 forecasts to CSV files.
+
 Demand is evaluated over rolling origins: at each origin every method sees only the history
 before it and forecasts the next ``horizon`` periods. MASE, RMSSE and the pinball losses are
 scaled per series by the in-sample one-step naive error and averaged over series and origins;
-WAPE and bias are totals over all of them. Durations are evaluated the same way in time: each
-fold's model knows only the durations that had ended before the fold began. Exit code 2 means
-the input could not be used (the message says why).
+WAPE, bias and RMSE are totals over all of them. Durations are evaluated the same way in time:
+each fold's model knows only the durations that had ended before the fold began. Sentiment
+compares VADER with a text model trained on the file's first rows (or ``--split-col``'s train
+rows), both scored on the rows after them. Exit code 2 means the input could not be used (the
+message says why).
 """
 
 from __future__ import annotations
