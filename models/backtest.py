@@ -657,8 +657,11 @@ def _run_demand(args: argparse.Namespace, frame: pd.DataFrame, notes: Notes) -> 
             )
         horizon = min(horizon or after, after)
         origin_points = [origin]
+        begins = panel.periods[origin].date()
         notes.lines.append(
-            f"cut at {cut.date()}: {origin} periods of history, {horizon} tested after it"
+            f"cut at {cut.date()}"
+            + (f" (in the period that begins {begins})" if begins != cut.date() else "")
+            + f": {origin} periods of history, {horizon} tested from it"
         )
     if not horizon:
         raise InputError("--horizon is needed (or --cut / --split-col to test after a date)")

@@ -257,10 +257,10 @@ def filter_rows(
     wanted: dict[str, list[str]] = {}
     for text in where:
         name, value = _condition(text, "--where")
-        wanted.setdefault(column(frame, name), []).append(value.lower())
+        wanted.setdefault(column(frame, name), []).append(value)
     for col, values in wanted.items():
         cell = frame[col].astype("string").str.strip().str.lower()
-        match = cell.isin(values).fillna(False)
+        match = cell.isin([v.lower() for v in values]).fillna(False)
         notes.add(
             int((keep & ~match).sum()),
             f"left out {{n}} rows where {col!r} is not {' or '.join(map(repr, values))}",
@@ -341,7 +341,7 @@ def join_table(
     out = pd.concat([frame, joined], axis=1)
     out.attrs = dict(frame.attrs)
     unmatched = ~found.isin(keys.dropna()).fillna(False)
-    notes.add(int(unmatched.sum()), f"--join: {{n}} rows have a {left!r} not in the joined file")
+    notes.add(int(unmatched.sum()), f"--join: {{n}} rows whose {left!r} is not in the joined file")
     notes.lines.append(f"--join: added {', '.join(extra) or 'no new columns'} by {left!r}")
     return out
 

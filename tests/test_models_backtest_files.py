@@ -279,7 +279,7 @@ def test_join_adds_group_columns_by_key_and_notes_misses():
     notes = Notes()
     joined = join_table(frame, other, "item", notes)
     assert joined["vendor"].tolist()[:2] == ["V1", "V2"] and pd.isna(joined["vendor"].iloc[2])
-    assert "--join: 1 rows have a 'item' not in the joined file" in notes.lines
+    assert "--join: 1 rows whose 'item' is not in the joined file" in notes.lines
     with pytest.raises(InputError, match="repeats"):
         join_table(frame, pd.concat([other, other]), "item")
 
