@@ -56,6 +56,7 @@ from models.tabular import (
     melt_wide,
     parse_dates,
     read_table,
+    sort_key,
 )
 from models.threads import add_threads_option, limited_threads
 
@@ -406,6 +407,7 @@ def backtest_sentiment(
         "split": how,
         "train_rows": int(train_idx.size),
         "test_rows": int(test.sum()),
+        "test_positive_share": float(truth[test].mean()),
         "held_out": held_out,
     }
     if model_note:
@@ -741,7 +743,8 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     notes.lines.extend(cleaning.lines)
     if args.order_col:
         order = column(frame, args.order_col)
-        clean = clean.sort_values(order, kind="stable").reset_index(drop=True)
+        position = sort_key(clean[order]).sort_values(kind="stable", na_position="last").index
+        clean = clean.loc[position].reset_index(drop=True)
         notes.lines.append(f"sorted rows by {order!r} before the split")
     result = backtest_sentiment(
         clean,

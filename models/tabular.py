@@ -179,8 +179,7 @@ def parse_dates(values: pd.Series, date_format: str | None = None) -> tuple[pd.S
 
 def row_place(frame: pd.DataFrame, label) -> str:
     """Where row ``label`` of a frame from :func:`read_table` is: its row and file line number."""
-    position = frame.index.get_loc(label) if label in frame.index else None
-    if not isinstance(label, int | np.integer) or position is None:
+    if not isinstance(label, int | np.integer):
         return f"row {label}"
     header = frame.attrs.get("header_lines", 1)
     return f"row {int(label) + 1} (line {int(label) + 1 + header})"
@@ -192,6 +191,17 @@ def first_bad_value(frame: pd.DataFrame, col: str, bad: pd.Series) -> str:
         return ""
     label = bad[bad].index[0]
     return f" (first: {frame.at[label, col]!r} in {row_place(frame, label)})"
+
+
+def sort_key(values: pd.Series) -> pd.Series:
+    """What to sort a column by: its dates or numbers when every value reads as one, else text."""
+    numbers = parse_numbers(values)
+    if numbers.notna().all():
+        return numbers
+    dates, _ = parse_dates(values)
+    if dates.notna().all():
+        return dates
+    return values.astype("string").str.strip()
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:

@@ -17,6 +17,7 @@ from models.tabular import (
     melt_wide,
     parse_dates,
     read_table,
+    sort_key,
 )
 
 FAST = ["--max-iter", "20"]
@@ -373,3 +374,34 @@ def test_existing_reader_calls_still_work(tmp_path):
     path.write_text("item,date,qty\na,2024-01-01,2\na,2024-01-01,2\n")
     clean, notes = clean_demand(read_table(path), "item", "date", "qty")
     assert clean["qty"].sum() == 4.0
+
+
+def test_an_order_column_sorts_by_its_dates_or_numbers_not_its_text():
+    dates = pd.Series(["10-Jan-06", "2-Feb-06", "3-Jan-06"])
+    assert sort_key(dates).sort_values().index.tolist() == [2, 0, 1]
+    ids = pd.Series(["10", "9", "100"])
+    assert sort_key(ids).sort_values().index.tolist() == [1, 0, 2]
+    products = pd.Series(["B2", "A1", "B10"])
+    assert sort_key(products).sort_values().index.tolist() == [1, 2, 0]
+
+
+def test_sentiment_split_follows_the_order_column(tmp_path, capsys):
+    # The file lists the newest reviews first; ordered by date the last two (good) are held out.
+    rows = [
+        ("3-Mar-06", "Lovely, fresh and tasty", "good"),
+        ("2-Mar-06", "Wonderful bread, great value", "good"),
+        ("1-Jan-06", "Awful, stale", "bad"),
+        ("2-Jan-06", "Great, I love it", "good"),
+        ("3-Jan-06", "Terrible and broken", "bad"),
+        ("4-Jan-06", "Horrible taste", "bad"),
+    ]
+    path = tmp_path / "r.csv"
+    pd.DataFrame(rows, columns=["when", "review", "stars"]).to_csv(path, index=False)
+    argv = ["sentiment", "--history", str(path), "--text-col", "review", "--label-col", "stars"]
+    argv += ["--positive", "good", "--test-share", "0.34", "--vader-only"]
+    result = _json(capsys, [*argv, "--order-col", "when"])
+    assert "sorted rows by 'when' before the split" in result["notes"]
+    assert result["test_rows"] == 2
+    assert result["test_positive_share"] == 1.0  # the two March reviews
+    # In file order the last two rows (both bad) would be held out instead.
+    assert _json(capsys, argv)["test_positive_share"] == 0.0
