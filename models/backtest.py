@@ -247,25 +247,37 @@ def backtest_durations(
     shrinkage: float = 5.0,
     *,
     cut: pd.Timestamp | None = None,
+    split: pd.Series | None = None,
     details: bool = False,
 ) -> dict:
     """MAE and bias of the P50 and coverage of the P90, by group and against no grouping.
 
     Columns ``level_0``, ``level_1``, ... (nested groups, coarsest first) are used as the
     model's levels when present, else ``group``. ``cut`` makes one fold instead: durations that
-    ended before it train, those that started on or after it are tested. With ``details`` the
+    ended before it train, those that started on or after it are tested. ``split`` (one value
+    per row, "train" or "test") makes one fold of exactly those rows. With ``details`` the
     result holds ``predictions``: every tested row with its P50 and P90.
     """
     levels = [c for c in frame.columns if c.startswith("level_")] or ["group"]
-    windows = (
-        [(pd.Timestamp(cut), frame["start"].max() + pd.Timedelta(seconds=1))]
-        if cut is not None
-        else duration_folds(frame, folds, holdout)
-    )
+    if split is not None:
+        which = pd.Series(split).astype("string").str.strip().str.lower().to_numpy()
+        odd = sorted({str(v) for v in which} - {"train", "test"})
+        if odd:
+            raise InputError(f"the split column must hold train or test; found {odd[:5]}")
+        folds_rows = [(frame[which == "train"], frame[which == "test"])]
+    else:
+        windows = (
+            [(pd.Timestamp(cut), frame["start"].max() + pd.Timedelta(seconds=1))]
+            if cut is not None
+            else duration_folds(frame, folds, holdout)
+        )
+        folds_rows = [
+            # only durations that had ended by the window's start are known
+            (frame[frame["end"] < lo], frame[(frame["start"] >= lo) & (frame["start"] < hi)])
+            for lo, hi in windows
+        ]
     predictions = []
-    for lo, hi in windows:
-        known = frame[frame["end"] < lo]  # only durations that had ended by then
-        test = frame[(frame["start"] >= lo) & (frame["start"] < hi)]
+    for known, test in folds_rows:
         if known.empty or test.empty:
             continue
         grouped = DurationDistribution(shrinkage=shrinkage).fit(known[levels], known["days"])
@@ -500,6 +512,7 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--holdout", type=float, default=0.3)
         cmd.add_argument("--shrinkage", type=float, default=5.0)
         cmd.add_argument("--cut", help="one fold: ended before this date train, started after test")
+        cmd.add_argument("--split-col", help="one fold: a column saying 'train' or 'test'")
         cmd.add_argument(
             "--forecasts-out",
             help="write every tested row's P50 and P90 (with the actual) to a CSV",
@@ -711,15 +724,20 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             args.promised_col,
             date_format=args.date_format,
             drop_duplicate_rows=args.drop_duplicates,
+            keep_cols=[args.split_col] if args.split_col else [],
         )
         notes.lines.extend(cleaning.lines)
+        if args.cut and args.split_col:
+            raise InputError("give --cut or --split-col, not both")
         cut = _timestamp(args.cut, "--cut") if args.cut else None
+        split = clean[column(frame, args.split_col)] if args.split_col else None
         result = backtest_durations(
             clean,
             args.folds,
             args.holdout,
             args.shrinkage,
             cut=cut,
+            split=split,
             details=bool(args.forecasts_out),
         )
         predictions = result.pop("predictions", None)

@@ -441,6 +441,7 @@ def clean_durations(
     *,
     date_format: str | None = None,
     drop_duplicate_rows: bool = False,
+    keep_cols: list[str] | tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, Notes]:
     """A frame of (group, start, end, days[, promised]) with notes on every row left out.
 
@@ -481,6 +482,8 @@ def clean_durations(
     if len(group_cols) > 1:
         for name, value in levels.items():
             out[name] = value
+    for col in (column(frame, c) for c in keep_cols):
+        out[col] = frame[col]
     out = out[keep]
     if promised_col:
         promised, _ = parse_dates(frame[promised_col], date_format)

@@ -405,3 +405,47 @@ def test_sentiment_split_follows_the_order_column(tmp_path, capsys):
     assert result["test_positive_share"] == 1.0  # the two March reviews
     # In file order the last two rows (both bad) would be held out instead.
     assert _json(capsys, argv)["test_positive_share"] == 0.0
+
+
+def test_leadtime_split_column_trains_on_train_rows_and_scores_test_rows(tmp_path, capsys):
+    rows = []
+    for i in range(10):
+        day = pd.Timestamp("2024-03-01") + pd.Timedelta(days=i)
+        rows.append(("A", day, 2, "train"))
+        rows.append(("B", day, 6, "train"))
+    for i in range(2):  # the test rows come first in time: the split, not the dates, decides
+        day = pd.Timestamp("2024-01-01") + pd.Timedelta(days=i)
+        rows.append(("A", day, 3, "test"))
+        rows.append(("B", day, 6, "test"))
+    frame = pd.DataFrame(
+        {
+            "supplier": [r[0] for r in rows],
+            "sent": [r[1].date().isoformat() for r in rows],
+            "received": [(r[1] + pd.Timedelta(days=r[2])).date().isoformat() for r in rows],
+            "part": [r[3] for r in rows],
+        }
+    )
+    path = tmp_path / "lead.csv"
+    frame.to_csv(path, index=False)
+    result = _json(
+        capsys,
+        [
+            "leadtime",
+            "--history",
+            str(path),
+            "--group-col",
+            "supplier",
+            "--start-col",
+            "sent",
+            "--end-col",
+            "received",
+            "--split-col",
+            "part",
+            "--shrinkage",
+            "0",
+        ],
+    )
+    assert result["rows_tested"] == 4 and result["folds"] == 1
+    # A learnt 2 days and took 3 twice; B learnt 6 and took 6.
+    assert result["by_group"]["mae_days"] == pytest.approx(0.5)
+    assert result["by_group"]["rmse_days"] == pytest.approx(np.sqrt(0.5))
