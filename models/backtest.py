@@ -9,12 +9,23 @@
     python -m models.backtest sentiment --history FILE.csv --text-col review \\
         --label-col score --positive great
 
+Files as they come: ``--wide`` reads one column per period (``Part, Jan-98, Feb-98``);
+``--date-format`` fixes the date pattern (else it is guessed, month labels included);
+``--count-rows`` counts each row as one unit; ``--where``/``--exclude COL=VALUE`` keep or drop
+rows; ``--no-header`` names columns by position (``--text-col 0``); ``--join FILE --join-on
+COL`` looks up more columns; ``--group-col`` repeats for nested groups. Identical rows count
+(two receipt lines are two units) unless ``--drop-duplicates``. ``--cut DATE`` or
+``--split-col`` (train/test) replace the rolling origins by one; ``--scores-out`` and
+``--forecasts-out`` write the scores and the P50/P90 forecasts to CSV files.
+
 Demand is evaluated over rolling origins: at each origin every method sees only the history
 before it and forecasts the next ``horizon`` periods. MASE, RMSSE and the pinball losses are
 scaled per series by the in-sample one-step naive error and averaged over series and origins;
-WAPE and bias are totals over all of them. Durations are evaluated the same way in time: each
-fold's model knows only the durations that had ended before the fold began. Exit code 2 means
-the input could not be used (the message says why).
+WAPE, bias and RMSE are totals over all of them. Durations are evaluated the same way in time:
+each fold's model knows only the durations that had ended before the fold began. Sentiment
+compares VADER with a text model trained on the file's first rows (or ``--split-col``'s train
+rows), both scored on the rows after them. Exit code 2 means the input could not be used (the
+message says why).
 """
 
 from __future__ import annotations
@@ -30,15 +41,22 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from models import metrics
 from models.baselines import TSB, CrostonSBA, MovingAverage, SeasonalNaive, forecast_history
-from models.demand import FREQUENCIES, GlobalDemandModel, Panel, to_panel
+from models.demand import FREQUENCIES, GlobalDemandModel, Panel, period_start, to_panel
 from models.leadtime import DurationDistribution
-from models.sentiment import POSITIVE_FROM, sentiment_scores
+from models.sentiment import POSITIVE_FROM, TextSentimentModel, sentiment_scores, tune_cutoff
 from models.tabular import (
     InputError,
+    Notes,
     clean_demand,
     clean_durations,
     clean_labelled_text,
+    column,
+    filter_rows,
+    join_table,
+    melt_wide,
+    parse_dates,
     read_table,
+    sort_key,
 )
 from models.threads import add_threads_option, limited_threads
 
@@ -72,18 +90,31 @@ def backtest_demand(
     quantiles: tuple[float, ...] = (0.5, 0.9),
     categories: pd.Series | None = None,
     model_params: dict | None = None,
+    *,
+    origin_points: list[int] | None = None,
+    details: bool = False,
 ) -> dict:
-    """Metrics of the global model and each baseline over rolling origins."""
+    """Metrics of the global model and each baseline over rolling origins.
+
+    ``origin_points`` fixes the origins (numbers of history periods) instead, for a cut at a
+    date. With ``details`` the result also holds ``per_series`` (scores of every series, origin
+    and method) and ``forecasts`` (every forecast period with its actual, mean, P50 and P90).
+    """
     if horizon < 1:
         raise InputError("horizon must be at least 1")
-    points = forecast_origins(panel.values.shape[1], horizon, origins, step or horizon)
+    if origin_points is not None:
+        points = sorted(o for o in origin_points if 2 <= o <= panel.values.shape[1] - 1)
+    else:
+        points = forecast_origins(panel.values.shape[1], horizon, origins, step or horizon)
     if not points:
         raise InputError(
             f"history has {panel.values.shape[1]} periods, too few for a horizon of {horizon}"
         )
     q_names = [f"p{round(q * 100)}" for q in quantiles]
     scaled = defaultdict(lambda: defaultdict(list))  # method -> metric -> per-series values
-    totals = defaultdict(lambda: np.zeros(3))  # method -> [sum |err|, sum err, sum |actual|]
+    # method -> [sum |err|, sum err, sum |actual|, sum err^2, count]
+    totals = defaultdict(lambda: np.zeros(5))
+    per_series, forecast_rows = [], []
     fallback = 0
     for origin in points:
         model = GlobalDemandModel(quantiles=quantiles, **(model_params or {}))
@@ -98,7 +129,7 @@ def backtest_demand(
             history = panel.values[i, :origin]
             actual = panel.values[i, origin : origin + horizon]
             observed = history[~np.isnan(history)]
-            if observed.size < 2 or np.isnan(actual).any():
+            if observed.size < 2 or actual.size == 0 or np.isnan(actual).any():
                 continue  # the item had not started: nothing to learn or to score
             forecasts = {MODEL: {n: by_item[n][i] for n in by_item}}
             for name, estimator in baselines(panel.freq).items():
@@ -108,18 +139,43 @@ def backtest_demand(
                     **dict(zip(q_names, (out[q] for q in quantiles), strict=True)),
                 }
             for method, fcs in forecasts.items():
-                _score(scaled[method], totals[method], actual, observed, fcs, quantiles, q_names)
+                fcs = {name: np.asarray(v, dtype=float)[: actual.size] for name, v in fcs.items()}
+                series_scores = defaultdict(list)
+                series_totals = np.zeros(5)
+                _score(series_scores, series_totals, actual, observed, fcs, quantiles, q_names)
+                for name, values in series_scores.items():
+                    scaled[method][name].extend(values)
+                totals[method] += series_totals
+                if details:
+                    per_series.append(
+                        {
+                            "series": panel.items[i],
+                            "origin": panel.periods[origin].date().isoformat(),
+                            "method": method,
+                            **{name: values[0] for name, values in series_scores.items()},
+                            **_totals_row(series_totals),
+                        }
+                    )
+                    for h in range(actual.size):
+                        forecast_rows.append(
+                            {
+                                "series": panel.items[i],
+                                "origin": panel.periods[origin].date().isoformat(),
+                                "period": panel.periods[origin + h].date().isoformat(),
+                                "method": method,
+                                "actual": float(actual[h]),
+                                **{name: float(fcs[name][h]) for name in ["mean", *q_names]},
+                            }
+                        )
     rows = {}
     for method in scaled:
-        abs_err, err, size = totals[method]
         row = {
             name: float(np.nanmean(vals)) if vals else float("nan")
             for name, vals in scaled[method].items()
         }
-        row["wape"] = float(abs_err / size) if size else float("nan")
-        row["bias"] = float(err / size) if size else float("nan")
+        row.update(_totals_row(totals[method]))
         rows[method] = row
-    return {
+    result = {
         "series": len(panel.items),
         "periods": int(panel.values.shape[1]),
         "freq": panel.freq,
@@ -128,6 +184,20 @@ def backtest_demand(
         "items_on_fallback": fallback,
         "methods": rows,
         "improvement_vs_seasonal_naive": _improvement(rows, q_names),
+    }
+    if details:
+        result["per_series"] = per_series
+        result["forecasts"] = forecast_rows
+    return result
+
+
+def _totals_row(totals: np.ndarray) -> dict:
+    """WAPE, bias (both relative to the total actual) and RMSE from summed errors."""
+    abs_err, err, size, sq_err, count = totals
+    return {
+        "wape": float(abs_err / size) if size else float("nan"),
+        "bias": float(err / size) if size else float("nan"),
+        "rmse": float(np.sqrt(sq_err / count)) if count else float("nan"),
     }
 
 
@@ -139,7 +209,13 @@ def _score(scaled, totals, actual, history, fcs, quantiles, q_names) -> None:
         scaled[f"pinball_{name}"].append(metrics.scaled_pinball_loss(actual, fcs[name], q, history))
     if "p90" in fcs:
         scaled["coverage_p90"].append(metrics.coverage(actual, fcs["p90"]))
-    totals += [np.sum(np.abs(actual - mean)), np.sum(mean - actual), np.sum(np.abs(actual))]
+    totals += [
+        np.sum(np.abs(actual - mean)),
+        np.sum(mean - actual),
+        np.sum(np.abs(actual)),
+        np.sum((actual - mean) ** 2),
+        actual.size,
+    ]
 
 
 def _improvement(rows: dict, q_names: list[str]) -> dict[str, float]:
@@ -165,23 +241,54 @@ def duration_folds(
 
 
 def backtest_durations(
-    frame: pd.DataFrame, folds: int = 4, holdout: float = 0.3, shrinkage: float = 5.0
+    frame: pd.DataFrame,
+    folds: int = 4,
+    holdout: float = 0.3,
+    shrinkage: float = 5.0,
+    *,
+    cut: pd.Timestamp | None = None,
+    split: pd.Series | None = None,
+    details: bool = False,
 ) -> dict:
-    """MAE and bias of the P50 and coverage of the P90, by group and against no grouping."""
+    """MAE and bias of the P50 and coverage of the P90, by group and against no grouping.
+
+    Columns ``level_0``, ``level_1``, ... (nested groups, coarsest first) are used as the
+    model's levels when present, else ``group``. ``cut`` makes one fold instead: durations that
+    ended before it train, those that started on or after it are tested. ``split`` (one value
+    per row, "train" or "test") makes one fold of exactly those rows. With ``details`` the
+    result holds ``predictions``: every tested row with its P50 and P90.
+    """
+    levels = [c for c in frame.columns if c.startswith("level_")] or ["group"]
+    if split is not None:
+        which = pd.Series(split).astype("string").str.strip().str.lower().to_numpy()
+        odd = sorted({str(v) for v in which} - {"train", "test"})
+        if odd:
+            raise InputError(f"the split column must hold train or test; found {odd[:5]}")
+        folds_rows = [(frame[which == "train"], frame[which == "test"])]
+    else:
+        windows = (
+            [(pd.Timestamp(cut), frame["start"].max() + pd.Timedelta(seconds=1))]
+            if cut is not None
+            else duration_folds(frame, folds, holdout)
+        )
+        folds_rows = [
+            # only durations that had ended by the window's start are known
+            (frame[frame["end"] < lo], frame[(frame["start"] >= lo) & (frame["start"] < hi)])
+            for lo, hi in windows
+        ]
     predictions = []
-    for lo, hi in duration_folds(frame, folds, holdout):
-        known = frame[frame["end"] < lo]  # only durations that had ended by then
-        test = frame[(frame["start"] >= lo) & (frame["start"] < hi)]
+    for known, test in folds_rows:
         if known.empty or test.empty:
             continue
-        grouped = DurationDistribution(shrinkage=shrinkage).fit(known[["group"]], known["days"])
+        grouped = DurationDistribution(shrinkage=shrinkage).fit(known[levels], known["days"])
         overall = DurationDistribution().fit(np.zeros((len(known), 1)), known["days"])
-        dist = grouped.predict_distribution(test[["group"]])
+        dist = grouped.predict_distribution(test[levels])
         flat = overall.predict_distribution(np.zeros((len(test), 1)))
         predictions.append(
             pd.DataFrame(
                 {
                     "group": test["group"].to_numpy(),
+                    "start": test["start"].to_numpy(),
                     "actual": test["days"].to_numpy(),
                     "p50": dist["p50"].to_numpy(),
                     "p90": dist["p90"].to_numpy(),
@@ -198,6 +305,7 @@ def backtest_durations(
     result = {
         "rows_tested": len(scored),
         "folds": len(predictions),
+        "rmse_days": float(np.sqrt(np.mean((scored["p50"] - scored["actual"]) ** 2))),
         "by_group": _duration_summary(scored, "p50", "p90"),
         "no_grouping": _duration_summary(scored, "overall_p50", "overall_p90"),
         "groups": [
@@ -212,6 +320,8 @@ def backtest_durations(
         rates = on_time.groupby(with_promise["group"]).mean()
         for row in result["groups"]:
             row["on_time_rate"] = float(rates.get(row["group"], float("nan")))
+    if details:
+        result["predictions"] = scored
     return result
 
 
@@ -219,23 +329,83 @@ def _duration_summary(scored: pd.DataFrame, p50: str, p90: str) -> dict:
     return {
         "n": len(scored),
         "mae_days": metrics.mae(scored["actual"], scored[p50]),
+        "rmse_days": float(np.sqrt(np.mean((scored[p50] - scored["actual"]) ** 2))),
         "bias_days": float(np.mean(scored[p50] - scored["actual"])),
         "coverage_p90": metrics.coverage(scored["actual"], scored[p90]),
     }
 
 
-def backtest_sentiment(frame: pd.DataFrame, positive: str) -> dict:
-    """Accuracy and macro-F1 of 'positive' by VADER score, and the mean score per class."""
+def backtest_sentiment(
+    frame: pd.DataFrame,
+    positive: str,
+    *,
+    split: pd.Series | None = None,
+    test_share: float = 0.2,
+    train_model: bool = True,
+    max_train_rows: int | None = None,
+    model_params: dict | None = None,
+) -> dict:
+    """VADER and a text model trained on the same file, scored on rows neither tuned on.
+
+    The rows are split in the frame's order (sort it first by an id or date): the first
+    ``1 - test_share`` train, the rest are held out; or ``split`` names each row "train" or
+    "test". VADER is scored with its usual cut-off and with one tuned on the training rows; the
+    text model (:class:`models.sentiment.TextSentimentModel`) learns from the training rows and
+    tunes its cut-off on them by cross-validation. Accuracy and macro-F1 are of the held-out rows.
+    """
     truth = frame["label"].str.lower().eq(positive.strip().lower()).to_numpy()
     if not truth.any():
         labels = ", ".join(sorted(frame["label"].unique())[:10])
         raise InputError(f"no row has the positive label {positive!r}; labels are: {labels}")
     scores = sentiment_scores(frame["text"])
-    half = len(frame) // 2
-    # A cut-off tuned on the first half and scored on the second, next to VADER's usual one.
+    if split is not None:
+        which = split.astype("string").str.strip().str.lower().to_numpy()
+        unknown = sorted(set(which) - {"train", "test"} - {None})
+        if unknown or pd.isna(which).any():
+            raise InputError(
+                "--split-col must say 'train' or 'test' in every row; found "
+                + ", ".join(map(repr, unknown or ["an empty value"]))
+            )
+        train, how = which == "train", "by the split column"
+    else:
+        if not 0 < test_share < 1:
+            raise InputError(f"--test-share must lie between 0 and 1, got {test_share}")
+        cut = int(round(len(frame) * (1 - test_share)))
+        train = np.arange(len(frame)) < cut
+        how = f"first {1 - test_share:.0%} of rows in order train, last {test_share:.0%} held out"
+    test = ~train
+    if not test.any() or not train.any():
+        raise InputError("the split leaves no training or no held-out rows")
+    train_idx = np.flatnonzero(train)
+    if max_train_rows and train_idx.size > max_train_rows:
+        train_idx = train_idx[-max_train_rows:]  # the most recent training rows
     grid = np.round(np.arange(-0.5, 0.96, 0.05), 2)
-    tuned = max(grid, key=lambda t: f1_score(truth[:half], scores[:half] >= t, average="macro"))
-    return {
+    tuned = tune_cutoff(truth[train_idx], scores[train_idx], grid)
+    held_out = [
+        _classification(f"VADER cut-off {POSITIVE_FROM}", truth[test], scores[test], POSITIVE_FROM),
+        _classification(
+            f"VADER cut-off {tuned:.2f} tuned on training rows", truth[test], scores[test], tuned
+        ),
+    ]
+    model_note = None
+    if train_model:
+        try:
+            model = TextSentimentModel(**(model_params or {})).fit(
+                frame["text"].iloc[train_idx], truth[train_idx]
+            )
+        except ValueError as exc:
+            model_note = f"text model not trained: {exc}"
+        else:
+            probabilities = model.probabilities(frame["text"][test])
+            held_out.append(
+                _classification(
+                    f"text model, cut-off {model.cutoff_:.2f} tuned on training rows",
+                    truth[test],
+                    probabilities,
+                    model.cutoff_,
+                )
+            )
+    result = {
         "rows": len(frame),
         "positive_label": positive,
         "positive_share": float(truth.mean()),
@@ -245,14 +415,16 @@ def backtest_sentiment(frame: pd.DataFrame, positive: str) -> dict:
         },
         "cutoffs": [
             _classification(f"VADER usual cut-off {POSITIVE_FROM}", truth, scores, POSITIVE_FROM),
-            _classification(
-                f"cut-off {tuned:.2f} tuned on first half, scored on second half",
-                truth[half:],
-                scores[half:],
-                float(tuned),
-            ),
         ],
+        "split": how,
+        "train_rows": int(train_idx.size),
+        "test_rows": int(test.sum()),
+        "test_positive_share": float(truth[test].mean()),
+        "held_out": held_out,
     }
+    if model_note:
+        result["model_note"] = model_note
+    return result
 
 
 def _classification(name: str, truth: np.ndarray, scores: np.ndarray, cutoff: float) -> dict:
@@ -297,39 +469,103 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demand = sub.add_parser("demand", help="demand model vs baselines over rolling origins")
-    demand.add_argument("--history", required=True)
     demand.add_argument("--item-col", required=True)
-    demand.add_argument("--date-col", required=True)
-    demand.add_argument("--qty-col", required=True)
-    demand.add_argument("--category-col")
+    demand.add_argument("--date-col", help="the date column (not with --wide)")
+    demand.add_argument("--qty-col", help="the quantity column (not with --count-rows or --wide)")
+    demand.add_argument(
+        "--wide",
+        action="store_true",
+        help="one column per period (Part, Jan-98, Feb-98, ...): every column whose header "
+        "reads as a date is a period",
+    )
+    demand.add_argument(
+        "--count-rows",
+        action="store_true",
+        help="each row is one unit sold (receipt lines without a quantity column)",
+    )
+    demand.add_argument("--category-col", help="one group column (same as one --group-col)")
     demand.add_argument("--freq", choices=sorted(FREQUENCIES), default="W")
-    demand.add_argument("--horizon", type=int, required=True)
+    demand.add_argument(
+        "--horizon", type=int, help="periods to forecast (default with --cut: all after it)"
+    )
     demand.add_argument("--origins", type=int, default=3)
     demand.add_argument("--step", type=int, help="periods between origins (default: horizon)")
     demand.add_argument("--quantiles", default="0.5,0.9")
     demand.add_argument("--max-iter", type=int, default=150, help="boosting iterations")
+    demand.add_argument("--cut", help="one origin at this date: history before it, test after")
+    demand.add_argument(
+        "--split-col", help="a column saying 'train' or 'test'; the test rows start the cut"
+    )
+    demand.add_argument(
+        "--forecasts-out", help="write every forecast (mean, P50, P90 with the actual) to a CSV"
+    )
 
     for name, help_text in (
         ("leadtime", "supplier lead time distribution by group (MAE, bias, P90 coverage)"),
         ("transit", "carrier transit time distribution by group (MAE, bias, P90 coverage)"),
     ):
         cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument("--history", required=True)
-        cmd.add_argument("--group-col", required=True)
         cmd.add_argument("--start-col", required=True)
         cmd.add_argument("--end-col", required=True)
         cmd.add_argument("--promised-col")
         cmd.add_argument("--folds", type=int, default=4)
         cmd.add_argument("--holdout", type=float, default=0.3)
         cmd.add_argument("--shrinkage", type=float, default=5.0)
+        cmd.add_argument("--cut", help="one fold: ended before this date train, started after test")
+        cmd.add_argument("--split-col", help="one fold: a column saying 'train' or 'test'")
+        cmd.add_argument(
+            "--forecasts-out",
+            help="write every tested row's P50 and P90 (with the actual) to a CSV",
+        )
 
-    senti = sub.add_parser("sentiment", help="sentiment score against a labelled text column")
-    senti.add_argument("--history", required=True)
+    senti = sub.add_parser("sentiment", help="VADER and a trained text model on labelled texts")
     senti.add_argument("--text-col", required=True)
     senti.add_argument("--label-col", required=True)
     senti.add_argument("--positive", required=True, help="the label value meaning positive")
+    senti.add_argument(
+        "--order-col", help="sort rows by this column (an id or date) before the ordered split"
+    )
+    senti.add_argument("--split-col", help="a column saying 'train' or 'test' for each row")
+    senti.add_argument(
+        "--test-share", type=float, default=0.2, help="held-out share at the end (default 0.2)"
+    )
+    senti.add_argument("--max-train-rows", type=int, help="train on at most the last N rows")
+    senti.add_argument("--vader-only", action="store_true", help="do not train the text model")
 
-    for cmd in sub.choices.values():
+    for name, cmd in sub.choices.items():
+        cmd.add_argument("--history", required=True, help="the CSV (or TSV) file")
+        cmd.add_argument(
+            "--no-header",
+            action="store_true",
+            help="the file has no header line; name columns by position (0, 1, ...)",
+        )
+        cmd.add_argument("--sep", help="the delimiter (default: guessed; 'tab' for a tab)")
+        if name != "sentiment":
+            cmd.add_argument(
+                "--group-col",
+                action="append",
+                default=[],
+                required=name != "demand",
+                help="a group column; repeat for nested groups, coarsest first",
+            )
+            cmd.add_argument(
+                "--date-format",
+                help="strftime pattern of the dates, e.g. %%d-%%b-%%y (default: guessed)",
+            )
+        cmd.add_argument(
+            "--where", action="append", default=[], help="keep rows where COL=VALUE (repeatable)"
+        )
+        cmd.add_argument(
+            "--exclude", action="append", default=[], help="drop rows where COL=VALUE (repeatable)"
+        )
+        cmd.add_argument(
+            "--drop-duplicates",
+            action="store_true",
+            help="drop rows identical to an earlier one (by default each counts)",
+        )
+        cmd.add_argument("--join", help="a second CSV whose columns are looked up by --join-on")
+        cmd.add_argument("--join-on", help="the key column shared by --history and --join")
+        cmd.add_argument("--scores-out", help="write the scores (overall and per series) to a CSV")
         cmd.add_argument("--json", action="store_true", help="print the result as JSON")
         add_threads_option(cmd)
     return parser
@@ -345,49 +581,208 @@ def _quantiles(text: str) -> tuple[float, ...]:
     return values
 
 
+def _read(args: argparse.Namespace, notes: Notes) -> pd.DataFrame:
+    """The input table after --no-header/--sep, --join and --where/--exclude."""
+    sep = {"tab": "\t", "\\t": "\t"}.get(args.sep, args.sep) if args.sep else None
+    frame = read_table(args.history, header=not args.no_header, sep=sep)
+    if bool(args.join) != bool(args.join_on):
+        raise InputError("--join and --join-on go together")
+    if args.join:
+        other = read_table(args.join, header=not args.no_header, sep=sep)
+        frame = join_table(frame, other, args.join_on, notes)
+    if args.where or args.exclude:
+        frame = filter_rows(frame, args.where, args.exclude, notes)
+    return frame
+
+
+def _timestamp(text: str, option: str) -> pd.Timestamp:
+    dates, _ = parse_dates(pd.Series([text]))
+    if pd.isna(dates.iloc[0]):
+        raise InputError(f"{option} {text!r} is not a date")
+    return pd.Timestamp(dates.iloc[0])
+
+
+def _write_csv(rows: list[dict] | pd.DataFrame, path: str, notes: list[str], what: str) -> None:
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    try:
+        frame.to_csv(path, index=False)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc}") from exc
+    notes.append(f"wrote {len(frame)} rows of {what} to {path}")
+
+
+def _run_demand(args: argparse.Namespace, frame: pd.DataFrame, notes: Notes) -> tuple[dict, list]:
+    quantiles = _quantiles(args.quantiles)
+    groups = [*([args.category_col] if args.category_col else []), *args.group_col]
+    groups = [column(frame, g) for g in groups]
+    split_col = column(frame, args.split_col) if args.split_col else None
+    if args.cut and split_col:
+        raise InputError("give --cut or --split-col, not both")
+    if args.wide:
+        keep = [args.item_col, *groups, *([split_col] if split_col else [])]
+        frame = melt_wide(frame, keep, notes, args.date_format)
+        date_col, qty_col = "date", "qty"
+    else:
+        if not args.date_col:
+            raise InputError("--date-col is needed (or --wide for one column per period)")
+        if not args.qty_col and not args.count_rows:
+            raise InputError("--qty-col is needed (or --count-rows when each row is one unit)")
+        date_col, qty_col = args.date_col, args.qty_col
+    if args.wide and args.count_rows:
+        raise InputError("--count-rows does not go with --wide (the cells are the quantities)")
+    clean, cleaning = clean_demand(
+        frame,
+        args.item_col,
+        date_col,
+        qty_col,
+        date_format=args.date_format,
+        count_rows=args.count_rows,
+        drop_duplicate_rows=args.drop_duplicates,
+        keep_cols=[*groups, *([split_col] if split_col else [])],
+    )
+    notes.lines.extend(cleaning.lines)
+    categories = None
+    if groups:
+        label = clean[groups[0]]
+        for g in groups[1:]:
+            label = label + " / " + clean[g]
+        categories = label.groupby(clean["item"]).first()
+    panel = to_panel(clean, args.freq)
+    origin_points, horizon = None, args.horizon
+    cut = None
+    if args.cut:
+        cut = _timestamp(args.cut, "--cut")
+    elif split_col:
+        which = clean[split_col].astype("string").str.strip().str.lower()
+        if not which.isin(["train", "test"]).all():
+            odd = sorted(set(which.dropna()) - {"train", "test"})[:5]
+            raise InputError(f"--split-col {split_col!r} must hold train or test; found {odd}")
+        if not (which == "test").any():
+            raise InputError(f"--split-col {split_col!r} has no 'test' rows")
+        cut = clean.loc[which == "test", "date"].min()
+        late = int(((which == "train") & (clean["date"] >= cut)).sum())
+        notes.add(late, "{n} 'train' rows fall after the first 'test' date (scored as test)")
+    if cut is not None:
+        origin = int((panel.periods < period_start(pd.DatetimeIndex([cut]), args.freq)[0]).sum())
+        after = len(panel.periods) - origin
+        if origin < 2 or after < 1:
+            raise InputError(
+                f"the cut {cut.date()} leaves {origin} periods before and {after} after it; "
+                "need at least 2 before and 1 after"
+            )
+        horizon = min(horizon or after, after)
+        origin_points = [origin]
+        begins = panel.periods[origin].date()
+        notes.lines.append(
+            f"cut at {cut.date()}"
+            + (f" (in the period that begins {begins})" if begins != cut.date() else "")
+            + f": {origin} periods of history, {horizon} tested from it"
+        )
+    if not horizon:
+        raise InputError("--horizon is needed (or --cut / --split-col to test after a date)")
+    result = backtest_demand(
+        panel,
+        horizon,
+        args.origins,
+        args.step,
+        quantiles,
+        categories,
+        model_params={"max_iter": args.max_iter},
+        origin_points=origin_points,
+        details=bool(args.scores_out or args.forecasts_out),
+    )
+    per_series = result.pop("per_series", [])
+    forecasts = result.pop("forecasts", [])
+    written: list[str] = []
+    if args.scores_out:
+        overall = [
+            {"series": "(all)", "origin": "(all)", "method": m, **row}
+            for m, row in result["methods"].items()
+        ]
+        rows = pd.DataFrame(overall + per_series)
+        if categories is not None:
+            rows.insert(1, "group", rows["series"].map(categories).fillna(""))
+        _write_csv(rows, args.scores_out, written, "scores")
+    if args.forecasts_out:
+        _write_csv(forecasts, args.forecasts_out, written, "forecasts")
+    return result, notes.lines + written
+
+
 def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
     """Run one backtest from parsed arguments: (result, notes on the input)."""
-    frame = read_table(args.history)
+    notes = Notes()
+    frame = _read(args, notes)
     if args.command == "demand":
-        quantiles = _quantiles(args.quantiles)
-        clean, notes = clean_demand(frame, args.item_col, args.date_col, args.qty_col)
-        categories = None
-        if args.category_col:
-            from models.tabular import column
-
-            cat = frame.loc[:, column(frame, args.category_col)]
-            categories = (
-                pd.Series(
-                    cat.to_numpy(),
-                    index=frame[column(frame, args.item_col)].astype(str).str.strip(),
-                )
-                .groupby(level=0)
-                .first()
-            )
-        panel = to_panel(clean, args.freq)
-        result = backtest_demand(
-            panel,
-            args.horizon,
-            args.origins,
-            args.step,
-            quantiles,
-            categories,
-            model_params={"max_iter": args.max_iter},
-        )
-        return result, notes.lines
+        return _run_demand(args, frame, notes)
+    written: list[str] = []
     if args.command in ("leadtime", "transit"):
-        clean, notes = clean_durations(
-            frame, args.group_col, args.start_col, args.end_col, args.promised_col
+        clean, cleaning = clean_durations(
+            frame,
+            args.group_col,
+            args.start_col,
+            args.end_col,
+            args.promised_col,
+            date_format=args.date_format,
+            drop_duplicate_rows=args.drop_duplicates,
+            keep_cols=[args.split_col] if args.split_col else [],
         )
-        return backtest_durations(clean, args.folds, args.holdout, args.shrinkage), notes.lines
-    clean, notes = clean_labelled_text(frame, args.text_col, args.label_col)
-    return backtest_sentiment(clean, args.positive), notes.lines
+        notes.lines.extend(cleaning.lines)
+        if args.cut and args.split_col:
+            raise InputError("give --cut or --split-col, not both")
+        cut = _timestamp(args.cut, "--cut") if args.cut else None
+        split = clean[column(frame, args.split_col)] if args.split_col else None
+        result = backtest_durations(
+            clean,
+            args.folds,
+            args.holdout,
+            args.shrinkage,
+            cut=cut,
+            split=split,
+            details=bool(args.forecasts_out),
+        )
+        predictions = result.pop("predictions", None)
+        if args.scores_out:
+            overall = [
+                {"group": "(all, by group)", **result["by_group"]},
+                {"group": "(all, no grouping)", **result["no_grouping"]},
+            ]
+            _write_csv(overall + result["groups"], args.scores_out, written, "scores")
+        if args.forecasts_out:
+            _write_csv(predictions, args.forecasts_out, written, "forecasts")
+        return result, notes.lines + written
+    keep = [c for c in (args.order_col, args.split_col) if c]
+    clean, cleaning = clean_labelled_text(
+        frame,
+        args.text_col,
+        args.label_col,
+        drop_duplicate_rows=args.drop_duplicates,
+        keep_cols=keep,
+    )
+    notes.lines.extend(cleaning.lines)
+    if args.order_col:
+        order = column(frame, args.order_col)
+        position = sort_key(clean[order]).sort_values(kind="stable", na_position="last").index
+        clean = clean.loc[position].reset_index(drop=True)
+        notes.lines.append(f"sorted rows by {order!r} before the split")
+    result = backtest_sentiment(
+        clean,
+        args.positive,
+        split=clean[column(frame, args.split_col)] if args.split_col else None,
+        test_share=args.test_share,
+        train_model=not args.vader_only,
+        max_train_rows=args.max_train_rows,
+    )
+    if args.scores_out:
+        _write_csv(result["cutoffs"] + result["held_out"], args.scores_out, written, "scores")
+    return result, notes.lines + written
 
 
 def render(command: str, result: dict) -> str:
     """The human-readable report of a backtest result."""
     if command == "demand":
-        cols = [c for c in next(iter(result["methods"].values())) if c not in ("wape", "bias")]
+        cols = [
+            c for c in next(iter(result["methods"].values())) if c not in ("wape", "bias", "rmse")
+        ]
         rows = [{"method": m, **r} for m, r in result["methods"].items()]
         lines = [
             f"{result['series']} series, {result['periods']} periods ({result['freq']}), horizon {result['horizon']}, "
@@ -398,6 +793,7 @@ def render(command: str, result: dict) -> str:
                     "method",
                     "mase",
                     "rmsse",
+                    "rmse",
                     "wape",
                     "bias",
                     *[c for c in cols if c not in ("mase", "rmsse")],
@@ -419,7 +815,7 @@ def render(command: str, result: dict) -> str:
             {"model": "by group (shrunk)", **result["by_group"]},
             {"model": "no grouping", **result["no_grouping"]},
         ]
-        cols = ["n", "mae_days", "bias_days", "coverage_p90"]
+        cols = ["n", "mae_days", "rmse_days", "bias_days", "coverage_p90"]
         lines = [head, format_table(summary, ["model", *cols])]
         if "on_time_rate" in result:
             lines.append(
@@ -434,7 +830,13 @@ def render(command: str, result: dict) -> str:
         format_table(result["cutoffs"], ["rule", "rows", "accuracy", "macro_f1"]),
         "mean score per class: "
         + ", ".join(f"{k} {v:+.3f}" for k, v in result["mean_score"].items()),
+        "",
+        f"held out ({result['split']}): {result['train_rows']} rows to train, "
+        f"{result['test_rows']} to score",
+        format_table(result["held_out"], ["rule", "rows", "accuracy", "macro_f1"]),
     ]
+    if result.get("model_note"):
+        lines.append(result["model_note"])
     return "\n".join(lines)
 
 

@@ -9,7 +9,8 @@ and in the database (``model_artifacts``, in the transaction that closes the run
 server sharing the database can load it) and closes the run with its metrics (status "ok", or
 "failed" with the error). Fitting uses ``--threads`` threads (default: models.threads). Demand writes
 Forecast rows (P50, P90, mean per product and period); sentiment fills Feedback.sentiment where
-empty; ``--update-thresholds`` sets each product's reorder point, safety stock and order-up-to
+empty (by the text model trained on ``--sentiment-reviews`` when given, else the newest one
+kept, else VADER); ``--update-thresholds`` sets each product's reorder point, safety stock and order-up-to
 level from the forecast and the lead times, with an audit row by actor "model".
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
+import os
 import sys
 import time
 import traceback
@@ -31,14 +33,14 @@ from sqlalchemy import Engine, insert, select, update
 from data.db import make_engine, read_connection, write_session
 from data.schema import AuditLog, Feedback, Forecast, ModelRun, Product, utcnow
 from data.settings import all_settings
-from models.backtest import backtest_demand, backtest_durations
+from models.backtest import backtest_demand, backtest_durations, backtest_sentiment
 from models.demand import GlobalDemandModel, to_panel
 from models.history import demand_history, lead_time_history, transit_history
 from models.leadtime import DurationDistribution, duration_table, lookup
 from models.registry import artifact_bytes, latest, save_artifact, store_artifact, stored_path
 from models.replenishment import reorder_policy, spread_from_quantiles
-from models.sentiment import sentiment_scores
-from models.tabular import InputError
+from models.sentiment import TextSentimentModel, sentiment_scores, trained_model
+from models.tabular import InputError, clean_labelled_text, read_table
 from models.threads import add_threads_option, limited_threads
 
 ACTOR = "model"
@@ -46,6 +48,8 @@ KINDS = ("demand", "lead_time", "transit", "sentiment", "promise")
 DAYS_PER_PERIOD = {"D": 1, "W": 7, "M": 30.4}
 MIN_DURATIONS_FOR_BACKTEST = 30
 SENTIMENT_BATCH = 2000
+SENTIMENT_REVIEWS_ENV = "LARDER_SENTIMENT_REVIEWS"
+SENTIMENT_COLUMNS_ENV = "LARDER_SENTIMENT_COLUMNS"
 
 
 @dataclass
@@ -206,8 +210,62 @@ def train_transit(engine: Engine) -> Outcome:
     return Outcome({"transit": transit, "by_carrier": by_carrier}, metrics)
 
 
+def review_source() -> tuple[str, str, str, str] | None:
+    """The labelled reviews to train the text sentiment model on, from the environment.
+
+    ``LARDER_SENTIMENT_REVIEWS`` names a CSV; ``LARDER_SENTIMENT_COLUMNS`` its text column,
+    label column and positive label (default ``review,score,great``, the fine-food reviews'
+    form). None when no file is named.
+    """
+    path = os.environ.get(SENTIMENT_REVIEWS_ENV, "").strip()
+    if not path:
+        return None
+    parts = [p.strip() for p in os.environ.get(SENTIMENT_COLUMNS_ENV, "").split(",") if p.strip()]
+    text_col, label_col, positive = parts if len(parts) == 3 else ("review", "score", "great")
+    return path, text_col, label_col, positive
+
+
+def fit_text_sentiment(
+    path: str, text_col: str, label_col: str, positive: str
+) -> tuple[TextSentimentModel, dict]:
+    """A text model fitted on every labelled review, and its held-out figures against VADER.
+
+    The figures come from a model trained on the first 80 % of the file's rows (in file order)
+    and scored on the last 20 %; the stored model then learns from all rows.
+    """
+    clean, notes = clean_labelled_text(read_table(path), text_col, label_col)
+    held_out = backtest_sentiment(clean, positive)
+    truth = clean["label"].str.lower().eq(positive.strip().lower()).to_numpy()
+    model = TextSentimentModel().fit(clean["text"], truth)
+    metrics = {
+        "source": str(path),
+        "notes": notes.lines,
+        "trained_rows": int(truth.size),
+        "cutoff": model.cutoff_,
+        "held_out": {
+            "split": held_out["split"],
+            "test_rows": held_out["test_rows"],
+            "rules": held_out["held_out"],
+        },
+    }
+    return model, metrics
+
+
 def train_sentiment(engine: Engine) -> Outcome:
-    """Score every feedback comment without a sentiment yet; report agreement with CSAT."""
+    """Fit or keep the text model, score feedback without a sentiment; agreement with CSAT.
+
+    With labelled reviews named (:func:`review_source`) a text model is trained on them; else
+    the newest text model already trained is kept; else VADER scores the feedback.
+    """
+    source = review_source()
+    metrics: dict = {}
+    if source is not None:
+        model, metrics = fit_text_sentiment(*source)
+        params = {"method": "tfidf words+chars, logistic regression", "source": source[0]}
+    else:
+        model = trained_model(engine)
+        params = {"method": "kept the newest text model" if model else "VADER compound"}
+    artifact = model if model is not None else {"analyzer": "vaderSentiment compound"}
     scored = 0
     while True:
         with write_session(engine) as s:
@@ -219,7 +277,8 @@ def train_sentiment(engine: Engine) -> Outcome:
             ).all()
             if not batch:
                 break
-            scores = sentiment_scores(comment for _, comment in batch)
+            comments = [comment for _, comment in batch]
+            scores = model.scores(comments) if model is not None else sentiment_scores(comments)
             s.execute(
                 update(Feedback),
                 [
@@ -234,16 +293,47 @@ def train_sentiment(engine: Engine) -> Outcome:
                 Feedback.csat.is_not(None), Feedback.sentiment.is_not(None)
             )
         ).all()
-    metrics = {"scored_now": scored, "with_csat": len(pairs)}
+    metrics.update({"scored_now": scored, "with_csat": len(pairs)})
     if len(pairs) > 2:
         frame = pd.DataFrame(pairs, columns=["csat", "sentiment"])
         metrics["spearman_with_csat"] = float(
             frame["csat"].corr(frame["sentiment"], method="spearman")
         )
+        if model is not None:
+            metrics.update(_agreement_with_csat(engine, model))
         metrics["mean_by_csat"] = {
             str(k): float(v) for k, v in frame.groupby("csat")["sentiment"].mean().items()
         }
-    return Outcome({"analyzer": "vaderSentiment compound"}, metrics)
+    return Outcome(artifact, metrics, params)
+
+
+def _agreement_with_csat(engine: Engine, model: TextSentimentModel) -> dict:
+    """Spearman of the text model's and VADER's scores with CSAT on the newest comments.
+
+    Reviews of another trade read feedback differently ("again" praises a product bought
+    again, and blames a backorder late again): this shows whether the text model reads this
+    database's customers at least as well as VADER does.
+    """
+    with read_connection(engine) as conn:
+        rows = conn.execute(
+            select(Feedback.csat, Feedback.comment)
+            .where(Feedback.csat.is_not(None), Feedback.comment != "")
+            .order_by(Feedback.id.desc())
+            .limit(SENTIMENT_BATCH)
+        ).all()
+    if len(rows) < 3:
+        return {}
+    csat = pd.Series([r[0] for r in rows], dtype=float)
+    comments = [r[1] for r in rows]
+    return {
+        "comments_compared": len(rows),
+        "text_model_spearman_with_csat": float(
+            csat.corr(pd.Series(model.scores(comments)), method="spearman")
+        ),
+        "vader_spearman_with_csat": float(
+            csat.corr(pd.Series(sentiment_scores(comments)), method="spearman")
+        ),
+    }
 
 
 def train_promise(engine: Engine) -> Outcome:
@@ -367,8 +457,23 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="train only the kinds with no loadable model yet (first start, or artifacts lost)",
     )
+    parser.add_argument(
+        "--sentiment-reviews",
+        metavar="FILE",
+        help=f"labelled reviews to train the text sentiment model on (or ${SENTIMENT_REVIEWS_ENV});"
+        " without it the newest text model is kept, else VADER scores feedback",
+    )
+    parser.add_argument(
+        "--sentiment-columns",
+        metavar="TEXT,LABEL,POSITIVE",
+        help="the reviews' text column, label column and positive label (default review,score,great)",
+    )
     add_threads_option(parser)
     args = parser.parse_args(argv)
+    if args.sentiment_reviews:
+        os.environ[SENTIMENT_REVIEWS_ENV] = args.sentiment_reviews
+    if args.sentiment_columns:
+        os.environ[SENTIMENT_COLUMNS_ENV] = args.sentiment_columns
     engine = make_engine(args.database) if args.database else make_engine()
     kinds = tuple(args.only) if args.only else KINDS
     if args.if_untrained:

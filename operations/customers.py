@@ -29,7 +29,7 @@ from data.schema import (
     User,
     utcnow,
 )
-from models.sentiment import sentiment_score
+from models.sentiment import feedback_scores
 from operations import audit, notification_rules
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.notifications import notify
@@ -99,7 +99,7 @@ def record_feedback(
             csat=csat,
             nps=nps,
             comment=comment,
-            sentiment=sentiment_score(comment) if comment else None,
+            sentiment=float(feedback_scores(session, [comment])[0]) if comment else None,
         )
         session.add(feedback)
         session.flush()

@@ -67,9 +67,27 @@ def _headline(kind: str, metrics: dict) -> str:
             f"likely date MAE {metrics['delivery_likely_mae_days']:.1f} days "
             f"({metrics['tested']:,} backorders replayed)"
         )
-    if kind == "sentiment" and "spearman_with_csat" in metrics:
-        return f"rank correlation with CSAT {metrics['spearman_with_csat']:.2f}"
+    if kind == "sentiment":
+        return _sentiment_headline(metrics)
     return ""
+
+
+def _sentiment_headline(metrics: dict) -> str:
+    """Held-out macro-F1 of the text model against VADER, and agreement with CSAT."""
+    parts = []
+    rules = (metrics.get("held_out") or {}).get("rules") or []
+    if len(rules) >= 2 and rules[-1].get("macro_f1") is not None:
+        parts.append(
+            f"held-out macro-F1 {rules[-1]['macro_f1']:.2f} (VADER {rules[0]['macro_f1']:.2f})"
+        )
+    if metrics.get("text_model_spearman_with_csat") is not None:
+        parts.append(
+            f"rank correlation with CSAT {metrics['text_model_spearman_with_csat']:.2f} "
+            f"(VADER {metrics.get('vader_spearman_with_csat') or 0:.2f})"
+        )
+    elif metrics.get("spearman_with_csat") is not None:
+        parts.append(f"rank correlation with CSAT {metrics['spearman_with_csat']:.2f}")
+    return "; ".join(parts)
 
 
 def _method(kind: str, runs: dict[str, ModelRun]) -> str:

@@ -71,3 +71,24 @@ def test_demand_backtest_table_has_a_row_per_method(sqlite_engine):
 def test_demand_backtest_table_is_empty_before_any_training(sqlite_engine):
     with read_connection(sqlite_engine) as conn:
         assert demand_backtest_table(conn).empty
+
+
+def test_sentiment_headline_compares_the_text_model_with_vader():
+    from queries.model_runs import _headline
+
+    metrics = {
+        "held_out": {
+            "rules": [
+                {"rule": "VADER cut-off 0.05", "macro_f1": 0.649},
+                {"rule": "VADER cut-off 0.65 tuned on training rows", "macro_f1": 0.697},
+                {"rule": "text model, cut-off 0.47 tuned on training rows", "macro_f1": 0.805},
+            ]
+        },
+        "spearman_with_csat": 0.43,
+        "text_model_spearman_with_csat": 0.431,
+        "vader_spearman_with_csat": 0.586,
+    }
+    assert _headline("sentiment", metrics) == (
+        "held-out macro-F1 0.81 (VADER 0.65); rank correlation with CSAT 0.43 (VADER 0.59)"
+    )
+    assert _headline("sentiment", {"spearman_with_csat": 0.5}) == "rank correlation with CSAT 0.50"
