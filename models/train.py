@@ -262,6 +262,16 @@ def train_sentiment(engine: Engine) -> Outcome:
     if source is not None:
         model, metrics = fit_text_sentiment(*source)
         params = {"method": "tfidf words+chars, logistic regression", "source": source[0]}
+        metrics.update(_agreement_with_csat(engine, model))
+        if _reads_worse_than_vader(metrics):
+            # Trained on another trade's reviews, it may read this trade's feedback worse: the
+            # database's own CSAT decides, and VADER stays in use when it agrees better.
+            model = None
+            params = {
+                "method": "VADER compound",
+                "source": source[0],
+                "why": "the text model agreed less with this database's CSAT than VADER",
+            }
     else:
         model = trained_model(engine)
         params = {"method": "kept the newest text model" if model else "VADER compound"}
@@ -299,12 +309,22 @@ def train_sentiment(engine: Engine) -> Outcome:
         metrics["spearman_with_csat"] = float(
             frame["csat"].corr(frame["sentiment"], method="spearman")
         )
-        if model is not None:
+        if model is not None and "text_model_spearman_with_csat" not in metrics:
             metrics.update(_agreement_with_csat(engine, model))
         metrics["mean_by_csat"] = {
             str(k): float(v) for k, v in frame.groupby("csat")["sentiment"].mean().items()
         }
     return Outcome(artifact, metrics, params)
+
+
+MIN_COMMENTS_TO_JUDGE = 50  # fewer comments with a CSAT: too few to prefer VADER over the model
+
+
+def _reads_worse_than_vader(metrics: dict) -> bool:
+    """True when enough of the database's comments show VADER agreeing better with CSAT."""
+    if metrics.get("comments_compared", 0) < MIN_COMMENTS_TO_JUDGE:
+        return False
+    return metrics["text_model_spearman_with_csat"] < metrics["vader_spearman_with_csat"]
 
 
 def _agreement_with_csat(engine: Engine, model: TextSentimentModel) -> dict:

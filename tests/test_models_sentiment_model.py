@@ -141,3 +141,42 @@ def test_training_stores_the_text_model_and_new_feedback_uses_it(
         ("sentiment", "ok"),
         ("sentiment", "ok"),
     ]
+
+
+def test_vader_stays_in_use_when_it_reads_this_databases_feedback_better(
+    sqlite_engine, sworld, tmp_path, monkeypatch
+):
+    """Reviews that call stale bread good teach a model this trade's customers would disagree
+    with: on sixty comments with a CSAT, VADER agrees better, so the run keeps VADER."""
+    monkeypatch.setattr(registry, "ARTIFACT_DIR", tmp_path / "artifacts")
+    gold = sworld.customers["gold"]
+    texts, labels = _feedback(60, seed=9)
+    for text, good in zip(texts, labels, strict=True):
+        phrase = "great, really good" if good else "terrible, really bad"
+        record_feedback(
+            sqlite_engine,
+            customer_id=gold,
+            actor="g",
+            csat=5 if good else 1,
+            comment=f"{text}: {phrase}",
+        )
+    backwards = tmp_path / "backwards.csv"
+    review_texts, review_labels = _feedback(200, seed=5)
+    pd.DataFrame(
+        {"review": review_texts, "score": np.where(review_labels, "other", "great")}
+    ).to_csv(backwards, index=False)
+    monkeypatch.setenv(train_module.SENTIMENT_REVIEWS_ENV, str(backwards))
+    runs = train_module.train_all(sqlite_engine, kinds=("sentiment",), log=lambda _: None)
+    assert runs["sentiment"].status == "ok"
+    assert runs["sentiment"].params["method"] == "VADER compound"
+    loaded = registry.latest(sqlite_engine, "sentiment")
+    assert loaded.metrics["comments_compared"] == 60
+    assert loaded.metrics["vader_spearman_with_csat"] > 0.5
+    assert (
+        loaded.metrics["text_model_spearman_with_csat"] < loaded.metrics["vader_spearman_with_csat"]
+    )
+    assert trained_model(sqlite_engine) is None
+    comment = "The croissants came stale and soggy this week"
+    assert feedback_scores(sqlite_engine, [comment])[0] == pytest.approx(
+        float(sentiment_scores([comment])[0])
+    )
