@@ -483,6 +483,25 @@ class BackorderRollup(Base):
     cancelled_cost: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
 
 
+class DemandWeekly(Base):
+    """Summary kept by the write side: ``demand_daily`` per week (Monday) and product.
+
+    The same figures as the daily summary, summed over the days of a week and the customer
+    segments, so a read over months or a year (inventory turnover, trends) reads one row per
+    product and week. Kept in the same transaction as ``demand_daily`` (operations/rollup.py);
+    ``python -m data rebuild-summaries`` recomputes it from ``demand_daily``.
+    """
+
+    __tablename__ = "demand_weekly"
+    week: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    lines_short: Mapped[int] = mapped_column(Integer, default=0)
+    qty_ordered: Mapped[int] = mapped_column(Integer, default=0)
+    qty_short: Mapped[int] = mapped_column(Integer, default=0)
+    revenue: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+
+
 # --- Purchasing and logistics --------------------------------------------------------------
 
 
