@@ -34,7 +34,7 @@ from data.schema import (
     utcnow,
 )
 from data.settings import get_setting
-from models.leadtime import DurationDistribution, lookup
+from models.leadtime import DurationDistribution, lookup_many
 from queries import reading
 from queries.stock import DEMAND_WINDOW_DAYS, _overview_select
 
@@ -159,12 +159,18 @@ def _models(
     )
 
 
-def _supplier_figures(model: DurationDistribution | None, supplier_id: int) -> pd.Series | None:
-    """A supplier's own level of a model keyed by supplier (and maybe category)."""
-    if model is None:
-        return None
-    keys = [str(supplier_id), ANY_CATEGORY][: model.n_features_in_]
-    return lookup(model, *keys)
+def _supplier_figures(model: DurationDistribution | None, supplier_ids: list[int]) -> pd.DataFrame:
+    """Each supplier's own level of a model keyed by supplier (and maybe category): p50, p90 and
+    n, NaN/0 where the supplier has no figures of its own."""
+    own = pd.DataFrame({"p50": np.nan, "p90": np.nan, "n": 0}, index=range(len(supplier_ids)))
+    if model is None or not supplier_ids:
+        return own
+    keys = [(str(sid), ANY_CATEGORY)[: model.n_features_in_] for sid in supplier_ids]
+    figures = lookup_many(model, keys)
+    mine = figures["level"] >= 1
+    own.loc[mine, ["p50", "p90"]] = figures.loc[mine, ["p50", "p90"]].astype(float)
+    own.loc[mine, "n"] = figures.loc[mine, "n"].astype(int)
+    return own
 
 
 def lead_time_record(engine: Engine | Connection) -> LeadTimeRecord:
@@ -174,23 +180,16 @@ def lead_time_record(engine: Engine | Connection) -> LeadTimeRecord:
             select(Supplier.id, Supplier.name, Supplier.lead_time_days).order_by(Supplier.name)
         ).all()
         lead, delay, source = _models(conn)
-    rows = []
-    for sid, name, quoted in suppliers:
-        row = {"supplier_id": sid, "supplier": name, "quoted_days": quoted}
-        figures = _supplier_figures(lead, sid)
-        own = figures is not None and int(figures["level"]) >= 1
-        row["lead_p50"] = float(figures["p50"]) if own else np.nan
-        row["lead_p90"] = float(figures["p90"]) if own else np.nan
-        row["lead_n"] = int(figures["n"]) if own else 0
-        late = _supplier_figures(delay, sid)
-        own = late is not None and int(late["level"]) >= 1
-        row["delay_p50"] = float(late["p50"]) if own else np.nan
-        row["delay_p90"] = float(late["p90"]) if own else np.nan
-        row["delay_n"] = int(late["n"]) if own else 0
-        rows.append(row)
     columns = ["supplier_id", "supplier", "quoted_days", "lead_p50", "lead_p90", "lead_n"]
     columns += ["delay_p50", "delay_p90", "delay_n"]
-    return LeadTimeRecord(pd.DataFrame(rows, columns=columns), source)
+    table = pd.DataFrame(suppliers, columns=["supplier_id", "supplier", "quoted_days"])
+    ids = table["supplier_id"].tolist()
+    for prefix, model in (("lead", lead), ("delay", delay)):
+        figures = _supplier_figures(model, ids)
+        table[f"{prefix}_p50"] = figures["p50"].astype(float).to_numpy()
+        table[f"{prefix}_p90"] = figures["p90"].astype(float).to_numpy()
+        table[f"{prefix}_n"] = figures["n"].astype(int).to_numpy()
+    return LeadTimeRecord(table[columns], source)
 
 
 def usual_delay_days(value: float) -> int:

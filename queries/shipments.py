@@ -29,7 +29,7 @@ from data.schema import (
     Supplier,
     utcnow,
 )
-from models.leadtime import DurationDistribution, lookup
+from models.leadtime import DurationDistribution, lookup_many
 from queries import reading
 from queries.purchasing import (
     LeadTimeRecord,
@@ -233,12 +233,18 @@ def outbound_in_transit(
     """
     today = today or utcnow().date()
     with reading(engine) as conn:
+        # Only the lines of shipments on the way: summing every shipment ever made per view
+        # cost seconds on a long history.
+        on_the_way = select(Shipment.id).where(
+            Shipment.direction == "outbound", Shipment.status.in_(OPEN_SHIPMENT_STATUSES)
+        )
         carries = (
             select(
                 ShipmentLine.shipment_id,
                 func.count(func.distinct(Backorder.id)).label("backordered_lines"),
             )
             .join(Backorder, Backorder.order_line_id == ShipmentLine.order_line_id)
+            .where(ShipmentLine.shipment_id.in_(on_the_way))
             .group_by(ShipmentLine.shipment_id)
             .subquery("carries")
         )
@@ -248,6 +254,7 @@ def outbound_in_transit(
                 func.sum(ShipmentLine.qty * OrderLine.unit_price).label("value"),
             )
             .join(OrderLine, OrderLine.id == ShipmentLine.order_line_id)
+            .where(ShipmentLine.shipment_id.in_(on_the_way))
             .group_by(ShipmentLine.shipment_id)
             .subquery("value")
         )
@@ -441,22 +448,16 @@ def transit_times(
             select(Carrier.id, Carrier.name, Carrier.transit_days).order_by(Carrier.name)
         ).all()
         model, source = _transit_model(conn, today - dt.timedelta(days=days))
-    rows = []
-    for cid, name, quoted in carriers:
-        figures = lookup(model, str(name)) if model is not None else None
-        own = figures is not None and int(figures["level"]) >= 1
-        rows.append(
-            {
-                "carrier_id": cid,
-                "carrier": name,
-                "quoted_days": quoted,
-                "p50": float(figures["p50"]) if own else np.nan,
-                "p90": float(figures["p90"]) if own else np.nan,
-                "n": int(figures["n"]) if own else 0,
-            }
-        )
+    table = pd.DataFrame(carriers, columns=["carrier_id", "carrier", "quoted_days"])
+    table["p50"], table["p90"], table["n"] = np.nan, np.nan, 0
+    if model is not None and not table.empty:
+        figures = lookup_many(model, [(str(name),) for name in table["carrier"]])
+        own = (figures["level"] >= 1).to_numpy()
+        table.loc[own, "p50"] = figures.loc[own, "p50"].astype(float).to_numpy()
+        table.loc[own, "p90"] = figures.loc[own, "p90"].astype(float).to_numpy()
+        table.loc[own, "n"] = figures.loc[own, "n"].astype(int).to_numpy()
     return TransitRecord(
-        pd.DataFrame(rows, columns=["carrier_id", "carrier", "quoted_days", "p50", "p90", "n"]),
+        table[["carrier_id", "carrier", "quoted_days", "p50", "p90", "n"]],
         source,
     )
 
