@@ -558,6 +558,8 @@ class Shipment(Base):
         CheckConstraint(_in("direction", SHIPMENT_DIRECTIONS), name="direction"),
         CheckConstraint(_in("status", SHIPMENT_STATUSES), name="status"),
         Index("ix_shipments_direction_status", "direction", "status"),
+        # Carriers' record: deliveries of the last days, out of every shipment ever made.
+        Index("ix_shipments_direction_delivered", "direction", "delivered_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)

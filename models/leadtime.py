@@ -47,10 +47,12 @@ class DurationDistribution(RegressorMixin, BaseEstimator):
         self.n_ = int(y.size)
         self.levels_ = []
         parents = {(): overall}
+        frame = pd.DataFrame(keys, dtype=object)
+        frame["y"] = y
         for depth in range(1, keys.shape[1] + 1):
-            frame = pd.DataFrame({"key": [tuple(row[:depth]) for row in keys], "y": y})
             level = {}
-            for key, values in frame.groupby("key", sort=False)["y"]:
+            for key, values in frame.groupby(list(range(depth)), sort=False, dropna=False)["y"]:
+                key = tuple(key) if isinstance(key, tuple) else (key,)
                 raw = _figures(values.to_numpy(), self.quantile)
                 parent = parents[key[:-1]]
                 w = raw[-1] / (raw[-1] + self.shrinkage) if raw[-1] + self.shrinkage > 0 else 1

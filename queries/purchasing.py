@@ -35,7 +35,7 @@ from data.schema import (
 )
 from data.settings import get_setting
 from models.leadtime import DurationDistribution, lookup_many
-from queries import reading
+from queries import as_stored, plain_rows, reading
 from queries.stock import DEMAND_WINDOW_DAYS, _overview_select
 
 # The supplier scorecard and the purchasing lead time look back this far.
@@ -106,17 +106,18 @@ def _history(conn: Connection, since: dt.date) -> pd.DataFrame:
     """
     query = select(
         PurchaseOrder.supplier_id,
-        PurchaseOrder.sent_at,
-        PurchaseOrder.received_at,
-        func.coalesce(PurchaseOrder.original_expected_date, PurchaseOrder.expected_date).label(
-            "expected_date"
-        ),
+        as_stored(PurchaseOrder.sent_at).label("sent_at"),
+        as_stored(PurchaseOrder.received_at).label("received_at"),
+        as_stored(
+            func.coalesce(PurchaseOrder.original_expected_date, PurchaseOrder.expected_date)
+        ).label("expected_date"),
     ).where(
         PurchaseOrder.sent_at.is_not(None),
         PurchaseOrder.received_at.is_not(None),
         PurchaseOrder.received_at >= dt.datetime.combine(since, dt.time()),
     )
-    frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    rows = plain_rows(conn.execute(query))
+    frame = pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
     for col in ("sent_at", "received_at", "expected_date"):
         frame[col] = pd.to_datetime(frame[col])
     frame["days"] = (frame["received_at"] - frame["sent_at"]).dt.total_seconds() / 86400

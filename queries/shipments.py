@@ -30,7 +30,7 @@ from data.schema import (
     utcnow,
 )
 from models.leadtime import DurationDistribution, lookup_many
-from queries import reading
+from queries import as_stored, plain_rows, reading
 from queries.purchasing import (
     LeadTimeRecord,
     backorders_waiting_per_po,
@@ -108,7 +108,11 @@ def inbound_in_transit(
     table = (record or lead_time_record(engine)).table.set_index("supplier_id")
     with reading(engine) as conn:
         waiting = backorders_waiting_per_po().subquery("waiting")
-        value = open_value_per_po().subquery("value")
+        # Only the lines of open POs with a shipment on the way, not every PO ever sent.
+        moving = select(Shipment.po_id).where(
+            Shipment.direction == "inbound", Shipment.status.in_(OPEN_SHIPMENT_STATUSES)
+        )
+        value = open_value_per_po().where(PurchaseOrderLine.po_id.in_(moving)).subquery("value")
         query = (
             select(
                 Shipment.id.label("shipment_id"),
@@ -363,6 +367,10 @@ def on_time_by_carrier_region(
     start = today - dt.timedelta(days=days)
     with reading(engine) as conn:
         delivered_day = _day(conn, Shipment.delivered_at)
+        # The same window on the bare column as well, so ix_shipments_delivered can serve it
+        # (a function of the column cannot use an index).
+        after = dt.datetime.combine(start + dt.timedelta(days=1), dt.time())
+        before = dt.datetime.combine(today + dt.timedelta(days=1), dt.time())
         region = func.coalesce(Shipment.region, "(unknown)")
         rows = conn.execute(
             select(
@@ -378,6 +386,8 @@ def on_time_by_carrier_region(
                 Shipment.direction == "outbound",
                 Shipment.delivered_at.is_not(None),
                 Shipment.promised_date.is_not(None),
+                Shipment.delivered_at >= after,
+                Shipment.delivered_at < before,
                 delivered_day > start,
                 delivered_day <= today,
             )
@@ -408,16 +418,22 @@ def _transit_model(conn: Connection, start: dt.date) -> tuple[DurationDistributi
         loaded = latest(session, "transit")
     if loaded is not None and isinstance(loaded.model, dict) and loaded.model.get("by_carrier"):
         return loaded.model["by_carrier"], f"model run {loaded.run_id}"
-    rows = conn.execute(
-        select(Carrier.name, Shipment.shipped_at, Shipment.delivered_at)
-        .join(Carrier, Carrier.id == Shipment.carrier_id)
-        .where(
-            Shipment.direction == "outbound",
-            Shipment.shipped_at.is_not(None),
-            Shipment.delivered_at.is_not(None),
-            Shipment.delivered_at >= dt.datetime.combine(start, dt.time()),
+    rows = plain_rows(
+        conn.execute(
+            select(
+                Carrier.name,
+                as_stored(Shipment.shipped_at).label("shipped_at"),
+                as_stored(Shipment.delivered_at).label("delivered_at"),
+            )
+            .join(Carrier, Carrier.id == Shipment.carrier_id)
+            .where(
+                Shipment.direction == "outbound",
+                Shipment.shipped_at.is_not(None),
+                Shipment.delivered_at.is_not(None),
+                Shipment.delivered_at >= dt.datetime.combine(start, dt.time()),
+            )
         )
-    ).all()
+    )
     if not rows:
         return None, "quoted transit times (no delivery recorded yet)"
     frame = pd.DataFrame(rows, columns=["carrier", "shipped_at", "delivered_at"])

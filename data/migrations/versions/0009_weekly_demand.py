@@ -1,4 +1,5 @@
-"""weekly demand summary (demand_daily per week and product), filled from demand_daily
+"""weekly demand summary (demand_daily per week and product), filled from demand_daily;
+indexes for the pages' reads
 
 Revision ID: w1
 Revises: a1
@@ -50,5 +51,11 @@ def upgrade() -> None:
     )
 
 
+    op.create_index(
+        op.f("ix_shipments_direction_delivered"), "shipments", ["direction", "delivered_at"]
+    )
+
+
 def downgrade() -> None:
+    op.drop_index(op.f("ix_shipments_direction_delivered"), table_name="shipments")
     op.drop_table("demand_weekly")
