@@ -21,7 +21,6 @@ from data.schema import (
     Carrier,
     Communication,
     Customer,
-    DemandDaily,
     Forecast,
     ModelRun,
     Order,
@@ -36,6 +35,7 @@ from data.schema import (
 from data.settings import get_setting
 from models.leadtime import DurationDistribution, lookup_many
 from queries import as_stored, plain_rows, reading
+from queries.demand import demand_rows
 from queries.stock import DEMAND_WINDOW_DAYS, _overview_select
 
 # The supplier scorecard and the purchasing lead time look back this far.
@@ -422,14 +422,14 @@ def draft_purchase_orders(
             .order_by(Supplier.name, PurchaseOrder.id, Product.sku)
         )
         df = pd.read_sql(query, conn)
+        asked = demand_rows(
+            today - dt.timedelta(days=DEMAND_WINDOW_DAYS), today, ("qty_ordered",)
+        ).subquery("asked")
         demand = dict(
             conn.execute(
-                select(DemandDaily.product_id, func.sum(DemandDaily.qty_ordered))
-                .where(
-                    DemandDaily.day > today - dt.timedelta(days=DEMAND_WINDOW_DAYS),
-                    DemandDaily.day <= today,
+                select(asked.c.product_id, func.sum(asked.c.qty_ordered)).group_by(
+                    asked.c.product_id
                 )
-                .group_by(DemandDaily.product_id)
             ).all()
         )
         forecast, _ = forecast_per_day(conn)

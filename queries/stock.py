@@ -10,7 +10,6 @@ from sqlalchemy import Connection, Engine, Float, Select, case, cast, func, lite
 from data.schema import (
     OPEN_PO_STATUSES,
     Backorder,
-    DemandDaily,
     Product,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -20,6 +19,7 @@ from data.schema import (
 )
 from data.settings import get_setting
 from queries import reading
+from queries.demand import demand_rows
 from queries.search import clean_search
 
 # Average daily demand is taken over this many days of the DemandDaily summary.
@@ -88,10 +88,10 @@ def _overview_select(ratio: float, today: dt.date) -> tuple[Select, object]:
         .subquery("waiting")
     )
     window_start = today - dt.timedelta(days=DEMAND_WINDOW_DAYS)
+    asked = demand_rows(window_start, today, ("qty_ordered",)).subquery("asked")
     demand = (
-        select(DemandDaily.product_id, func.sum(DemandDaily.qty_ordered).label("asked"))
-        .where(DemandDaily.day > window_start, DemandDaily.day <= today)
-        .group_by(DemandDaily.product_id)
+        select(asked.c.product_id, func.sum(asked.c.qty_ordered).label("asked"))
+        .group_by(asked.c.product_id)
         .subquery("demand")
     )
     on_hand = func.coalesce(stock.c.on_hand, 0)
