@@ -94,7 +94,9 @@ def customer_exposure(
         )
         .where(Order.placed_at >= lo, Order.placed_at < hi)
         .group_by(Order.customer_id)
-        .subquery()
+        # CTEs: each is read three times below; as subqueries the database summed the
+        # window's orders and scanned the backorders once per reference.
+        .cte("window_orders")
     )
     waited_until = func.coalesce(Backorder.closed_at, now)
     broken = case(
@@ -121,7 +123,7 @@ def customer_exposure(
         )
         .where(Backorder.created_at >= lo, Backorder.created_at < hi)
         .group_by(Backorder.customer_id)
-        .subquery()
+        .cte("window_backorders")
     )
     reference = func.coalesce(backorders.c.first_backorder, orders.c.first_order)
     refs = (
