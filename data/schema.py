@@ -409,7 +409,11 @@ class Allocation(Base):
 
 class BackorderCost(Base):
     __tablename__ = "backorder_costs"
-    __table_args__ = (CheckConstraint(_in("kind", COST_KINDS), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(_in("kind", COST_KINDS), name="kind"),
+        # The cost ledger and its totals read the weeks shown, not every entry ever booked.
+        Index("ix_backorder_costs_at", "at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id"), index=True)

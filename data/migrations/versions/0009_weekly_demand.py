@@ -49,13 +49,13 @@ def upgrade() -> None:
     bind.execute(
         weekly.insert().from_select(["week", "product_id", *FIGURES], sums.subquery().select())
     )
-
-
     op.create_index(
         op.f("ix_shipments_direction_delivered"), "shipments", ["direction", "delivered_at"]
     )
+    op.create_index(op.f("ix_backorder_costs_at"), "backorder_costs", ["at"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_backorder_costs_at"), table_name="backorder_costs")
     op.drop_index(op.f("ix_shipments_direction_delivered"), table_name="shipments")
     op.drop_table("demand_weekly")
