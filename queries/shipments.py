@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Date, Engine, Float, case, cast, exists, func, select
 
+from data.plans import unindexed
 from data.schema import (
     OPEN_PO_STATUSES,
     Backorder,
@@ -94,6 +95,12 @@ INBOUND_COLUMNS = [
 ]
 
 
+# Shipments on the way are picked by id from the open ones (the status index) and join their
+# carrier (waiting backorders their customer) by key with the join column marked unindexed:
+# with statistics, which give "on the way" as many rows as "delivered", SQLite would rather
+# scan the carriers and build a throwaway index over every shipment ever made (data/plans.py).
+
+
 def inbound_in_transit(
     engine: Engine | Connection,
     *,
@@ -135,12 +142,17 @@ def inbound_in_transit(
             )
             .join(PurchaseOrder, PurchaseOrder.id == Shipment.po_id)
             .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-            .join(Carrier, Carrier.id == Shipment.carrier_id)
+            .join(Carrier, Carrier.id == unindexed(Shipment.carrier_id))
             .outerjoin(waiting, waiting.c.po_id == PurchaseOrder.id)
             .outerjoin(value, value.c.po_id == PurchaseOrder.id)
             .where(
-                Shipment.direction == "inbound",
-                Shipment.status.in_(OPEN_SHIPMENT_STATUSES),
+                # By id from the status index: see the note above inbound_in_transit.
+                Shipment.id.in_(
+                    select(Shipment.id).where(
+                        Shipment.direction == "inbound",
+                        Shipment.status.in_(OPEN_SHIPMENT_STATUSES),
+                    )
+                ),
                 PurchaseOrder.status.in_(OPEN_PO_STATUSES),
             )
             .order_by(Shipment.estimated_arrival, Shipment.id)
@@ -150,7 +162,7 @@ def inbound_in_transit(
         df = pd.read_sql(query, conn)
         names = conn.execute(
             select(Backorder.waits_on_po_id, Customer.name)
-            .join(Customer, Customer.id == Backorder.customer_id)
+            .join(Customer, Customer.id == unindexed(Backorder.customer_id))
             .where(
                 Backorder.status == "open",
                 Backorder.waits_on_po_id.in_(df["po_id"].tolist() or [0]),
@@ -288,13 +300,11 @@ def outbound_in_transit(
             )
             .join(Order, Order.id == Shipment.order_id)
             .join(Customer, Customer.id == Order.customer_id)
-            .join(Carrier, Carrier.id == Shipment.carrier_id)
+            .join(Carrier, Carrier.id == unindexed(Shipment.carrier_id))
             .outerjoin(carries, carries.c.shipment_id == Shipment.id)
             .outerjoin(value, value.c.shipment_id == Shipment.id)
-            .where(
-                Shipment.direction == "outbound",
-                Shipment.status.in_(OPEN_SHIPMENT_STATUSES),
-            )
+            # By id from the status index: see the note above inbound_in_transit.
+            .where(Shipment.id.in_(on_the_way))
             .order_by(late.desc(), Shipment.estimated_arrival, Shipment.id)
         )
         if only_backordered:
