@@ -115,8 +115,9 @@ def cmd_rebuild_summaries(engine: Engine, args: argparse.Namespace) -> int:
     with engine.begin() as conn:
         rows = rebuild(conn)
     print(
-        f"Rebuilt the backorder rollup of {_where(engine)} from the order lines: {rows:,} rows "
-        f"in {time.perf_counter() - started:.1f} s."
+        f"Rebuilt the summaries of {_where(engine)} in {time.perf_counter() - started:.1f} s: "
+        f"backorder rollup {rows['backorder_rollup']:,} rows (from the order lines), "
+        f"weekly demand {rows['demand_weekly']:,} rows (from the daily demand)."
     )
     return 0
 
@@ -173,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("info", help="show the row count of every table").set_defaults(run=cmd_info)
     commands.add_parser(
         "rebuild-summaries",
-        help="recompute the backorder rollup from the order lines (safe to run at any time)",
+        help="recompute the backorder rollup from the order lines and the weekly demand from the "
+        "daily one (safe to run at any time)",
     ).set_defaults(run=cmd_rebuild_summaries)
     return parser
 

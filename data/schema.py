@@ -409,7 +409,11 @@ class Allocation(Base):
 
 class BackorderCost(Base):
     __tablename__ = "backorder_costs"
-    __table_args__ = (CheckConstraint(_in("kind", COST_KINDS), name="kind"),)
+    __table_args__ = (
+        CheckConstraint(_in("kind", COST_KINDS), name="kind"),
+        # The cost ledger and its totals read the weeks shown, not every entry ever booked.
+        Index("ix_backorder_costs_at", "at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     backorder_id: Mapped[int] = mapped_column(ForeignKey("backorders.id"), index=True)
@@ -483,6 +487,25 @@ class BackorderRollup(Base):
     cancelled_cost: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
 
 
+class DemandWeekly(Base):
+    """Summary kept by the write side: ``demand_daily`` per week (Monday) and product.
+
+    The same figures as the daily summary, summed over the days of a week and the customer
+    segments, so a read over months or a year (inventory turnover, trends) reads one row per
+    product and week. Kept in the same transaction as ``demand_daily`` (operations/rollup.py);
+    ``python -m data rebuild-summaries`` recomputes it from ``demand_daily``.
+    """
+
+    __tablename__ = "demand_weekly"
+    week: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    lines_short: Mapped[int] = mapped_column(Integer, default=0)
+    qty_ordered: Mapped[int] = mapped_column(Integer, default=0)
+    qty_short: Mapped[int] = mapped_column(Integer, default=0)
+    revenue: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+
+
 # --- Purchasing and logistics --------------------------------------------------------------
 
 
@@ -539,6 +562,8 @@ class Shipment(Base):
         CheckConstraint(_in("direction", SHIPMENT_DIRECTIONS), name="direction"),
         CheckConstraint(_in("status", SHIPMENT_STATUSES), name="status"),
         Index("ix_shipments_direction_status", "direction", "status"),
+        # Carriers' record: deliveries of the last days, out of every shipment ever made.
+        Index("ix_shipments_direction_delivered", "direction", "delivered_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)

@@ -1,9 +1,10 @@
 """Summaries the pages read instead of the order lines, and their rebuild from scratch.
 
-The write side keeps ``backorder_rollup`` up to date line by line (operations/rollup.py); this
-module holds what both sides share (its key, its figures, the week a line belongs to) and the
-straight aggregate over the order lines that :func:`rebuild` writes in one statement. The demo
-generator fills the rollup with it; ``python -m data rebuild-summaries`` runs it on demand.
+The write side keeps ``backorder_rollup`` up to date line by line and ``demand_weekly`` beside
+``demand_daily`` (operations/rollup.py); this module holds what both sides share (keys, figures,
+the week a day belongs to) and the straight aggregates that :func:`rebuild` writes, one
+statement per summary: the rollup from the order lines, the weekly demand from the daily one.
+The demo generator fills both with it; ``python -m data rebuild-summaries`` runs it on demand.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import datetime as dt
 
 from sqlalchemy import Connection, Date, case, cast, delete, func, insert, select
 
+from data.plans import unindexed
 from data.schema import (
     NO_BACKORDER,
     Backorder,
     BackorderRollup,
     Customer,
+    DemandDaily,
+    DemandWeekly,
     Order,
     OrderLine,
     Product,
@@ -39,6 +43,8 @@ FIGURE_COLUMNS = (
     "cancelled_value",
     "cancelled_cost",
 )
+WEEKLY_KEY_COLUMNS = ("week", "product_id")
+WEEKLY_FIGURE_COLUMNS = ("lines", "lines_short", "qty_ordered", "qty_short", "revenue")
 # A backorder without a recorded cause (older data) counts as unknown.
 UNRECORDED_CAUSE = "unknown"
 
@@ -50,7 +56,7 @@ def week_of(moment: dt.datetime | dt.date) -> dt.date:
 
 
 def week_start(conn: Connection, column):
-    """SQL for the Monday of the week of a timestamp column, on SQLite and PostgreSQL."""
+    """SQL for the Monday of the week of a timestamp or date column, on SQLite and PostgreSQL."""
     if conn.dialect.name == "postgresql":
         return cast(func.date_trunc("week", column), Date)
     # weekday 0 moves to the next Sunday (or stays on one); six days back is that week's Monday.
@@ -88,20 +94,43 @@ def straight_aggregate(conn: Connection):
             func.sum(OrderLine.qty_cancelled * price).label("cancelled_value"),
             func.sum(OrderLine.qty_cancelled * Product.cost).label("cancelled_cost"),
         )
+        # One pass over the order lines, every other table looked up by its key: with
+        # statistics SQLite would rather drive the join from customers through two indexes,
+        # several times slower (data/plans.py).
         .select_from(OrderLine)
-        .join(Order, Order.id == OrderLine.order_id)
-        .join(Customer, Customer.id == Order.customer_id)
-        .join(Product, Product.id == OrderLine.product_id)
+        .join(Order, Order.id == unindexed(OrderLine.order_id))
+        .join(Customer, Customer.id == unindexed(Order.customer_id))
+        .join(Product, Product.id == unindexed(OrderLine.product_id))
         .outerjoin(Backorder, Backorder.order_line_id == OrderLine.id)
         .group_by(week, Product.category, Customer.segment, cause)
     )
 
 
-def rebuild(conn: Connection) -> int:
-    """Recompute the whole rollup from the order lines (idempotent); returns its row count."""
+def weekly_demand_aggregate(conn: Connection):
+    """``demand_weekly``'s rows computed from ``demand_daily`` (what the write side keeps up)."""
+    week = week_start(conn, DemandDaily.day)
+    return select(
+        week.label("week"),
+        DemandDaily.product_id,
+        *(func.sum(DemandDaily.__table__.c[c]).label(c) for c in WEEKLY_FIGURE_COLUMNS),
+    ).group_by(week, DemandDaily.product_id)
+
+
+def rebuild(conn: Connection) -> dict[str, int]:
+    """Recompute every summary from its source (idempotent); returns each one's row count."""
     conn.execute(delete(BackorderRollup))
     columns = [*KEY_COLUMNS, *FIGURE_COLUMNS]
     conn.execute(
         insert(BackorderRollup).from_select(columns, straight_aggregate(conn).subquery().select())
     )
-    return conn.execute(select(func.count()).select_from(BackorderRollup)).scalar_one()
+    conn.execute(delete(DemandWeekly))
+    conn.execute(
+        insert(DemandWeekly).from_select(
+            [*WEEKLY_KEY_COLUMNS, *WEEKLY_FIGURE_COLUMNS],
+            weekly_demand_aggregate(conn).subquery().select(),
+        )
+    )
+    return {
+        table.__tablename__: conn.execute(select(func.count()).select_from(table)).scalar_one()
+        for table in (BackorderRollup, DemandWeekly)
+    }

@@ -44,7 +44,7 @@ from operations.estimates import expected_date
 from operations.limits import check_sizes
 from operations.numbering import document_number, provisional_number
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
-from operations.rollup import LineContext, RollupChange, week_of
+from operations.rollup import LineContext, RollupChange, add_weekly_demand, week_of
 from operations.root_cause import attribute_shortage
 from operations.stock import (
     lock_order,
@@ -144,12 +144,13 @@ _DEMAND_UPSERT = {dialect: _demand_upsert(dialect) for dialect in ("sqlite", "po
 
 
 def _upsert_demand(session: Session, rows: list[dict]) -> None:
-    """Add this order's lines to the daily demand summary."""
+    """Add this order's lines to the daily demand summary (and its weekly one)."""
     if not rows:
         return
     conn = session.connection()
     # Sorted so concurrent orders take the summary rows' locks in the same order.
     conn.execute(_DEMAND_UPSERT[conn.dialect.name], sorted(rows, key=lambda row: row["product_id"]))
+    add_weekly_demand(session, rows)
 
 
 @write_operation

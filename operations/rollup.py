@@ -1,4 +1,6 @@
-"""The backorder rollup, kept by the write side in the same transaction as each change.
+"""The summaries kept by the write side in the same transaction as each change.
+
+The backorder rollup:
 
 Every operation that changes an order line or its backorder (placing, cancelling, filling, a
 short pick) takes a :class:`RollupChange`, ``watch``-es each line before changing it and
@@ -11,6 +13,10 @@ Why a rollup kept by the writer rather than an aggregate per view: the analytics
 few thousand rows whatever the history's size, a write adds one or two small upserts, and a
 rebuild (:func:`rebuild`, ``python -m data rebuild-summaries``) recomputes it from the order
 lines when in doubt (it is idempotent; data/summaries.py).
+
+The weekly demand: :func:`add_weekly_demand` adds an order's ``demand_daily`` rows to their
+(week, product) rows of ``demand_weekly`` in the same transaction, so reads over months or a year
+(inventory turnover, trends) read one row per product and week instead of one per day and segment.
 """
 
 from __future__ import annotations
@@ -28,11 +34,19 @@ from data.schema import (
     Backorder,
     BackorderRollup,
     Customer,
+    DemandWeekly,
     Order,
     OrderLine,
     Product,
 )
-from data.summaries import FIGURE_COLUMNS, KEY_COLUMNS, UNRECORDED_CAUSE, week_of
+from data.summaries import (
+    FIGURE_COLUMNS,
+    KEY_COLUMNS,
+    UNRECORDED_CAUSE,
+    WEEKLY_FIGURE_COLUMNS,
+    WEEKLY_KEY_COLUMNS,
+    week_of,
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,37 @@ def add_to_rollup(session: Session, deltas: dict[tuple, dict]) -> None:
         conn.execute(_UPSERT[conn.dialect.name], rows)
 
 
+def _weekly_upsert(dialect: str):
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_(DemandWeekly.__table__)
+    table = DemandWeekly.__table__.c
+    return statement.on_conflict_do_update(
+        index_elements=[table[c] for c in WEEKLY_KEY_COLUMNS],
+        set_={c: table[c] + statement.excluded[c] for c in WEEKLY_FIGURE_COLUMNS},
+    )
+
+
+_WEEKLY_UPSERT = {dialect: _weekly_upsert(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+def add_weekly_demand(session: Session, daily_rows: list[dict]) -> None:
+    """Add rows just added to ``demand_daily`` (day, product_id, figures) to their weeks."""
+    weeks: dict[tuple, dict] = {}
+    for row in daily_rows:
+        key = (week_of(row["day"]), row["product_id"])
+        into = weeks.setdefault(key, dict.fromkeys(WEEKLY_FIGURE_COLUMNS, 0))
+        for column in WEEKLY_FIGURE_COLUMNS:
+            into[column] += row[column]
+    if weeks:
+        conn = session.connection()
+        # In key order, so concurrent orders take the rows' locks in the same order.
+        rows = [
+            {**dict(zip(WEEKLY_KEY_COLUMNS, key, strict=True)), **figures}
+            for key, figures in sorted(weeks.items())
+        ]
+        conn.execute(_WEEKLY_UPSERT[conn.dialect.name], rows)
+
+
 class RollupChange:
     """Collects lines before a change and writes the difference to the rollup after it."""
 
@@ -167,6 +212,7 @@ __all__ = [
     "LineContext",
     "RollupChange",
     "add_to_rollup",
+    "add_weekly_demand",
     "line_figures",
     "week_of",
 ]

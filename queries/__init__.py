@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Result, type_coerce
+from sqlalchemy.types import NullType
 
 from data.db import read_connection
 
@@ -23,3 +24,18 @@ def reading(bind: Engine | Connection) -> Iterator[Connection]:
         return
     with read_connection(bind) as conn:
         yield conn
+
+
+def as_stored(column):
+    """A column as the driver returns it, without SQLAlchemy's per-value conversion.
+
+    For timestamps read by the ten thousand into pandas (``pd.to_datetime`` parses a whole
+    column at once): on SQLite, converting each stored string to a datetime one by one costs
+    more than the query.
+    """
+    return type_coerce(column, NullType())
+
+
+def plain_rows(result: Result) -> list[tuple]:
+    """A result's rows as plain tuples: pandas probes each Row object's attributes, slowly."""
+    return [tuple(row) for row in result.all()]

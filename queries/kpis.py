@@ -1,4 +1,8 @@
-"""Service and stock KPIs from the DemandDaily summary (never by scanning order lines)."""
+"""Service and stock KPIs from the demand summaries (never by scanning order lines).
+
+Windows of days read whole weeks from ``demand_weekly`` and the days around them from
+``demand_daily`` (queries/demand.py): the same sums as the daily summary alone.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy import Connection, Engine, Float, cast, func, select
 
 from data.schema import Backorder, DemandDaily, Product, Stock, utcnow
 from queries import reading
+from queries.demand import demand_rows
 
 RATE_WINDOW_DAYS = 28
 TURNOVER_WINDOW_DAYS = 365
@@ -47,12 +52,13 @@ def backorder_rate(
 ) -> Kpi:
     """Lines short / lines ordered over the last ``days`` days."""
     start, end = _window(today, days)
+    rows = demand_rows(start, end, ("lines", "lines_short")).subquery("demand")
     with reading(engine) as conn:
         lines, short = conn.execute(
             select(
-                func.coalesce(func.sum(DemandDaily.lines), 0),
-                func.coalesce(func.sum(DemandDaily.lines_short), 0),
-            ).where(DemandDaily.day > start, DemandDaily.day <= end)
+                func.coalesce(func.sum(rows.c.lines), 0),
+                func.coalesce(func.sum(rows.c.lines_short), 0),
+            )
         ).one()
     value = short / lines if lines else None
     return Kpi("Backorder rate", value, BACKORDER_RATE_HELP.format(days=days))
@@ -63,12 +69,13 @@ def fill_rate(
 ) -> Kpi:
     """1 - units short / units ordered over the last ``days`` days."""
     start, end = _window(today, days)
+    rows = demand_rows(start, end, ("qty_ordered", "qty_short")).subquery("demand")
     with reading(engine) as conn:
         ordered, short = conn.execute(
             select(
-                func.coalesce(func.sum(DemandDaily.qty_ordered), 0),
-                func.coalesce(func.sum(DemandDaily.qty_short), 0),
-            ).where(DemandDaily.day > start, DemandDaily.day <= end)
+                func.coalesce(func.sum(rows.c.qty_ordered), 0),
+                func.coalesce(func.sum(rows.c.qty_short), 0),
+            )
         ).one()
     value = 1 - short / ordered if ordered else None
     return Kpi("Fill rate", value, FILL_RATE_HELP.format(days=days))
@@ -82,21 +89,17 @@ def inventory_turnover(
 ) -> Kpi:
     """COGS over the last ``days`` days / inventory value at cost (today's on hand)."""
     start, end = _window(today, days)
+    rows = demand_rows(start, end, ("qty_ordered", "qty_short")).subquery("demand")
     with reading(engine) as conn:
         cogs = conn.execute(
             select(
                 func.coalesce(
-                    func.sum(
-                        cast(
-                            (DemandDaily.qty_ordered - DemandDaily.qty_short) * Product.cost, Float
-                        )
-                    ),
+                    func.sum(cast((rows.c.qty_ordered - rows.c.qty_short) * Product.cost, Float)),
                     0.0,
                 )
             )
-            .select_from(DemandDaily)
-            .join(Product, Product.id == DemandDaily.product_id)
-            .where(DemandDaily.day > start, DemandDaily.day <= end)
+            .select_from(rows)
+            .join(Product, Product.id == rows.c.product_id)
         ).scalar_one()
         inventory = conn.execute(
             select(func.coalesce(func.sum(cast(Stock.on_hand * Product.cost, Float)), 0.0))

@@ -21,7 +21,6 @@ from data.schema import (
     Carrier,
     Communication,
     Customer,
-    DemandDaily,
     Forecast,
     ModelRun,
     Order,
@@ -34,8 +33,9 @@ from data.schema import (
     utcnow,
 )
 from data.settings import get_setting
-from models.leadtime import DurationDistribution, lookup
-from queries import reading
+from models.leadtime import DurationDistribution, lookup_many
+from queries import as_stored, plain_rows, reading
+from queries.demand import demand_rows
 from queries.stock import DEMAND_WINDOW_DAYS, _overview_select
 
 # The supplier scorecard and the purchasing lead time look back this far.
@@ -106,17 +106,18 @@ def _history(conn: Connection, since: dt.date) -> pd.DataFrame:
     """
     query = select(
         PurchaseOrder.supplier_id,
-        PurchaseOrder.sent_at,
-        PurchaseOrder.received_at,
-        func.coalesce(PurchaseOrder.original_expected_date, PurchaseOrder.expected_date).label(
-            "expected_date"
-        ),
+        as_stored(PurchaseOrder.sent_at).label("sent_at"),
+        as_stored(PurchaseOrder.received_at).label("received_at"),
+        as_stored(
+            func.coalesce(PurchaseOrder.original_expected_date, PurchaseOrder.expected_date)
+        ).label("expected_date"),
     ).where(
         PurchaseOrder.sent_at.is_not(None),
         PurchaseOrder.received_at.is_not(None),
         PurchaseOrder.received_at >= dt.datetime.combine(since, dt.time()),
     )
-    frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    rows = plain_rows(conn.execute(query))
+    frame = pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
     for col in ("sent_at", "received_at", "expected_date"):
         frame[col] = pd.to_datetime(frame[col])
     frame["days"] = (frame["received_at"] - frame["sent_at"]).dt.total_seconds() / 86400
@@ -159,12 +160,18 @@ def _models(
     )
 
 
-def _supplier_figures(model: DurationDistribution | None, supplier_id: int) -> pd.Series | None:
-    """A supplier's own level of a model keyed by supplier (and maybe category)."""
-    if model is None:
-        return None
-    keys = [str(supplier_id), ANY_CATEGORY][: model.n_features_in_]
-    return lookup(model, *keys)
+def _supplier_figures(model: DurationDistribution | None, supplier_ids: list[int]) -> pd.DataFrame:
+    """Each supplier's own level of a model keyed by supplier (and maybe category): p50, p90 and
+    n, NaN/0 where the supplier has no figures of its own."""
+    own = pd.DataFrame({"p50": np.nan, "p90": np.nan, "n": 0}, index=range(len(supplier_ids)))
+    if model is None or not supplier_ids:
+        return own
+    keys = [(str(sid), ANY_CATEGORY)[: model.n_features_in_] for sid in supplier_ids]
+    figures = lookup_many(model, keys)
+    mine = figures["level"] >= 1
+    own.loc[mine, ["p50", "p90"]] = figures.loc[mine, ["p50", "p90"]].astype(float)
+    own.loc[mine, "n"] = figures.loc[mine, "n"].astype(int)
+    return own
 
 
 def lead_time_record(engine: Engine | Connection) -> LeadTimeRecord:
@@ -174,23 +181,16 @@ def lead_time_record(engine: Engine | Connection) -> LeadTimeRecord:
             select(Supplier.id, Supplier.name, Supplier.lead_time_days).order_by(Supplier.name)
         ).all()
         lead, delay, source = _models(conn)
-    rows = []
-    for sid, name, quoted in suppliers:
-        row = {"supplier_id": sid, "supplier": name, "quoted_days": quoted}
-        figures = _supplier_figures(lead, sid)
-        own = figures is not None and int(figures["level"]) >= 1
-        row["lead_p50"] = float(figures["p50"]) if own else np.nan
-        row["lead_p90"] = float(figures["p90"]) if own else np.nan
-        row["lead_n"] = int(figures["n"]) if own else 0
-        late = _supplier_figures(delay, sid)
-        own = late is not None and int(late["level"]) >= 1
-        row["delay_p50"] = float(late["p50"]) if own else np.nan
-        row["delay_p90"] = float(late["p90"]) if own else np.nan
-        row["delay_n"] = int(late["n"]) if own else 0
-        rows.append(row)
     columns = ["supplier_id", "supplier", "quoted_days", "lead_p50", "lead_p90", "lead_n"]
     columns += ["delay_p50", "delay_p90", "delay_n"]
-    return LeadTimeRecord(pd.DataFrame(rows, columns=columns), source)
+    table = pd.DataFrame(suppliers, columns=["supplier_id", "supplier", "quoted_days"])
+    ids = table["supplier_id"].tolist()
+    for prefix, model in (("lead", lead), ("delay", delay)):
+        figures = _supplier_figures(model, ids)
+        table[f"{prefix}_p50"] = figures["p50"].astype(float).to_numpy()
+        table[f"{prefix}_p90"] = figures["p90"].astype(float).to_numpy()
+        table[f"{prefix}_n"] = figures["n"].astype(int).to_numpy()
+    return LeadTimeRecord(table[columns], source)
 
 
 def usual_delay_days(value: float) -> int:
@@ -422,14 +422,14 @@ def draft_purchase_orders(
             .order_by(Supplier.name, PurchaseOrder.id, Product.sku)
         )
         df = pd.read_sql(query, conn)
+        asked = demand_rows(
+            today - dt.timedelta(days=DEMAND_WINDOW_DAYS), today, ("qty_ordered",)
+        ).subquery("asked")
         demand = dict(
             conn.execute(
-                select(DemandDaily.product_id, func.sum(DemandDaily.qty_ordered))
-                .where(
-                    DemandDaily.day > today - dt.timedelta(days=DEMAND_WINDOW_DAYS),
-                    DemandDaily.day <= today,
+                select(asked.c.product_id, func.sum(asked.c.qty_ordered)).group_by(
+                    asked.c.product_id
                 )
-                .group_by(DemandDaily.product_id)
             ).all()
         )
         forecast, _ = forecast_per_day(conn)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Date, Engine, Float, case, cast, exists, func, select
 
+from data.plans import unindexed
 from data.schema import (
     OPEN_PO_STATUSES,
     Backorder,
@@ -29,8 +30,8 @@ from data.schema import (
     Supplier,
     utcnow,
 )
-from models.leadtime import DurationDistribution, lookup
-from queries import reading
+from models.leadtime import DurationDistribution, lookup_many
+from queries import as_stored, plain_rows, reading
 from queries.purchasing import (
     LeadTimeRecord,
     backorders_waiting_per_po,
@@ -94,6 +95,12 @@ INBOUND_COLUMNS = [
 ]
 
 
+# Shipments on the way are picked by id from the open ones (the status index) and join their
+# carrier (waiting backorders their customer) by key with the join column marked unindexed:
+# with statistics, which give "on the way" as many rows as "delivered", SQLite would rather
+# scan the carriers and build a throwaway index over every shipment ever made (data/plans.py).
+
+
 def inbound_in_transit(
     engine: Engine | Connection,
     *,
@@ -108,7 +115,11 @@ def inbound_in_transit(
     table = (record or lead_time_record(engine)).table.set_index("supplier_id")
     with reading(engine) as conn:
         waiting = backorders_waiting_per_po().subquery("waiting")
-        value = open_value_per_po().subquery("value")
+        # Only the lines of open POs with a shipment on the way, not every PO ever sent.
+        moving = select(Shipment.po_id).where(
+            Shipment.direction == "inbound", Shipment.status.in_(OPEN_SHIPMENT_STATUSES)
+        )
+        value = open_value_per_po().where(PurchaseOrderLine.po_id.in_(moving)).subquery("value")
         query = (
             select(
                 Shipment.id.label("shipment_id"),
@@ -131,12 +142,17 @@ def inbound_in_transit(
             )
             .join(PurchaseOrder, PurchaseOrder.id == Shipment.po_id)
             .join(Supplier, Supplier.id == PurchaseOrder.supplier_id)
-            .join(Carrier, Carrier.id == Shipment.carrier_id)
+            .join(Carrier, Carrier.id == unindexed(Shipment.carrier_id))
             .outerjoin(waiting, waiting.c.po_id == PurchaseOrder.id)
             .outerjoin(value, value.c.po_id == PurchaseOrder.id)
             .where(
-                Shipment.direction == "inbound",
-                Shipment.status.in_(OPEN_SHIPMENT_STATUSES),
+                # By id from the status index: see the note above inbound_in_transit.
+                Shipment.id.in_(
+                    select(Shipment.id).where(
+                        Shipment.direction == "inbound",
+                        Shipment.status.in_(OPEN_SHIPMENT_STATUSES),
+                    )
+                ),
                 PurchaseOrder.status.in_(OPEN_PO_STATUSES),
             )
             .order_by(Shipment.estimated_arrival, Shipment.id)
@@ -146,7 +162,7 @@ def inbound_in_transit(
         df = pd.read_sql(query, conn)
         names = conn.execute(
             select(Backorder.waits_on_po_id, Customer.name)
-            .join(Customer, Customer.id == Backorder.customer_id)
+            .join(Customer, Customer.id == unindexed(Backorder.customer_id))
             .where(
                 Backorder.status == "open",
                 Backorder.waits_on_po_id.in_(df["po_id"].tolist() or [0]),
@@ -233,12 +249,18 @@ def outbound_in_transit(
     """
     today = today or utcnow().date()
     with reading(engine) as conn:
+        # Only the lines of shipments on the way: summing every shipment ever made per view
+        # cost seconds on a long history.
+        on_the_way = select(Shipment.id).where(
+            Shipment.direction == "outbound", Shipment.status.in_(OPEN_SHIPMENT_STATUSES)
+        )
         carries = (
             select(
                 ShipmentLine.shipment_id,
                 func.count(func.distinct(Backorder.id)).label("backordered_lines"),
             )
             .join(Backorder, Backorder.order_line_id == ShipmentLine.order_line_id)
+            .where(ShipmentLine.shipment_id.in_(on_the_way))
             .group_by(ShipmentLine.shipment_id)
             .subquery("carries")
         )
@@ -248,6 +270,7 @@ def outbound_in_transit(
                 func.sum(ShipmentLine.qty * OrderLine.unit_price).label("value"),
             )
             .join(OrderLine, OrderLine.id == ShipmentLine.order_line_id)
+            .where(ShipmentLine.shipment_id.in_(on_the_way))
             .group_by(ShipmentLine.shipment_id)
             .subquery("value")
         )
@@ -277,13 +300,11 @@ def outbound_in_transit(
             )
             .join(Order, Order.id == Shipment.order_id)
             .join(Customer, Customer.id == Order.customer_id)
-            .join(Carrier, Carrier.id == Shipment.carrier_id)
+            .join(Carrier, Carrier.id == unindexed(Shipment.carrier_id))
             .outerjoin(carries, carries.c.shipment_id == Shipment.id)
             .outerjoin(value, value.c.shipment_id == Shipment.id)
-            .where(
-                Shipment.direction == "outbound",
-                Shipment.status.in_(OPEN_SHIPMENT_STATUSES),
-            )
+            # By id from the status index: see the note above inbound_in_transit.
+            .where(Shipment.id.in_(on_the_way))
             .order_by(late.desc(), Shipment.estimated_arrival, Shipment.id)
         )
         if only_backordered:
@@ -356,6 +377,10 @@ def on_time_by_carrier_region(
     start = today - dt.timedelta(days=days)
     with reading(engine) as conn:
         delivered_day = _day(conn, Shipment.delivered_at)
+        # The same window on the bare column as well, so ix_shipments_delivered can serve it
+        # (a function of the column cannot use an index).
+        after = dt.datetime.combine(start + dt.timedelta(days=1), dt.time())
+        before = dt.datetime.combine(today + dt.timedelta(days=1), dt.time())
         region = func.coalesce(Shipment.region, "(unknown)")
         rows = conn.execute(
             select(
@@ -371,6 +396,8 @@ def on_time_by_carrier_region(
                 Shipment.direction == "outbound",
                 Shipment.delivered_at.is_not(None),
                 Shipment.promised_date.is_not(None),
+                Shipment.delivered_at >= after,
+                Shipment.delivered_at < before,
                 delivered_day > start,
                 delivered_day <= today,
             )
@@ -401,16 +428,22 @@ def _transit_model(conn: Connection, start: dt.date) -> tuple[DurationDistributi
         loaded = latest(session, "transit")
     if loaded is not None and isinstance(loaded.model, dict) and loaded.model.get("by_carrier"):
         return loaded.model["by_carrier"], f"model run {loaded.run_id}"
-    rows = conn.execute(
-        select(Carrier.name, Shipment.shipped_at, Shipment.delivered_at)
-        .join(Carrier, Carrier.id == Shipment.carrier_id)
-        .where(
-            Shipment.direction == "outbound",
-            Shipment.shipped_at.is_not(None),
-            Shipment.delivered_at.is_not(None),
-            Shipment.delivered_at >= dt.datetime.combine(start, dt.time()),
+    rows = plain_rows(
+        conn.execute(
+            select(
+                Carrier.name,
+                as_stored(Shipment.shipped_at).label("shipped_at"),
+                as_stored(Shipment.delivered_at).label("delivered_at"),
+            )
+            .join(Carrier, Carrier.id == Shipment.carrier_id)
+            .where(
+                Shipment.direction == "outbound",
+                Shipment.shipped_at.is_not(None),
+                Shipment.delivered_at.is_not(None),
+                Shipment.delivered_at >= dt.datetime.combine(start, dt.time()),
+            )
         )
-    ).all()
+    )
     if not rows:
         return None, "quoted transit times (no delivery recorded yet)"
     frame = pd.DataFrame(rows, columns=["carrier", "shipped_at", "delivered_at"])
@@ -441,22 +474,16 @@ def transit_times(
             select(Carrier.id, Carrier.name, Carrier.transit_days).order_by(Carrier.name)
         ).all()
         model, source = _transit_model(conn, today - dt.timedelta(days=days))
-    rows = []
-    for cid, name, quoted in carriers:
-        figures = lookup(model, str(name)) if model is not None else None
-        own = figures is not None and int(figures["level"]) >= 1
-        rows.append(
-            {
-                "carrier_id": cid,
-                "carrier": name,
-                "quoted_days": quoted,
-                "p50": float(figures["p50"]) if own else np.nan,
-                "p90": float(figures["p90"]) if own else np.nan,
-                "n": int(figures["n"]) if own else 0,
-            }
-        )
+    table = pd.DataFrame(carriers, columns=["carrier_id", "carrier", "quoted_days"])
+    table["p50"], table["p90"], table["n"] = np.nan, np.nan, 0
+    if model is not None and not table.empty:
+        figures = lookup_many(model, [(str(name),) for name in table["carrier"]])
+        own = (figures["level"] >= 1).to_numpy()
+        table.loc[own, "p50"] = figures.loc[own, "p50"].astype(float).to_numpy()
+        table.loc[own, "p90"] = figures.loc[own, "p90"].astype(float).to_numpy()
+        table.loc[own, "n"] = figures.loc[own, "n"].astype(int).to_numpy()
     return TransitRecord(
-        pd.DataFrame(rows, columns=["carrier_id", "carrier", "quoted_days", "p50", "p90", "n"]),
+        table[["carrier_id", "carrier", "quoted_days", "p50", "p90", "n"]],
         source,
     )
 

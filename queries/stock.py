@@ -7,10 +7,10 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Connection, Engine, Float, Select, case, cast, func, literal, select
 
+from data.plans import unindexed
 from data.schema import (
     OPEN_PO_STATUSES,
     Backorder,
-    DemandDaily,
     Product,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -20,6 +20,7 @@ from data.schema import (
 )
 from data.settings import get_setting
 from queries import reading
+from queries.demand import demand_rows
 from queries.search import clean_search
 
 # Average daily demand is taken over this many days of the DemandDaily summary.
@@ -66,32 +67,34 @@ def _overview_select(ratio: float, today: dt.date) -> tuple[Select, object]:
         .group_by(Stock.product_id)
         .subquery("stock_totals")
     )
+    po_product = PurchaseOrderLine.product_id
     on_order = (
         select(
-            PurchaseOrderLine.product_id,
+            po_product.label("product_id"),
             func.sum(PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received).label(
                 "on_order"
             ),
         )
         .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
         .where(PurchaseOrder.status.in_(OPEN_PO_STATUSES))
-        .group_by(PurchaseOrderLine.product_id)
+        .group_by(po_product)
         .subquery("on_order")
     )
+    bo_product = Backorder.product_id
     waiting = (
         select(
-            Backorder.product_id,
+            bo_product.label("product_id"),
             func.sum(Backorder.qty_open).label("backordered"),
         )
         .where(Backorder.status == "open")
-        .group_by(Backorder.product_id)
+        .group_by(bo_product)
         .subquery("waiting")
     )
     window_start = today - dt.timedelta(days=DEMAND_WINDOW_DAYS)
+    asked = demand_rows(window_start, today, ("qty_ordered",)).subquery("asked")
     demand = (
-        select(DemandDaily.product_id, func.sum(DemandDaily.qty_ordered).label("asked"))
-        .where(DemandDaily.day > window_start, DemandDaily.day <= today)
-        .group_by(DemandDaily.product_id)
+        select(asked.c.product_id, func.sum(asked.c.qty_ordered).label("asked"))
+        .group_by(asked.c.product_id)
         .subquery("demand")
     )
     on_hand = func.coalesce(stock.c.on_hand, 0)
@@ -125,7 +128,7 @@ def _overview_select(ratio: float, today: dt.date) -> tuple[Select, object]:
             Product.order_up_to,
             status.label("status"),
         )
-        .join(Supplier, Supplier.id == Product.supplier_id)
+        .join(Supplier, Supplier.id == unindexed(Product.supplier_id))
         .outerjoin(stock, stock.c.product_id == Product.id)
         .outerjoin(on_order, on_order.c.product_id == Product.id)
         .outerjoin(waiting, waiting.c.product_id == Product.id)

@@ -139,5 +139,5 @@ def generate(
                 counts[name] = insert_rows(conn, metadata[name], table.columns, iter(table))
         reset_id_sequences(conn, (metadata[name] for name in LOAD_ORDER))
         # The summaries the write side keeps line by line, computed once from the loaded lines.
-        counts["backorder_rollup"] = rebuild_summaries(conn)
+        counts.update(rebuild_summaries(conn))
     return counts
