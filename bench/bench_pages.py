@@ -403,8 +403,10 @@ def main() -> None:
                     time_in_child(script, user, database, args.runs, args.flow_rate)
                     for _ in range(args.repeats)
                 ]
-                rows.append((name, role, user, merged(results)))
-                print(f"  {scale:8} {name:16} done", file=sys.stderr, flush=True)
+                row = merged(results)
+                rows.append((name, role, user, row))
+                figures = " ".join(f"{phase} {row[phase]:.3f}" for phase in PHASES if phase in row)
+                print(f"  {scale:8} {name:16} done  {figures}", file=sys.stderr, flush=True)
             report(scale, rows)
 
 
