@@ -1,13 +1,26 @@
-"""Time every page under AppTest, cold and warm, on the tiny and the default demo data.
+"""Time every page under AppTest against a one-line page: cold, warm, after a write, under load.
 
-Cold is the first run of a page in a fresh Python process: nothing cached, the engine not yet
-built, only the modules a running server has already imported (app.py's) loaded beforehand
-(their import time is shown apart). Warm is the median of the runs after it in the same process
-(st.cache_data / st.cache_resource filled). Each page runs as the demo user whose role
-it is for. The demo databases are generated once under ``--data-dir`` and reused.
+For each page of ``ui.navigation.PAGES`` (and a trivial page that writes one line, the floor),
+run as a demo user of a role the page is for, in a fresh Python process:
 
-    .venv/bin/python bench/bench_pages.py                 # both scales, every page
-    .venv/bin/python bench/bench_pages.py --scales tiny   # quicker
+- **cold**: the first run in that process (nothing cached, engine not built yet; only the
+  modules app.py has imported are loaded beforehand, their import time shown apart);
+- **warm**: runs after it with nothing changed (st.cache_data filled);
+- **after a write**: before each run another process places one order through
+  ``operations.place_order`` on its own connection, as shoppers do all day, so every cache
+  keyed by the data version misses as it would on the live system;
+- **while orders flow**: another process places orders without pause (``--flow-rate`` per
+  second) during the measured runs.
+
+Each figure is the median over ``--repeats`` processes (cold) or over every measured run
+(the others). The page - floor differences are printed with pass/fail against the targets:
+warm <= floor + 50 ms, after a write <= floor + 250 ms, cold <= floor + 250 ms.
+
+Orders are written into a temporary copy of the demo database (one per scale, deleted at the
+end); the generated databases under ``--data-dir`` are only ever read.
+
+    .venv/bin/python -m bench.bench_pages --scales default --data-dir /work/bench
+    .venv/bin/python -m bench.bench_pages --scales large --data-dir /work/bench --pages shop
 """
 
 from __future__ import annotations
@@ -15,32 +28,45 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-PAGES_DIR = REPO_ROOT / "pages"
-# The demo user each page is timed for (a user the page is meant for, so it renders its data).
-PAGE_USERS = {
-    "stock_control": "manager",
-    "pick_queue": "operator",
-    "shop": "customer1",
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+FLOOR = "floor"  # the one-line page's name in the tables
+FLOOR_SCRIPT = 'import streamlit as st\n\nst.write("ready")\n'
+# The demo user for each role (README's demo users); a page runs as a user of its first role.
+ROLE_USERS = {
+    "warehouse_manager": "manager",
+    "warehouse_operator": "operator",
+    "customer": "customer1",
+    "purchasing_manager": "buyer",
+    "logistics_manager": "logistics",
+    "sales_rep": "sales1",
+    "customer_service": "service",
     "admin": "admin",
-    "home": "manager",
-    "replenishment": "buyer",
-    "in_transit": "logistics",
-    "overview": "owner",
-    "backorder_cost": "finance",
-    "loyalty_impact": "marketing",
-    "my_customers": "sales1",
-    "customer_desk": "service",
+    "owner": "owner",
+    "finance_manager": "finance",
+    "marketing_manager": "marketing",
 }
-DEFAULT_USER = "owner"  # the owner may open every page (except the shop's customer view)
-WARM_RUNS = 3
+# Pages open to every role are timed for the warehouse manager (a busy, typical user).
+ALL_ROLES_USER = ("warehouse_manager", "manager")
+RUNS = 3
+REPEATS = 3
+FLOW_RATE = 5.0  # orders per second while orders flow
+FLOW_SETTLE_S = 0.5  # let the flow start before the first measured run
 APPTEST_TIMEOUT_S = 300
+TARGETS = {"warm": 0.050, "after_write": 0.250, "cold": 0.250}  # seconds above the floor
+PHASES = ("cold", "warm", "after_write", "flowing")
 # Modules a server has loaded before any page runs (app.py's imports); importing them first
 # keeps their one-off import time out of the page's cold run, and reports it on its own.
 PRELOADED_MODULES = (
@@ -62,6 +88,9 @@ PRELOADED_MODULES = (
 )
 
 
+# --------------------------------------------------------------------------- databases
+
+
 def demo_database(scale: str, data_dir: Path) -> Path:
     """The demo database for ``scale`` under ``data_dir``, generated on first use."""
     path = data_dir / f"larder_bench_{scale}.db"
@@ -70,7 +99,6 @@ def demo_database(scale: str, data_dir: Path) -> Path:
         return path
     for stale in (path, path.with_suffix(".db-wal"), path.with_suffix(".db-shm")):
         stale.unlink(missing_ok=True)
-    sys.path.insert(0, str(REPO_ROOT))
     from data.db import make_engine
     from data.demo import generate
     from data.migrate import upgrade
@@ -85,11 +113,199 @@ def demo_database(scale: str, data_dir: Path) -> Path:
     return path
 
 
-def time_page_in_child(page: str, username: str, database: Path, warm_runs: int) -> dict:
+def working_copy(source: Path, folder: Path) -> Path:
+    """A copy of ``source`` to write orders into (the generated database is never written)."""
+    target = folder / source.name
+    # A checkpointed database is whole in its .db file; a WAL left beside it would be needed.
+    for suffix in ("", "-wal"):
+        src = Path(str(source) + suffix)
+        if src.exists() and src.stat().st_size > 0:
+            shutil.copyfile(src, Path(str(target) + suffix))
+    return target
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def page_list(names: list[str] | None) -> list[tuple[str, str, str]]:
+    """(name, script path, role) for the pages asked for, from ui.navigation.PAGES."""
+    from ui.auth import PAGE_ROLES, ROLES
+    from ui.navigation import PAGES, page_exists
+
+    chosen = []
+    for spec in PAGES:
+        name = Path(spec.path).stem
+        if names and name not in names or not page_exists(spec):
+            continue
+        roles = PAGE_ROLES.get(spec.path, ())
+        if set(roles) >= set(ROLES):
+            role = ALL_ROLES_USER[0]
+        else:
+            role = next((r for r in roles if r in ROLE_USERS), "owner")
+        chosen.append((name, str(REPO_ROOT / spec.path), role))
+    unknown = set(names or ()) - {name for name, _, _ in chosen}
+    if unknown:
+        raise SystemExit(f"no such page in ui.navigation.PAGES: {', '.join(sorted(unknown))}")
+    return chosen
+
+
+# --------------------------------------------------------------------------- the writer
+
+
+def writer() -> None:
+    """Place orders on DATABASE_URL as told on stdin: ``one`` (answers ``ok``), ``flow R``, ``stop``.
+
+    Runs as its own process with its own engine, as another app server or a shopper would.
+    """
+    from sqlalchemy import select
+
+    from data.db import database_url, make_engine, read_connection
+    from data.schema import Customer, Product
+    from operations import place_order
+
+    engine = make_engine(database_url())
+    with read_connection(engine) as conn:
+        customers = list(conn.execute(select(Customer.id)).scalars())
+        skus = list(conn.execute(select(Product.sku)).scalars())
+    rng = random.Random(7)
+    placed = failed = 0
+
+    def one() -> None:
+        nonlocal placed, failed
+        lines = [(sku, rng.randint(1, 3)) for sku in rng.sample(skus, rng.randint(1, 3))]
+        try:
+            place_order(engine, customer_id=rng.choice(customers), lines=lines, actor="bench")
+            placed += 1
+        except Exception:  # a refused order (say a discontinued product) still counts as tried
+            failed += 1
+
+    stop = threading.Event()
+    flow: threading.Thread | None = None
+
+    def flowing(rate: float) -> None:
+        gap = 1.0 / rate
+        while not stop.is_set():
+            started = time.perf_counter()
+            one()
+            stop.wait(max(0.0, gap - (time.perf_counter() - started)))
+
+    print("ready", flush=True)
+    for line in sys.stdin:
+        command = line.split()
+        if not command:
+            continue
+        if command[0] == "one":
+            one()
+            print("ok", flush=True)
+        elif command[0] == "flow":
+            stop.clear()
+            flow = threading.Thread(target=flowing, args=(float(command[1]),), daemon=True)
+            flow.start()
+            print("ok", flush=True)
+        elif command[0] == "stop":
+            stop.set()
+            if flow is not None:
+                flow.join()
+            print(json.dumps({"placed": placed, "failed": failed}), flush=True)
+    engine.dispose()
+
+
+class Writer:
+    """The writer process, driven from the child that times a page."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--writer"],
+            cwd=REPO_ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self._expect("ready")
+
+    def _expect(self, word: str) -> str:
+        answer = self.process.stdout.readline().strip()
+        if word and answer != word:
+            raise RuntimeError(f"order writer answered {answer!r}, not {word!r}")
+        return answer
+
+    def tell(self, command: str, answer: str = "ok") -> str:
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+        return self._expect(answer)
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+# --------------------------------------------------------------------------- one process
+
+
+def preload_app_modules() -> None:
+    """Import what a running server has imported already (app.py and the shared UI)."""
+    import importlib
+
+    for name in PRELOADED_MODULES:
+        importlib.import_module(name)
+
+
+def child(script: str, username: str, runs: int, flow_rate: float) -> None:
+    """Time one page in this (fresh) process and print the result as one JSON line."""
+    from streamlit.testing.v1 import AppTest
+
+    import_started = time.perf_counter()
+    preload_app_modules()
+    imports = time.perf_counter() - import_started
+    order_writer = Writer()
+    at = AppTest.from_file(script, default_timeout=APPTEST_TIMEOUT_S)
+    # The session as streamlit-authenticator leaves it after a password check.
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state["name"] = username
+
+    def timed() -> float:
+        started = time.perf_counter()
+        at.run()
+        return time.perf_counter() - started
+
+    cold = timed()
+    # A refusal or a crash would be fast for the wrong reason: report it next to the time.
+    problems = [e.value for e in at.exception] + [e.value for e in at.error]
+    problems += [w.value for w in at.warning if "log in" in str(w.value)]
+    tables = len(at.dataframe)
+    warm = [timed() for _ in range(runs)]
+    after_write = []
+    for _ in range(runs):
+        order_writer.tell("one")
+        after_write.append(timed())
+    order_writer.tell(f"flow {flow_rate}")
+    time.sleep(FLOW_SETTLE_S)
+    flowing = [timed() for _ in range(runs)]
+    orders = json.loads(order_writer.tell("stop", answer=""))
+    order_writer.close()
+    print(
+        json.dumps(
+            {
+                "imports": imports,
+                "cold": [cold],
+                "warm": warm,
+                "after_write": after_write,
+                "flowing": flowing,
+                "orders": orders,
+                "problems": [str(p)[:120] for p in problems],
+                "tables": tables,
+            }
+        )
+    )
+
+
+def time_in_child(script: str, username: str, database: Path, runs: int, flow_rate: float) -> dict:
     """Run ``--child`` in a fresh interpreter and return its timings."""
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{database}", PYTHONPATH=str(REPO_ROOT))
+    env.setdefault("OMP_NUM_THREADS", "1")
     out = subprocess.run(
-        [sys.executable, __file__, "--child", page, username, str(warm_runs)],
+        [sys.executable, __file__, "--child", script, username, str(runs), str(flow_rate)],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -101,54 +317,65 @@ def time_page_in_child(page: str, username: str, database: Path, warm_runs: int)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def preload_app_modules() -> None:
-    """Import what a running server has imported already (app.py and the shared UI)."""
-    import importlib
+def merged(results: list[dict]) -> dict:
+    """The repeats of one page as one row: medians, problems and order counts together."""
+    good = [r for r in results if "error" not in r]
+    if not good:
+        return results[0]
+    row = {phase: statistics.median([t for r in good for t in r[phase]]) for phase in PHASES}
+    row["imports"] = statistics.median(r["imports"] for r in good)
+    row["tables"] = good[0]["tables"]
+    row["problems"] = sorted({p for r in good for p in r["problems"]})
+    row["orders"] = sum(r["orders"]["placed"] for r in good)
+    row["refused"] = sum(r["orders"]["failed"] for r in good)
+    row["samples"] = len(good)
+    if len(good) < len(results):
+        row["problems"].append(f"{len(results) - len(good)} repeat(s) failed")
+    return row
 
-    for name in PRELOADED_MODULES:
-        importlib.import_module(name)
+
+# --------------------------------------------------------------------------- report
 
 
-def child(page: str, username: str, warm_runs: int) -> None:
-    """Time one page in this (fresh) process and print the result as one JSON line."""
-    from streamlit.testing.v1 import AppTest
-
-    import_started = time.perf_counter()
-    preload_app_modules()
-    imports = time.perf_counter() - import_started
-    script = str(PAGES_DIR / f"{page}.py")
-    at = AppTest.from_file(script, default_timeout=APPTEST_TIMEOUT_S)
-    # The session as streamlit-authenticator leaves it after a password check.
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["name"] = username
-    started = time.perf_counter()
-    at.run()
-    cold = time.perf_counter() - started
-    # A refusal or a crash would be fast for the wrong reason: report it next to the time.
-    problems = [e.value for e in at.exception] + [e.value for e in at.error]
-    problems += [w.value for w in at.warning if "log in" in str(w.value)]
-    tables = len(at.dataframe)
-    warm = []
-    for _ in range(warm_runs):
-        started = time.perf_counter()
-        at.run()
-        warm.append(time.perf_counter() - started)
-    print(
-        json.dumps(
-            {
-                "imports": imports,
-                "cold": cold,
-                "warm": statistics.median(warm) if warm else None,
-                "problems": [str(p)[:120] for p in problems],
-                "tables": tables,
-            }
-        )
+def report(scale: str, rows: list[tuple[str, str, str, dict]]) -> None:
+    floor = next((r for name, _, _, r in rows if name == FLOOR and "error" not in r), None)
+    print(f"\n{scale} demo: seconds, medians (cold: of fresh processes; others: of every run)")
+    head = (
+        f"{'page':15} {'role':18} {'user':9} {'imports':>7} {'cold':>6} {'warm':>6} "
+        f"{'write':>6} {'flow':>6} | {'Δcold':>6} {'Δwarm':>6} {'Δwrite':>6} {'Δflow':>6} | "
+        f"{'cold':4} {'warm':4} {'write':5} {'tbl':>3}  notes"
     )
-
-
-def page_names() -> list[str]:
-    return sorted(p.stem for p in PAGES_DIR.glob("*.py") if not p.name.startswith("_"))
+    print(head)
+    print("-" * len(head))
+    for name, role, user, r in rows:
+        if "error" in r:
+            print(f"{name:15} {role:18} {user:9} FAILED: {r['error']}")
+            continue
+        line = (
+            f"{name:15} {role:18} {user:9} {r['imports']:7.2f} {r['cold']:6.3f} "
+            f"{r['warm']:6.3f} {r['after_write']:6.3f} {r['flowing']:6.3f} | "
+        )
+        if floor is None or name == FLOOR:
+            line += f"{'':>6} {'':>6} {'':>6} {'':>6} | {'':4} {'':4} {'':5} "
+        else:
+            delta = {phase: r[phase] - floor[phase] for phase in PHASES}
+            verdict = {
+                phase: "pass" if delta[phase] <= TARGETS[phase] else "FAIL" for phase in TARGETS
+            }
+            line += (
+                f"{delta['cold']:6.3f} {delta['warm']:6.3f} {delta['after_write']:6.3f} "
+                f"{delta['flowing']:6.3f} | {verdict['cold']:4} {verdict['warm']:4} "
+                f"{verdict['after_write']:5} "
+            )
+        notes = "; ".join(r["problems"])
+        extra = f"{r['orders']} orders placed" + (
+            f", {r['refused']} refused" if r["refused"] else ""
+        )
+        print(line + f"{r['tables']:3d}  {extra}{'; ' + notes if notes else ''}")
+    print(
+        "targets above the floor: cold <= 0.250 s, warm <= 0.050 s, after a write <= 0.250 s "
+        "(Δflow is shown, not judged)"
+    )
 
 
 def main() -> None:
@@ -156,38 +383,37 @@ def main() -> None:
     parser.add_argument("--scales", nargs="+", default=["tiny", "default"])
     parser.add_argument("--pages", nargs="+", default=None, help="page names (default: all)")
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp"))
-    parser.add_argument("--warm-runs", type=int, default=WARM_RUNS)
+    parser.add_argument("--runs", type=int, default=RUNS, help="measured runs per phase")
+    parser.add_argument("--repeats", type=int, default=REPEATS, help="fresh processes per page")
+    parser.add_argument("--flow-rate", type=float, default=FLOW_RATE, help="orders/s when flowing")
     args = parser.parse_args()
-    pages = args.pages or page_names()
+    pages = page_list(args.pages)
 
-    rows = []
     for scale in args.scales:
-        database = demo_database(scale, args.data_dir)
-        for page in pages:
-            user = PAGE_USERS.get(page, DEFAULT_USER)
-            result = time_page_in_child(page, user, database, args.warm_runs)
-            rows.append((scale, page, user, result))
-            print(f"  {scale:8} {page:16} done", file=sys.stderr, flush=True)
-
-    print(
-        f"\n{'scale':8} {'page':16} {'user':10} {'imports s':>9} {'cold s':>8} {'warm s':>8} {'tables':>6}  notes"
-    )
-    for scale, page, user, result in rows:
-        if "error" in result:
-            print(
-                f"{scale:8} {page:16} {user:10} {'-':>9} {'-':>8} {'-':>8} {'-':>6}  FAILED: {result['error']}"
-            )
-            continue
-        notes = "; ".join(result["problems"]) or ""
-        print(
-            f"{scale:8} {page:16} {user:10} {result['imports']:9.2f} "
-            f"{result['cold']:8.2f} {result['warm']:8.2f} "
-            f"{result['tables']:6d}  {notes}"
-        )
+        source = demo_database(scale, args.data_dir)
+        with tempfile.TemporaryDirectory(prefix="larder_bench_pages_") as folder:
+            database = working_copy(source, Path(folder))
+            floor_script = Path(folder) / "floor_page.py"
+            floor_script.write_text(FLOOR_SCRIPT)
+            targets = [(FLOOR, str(floor_script), ALL_ROLES_USER[0])] + pages
+            rows = []
+            for name, script, role in targets:
+                user = ROLE_USERS[role]
+                results = [
+                    time_in_child(script, user, database, args.runs, args.flow_rate)
+                    for _ in range(args.repeats)
+                ]
+                row = merged(results)
+                rows.append((name, role, user, row))
+                figures = " ".join(f"{phase} {row[phase]:.3f}" for phase in PHASES if phase in row)
+                print(f"  {scale:8} {name:16} done  {figures}", file=sys.stderr, flush=True)
+            report(scale, rows)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+    elif len(sys.argv) == 2 and sys.argv[1] == "--writer":
+        writer()
     else:
         main()

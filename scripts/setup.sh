@@ -20,10 +20,17 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-if [ "$what" = "test" ] && [ ! -x /usr/bin/chromium ]; then
-  # Browser tests drive Debian's chromium; Playwright's own browser download is not reachable.
-  SUDO=""
-  [ "$(id -u)" = "0" ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+if [ "$what" = "test" ]; then
+  # Browser tests drive Debian's chromium (Playwright's own browser download is not reachable);
+  # the two-server test puts Debian's nginx in front of the app. Installed only when missing.
+  missing=""
+  [ -x /usr/bin/chromium ] || missing="$missing chromium"
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx"
+  if [ -n "$missing" ]; then
+    SUDO=""
+    [ "$(id -u)" = "0" ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    # shellcheck disable=SC2086  # one word per package
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
+  fi
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the tests need (Python packages, Debian's chromium), lint, then run the whole
+# Install what the tests need (Python packages, Debian's chromium and nginx), lint, then run the whole
 # suite on SQLite and on the PostgreSQL server at 127.0.0.1:5432 (tests skip it with a reason
 # when it is not reachable, and fail when CI=true).
 set -euo pipefail

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import stat
 
 import altair as alt
 import bcrypt
@@ -12,7 +11,7 @@ import pytest
 from sqlalchemy import delete, insert, select, update
 
 from data.db import make_engine, read_connection
-from data.schema import AuditLog, Notification, User
+from data.schema import AuditLog, Notification, Setting, User
 from queries.data_version import data_version
 from queries.notifications import inbox_messages, unread_count
 from tests import apptest_support
@@ -44,18 +43,69 @@ def user_id(db, username: str) -> int:
 # --- cookie key ----------------------------------------------------------------------------
 
 
-def test_cookie_key_is_generated_once_into_a_private_file(tmp_path, monkeypatch):
-    from ui.cookie_key import cookie_key
+@pytest.fixture
+def no_cookie_key_cache(monkeypatch):
+    from ui import cookie_key as module
 
     monkeypatch.delenv("LARDER_COOKIE_KEY", raising=False)
-    key_file = tmp_path / ".larder_cookie_key"
-    first = cookie_key(key_file)
+    monkeypatch.setattr(module, "_from_database_cache", {})
+    return module
+
+
+def test_cookie_key_is_generated_once_into_the_database_and_shared(
+    engine, tmp_path, no_cookie_key_cache
+):
+    from data.shared_key import COOKIE_KEY_ROW, stored_cookie_key
+
+    assert stored_cookie_key(engine) is None
+    first = no_cookie_key_cache.cookie_key(tmp_path / "absent", engine=engine)
     assert len(first) == 64 and int(first, 16) >= 0
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert cookie_key(key_file) == first
+    assert stored_cookie_key(engine) == first
+    assert not (tmp_path / "absent").exists()  # nothing written to this server's disk
+    # Another server (its own process memory, another machine's files) reads the same key.
+    no_cookie_key_cache._from_database_cache.clear()
+    other_disk = tmp_path / "other"
+    other_disk.mkdir()
+    assert no_cookie_key_cache.cookie_key(other_disk / "absent", engine=engine) == first
+    with read_connection(engine) as conn:
+        rows = conn.execute(select(Setting.key).where(Setting.key == COOKIE_KEY_ROW)).all()
+    assert len(rows) == 1
 
 
-def test_cookie_key_from_the_environment_wins_over_the_file(tmp_path, monkeypatch):
+def test_cookie_key_of_an_older_install_moves_into_the_database(
+    engine, tmp_path, no_cookie_key_cache
+):
+    from data.shared_key import stored_cookie_key
+
+    key_file = tmp_path / ".larder_cookie_key"
+    key_file.write_text("f" * 64 + "\n")
+    assert no_cookie_key_cache.cookie_key(key_file, engine=engine) == "f" * 64
+    assert stored_cookie_key(engine) == "f" * 64
+
+
+def test_concurrent_first_starts_agree_on_one_cookie_key(engine):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from data.shared_key import shared_cookie_key, stored_cookie_key
+
+    proposals = [f"{n:02d}" * 32 for n in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        keys = list(pool.map(lambda p: shared_cookie_key(engine, p), proposals))
+    assert len(set(keys)) == 1 and keys[0] in proposals
+    assert stored_cookie_key(engine) == keys[0]
+
+
+def test_cookie_key_row_is_not_a_setting_on_the_admin_page(engine, no_cookie_key_cache):
+    from data.settings import all_settings
+    from queries.settings import setting_rows
+
+    no_cookie_key_cache.cookie_key(engine=engine)
+    with read_connection(engine) as conn:
+        assert "cookie_key" not in all_settings(conn)
+        assert "cookie_key" not in {row.key for row in setting_rows(conn)}
+
+
+def test_cookie_key_from_the_environment_wins_over_the_database(tmp_path, monkeypatch):
     from ui.cookie_key import cookie_key
 
     monkeypatch.setenv("LARDER_COOKIE_KEY", "e" * 40)

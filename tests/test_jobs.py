@@ -6,6 +6,8 @@ import dataclasses
 import datetime as dt
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -241,6 +243,47 @@ def test_run_due_at_once_from_two_servers_runs_each_due_job_once(shop, monkeypat
         drafts = conn.scalar(select(func.count()).select_from(PurchaseOrder))
     assert counted == {"draft-purchase-orders": 1, "reestimate-backorders": 1}
     assert drafts == 2
+
+
+# Each job slowed by three seconds in a worker process, so two processes certainly overlap.
+SLOW_WORKER = """
+import dataclasses, sys, time
+from jobs.registry import JOBS
+for name, job in list(JOBS.items()):
+    def slow(engine, context, run=job.run):
+        time.sleep(3.0)
+        return run(engine, context)
+    JOBS[name] = dataclasses.replace(job, run=slow)
+from jobs.__main__ import main
+sys.exit(main(["--database", sys.argv[1], "run-due"]))
+"""
+
+
+def test_two_worker_processes_started_together_run_each_due_job_once(shop):
+    """Two servers' job workers (real processes, own connections) never run one job twice."""
+    engine, _ = shop
+    url = _url(engine)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=root, OMP_NUM_THREADS="1")
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", SLOW_WORKER, url],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [w.communicate(timeout=240)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    with read_connection(engine) as conn:
+        counted = dict(conn.execute(select(JobRun.job, func.count()).group_by(JobRun.job)).all())
+        pids = set(conn.execute(select(JobRun.pid)).scalars())
+    assert counted == {"draft-purchase-orders": 1, "reestimate-backorders": 1}, outputs
+    # The runs were made by the two worker processes (one job each, or one both).
+    assert pids <= {w.pid for w in workers}, (pids, outputs)
 
 
 def _url(engine) -> str:

@@ -133,11 +133,14 @@ def copy_database(template: Path, target: Path) -> Path:
     return target
 
 
-def server_env(database: Path) -> dict[str, str]:
-    """Environment for a test server: its own database and a fresh random cookie key."""
+def server_env(database: Path | str) -> dict[str, str]:
+    """Environment for a test server: its own database and a fresh random cookie key.
+
+    ``database`` is a SQLite file, or a database URL (PostgreSQL) given as a string.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMLIT_")}
     env.update(
-        DATABASE_URL=sqlite_url(database),
+        DATABASE_URL=database if isinstance(database, str) else sqlite_url(database),
         LARDER_COOKIE_KEY=secrets.token_hex(32),
         # streamlit-authenticator sleeps 0.7 s per logged-out run unless told otherwise.
         LARDER_LOGIN_SLEEP="0",
@@ -150,11 +153,13 @@ def server_env(database: Path) -> dict[str, str]:
 class StreamlitServer:
     """A ``streamlit run app.py`` process in its own process group."""
 
-    database: Path
+    database: Path | str  # a SQLite file, or a database URL
     log_path: Path
     script: str = "app.py"
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    # Changes to the environment: a value of None removes the variable.
+    env_changes: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -182,7 +187,7 @@ class StreamlitServer:
         self.process = subprocess.Popen(
             command,
             cwd=REPO_ROOT,
-            env=server_env(self.database),
+            env=self._env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so stop() ends every child too
@@ -190,6 +195,15 @@ class StreamlitServer:
         log.close()
         self._wait_healthy()
         return self
+
+    def _env(self) -> dict[str, str]:
+        env = server_env(self.database)
+        for name, value in self.env_changes.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+        return env
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
