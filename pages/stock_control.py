@@ -74,7 +74,7 @@ def chosen(value):
     return None if value == ANY else value
 
 
-# --- Cached reads (keyed by the data version, so they re-read only after a change) ---------
+# --- Cached reads (each keyed by the versions of the subjects it reads) -------------------
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

@@ -1,13 +1,43 @@
-"""The app's engine and the cheap data version that keys cached reads."""
+"""The app's engine and the cached reads of live pages, keyed by the versions of their subjects.
+
+A page declares what each cached read depends on::
+
+    @live_read("stock", "backorders", "catalogue")
+    def _waiting(engine, category):
+        return stock.something(engine, category=category)
+
+    table = _waiting(db, "Dairy")
+
+Each call reads the versions of those subjects (one cheap statement, see
+``queries.data_version.subject_versions``) and returns the cached result while none of them has
+moved; a write to any other subject leaves the cache alone. ``data/changes.py`` lists the
+subjects and the tables each covers.
+"""
 
 from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 from sqlalchemy import Engine
 
 from data.bootstrap import ensure_database
+from data.changes import check_subjects
 from data.db import database_url, make_engine, read_connection
-from queries.data_version import data_version as _query_data_version
+from queries.data_version import subject_versions
+
+# Cached reads are keyed by their subjects' versions; the ttl only bounds memory and age.
+CACHE_TTL_S = 600
+SLOW_TTL_S = 3600
+
+# The cached reads running now (names, outermost first), so a test can tell which read ran a
+# statement: a read that calls another depends on that one's subjects too.
+_current_reads: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "larder_current_reads", default=()
+)
 
 
 @st.cache_resource(show_spinner=False)
@@ -22,7 +52,46 @@ def engine() -> Engine:
     return _engine_for(database_url())
 
 
-def data_version(engine: Engine) -> int:
-    """A number that grows whenever stock, orders, backorders, messages or settings change."""
+def versions(engine: Engine, subjects) -> tuple[int, ...]:
+    """The versions of ``subjects`` (sorted by name), read in one statement."""
     with read_connection(engine) as conn:
-        return _query_data_version(conn)
+        return tuple(subject_versions(conn, subjects).values())
+
+
+def current_reads() -> tuple[str, ...]:
+    """The names of the cached reads whose bodies are running now, outermost first."""
+    return _current_reads.get()
+
+
+def live_read(*subjects: str, ttl: int = CACHE_TTL_S) -> Callable:
+    """Cache a read ``fn(engine, *args)`` until a subject it depends on changes.
+
+    The other arguments key the cache as ``st.cache_data`` arguments do. The wrapped function
+    keeps ``subjects`` and ``read_name`` as attributes.
+    """
+    names = check_subjects(subjects)
+
+    def decorate(fn: Callable) -> Callable:
+        read_name = f"{fn.__module__}.{fn.__qualname__}"
+
+        def body(_engine: Engine, read: str, key: tuple[int, ...], *args: Any, **kwargs: Any):
+            token = _current_reads.set((*_current_reads.get(), read))
+            try:
+                return fn(_engine, *args, **kwargs)
+            finally:
+                _current_reads.reset(token)
+
+        # st.cache_data tells functions apart by module and name: one cache per read.
+        body.__module__ = fn.__module__
+        body.__qualname__ = f"{fn.__qualname__}__live"
+        cached = st.cache_data(ttl=ttl, show_spinner=False)(body)
+
+        @functools.wraps(fn)
+        def call(engine: Engine, *args: Any, **kwargs: Any):
+            return cached(engine, read_name, versions(engine, names), *args, **kwargs)
+
+        call.subjects = names
+        call.read_name = read_name
+        return call
+
+    return decorate
