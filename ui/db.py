@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -32,6 +34,9 @@ from queries.data_version import subject_versions
 # Cached reads are keyed by their subjects' versions; the ttl only bounds memory and age.
 CACHE_TTL_S = 600
 SLOW_TTL_S = 3600
+
+# Every live read defined so far: its name ("file stem.function") and the subjects it declared.
+LIVE_READS: dict[str, tuple[str, ...]] = {}
 
 # The cached reads running now (names, outermost first), so a test can tell which read ran a
 # statement: a read that calls another depends on that one's subjects too.
@@ -72,7 +77,12 @@ def live_read(*subjects: str, ttl: int = CACHE_TTL_S) -> Callable:
     names = check_subjects(subjects)
 
     def decorate(fn: Callable) -> Callable:
-        read_name = f"{fn.__module__}.{fn.__qualname__}"
+        # Page scripts all run as "__main__": the file tells two pages' "_kpis" apart, and the
+        # digest of the body a changed function from its former self.
+        code = fn.__code__
+        digest = hashlib.blake2b(code.co_code + repr(code.co_consts).encode(), digest_size=6)
+        read_name = f"{Path(code.co_filename).stem}.{fn.__qualname__}"
+        LIVE_READS[read_name] = names
 
         def body(_engine: Engine, read: str, key: tuple[int, ...], *args: Any, **kwargs: Any):
             token = _current_reads.set((*_current_reads.get(), read))
@@ -83,7 +93,7 @@ def live_read(*subjects: str, ttl: int = CACHE_TTL_S) -> Callable:
 
         # st.cache_data tells functions apart by module and name: one cache per read.
         body.__module__ = fn.__module__
-        body.__qualname__ = f"{fn.__qualname__}__live"
+        body.__qualname__ = f"{read_name}__live_{digest.hexdigest()}"
         cached = st.cache_data(ttl=ttl, show_spinner=False)(body)
 
         @functools.wraps(fn)
