@@ -126,7 +126,9 @@ def _rates(engine) -> dict:
     return {"backorder_rate": kpis.backorder_rate(engine), "fill_rate": kpis.fill_rate(engine)}
 
 
-@live_read("stock", "orders", "catalogue")
+# A year of cost of goods over today's stock: one order cannot move it visibly, so it is
+# re-read at most once a minute while orders come in.
+@live_read("stock", "orders", "catalogue", settle_s=60)
 def _turnover(engine):
     return kpis.inventory_turnover(engine)
 

@@ -13,8 +13,9 @@ the whole query costs a few microseconds even on the benchmark data.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Select, func, select
 
 from data.changes import SUBJECTS, check_subjects
 from data.schema import (
@@ -56,7 +57,11 @@ def subject_versions(conn: Connection, subjects: Iterable[str] = SUBJECTS) -> di
     A version rises each time a transaction that wrote one of the subject's tables commits.
     """
     names = check_subjects(subjects)
-    row = conn.execute(
-        select(*(func.coalesce(func.sum(change_counters.c[s]), 0).label(s) for s in names))
-    ).one()
+    row = conn.execute(_versions_select(names)).one()
     return {s: int(v) for s, v in zip(names, row, strict=True)}
+
+
+@lru_cache(maxsize=256)
+def _versions_select(names: tuple[str, ...]) -> Select:
+    # One statement object per subject list, so SQLAlchemy compiles it once.
+    return select(*(func.coalesce(func.sum(change_counters.c[s]), 0).label(s) for s in names))

@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,10 @@ from queries.data_version import subject_versions
 # Cached reads are keyed by their subjects' versions; the ttl only bounds memory and age.
 CACHE_TTL_S = 600
 SLOW_TTL_S = 3600
+
+# Reads with a settle time: the versions key each one last used, and since when.
+_settled: dict[tuple, tuple[tuple[int, ...], float]] = {}
+_settled_lock = threading.Lock()
 
 # Every live read defined so far: its name ("file stem.function") and the subjects it declared.
 LIVE_READS: dict[str, tuple[str, ...]] = {}
@@ -68,11 +74,14 @@ def current_reads() -> tuple[str, ...]:
     return _current_reads.get()
 
 
-def live_read(*subjects: str, ttl: int = CACHE_TTL_S) -> Callable:
+def live_read(*subjects: str, ttl: int = CACHE_TTL_S, settle_s: float = 0) -> Callable:
     """Cache a read ``fn(engine, *args)`` until a subject it depends on changes.
 
-    The other arguments key the cache as ``st.cache_data`` arguments do. The wrapped function
-    keeps ``subjects`` and ``read_name`` as attributes.
+    The other arguments key the cache as ``st.cache_data`` arguments do. ``settle_s`` is for
+    slow figures over a long window (a year's turnover) that one more order cannot visibly
+    move: after a change the cached figure is kept up to that many seconds more, so a busy
+    hour re-reads it at most once per ``settle_s`` instead of after every order. The wrapped
+    function keeps ``subjects`` and ``read_name`` as attributes.
     """
     names = check_subjects(subjects)
 
@@ -98,7 +107,20 @@ def live_read(*subjects: str, ttl: int = CACHE_TTL_S) -> Callable:
 
         @functools.wraps(fn)
         def call(engine: Engine, *args: Any, **kwargs: Any):
-            return cached(engine, read_name, versions(engine, names), *args, **kwargs)
+            key = versions(engine, names)
+            if settle_s:
+                key = _settled_key((read_name, id(engine), args, tuple(kwargs.items())), key)
+            return cached(engine, read_name, key, *args, **kwargs)
+
+        def _settled_key(slot: tuple, key: tuple[int, ...]) -> tuple[int, ...]:
+            now = time.monotonic()
+            with _settled_lock:
+                kept = _settled.get(slot)
+                if kept is not None and kept[0] != key and now - kept[1] < settle_s:
+                    return kept[0]
+                if kept is None or kept[0] != key:
+                    _settled[slot] = (key, now)
+            return key
 
         call.subjects = names
         call.read_name = read_name
