@@ -11,7 +11,7 @@ from sqlalchemy import select
 import operations
 from data.changes import COUNTER_TABLE, SUBJECTS, TABLE_SUBJECTS
 from data.db import make_engine, read_connection, write_session
-from data.schema import AuditLog, Base, Shipment, User
+from data.schema import AuditLog, Base, Setting, Shipment, User
 from operations.errors import ValidationError
 from queries.data_version import subject_versions
 from queries.stock import stock_overview
@@ -19,7 +19,7 @@ from tests import apptest_support, operations_world
 from tests.apptest_support import app_test, user_for_role
 from tests.operations_world import ensure_admin
 from tests.read_tracking import StatementLog
-from ui.db import LIVE_READS
+from ui.db import LIVE_READS, live_read
 
 fresh_caches = apptest_support.fresh_caches
 fresh_db_url = apptest_support.fresh_db_url
@@ -259,3 +259,48 @@ def test_each_cached_read_declares_every_subject_it_reads(db, page):
     assert read, f"{page} made no cached read"
     for name, subjects in read.items():
         assert subjects <= set(LIVE_READS[name]), (name, subjects - set(LIVE_READS[name]))
+
+
+# --- The cached-read helper itself ------------------------------------------------------------
+
+
+def _write_setting(engine, key: str) -> None:
+    with write_session(engine) as session:
+        session.add(Setting(key=key, value={"v": 1}))
+
+
+def test_a_live_read_re_reads_only_when_its_subjects_move(sqlite_engine):
+    calls: list[str] = []
+
+    @live_read("settings")
+    def read_settings(engine, label: str) -> int:
+        calls.append(label)
+        return len(calls)
+
+    assert read_settings(sqlite_engine, "a") == 1
+    assert read_settings(sqlite_engine, "a") == 1  # nothing moved: the cache answers
+    with write_session(sqlite_engine) as session:
+        session.add(AuditLog(actor="t", action="x", entity="y", entity_id="1"))
+    assert read_settings(sqlite_engine, "a") == 1  # the audit log is not a subject it reads
+    _write_setting(sqlite_engine, "one")
+    assert read_settings(sqlite_engine, "a") == 2
+    assert read_settings(sqlite_engine, "b") == 3  # other arguments, another entry
+
+
+def test_a_settling_read_waits_out_its_settle_time(sqlite_engine, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("ui.db.time.monotonic", lambda: clock[0])
+    calls: list[int] = []
+
+    @live_read("settings", settle_s=60)
+    def slow_figure(engine) -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert slow_figure(sqlite_engine) == 1
+    _write_setting(sqlite_engine, "one")
+    clock[0] += 30
+    assert slow_figure(sqlite_engine) == 1  # moved, but within the settle time
+    clock[0] += 31
+    assert slow_figure(sqlite_engine) == 2  # settled: the change is read
+    assert slow_figure(sqlite_engine) == 2
