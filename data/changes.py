@@ -166,10 +166,20 @@ def _note_write(conn, _cursor, _statement, _parameters, context, _executemany) -
     conn.info.setdefault(_NOTED, set()).update(subjects_of_table(name))
 
 
+_local_commits = 0  # counted writes committed by this process
+
+
+def local_commits() -> int:
+    """How many counted writes this process has committed (to know a memo is out of date)."""
+    return _local_commits
+
+
 def _count_on_commit(conn: Connection) -> None:
+    global _local_commits
     noted = conn.info.pop(_NOTED, None)
     if not noted:
         return
+    _local_commits += 1
     from data.schema import change_counters
 
     shard = conn.info.setdefault(_SHARD, random.randrange(SHARDS))

@@ -21,6 +21,7 @@ import functools
 import hashlib
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,19 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from data.bootstrap import ensure_database
-from data.changes import check_subjects
+from data.changes import check_subjects, local_commits
 from data.db import database_url, make_engine, read_connection
 from queries.data_version import subject_versions
 
 # Cached reads are keyed by their subjects' versions; the ttl only bounds memory and age.
 CACHE_TTL_S = 600
 SLOW_TTL_S = 3600
+
+# How long one reading of the versions serves the reads that follow it (one page run).
+VERSIONS_FRESH_S = 0.25
+_versions_memo: weakref.WeakKeyDictionary[Engine, tuple[float, int, dict[str, int]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 # Reads with a settle time: the versions key each one last used, and since when.
 _settled: dict[tuple, tuple[tuple[int, ...], float]] = {}
@@ -64,9 +71,22 @@ def engine() -> Engine:
 
 
 def versions(engine: Engine, subjects) -> tuple[int, ...]:
-    """The versions of ``subjects`` (sorted by name), read in one statement."""
-    with read_connection(engine) as conn:
-        return tuple(subject_versions(conn, subjects).values())
+    """The versions of ``subjects`` (sorted by name).
+
+    One statement reads every subject's version; the answer serves the reads of the same run
+    for ``VERSIONS_FRESH_S``, unless this process committed a write meanwhile. A key that old
+    can only be older than the data read after it, so the next refresh re-reads; it is never
+    newer than the data it keys.
+    """
+    now = time.monotonic()
+    commits = local_commits()
+    memo = _versions_memo.get(engine)
+    if memo is None or memo[1] != commits or not 0 <= now - memo[0] < VERSIONS_FRESH_S:
+        with read_connection(engine) as conn:
+            memo = (now, commits, subject_versions(conn))
+        _versions_memo[engine] = memo
+    every = memo[2]
+    return tuple(every[s] for s in sorted(subjects))
 
 
 def current_reads() -> tuple[str, ...]:
