@@ -19,6 +19,8 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session
 
+from data.changes import track_changes
+
 DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_SQLITE_PATH = DATA_DIR / "larder.db"
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -49,9 +51,12 @@ def make_engine(url: str | None = None, **kwargs) -> Engine:
             **kwargs,
         )
         _configure_sqlite(engine, in_memory=":memory:" in url or url in ("sqlite://", "sqlite:///"))
+        track_changes(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    track_changes(engine)
+    return engine
 
 
 def _configure_sqlite(engine: Engine, in_memory: bool) -> None:

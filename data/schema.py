@@ -14,8 +14,10 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     Float,
@@ -26,12 +28,15 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from data.changes import COUNTER_TABLE, SUBJECTS
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -880,3 +885,12 @@ class AuditLog(Base):
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
     note: Mapped[str] = mapped_column(String(300), default="")
+
+
+# Change counters: one row per shard, one column per subject (data/changes.py says how they move).
+change_counters = Table(
+    COUNTER_TABLE,
+    Base.metadata,
+    Column("shard", Integer, primary_key=True, autoincrement=False),
+    *(Column(subject, BigInteger, nullable=False, server_default="0") for subject in SUBJECTS),
+)

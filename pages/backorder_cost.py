@@ -12,13 +12,12 @@ from queries import finance as fin
 from queries import overview as ov
 from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, money, pct, qty, standard_table
-from ui.db import data_version, engine
+from ui.db import engine, live_read
 from ui.filters import PERIOD_LABELS, history_filters
 
 user = require_role("finance_manager")
 db = engine()
 
-CACHE_TTL_S = 600
 SLOW_TTL_S = 600  # cancellation chances: a year of history, re-read at most this often
 
 
@@ -29,19 +28,19 @@ def big_money(x) -> str:
     return money(x)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _summary(_engine, version: int, f: ov.Filters, period: str) -> pd.DataFrame:
-    return fin.cost_summary(_engine, f, period=period)
+@live_read("backorders", "catalogue", "orders")
+def _summary(engine, f: ov.Filters, period: str) -> pd.DataFrame:
+    return fin.cost_summary(engine, f, period=period)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _ledger(_engine, version: int, f: ov.Filters) -> pd.DataFrame:
-    return fin.cost_ledger(_engine, f)
+@live_read("backorders", "catalogue", "customers", "orders")
+def _ledger(engine, f: ov.Filters) -> pd.DataFrame:
+    return fin.cost_ledger(engine, f)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _cash(_engine, version: int) -> dict[str, float]:
-    return fin.cash_tied(_engine)
+@live_read("backorders", "catalogue", "orders", "purchasing")
+def _cash(engine) -> dict[str, float]:
+    return fin.cash_tied(engine)
 
 
 @st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
@@ -49,13 +48,12 @@ def _chances(_engine) -> pd.DataFrame:
     return ov.cancellation_chances(_engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _at_risk(_engine, version: int, f: ov.Filters) -> pd.DataFrame:
-    return ov.open_backorders_at_risk(_engine, f, chances=_chances(_engine))
+@live_read("backorders", "catalogue", "customers", "orders")
+def _at_risk(engine, f: ov.Filters) -> pd.DataFrame:
+    return ov.open_backorders_at_risk(engine, f, chances=_chances(engine))
 
 
 today = utcnow().date()
-version = data_version(db)
 
 st.title("Backorder cost")
 st.caption(
@@ -75,12 +73,12 @@ if not isinstance(chosen_range, tuple) or len(chosen_range) != 2:
     st.stop()
 f = ov.Filters(chosen_range[0], chosen_range[1], tuple(f_categories), tuple(f_segments))
 
-summary = _summary(db, version, f, period)
+summary = _summary(db, f, period)
 totals = summary[
     ["sales", "gross_margin", "backorder_cost", "margin_after_cost", "lost_sales", "lost_margin",
      "potential_revenue"]
 ].sum() if not summary.empty else pd.Series(dtype=float)  # fmt: skip
-at_risk = _at_risk(db, version, f)
+at_risk = _at_risk(db, f)
 sales = float(totals.get("sales", 0.0))
 
 tiles = st.columns(4)
@@ -206,7 +204,7 @@ standard_table(
 # --- Cash ----------------------------------------------------------------------------------
 
 st.subheader("Cash tied up")
-cash = _cash(db, version)
+cash = _cash(db)
 left, mid, right = st.columns(3)
 with left:
     kpi_tile("In open purchase orders", cash["open_purchase_orders"], fin.CASH_HELP, fmt=money)
@@ -229,7 +227,7 @@ with right:
 
 st.subheader("Cost ledger")
 st.caption("One row per entry, for accounting: date, kind, amount, order, customer, category.")
-ledger = _ledger(db, version, f)
+ledger = _ledger(db, f)
 LEDGER_COLUMNS = {
     "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD HH:mm"),
     "kind": st.column_config.TextColumn("Kind"),

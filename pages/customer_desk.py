@@ -13,12 +13,11 @@ from operations.errors import LarderError
 from queries import customer_desks as desks
 from ui.auth import require_role
 from ui.components import empty_state, error_state, kpi_tile, pct, show_success, standard_table
-from ui.db import data_version, engine
+from ui.db import engine, live_read
 
 user = require_role("customer_service")
 db = engine()
 
-CACHE_TTL_S = 600
 FLASH_KEY = "customer_desk_flash"
 # Customer service sees every customer: no representative's filter.
 EVERY_CUSTOMER = None
@@ -52,24 +51,24 @@ LINE_TABLE = {
 }
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _kpis(_engine, version: int, target: float) -> dict:
-    return desks.service_kpis(_engine, target_hours=target)
+@live_read("customers", "orders")
+def _kpis(engine, target: float) -> dict:
+    return desks.service_kpis(engine, target_hours=target)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _trend(_engine, version: int, target: float) -> pd.DataFrame:
-    return desks.service_trend(_engine, target_hours=target)
+@live_read("customers", "orders")
+def _trend(engine, target: float) -> pd.DataFrame:
+    return desks.service_trend(engine, target_hours=target)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _find_customers(_engine, version: int, text: str) -> pd.DataFrame:
-    return desks.find_customers(_engine, text, sales_rep_id=EVERY_CUSTOMER)
+@live_read("backorders", "customers", "orders")
+def _find_customers(engine, text: str) -> pd.DataFrame:
+    return desks.find_customers(engine, text, sales_rep_id=EVERY_CUSTOMER)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _search(_engine, version: int, text: str) -> pd.DataFrame:
-    return desks.find_orders(_engine, text, sales_rep_id=EVERY_CUSTOMER)
+@live_read("backorders", "catalogue", "customers", "orders")
+def _search(engine, text: str) -> pd.DataFrame:
+    return desks.find_orders(engine, text, sales_rep_id=EVERY_CUSTOMER)
 
 
 def hours(x) -> str:
@@ -83,9 +82,8 @@ def rating(x) -> str:
 st.title("Customer desk")
 show_success(FLASH_KEY)
 
-version = data_version(db)
 target = desks.desk_settings(db)["response_target_hours"]
-figures = _kpis(db, version, target)
+figures = _kpis(db, target)
 window = f"the last {desks.KPI_WINDOW_DAYS} days"
 cols = st.columns(5)
 with cols[0]:
@@ -310,7 +308,7 @@ def customer_view(customer_id: int) -> None:
 
 
 def trend() -> None:
-    weekly = _trend(db, version, target)
+    weekly = _trend(db, target)
     if weekly.empty:
         empty_state("No questions, orders or ratings in the last weeks.")
         return
@@ -341,7 +339,7 @@ def trend() -> None:
 
 
 if search.strip():
-    customers = _find_customers(db, version, search.strip())
+    customers = _find_customers(db, search.strip())
     customer_position = None
     if not customers.empty:
         st.markdown(f"**Customers matching “{search.strip()}”** — select one to open it.")
@@ -359,7 +357,7 @@ if search.strip():
             file_name="customers",
             select_row=True,
         )
-    found = _search(db, version, search.strip())
+    found = _search(db, search.strip())
     st.markdown(f"**Orders matching “{search.strip()}”** — select one to open it.")
     position = standard_table(
         found,

@@ -25,12 +25,11 @@ from ui.components import (
     standard_table,
     waiting_backorders_table,
 )
-from ui.db import data_version, engine
+from ui.db import engine, live_read
 
 user = require_role("logistics_manager")
 db = engine()
 
-CACHE_TTL_S = 600
 FLASH_KEY = "transit_flash"
 ANY = "(any)"
 CHANNEL_LABELS = {"phone": "Phone call", "email": "Mail", "sms": "Text message",
@@ -42,52 +41,51 @@ def chosen(value):
     return None if value == ANY else value
 
 
-# --- Cached reads (keyed by the data version) ----------------------------------------------
+# --- Cached reads (each keyed by the versions of the subjects it reads) -------------------
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _record(_engine, version: int) -> purchasing.LeadTimeRecord:
-    return purchasing.lead_time_record(_engine)
+@live_read("catalogue", "models", "purchasing")
+def _record(engine) -> purchasing.LeadTimeRecord:
+    return purchasing.lead_time_record(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _inbound(_engine, version: int, only_filling: bool) -> pd.DataFrame:
+@live_read("backorders", "catalogue", "customers", "models", "purchasing", "shipments")
+def _inbound(engine, only_filling: bool) -> pd.DataFrame:
     return shipments.inbound_in_transit(
-        _engine, only_filling_backorders=only_filling, record=_record(_engine, version)
+        engine, only_filling_backorders=only_filling, record=_record(engine)
     )
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _outbound(_engine, version: int, only_backordered: bool, only_late: bool) -> pd.DataFrame:
+@live_read("backorders", "catalogue", "customers", "orders", "shipments")
+def _outbound(engine, only_backordered: bool, only_late: bool) -> pd.DataFrame:
     return shipments.outbound_in_transit(
-        _engine, only_backordered=only_backordered, only_predicted_late=only_late
+        engine, only_backordered=only_backordered, only_predicted_late=only_late
     )
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _on_time(_engine, version: int) -> pd.DataFrame:
-    return shipments.on_time_by_carrier_region(_engine)
+@live_read("catalogue", "shipments")
+def _on_time(engine) -> pd.DataFrame:
+    return shipments.on_time_by_carrier_region(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _transit(_engine, version: int) -> shipments.TransitRecord:
-    return shipments.transit_times(_engine)
+@live_read("catalogue", "models", "shipments")
+def _transit(engine) -> shipments.TransitRecord:
+    return shipments.transit_times(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _value(_engine, version: int) -> shipments.InTransitValue:
-    return shipments.in_transit_value(_engine)
+@live_read("orders", "purchasing", "shipments")
+def _value(engine) -> shipments.InTransitValue:
+    return shipments.in_transit_value(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _carriers(_engine, version: int) -> pd.DataFrame:
-    return shipments.carrier_choices(_engine)
+@live_read("catalogue")
+def _carriers(engine) -> pd.DataFrame:
+    return shipments.carrier_choices(engine)
 
 
 # --- Page ----------------------------------------------------------------------------------
 
-version = data_version(db)
-carriers = _carriers(db, version)
+carriers = _carriers(db)
 carrier_names = dict(zip(carriers["id"], carriers["name"], strict=True))
 
 st.title("In transit")
@@ -113,13 +111,13 @@ with st.sidebar:
     )
     f_late = st.toggle("Outbound: only predicted late", value=False, key="transit_only_late")
 
-inbound = _inbound(db, version, f_filling)
-outbound = _outbound(db, version, f_backordered, f_late)
+inbound = _inbound(db, f_filling)
+outbound = _outbound(db, f_backordered, f_late)
 if chosen(f_carrier) is not None:
     inbound = inbound[inbound["carrier_id"] == f_carrier]
     outbound = outbound[outbound["carrier_id"] == f_carrier]
-on_time = _on_time(db, version)
-value = _value(db, version)
+on_time = _on_time(db)
+value = _value(db)
 
 tiles = st.columns(5)
 with tiles[0]:
@@ -420,7 +418,7 @@ def outbound_view() -> None:
 
 
 def carriers_view() -> None:
-    record = _transit(db, version)
+    record = _transit(db)
     left, right = st.columns(2)
     with left:
         st.markdown(

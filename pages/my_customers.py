@@ -26,12 +26,11 @@ from ui.components import (
     show_success,
     standard_table,
 )
-from ui.db import data_version, engine
+from ui.db import engine, live_read
 
 user = require_role("sales_rep")
 db = engine()
 
-CACHE_TTL_S = 600
 FLASH_KEY = "my_customers_flash"
 ANY = "(any)"
 RISK_BANDS = ("high", "medium", "low", "unknown")
@@ -51,25 +50,27 @@ RISK_HELP = (
 )
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _backorders(_engine, version: int, rep_id: int) -> pd.DataFrame:
-    return desks.open_backorders(_engine, sales_rep_id=rep_id)
+@live_read("backorders", "catalogue", "customers", "orders")
+def _backorders(engine, rep_id: int) -> pd.DataFrame:
+    return desks.open_backorders(engine, sales_rep_id=rep_id)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _customers(_engine, version: int, rep_id: int) -> pd.DataFrame:
-    return desks.customers_in_scope(_engine, sales_rep_id=rep_id)
+@live_read("backorders", "customers", "orders")
+def _customers(engine, rep_id: int) -> pd.DataFrame:
+    return desks.customers_in_scope(engine, sales_rep_id=rep_id)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _kpis(_engine, version: int, rep_id: int) -> dict:
-    return desks.rep_kpis(_engine, sales_rep_id=rep_id)
+@live_read("backorders", "catalogue", "customers", "orders", "shipments")
+def _kpis(engine, rep_id: int) -> dict:
+    return desks.rep_kpis(engine, sales_rep_id=rep_id)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _alternatives(_engine, version: int, product_id: int, customer_id: int, needed):
+@live_read(
+    "backorders", "catalogue", "customers", "models", "orders", "purchasing", "settings", "stock"
+)
+def _alternatives(engine, product_id: int, customer_id: int, needed):
     return desks.ranked_alternatives(
-        _engine, product_id=product_id, customer_id=customer_id, needed_date=needed
+        engine, product_id=product_id, customer_id=customer_id, needed_date=needed
     )
 
 
@@ -93,9 +94,8 @@ if rep_id is None:
 
 show_success(FLASH_KEY)
 
-version = data_version(db)
-backorders = _backorders(db, version, rep_id)
-customers = _customers(db, version, rep_id)
+backorders = _backorders(db, rep_id)
+customers = _customers(db, rep_id)
 names = dict(zip(customers["customer_id"], customers["name"], strict=True))
 st.caption(
     f"{len(customers)} customers of yours; {len(backorders)} open backorders. "
@@ -103,7 +103,7 @@ st.caption(
 )
 
 # --- KPIs ----------------------------------------------------------------------------------
-figures = _kpis(db, version, rep_id)
+figures = _kpis(db, rep_id)
 cols = st.columns(5)
 with cols[0]:
     kpi_tile(
@@ -263,9 +263,8 @@ def offer_substitute(row: pd.Series) -> None:
         f"{row['customer']} waits for {row['qty_open']} x {row['product']}, likely "
         f"{row['likely_date']} (late case {row['late_date']}): {row['reason']}"
     )
-    version = data_version(db)
     ranked = _alternatives(
-        db, version, int(row["product_id"]), int(row["customer_id"]), row["promised_date"]
+        db, int(row["product_id"]), int(row["customer_id"]), row["promised_date"]
     )
     if ranked.empty:
         empty_state(

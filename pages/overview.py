@@ -14,15 +14,13 @@ from operations.root_cause import RULE_HELP
 from queries import overview as ov
 from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, money, pct, qty, standard_table
-from ui.db import data_version, engine
+from ui.db import engine, live_read
 from ui.filters import PERIOD_LABELS, history_filters
 from ui.weekly_report import weekly_report_download
 
 user = require_role("owner")
 db = engine()
 
-# Cached reads are keyed by the data version; the ttl is only a safety net.
-CACHE_TTL_S = 600
 # Slow-moving figures over a year of history (on-time delivery, cancellation chances) are
 # re-read at most this often instead of after every order.
 SLOW_TTL_S = 600
@@ -33,22 +31,22 @@ CAUSE_CHART = "overview_cause_chart"
 BASIS_LABELS = {"line_rate": "Lines", "unit_rate": "Units"}
 
 
-# --- Cached reads (keyed by the data version, so they re-read only after a change) ---------
+# --- Cached reads (each keyed by the versions of the subjects it reads) -------------------
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _rates_by(_engine, version: int, dimension: str, f: ov.Filters) -> pd.DataFrame:
-    return ov.rates_by(_engine, dimension, f)
+@live_read("orders")
+def _rates_by(engine, dimension: str, f: ov.Filters) -> pd.DataFrame:
+    return ov.rates_by(engine, dimension, f)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _rates_by_period(_engine, version: int, period: str, f: ov.Filters) -> pd.DataFrame:
-    return ov.rates_by_period(_engine, period, f)
+@live_read("orders")
+def _rates_by_period(engine, period: str, f: ov.Filters) -> pd.DataFrame:
+    return ov.rates_by_period(engine, period, f)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _rate_kpis(_engine, version: int, f: ov.Filters) -> ov.RateKpis:
-    return ov.rate_kpis(_engine, f)
+@live_read("orders")
+def _rate_kpis(engine, f: ov.Filters) -> ov.RateKpis:
+    return ov.rate_kpis(engine, f)
 
 
 @st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
@@ -61,29 +59,29 @@ def _chances(_engine) -> pd.DataFrame:
     return ov.cancellation_chances(_engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _at_risk(_engine, version: int, f: ov.Filters) -> pd.DataFrame:
-    return ov.open_backorders_at_risk(_engine, f, chances=_chances(_engine))
+@live_read("backorders", "catalogue", "customers", "orders")
+def _at_risk(engine, f: ov.Filters) -> pd.DataFrame:
+    return ov.open_backorders_at_risk(engine, f, chances=_chances(engine))
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _month(_engine, version: int, f: ov.Filters, today: dt.date) -> pd.DataFrame:
-    return ov.month_against_last_year(_engine, f, today)
+@live_read("catalogue", "orders")
+def _month(engine, f: ov.Filters, today: dt.date) -> pd.DataFrame:
+    return ov.month_against_last_year(engine, f, today)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _forecast(_engine, version: int, f: ov.Filters) -> pd.DataFrame:
-    return ov.demand_against_forecast(_engine, f)
+@live_read("catalogue", "models", "orders")
+def _forecast(engine, f: ov.Filters) -> pd.DataFrame:
+    return ov.demand_against_forecast(engine, f)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _causes(_engine, version: int, f: ov.Filters, by: str, period: str) -> pd.DataFrame:
-    return ov.cause_shares(_engine, f, by=by, period=period)
+@live_read("orders")
+def _causes(engine, f: ov.Filters, by: str, period: str) -> pd.DataFrame:
+    return ov.cause_shares(engine, f, by=by, period=period)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _lines(_engine, version: int, f: ov.Filters, causes: tuple[str, ...]) -> pd.DataFrame:
-    return ov.backorder_lines(_engine, f, causes=causes)
+@live_read("backorders", "catalogue", "customers", "orders")
+def _lines(engine, f: ov.Filters, causes: tuple[str, ...]) -> pd.DataFrame:
+    return ov.backorder_lines(engine, f, causes=causes)
 
 
 # --- Chart selections (Streamlit keeps them in session state under the chart's key) --------
@@ -121,7 +119,6 @@ def period_window(label: str, period: str, table: pd.DataFrame) -> tuple[dt.date
 # --- Page ----------------------------------------------------------------------------------
 
 today = utcnow().date()
-version = data_version(db)
 
 st.title("Overview")
 st.caption(
@@ -160,9 +157,9 @@ pick_cause_category = picked(CAUSE_CHART, "cause_pick", "group")
 
 # --- KPIs ----------------------------------------------------------------------------------
 
-rates = _rate_kpis(db, version, base)
+rates = _rate_kpis(db, base)
 on_time, delivered = _on_time(db, base)
-at_risk = _at_risk(db, version, base)
+at_risk = _at_risk(db, base)
 tiles = st.columns(4)
 with tiles[0]:
     kpi_tile(
@@ -221,7 +218,7 @@ def rate_bars(data: pd.DataFrame, field: str, param: str) -> alt.Chart:
 
 left, right = st.columns(2)
 with left:
-    by_category = _rates_by(db, version, "category", narrowed(base, segments=pick_segment))
+    by_category = _rates_by(db, "category", narrowed(base, segments=pick_segment))
     st.markdown(
         "**By category**" + (f" — segment {', '.join(pick_segment)}" if pick_segment else "")
     )
@@ -236,7 +233,7 @@ with left:
             width="stretch",
         )
 with right:
-    by_segment = _rates_by(db, version, "segment", narrowed(base, categories=pick_category))
+    by_segment = _rates_by(db, "segment", narrowed(base, categories=pick_category))
     st.markdown(
         "**By customer segment**"
         + (f" — category {', '.join(pick_category)}" if pick_category else "")
@@ -253,7 +250,7 @@ with right:
         )
 
 picked_filters = narrowed(base, categories=pick_category, segments=pick_segment)
-trend = _rates_by_period(db, version, period, picked_filters)
+trend = _rates_by_period(db, period, picked_filters)
 st.markdown(
     f"**{rate_title} per {period}**"
     + (f" — {', '.join(pick_category + pick_segment)}" if pick_category or pick_segment else "")
@@ -291,7 +288,7 @@ else:
 trend_left, trend_right = st.columns([3, 2])
 with trend_left:
     st.markdown("**Units ordered per week, with the demand forecast**")
-    demand = _forecast(db, version, picked_filters)
+    demand = _forecast(db, picked_filters)
     if demand.empty:
         empty_state("No orders in these weeks.")
     else:
@@ -324,7 +321,7 @@ with trend_left:
             "categories (segments do not apply to it)."
         )
 with trend_right:
-    month = _month(db, version, picked_filters, today)
+    month = _month(db, picked_filters, today)
     this, last = month.iloc[0], month.iloc[1]
     st.markdown(f"**This month against {last['from']:%B %Y}**")
     change = (
@@ -363,7 +360,7 @@ cause_colour = alt.Color(
 )
 with cause_left:
     st.markdown("**Share by category**")
-    by_cat = _causes(db, version, narrowed(base, segments=pick_segment), "category", period)
+    by_cat = _causes(db, narrowed(base, segments=pick_segment), "category", period)
     if by_cat.empty:
         empty_state("No backorders in these weeks.")
     else:
@@ -395,7 +392,7 @@ with cause_left:
         )
 with cause_right:
     st.markdown(f"**Share by {period}**")
-    by_period = _causes(db, version, picked_filters, "period", period)
+    by_period = _causes(db, picked_filters, "period", period)
     if by_period.empty:
         empty_state("No backorders in these weeks.")
     else:
@@ -437,7 +434,7 @@ st.caption(
     + (f"; {', '.join(described)}" if described else "; all categories and segments")
     + f". Newest first, at most {qty(ov.DRILL_LIMIT)} lines."
 )
-lines = _lines(db, version, drill, pick_cause)
+lines = _lines(db, drill, pick_cause)
 LINE_COLUMNS = {
     "order_number": st.column_config.TextColumn("Order"),
     "placed": st.column_config.DatetimeColumn("Placed", format="YYYY-MM-DD HH:mm"),

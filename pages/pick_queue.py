@@ -14,12 +14,12 @@ from operations.errors import LarderError
 from queries import picking
 from ui.auth import require_role
 from ui.components import empty_state, error_state, kpi_tile, pct, qty, show_success, standard_table
-from ui.db import data_version, engine
+from ui.db import engine, live_read
 
 user = require_role("warehouse_operator")
 db = engine()
 
-# Cached reads are keyed by the data version; the ttl is only a safety net.
+# The route plan is keyed by its bins; the ttl bounds the memory it holds.
 CACHE_TTL_S = 600
 BATCH_SIZES = (10, 20, 40)
 DEFAULT_BATCH_SIZE = 20
@@ -42,37 +42,37 @@ def chosen(value):
     return None if value == ANY else value
 
 
-# --- Cached reads (keyed by the data version, so they re-read only after a change) ---------
+# --- Cached reads (each keyed by the versions of the subjects it reads) -------------------
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _queue(_engine, version: int, zone, search) -> pd.DataFrame:
-    return picking.open_pick_tasks(_engine, zone=zone, search=search)
+@live_read("backorders", "catalogue", "customers", "orders", "picking", "stock")
+def _queue(engine, zone, search) -> pd.DataFrame:
+    return picking.open_pick_tasks(engine, zone=zone, search=search)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _to_pack(_engine, version: int) -> pd.DataFrame:
-    return picking.tasks_to_pack(_engine)
+@live_read("catalogue", "customers", "orders", "picking")
+def _to_pack(engine) -> pd.DataFrame:
+    return picking.tasks_to_pack(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _kpis(_engine, version: int) -> picking.PickKpis:
-    return picking.pick_kpis(_engine)
+@live_read("orders", "picking")
+def _kpis(engine) -> picking.PickKpis:
+    return picking.pick_kpis(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _zones(_engine, version: int) -> list[str]:
-    return picking.pick_zones(_engine)
+@live_read("catalogue", "picking")
+def _zones(engine) -> list[str]:
+    return picking.pick_zones(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _floor(_engine, version: int) -> pd.DataFrame:
-    return picking.floor_plan(_engine)
+@live_read("catalogue")
+def _floor(engine) -> pd.DataFrame:
+    return picking.floor_plan(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _extent(_engine, version: int) -> tuple:
-    return picking.floor_extent(_engine)
+@live_read("catalogue")
+def _extent(engine) -> tuple:
+    return picking.floor_extent(engine)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -83,8 +83,7 @@ def _route(bins: tuple[tuple, ...], extent: tuple[float, float]) -> picking.Rout
 
 # --- Page ----------------------------------------------------------------------------------
 
-version = data_version(db)
-zones = _zones(db, version)
+zones = _zones(db)
 
 st.title("Pick queue")
 st.caption(
@@ -112,7 +111,7 @@ with st.sidebar:
 
 
 def kpi_row() -> None:
-    values = _kpis(db, version)
+    values = _kpis(db)
     tiles = st.columns(3)
     with tiles[0]:
         kpi_tile("Lines picked today", values.lines_picked_today, picking.LINES_PICKED_HELP)
@@ -141,7 +140,7 @@ def current_batch(zone: str | None, size: int) -> list[dict]:
         statuses = picking.task_statuses(db, [t["task_id"] for t in batch["tasks"]])
         if any(statuses.get(t["task_id"]) == "open" for t in batch["tasks"]):
             return [dict(t, status=statuses.get(t["task_id"], "gone")) for t in batch["tasks"]]
-    queue = _queue(db, version, zone, None)
+    queue = _queue(db, zone, None)
     if queue.empty:
         st.session_state.pop(BATCH_KEY, None)
         return []
@@ -199,7 +198,7 @@ def route_list(walk: list[dict]) -> None:
 
 
 def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
-    floor = _floor(db, version)
+    floor = _floor(db)
     path = pd.DataFrame(route.path, columns=["x", "y"]).reset_index(names="step")
     rank = {code: i + 1 for i, code in enumerate(route.order)}
     tasks = pd.DataFrame(
@@ -411,7 +410,7 @@ def pick_tab() -> None:
         )
         return
     bins = tuple((t["bin_code"], t["aisle"], t["bay"], float(t["x"]), float(t["y"])) for t in batch)
-    route = _route(bins, _extent(db, version))
+    route = _route(bins, _extent(db))
     walk = in_walking_order(batch, route.order)
     open_count = sum(t["status"] == "open" for t in walk)
     st.markdown(f"**Batch of {len(walk)} tasks in {len(route.order)} bins** · {open_count} to pick")
@@ -423,7 +422,7 @@ def pick_tab() -> None:
 
 
 def pack_tab() -> None:
-    to_pack = _to_pack(db, version)
+    to_pack = _to_pack(db)
     if to_pack.empty:
         empty_state("Nothing picked is waiting to be packed.")
         return
@@ -478,7 +477,7 @@ QUEUE_COLUMNS = {
 
 
 def queue_tab() -> None:
-    queue = _queue(db, version, chosen(f_zone), f_search or None)
+    queue = _queue(db, chosen(f_zone), f_search or None)
     queue = queue.assign(promised_date=pd.to_datetime(queue["promised_date"]))
     standard_table(
         queue[list(QUEUE_COLUMNS)],

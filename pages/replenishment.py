@@ -25,12 +25,11 @@ from ui.components import (
     standard_table,
     waiting_backorders_table,
 )
-from ui.db import data_version, engine
+from ui.db import engine, live_read
 
 user = require_role("purchasing_manager")
 db = engine()
 
-CACHE_TTL_S = 600
 FLASH_KEY = "replen_flash"
 ANY = "(any)"
 CHANNEL_LABELS = {"phone": "Phone call", "email": "Mail", "sms": "Text message",
@@ -50,53 +49,52 @@ def days_text(x) -> str:
     return f"{x * 24:.1f} hours" if x < 1 else f"{x:.1f} days"
 
 
-# --- Cached reads (keyed by the data version) ----------------------------------------------
+# --- Cached reads (each keyed by the versions of the subjects it reads) -------------------
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _record(_engine, version: int) -> purchasing.LeadTimeRecord:
-    return purchasing.lead_time_record(_engine)
+@live_read("catalogue", "models", "purchasing")
+def _record(engine) -> purchasing.LeadTimeRecord:
+    return purchasing.lead_time_record(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _inbox(_engine, version: int) -> pd.DataFrame:
-    return purchasing.low_stock_inbox(_engine, record=_record(_engine, version))
+@live_read("backorders", "catalogue", "models", "orders", "purchasing", "settings", "stock")
+def _inbox(engine) -> pd.DataFrame:
+    return purchasing.low_stock_inbox(engine, record=_record(engine))
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _drafts(_engine, version: int) -> pd.DataFrame:
-    return purchasing.draft_purchase_orders(_engine, record=_record(_engine, version))
+@live_read("backorders", "catalogue", "models", "orders", "purchasing", "settings", "stock")
+def _drafts(engine) -> pd.DataFrame:
+    return purchasing.draft_purchase_orders(engine, record=_record(engine))
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _open_pos(_engine, version: int) -> pd.DataFrame:
-    return purchasing.late_and_at_risk(_engine, include_all=True, record=_record(_engine, version))
+@live_read("backorders", "catalogue", "customers", "models", "purchasing")
+def _open_pos(engine) -> pd.DataFrame:
+    return purchasing.late_and_at_risk(engine, include_all=True, record=_record(engine))
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _scorecard(_engine, version: int) -> pd.DataFrame:
-    return purchasing.supplier_scorecard(_engine, record=_record(_engine, version))
+@live_read("catalogue", "models", "purchasing")
+def _scorecard(engine) -> pd.DataFrame:
+    return purchasing.supplier_scorecard(engine, record=_record(engine))
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _lead_kpi(_engine, version: int) -> purchasing.PurchasingLeadTime:
-    return purchasing.purchasing_lead_time(_engine)
+@live_read("purchasing")
+def _lead_kpi(engine) -> purchasing.PurchasingLeadTime:
+    return purchasing.purchasing_lead_time(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _suppliers(_engine, version: int) -> pd.DataFrame:
-    return purchasing.supplier_contacts(_engine)
+@live_read("catalogue")
+def _suppliers(engine) -> pd.DataFrame:
+    return purchasing.supplier_contacts(engine)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _carriers(_engine, version: int) -> pd.DataFrame:
-    return purchasing.carrier_choices(_engine)
+@live_read("catalogue")
+def _carriers(engine) -> pd.DataFrame:
+    return purchasing.carrier_choices(engine)
 
 
 # --- Page ----------------------------------------------------------------------------------
 
-version = data_version(db)
-suppliers = _suppliers(db, version)
+suppliers = _suppliers(db)
 supplier_names = dict(zip(suppliers["id"], suppliers["name"], strict=True))
 
 st.title("Replenishment")
@@ -115,15 +113,15 @@ with st.sidebar:
         key="replen_supplier",
     )
 
-inbox = _inbox(db, version)
-drafts = _drafts(db, version)
-open_pos = _open_pos(db, version)
+inbox = _inbox(db)
+drafts = _drafts(db)
+open_pos = _open_pos(db)
 if chosen(f_supplier) is not None:
     inbox = inbox[inbox["supplier_id"] == f_supplier]
     drafts = drafts[drafts["supplier_id"] == f_supplier]
     open_pos = open_pos[open_pos["supplier_id"] == f_supplier]
 at_risk = open_pos[open_pos["overdue"] | open_pos["predicted_late"]]
-lead = _lead_kpi(db, version)
+lead = _lead_kpi(db)
 
 tiles = st.columns(5)
 with tiles[0]:
@@ -396,7 +394,7 @@ def _add_line_form(po_id: int, number: str) -> None:
 
 
 def _send_form(po_id: int, number: str, supplier_id: int) -> None:
-    carriers = _carriers(db, version)
+    carriers = _carriers(db)
     carrier_names = dict(zip(carriers["id"], carriers["name"], strict=True))
     quoted = suppliers.loc[suppliers["id"] == supplier_id, "lead_time_days"]
     default = utcnow().date() + dt.timedelta(days=int(quoted.iloc[0]) if len(quoted) else 7)
@@ -609,8 +607,8 @@ SCORE_COLUMNS = {
 
 
 def supplier_record() -> None:
-    card = _scorecard(db, version)
-    record = _record(db, version)
+    card = _scorecard(db)
+    record = _record(db)
     if chosen(f_supplier) is not None:
         card = card[card["supplier_id"] == f_supplier]
     st.caption(f"Lead times from the lead-time model: {record.source}.")

@@ -16,7 +16,7 @@ from operations.validation import quantity
 from queries import backorders, catalogue, orders
 from ui.auth import require_role
 from ui.components import empty_state, error_state, money, qty, standard_table
-from ui.db import data_version, engine
+from ui.db import engine, live_read
 from ui.format import (
     count_column,
     date_column,
@@ -44,7 +44,6 @@ CONFIRMATION_KEY = "shop_confirmation"
 NOTICE_KEY = "shop_notice"
 LARGE_ASKED_KEY = "shop_large_asked"  # the write side asked to confirm unusually large lines
 LARGE_CONFIRM_KEY = "shop_confirm_large"
-CACHE_TTL_S = 600
 # "No filter" option of the select boxes (a None option renders as an empty placeholder).
 ANY = "(any)"
 CHOICE_LABELS = {
@@ -60,12 +59,10 @@ if profile is None:
 cart: dict[str, int] = st.session_state.setdefault(CART_KEY, {})
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _catalogue(
-    _engine, version: int, text: str, category: str | None, customer_id: int
-) -> pd.DataFrame:
+@live_read("backorders", "catalogue", "customers", "models", "purchasing", "settings", "stock")
+def _catalogue(engine, text: str, category: str | None, customer_id: int) -> pd.DataFrame:
     return catalogue.search_catalogue(
-        _engine, text=text or None, category=category, customer_id=customer_id
+        engine, text=text or None, category=category, customer_id=customer_id
     )
 
 
@@ -145,9 +142,7 @@ def browse() -> None:
         format_func=lambda c: "All categories" if c == ANY else c,
         key="shop_category",
     )
-    found = _catalogue(
-        db, data_version(db), text.strip(), None if category == ANY else category, customer_id
-    )
+    found = _catalogue(db, text.strip(), None if category == ANY else category, customer_id)
     if found.empty:
         empty_state("No product matches your search.", "Try a shorter word or another category.")
         return

@@ -18,12 +18,14 @@ from ui.components import (
     error_state,
     kpi_tile,
     money,
+    paged_table,
     pct,
     qty,
     show_success,
     standard_table,
+    table_page,
 )
-from ui.db import data_version, engine
+from ui.db import engine, live_read
 from ui.format import (
     count_column,
     date_column,
@@ -37,14 +39,13 @@ from ui.weekly_report import weekly_report_download
 user = require_role("warehouse_manager")
 db = engine()
 
-# Cached reads are keyed by the data version; the ttl is only a safety net.
-CACHE_TTL_S = 600
 FLASH_KEY = "stock_control_flash"
 # (product id, message) when the write side asked to confirm unusually large thresholds
 THRESHOLD_ASKED_KEY = "threshold_confirm_asked"
 ALERTS_SHOWN = 4  # the most urgent first; the stock table must stay near the first screen
 TABLE_HEIGHT = 420
 TABLE_ROWS_BEFORE_SCROLL = 11
+PAGE_ROWS = 50  # rows of the live stock table sent per refresh
 # The sections below the KPIs. The open one is kept across reruns (a save stays on its tab), and
 # the threshold editor sits one click away instead of below a table of every product.
 TAB_KEY = "stock_tab"
@@ -75,35 +76,73 @@ def chosen(value):
     return None if value == ANY else value
 
 
-# --- Cached reads (keyed by the data version, so they re-read only after a change) ---------
+# --- Cached reads (each keyed by the versions of the subjects it reads) -------------------
+
+# The stock position of a product: levels, open POs, open backorders, demand, its thresholds
+# and the low-stock ratio setting.
+STOCK_SUBJECTS = ("stock", "orders", "backorders", "purchasing", "catalogue", "settings")
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _overview(_engine, version: int, category, supplier_id, status, search) -> pd.DataFrame:
-    return stock.stock_overview(
-        _engine, category=category, supplier_id=supplier_id, status=status, search=search
+@live_read(*STOCK_SUBJECTS)
+def _overview(engine) -> pd.DataFrame:
+    """Every active product, read once per version: alerts, counts and choices come from it."""
+    return stock.stock_overview(engine)
+
+
+@live_read(*STOCK_SUBJECTS)
+def _alerts(engine) -> pd.DataFrame:
+    return stock.alerts_from(_overview(engine))
+
+
+@live_read(*STOCK_SUBJECTS)
+def _status_counts(engine) -> pd.DataFrame:
+    return stock.status_counts_from(_overview(engine))
+
+
+@live_read(*STOCK_SUBJECTS)
+def _product_labels(engine) -> dict[int, str]:
+    products = _overview(engine).sort_values("sku")
+    return dict(
+        zip(products["product_id"], products["sku"] + " — " + products["name"], strict=True)
     )
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _kpis(_engine, version: int) -> dict:
-    return {
-        "backorder_rate": kpis.backorder_rate(_engine),
-        "fill_rate": kpis.fill_rate(_engine),
-        "turnover": kpis.inventory_turnover(_engine),
-        "open_backorders": kpis.open_backorders(_engine),
-    }
+@live_read(*STOCK_SUBJECTS)
+def _page(engine, category, supplier_id, status, search, sort, descending, offset):
+    return stock.stock_page(
+        engine,
+        category=category,
+        supplier_id=supplier_id,
+        status=status,
+        search=search,
+        sort=sort,
+        descending=descending,
+        limit=PAGE_ROWS,
+        offset=offset,
+    )
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _alerts(_engine, version: int) -> pd.DataFrame:
-    return stock.low_stock_alerts(_engine)
+@live_read("orders")
+def _rates(engine) -> dict:
+    return {"backorder_rate": kpis.backorder_rate(engine), "fill_rate": kpis.fill_rate(engine)}
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _report(_engine, version: int, category, supplier_id, segment, min_age, max_age):
+# A year of cost of goods over today's stock: one order cannot move it visibly, so it is
+# re-read at most once a minute while orders come in.
+@live_read("stock", "orders", "catalogue", settle_s=60)
+def _turnover(engine):
+    return kpis.inventory_turnover(engine)
+
+
+@live_read("backorders")
+def _open_backorders(engine):
+    return kpis.open_backorders(engine)
+
+
+@live_read("backorders", "orders", "customers", "catalogue")
+def _report(engine, category, supplier_id, segment, min_age, max_age):
     return backorder_queries.backorder_report(
-        _engine,
+        engine,
         category=category,
         supplier_id=supplier_id,
         segment=segment,
@@ -112,25 +151,20 @@ def _report(_engine, version: int, category, supplier_id, segment, min_age, max_
     )
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _trend(_engine, version: int) -> pd.DataFrame:
-    return kpis.backorder_rate_by_category_week(_engine, weeks=12)
+@live_read("orders", "catalogue")
+def _trend(engine) -> pd.DataFrame:
+    return kpis.backorder_rate_by_category_week(engine, weeks=12)
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _status_counts(_engine, version: int) -> pd.DataFrame:
-    return stock.status_counts(_engine)
-
-
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _suppliers(_engine, version: int) -> dict[int, str]:
-    return dict(stock.supplier_choices(_engine).itertuples(index=False))
+@live_read("catalogue")
+def _suppliers(engine) -> dict[int, str]:
+    return dict(stock.supplier_choices(engine).itertuples(index=False))
 
 
 # --- Page ----------------------------------------------------------------------------------
 
 refresh = stock.refresh_seconds(db)
-suppliers = _suppliers(db, data_version(db))
+suppliers = _suppliers(db)
 
 st.title("Stock control")
 st.caption(
@@ -165,8 +199,8 @@ with st.sidebar:
     ).strip()
 
 
-def _kpi_row(version: int, alerts: pd.DataFrame) -> None:
-    values = _kpis(db, version)
+def _kpi_row(alerts: pd.DataFrame) -> None:
+    values = {**_rates(db), "turnover": _turnover(db), "open_backorders": _open_backorders(db)}
     tiles = st.columns(5)
     with tiles[0]:
         k = values["backorder_rate"]
@@ -244,30 +278,44 @@ STOCK_COLUMNS = {
 
 @st.fragment(run_every=refresh)
 def live_summary() -> None:
-    """KPIs and alerts; re-read only when the data version changes."""
-    version = data_version(db)
-    alerts = _alerts(db, version)
-    _kpi_row(version, alerts)
+    """KPIs and alerts; re-read only when stock, orders, backorders or POs change."""
+    alerts = _alerts(db)
+    _kpi_row(alerts)
     _alert_list(alerts)
+
+
+def _labelled(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(status=table["status"].map(STATUS_LABELS))[list(STOCK_COLUMNS)]
 
 
 @st.fragment(run_every=refresh)
 def live_stock() -> None:
-    """The stock table; re-read only when the data version changes."""
-    version = data_version(db)
-    table = _overview(
-        db, version, chosen(f_category), chosen(f_supplier), chosen(f_status), f_search or None
-    )
-    table = table.assign(status=table["status"].map(STATUS_LABELS))
-    standard_table(
-        table[list(STOCK_COLUMNS)],
+    """One page of the stock table, filtered, sorted and cut in the database."""
+    filters = (chosen(f_category), chosen(f_supplier), chosen(f_status), f_search or None)
+    sort, descending, offset = table_page("stock_table", stock.STOCK_SORTS, filters, rows=PAGE_ROWS)
+    page = _page(db, *filters, sort, descending, offset)
+
+    def export() -> pd.DataFrame:  # every row the filters match, read when a download is asked
+        category, supplier_id, status, search = filters
+        return _labelled(
+            stock.stock_overview(
+                db, category=category, supplier_id=supplier_id, status=status, search=search
+            )
+        )
+
+    paged_table(
+        _labelled(page.rows),
         key="stock_table",
+        total=page.total,
+        offset=page.offset,
+        export=export,
         column_config=STOCK_COLUMNS,
         file_name="stock",
         empty_message="No product matches these filters.",
         empty_hint="Clear a filter in the sidebar to see more products.",
+        rows=PAGE_ROWS,
         # A fixed height only when there are many rows; a short list stays compact.
-        height=TABLE_HEIGHT if len(table) > TABLE_ROWS_BEFORE_SCROLL else "auto",
+        height=TABLE_HEIGHT if len(page.rows) > TABLE_ROWS_BEFORE_SCROLL else "auto",
     )
 
 
@@ -317,7 +365,6 @@ def backorder_report() -> None:
     min_age, max_age = AGE_BUCKETS[age]
     report = _report(
         db,
-        data_version(db),
         chosen(category),
         chosen(supplier),
         chosen(segment),
@@ -346,10 +393,7 @@ def backorder_report() -> None:
 def threshold_editor() -> None:
     """Pick a product, change its reorder point, safety stock and order-up-to level."""
     show_success(FLASH_KEY)
-    products = _overview(db, data_version(db), None, None, None, None).sort_values("sku")
-    labels = dict(
-        zip(products["product_id"], products["sku"] + " — " + products["name"], strict=True)
-    )
+    labels = _product_labels(db)
     product_id = st.selectbox(
         "Product",
         list(labels),
@@ -423,8 +467,7 @@ def threshold_editor() -> None:
 
 
 def trends() -> None:
-    version = data_version(db)
-    weekly = _trend(db, version)
+    weekly = _trend(db)
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Backorder rate by category and week, last 12 weeks**")
@@ -465,7 +508,7 @@ def trends() -> None:
             st.altair_chart(chart, width="stretch")
     with right:
         st.markdown("**Products by stock status**")
-        counts = _status_counts(db, version)
+        counts = _status_counts(db)
         counts = counts.assign(label=counts["status"].map(STATUS_LABELS))
         chart = (
             alt.Chart(counts)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Float, Select, case, cast, func, literal, select
+from sqlalchemy import Connection, Engine, Float, Select, case, cast, func, literal, null, select
 
 from data.plans import unindexed
 from data.schema import (
@@ -145,13 +146,40 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
     cover = df["available"].clip(lower=0).astype(float) / demand.where(demand > 0)
     df["days_of_cover"] = cover.round(1)
     df["_rank"] = df["status"].map(STATUS_RANK)
-    # Within a status: most units waiting first, then the shortest cover.
+    df["_cover"] = cover
+    # Within a status: most units waiting first, then the shortest cover (unrounded, as
+    # stock_page sorts in the database).
     df = df.sort_values(
-        ["_rank", "backordered", "days_of_cover", "sku"],
+        ["_rank", "backordered", "_cover", "sku"],
         ascending=[True, False, True, True],
         na_position="last",
     )
-    return df.drop(columns="_rank").reset_index(drop=True)[OVERVIEW_COLUMNS]
+    return df.drop(columns=["_rank", "_cover"]).reset_index(drop=True)[OVERVIEW_COLUMNS]
+
+
+def _filtered_select(
+    ratio: float,
+    today: dt.date,
+    category: str | None,
+    supplier_id: int | None,
+    status: str | None,
+    search: str | None,
+) -> Select:
+    """The per-product statement narrowed by the filters every stock view offers."""
+    statement, status_expr = _overview_select(ratio, today)
+    if category:
+        statement = statement.where(Product.category == category)
+    if supplier_id is not None:
+        statement = statement.where(Product.supplier_id == supplier_id)
+    if status:
+        statement = statement.where(status_expr == status)
+    needle = clean_search(search)
+    if needle:
+        statement = statement.where(
+            Product.name.icontains(needle, autoescape=True)
+            | Product.sku.icontains(needle, autoescape=True)
+        )
+    return statement
 
 
 def stock_overview(
@@ -171,46 +199,126 @@ def stock_overview(
     today = today or utcnow().date()
     with reading(engine) as conn:
         ratio = float(get_setting(conn, "low_stock_ratio"))
-        statement, status_expr = _overview_select(ratio, today)
-        if category:
-            statement = statement.where(Product.category == category)
-        if supplier_id is not None:
-            statement = statement.where(Product.supplier_id == supplier_id)
-        if status:
-            statement = statement.where(status_expr == status)
-        needle = clean_search(search)
-        if needle:
-            statement = statement.where(
-                Product.name.icontains(needle, autoescape=True)
-                | Product.sku.icontains(needle, autoescape=True)
-            )
+        statement = _filtered_select(ratio, today, category, supplier_id, status, search)
         df = pd.read_sql(statement, conn)
     return _finish(df)
 
 
-def low_stock_alerts(engine: Engine | Connection, *, today: dt.date | None = None) -> pd.DataFrame:
-    """Products that need attention (status backorders, out or low), most urgent first."""
+# --- One page of the stock table -------------------------------------------------------------
+
+# The columns the stock table may be sorted by (a whitelist: nothing else reaches ORDER BY).
+STOCK_SORTS = {
+    "urgency": "Most urgent first",
+    "sku": "SKU",
+    "name": "Product",
+    "available": "Available",
+    "backordered": "Backordered",
+    "days_of_cover": "Days of cover",
+    "on_hand": "On hand",
+    "on_order": "On order",
+    "avg_daily_demand": "Demand/day",
+    "reorder_point": "Reorder point",
+    "category": "Category",
+    "supplier": "Supplier",
+}
+PAGE_ROWS = 50
+MAX_PAGE_ROWS = 500
+
+
+@dataclass(frozen=True)
+class StockPage:
+    """Rows ``offset`` .. ``offset + len(rows)`` of a filtered, sorted stock table of ``total``."""
+
+    rows: pd.DataFrame
+    total: int
+    offset: int
+
+
+def stock_page(
+    engine: Engine | Connection,
+    *,
+    category: str | None = None,
+    supplier_id: int | None = None,
+    status: str | None = None,
+    search: str | None = None,
+    sort: str = "urgency",
+    descending: bool = False,
+    limit: int = PAGE_ROWS,
+    offset: int = 0,
+    today: dt.date | None = None,
+) -> StockPage:
+    """One page of :func:`stock_overview`: filtered, sorted and cut in the database.
+
+    ``sort`` is a key of ``STOCK_SORTS``; "urgency" is the overview's own order (status, then
+    most units waiting, then shortest cover), other columns sort with blanks last and the SKU
+    breaking ties. ``total`` counts every row the filters match; an offset past the end gives
+    the last page (``offset`` of the result says which rows these are).
+    """
+    if sort not in STOCK_SORTS:
+        raise ValueError(f"Unknown sort column {sort!r}; choose one of {', '.join(STOCK_SORTS)}")
+    limit = max(1, min(int(limit), MAX_PAGE_ROWS))
+    offset = max(0, int(offset))
     today = today or utcnow().date()
     with reading(engine) as conn:
         ratio = float(get_setting(conn, "low_stock_ratio"))
-        statement, status_expr = _overview_select(ratio, today)
-        df = pd.read_sql(statement.where(status_expr != "ok"), conn)
-    return _finish(df)
+        inner = _filtered_select(ratio, today, category, supplier_id, status, search).subquery(
+            "stock_rows"
+        )
+        demand = inner.c.avg_daily_demand
+        in_stock = case((inner.c.available > 0, inner.c.available), else_=0)
+        cover = case((demand > 0, in_stock / demand), else_=null())
+        if sort == "urgency":
+            rank = case(STATUS_RANK, value=inner.c.status, else_=len(STATUS_RANK))
+            order = [
+                rank.desc() if descending else rank,
+                inner.c.backordered if descending else inner.c.backordered.desc(),
+                (cover.desc() if descending else cover).nulls_last(),
+            ]
+        else:
+            column = cover if sort == "days_of_cover" else inner.c[sort]
+            order = [(column.desc() if descending else column.asc()).nulls_last()]
+        statement = select(
+            inner, cover.label("days_of_cover"), func.count().over().label("_total")
+        ).order_by(*order, inner.c.sku)
+        df = pd.read_sql(statement.limit(limit).offset(offset), conn)
+        if df.empty:
+            total = int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+            if total and offset:  # past the end (the rows changed): the last page instead
+                offset = (total - 1) // limit * limit
+                df = pd.read_sql(statement.limit(limit).offset(offset), conn)
+        else:
+            total = int(df["_total"].iloc[0])
+    df["days_of_cover"] = pd.to_numeric(df["days_of_cover"], errors="coerce").round(1)
+    return StockPage(rows=df[OVERVIEW_COLUMNS].reset_index(drop=True), total=total, offset=offset)
+
+
+# --- Alerts and counts, derived from one overview --------------------------------------------
+
+
+def alerts_from(overview: pd.DataFrame) -> pd.DataFrame:
+    """The products of ``overview`` that need attention (status backorders, out or low)."""
+    return overview[overview["status"] != "ok"].reset_index(drop=True)
+
+
+def status_counts_from(overview: pd.DataFrame) -> pd.DataFrame:
+    """How many products of ``overview`` are in each stock status (every status, zeros too)."""
+    counts = overview["status"].value_counts()
+    return pd.DataFrame(
+        {
+            "status": list(STOCK_STATUSES),
+            "products": [int(counts.get(s, 0)) for s in STOCK_STATUSES],
+        }
+    )
+
+
+def low_stock_alerts(engine: Engine | Connection, *, today: dt.date | None = None) -> pd.DataFrame:
+    """Products that need attention (status backorders, out or low), most urgent first."""
+    return alerts_from(stock_overview(engine, today=today))
 
 
 def status_counts(engine: Engine | Connection, *, today: dt.date | None = None) -> pd.DataFrame:
     """How many active products are in each stock status (every status listed, zeros too)."""
-    today = today or utcnow().date()
-    with reading(engine) as conn:
-        ratio = float(get_setting(conn, "low_stock_ratio"))
-        statement, _ = _overview_select(ratio, today)
-        inner = statement.subquery("overview")
-        counts = dict(
-            conn.execute(select(inner.c.status, func.count()).group_by(inner.c.status)).all()
-        )
-    return pd.DataFrame(
-        {"status": list(STOCK_STATUSES), "products": [counts.get(s, 0) for s in STOCK_STATUSES]}
-    )
+    return status_counts_from(stock_overview(engine, today=today))
 
 
 def product_thresholds(engine: Engine | Connection, product_id: int) -> dict | None:

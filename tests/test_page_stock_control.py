@@ -21,6 +21,7 @@ fresh_db_url = apptest_support.fresh_db_url
 seeded_template = apptest_support.seeded_template
 
 PAGE = "pages/stock_control.py"
+PAGE_ROWS = 50  # rows per page of the live stock table
 
 
 @pytest.fixture
@@ -108,15 +109,42 @@ def test_kpi_tiles_carry_their_definition(db):
     assert "Approximation" in helps["Inventory turnover"]
 
 
-def test_stock_table_lists_every_active_product(db):
+def test_stock_table_pages_through_every_active_product(db):
     at = _run()
     with db.connect() as conn:
-        active = conn.execute(
-            select(func.count()).select_from(Product).where(Product.active.is_(True))
-        ).scalar_one()
-    table = _table(at, STOCK_TABLE)
-    assert len(table) == active
-    assert {"available", "on_order", "days_of_cover", "status"} <= set(table.columns)
+        active = set(
+            conn.execute(select(Product.sku).where(Product.active.is_(True))).scalars().all()
+        )
+    assert len(active) > PAGE_ROWS  # the tiny demo needs two pages
+    first = _table(at, STOCK_TABLE)
+    assert len(first) == PAGE_ROWS
+    assert {"available", "on_order", "days_of_cover", "status"} <= set(first.columns)
+    assert f"Rows 1–{PAGE_ROWS} of {len(active)}" in [c.value for c in at.caption]
+    at.number_input(key="stock_table_page").set_value(2).run()
+    second = _table(at, STOCK_TABLE)
+    assert len(second) == len(active) - PAGE_ROWS
+    assert set(first["sku"]) | set(second["sku"]) == active
+    assert not set(first["sku"]) & set(second["sku"])
+
+
+def test_stock_table_sorts_in_the_database_by_the_chosen_column(db):
+    at = _run()
+    at.selectbox(key="stock_table_sort").set_value("available").run()
+    ascending = _table(at, STOCK_TABLE)
+    assert list(ascending["available"]) == sorted(ascending["available"])
+    at.toggle(key="stock_table_descending").set_value(True).run()
+    descending = _table(at, STOCK_TABLE)
+    overview = stock_overview(db)
+    assert descending["available"].iloc[0] == overview["available"].max()
+    assert list(descending["available"]) == sorted(descending["available"], reverse=True)
+
+
+def test_stock_search_finds_a_product_beyond_the_first_page(db):
+    at = _run()
+    shown = set(_table(at, STOCK_TABLE)["sku"])
+    hidden = sorted(set(stock_overview(db)["sku"]) - shown)[0]
+    at.text_input(key="stock_search").set_value(hidden).run()
+    assert list(_table(at, STOCK_TABLE)["sku"]) == [hidden]
 
 
 def test_stock_table_follows_the_sidebar_filter(db):

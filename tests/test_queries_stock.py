@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from sqlalchemy import insert
 
 from data.schema import Setting
-from queries.stock import low_stock_alerts, product_thresholds, status_counts, stock_overview
+from queries.stock import (
+    STOCK_SORTS,
+    low_stock_alerts,
+    product_thresholds,
+    status_counts,
+    stock_overview,
+    stock_page,
+)
 from tests import queries_world
 from tests.queries_world import TODAY, build_world
 
@@ -120,3 +128,50 @@ def test_overview_search_with_control_characters_does_not_raise(world, typed):
     df = stock_overview(world, search=typed)
     if typed.startswith("flo"):  # the control characters are dropped, the rest still matches
         assert "FLO-25" in set(df["sku"])
+
+
+# --- One page of the stock table, cut in the database ------------------------------------------
+
+
+def test_pages_of_the_stock_table_follow_the_overview_order(world):
+    overview = stock_overview(world, today=TODAY)
+    rows = []
+    for offset in (0, 4, 8):
+        page = stock_page(world, limit=4, offset=offset, today=TODAY)
+        assert page.total == len(overview) == 9
+        assert page.offset == offset
+        rows += list(page.rows["sku"])
+    assert rows == list(overview["sku"])
+    first = stock_page(world, limit=4, today=TODAY).rows
+    pd.testing.assert_frame_equal(
+        first, overview.iloc[:4].reset_index(drop=True), check_dtype=False
+    )
+
+
+@pytest.mark.parametrize("sort", sorted(set(STOCK_SORTS) - {"urgency"}))
+def test_stock_page_sorts_by_each_allowed_column(world, sort):
+    overview = stock_overview(world, today=TODAY)
+    for descending in (False, True):
+        page = stock_page(world, sort=sort, descending=descending, limit=100, today=TODAY).rows
+        expected = overview.sort_values(
+            [sort, "sku"], ascending=[not descending, True], na_position="last", kind="stable"
+        )
+        assert list(page[sort].dropna()) == list(expected[sort].dropna())
+        assert page[sort].isna().sum() == expected[sort].isna().sum()
+        assert page[sort].tail(page[sort].isna().sum()).isna().all()  # blanks last
+
+
+def test_stock_page_filters_count_every_match_and_clamp_past_the_end(world):
+    page = stock_page(world, status="backorders", limit=1, today=TODAY)
+    assert page.total == 2 and len(page.rows) == 1
+    found = stock_page(world, search="rye", today=TODAY)
+    assert (found.total, list(found.rows["sku"])) == (1, ["RYE-25"])
+    beyond = stock_page(world, limit=4, offset=400, today=TODAY)
+    assert (beyond.total, beyond.offset, len(beyond.rows)) == (9, 8, 1)
+    nothing = stock_page(world, search="no such product", today=TODAY)
+    assert (nothing.total, len(nothing.rows)) == (0, 0)
+
+
+def test_stock_page_refuses_a_column_outside_the_list(world):
+    with pytest.raises(ValueError, match="Unknown sort column"):
+        stock_page(world, sort="name; drop table products", today=TODAY)

@@ -27,9 +27,11 @@ __all__ = [
     "kpi_tile",
     "money",
     "neutralise_formulas",
+    "paged_table",
     "pct",
     "qty",
     "standard_table",
+    "table_page",
 ]
 
 
@@ -159,6 +161,99 @@ def standard_table(
         )
         st.caption(f"{qty(len(df))} rows")
     return selected_row(event, len(df)) if select_row else None
+
+
+# --- A table read one page at a time ---------------------------------------------------------
+
+PAGE_ROWS = 50
+
+
+def _page_key(key: str) -> str:
+    return f"{key}_page"
+
+
+def table_page(
+    key: str, sorts: Mapping[str, str], filters: tuple, *, rows: int = PAGE_ROWS
+) -> tuple[str, bool, int]:
+    """Sort controls of a paged table, and the page asked for: (sort key, descending, offset).
+
+    ``sorts`` maps the sort keys the query accepts to their labels. The page number lives in
+    the session; it goes back to the first page when ``filters`` or the sort change.
+    """
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        sort = st.selectbox(
+            "Sort by", list(sorts), format_func=lambda k: sorts[k], key=f"{key}_sort", width=220
+        )
+        descending = st.toggle("Descending", key=f"{key}_descending")
+    seen = (tuple(filters), sort, descending)
+    if st.session_state.get(f"{key}_seen") != seen:
+        st.session_state[f"{key}_seen"] = seen
+        st.session_state[_page_key(key)] = 1
+    page = int(st.session_state.get(_page_key(key)) or 1)
+    return sort, descending, (max(page, 1) - 1) * rows
+
+
+def paged_table(
+    df: pd.DataFrame,
+    key: str,
+    *,
+    total: int,
+    offset: int,
+    export: Callable[[], pd.DataFrame],
+    column_config: Mapping[str, Any] | None = None,
+    file_name: str = "export",
+    empty_message: str = "Nothing to show.",
+    empty_hint: str | None = None,
+    rows: int = PAGE_ROWS,
+    height: int | str = "auto",
+) -> None:
+    """One page of a table (``df``, rows ``offset``.. of ``total``), its page number and
+    CSV and Excel downloads of every row the filters match (``export`` runs on the click)."""
+    if df is None or df.empty:
+        empty_state(empty_message, empty_hint)
+        return
+    st.dataframe(
+        df,
+        key=key,
+        hide_index=True,
+        column_config=dict(column_config) if column_config else None,
+        height=height,
+        placeholder=MISSING,
+    )
+    pages = max(1, -(-total // rows))
+    with st.container(horizontal=True, vertical_alignment="center"):
+        if pages > 1:
+            page_key = _page_key(key)
+            st.session_state[page_key] = min(
+                max(int(st.session_state.get(page_key) or 1), 1), pages
+            )
+            st.number_input(
+                f"Page (of {qty(pages)})",
+                min_value=1,
+                max_value=pages,
+                step=1,
+                key=page_key,
+                width=160,
+            )
+        st.caption(f"Rows {qty(offset + 1)}–{qty(offset + len(df))} of {qty(total)}")
+        st.download_button(
+            "CSV",
+            data=lambda: csv_bytes(export()),
+            file_name=f"{file_name}.csv",
+            mime="text/csv",
+            key=f"{key}_csv",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+        st.download_button(
+            "Excel",
+            data=lambda: excel_bytes(export(), file_name),
+            file_name=f"{file_name}.xlsx",
+            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            key=f"{key}_xlsx",
+            icon=":material/download:",
+            on_click="ignore",
+        )
 
 
 def selected_row(event: Any, rows: int) -> int | None:

@@ -1,13 +1,61 @@
-"""The app's engine and the cheap data version that keys cached reads."""
+"""The app's engine and the cached reads of live pages, keyed by the versions of their subjects.
+
+A page declares what each cached read depends on::
+
+    @live_read("stock", "backorders", "catalogue")
+    def _waiting(engine, category):
+        return stock.something(engine, category=category)
+
+    table = _waiting(db, "Dairy")
+
+Each call reads the versions of those subjects (one cheap statement, see
+``queries.data_version.subject_versions``) and returns the cached result while none of them has
+moved; a write to any other subject leaves the cache alone. ``data/changes.py`` lists the
+subjects and the tables each covers.
+"""
 
 from __future__ import annotations
+
+import contextvars
+import functools
+import hashlib
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from sqlalchemy import Engine
 
 from data.bootstrap import ensure_database
+from data.changes import check_subjects, local_commits
 from data.db import database_url, make_engine, read_connection
-from queries.data_version import data_version as _query_data_version
+from queries.data_version import subject_versions
+
+# Cached reads are keyed by their subjects' versions; the ttl only bounds memory and age.
+CACHE_TTL_S = 600
+SLOW_TTL_S = 3600
+
+# How long one reading of the versions serves the reads that follow it (one page run).
+VERSIONS_FRESH_S = 0.25
+_versions_memo: weakref.WeakKeyDictionary[Engine, tuple[float, int, dict[str, int]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+# Reads with a settle time: the versions key each one last used, and since when.
+_settled: dict[tuple, tuple[tuple[int, ...], float]] = {}
+_settled_lock = threading.Lock()
+
+# Every live read defined so far: its name ("file stem.function") and the subjects it declared.
+LIVE_READS: dict[str, tuple[str, ...]] = {}
+
+# The cached reads running now (names, outermost first), so a test can tell which read ran a
+# statement: a read that calls another depends on that one's subjects too.
+_current_reads: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "larder_current_reads", default=()
+)
 
 
 @st.cache_resource(show_spinner=False)
@@ -22,7 +70,80 @@ def engine() -> Engine:
     return _engine_for(database_url())
 
 
-def data_version(engine: Engine) -> int:
-    """A number that grows whenever stock, orders, backorders, messages or settings change."""
-    with read_connection(engine) as conn:
-        return _query_data_version(conn)
+def versions(engine: Engine, subjects) -> tuple[int, ...]:
+    """The versions of ``subjects`` (sorted by name).
+
+    One statement reads every subject's version; the answer serves the reads of the same run
+    for ``VERSIONS_FRESH_S``, unless this process committed a write meanwhile. A key that old
+    can only be older than the data read after it, so the next refresh re-reads; it is never
+    newer than the data it keys.
+    """
+    now = time.monotonic()
+    commits = local_commits()
+    memo = _versions_memo.get(engine)
+    if memo is None or memo[1] != commits or not 0 <= now - memo[0] < VERSIONS_FRESH_S:
+        with read_connection(engine) as conn:
+            memo = (now, commits, subject_versions(conn))
+        _versions_memo[engine] = memo
+    every = memo[2]
+    return tuple(every[s] for s in sorted(subjects))
+
+
+def current_reads() -> tuple[str, ...]:
+    """The names of the cached reads whose bodies are running now, outermost first."""
+    return _current_reads.get()
+
+
+def live_read(*subjects: str, ttl: int = CACHE_TTL_S, settle_s: float = 0) -> Callable:
+    """Cache a read ``fn(engine, *args)`` until a subject it depends on changes.
+
+    The other arguments key the cache as ``st.cache_data`` arguments do. ``settle_s`` is for
+    slow figures over a long window (a year's turnover) that one more order cannot visibly
+    move: after a change the cached figure is kept up to that many seconds more, so a busy
+    hour re-reads it at most once per ``settle_s`` instead of after every order. The wrapped
+    function keeps ``subjects`` and ``read_name`` as attributes.
+    """
+    names = check_subjects(subjects)
+
+    def decorate(fn: Callable) -> Callable:
+        # Page scripts all run as "__main__": the file tells two pages' "_kpis" apart, and the
+        # digest of the body a changed function from its former self.
+        code = fn.__code__
+        digest = hashlib.blake2b(code.co_code + repr(code.co_consts).encode(), digest_size=6)
+        read_name = f"{Path(code.co_filename).stem}.{fn.__qualname__}"
+        LIVE_READS[read_name] = names
+
+        def body(_engine: Engine, read: str, key: tuple[int, ...], *args: Any, **kwargs: Any):
+            token = _current_reads.set((*_current_reads.get(), read))
+            try:
+                return fn(_engine, *args, **kwargs)
+            finally:
+                _current_reads.reset(token)
+
+        # st.cache_data tells functions apart by module and name: one cache per read.
+        body.__module__ = fn.__module__
+        body.__qualname__ = f"{read_name}__live_{digest.hexdigest()}"
+        cached = st.cache_data(ttl=ttl, show_spinner=False)(body)
+
+        @functools.wraps(fn)
+        def call(engine: Engine, *args: Any, **kwargs: Any):
+            key = versions(engine, names)
+            if settle_s:
+                key = _settled_key((read_name, id(engine), args, tuple(kwargs.items())), key)
+            return cached(engine, read_name, key, *args, **kwargs)
+
+        def _settled_key(slot: tuple, key: tuple[int, ...]) -> tuple[int, ...]:
+            now = time.monotonic()
+            with _settled_lock:
+                kept = _settled.get(slot)
+                if kept is not None and kept[0] != key and now - kept[1] < settle_s:
+                    return kept[0]
+                if kept is None or kept[0] != key:
+                    _settled[slot] = (key, now)
+            return key
+
+        call.subjects = names
+        call.read_name = read_name
+        return call
+
+    return decorate

@@ -1,0 +1,204 @@
+"""Change counters per subject: what a cached read must be keyed by to never show stale data.
+
+A live page keys each cached read by the versions of the *subjects* it reads, so a write
+re-reads only what it touched: an order does not re-read purchase orders, a shipment event does
+not re-read the stock table.
+
+How a version moves
+-------------------
+Every engine made by :func:`data.db.make_engine` watches the statements it runs. Each INSERT,
+UPDATE or DELETE that SQLAlchemy compiles names its table; the table's subject (``TABLE_SUBJECTS``)
+is noted on the connection. When that transaction commits, one statement right before COMMIT adds
+1 to the counter of each noted subject in ``change_counters``. A subject's version is the sum of
+its column over the table's rows. So the version of a subject rises exactly when a transaction
+that wrote one of its tables commits: inserts, updates (a settings change, a threshold edit, a PO
+status change) and deletes alike, by the write side, the jobs, the seeding or a test.
+
+Why this is complete
+--------------------
+- Every write in Larder is SQLAlchemy Core or ORM on an engine from ``make_engine`` (no SQL text
+  is ever written by hand), so every write statement passes the watch with its table.
+- Every table of the schema has a subject here (``tests/test_subject_versions.py`` checks it);
+  a write to a table not listed (a table added later) counts for *every* subject, so a missing
+  entry costs re-reads, never stale data.
+- A read declares the subjects of every table it reads; the same test runs each page and checks
+  that the tables the cached reads touched all belong to the subjects they declared.
+- The counter moves in the writing transaction and becomes visible with it. A version is read
+  before the data it keys, so a cache entry can only hold data as new as or newer than its key,
+  and the next commit moves the key.
+
+Why counters and not the newest id of append-only tables
+---------------------------------------------------------
+Updates in place (settings, thresholds, a PO's status, an outbox message sent) append nothing,
+and on PostgreSQL ids are handed out before commit: a transaction holding id 10 can commit after
+the one holding id 11, so "max(id) = 11" would never show its change. The counters move at
+commit instead.
+
+No hot row
+----------
+``change_counters`` has ``SHARDS`` rows. Each database connection picks one at random the first
+time it writes and keeps it, so eight connections placing orders at once mostly update
+different rows, and each holds its row only from the statement before COMMIT to the COMMIT.
+All subjects of a transaction move in that one statement on one row, so two writers can never
+deadlock on counters. Reading the versions is one statement summing at most ``SHARDS`` small
+rows.
+
+Subjects (the tables each covers)
+---------------------------------
+- ``stock``: stock levels and the stock ledger.
+- ``orders``: orders, their lines and the summaries built from them (daily demand, the
+  backorder rollup).
+- ``backorders``: backorders, their allocations and cost ledger.
+- ``purchasing``: purchase orders, their lines and receipts.
+- ``shipments``: outbound shipments, their lines and tracking events.
+- ``picking``: pick tasks.
+- ``catalogue``: products, suppliers, substitutes, carriers, warehouses and bins.
+- ``customers``: customers, sales representatives, communications and feedback.
+- ``notifications``: in-app notices and their delivery attempts.
+- ``outbox``: outgoing mail and webhooks, their attachments and attempts, webhook subscriptions.
+- ``settings``: every setting.
+- ``users``: users and their roles.
+- ``audit``: the audit log.
+- ``models``: model runs, stored models and forecasts.
+- ``jobs``: job runs and job leases.
+"""
+
+from __future__ import annotations
+
+import random
+
+from sqlalchemy import Connection, Engine, event
+
+SUBJECTS: tuple[str, ...] = (
+    "stock",
+    "orders",
+    "backorders",
+    "purchasing",
+    "shipments",
+    "picking",
+    "catalogue",
+    "customers",
+    "notifications",
+    "outbox",
+    "settings",
+    "users",
+    "audit",
+    "models",
+    "jobs",
+)
+
+TABLE_SUBJECTS: dict[str, str] = {
+    "stock": "stock",
+    "stock_ledger": "stock",
+    "orders": "orders",
+    "order_lines": "orders",
+    "demand_daily": "orders",
+    "backorder_rollup": "orders",
+    "backorders": "backorders",
+    "allocations": "backorders",
+    "backorder_costs": "backorders",
+    "purchase_orders": "purchasing",
+    "purchase_order_lines": "purchasing",
+    "receipts": "purchasing",
+    "shipments": "shipments",
+    "shipment_lines": "shipments",
+    "shipment_events": "shipments",
+    "pick_tasks": "picking",
+    "products": "catalogue",
+    "suppliers": "catalogue",
+    "substitutes": "catalogue",
+    "carriers": "catalogue",
+    "warehouses": "catalogue",
+    "bins": "catalogue",
+    "customers": "customers",
+    "sales_reps": "customers",
+    "communications": "customers",
+    "feedback": "customers",
+    "notifications": "notifications",
+    "delivery_attempts": "notifications",
+    "outbox_messages": "outbox",
+    "outbox_attachments": "outbox",
+    "outbox_attempts": "outbox",
+    "webhooks": "outbox",
+    "settings": "settings",
+    "users": "users",
+    "user_roles": "users",
+    "audit_log": "audit",
+    "model_runs": "models",
+    "model_artifacts": "models",
+    "forecasts": "models",
+    "job_runs": "jobs",
+    "job_locks": "jobs",
+}
+
+COUNTER_TABLE = "change_counters"
+SHARDS = 64
+
+_NOTED = "larder_changed_subjects"  # connection info: subjects written in this transaction
+_SHARD = "larder_counter_shard"  # connection info: this connection's counter row
+
+
+def subjects_of_table(name: str | None) -> frozenset[str]:
+    """The subjects a write to table ``name`` changes (every subject for an unknown table)."""
+    subject = TABLE_SUBJECTS.get(name or "")
+    return frozenset((subject,)) if subject else frozenset(SUBJECTS)
+
+
+def check_subjects(subjects) -> tuple[str, ...]:
+    """``subjects`` as a sorted tuple; a name that is no subject is a programming error."""
+    unknown = sorted(set(subjects) - set(SUBJECTS))
+    if unknown:
+        raise ValueError(f"Unknown subjects {unknown}; known: {', '.join(SUBJECTS)}")
+    return tuple(sorted(set(subjects)))
+
+
+def _forget(conn: Connection) -> None:
+    conn.info.pop(_NOTED, None)
+
+
+def _note_write(conn, _cursor, _statement, _parameters, context, _executemany) -> None:
+    if context is None or not (context.isinsert or context.isupdate or context.isdelete):
+        return
+    table = getattr(getattr(context.compiled, "statement", None), "table", None)
+    name = getattr(table, "name", None)
+    if name == COUNTER_TABLE:
+        return
+    conn.info.setdefault(_NOTED, set()).update(subjects_of_table(name))
+
+
+_local_commits = 0  # counted writes committed by this process
+
+
+def local_commits() -> int:
+    """How many counted writes this process has committed (to know a memo is out of date)."""
+    return _local_commits
+
+
+def _count_on_commit(conn: Connection) -> None:
+    global _local_commits
+    noted = conn.info.pop(_NOTED, None)
+    if not noted:
+        return
+    _local_commits += 1
+    from data.schema import change_counters
+
+    shard = conn.info.setdefault(_SHARD, random.randrange(SHARDS))
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    subjects = sorted(noted)
+    statement = insert(change_counters).values(shard=shard, **dict.fromkeys(subjects, 1))
+    statement = statement.on_conflict_do_update(
+        index_elements=[change_counters.c.shard],
+        set_={s: change_counters.c[s] + 1 for s in subjects},
+    )
+    conn.execute(statement)
+
+
+def track_changes(engine: Engine) -> None:
+    """Count every committed write on ``engine`` per subject (see the module docstring)."""
+    event.listen(engine, "begin", _forget)
+    event.listen(engine, "rollback", _forget)
+    event.listen(engine, "after_cursor_execute", _note_write)
+    event.listen(engine, "commit", _count_on_commit)

@@ -1,0 +1,306 @@
+"""Versions per subject: a write moves the versions of what it touched and nothing else, and a
+page re-reads after a write only the cached reads of the subjects that moved."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+import operations
+from data.changes import COUNTER_TABLE, SUBJECTS, TABLE_SUBJECTS
+from data.db import make_engine, read_connection, write_session
+from data.schema import AuditLog, Base, Setting, Shipment, User
+from operations.errors import ValidationError
+from queries.data_version import subject_versions
+from queries.stock import stock_overview
+from tests import apptest_support, operations_world
+from tests.apptest_support import app_test, user_for_role
+from tests.operations_world import ensure_admin
+from tests.read_tracking import StatementLog
+from ui.db import LIVE_READS, live_read
+
+fresh_caches = apptest_support.fresh_caches
+fresh_db_url = apptest_support.fresh_db_url
+world = operations_world.world
+
+
+def _versions(engine) -> dict[str, int]:
+    with read_connection(engine) as conn:
+        return subject_versions(conn)
+
+
+def _moved(before: dict[str, int], after: dict[str, int]) -> set[str]:
+    return {s for s in SUBJECTS if after[s] != before[s]}
+
+
+def test_every_table_has_one_subject():
+    tables = set(Base.metadata.tables) - {COUNTER_TABLE}
+    assert set(TABLE_SUBJECTS) == tables
+    assert set(TABLE_SUBJECTS.values()) == set(SUBJECTS)
+
+
+# --- The counters, on each backend ----------------------------------------------------------
+
+
+def test_an_order_moves_stock_orders_and_backorders_not_purchasing_or_settings(engine, world):
+    before = _versions(engine)
+    placed = operations.place_order(
+        engine,
+        customer_id=world.customers["gold"],
+        lines=[("FLOUR-25", 12)],  # 10 on hand: 2 go on backorder
+        actor="test",
+        backorder_choice="accept_backorder",
+    )
+    assert placed.lines[0].qty_backordered == 2
+    moved = _moved(before, _versions(engine))
+    assert {"stock", "orders", "backorders"} <= moved
+    assert not moved & {"purchasing", "shipments", "settings", "users", "catalogue", "models"}
+    assert all(_versions(engine)[s] == before[s] + 1 for s in ("stock", "orders"))
+
+
+def test_updates_in_place_move_their_subject(engine, world):
+    ensure_admin(engine)
+    before = _versions(engine)
+    operations.set_setting(engine, key="low_stock_ratio", value=1.5, actor="admin")
+    after_setting = _versions(engine)
+    assert "settings" in _moved(before, after_setting)
+    assert not _moved(before, after_setting) & {"stock", "orders", "backorders", "catalogue"}
+
+    operations.set_thresholds(
+        engine,
+        product_id=world.products["OIL-5L"],
+        reorder_point=12,
+        safety_stock=2,
+        order_up_to=44,
+        actor="test",
+    )
+    after_thresholds = _versions(engine)
+    assert "catalogue" in _moved(after_setting, after_thresholds)  # an UPDATE of products
+    assert not _moved(after_setting, after_thresholds) & {"stock", "orders", "settings"}
+
+
+def test_a_refused_or_rolled_back_write_moves_nothing(engine, world):
+    before = _versions(engine)
+    with pytest.raises(ValidationError):
+        operations.set_thresholds(
+            engine,
+            product_id=world.products["OIL-5L"],
+            reorder_point=-1,
+            safety_stock=0,
+            order_up_to=5,
+            actor="test",
+        )
+    with pytest.raises(RuntimeError), write_session(engine) as session:
+        session.add(AuditLog(actor="test", action="x", entity="product", entity_id="1"))
+        session.flush()
+        raise RuntimeError("changed my mind")
+    assert _versions(engine) == before
+
+
+def test_concurrent_writers_lose_no_count(engine):
+    """Eight writers at once: every commit counts once, on whichever counter rows they use."""
+    before = _versions(engine)["audit"]
+    writers, commits_each = 8, 15
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(commits_each):
+                with write_session(engine) as session:
+                    session.add(AuditLog(actor=f"w{n}", action="t", entity="x", entity_id=str(i)))
+        except BaseException as error:  # noqa: BLE001  reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert _versions(engine)["audit"] == before + writers * commits_each
+
+
+# --- Pages: what a run re-reads after a write (AppTest, counting statements) ------------------
+
+
+@pytest.fixture
+def db(fresh_db_url):
+    engine = make_engine(fresh_db_url)
+    yield engine
+    engine.dispose()
+
+
+def _run(page: str, role: str):
+    at = app_test(f"pages/{page}.py", user_for_role(role))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _rerun(at) -> StatementLog:
+    with StatementLog() as log:
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return log
+
+
+def _place_order(engine, sku: str | None = None) -> None:
+    overview = stock_overview(engine)
+    product = overview[overview["available"] > 0].sort_values("sku").iloc[0]
+    with read_connection(engine) as conn:
+        customer_id = conn.execute(
+            select(User.customer_id).where(User.username == "customer1")
+        ).scalar_one()
+    operations.place_order(
+        engine, customer_id=customer_id, lines=[(sku or product["sku"], 1)], actor="test"
+    )
+
+
+def test_an_idle_refresh_reads_no_data(db):
+    at = _run("stock_control", "warehouse_manager")
+    log = _rerun(at)
+    assert log.reads_run() == set()
+    assert all(s.tables == {COUNTER_TABLE} for s in log.statements if s.reads)
+
+
+def test_a_shipment_event_re_reads_nothing_on_stock_control(db):
+    at = _run("stock_control", "warehouse_manager")
+    with read_connection(db) as conn:
+        shipment_id = conn.execute(
+            select(Shipment.id).where(Shipment.status.in_(("planned", "in_transit"))).limit(1)
+        ).scalar_one()
+    before = _versions(db)
+    operations.record_tracking_event(db, shipment_id=shipment_id, kind="in_transit", actor="test")
+    assert "shipments" in _moved(before, _versions(db))
+    log = _rerun(at)
+    assert log.reads_run() == set(), "stock control re-read after a shipment event"
+
+
+def test_an_order_re_reads_stock_but_not_the_purchase_order_reads(db):
+    at = _run("replenishment", "purchasing_manager")
+    _place_order(db)
+    ran = _rerun(at).reads_run()
+    assert "replenishment._inbox" in ran  # low stock depends on what was ordered
+    untouched = {
+        "replenishment._record",
+        "replenishment._scorecard",
+        "replenishment._lead_kpi",
+        "replenishment._suppliers",
+    }
+    assert not ran & untouched
+
+
+def test_an_order_re_reads_no_shipment_reads_in_transit(db):
+    at = _run("in_transit", "logistics_manager")
+    _place_order(db)
+    ran = _rerun(at).reads_run()
+    assert not ran & {"in_transit._on_time", "in_transit._transit", "in_transit._carriers"}
+
+
+def test_a_settings_change_re_reads_nothing_on_the_overview_page(db):
+    at = _run("overview", "owner")
+    ensure_admin(db, "admin")
+    operations.set_setting(db, key="notice_repeat_hours", value=12, actor="admin")
+    assert _rerun(at).reads_run() == set()
+
+
+def test_a_threshold_edit_is_seen_on_the_next_run(db):
+    at = _run("stock_control", "warehouse_manager")
+    product = stock_overview(db).sort_values("sku").iloc[-1]
+    operations.set_thresholds(
+        db,
+        product_id=int(product["product_id"]),
+        reorder_point=int(product["reorder_point"]) + 7,
+        safety_stock=int(product["safety_stock"]),
+        order_up_to=int(product["order_up_to"]) + 7,
+        actor="test",
+    )
+    at.text_input(key="stock_search").set_value(product["sku"])
+    log = _rerun(at)
+    assert "stock_control._overview" in log.reads_run()
+    (table,) = [d.value for d in at.dataframe if "days_of_cover" in d.value.columns]
+    assert list(table["reorder_point"]) == [int(product["reorder_point"]) + 7]
+
+
+def test_a_low_stock_ratio_change_is_seen_in_the_status_counts(db):
+    at = _run("stock_control", "warehouse_manager")
+    low_before = int((stock_overview(db)["status"] == "low").sum())
+    ensure_admin(db, "admin")
+    operations.set_setting(db, key="low_stock_ratio", value=10.0, actor="admin")
+    low_after = int((stock_overview(db)["status"] == "low").sum())
+    assert low_after > low_before
+    _rerun(at)
+    alerts = [e.label for e in at.expander if e.label.startswith("Low-stock alerts")]
+    assert alerts and f"{low_after} low" in alerts[0].replace(",", "")
+
+
+PAGES = {
+    "stock_control": "warehouse_manager",
+    "replenishment": "purchasing_manager",
+    "in_transit": "logistics_manager",
+    "customer_desk": "customer_service",
+    "my_customers": "sales_rep",
+    "pick_queue": "warehouse_operator",
+    "shop": "customer",
+    "backorder_cost": "finance_manager",
+    "overview": "owner",
+}
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_each_cached_read_declares_every_subject_it_reads(db, page):
+    at = app_test(f"pages/{page}.py", user_for_role(PAGES[page]))
+    with StatementLog() as log:
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    read = log.subjects_read()
+    assert read, f"{page} made no cached read"
+    for name, subjects in read.items():
+        assert subjects <= set(LIVE_READS[name]), (name, subjects - set(LIVE_READS[name]))
+
+
+# --- The cached-read helper itself ------------------------------------------------------------
+
+
+def _write_setting(engine, key: str) -> None:
+    with write_session(engine) as session:
+        session.add(Setting(key=key, value={"v": 1}))
+
+
+def test_a_live_read_re_reads_only_when_its_subjects_move(sqlite_engine):
+    calls: list[str] = []
+
+    @live_read("settings")
+    def read_settings(engine, label: str) -> int:
+        calls.append(label)
+        return len(calls)
+
+    assert read_settings(sqlite_engine, "a") == 1
+    assert read_settings(sqlite_engine, "a") == 1  # nothing moved: the cache answers
+    with write_session(sqlite_engine) as session:
+        session.add(AuditLog(actor="t", action="x", entity="y", entity_id="1"))
+    assert read_settings(sqlite_engine, "a") == 1  # the audit log is not a subject it reads
+    _write_setting(sqlite_engine, "one")
+    assert read_settings(sqlite_engine, "a") == 2
+    assert read_settings(sqlite_engine, "b") == 3  # other arguments, another entry
+
+
+def test_a_settling_read_waits_out_its_settle_time(sqlite_engine, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("ui.db.time.monotonic", lambda: clock[0])
+    calls: list[int] = []
+
+    @live_read("settings", settle_s=60)
+    def slow_figure(engine) -> int:
+        calls.append(1)
+        return len(calls)
+
+    assert slow_figure(sqlite_engine) == 1
+    _write_setting(sqlite_engine, "one")
+    clock[0] += 30
+    assert slow_figure(sqlite_engine) == 1  # moved, but within the settle time
+    clock[0] += 31
+    assert slow_figure(sqlite_engine) == 2  # settled: the change is read
+    assert slow_figure(sqlite_engine) == 2
