@@ -31,13 +31,14 @@ from sklearn.metrics import accuracy_score, f1_score
 from models import metrics
 from models.baselines import TSB, CrostonSBA, MovingAverage, SeasonalNaive, forecast_history
 from models.demand import FREQUENCIES, GlobalDemandModel, Panel, to_panel
-from models.leadtime import DurationDistribution
+from models.leadtime import ConditionalDurations, DurationDistribution
 from models.sentiment import POSITIVE_FROM, sentiment_scores
 from models.tabular import (
     InputError,
     clean_demand,
     clean_durations,
     clean_labelled_text,
+    parse_numbers,
     read_table,
 )
 from models.threads import add_threads_option, limited_threads
@@ -165,9 +166,30 @@ def duration_folds(
 
 
 def backtest_durations(
-    frame: pd.DataFrame, folds: int = 4, holdout: float = 0.3, shrinkage: float = 5.0
+    frame: pd.DataFrame,
+    folds: int = 4,
+    holdout: float = 0.3,
+    shrinkage: float = 5.0,
+    features: dict | None = None,
+    model_params: dict | None = None,
 ) -> dict:
-    """MAE and bias of the P50 and coverage of the P90, by group and against no grouping."""
+    """MAE and bias of the P50 and coverage of the P90 of each method, tested forward in time.
+
+    Methods: the per-group distribution (its P50 is the group's shrunk median), no grouping,
+    and, when ``frame`` has feature columns or a promised date, the conditional quantile model
+    (:class:`~models.leadtime.ConditionalDurations`) with its P90 raw and calibrated, and the
+    quoted time itself (the promised date read as its end of day). ``features`` names columns
+    of ``frame``: ``{"categorical": [...], "numeric": [...], "optional": [...]}``.
+    """
+    features = {k: list(v) for k, v in (features or {}).items()}
+    frame = frame.copy()
+    has_promise = "promised" in frame.columns and frame["promised"].notna().any()
+    numeric = list(features.get("numeric", []))
+    if has_promise:
+        frame["quoted_days"] = (frame["promised"] - frame["start"].dt.normalize()).dt.days
+        numeric.append("quoted_days")
+    categorical = list(features.get("categorical", []))
+    use_features = bool(numeric or categorical)
     predictions = []
     for lo, hi in duration_folds(frame, folds, holdout):
         known = frame[frame["end"] < lo]  # only durations that had ended by then
@@ -178,18 +200,37 @@ def backtest_durations(
         overall = DurationDistribution().fit(np.zeros((len(known), 1)), known["days"])
         dist = grouped.predict_distribution(test[["group"]])
         flat = overall.predict_distribution(np.zeros((len(test), 1)))
-        predictions.append(
-            pd.DataFrame(
-                {
-                    "group": test["group"].to_numpy(),
-                    "actual": test["days"].to_numpy(),
-                    "p50": dist["p50"].to_numpy(),
-                    "p90": dist["p90"].to_numpy(),
-                    "overall_p50": flat["p50"].to_numpy(),
-                    "overall_p90": flat["p90"].to_numpy(),
-                }
-            )
+        scored = pd.DataFrame(
+            {
+                "group": test["group"].to_numpy(),
+                "actual": test["days"].to_numpy(),
+                "p50": dist["p50"].to_numpy(),
+                "p90": dist["p90"].to_numpy(),
+                "overall_p50": flat["p50"].to_numpy(),
+                "overall_p90": flat["p90"].to_numpy(),
+            }
         )
+        if use_features:
+            model = ConditionalDurations(
+                group_cols=("group",),
+                categorical_cols=tuple(categorical),
+                numeric_cols=tuple(numeric),
+                date_col="start",
+                optional_cols=tuple(features.get("optional", [])),
+                shrinkage=shrinkage,
+                **(model_params or {}),
+            ).fit(known, known["days"])
+            cal = model.predict_distribution(test)
+            raw = model.predict_raw(test)
+            scored["feat_p50"] = cal["p50"].to_numpy()
+            scored["feat_p90"] = cal["p90"].to_numpy()
+            scored["feat_raw_p90"] = raw["p90"].to_numpy()
+        if has_promise:
+            quoted = (
+                test["promised"] + pd.Timedelta(days=1) - test["start"]
+            ).dt.total_seconds() / 86400
+            scored["quoted"] = quoted.to_numpy()
+        predictions.append(scored)
     if not predictions:
         raise InputError(
             "not enough history for a time-split backtest (need completed durations before the test folds)"
@@ -205,6 +246,18 @@ def backtest_durations(
             for g, part in sorted(scored.groupby("group"), key=lambda gp: -len(gp[1]))
         ],
     }
+    if use_features:
+        result["features"] = {"categorical": categorical, "numeric": numeric}
+        result["with_features"] = _duration_summary(scored, "feat_p50", "feat_p90")
+        result["with_features_raw_p90"] = _duration_summary(scored, "feat_p50", "feat_raw_p90")
+        for row in result["groups"]:
+            part = scored[scored["group"] == row["group"]]
+            row["features_mae_days"] = metrics.mae(part["actual"], part["feat_p50"])
+            row["features_coverage_p90"] = metrics.coverage(part["actual"], part["feat_p90"])
+    if has_promise and "quoted" in scored.columns:
+        quoted = scored.dropna(subset=["quoted"])
+        if len(quoted):
+            result["quoted"] = _duration_summary(quoted, "quoted", "quoted")
     if "promised" in frame.columns:
         with_promise = frame.dropna(subset=["promised"])
         on_time = with_promise["end"].dt.normalize() <= with_promise["promised"].dt.normalize()
@@ -213,6 +266,21 @@ def backtest_durations(
         for row in result["groups"]:
             row["on_time_rate"] = float(rates.get(row["group"], float("nan")))
     return result
+
+
+def duration_feature_kinds(frame: pd.DataFrame, columns: list[str]) -> dict:
+    """Which feature columns are numbers (9 in 10 filled values parse) and which categories."""
+    kinds = {"categorical": [], "numeric": []}
+    for col in columns:
+        text = frame[col]
+        numbers = parse_numbers(text)
+        filled = text.notna() & (text.astype("string").str.strip() != "")
+        if filled.any() and numbers[filled].notna().mean() >= 0.9:
+            frame[col] = numbers
+            kinds["numeric"].append(col)
+        else:
+            kinds["categorical"].append(col)
+    return kinds
 
 
 def _duration_summary(scored: pd.DataFrame, p50: str, p90: str) -> dict:
@@ -322,6 +390,11 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("--folds", type=int, default=4)
         cmd.add_argument("--holdout", type=float, default=0.3)
         cmd.add_argument("--shrinkage", type=float, default=5.0)
+        cmd.add_argument(
+            "--feature-cols",
+            help="comma-separated columns the conditional model learns from besides the group "
+            "(route, region, order size...); numbers where they parse, categories otherwise",
+        )
 
     senti = sub.add_parser("sentiment", help="sentiment score against a labelled text column")
     senti.add_argument("--history", required=True)
@@ -376,10 +449,13 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         )
         return result, notes.lines
     if args.command in ("leadtime", "transit"):
+        wanted = [c.strip() for c in (args.feature_cols or "").split(",") if c.strip()]
         clean, notes = clean_durations(
-            frame, args.group_col, args.start_col, args.end_col, args.promised_col
+            frame, args.group_col, args.start_col, args.end_col, args.promised_col, wanted
         )
-        return backtest_durations(clean, args.folds, args.holdout, args.shrinkage), notes.lines
+        features = duration_feature_kinds(clean, wanted)
+        result = backtest_durations(clean, args.folds, args.holdout, args.shrinkage, features)
+        return result, notes.lines
     clean, notes = clean_labelled_text(frame, args.text_col, args.label_col)
     return backtest_sentiment(clean, args.positive), notes.lines
 
@@ -419,6 +495,11 @@ def render(command: str, result: dict) -> str:
             {"model": "by group (shrunk)", **result["by_group"]},
             {"model": "no grouping", **result["no_grouping"]},
         ]
+        if "with_features" in result:
+            summary.insert(0, {"model": "features, P90 raw", **result["with_features_raw_p90"]})
+            summary.insert(0, {"model": "features, P90 calibrated", **result["with_features"]})
+        if "quoted" in result:
+            summary.append({"model": "quoted time", **result["quoted"]})
         cols = ["n", "mae_days", "bias_days", "coverage_p90"]
         lines = [head, format_table(summary, ["model", *cols])]
         if "on_time_rate" in result:
@@ -426,6 +507,14 @@ def render(command: str, result: dict) -> str:
                 f"on-time rate (delivered by the promised date): {result['on_time_rate']:.1%}"
             )
             cols = [*cols, "on_time_rate"]
+        if "with_features" in result:
+            kinds = result["features"]
+            lines.append(
+                "features: "
+                + ", ".join([*(f"{c} (category)" for c in kinds["categorical"]), *kinds["numeric"]])
+                + ", month and weekday of the start; P90 calibrated on each fold's latest rows"
+            )
+            cols = [*cols, "features_mae_days", "features_coverage_p90"]
         lines.append("")
         lines.append(format_table(result["groups"][:15], ["group", *cols]))
         return "\n".join(lines)

@@ -191,9 +191,18 @@ def clean_durations(
     start_col: str,
     end_col: str,
     promised_col: str | None = None,
+    feature_cols: list[str] | None = None,
 ) -> tuple[pd.DataFrame, Notes]:
-    """A frame of (group, start, end, days[, promised]) with notes on every row left out."""
+    """A frame of (group, start, end, days[, promised][, features]) with notes on rows left out.
+
+    ``feature_cols`` are copied as they are (text), under their own names.
+    """
     group_col, start_col, end_col = (column(frame, c) for c in (group_col, start_col, end_col))
+    features = [column(frame, c) for c in feature_cols or []]
+    reserved = {"group", "start", "end", "days", "promised", "quoted_days"}
+    clash = [c for c in features if c in reserved]
+    if clash:
+        raise InputError(f"feature column names {clash} are used internally; rename them")
     promised_col = column(frame, promised_col) if promised_col else None
     notes = Notes()
     frame = drop_duplicates(frame, notes)
@@ -211,6 +220,8 @@ def clean_durations(
     notes.add(int(negative.sum()), f"dropped {{n}} rows where {end_col!r} is before {start_col!r}")
     keep = ~(bad_start | bad_end | negative)
     out = pd.DataFrame({"group": group, "start": start, "end": end, "days": days})[keep]
+    for col in features:
+        out[col] = frame.loc[keep, col]
     if promised_col:
         promised, _ = parse_dates(frame[promised_col])
         out["promised"] = promised[keep]
