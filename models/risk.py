@@ -307,6 +307,8 @@ def build_snapshots(
     dates whose label window runs past the end of the history are left out.
     """
     horizon = 7 * horizon_weeks
+    # A short history (a new database) starts sooner, with a partial look-back.
+    warm_up_days = min(warm_up_days, max(28, (history.days - horizon) // 3))
     before = {
         name: np.concatenate(
             [np.zeros((getattr(history, name).shape[0], 1)), getattr(history, name).cumsum(1)],
@@ -454,8 +456,13 @@ def train_risk(
     return model, metrics
 
 
-def score(model: RiskModel, state: pd.DataFrame, drivers: int = 3) -> pd.DataFrame:
+def score(
+    model: RiskModel, state: pd.DataFrame, drivers: int = 3, explain_top: int | None = 50
+) -> pd.DataFrame:
     """Risk, rule verdict and the strongest drivers per product from its state now.
+
+    Drivers are worked out for the ``explain_top`` riskiest products (all when None); the
+    others get an empty text.
 
     ``state`` has supplier_id and the columns of :func:`features_from_state` except the
     supplier's lead_days and supplier_late_rate, which come from the model's record (the
@@ -473,18 +480,22 @@ def score(model: RiskModel, state: pd.DataFrame, drivers: int = 3) -> pd.DataFra
     X = features_from_state(state)
     risk = model.classifier.predict_proba(X[list(model.features)])[:, 1]
     # A driver is a feature whose value, set back to the typical product's, lowers the risk most.
+    names = list(model.features)
+    top = np.argsort(-risk, kind="stable")
+    top = top if explain_top is None else top[:explain_top]
     drops = {}
-    for name in model.features:
-        typical = X.copy()
+    for name in names:
+        typical = X.iloc[top].copy()
         typical[name] = float(model.reference[name])
-        drops[name] = risk - model.classifier.predict_proba(typical[list(model.features)])[:, 1]
-    drop = pd.DataFrame(drops, index=X.index)
-    texts = []
-    for i in range(len(X)):
-        row = drop.iloc[i].sort_values(ascending=False)
-        chosen = [n for n, v in row.items() if v > 0.01][:drivers]
-        texts.append(
-            "; ".join(FEATURE_LABELS[n].format(v=float(X.iloc[i][n])) for n in chosen) or "—"
+        drops[name] = risk[top] - model.classifier.predict_proba(typical[names])[:, 1]
+    drop = np.column_stack([drops[n] for n in names])
+    order = np.argsort(-drop, axis=1)[:, :drivers]
+    values = X[names].to_numpy(dtype=float)[top]
+    texts = [""] * len(X)
+    for i, best in enumerate(order):
+        chosen = [j for j in best if drop[i, j] > 0.01]
+        texts[top[i]] = (
+            "; ".join(FEATURE_LABELS[names[j]].format(v=values[i, j]) for j in chosen) or "—"
         )
     out = X.copy()
     out["risk"] = risk

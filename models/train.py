@@ -42,7 +42,7 @@ from models.tabular import InputError
 from models.threads import add_threads_option, limited_threads
 
 ACTOR = "model"
-KINDS = ("demand", "lead_time", "transit", "sentiment", "promise")
+KINDS = ("demand", "lead_time", "transit", "sentiment", "promise", "backorder_risk")
 DAYS_PER_PERIOD = {"D": 1, "W": 7, "M": 30.4}
 MIN_DURATIONS_FOR_BACKTEST = 30
 SENTIMENT_BATCH = 2000
@@ -321,6 +321,24 @@ def train_sentiment(engine: Engine) -> Outcome:
     return Outcome({"analyzer": "vaderSentiment compound"}, metrics)
 
 
+def train_backorder_risk(engine: Engine, model_params: dict | None = None) -> Outcome:
+    """Backorder risk per product within ``risk_horizon_weeks``, from point-in-time snapshots."""
+    from models.risk import read_risk_history, train_risk
+
+    with read_connection(engine) as conn:
+        weeks = int(all_settings(conn)["risk_horizon_weeks"])
+    try:
+        history = read_risk_history(engine)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    max_iter = int((model_params or {}).get("max_iter", 200))
+    try:
+        model, metrics = train_risk(history, weeks, max_iter=max_iter)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    return Outcome(model, metrics, {"horizon_weeks": weeks, "max_iter": max_iter})
+
+
 def train_promise(engine: Engine) -> Outcome:
     """Score delivery promises replayed at each recent backorder's creation (no new model)."""
     from models.promise_backtest import delivery_backtest
@@ -409,6 +427,7 @@ def train_all(
         "transit": lambda: train_transit(engine),
         "sentiment": lambda: train_sentiment(engine),
         "promise": lambda: train_promise(engine),
+        "backorder_risk": lambda: train_backorder_risk(engine, model_params),
     }
     runs, outcomes = {}, {}
     for kind in kinds:

@@ -32,6 +32,7 @@ from ui.format import (
     money_column,
     plain,
 )
+from ui.risk_list import risk_section
 
 user = require_role("warehouse_manager")
 db = engine()
@@ -491,6 +492,7 @@ def trends() -> None:
 
 
 live_summary()
+risk_section(db)
 
 stock_tab, thresholds_tab, report_tab, trends_tab = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 with stock_tab:
