@@ -8,6 +8,9 @@
         --start-col shipped --end-col delivered [--promised-col promised]
     python -m models.backtest sentiment --history FILE.csv --text-col review \\
         --label-col score --positive great
+    python -m models.backtest risk --history FILE.csv --label-col went_on_backorder \\
+        [--feature-cols a,b,c] [--time-col date] [--rule-col rule | --available-col available \\
+        --reorder-col reorder_point]
 
 Demand is evaluated over rolling origins: at each origin every method sees only the history
 before it and forecasts the next ``horizon`` periods. MASE, RMSSE and the pinball losses are
@@ -396,6 +399,18 @@ def _parser() -> argparse.ArgumentParser:
             "(route, region, order size...); numbers where they parse, categories otherwise",
         )
 
+    # --- risk: any labelled table, classifier against the reorder rule ---
+    risk = sub.add_parser("risk", help="backorder classifier vs the reorder rule (ROC-AUC, PR-AUC)")
+    risk.add_argument("--history", required=True)
+    risk.add_argument("--label-col", required=True, help="0/1, yes/no or true/false")
+    risk.add_argument("--feature-cols", help="comma-separated (default: every other column)")
+    risk.add_argument("--time-col", help="orders the rows; the latest share is the test set")
+    risk.add_argument("--rule-col", help="the rule's 0/1 verdict or a score (higher = riskier)")
+    risk.add_argument("--available-col", help="with --reorder-col: rule = available < reorder")
+    risk.add_argument("--reorder-col")
+    risk.add_argument("--test-share", type=float, default=0.3)
+    risk.add_argument("--max-iter", type=int, default=200, help="boosting iterations")
+
     senti = sub.add_parser("sentiment", help="sentiment score against a labelled text column")
     senti.add_argument("--history", required=True)
     senti.add_argument("--text-col", required=True)
@@ -456,6 +471,21 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         features = duration_feature_kinds(clean, wanted)
         result = backtest_durations(clean, args.folds, args.holdout, args.shrinkage, features)
         return result, notes.lines
+    if args.command == "risk":
+        from models.risk import backtest_table
+
+        columns = [c.strip() for c in (args.feature_cols or "").split(",") if c.strip()]
+        return backtest_table(
+            frame,
+            args.label_col,
+            columns or None,
+            args.time_col,
+            args.rule_col,
+            args.available_col,
+            args.reorder_col,
+            args.test_share,
+            args.max_iter,
+        )
     clean, notes = clean_labelled_text(frame, args.text_col, args.label_col)
     return backtest_sentiment(clean, args.positive), notes.lines
 
@@ -518,6 +548,31 @@ def render(command: str, result: dict) -> str:
         lines.append("")
         lines.append(format_table(result["groups"][:15], ["group", *cols]))
         return "\n".join(lines)
+    if command == "risk":
+        rows = [{"method": "classifier", **result["model"]}]
+        if "rule" in result:
+            rows.append({"method": f"rule: {result['rule_name']}", **result["rule"]})
+        rows.append(
+            {
+                "method": "no skill (PR-AUC = positive share)",
+                "roc_auc": 0.5,
+                "pr_auc": result["test_positive_share"],
+            }
+        )
+        since = f" from {result['test_from']}" if "test_from" in result else ""
+        kinds = result["features"]
+        return "\n".join(
+            [
+                f"{result['rows']} rows: trained on the first {result['train_rows']}, tested on "
+                f"the latest {result['test_rows']}{since} "
+                f"({result['test_positive_share']:.1%} positive)",
+                "features: "
+                + ", ".join(
+                    [*kinds["numeric"], *(f"{c} (category)" for c in kinds["categorical"])]
+                ),
+                format_table(rows, ["method", "roc_auc", "pr_auc"]),
+            ]
+        )
     lines = [
         f"{result['rows']} texts, positive label {result['positive_label']!r} ({result['positive_share']:.1%} of rows)",
         format_table(result["cutoffs"], ["rule", "rows", "accuracy", "macro_f1"]),

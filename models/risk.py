@@ -502,3 +502,156 @@ def score(
     out["rule"] = rule_verdict(X["available"], X["reorder_point"])
     out["drivers"] = texts
     return out
+
+
+# --- backtest on any table ------------------------------------------------------------------
+
+_TRUE = {"1", "1.0", "true", "yes", "y", "t"}
+_FALSE = {"0", "0.0", "false", "no", "n", "f"}
+
+
+def _labels(values: pd.Series, name: str) -> pd.Series:
+    text = values.astype("string").str.strip().str.lower()
+    out = pd.Series(np.nan, index=values.index)
+    out[text.isin(_TRUE)] = 1.0
+    out[text.isin(_FALSE)] = 0.0
+    return out
+
+
+def table_features(frame: pd.DataFrame, columns: list[str]) -> tuple[np.ndarray, list[bool], dict]:
+    """Numbers where 9 in 10 filled values parse, category codes otherwise (and which is which)."""
+    from models.tabular import parse_numbers
+
+    columns_out, mask, kinds = [], [], {"numeric": [], "categorical": []}
+    for col in columns:
+        text = frame[col]
+        numbers = parse_numbers(text)
+        filled = text.notna() & (text.astype("string").str.strip() != "")
+        if filled.any() and numbers[filled].notna().mean() >= 0.9:
+            columns_out.append(numbers.to_numpy(dtype=float))
+            mask.append(False)
+            kinds["numeric"].append(col)
+        else:
+            values = text.astype("string").str.strip()
+            top = values.value_counts().index[:250]
+            codes = values.map({v: i for i, v in enumerate(top)}).astype(float)
+            columns_out.append(codes.to_numpy())
+            mask.append(True)
+            kinds["categorical"].append(col)
+    return np.column_stack(columns_out), mask, kinds
+
+
+def backtest_table(
+    frame: pd.DataFrame,
+    label_col: str,
+    feature_cols: list[str] | None = None,
+    time_col: str | None = None,
+    rule_col: str | None = None,
+    available_col: str | None = None,
+    reorder_col: str | None = None,
+    test_share: float = TEST_SHARE,
+    max_iter: int = 200,
+) -> tuple[dict, list[str]]:
+    """ROC-AUC and PR-AUC of a classifier against the rule on the latest rows of any table.
+
+    Rows are ordered by ``time_col`` (else kept in file order) and the latest ``test_share``
+    is held out. The rule is ``rule_col`` (a 0/1 verdict or a score, higher = riskier) or
+    ``available_col < reorder_col``. Returns (result, notes).
+    """
+    from models.tabular import InputError, column, parse_dates, parse_numbers
+
+    notes: list[str] = []
+    if not 0 < test_share < 1:
+        raise InputError(f"the test share must lie between 0 and 1, got {test_share}")
+    label_col = column(frame, label_col)
+    time_col = column(frame, time_col) if time_col else None
+    rule_col = column(frame, rule_col) if rule_col else None
+    available_col = column(frame, available_col) if available_col else None
+    reorder_col = column(frame, reorder_col) if reorder_col else None
+    if (available_col is None) != (reorder_col is None):
+        raise InputError("give both --available-col and --reorder-col, or neither")
+    if feature_cols:
+        features = [column(frame, c) for c in feature_cols]
+    else:
+        features = [c for c in frame.columns if c not in {label_col, time_col, rule_col}]
+    if not features:
+        raise InputError("no feature columns: name them with --feature-cols")
+    if label_col in features:
+        raise InputError(f"the label {label_col!r} cannot also be a feature")
+    label = _labels(frame[label_col], label_col)
+    unusable = label.isna()
+    if unusable.any():
+        notes.append(
+            f"dropped {int(unusable.sum())} rows whose {label_col!r} is not 0/1, yes/no or true/false"
+        )
+    frame = frame[~unusable]
+    label = label[~unusable].astype(int)
+    if time_col:
+        when, formats = parse_dates(frame[time_col])
+        no_time = when.isna()
+        if no_time.any():
+            notes.append(
+                f"dropped {int(no_time.sum())} rows with unparseable dates in {time_col!r}"
+            )
+        frame, label, when = frame[~no_time], label[~no_time], when[~no_time]
+        order = np.argsort(when.to_numpy(dtype="datetime64[ns]"), kind="stable")
+        notes.append(f"read dates as {formats}")
+    else:
+        when = None
+        order = np.arange(len(frame))
+        notes.append("no --time-col: rows are taken as ordered in time as they stand in the file")
+    frame, label = frame.iloc[order], label.iloc[order].to_numpy()
+    if len(frame) < 20:
+        raise InputError(f"only {len(frame)} usable rows: too few to train and test")
+    if when is not None:
+        ordered = when.iloc[order].to_numpy(dtype="datetime64[ns]")
+        unique = np.unique(ordered)
+        if unique.size < 2:
+            raise InputError(f"{time_col!r} has a single date: no time-ordered split possible")
+        cut = unique[min(int(np.floor(unique.size * (1 - test_share))), unique.size - 1)]
+        test = ordered >= cut
+    else:
+        test = np.arange(len(frame)) >= int(round(len(frame) * (1 - test_share)))
+    train = ~test
+    if len(np.unique(label[train])) < 2:
+        raise InputError("the training rows hold a single class: nothing to learn")
+    X, mask, kinds = table_features(frame, features)
+    classifier = HistGradientBoostingClassifier(
+        max_iter=max_iter,
+        learning_rate=0.05,
+        min_samples_leaf=20,
+        l2_regularization=1.0,
+        categorical_features=mask,
+        early_stopping=False,
+        random_state=0,
+    ).fit(X[train], label[train])
+    scores = classifier.predict_proba(X[test])[:, 1]
+    result = {
+        "rows": int(len(frame)),
+        "train_rows": int(train.sum()),
+        "test_rows": int(test.sum()),
+        "test_positive_share": float(label[test].mean()),
+        "features": kinds,
+        "model": auc_pair(label[test], scores),
+    }
+    if when is not None:
+        result["test_from"] = str(pd.Timestamp(cut).date())
+    rule = None
+    if rule_col:
+        rule = parse_numbers(frame[rule_col])
+        if rule.isna().all():
+            rule = _labels(frame[rule_col], rule_col)
+        result["rule_name"] = f"{rule_col} (as a score)"
+    elif available_col:
+        available = parse_numbers(frame[available_col])
+        reorder = parse_numbers(frame[reorder_col])
+        rule = pd.Series(rule_verdict(available, reorder).astype(float), index=frame.index)
+        rule[available.isna() | reorder.isna()] = np.nan
+        result["rule_name"] = f"{available_col} below {reorder_col}"
+    if rule is not None:
+        rule_test = rule.to_numpy(dtype=float)[test]
+        missing = np.isnan(rule_test)
+        if missing.any():
+            notes.append(f"{int(missing.sum())} test rows have no rule value (scored as 0)")
+        result["rule"] = auc_pair(label[test], np.nan_to_num(rule_test, nan=0.0))
+    return result, notes
