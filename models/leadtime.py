@@ -345,7 +345,7 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
                 else pd.Series(pd.NaT, index=frame.index)
             )
             columns.append(when.dt.month.astype(float).to_numpy())
-            columns.append(when.dt.weekday.astype(float).to_numpy())
+            columns.append(when.dt.day_of_week.astype(float).to_numpy())
             mask += [False, False]
         prior = parts["groups"].predict_distribution(self._groups(frame))
         columns += [prior["p50"].to_numpy(), prior["p90"].to_numpy()]
