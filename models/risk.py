@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sqlalchemy import Date, Engine, cast, func, literal, select
@@ -412,7 +413,7 @@ def auc_pair(label: np.ndarray, score: np.ndarray) -> dict:
 class RiskModel:
     """What the training stores: the classifier and what scoring needs besides it."""
 
-    classifier: HistGradientBoostingClassifier
+    classifier: HistGradientBoostingClassifier | DummyClassifier
     features: tuple[str, ...]
     horizon_weeks: int
     suppliers: pd.DataFrame  # supplier_id -> lead_days, supplier_late_rate (as of training)
@@ -442,8 +443,12 @@ def train_risk(
         metrics["model"] = auc_pair(y[test], score)
         metrics["rule"] = auc_pair(y[test], snaps.loc[test, "rule"].to_numpy())
     if len(np.unique(y)) < 2:
-        raise ValueError("every snapshot has the same label: nothing to learn")
-    final = new_classifier(max_iter=max_iter).fit(X, y)
+        # No product ever went on backorder (or every one always did): the history's own rate
+        # is all there is to say, and it is said for every product.
+        final = DummyClassifier(strategy="prior").fit(X, y)
+        metrics["note"] = "every snapshot has the same label: each product gets that rate"
+    else:
+        final = new_classifier(max_iter=max_iter).fit(X, y)
     seen = history.receipts
     model = RiskModel(
         classifier=final,
@@ -454,6 +459,15 @@ def train_risk(
         as_of=pd.Timestamp(history.start).date() + dt.timedelta(days=history.days),
     )
     return model, metrics
+
+
+def positive_proba(classifier, X) -> np.ndarray:
+    """P(label 1) per row, also from a classifier that only ever saw one class."""
+    proba = classifier.predict_proba(X)
+    classes = list(classifier.classes_)
+    if 1 in classes:
+        return proba[:, classes.index(1)]
+    return np.zeros(len(X))
 
 
 def score(
@@ -478,7 +492,7 @@ def score(
     fallback = float(model.suppliers["supplier_late_rate"].median()) if len(model.suppliers) else 0
     state["supplier_late_rate"] = np.where(np.isnan(late), fallback, late)
     X = features_from_state(state)
-    risk = model.classifier.predict_proba(X[list(model.features)])[:, 1]
+    risk = positive_proba(model.classifier, X[list(model.features)])
     # A driver is a feature whose value, set back to the typical product's, lowers the risk most.
     names = list(model.features)
     top = np.argsort(-risk, kind="stable")
@@ -487,7 +501,7 @@ def score(
     for name in names:
         typical = X.iloc[top].copy()
         typical[name] = float(model.reference[name])
-        drops[name] = risk[top] - model.classifier.predict_proba(typical[names])[:, 1]
+        drops[name] = risk[top] - positive_proba(model.classifier, typical[names])
     drop = np.column_stack([drops[n] for n in names])
     order = np.argsort(-drop, axis=1)[:, :drivers]
     values = X[names].to_numpy(dtype=float)[top]
