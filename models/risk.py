@@ -456,7 +456,7 @@ def train_risk(
         horizon_weeks=horizon_weeks,
         suppliers=supplier_record(seen, history.quoted),
         reference=X.median(),
-        as_of=pd.Timestamp(history.start).date() + dt.timedelta(days=history.days),
+        as_of=pd.Timestamp(history.start).date() + dt.timedelta(days=history.days - 1),
     )
     return model, metrics
 
