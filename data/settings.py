@@ -104,6 +104,14 @@ SETTINGS: dict[str, SettingSpec] = {
             365,
             kind="count",
         ),
+        SettingSpec(
+            "risk_horizon_weeks",
+            4,
+            "Weeks ahead the backorder-risk score looks (used from the next model training).",
+            1,
+            26,
+            kind="count",
+        ),
         SettingSpec("pick_days", 1, "Working days from stock to dispatch.", 0, 30, kind="count"),
         SettingSpec(
             "refresh_seconds", 5, "How often live pages refresh themselves.", 2, 600, kind="count"

@@ -8,6 +8,9 @@
         --start-col shipped --end-col delivered [--promised-col promised]
     python -m models.backtest sentiment --history FILE.csv --text-col review \\
         --label-col score --positive great
+    python -m models.backtest risk --history FILE.csv --label-col went_on_backorder \\
+        [--feature-cols a,b,c] [--time-col date] [--rule-col rule | --available-col available \\
+        --reorder-col reorder_point]
 
 Files as they come: ``--wide`` reads one column per period (``Part, Jan-98, Feb-98``);
 ``--date-format`` fixes the date pattern (else it is guessed, month labels included);
@@ -42,7 +45,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from models import metrics
 from models.baselines import TSB, CrostonSBA, MovingAverage, SeasonalNaive, forecast_history
 from models.demand import FREQUENCIES, GlobalDemandModel, Panel, period_start, to_panel
-from models.leadtime import DurationDistribution
+from models.leadtime import ConditionalDurations, DurationDistribution
 from models.sentiment import POSITIVE_FROM, TextSentimentModel, sentiment_scores, tune_cutoff
 from models.tabular import (
     InputError,
@@ -55,6 +58,7 @@ from models.tabular import (
     join_table,
     melt_wide,
     parse_dates,
+    parse_numbers,
     read_table,
     sort_key,
 )
@@ -245,19 +249,36 @@ def backtest_durations(
     folds: int = 4,
     holdout: float = 0.3,
     shrinkage: float = 5.0,
+    features: dict | None = None,
+    model_params: dict | None = None,
     *,
     cut: pd.Timestamp | None = None,
     split: pd.Series | None = None,
     details: bool = False,
 ) -> dict:
-    """MAE and bias of the P50 and coverage of the P90, by group and against no grouping.
+    """MAE and bias of the P50 and coverage of the P90 of each method, tested forward in time.
+
+    Methods: the per-group distribution (its P50 is the group's shrunk median), no grouping,
+    and, when ``frame`` has feature columns or a promised date, the conditional quantile model
+    (:class:`~models.leadtime.ConditionalDurations`) with its P90 raw and calibrated, and the
+    quoted time itself (the promised date read as its end of day). ``features`` names columns
+    of ``frame``: ``{"categorical": [...], "numeric": [...], "optional": [...]}``.
 
     Columns ``level_0``, ``level_1``, ... (nested groups, coarsest first) are used as the
-    model's levels when present, else ``group``. ``cut`` makes one fold instead: durations that
-    ended before it train, those that started on or after it are tested. ``split`` (one value
-    per row, "train" or "test") makes one fold of exactly those rows. With ``details`` the
-    result holds ``predictions``: every tested row with its P50 and P90.
+    grouped model's levels when present, else ``group``. ``cut`` makes one fold instead:
+    durations that ended before it train, those that started on or after it are tested.
+    ``split`` (one value per row, "train" or "test") makes one fold of exactly those rows. With
+    ``details`` the result holds ``predictions``: every tested row with its P50 and P90.
     """
+    features = {k: list(v) for k, v in (features or {}).items()}
+    frame = frame.copy()
+    has_promise = "promised" in frame.columns and frame["promised"].notna().any()
+    numeric = list(features.get("numeric", []))
+    if has_promise:
+        frame["quoted_days"] = (frame["promised"] - frame["start"].dt.normalize()).dt.days
+        numeric.append("quoted_days")
+    categorical = list(features.get("categorical", []))
+    use_features = bool(numeric or categorical)
     levels = [c for c in frame.columns if c.startswith("level_")] or ["group"]
     if split is not None:
         which = pd.Series(split).astype("string").str.strip().str.lower().to_numpy()
@@ -284,19 +305,38 @@ def backtest_durations(
         overall = DurationDistribution().fit(np.zeros((len(known), 1)), known["days"])
         dist = grouped.predict_distribution(test[levels])
         flat = overall.predict_distribution(np.zeros((len(test), 1)))
-        predictions.append(
-            pd.DataFrame(
-                {
-                    "group": test["group"].to_numpy(),
-                    "start": test["start"].to_numpy(),
-                    "actual": test["days"].to_numpy(),
-                    "p50": dist["p50"].to_numpy(),
-                    "p90": dist["p90"].to_numpy(),
-                    "overall_p50": flat["p50"].to_numpy(),
-                    "overall_p90": flat["p90"].to_numpy(),
-                }
-            )
+        scored = pd.DataFrame(
+            {
+                "group": test["group"].to_numpy(),
+                "start": test["start"].to_numpy(),
+                "actual": test["days"].to_numpy(),
+                "p50": dist["p50"].to_numpy(),
+                "p90": dist["p90"].to_numpy(),
+                "overall_p50": flat["p50"].to_numpy(),
+                "overall_p90": flat["p90"].to_numpy(),
+            }
         )
+        if use_features:
+            model = ConditionalDurations(
+                group_cols=("group",),
+                categorical_cols=tuple(categorical),
+                numeric_cols=tuple(numeric),
+                date_col="start",
+                optional_cols=tuple(features.get("optional", [])),
+                shrinkage=shrinkage,
+                **(model_params or {}),
+            ).fit(known, known["days"])
+            cal = model.predict_distribution(test)
+            raw = model.predict_raw(test)
+            scored["feat_p50"] = cal["p50"].to_numpy()
+            scored["feat_p90"] = cal["p90"].to_numpy()
+            scored["feat_raw_p90"] = raw["p90"].to_numpy()
+        if has_promise:
+            quoted = (
+                test["promised"] + pd.Timedelta(days=1) - test["start"]
+            ).dt.total_seconds() / 86400
+            scored["quoted"] = quoted.to_numpy()
+        predictions.append(scored)
     if not predictions:
         raise InputError(
             "not enough history for a time-split backtest (need completed durations before the test folds)"
@@ -313,6 +353,18 @@ def backtest_durations(
             for g, part in sorted(scored.groupby("group"), key=lambda gp: -len(gp[1]))
         ],
     }
+    if use_features:
+        result["features"] = {"categorical": categorical, "numeric": numeric}
+        result["with_features"] = _duration_summary(scored, "feat_p50", "feat_p90")
+        result["with_features_raw_p90"] = _duration_summary(scored, "feat_p50", "feat_raw_p90")
+        for row in result["groups"]:
+            part = scored[scored["group"] == row["group"]]
+            row["features_mae_days"] = metrics.mae(part["actual"], part["feat_p50"])
+            row["features_coverage_p90"] = metrics.coverage(part["actual"], part["feat_p90"])
+    if has_promise and "quoted" in scored.columns:
+        quoted = scored.dropna(subset=["quoted"])
+        if len(quoted):
+            result["quoted"] = _duration_summary(quoted, "quoted", "quoted")
     if "promised" in frame.columns:
         with_promise = frame.dropna(subset=["promised"])
         on_time = with_promise["end"].dt.normalize() <= with_promise["promised"].dt.normalize()
@@ -323,6 +375,21 @@ def backtest_durations(
     if details:
         result["predictions"] = scored
     return result
+
+
+def duration_feature_kinds(frame: pd.DataFrame, columns: list[str]) -> dict:
+    """Which feature columns are numbers (9 in 10 filled values parse) and which categories."""
+    kinds = {"categorical": [], "numeric": []}
+    for col in columns:
+        text = frame[col]
+        numbers = parse_numbers(text)
+        filled = text.notna() & (text.astype("string").str.strip() != "")
+        if filled.any() and numbers[filled].notna().mean() >= 0.9:
+            frame[col] = numbers
+            kinds["numeric"].append(col)
+        else:
+            kinds["categorical"].append(col)
+    return kinds
 
 
 def _duration_summary(scored: pd.DataFrame, p50: str, p90: str) -> dict:
@@ -517,6 +584,22 @@ def _parser() -> argparse.ArgumentParser:
             "--forecasts-out",
             help="write every tested row's P50 and P90 (with the actual) to a CSV",
         )
+        cmd.add_argument(
+            "--feature-cols",
+            help="comma-separated columns the conditional model learns from besides the group "
+            "(route, region, order size...); numbers where they parse, categories otherwise",
+        )
+
+    # --- risk: any labelled table, classifier against the reorder rule ---
+    risk = sub.add_parser("risk", help="backorder classifier vs the reorder rule (ROC-AUC, PR-AUC)")
+    risk.add_argument("--label-col", required=True, help="0/1, yes/no or true/false")
+    risk.add_argument("--feature-cols", help="comma-separated (default: every other column)")
+    risk.add_argument("--time-col", help="orders the rows; the latest share is the test set")
+    risk.add_argument("--rule-col", help="the rule's 0/1 verdict or a score (higher = riskier)")
+    risk.add_argument("--available-col", help="with --reorder-col: rule = available < reorder")
+    risk.add_argument("--reorder-col")
+    risk.add_argument("--test-share", type=float, default=0.3)
+    risk.add_argument("--max-iter", type=int, default=200, help="boosting iterations")
 
     senti = sub.add_parser("sentiment", help="VADER and a trained text model on labelled texts")
     senti.add_argument("--text-col", required=True)
@@ -540,7 +623,7 @@ def _parser() -> argparse.ArgumentParser:
             help="the file has no header line; name columns by position (0, 1, ...)",
         )
         cmd.add_argument("--sep", help="the delimiter (default: guessed; 'tab' for a tab)")
-        if name != "sentiment":
+        if name not in ("sentiment", "risk"):
             cmd.add_argument(
                 "--group-col",
                 action="append",
@@ -716,6 +799,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         return _run_demand(args, frame, notes)
     written: list[str] = []
     if args.command in ("leadtime", "transit"):
+        wanted = [c.strip() for c in (args.feature_cols or "").split(",") if c.strip()]
         clean, cleaning = clean_durations(
             frame,
             args.group_col,
@@ -725,8 +809,10 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             date_format=args.date_format,
             drop_duplicate_rows=args.drop_duplicates,
             keep_cols=[args.split_col] if args.split_col else [],
+            feature_cols=wanted,
         )
         notes.lines.extend(cleaning.lines)
+        features = duration_feature_kinds(clean, wanted)
         if args.cut and args.split_col:
             raise InputError("give --cut or --split-col, not both")
         cut = _timestamp(args.cut, "--cut") if args.cut else None
@@ -736,6 +822,7 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
             args.folds,
             args.holdout,
             args.shrinkage,
+            features,
             cut=cut,
             split=split,
             details=bool(args.forecasts_out),
@@ -750,6 +837,22 @@ def run(args: argparse.Namespace) -> tuple[dict, list[str]]:
         if args.forecasts_out:
             _write_csv(predictions, args.forecasts_out, written, "forecasts")
         return result, notes.lines + written
+    if args.command == "risk":
+        from models.risk import backtest_table
+
+        columns = [c.strip() for c in (args.feature_cols or "").split(",") if c.strip()]
+        result, risk_notes = backtest_table(
+            frame,
+            args.label_col,
+            columns or None,
+            args.time_col,
+            args.rule_col,
+            args.available_col,
+            args.reorder_col,
+            args.test_share,
+            args.max_iter,
+        )
+        return result, notes.lines + list(risk_notes)
     keep = [c for c in (args.order_col, args.split_col) if c]
     clean, cleaning = clean_labelled_text(
         frame,
@@ -815,6 +918,11 @@ def render(command: str, result: dict) -> str:
             {"model": "by group (shrunk)", **result["by_group"]},
             {"model": "no grouping", **result["no_grouping"]},
         ]
+        if "with_features" in result:
+            summary.insert(0, {"model": "features, P90 raw", **result["with_features_raw_p90"]})
+            summary.insert(0, {"model": "features, P90 calibrated", **result["with_features"]})
+        if "quoted" in result:
+            summary.append({"model": "quoted time", **result["quoted"]})
         cols = ["n", "mae_days", "rmse_days", "bias_days", "coverage_p90"]
         lines = [head, format_table(summary, ["model", *cols])]
         if "on_time_rate" in result:
@@ -822,9 +930,42 @@ def render(command: str, result: dict) -> str:
                 f"on-time rate (delivered by the promised date): {result['on_time_rate']:.1%}"
             )
             cols = [*cols, "on_time_rate"]
+        if "with_features" in result:
+            kinds = result["features"]
+            lines.append(
+                "features: "
+                + ", ".join([*(f"{c} (category)" for c in kinds["categorical"]), *kinds["numeric"]])
+                + ", month and weekday of the start; P90 calibrated on each fold's latest rows"
+            )
+            cols = [*cols, "features_mae_days", "features_coverage_p90"]
         lines.append("")
         lines.append(format_table(result["groups"][:15], ["group", *cols]))
         return "\n".join(lines)
+    if command == "risk":
+        rows = [{"method": "classifier", **result["model"]}]
+        if "rule" in result:
+            rows.append({"method": f"rule: {result['rule_name']}", **result["rule"]})
+        rows.append(
+            {
+                "method": "no skill (PR-AUC = positive share)",
+                "roc_auc": 0.5,
+                "pr_auc": result["test_positive_share"],
+            }
+        )
+        since = f" from {result['test_from']}" if "test_from" in result else ""
+        kinds = result["features"]
+        return "\n".join(
+            [
+                f"{result['rows']} rows: trained on the first {result['train_rows']}, tested on "
+                f"the latest {result['test_rows']}{since} "
+                f"({result['test_positive_share']:.1%} positive)",
+                "features: "
+                + ", ".join(
+                    [*kinds["numeric"], *(f"{c} (category)" for c in kinds["categorical"])]
+                ),
+                format_table(rows, ["method", "roc_auc", "pr_auc"]),
+            ]
+        )
     lines = [
         f"{result['rows']} texts, positive label {result['positive_label']!r} ({result['positive_share']:.1%} of rows)",
         format_table(result["cutoffs"], ["rule", "rows", "accuracy", "macro_f1"]),

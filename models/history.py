@@ -23,6 +23,7 @@ from data.schema import (
     PurchaseOrderLine,
     Receipt,
     Shipment,
+    ShipmentLine,
     Supplier,
 )
 
@@ -95,7 +96,11 @@ def demand_history(
 
 
 def lead_time_history(engine: Engine) -> pd.DataFrame:
-    """Per received PO line: supplier, category, sent, first receipt, expected dates, days."""
+    """Per received PO line: supplier, category, qty, sent, first receipt, expected date, days.
+
+    ``quoted_days`` is the lead time the supplier gave when the PO was sent (its first expected
+    date less the sent day).
+    """
     first_receipt = func.min(Receipt.received_at).label("received_at")
     query = (
         select(
@@ -103,6 +108,7 @@ def lead_time_history(engine: Engine) -> pd.DataFrame:
             PurchaseOrder.supplier_id,
             Supplier.name.label("supplier"),
             Product.category,
+            PurchaseOrderLine.qty_ordered.label("qty"),
             PurchaseOrder.sent_at,
             func.coalesce(PurchaseOrder.original_expected_date, PurchaseOrder.expected_date).label(
                 "expected_date"
@@ -120,6 +126,7 @@ def lead_time_history(engine: Engine) -> pd.DataFrame:
             PurchaseOrder.supplier_id,
             Supplier.name,
             Product.category,
+            PurchaseOrderLine.qty_ordered,
             PurchaseOrder.sent_at,
             PurchaseOrder.original_expected_date,
             PurchaseOrder.expected_date,
@@ -134,18 +141,32 @@ def lead_time_history(engine: Engine) -> pd.DataFrame:
     frame["delay_days"] = (
         frame["received_at"].dt.normalize() - frame["expected_date"]
     ).dt.days.astype(float)
+    frame["quoted_days"] = (
+        frame["expected_date"] - frame["sent_at"].dt.normalize()
+    ).dt.days.astype(float)
+    frame["qty"] = frame["qty"].astype(float)
     return frame[frame["days"] >= 0].reset_index(drop=True)
 
 
 def transit_history(engine: Engine) -> pd.DataFrame:
-    """Per delivered outbound shipment: carrier, region, shipped, delivered, promised, days."""
+    """Per delivered outbound shipment: carrier, region, units, shipped, delivered, promised, days.
+
+    ``quoted_days`` is the time promised at shipping (promised date less the shipped day).
+    """
     region = func.coalesce(Shipment.region, Customer.region).label("region")
+    units = (
+        select(func.coalesce(func.sum(ShipmentLine.qty), 0))
+        .where(ShipmentLine.shipment_id == Shipment.id)
+        .scalar_subquery()
+        .label("qty")
+    )
     query = (
         select(
             Shipment.id.label("shipment_id"),
             Shipment.carrier_id,
             Carrier.name.label("carrier"),
             region,
+            units,
             Shipment.shipped_at,
             Shipment.delivered_at,
             Shipment.promised_date,
@@ -164,5 +185,9 @@ def transit_history(engine: Engine) -> pd.DataFrame:
     for col in ("shipped_at", "delivered_at", "promised_date"):
         frame[col] = pd.to_datetime(frame[col])
     frame["region"] = frame["region"].fillna("(unknown)")
+    frame["qty"] = frame["qty"].astype(float)
+    frame["quoted_days"] = (
+        frame["promised_date"] - frame["shipped_at"].dt.normalize()
+    ).dt.days.astype(float)
     frame["days"] = (frame["delivered_at"] - frame["shipped_at"]).dt.total_seconds() / 86400
     return frame[frame["days"] >= 0].reset_index(drop=True)

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -35,7 +36,7 @@ from data.schema import (
     Supplier,
 )
 from data.settings import all_settings
-from models.leadtime import DurationDistribution, lookup
+from models.leadtime import ConditionalDurations, DurationDistribution, lookup
 
 # Days from a shortage beyond every open PO to the next purchase order going out: POs are
 # drafted when stock falls below the reorder point and reviewed within a couple of days.
@@ -60,9 +61,11 @@ class Estimate:
 class PromiseModels:
     """The learned duration distributions a promise needs (any may be missing)."""
 
-    lead: DurationDistribution | None = None  # sent -> received, by [supplier_id, category]
+    # sent -> received, by [supplier_id, category] (with features when conditional)
+    lead: DurationDistribution | ConditionalDurations | None = None
     delay: DurationDistribution | None = None  # expected -> received, by [supplier_id]
-    transit: DurationDistribution | None = None  # shipped -> delivered, by [region]
+    # shipped -> delivered, by [region] (with features when conditional)
+    transit: DurationDistribution | ConditionalDurations | None = None
     sources: dict = field(default_factory=dict)  # kind -> model run id, for the record
 
 
@@ -83,10 +86,12 @@ def load_promise_models(session: Session) -> PromiseModels:
     return models
 
 
-def _figures(model: DurationDistribution | None, key: list) -> tuple[float, float, int] | None:
+def _figures(
+    model: DurationDistribution | ConditionalDurations | None, key: list, **features
+) -> tuple[float, float, int] | None:
     if model is None:
         return None
-    row = lookup(model, *key)
+    row = lookup(model, *key, **features)
     return float(row["p50"]), float(row["p90"]), int(row["n"])
 
 
@@ -193,7 +198,13 @@ def make_timeline(
     else:
         delay_note = ""
 
-    lead = _figures(models.lead, [str(supplier.supplier_id), supplier.category])
+    # A new order goes out about now, quoted at the supplier's usual lead time.
+    lead = _figures(
+        models.lead,
+        [str(supplier.supplier_id), supplier.category],
+        start=pd.Timestamp(today),
+        quoted_days=float(quoted),
+    )
     if lead and lead[2] > 0:
         lead_p50, lead_p90 = lead[0], lead[1]
         lead_note = (
@@ -266,9 +277,15 @@ class Transit:
     note: str
 
 
-def transit_from_models(region: str | None, models: PromiseModels) -> Transit | None:
-    """Learned transit days to a region (P50/P90), or None without a transit model."""
-    figures = _figures(models.transit, [region or "(unknown)"])
+def transit_from_models(
+    region: str | None, models: PromiseModels, today: dt.date | None = None
+) -> Transit | None:
+    """Learned transit days to a region (P50/P90), or None without a transit model.
+
+    ``today`` gives a conditional model the season; carrier, size and quote are not known yet.
+    """
+    when = {"start": pd.Timestamp(today)} if today is not None else {}
+    figures = _figures(models.transit, [region or "(unknown)"], **when)
     if figures and figures[2] > 0:
         p50, p90 = _days(figures[0]), _days(figures[1])
         where = f" to {region}" if region else ""
@@ -276,9 +293,11 @@ def transit_from_models(region: str | None, models: PromiseModels) -> Transit | 
     return None
 
 
-def transit_for(session: Session, region: str | None, models: PromiseModels) -> Transit:
+def transit_for(
+    session: Session, region: str | None, models: PromiseModels, today: dt.date | None = None
+) -> Transit:
     """Transit days to a region: learned P50/P90, else the carriers' quoted days."""
-    learned = transit_from_models(region, models)
+    learned = transit_from_models(region, models, today)
     if learned is not None:
         return learned
     quoted = session.execute(
@@ -362,7 +381,7 @@ def estimate_backorder(
         ahead, count = _queue_ahead(session, product_id)
         position = position or count + 1
     pick_days = int(all_settings(session.connection())["pick_days"])
-    transit = transit_for(session, _region(session, customer_id), models)
+    transit = transit_for(session, _region(session, customer_id), models, today)
     return _estimate(timeline, ahead, qty_needed, position, today, pick_days, transit)
 
 
@@ -459,7 +478,7 @@ def reestimate_open_backorders(
             waiting = backorder.qty_open
             region = _region(session, backorder.customer_id)
             if region not in transits:
-                transits[region] = transit_for(session, region, models)
+                transits[region] = transit_for(session, region, models, today)
             est = _estimate(timeline, ahead, waiting, position, today, pick_days, transits[region])
             ahead += waiting
             old_likely, old_late = backorder.estimated_date, backorder.estimated_late_date

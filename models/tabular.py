@@ -442,16 +442,22 @@ def clean_durations(
     date_format: str | None = None,
     drop_duplicate_rows: bool = False,
     keep_cols: list[str] | tuple[str, ...] = (),
+    feature_cols: list[str] | None = None,
 ) -> tuple[pd.DataFrame, Notes]:
-    """A frame of (group, start, end, days[, promised]) with notes on every row left out.
+    """A frame of (group, start, end, days[, promised][, features]) with notes on rows left out.
 
     ``group_col`` may be several columns, coarsest first (vendor, then product group): the
     frame then has ``group`` ("vendor / product group") and ``level_0``, ``level_1``, ... for a
-    nested model.
+    nested model. ``feature_cols`` are copied as they are (text), under their own names.
     """
     group_cols = [group_col] if isinstance(group_col, str) else list(group_col)
     group_cols = [column(frame, c) for c in group_cols]
     start_col, end_col = column(frame, start_col), column(frame, end_col)
+    features = [column(frame, c) for c in feature_cols or []]
+    reserved = {"group", "start", "end", "days", "promised", "quoted_days"}
+    clash = [c for c in features if c in reserved]
+    if clash:
+        raise InputError(f"feature column names {clash} are used internally; rename them")
     promised_col = column(frame, promised_col) if promised_col else None
     notes = Notes()
     frame = _start(frame, notes, drop_duplicate_rows)
@@ -483,6 +489,8 @@ def clean_durations(
         for name, value in levels.items():
             out[name] = value
     for col in (column(frame, c) for c in keep_cols):
+        out[col] = frame[col]
+    for col in features:
         out[col] = frame[col]
     out = out[keep]
     if promised_col:

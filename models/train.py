@@ -31,12 +31,12 @@ import pandas as pd
 from sqlalchemy import Engine, insert, select, update
 
 from data.db import make_engine, read_connection, write_session
-from data.schema import AuditLog, Feedback, Forecast, ModelRun, Product, utcnow
+from data.schema import AuditLog, Feedback, Forecast, ModelRun, Product, Supplier, utcnow
 from data.settings import all_settings
 from models.backtest import backtest_demand, backtest_durations, backtest_sentiment
 from models.demand import GlobalDemandModel, to_panel
 from models.history import demand_history, lead_time_history, transit_history
-from models.leadtime import DurationDistribution, duration_table, lookup
+from models.leadtime import ConditionalDurations, DurationDistribution, duration_table, lookup
 from models.registry import artifact_bytes, latest, save_artifact, store_artifact, stored_path
 from models.replenishment import reorder_policy, spread_from_quantiles
 from models.sentiment import TextSentimentModel, sentiment_scores, trained_model
@@ -44,7 +44,7 @@ from models.tabular import InputError, clean_labelled_text, read_table
 from models.threads import add_threads_option, limited_threads
 
 ACTOR = "model"
-KINDS = ("demand", "lead_time", "transit", "sentiment", "promise")
+KINDS = ("demand", "lead_time", "transit", "sentiment", "promise", "backorder_risk")
 DAYS_PER_PERIOD = {"D": 1, "W": 7, "M": 30.4}
 MIN_DURATIONS_FOR_BACKTEST = 30
 SENTIMENT_BATCH = 2000
@@ -152,7 +152,9 @@ def train_demand(
     return Outcome(model, metrics, params, write_forecasts)
 
 
-def _durations_for_backtest(frame: pd.DataFrame, group: str, start: str, end: str, promised=None):
+def _durations_for_backtest(
+    frame: pd.DataFrame, group: str, start: str, end: str, promised=None, extra=()
+):
     out = pd.DataFrame(
         {
             "group": frame[group].astype(str),
@@ -163,44 +165,117 @@ def _durations_for_backtest(frame: pd.DataFrame, group: str, start: str, end: st
     )
     if promised:
         out["promised"] = frame[promised]
+    for col in extra:
+        out[col] = frame[col]
     return out
 
 
+def lead_time_model(**params) -> ConditionalDurations:
+    """Lead time by supplier and category, conditional on order size, quote and season.
+
+    Columns: supplier_id, category, qty, quoted_days, start (the day the PO was sent). The
+    size of an order not yet drafted is unknown when a restock date is promised.
+    """
+    return ConditionalDurations(
+        group_cols=("supplier_id", "category"),
+        numeric_cols=("qty", "quoted_days"),
+        date_col="start",
+        optional_cols=("qty",),
+        **params,
+    )
+
+
+def transit_model(**params) -> ConditionalDurations:
+    """Transit time by region, conditional on carrier, shipment size, quote and season.
+
+    Columns: region, carrier, qty, quoted_days, start (the shipping day). Carrier, size and
+    quote are often unknown when a backorder's delivery date is promised.
+    """
+    return ConditionalDurations(
+        group_cols=("region",),
+        categorical_cols=("carrier",),
+        numeric_cols=("qty", "quoted_days"),
+        date_col="start",
+        optional_cols=("carrier", "qty", "quoted_days"),
+        **params,
+    )
+
+
+def lead_time_frame(history: pd.DataFrame) -> pd.DataFrame:
+    """The lead-time model's columns from :func:`models.history.lead_time_history`."""
+    return pd.DataFrame(
+        {
+            "supplier_id": history["supplier_id"].astype(str),
+            "category": history["category"].astype(str),
+            "qty": history["qty"],
+            "quoted_days": history["quoted_days"],
+            "start": history["sent_at"],
+        }
+    )
+
+
+def transit_frame(history: pd.DataFrame) -> pd.DataFrame:
+    """The transit model's columns from :func:`models.history.transit_history`."""
+    return pd.DataFrame(
+        {
+            "region": history["region"].astype(str),
+            "carrier": history["carrier"].astype(str),
+            "qty": history["qty"],
+            "quoted_days": history["quoted_days"],
+            "start": history["shipped_at"],
+        }
+    )
+
+
 def train_lead_time(engine: Engine) -> Outcome:
-    """Lead time by supplier and category, and delay against the expected date by supplier."""
+    """Lead time by supplier and category with features, and delay against the expected date."""
     history = lead_time_history(engine)
     if history.empty:
         raise InputError("no received purchase orders with a sent date")
     supplier = history["supplier_id"].astype(str)
-    lead = DurationDistribution().fit(
+    lead = lead_time_model().fit(lead_time_frame(history), history["days"])
+    by_group = DurationDistribution().fit(
         pd.DataFrame({"supplier": supplier, "category": history["category"]}), history["days"]
     )
     known_delay = history["delay_days"].notna()
     delay = DurationDistribution().fit(
         supplier[known_delay].to_frame(), history.loc[known_delay, "delay_days"]
     )
-    metrics = {"rows": len(history)}
+    metrics = {"rows": len(history), "calibration": lead.calibration_}
     if len(history) >= MIN_DURATIONS_FOR_BACKTEST:
         metrics["backtest"] = backtest_durations(
-            _durations_for_backtest(history, "supplier_id", "sent_at", "received_at")
+            _durations_for_backtest(
+                history, "supplier_id", "sent_at", "received_at", "expected_date", ["qty"]
+            ),
+            features={"numeric": ["qty"], "optional": ["qty"]},
         )
-    table = duration_table(lead, ["supplier_id", "category"])
+    table = duration_table(by_group, ["supplier_id", "category"])
     return Outcome({"lead": lead, "delay": delay, "table": table}, metrics)
 
 
 def train_transit(engine: Engine) -> Outcome:
-    """Transit days by customer region (and by carrier for the record)."""
+    """Transit days by customer region with features (and by carrier for the record)."""
     history = transit_history(engine)
     if history.empty:
         raise InputError("no delivered outbound shipments")
-    transit = DurationDistribution().fit(history[["region"]].astype(str), history["days"])
+    transit = transit_model().fit(transit_frame(history), history["days"])
     by_carrier = DurationDistribution().fit(history[["carrier"]].astype(str), history["days"])
-    metrics = {"rows": len(history)}
+    metrics = {"rows": len(history), "calibration": transit.calibration_}
     if len(history) >= MIN_DURATIONS_FOR_BACKTEST:
         metrics["backtest_by_region"] = backtest_durations(
             _durations_for_backtest(
-                history, "region", "shipped_at", "delivered_at", "promised_date"
-            )
+                history,
+                "region",
+                "shipped_at",
+                "delivered_at",
+                "promised_date",
+                ["carrier", "qty"],
+            ),
+            features={
+                "categorical": ["carrier"],
+                "numeric": ["qty"],
+                "optional": ["carrier", "qty", "quoted_days"],
+            },
         )
         metrics["backtest_by_carrier"] = backtest_durations(
             _durations_for_backtest(
@@ -356,6 +431,24 @@ def _agreement_with_csat(engine: Engine, model: TextSentimentModel) -> dict:
     }
 
 
+def train_backorder_risk(engine: Engine, model_params: dict | None = None) -> Outcome:
+    """Backorder risk per product within ``risk_horizon_weeks``, from point-in-time snapshots."""
+    from models.risk import read_risk_history, train_risk
+
+    with read_connection(engine) as conn:
+        weeks = int(all_settings(conn)["risk_horizon_weeks"])
+    try:
+        history = read_risk_history(engine)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    max_iter = int((model_params or {}).get("max_iter", 200))
+    try:
+        model, metrics = train_risk(history, weeks, max_iter=max_iter)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    return Outcome(model, metrics, {"horizon_weeks": weeks, "max_iter": max_iter})
+
+
 def train_promise(engine: Engine) -> Outcome:
     """Score delivery promises replayed at each recent backorder's creation (no new model)."""
     from models.promise_backtest import delivery_backtest
@@ -368,7 +461,7 @@ def update_thresholds(
     engine: Engine,
     forecast: pd.DataFrame,
     history: pd.DataFrame,
-    lead: DurationDistribution | None,
+    lead: DurationDistribution | ConditionalDurations | None,
     freq: str,
 ) -> int:
     """Set reorder point, safety stock and order-up-to on every product from the models."""
@@ -380,11 +473,18 @@ def update_thresholds(
     with write_session(engine) as s:
         service_level = float(all_settings(s.connection())["service_level"])
         default_lead = float(all_settings(s.connection())["default_lead_time_days"])
+        suppliers = dict(s.execute(select(Supplier.id, Supplier.lead_time_days)).all())
         for product in s.scalars(select(Product).where(Product.active.is_(True))):
             d = float(mean_per_day.get(product.id, 0.0))
             sd = float(sd_per_day.get(product.id, 0.0))
             if lead is not None:
-                dist = lookup(lead, product.supplier_id, product.category)
+                dist = lookup(
+                    lead,
+                    product.supplier_id,
+                    product.category,
+                    start=pd.Timestamp(utcnow()),
+                    quoted_days=float(suppliers.get(product.supplier_id, np.nan)),
+                )
                 lt, lt_sd = float(dist["p50"]), spread_from_quantiles(dist["p50"], dist["p90"])
             else:
                 lt, lt_sd = default_lead, 0.0
@@ -437,6 +537,7 @@ def train_all(
         "transit": lambda: train_transit(engine),
         "sentiment": lambda: train_sentiment(engine),
         "promise": lambda: train_promise(engine),
+        "backorder_risk": lambda: train_backorder_risk(engine, model_params),
     }
     runs, outcomes = {}, {}
     for kind in kinds:

@@ -34,6 +34,7 @@ from ui.format import (
     money_column,
     plain,
 )
+from ui.risk_list import risk_section
 from ui.weekly_report import weekly_report_download
 
 user = require_role("warehouse_manager")
@@ -537,6 +538,7 @@ def trends() -> None:
 
 
 live_summary()
+risk_section(db)
 
 stock_tab, thresholds_tab, report_tab, trends_tab = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 with stock_tab:

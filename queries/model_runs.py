@@ -8,13 +8,14 @@ from sqlalchemy import Connection, func, select
 from data.schema import ModelRun
 
 # The kinds models.train records, in the order the Admin page lists them.
-MODEL_KINDS = ("demand", "lead_time", "transit", "promise", "sentiment")
+MODEL_KINDS = ("demand", "lead_time", "transit", "promise", "sentiment", "backorder_risk")
 KIND_LABELS = {
     "demand": "Demand forecast",
     "lead_time": "Supplier lead time",
     "transit": "Carrier transit time",
     "promise": "Backorder delivery dates",
     "sentiment": "Feedback sentiment",
+    "backorder_risk": "Backorder risk",
 }
 
 # What the app does for each kind until a run of it exists (and the learned model after).
@@ -24,13 +25,15 @@ SIMPLE_METHODS = {
     "transit": "each carrier's quoted transit days",
     "promise": "available-to-promise walk on quoted lead and transit times",
     "sentiment": "none yet: comments stay unscored",
+    "backorder_risk": "the reorder rule alone (available below the reorder point)",
 }
 LEARNED_METHODS = {
     "demand": "learned demand model",
-    "lead_time": "learned lead times per supplier and category",
-    "transit": "learned transit times per region",
+    "lead_time": "learned lead times per supplier and category, with order size, quote and season",
+    "transit": "learned transit times per region, with carrier, size, quote and season",
     "promise": "available-to-promise walk on learned lead and transit times",
     "sentiment": "VADER sentiment scores",
+    "backorder_risk": "classifier of backorders within the risk horizon, beside the reorder rule",
 }
 
 
@@ -54,12 +57,30 @@ def _headline(kind: str, metrics: dict) -> str:
         return "vs seasonal naive: " + ", ".join(parts) if parts else ""
     if kind in ("lead_time", "transit"):
         backtest = metrics.get("backtest") or metrics.get("backtest_by_region") or {}
-        grouped = backtest.get("by_group") or {}
+        grouped = backtest.get("with_features") or backtest.get("by_group") or {}
         if not grouped:
             return ""
-        return (
+        text = (
             f"MAE {grouped['mae_days']:.2f} days, bias {grouped['bias_days']:+.2f} days, "
             f"P90 covers {grouped['coverage_p90']:.0%} (n = {grouped['n']:,})"
+        )
+        median = backtest.get("by_group") if "with_features" in backtest else None
+        if median:
+            text += (
+                f"; group median: MAE {median['mae_days']:.2f} days, "
+                f"P90 covers {median['coverage_p90']:.0%}"
+            )
+        return text
+    if kind == "backorder_risk" and "model" in metrics:
+        model, rule = metrics["model"] or {}, metrics.get("rule") or {}
+
+        def num(value) -> str:
+            return f"{value:.2f}" if isinstance(value, int | float) else "n/a"
+
+        return (
+            f"ROC-AUC {num(model.get('roc_auc'))} (rule {num(rule.get('roc_auc'))}), "
+            f"PR-AUC {num(model.get('pr_auc'))} (rule {num(rule.get('pr_auc'))}) "
+            f"on {metrics.get('test_rows', 0):,} later snapshots"
         )
     if kind == "promise" and "delivery_late_coverage" in metrics:
         return (

@@ -14,7 +14,7 @@ from jobs.registry import JobContext
 from jobs.runner import run_job
 from models import registry
 from models import train as train_module
-from models.leadtime import DurationDistribution
+from models.leadtime import ConditionalDurations
 from models.train import train_all
 from tests.test_models_train import FAST_MODEL, _build
 
@@ -63,7 +63,7 @@ def test_a_server_without_artifact_files_loads_the_latest_run_from_the_database(
     registry._blob_cache.clear()
     loaded = registry.latest(engine, "lead_time")
     assert loaded is not None and loaded.run_id == runs["lead_time"].id
-    assert isinstance(loaded.model["lead"], DurationDistribution)
+    assert isinstance(loaded.model["lead"], ConditionalDurations)
     assert loaded.model["table"].equals(on_disk["table"])
 
 
@@ -122,8 +122,8 @@ def test_retraining_job_trains_once_then_nothing_until_the_data_changes(
     first = run_job(sqlite_engine, "retrain-models", context)
     second = run_job(sqlite_engine, "retrain-models", context)
     assert first.outcome == "ok"
-    assert (first.counts["models_trained"], first.counts["models_failed"]) == (5, 0)
+    assert (first.counts["models_trained"], first.counts["models_failed"]) == (6, 0)
     assert (second.counts["models_trained"], second.counts["models_failed"]) == (0, 0)
     assert second.counts["data_version"] == first.counts["data_version"]
     with read_connection(sqlite_engine) as conn:
-        assert len(conn.execute(select(ModelArtifact.id)).all()) == 5
+        assert len(conn.execute(select(ModelArtifact.id)).all()) == 6

@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -200,10 +201,10 @@ def trained(tmp_path_factory):
 def test_every_kind_is_recorded_as_a_successful_run(trained):
     engine, _, runs = trained
     assert {k: r.status for k, r in runs.items()} == dict.fromkeys(
-        ("demand", "lead_time", "transit", "sentiment", "promise"), "ok"
+        ("demand", "lead_time", "transit", "sentiment", "promise", "backorder_risk"), "ok"
     )
     with Session(engine) as s:
-        assert s.scalar(select(func.count(ModelRun.id))) == 5
+        assert s.scalar(select(func.count(ModelRun.id))) == 6
     demand = registry.latest(engine, "demand")
     assert isinstance(demand.model, GlobalDemandModel)
     assert demand.metrics["methods"]["model"]["rmsse"] > 0
@@ -308,4 +309,29 @@ def test_if_untrained_trains_only_the_missing_kinds(sqlite_engine, tmp_path, mon
 
     monkeypatch.setattr(train_module, "train_all", fake_train_all)
     assert train_module.main(["--database", str(sqlite_engine.url), "--if-untrained"]) == 0
-    assert asked == [("demand", "lead_time", "transit", "promise")]
+    assert asked == [("demand", "lead_time", "transit", "promise", "backorder_risk")]
+
+
+def test_a_history_without_backorders_gives_every_product_no_risk(trained):
+    from models.risk import score
+
+    engine, _, _ = trained
+    risk = registry.latest(engine, "backorder_risk")
+    assert "same label" in risk.metrics["note"]
+    state = pd.DataFrame(
+        {
+            "supplier_id": [1],
+            "quoted_days": [3.0],
+            "on_hand": [0],
+            "reserved": [0],
+            "on_order": [0],
+            "backordered_units": [0],
+            "demand_28d": [50],
+            "demand_56d": [100],
+            "demand_84d": [150],
+            "reorder_point": [10],
+        }
+    )
+    scored = score(risk.model, state)
+    assert scored["risk"].tolist() == [0.0]
+    assert scored["rule"].tolist() == [1]

@@ -57,7 +57,41 @@ def test_overview_lists_every_kind_and_says_which_were_never_trained(engine):
         "late-case date covers 95% of deliveries; likely date MAE 2.0 days (743 backorders replayed)"
     )
     assert overview["Supplier lead time"] == "never trained"
-    assert len(overview) == 5
+    assert overview["Backorder risk"] == "never trained"
+    assert len(overview) == 6
+
+
+def test_headlines_of_the_risk_and_the_conditional_duration_models(engine):
+    add_run(
+        engine,
+        "backorder_risk",
+        metrics={
+            "test_rows": 42000,
+            "model": {"roc_auc": 0.803, "pr_auc": 0.404},
+            "rule": {"roc_auc": 0.629, "pr_auc": 0.19},
+        },
+    )
+    summary = {"n": 19765, "bias_days": -0.005}
+    add_run(
+        engine,
+        "transit",
+        metrics={
+            "backtest_by_region": {
+                "with_features": {**summary, "mae_days": 0.602, "coverage_p90": 0.897},
+                "by_group": {**summary, "mae_days": 0.698, "coverage_p90": 0.895},
+            }
+        },
+    )
+    with read_connection(engine) as conn:
+        overview = model_overview(conn).set_index("model")
+    assert overview.loc["Backorder risk", "result"] == (
+        "ROC-AUC 0.80 (rule 0.63), PR-AUC 0.40 (rule 0.19) on 42,000 later snapshots"
+    )
+    assert overview.loc["Carrier transit time", "result"] == (
+        "MAE 0.60 days, bias -0.01 days, P90 covers 90% (n = 19,765); "
+        "group median: MAE 0.70 days, P90 covers 90%"
+    )
+    assert overview.loc["Backorder risk", "method"].startswith("classifier")
 
 
 def test_demand_backtest_table_has_a_row_per_method(sqlite_engine):

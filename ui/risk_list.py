@@ -1,0 +1,82 @@
+"""The backorder-risk list: products most likely to go on backorder soon, with their drivers.
+
+A compact section for Stock control. Each row shows the model's probability of a backorder
+within the risk horizon, what pushes it up, and beside it the simple rule's verdict (available
+below the reorder point), so the two can be compared product by product.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy import Engine
+
+from queries import risk
+from ui.components import standard_table
+from ui.db import data_version
+from ui.format import count_column, decimal_column, qty
+
+CACHE_TTL_S = 600
+SHOWN = 15  # the riskiest products; the export has them all
+RULE_LABELS = {1: "Below reorder point", 0: "Not triggered"}
+
+COLUMNS = {
+    "sku": st.column_config.TextColumn("SKU", pinned=True),
+    "name": st.column_config.TextColumn("Product", width="medium"),
+    "risk": st.column_config.ProgressColumn(
+        "Risk",
+        help="Probability of a backorder within the horizon, from the risk model",
+        format="percent",
+        min_value=0.0,
+        max_value=1.0,
+    ),
+    "drivers": st.column_config.TextColumn(
+        "Drivers", width="large", help="What raises this product's risk most"
+    ),
+    "rule": st.column_config.TextColumn(
+        "Rule", help="The simple rule: available stock below the reorder point"
+    ),
+    "available": count_column("Available"),
+    "reorder_point": count_column("Reorder point"),
+    "on_order": count_column("On order"),
+    "cover_days": decimal_column("Days of cover"),
+    "supplier": st.column_config.TextColumn("Supplier"),
+}
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def _risk_list(_engine: Engine, version: int, run_id: int | None) -> risk.RiskList:
+    return risk.backorder_risk(_engine)
+
+
+def risk_section(engine: Engine) -> None:
+    """The risk list as an expander: riskiest products first, the rule's verdict beside."""
+    found = _risk_list(engine, data_version(engine), risk.risk_model_run(engine))
+    table = found.table
+    if found.horizon_weeks is None:
+        title = "Backorder risk: no risk model yet"
+    else:
+        title = f"Backorder risk, next {found.horizon_weeks} weeks"
+    with st.expander(title, expanded=False, icon=":material/trending_up:"):
+        if found.horizon_weeks is not None and not table.empty:
+            top = table.head(SHOWN)
+            flagged = int(top["rule"].sum())
+            st.caption(
+                f"The {qty(len(top))} riskiest of {qty(len(table))} products; the reorder rule "
+                f"flags {qty(flagged)} of them. Scored by {found.source}."
+            )
+        else:
+            top = table.head(SHOWN)
+            st.caption(
+                f"Shown by the reorder rule alone ({found.source}); the model is trained by the "
+                "retrain-models job."
+            )
+        shown = top.assign(rule=top["rule"].map(RULE_LABELS))
+        columns = [c for c in COLUMNS if c in shown.columns]
+        standard_table(
+            shown[columns].reset_index(drop=True) if not shown.empty else pd.DataFrame(),
+            key="risk_table",
+            column_config={c: COLUMNS[c] for c in columns},
+            file_name="backorder_risk",
+            empty_message="No active product to score.",
+        )
