@@ -75,8 +75,12 @@ DATE_ORDERS = ("dmy", "mdy")  # how a numeric date like 03/04/2026 is read
 DATE_ORDER_LABELS = {"dmy": "day/month/year (03/04/2026 = 3 April)", "mdy": "month/day/year"}
 DECIMAL_MARKS = (".", ",")
 
-_ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
-_NUMERIC_DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})(?: \d{1,2}:\d{2}(?::\d{2})?)?$")
+_ISO = re.compile(
+    r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+)
+_NUMERIC_DATE = re.compile(
+    r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
+)
 _NAMED_MONTH = re.compile(r"^(\d{1,2})[- ]([A-Za-z]{3,9})\.?[- ,]+(\d{4}|\d{2})$")
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _CURRENCY = re.compile(r"[$€£¥]")
@@ -130,20 +134,76 @@ def _f(name, type_="text", required=False, synonyms=(), help_="", max_length=0) 
 
 FIELDS: dict[str, tuple[Field, ...]] = {
     "suppliers": (
-        _f("code", required=True, synonyms=("supplier_code", "supplier", "vendor", "vendor_code", "supplier_id", "vendor_id"), max_length=16),
-        _f("name", required=True, synonyms=("supplier_name", "vendor_name", "company"), max_length=100),
+        _f(
+            "code",
+            required=True,
+            synonyms=(
+                "supplier_code",
+                "supplier",
+                "vendor",
+                "vendor_code",
+                "supplier_id",
+                "vendor_id",
+            ),
+            max_length=16,
+        ),
+        _f(
+            "name",
+            required=True,
+            synonyms=("supplier_name", "vendor_name", "company"),
+            max_length=100,
+        ),
         _f("email", synonyms=("e_mail", "mail", "email_address"), max_length=200),
         _f("lead_time_days", "int", synonyms=("lead_time", "leadtime", "lead_days", "lt_days")),
         _f("min_order_value", "money", synonyms=("minimum_order", "min_order", "mov")),
         _f("active", "flag", synonyms=("enabled", "status")),
     ),
     "products": (
-        _f("sku", required=True, synonyms=("item", "item_code", "product_code", "code", "article", "part_number", "item_no", "product_id"), max_length=20),
-        _f("name", required=True, synonyms=("description", "product", "product_name", "item_name", "title"), max_length=160),
-        _f("category", required=True, synonyms=("group", "product_group", "family", "department"), max_length=40),
-        _f("supplier_code", required=True, synonyms=("supplier", "vendor", "vendor_code", "supplier_id"), max_length=16),
-        _f("cost", "money", required=True, synonyms=("unit_cost", "cost_price", "purchase_price", "buy_price")),
-        _f("price", "money", required=True, synonyms=("unit_price", "sell_price", "sales_price", "list_price", "selling_price")),
+        _f(
+            "sku",
+            required=True,
+            synonyms=(
+                "item",
+                "item_code",
+                "product_code",
+                "code",
+                "article",
+                "part_number",
+                "item_no",
+                "product_id",
+            ),
+            max_length=20,
+        ),
+        _f(
+            "name",
+            required=True,
+            synonyms=("description", "product", "product_name", "item_name", "title"),
+            max_length=160,
+        ),
+        _f(
+            "category",
+            required=True,
+            synonyms=("group", "product_group", "family", "department"),
+            max_length=40,
+        ),
+        _f(
+            "supplier_code",
+            required=True,
+            synonyms=("supplier", "vendor", "vendor_code", "supplier_id"),
+            max_length=16,
+        ),
+        _f(
+            "cost",
+            "money",
+            required=True,
+            synonyms=("unit_cost", "cost_price", "purchase_price", "buy_price"),
+        ),
+        _f(
+            "price",
+            "money",
+            required=True,
+            synonyms=("unit_price", "sell_price", "sales_price", "list_price", "selling_price"),
+        ),
         _f("unit", synonyms=("uom", "unit_of_measure", "units"), max_length=20),
         _f("pack_size", "int", synonyms=("pack", "case_size", "pack_qty", "inner")),
         _f("use", synonyms=("usage", "purpose"), max_length=60),
@@ -157,38 +217,108 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         _f("active", "flag", synonyms=("enabled", "status")),
     ),
     "customers": (
-        _f("code", required=True, synonyms=("customer_code", "customer", "account", "account_no", "customer_id", "account_number"), max_length=16),
-        _f("name", required=True, synonyms=("customer_name", "company", "account_name"), max_length=120),
-        _f("segment", required=True, synonyms=("type", "customer_type", "business_type", "channel"), max_length=30),
+        _f(
+            "code",
+            required=True,
+            synonyms=(
+                "customer_code",
+                "customer",
+                "account",
+                "account_no",
+                "customer_id",
+                "account_number",
+            ),
+            max_length=16,
+        ),
+        _f(
+            "name",
+            required=True,
+            synonyms=("customer_name", "company", "account_name"),
+            max_length=120,
+        ),
+        _f(
+            "segment",
+            required=True,
+            synonyms=("type", "customer_type", "business_type", "channel"),
+            max_length=30,
+        ),
         _f("region", synonyms=("area", "territory", "zone"), max_length=40),
         _f("tier", synonyms=("grade", "class", "level"), max_length=10),
-        _f("sales_rep_code", synonyms=("sales_rep", "rep", "salesperson", "rep_code", "account_manager"), max_length=16),
+        _f(
+            "sales_rep_code",
+            synonyms=("sales_rep", "rep", "salesperson", "rep_code", "account_manager"),
+            max_length=16,
+        ),
         _f("backorder_preference", synonyms=("backorders", "backorder_policy"), max_length=20),
         _f("email", synonyms=("e_mail", "mail", "email_address"), max_length=200),
         _f("phone", synonyms=("telephone", "tel", "phone_number"), max_length=40),
     ),
     "stock": (
-        _f("sku", required=True, synonyms=("item", "item_code", "product_code", "code", "article", "product"), max_length=20),
-        _f("on_hand", "int", required=True, synonyms=("counted", "count", "qty", "quantity", "stock", "qty_on_hand", "counted_qty")),
+        _f(
+            "sku",
+            required=True,
+            synonyms=("item", "item_code", "product_code", "code", "article", "product"),
+            max_length=20,
+        ),
+        _f(
+            "on_hand",
+            "int",
+            required=True,
+            synonyms=("counted", "count", "qty", "quantity", "stock", "qty_on_hand", "counted_qty"),
+        ),
         _f("warehouse", synonyms=("warehouse_code", "site", "depot", "location"), max_length=16),
     ),
     "purchase_orders": (
-        _f("po_number", required=True, synonyms=("po", "purchase_order", "po_no", "order_number", "number", "external_ref"), max_length=40),
-        _f("supplier_code", required=True, synonyms=("supplier", "vendor", "vendor_code"), max_length=16),
-        _f("sku", required=True, synonyms=("item", "item_code", "product_code", "product"), max_length=20),
+        _f(
+            "po_number",
+            required=True,
+            synonyms=("po", "purchase_order", "po_no", "order_number", "number", "external_ref"),
+            max_length=40,
+        ),
+        _f(
+            "supplier_code",
+            required=True,
+            synonyms=("supplier", "vendor", "vendor_code"),
+            max_length=16,
+        ),
+        _f(
+            "sku",
+            required=True,
+            synonyms=("item", "item_code", "product_code", "product"),
+            max_length=20,
+        ),
         _f("qty", "int", required=True, synonyms=("quantity", "qty_ordered", "ordered", "units")),
         _f("unit_cost", "money", synonyms=("cost", "price", "unit_price")),
         _f("expected_date", "date", synonyms=("due_date", "eta", "delivery_date", "expected")),
         _f("order_date", "date", synonyms=("created_at", "po_date", "date", "created")),
     ),
     "orders": (
-        _f("order_number", required=True, synonyms=("order", "order_no", "so_number", "number", "external_ref", "sales_order"), max_length=40),
-        _f("customer_code", required=True, synonyms=("customer", "account", "account_no", "customer_id"), max_length=16),
-        _f("sku", required=True, synonyms=("item", "item_code", "product_code", "product"), max_length=20),
+        _f(
+            "order_number",
+            required=True,
+            synonyms=("order", "order_no", "so_number", "number", "external_ref", "sales_order"),
+            max_length=40,
+        ),
+        _f(
+            "customer_code",
+            required=True,
+            synonyms=("customer", "account", "account_no", "customer_id"),
+            max_length=16,
+        ),
+        _f(
+            "sku",
+            required=True,
+            synonyms=("item", "item_code", "product_code", "product"),
+            max_length=20,
+        ),
         _f("qty", "int", required=True, synonyms=("quantity", "qty_ordered", "ordered", "units")),
         _f("unit_price", "money", synonyms=("price", "sell_price")),
         _f("order_date", "date", synonyms=("placed_at", "date", "ordered_on", "created")),
-        _f("requested_date", "date", synonyms=("delivery_date", "due_date", "required_date", "wanted")),
+        _f(
+            "requested_date",
+            "date",
+            synonyms=("delivery_date", "due_date", "required_date", "wanted"),
+        ),
         _f("priority", synonyms=("urgency",), max_length=10),
     ),
 }
@@ -220,7 +350,9 @@ def known_names(kind: str) -> set[str]:
     return {normalise_name(n) for f in FIELDS[kind] for n in (f.name, *f.synonyms)}
 
 
-def suggest_mapping(kind: str, columns: list[str], has_header: bool = True) -> dict[str, str | None]:
+def suggest_mapping(
+    kind: str, columns: list[str], has_header: bool = True
+) -> dict[str, str | None]:
     """The file column for each field: by its own name first, then by a synonym, else None.
 
     A headerless file is mapped by position, in the order of :data:`FIELDS` (the order the
@@ -402,7 +534,9 @@ def read_file(
     records = [(line, fields) for line, fields in records if not all(map(_blank, fields))]
     where = f"sheet {sheet!r} of {filename}" if kind_of_file == "excel" else filename
     if not records:
-        raise FileRefused(f"{where} has no rows: check that you exported the data, not a blank page.")
+        raise FileRefused(
+            f"{where} has no rows: check that you exported the data, not a blank page."
+        )
     first = [("" if c is None else str(c)).strip().lstrip("\ufeff") for c in records[0][1]]
     while first and not first[-1]:
         first.pop()
@@ -504,9 +638,13 @@ def detect_decimal_mark(values) -> tuple[str, bool]:
         if not isinstance(value, str):
             continue
         text = _SPACES.sub("", _CURRENCY.sub("", value))
-        if re.fullmatch(r"[-+]?\d+(\.\d{3})+,\d+|[-+]?\d+,(\d{1,2}|\d{4,})|[-+]?\d{1,3}(\.\d{3}){2,}", text):
+        if re.fullmatch(
+            r"[-+]?\d+(\.\d{3})+,\d+|[-+]?\d+,(\d{1,2}|\d{4,})|[-+]?\d{1,3}(\.\d{3}){2,}", text
+        ):
             comma += 1
-        elif re.fullmatch(r"[-+]?\d+(,\d{3})+\.\d+|[-+]?\d+\.(\d{1,2}|\d{4,})|[-+]?\d{1,3}(,\d{3}){2,}", text):
+        elif re.fullmatch(
+            r"[-+]?\d+(,\d{3})+\.\d+|[-+]?\d+\.(\d{1,2}|\d{4,})|[-+]?\d{1,3}(,\d{3}){2,}", text
+        ):
             point += 1
     if comma and not point:
         return ",", True
@@ -610,3 +748,34 @@ def cell_text(value: object) -> str:
 def expected_columns(kind: str) -> list[tuple[str, str, bool, str]]:
     """(column, type, required, other names) per field, for the documentation and the page."""
     return [(f.name, f.type, f.required, ", ".join(f.synonyms)) for f in FIELDS[kind]]
+
+
+# --- The validation report -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One refused row: where (line and column), what was there, and why with the fix."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def sentence(self) -> str:
+        where = f"Line {self.line}" + (f", column {self.column!r}" if self.column else "")
+        shown = f" {self.value!r}" if self.value else ""
+        return f"{where}:{shown} {self.reason}".replace(":  ", ": ")
+
+
+REPORT_COLUMNS = ("line", "column", "value", "reason")
+
+
+def report_csv(problems: list[Problem]) -> bytes:
+    """The refused rows as a CSV file (UTF-8 with a byte-order mark, so Excel reads it)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(REPORT_COLUMNS)
+    for problem in problems:
+        writer.writerow([problem.line, problem.column, problem.value, problem.reason])
+    return buffer.getvalue().encode("utf-8-sig")
