@@ -777,5 +777,8 @@ def report_csv(problems: list[Problem]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(REPORT_COLUMNS)
     for problem in problems:
-        writer.writerow([problem.line, problem.column, problem.value, problem.reason])
+        value = problem.value
+        if value.startswith(("=", "+", "-", "@", "\t", "\r")):
+            value = "'" + value  # a spreadsheet opening the report must not run the file's text
+        writer.writerow([problem.line, problem.column, value, problem.reason])
     return buffer.getvalue().encode("utf-8-sig")

@@ -23,6 +23,7 @@ from ui.auth import require_role, role_label
 from ui.components import error_state, kpi_tile, remember_success, show_success, standard_table
 from ui.db import engine
 from ui.format import datetime_column, plain
+from ui.import_panel import import_tab as show_import
 from ui.jobs_panel import jobs_panel
 from ui.labels import describe_change, method_label, metric_label, setting_label
 from ui.outbox_admin import outbox_tab as show_outbox
@@ -36,7 +37,7 @@ NO_LINK = None
 AUDIT_DAYS_DEFAULT = 30
 FLASH_KEY = "admin_flash"  # a save's message, shown after its rerun (also ui/outbox_admin)
 TAB_KEY = "admin_tab"  # the open tab, kept across the rerun after a save
-TABS = ["Users", "Settings", "Audit log", "Models", "Outbox", "Jobs"]
+TABS = ["Users", "Settings", "Audit log", "Models", "Outbox", "Jobs", "Import"]
 # Bumped after a user is created: the create form then comes back as new widgets, empty.
 NEW_USER_FORM_KEY = "admin_new_user_form"
 READ_ONLY_NOTE = (
@@ -83,7 +84,7 @@ with tiles[2]:
         "Settings whose value differs from the shipped default.",
     )
 
-users_tab, settings_tab, audit_tab, models_tab, outbox_tab, jobs_tab = st.tabs(
+users_tab, settings_tab, audit_tab, models_tab, outbox_tab, jobs_tab, import_tab = st.tabs(
     TABS, key=TAB_KEY, on_change="rerun"
 )
 
@@ -492,3 +493,6 @@ with outbox_tab:
 
 with jobs_tab:
     jobs_panel(engine())
+
+with import_tab:
+    show_import(engine(), user.username, read_only=read_only)
