@@ -763,7 +763,8 @@ class Problem:
     reason: str
 
     def sentence(self) -> str:
-        where = f"Line {self.line}" + (f", column {self.column!r}" if self.column else "")
+        where = f"Line {self.line}" if self.line else "The file"
+        where += f", column {self.column!r}" if self.column else ""
         shown = f" {self.value!r}" if self.value else ""
         return f"{where}:{shown} {self.reason}".replace(":  ", ": ")
 

@@ -43,6 +43,7 @@ from data.schema import (
     ORDER_PRIORITIES,
     SEGMENTS,
     TIERS,
+    Backorder,
     Bin,
     Customer,
     ImportBatch,
@@ -85,7 +86,7 @@ from operations.limits import limits
 from operations.numbering import document_number, provisional_number
 from operations.orders import MAX_LINES_PER_ORDER, place_in_session
 from operations.promises import reestimate_backorders
-from operations.stock import default_warehouse_id, lock_stock, move_stock
+from operations.stock import adjust_many, default_warehouse_id, lock_stock
 from operations.transactions import write_operation
 from operations.validation import (
     EARLIEST_DATE,
@@ -1054,40 +1055,55 @@ def _apply_stock(session, preview, batch, actor, now, progress):
         gains, falls = [], []
         for chunk in _chunks(sorted(rows, key=lambda r: r["product_id"]), CHUNK):
             levels = lock_stock(session, (r["product_id"] for r in chunk), wid)
+            moves = []
             for record in chunk:
-                on_hand, reserved = levels.get(record["product_id"], (0, 0))
+                pid = record["product_id"]
+                on_hand, reserved = levels.get(pid, (0, 0))
                 delta = record["on_hand"] - on_hand
                 if delta == 0:
                     unchanged += 1
                     continue
-                move_stock(
-                    session,
-                    product_id=record["product_id"],
-                    warehouse_id=wid,
-                    reason="adjust",
-                    actor=actor,
-                    on_hand_delta=delta,
-                    ref_type="import",
-                    ref_id=batch.id,
-                    note=note,
-                )
-                changed += 1
-                moved = (record["product_id"], on_hand - reserved, delta)
-                (gains if delta > 0 else falls).append(moved)
+                moves.append((pid, delta, pid in levels))
+                (gains if delta > 0 else falls).append((pid, on_hand - reserved, delta))
+            adjust_many(
+                session,
+                moves,
+                warehouse_id=wid,
+                actor=actor,
+                ref_type="import",
+                ref_id=batch.id,
+                note=note,
+            )
+            changed += len(moves)
             done += len(chunk)
             _report(progress, done, len(records))
         products = {p.id: p for p in _products(session, [pid for pid, _, _ in falls])}
         for pid, free, delta in falls:
             notification_rules.stock_fell(session, products[pid], free, free + delta, now)
-        if gains:
+        waiting = _with_open_backorders(session, [pid for pid, _, _ in gains])
+        if waiting:
             fill_backorders(
                 session,
-                product_ids=[pid for pid, _, _ in gains],
+                product_ids=waiting,
                 warehouse_id=wid,
                 actor=actor,
                 now=now,
             )
     return 0, changed, unchanged
+
+
+def _with_open_backorders(session: Session, ids: list[int]) -> list[int]:
+    """The products among ``ids`` that customers wait for (the only ones a gain can fill)."""
+    found: set[int] = set()
+    for chunk in _chunks(sorted(set(ids))):
+        found.update(
+            session.scalars(
+                select(Backorder.product_id)
+                .where(Backorder.product_id.in_(chunk), Backorder.status == "open")
+                .distinct()
+            )
+        )
+    return sorted(found)
 
 
 def _products(session: Session, ids: list[int]) -> list[Product]:

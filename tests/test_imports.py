@@ -464,3 +464,16 @@ def test_the_size_limit_is_a_setting(engine, admin_world):
         imp(engine, "suppliers", "s.csv", content)
     with write_session(engine) as session:
         assert session.scalar(select(ImportBatch.id)) is None
+
+
+def test_a_counted_gain_fills_the_waiting_backorders(engine, admin_world):
+    import operations
+
+    placed = operations.place_order(
+        engine, customer_id=admin_world.customers["gold"], lines=[("NAPKIN-500", 20)], actor="ann"
+    )
+    assert placed.lines[0].qty_backordered == 20
+    imp(engine, "stock", "count.csv", b"sku,on_hand\nNAPKIN-500,30\n")
+    assert stock_of(engine, admin_world.products["NAPKIN-500"]) == (30, 20)
+    filled = fetch_rows(engine, select(Backorder.qty_filled, Backorder.status))
+    assert [tuple(b) for b in filled] == [(20, "filled")]
