@@ -151,9 +151,20 @@ def import_tab(engine: Engine, actor: str, *, read_only: bool) -> None:
     )
     mapping = _mapping_editor(kind, table.columns, first.mapping, table.sha256)
     date_order, decimal_mark = _forms(first, stored_options)
+    same = (
+        mapping == first.mapping
+        and date_order == first.date_order
+        and decimal_mark == first.decimal_mark
+        and (date_order is not None or not first._numeric_dates)
+    )
     try:
-        preview = preview_import(
-            engine, **base, mapping=mapping, date_order=date_order, decimal_mark=decimal_mark
+        # A large file is read once per run when the first reading already used these choices.
+        preview = (
+            first
+            if same
+            else preview_import(
+                engine, **base, mapping=mapping, date_order=date_order, decimal_mark=decimal_mark
+            )
         )
     except LarderError as refused:
         error_state(refused)
