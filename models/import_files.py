@@ -615,11 +615,11 @@ def parse_number(value: object, decimal_mark: str = ".") -> Decimal:
     text = _SPACES.sub("", _CURRENCY.sub("", str(value)))
     if decimal_mark == ",":
         if not _COMMA_NUMBER.match(text):
-            raise ValueError("is not a number written with a decimal comma (like 1.234,50)")
+            raise ValueError("is not a number: with a decimal comma, write it like 1.234,50")
         text = text.replace(".", "").replace(",", ".")
     else:
         if not _DOT_NUMBER.match(text):
-            raise ValueError("is not a number (like 1,234.50)")
+            raise ValueError("is not a number: write it like 1,234.50")
         text = text.replace(",", "")
     try:
         return Decimal(text)

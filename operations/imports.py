@@ -320,7 +320,9 @@ def _records(
             if spec.required and record[spec.name] is None:
                 refused = True
                 problems.append(
-                    Problem(line, column, "", f"is empty: every row needs a {spec.name}.")
+                    Problem(
+                        line, column, "", f"is empty: every row needs its {spec.name}; fill it in."
+                    )
                 )
         if not refused:
             records.append(record)

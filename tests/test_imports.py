@@ -124,7 +124,7 @@ def test_numbers_with_decimal_commas_and_thousands_separators(text, mark, expect
 def test_text_that_is_not_a_number_says_so():
     with pytest.raises(ValueError, match="not a number"):
         parse_number("12,34,5", ".")
-    with pytest.raises(ValueError, match="decimal comma"):
+    with pytest.raises(ValueError, match="with a decimal comma, write it like 1.234,50"):
         parse_number("1,234.50", ",")
 
 
@@ -273,7 +273,7 @@ def test_a_customer_with_no_segment_is_refused(engine, admin_world):
         imp(engine, "customers", "c.csv", content)
     (problem,) = refused.value.problems
     assert (problem.line, problem.column) == (3, "segment")
-    assert problem.reason == "is empty: every row needs a segment."
+    assert problem.reason == "is empty: every row needs its segment; fill it in."
     fixed = content.replace(b"Two,,", b"Two,cafe,")
     assert imp(engine, "customers", "c.csv", fixed).created == 2
     rows = fetch_rows(
@@ -327,7 +327,7 @@ def test_a_negative_count_and_an_unknown_sku_are_refused(engine, admin_world):
     assert reasons == {
         2: "is negative: give 0 or more.",
         3: "is not a known SKU: import the products first, or correct the SKU.",
-        4: "is empty: every row needs a on_hand.",
+        4: "is empty: every row needs its on_hand; fill it in.",
     }
 
 

@@ -108,6 +108,7 @@ def test_the_owner_sees_the_history_but_cannot_import(db):
 def test_other_roles_are_refused_the_admin_page(db, role):
     at = app_test("pages/admin.py", user_for_role(role))
     at.run()
+    assert at.error, "the page says why it is refused"
     assert not at.file_uploader
     assert not [tab for tab in at.tabs if tab.label == "Import"]
     with db.connect() as conn:
