@@ -25,6 +25,7 @@ Shop's rules. Every applied file is one audit row with its name and checksum, an
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
@@ -228,6 +229,7 @@ def _max_bytes(session: Session) -> int:
 # --- Reading values ------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _fold(value: str) -> str:
     """Lower case without accents or spaces, for matching names (Café = cafe)."""
     decomposed = unicodedata.normalize("NFKD", value)
@@ -241,8 +243,11 @@ def _value(spec: Field, raw: Any, date_order: str | None, decimal_mark: str) -> 
         shown = cell_text(raw)
         if not shown or (spec.name in ("email", "phone") and is_placeholder(shown)):
             return None
+        limit = spec.max_length or 200
+        if shown.isascii() and shown.isprintable() and len(shown) <= limit:
+            return shown  # the common case, without the character-by-character checks
         try:
-            return text(shown, "the value", max_length=spec.max_length or 200)
+            return text(shown, "the value", max_length=limit)
         except ValidationError as error:
             raise ValueError(error.message.replace("the value ", "", 1)) from error
     if spec.type == "date":
