@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from data.db import make_engine
 from data.schema import AuditLog, ImportBatch, ImportMapping, Supplier
+from operations import save_import_mapping
 from tests import apptest_support
 from tests.apptest_support import app_test, user_for_role
 
@@ -89,6 +90,23 @@ def test_a_mapping_is_saved_for_the_next_file(db):
     assert saved.name == "Old ERP suppliers"
     assert saved.columns["code"] == "Supplier code"
     assert saved.columns["lead_time_days"] == "Lead time"
+
+
+def test_a_saved_mapping_reads_a_file_whose_columns_match_no_name(db):
+    save_import_mapping(
+        db,
+        kind="suppliers",
+        name="Old ERP",
+        columns={"code": "Lev-nr", "name": "Naam", "lead_time_days": "Levertijd"},
+        actor="admin",
+    )
+    at = admin_with_file("leveranciers.csv", b"Lev-nr;Naam;Levertijd\nIMP07;Molen;5\n")
+    assert at.button(key="import_apply").disabled, "unmatched columns: code and name missing"
+    at.selectbox(key="import_saved").set_value("Old ERP").run()
+    assert not at.button(key="import_apply").disabled
+    at.button(key="import_apply").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert _suppliers(db) == {"IMP07": ("Molen", 5)}
 
 
 def test_the_owner_sees_the_history_but_cannot_import(db):

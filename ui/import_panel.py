@@ -136,9 +136,15 @@ def import_tab(engine: Engine, actor: str, *, read_only: bool) -> None:
         index={None: 0, True: 1, False: 2}[stored_options.get("header")],
     )
     header = {DETECT: None, NAMES: True, DATA: False}[header_choice]
+    if (
+        header is None
+        and stored
+        and not all(c.startswith("Column ") for c in stored["columns"].values())
+    ):
+        header = True  # a mapping saved by column names: the file's first row holds them
     base = dict(kind=kind, filename=name, content=content, sheet=sheet, header=header)
     try:
-        first = preview_import(engine, **base, mapping=stored["columns"] if stored else None)
+        first = preview_import(engine, **base)
     except LarderError as refused:
         error_state(refused)
         return
@@ -149,7 +155,11 @@ def import_tab(engine: Engine, actor: str, *, read_only: bool) -> None:
         + (f", sheet {table.sheet!r}" if table.sheet else "")
         + f", {'with' if table.has_header else 'without'} a header row."
     )
-    mapping = _mapping_editor(kind, table.columns, first.mapping, table.sha256)
+    initial = dict(first.mapping)
+    if stored:  # the saved mapping's columns that this file has; the rest as matched by name
+        initial.update({f: c for f, c in stored["columns"].items() if c in table.columns})
+    # Widgets keyed by file and saved mapping: choosing another one presets them afresh.
+    mapping = _mapping_editor(kind, table.columns, initial, f"{table.sha256[:12]}_{chosen_saved}")
     date_order, decimal_mark = _forms(first, stored_options)
     same = (
         mapping == first.mapping
@@ -219,7 +229,7 @@ def import_tab(engine: Engine, actor: str, *, read_only: bool) -> None:
                 )
 
 
-def _mapping_editor(kind: str, columns: list[str], suggested: dict, sha: str) -> dict:
+def _mapping_editor(kind: str, columns: list[str], suggested: dict, salt: str) -> dict:
     """One selectbox per field, preset from the saved or matched mapping."""
     st.markdown("**Columns** (which column of the file feeds each field)")
     options = [None, *columns]
@@ -232,7 +242,7 @@ def _mapping_editor(kind: str, columns: list[str], suggested: dict, sha: str) ->
             options,
             index=options.index(current) if current in options else 0,
             format_func=lambda c: NONE if c is None else c,
-            key=f"import_map_{kind}_{spec.name}_{sha[:12]}",
+            key=f"import_map_{kind}_{spec.name}_{salt}",
         )
     return mapping
 
