@@ -16,6 +16,7 @@ rows are held once, as tuples, and never as a second copy of the workbook.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import hashlib
@@ -424,14 +425,29 @@ def file_type(filename: str, content: bytes, max_bytes: int) -> str:
     return "csv"
 
 
-def decode(content: bytes) -> str:
-    """Text of a CSV file: UTF-8 (with or without byte-order mark), else Windows-1252."""
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
+DECODE_CHUNK = 1 << 20  # bytes decoded at a time when checking an encoding
+
+
+def encoding_of(content: bytes) -> str:
+    """UTF-8 (with or without byte-order mark) when every byte decodes so, else Windows-1252.
+
+    Checked a megabyte at a time, so a large file is never held as a second, decoded copy.
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            return content.decode(encoding)
+            for start in range(0, len(content), DECODE_CHUNK):
+                decoder.decode(content[start : start + DECODE_CHUNK])
+            decoder.decode(b"", final=True)
+            return encoding
         except UnicodeDecodeError:
             continue
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+    return "latin-1"  # decodes any bytes
+
+
+def decode(content: bytes) -> str:
+    """Text of a CSV file (see :func:`encoding_of`)."""
+    return content.decode(encoding_of(content))
 
 
 def choose_separator(text: str) -> str:
@@ -470,9 +486,13 @@ def _blank(cell: object) -> bool:
     return cell is None or (isinstance(cell, str) and not cell.strip())
 
 
-def _csv_records(text: str, separator: str):
-    """(line, fields) per CSV record; ``line`` is where the record starts in the file."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+def _csv_records(content: bytes, encoding: str, separator: str):
+    """(line, fields) per CSV record; ``line`` is where the record starts in the file.
+
+    The bytes are decoded as the reader goes (no decoded copy of the whole file).
+    """
+    stream = io.TextIOWrapper(io.BytesIO(content), encoding=encoding, newline="")
+    reader = csv.reader(stream, delimiter=separator)
     last = 0
     for record in reader:
         yield last + 1, record
@@ -524,9 +544,10 @@ def read_file(
     sheets: list[str] = []
     records: list[tuple[int, list]] = []
     if kind_of_file == "csv":
-        text = decode(content)
-        separator = choose_separator(text)
-        records = [(line, fields) for line, fields in _csv_records(text, separator)]
+        encoding = encoding_of(content)
+        head = content[:65536].decode(encoding, errors="ignore")
+        separator = choose_separator(head)
+        records = [(line, fields) for line, fields in _csv_records(content, encoding, separator)]
     else:
         for names, chosen, line, values in _excel_records(content, sheet):
             sheets, sheet = names, chosen

@@ -83,6 +83,12 @@ def test_bom_semicolons_and_crlf_are_read():
     assert table.lines == [2, 3]
 
 
+def test_a_windows_1252_file_is_read_without_a_decoded_copy():
+    table = read_file("c.csv", b"code;name\r\nK1;Caf\xe9 Rouge\r\n", max_bytes=MB)
+    assert table.rows == [("K1", "Café Rouge")]
+    assert import_files.encoding_of("Café".encode()) == "utf-8-sig"
+
+
 def test_tabs_and_bare_cr_line_endings_are_read():
     content = b"sku\tname\rA-1\tFlour\rA-2\tSalt\r"
     table = read_file("x.tsv", content, max_bytes=MB, kind="products")
