@@ -122,6 +122,16 @@ def cmd_rebuild_summaries(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(engine: Engine, args: argparse.Namespace) -> int:
+    print(
+        "Importing goes through the write side, which this command may not call: run "
+        f"`python -m operations import {args.kind or 'KIND'} {args.file or 'FILE'}` instead "
+        "(see the README, Importing your own data).",
+        file=sys.stderr,
+    )
+    return 2
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m data",
@@ -177,6 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="recompute the backorder rollup from the order lines and the weekly demand from the "
         "daily one (safe to run at any time)",
     ).set_defaults(run=cmd_rebuild_summaries)
+    pointer = commands.add_parser(
+        "import", help="moved: use `python -m operations import KIND FILE` (says so and stops)"
+    )
+    pointer.add_argument("kind", nargs="?")
+    pointer.add_argument("file", nargs="?")
+    pointer.add_argument("rest", nargs=argparse.REMAINDER)
+    pointer.set_defaults(run=cmd_import)
     return parser
 
 

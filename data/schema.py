@@ -326,6 +326,8 @@ class Order(Base):
     # The backorder preference applied when placed (the customer's, or chosen for this order);
     # ship_complete orders are not picked until nothing is left on backorder.
     backorder_choice: Mapped[str | None] = mapped_column(String(20))
+    # The order's number in the system it was imported from (unique: importing it again skips it).
+    external_ref: Mapped[str | None] = mapped_column(String(40), unique=True, index=True)
 
 
 class OrderLine(Base):
@@ -530,6 +532,8 @@ class PurchaseOrder(Base):
     expected_date: Mapped[dt.date | None] = mapped_column(Date)
     original_expected_date: Mapped[dt.date | None] = mapped_column(Date)
     received_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # The PO's number in the system it was imported from (unique: importing it again skips it).
+    external_ref: Mapped[str | None] = mapped_column(String(40), unique=True, index=True)
 
 
 class PurchaseOrderLine(Base):
@@ -871,6 +875,46 @@ class Setting(Base):
     value: Mapped[dict] = mapped_column(JSON)  # {"v": value} so any JSON type fits
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(60), default="system")
+
+
+IMPORT_KINDS = ("suppliers", "products", "customers", "stock", "purchase_orders", "orders")
+
+
+class ImportMapping(Base):
+    """A saved column mapping for one kind of import file: file column per Larder field."""
+
+    __tablename__ = "import_mappings"
+    __table_args__ = (
+        CheckConstraint(_in("kind", IMPORT_KINDS), name="kind"),
+        UniqueConstraint("kind", "name"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(60))
+    columns: Mapped[dict] = mapped_column(JSON, default=dict)  # {field: file column}
+    options: Mapped[dict] = mapped_column(JSON, default=dict)  # header, date order, decimal mark
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(60))
+
+
+class ImportBatch(Base):
+    """One applied import file: its name and checksum (a file is applied once per kind)."""
+
+    __tablename__ = "import_batches"
+    __table_args__ = (
+        CheckConstraint(_in("kind", IMPORT_KINDS), name="kind"),
+        UniqueConstraint("kind", "sha256"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(Integer)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    actor: Mapped[str] = mapped_column(String(60))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class AuditLog(Base):

@@ -324,6 +324,14 @@ SETTINGS: dict[str, SettingSpec] = {
             0.25,
             168,
         ),
+        SettingSpec(
+            "import_max_mb",
+            50,
+            "Largest file the Admin page's Import (and `python -m operations import`) accepts, "
+            "in megabytes.",
+            1,
+            1000,
+        ),
     )
 }
 

@@ -35,6 +35,7 @@ from operations.errors import (
     ValidationError,
 )
 from operations.estimates import Estimate, expected_date
+from operations.imports import apply_import, save_import_mapping
 from operations.notifications import mark_read, notify
 from operations.orders import PlacedLine, PlacedOrder, cancel_line, cancel_order, place_order
 from operations.promises import reestimate_all_backorders
@@ -83,6 +84,7 @@ __all__ = [
     "ValidationError",
     "add_po_line",
     "adjust_stock",
+    "apply_import",
     "approve_po",
     "cancel_line",
     "cancel_order",
@@ -110,6 +112,7 @@ __all__ = [
     "remove_po_line",
     "report_short_pick",
     "reset_password",
+    "save_import_mapping",
     "send_backorder_update",
     "send_po",
     "set_po_expected_date",

@@ -147,9 +147,21 @@ def _upsert_demand(session: Session, rows: list[dict]) -> None:
     """Add this order's lines to the daily demand summary (and its weekly one)."""
     if not rows:
         return
+    # One row per key: an imported order may repeat a SKU on several lines.
+    merged: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["day"], row["product_id"], row["segment"])
+        if key in merged:
+            for name in ("lines", "lines_short", "qty_ordered", "qty_short", "revenue"):
+                merged[key][name] += row[name]
+        else:
+            merged[key] = dict(row)
     conn = session.connection()
     # Sorted so concurrent orders take the summary rows' locks in the same order.
-    conn.execute(_DEMAND_UPSERT[conn.dialect.name], sorted(rows, key=lambda row: row["product_id"]))
+    conn.execute(
+        _DEMAND_UPSERT[conn.dialect.name],
+        sorted(merged.values(), key=lambda row: row["product_id"]),
+    )
     add_weekly_demand(session, rows)
 
 
@@ -200,209 +212,252 @@ def place_order(
         customer = session.get(Customer, customer_id)
         if customer is None:
             raise NotFound(f"Customer {customer_id} does not exist: pick a customer from the list.")
-        choice = backorder_choice or customer.backorder_preference
-        skus = [sku for sku, _, _ in wanted]
-        replaced = [instead for _, _, instead in wanted if instead]
-        products = {
-            product.sku: product
-            for product in session.scalars(select(Product).where(Product.sku.in_(skus + replaced)))
-        }
-        unknown = [sku for sku in skus + replaced if sku not in products]
-        if unknown:
-            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-            raise NotFound(
-                f"Unknown SKU: {', '.join(unknown[:5])}{more}. Check the code in the catalogue."
-            )
-        inactive = [sku for sku in skus if not products[sku].active]
-        if inactive:
-            raise InvalidState(
-                f"No longer sold: {', '.join(inactive)}. Choose a substitute instead."
-            )
-        check_sizes(
+        return place_in_session(
             session,
-            ((products[sku], qty, f"The quantity of {sku}") for sku, qty, _ in wanted),
-            confirmed=confirm_large,
-        )
-        warehouse_id = resolve_warehouse(session, warehouse_id)
-        stock = lock_stock(session, (products[sku].id for sku in skus), warehouse_id)
-        free = {pid: on_hand - reserved for pid, (on_hand, reserved) in stock.items()}
-
-        order = Order(
-            number=provisional_number(),
-            customer_id=customer.id,
-            placed_at=now,
-            requested_date=requested_date,
+            customer=customer,
+            wanted=[(sku, qty, instead_of, None) for sku, qty, instead_of in wanted],
+            actor=actor,
             priority=priority,
-            status="open",
+            requested_date=requested_date,
+            backorder_choice=backorder_choice,
             channel=channel,
-            placed_by=actor,
-            backorder_choice=choice,
-        )
-        session.add(order)
-        session.flush()
-        order.number = document_number("SO", order.id)
-
-        plan = []
-        for line_no, (sku, qty, instead_of) in enumerate(wanted, start=1):
-            product = products[sku]
-            available = max(free.get(product.id, 0), 0)
-            if choice == "ship_complete":
-                reserve = qty if available >= qty else 0
-            else:
-                reserve = min(qty, available)
-            short = qty - reserve
-            free[product.id] = available - reserve
-            line = OrderLine(
-                order_id=order.id,
-                line_no=line_no,
-                product_id=product.id,
-                qty_ordered=qty,
-                qty_allocated=reserve,
-                qty_backordered=short if choice != "cancel_short" else 0,
-                qty_cancelled=short if choice == "cancel_short" else 0,
-                qty_shipped=0,
-                unit_price=product.price,
-                substitute_for_id=products[instead_of].id if instead_of else None,
-            )
-            session.add(line)
-            plan.append((product, line, reserve, short))
-        session.flush()
-
-        holding = choice == "ship_complete" and any(short for _, _, _, short in plan)
-        placed: list[PlacedLine] = []
-        demand: list[dict] = []
-        rollup = RollupChange(session)
-        created: list[Backorder] = []
-        reserve_many(
-            session,
-            [{"product_id": p.id, "qty": reserve, "ref_id": ln.id} for p, ln, reserve, _ in plan],
+            now=now,
             warehouse_id=warehouse_id,
-            actor=actor,
+            confirm_large=confirm_large,
         )
-        for product, line, reserve, short in plan:
-            if reserve and not holding:
-                session.add(
-                    PickTask(
-                        order_line_id=line.id,
-                        product_id=product.id,
-                        warehouse_id=warehouse_id,
-                        bin_id=product.bin_id,
-                        qty=reserve,
-                        qty_picked=0,
-                        status="open",
-                        fills_backorder=False,
-                        urgent=priority == "urgent",
-                        due_date=requested_date,
-                        created_at=now,
-                    )
-                )
-            estimate = None
-            backorder = None
-            cause = None
-            if short:
-                cause = attribute_shortage(
-                    session,
-                    product=product,
-                    qty=line.qty_ordered,
-                    on_hand=stock.get(product.id, (0, 0))[0],
-                    today=today,
-                )
-            if short and choice == "cancel_short":
-                backorder = Backorder(
+
+
+def place_in_session(
+    session: Session,
+    *,
+    customer: Customer,
+    wanted: list[tuple[str, int, str | None, Decimal | None]],
+    actor: str,
+    priority: str,
+    requested_date: dt.date | None,
+    backorder_choice: str | None,
+    channel: str,
+    now: dt.datetime,
+    warehouse_id: int | None,
+    confirm_large: bool,
+    placed_at: dt.datetime | None = None,
+    external_ref: str | None = None,
+    raise_notices: bool = True,
+) -> PlacedOrder:
+    """The placement rules inside the caller's transaction (checked input only).
+
+    ``wanted`` holds ``(sku, qty, replaced_sku, unit_price)``; a None price is the list price.
+    The Shop's :func:`place_order` and the import (``operations.imports``) both place through
+    here. An imported order keeps the day it was placed (``placed_at``: the demand day, the
+    rollup week and when its backorders began), its number in the old system
+    (``external_ref``) and may repeat a SKU on several lines; it is estimated as of ``now`` and
+    raises no notices (``raise_notices``), its customers having heard from the old system.
+    """
+    placed_at = placed_at or now
+    today = now.date()
+    choice = backorder_choice or customer.backorder_preference
+    skus = [sku for sku, _, _, _ in wanted]
+    replaced = [instead for _, _, instead, _ in wanted if instead]
+    products = {
+        product.sku: product
+        for product in session.scalars(select(Product).where(Product.sku.in_(skus + replaced)))
+    }
+    unknown = [sku for sku in skus + replaced if sku not in products]
+    if unknown:
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise NotFound(
+            f"Unknown SKU: {', '.join(unknown[:5])}{more}. Check the code in the catalogue."
+        )
+    inactive = [sku for sku in skus if not products[sku].active]
+    if inactive:
+        raise InvalidState(f"No longer sold: {', '.join(inactive)}. Choose a substitute instead.")
+    check_sizes(
+        session,
+        ((products[sku], qty, f"The quantity of {sku}") for sku, qty, _, _ in wanted),
+        confirmed=confirm_large,
+    )
+    warehouse_id = resolve_warehouse(session, warehouse_id)
+    stock = lock_stock(session, (products[sku].id for sku in skus), warehouse_id)
+    free = {pid: on_hand - reserved for pid, (on_hand, reserved) in stock.items()}
+
+    order = Order(
+        number=provisional_number(),
+        customer_id=customer.id,
+        placed_at=placed_at,
+        requested_date=requested_date,
+        priority=priority,
+        status="open",
+        channel=channel,
+        placed_by=actor,
+        backorder_choice=choice,
+        external_ref=external_ref,
+    )
+    session.add(order)
+    session.flush()
+    order.number = document_number("SO", order.id)
+
+    plan = []
+    for line_no, (sku, qty, instead_of, price) in enumerate(wanted, start=1):
+        product = products[sku]
+        available = max(free.get(product.id, 0), 0)
+        if choice == "ship_complete":
+            reserve = qty if available >= qty else 0
+        else:
+            reserve = min(qty, available)
+        short = qty - reserve
+        free[product.id] = available - reserve
+        line = OrderLine(
+            order_id=order.id,
+            line_no=line_no,
+            product_id=product.id,
+            qty_ordered=qty,
+            qty_allocated=reserve,
+            qty_backordered=short if choice != "cancel_short" else 0,
+            qty_cancelled=short if choice == "cancel_short" else 0,
+            qty_shipped=0,
+            unit_price=product.price if price is None else price,
+            substitute_for_id=products[instead_of].id if instead_of else None,
+        )
+        session.add(line)
+        plan.append((product, line, reserve, short))
+    session.flush()
+
+    holding = choice == "ship_complete" and any(short for _, _, _, short in plan)
+    placed: list[PlacedLine] = []
+    demand: list[dict] = []
+    rollup = RollupChange(session)
+    created: list[Backorder] = []
+    reserve_many(
+        session,
+        [{"product_id": p.id, "qty": reserve, "ref_id": ln.id} for p, ln, reserve, _ in plan],
+        warehouse_id=warehouse_id,
+        actor=actor,
+    )
+    for product, line, reserve, short in plan:
+        if reserve and not holding:
+            session.add(
+                PickTask(
                     order_line_id=line.id,
                     product_id=product.id,
-                    customer_id=customer.id,
-                    qty=short,
-                    qty_filled=0,
-                    qty_cancelled=short,
-                    status="cancelled",
-                    created_at=now,
-                    closed_at=now,
-                    cancel_reason="cancel_short: the customer takes only what is in stock",
-                    estimate_reason="",
-                    root_cause=cause,
-                )
-                session.add(backorder)
-            elif short:
-                estimate = expected_date(session, product.id, short, today, customer_id=customer.id)
-                backorder = Backorder(
-                    order_line_id=line.id,
-                    product_id=product.id,
-                    customer_id=customer.id,
-                    qty=short,
-                    qty_filled=0,
-                    qty_cancelled=0,
+                    warehouse_id=warehouse_id,
+                    bin_id=product.bin_id,
+                    qty=reserve,
+                    qty_picked=0,
                     status="open",
+                    fills_backorder=False,
+                    urgent=priority == "urgent",
+                    due_date=requested_date,
                     created_at=now,
-                    promised_date=estimate.likely,
-                    estimated_date=estimate.likely,
-                    estimated_late_date=estimate.late,
-                    estimate_reason=estimate.reason[:300],
-                    waits_on_po_id=estimate.po_id,
-                    root_cause=cause,
-                )
-                session.add(backorder)
-                # Flush now so the next line's estimate sees this backorder in the queue.
-                session.flush()
-            rollup.know(
-                line.id, LineContext(week_of(now), product.category, customer.segment, product.cost)
-            )
-            rollup.watch(line, backorder, new=True)
-            if backorder is not None:
-                created.append(backorder)
-            placed.append(
-                PlacedLine(
-                    line_id=line.id,
-                    product_id=product.id,
-                    sku=product.sku,
-                    qty_ordered=line.qty_ordered,
-                    qty_allocated=line.qty_allocated,
-                    qty_backordered=line.qty_backordered,
-                    qty_cancelled=line.qty_cancelled,
-                    expected_date=estimate.likely if estimate else None,
-                    estimate_reason=estimate.reason if estimate else "",
                 )
             )
-            demand.append(
-                {
-                    "day": today,
-                    "product_id": product.id,
-                    "segment": customer.segment,
-                    "lines": 1,
-                    "lines_short": 1 if short else 0,
-                    "qty_ordered": line.qty_ordered,
-                    "qty_short": short,
-                    "revenue": Decimal(line.qty_ordered) * product.price,
-                }
+        estimate = None
+        backorder = None
+        cause = None
+        if short:
+            cause = attribute_shortage(
+                session,
+                product=product,
+                qty=line.qty_ordered,
+                on_hand=stock.get(product.id, (0, 0))[0],
+                today=today,
             )
-        _upsert_demand(session, demand)
-        rollup.save()
-        session.flush()
-        book_handling(session, created, now)
-        _raise_notices(session, order, plan, free, placed, now)
-        if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
-            # cancel_short with nothing in stock: nothing is left to pick, ship or wait for.
-            order.status = "cancelled"
-            order.cancelled_at = now
-            order.cancel_reason = "cancel_short: nothing was in stock"
-        audit.record(
-            session,
-            actor=actor,
-            action="place_order",
-            entity="order",
-            entity_id=order.id,
-            after={
-                "number": order.number,
-                "customer_id": customer.id,
-                "choice": choice,
-                "priority": priority,
-                "lines": [
-                    [p.sku, p.qty_ordered, p.qty_allocated, p.qty_backordered] for p in placed
-                ],
-            },
-            at=now,
+        if short and choice == "cancel_short":
+            backorder = Backorder(
+                order_line_id=line.id,
+                product_id=product.id,
+                customer_id=customer.id,
+                qty=short,
+                qty_filled=0,
+                qty_cancelled=short,
+                status="cancelled",
+                created_at=placed_at,
+                closed_at=now,
+                cancel_reason="cancel_short: the customer takes only what is in stock",
+                estimate_reason="",
+                root_cause=cause,
+            )
+            session.add(backorder)
+        elif short:
+            estimate = expected_date(session, product.id, short, today, customer_id=customer.id)
+            backorder = Backorder(
+                order_line_id=line.id,
+                product_id=product.id,
+                customer_id=customer.id,
+                qty=short,
+                qty_filled=0,
+                qty_cancelled=0,
+                status="open",
+                created_at=placed_at,
+                promised_date=estimate.likely,
+                estimated_date=estimate.likely,
+                estimated_late_date=estimate.late,
+                estimate_reason=estimate.reason[:300],
+                waits_on_po_id=estimate.po_id,
+                root_cause=cause,
+            )
+            session.add(backorder)
+            # Flush now so the next line's estimate sees this backorder in the queue.
+            session.flush()
+        rollup.know(
+            line.id,
+            LineContext(week_of(placed_at), product.category, customer.segment, product.cost),
         )
-        return PlacedOrder(order_id=order.id, number=order.number, lines=placed)
+        rollup.watch(line, backorder, new=True)
+        if backorder is not None:
+            created.append(backorder)
+        placed.append(
+            PlacedLine(
+                line_id=line.id,
+                product_id=product.id,
+                sku=product.sku,
+                qty_ordered=line.qty_ordered,
+                qty_allocated=line.qty_allocated,
+                qty_backordered=line.qty_backordered,
+                qty_cancelled=line.qty_cancelled,
+                expected_date=estimate.likely if estimate else None,
+                estimate_reason=estimate.reason if estimate else "",
+            )
+        )
+        demand.append(
+            {
+                "day": placed_at.date(),
+                "product_id": product.id,
+                "segment": customer.segment,
+                "lines": 1,
+                "lines_short": 1 if short else 0,
+                "qty_ordered": line.qty_ordered,
+                "qty_short": short,
+                "revenue": Decimal(line.qty_ordered) * product.price,
+            }
+        )
+    _upsert_demand(session, demand)
+    rollup.save()
+    session.flush()
+    book_handling(session, created, now)
+    if raise_notices:
+        _raise_notices(session, order, plan, free, placed, now)
+    if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
+        # cancel_short with nothing in stock: nothing is left to pick, ship or wait for.
+        order.status = "cancelled"
+        order.cancelled_at = now
+        order.cancel_reason = "cancel_short: nothing was in stock"
+    audit.record(
+        session,
+        actor=actor,
+        action="place_order",
+        entity="order",
+        entity_id=order.id,
+        after={
+            "number": order.number,
+            "customer_id": customer.id,
+            "choice": choice,
+            "priority": priority,
+            "external_ref": external_ref,
+            "lines": [[p.sku, p.qty_ordered, p.qty_allocated, p.qty_backordered] for p in placed],
+        },
+        at=now,
+    )
+    return PlacedOrder(order_id=order.id, number=order.number, lines=placed)
 
 
 def _raise_notices(

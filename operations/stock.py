@@ -199,3 +199,63 @@ def lock_order(session: Session, order_id: int) -> Order:
     if order is None:
         raise NotFound(f"Order {order_id} does not exist.")
     return order
+
+
+def adjust_many(
+    session: Session,
+    moves: list[tuple[int, int, bool]],
+    *,
+    warehouse_id: int,
+    actor: str,
+    ref_type: str,
+    ref_id: int | None,
+    note: str,
+) -> None:
+    """Book many on-hand changes (reason ``adjust``) in a few batched statements.
+
+    Each move is ``(product_id, on_hand_delta, has_stock_row)``; the caller holds the stock
+    locks and knows which products have no stock row yet (those get one). One ledger row each.
+    """
+    moves = [move for move in moves if move[1]]
+    if not moves:
+        return
+    conn = session.connection()
+    existing = [
+        {"pid": pid, "wid": warehouse_id, "on_hand_delta": delta, "reserved_delta": 0}
+        for pid, delta, has_row in sorted(moves)
+        if has_row
+    ]
+    if existing:
+        conn.execute(_MOVE_STOCK, existing)
+    fresh = [
+        {
+            "product_id": pid,
+            "warehouse_id": warehouse_id,
+            "on_hand": delta,
+            "reserved": 0,
+            "version": 1,
+        }
+        for pid, delta, has_row in moves
+        if not has_row
+    ]
+    if fresh:
+        conn.execute(_NEW_STOCK, fresh)
+    at = utcnow()
+    conn.execute(
+        _LEDGER,
+        [
+            {
+                "at": at,
+                "product_id": pid,
+                "warehouse_id": warehouse_id,
+                "on_hand_delta": delta,
+                "reserved_delta": 0,
+                "reason": "adjust",
+                "ref_type": ref_type,
+                "ref_id": ref_id,
+                "actor": actor,
+                "note": note[:200],
+            }
+            for pid, delta, _ in moves
+        ],
+    )

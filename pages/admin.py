@@ -24,6 +24,7 @@ from ui.components import error_state, kpi_tile, remember_success, show_success,
 from ui.db import engine
 from ui.export_panel import export_panel
 from ui.format import datetime_column, plain
+from ui.import_panel import import_tab as show_import
 from ui.jobs_panel import jobs_panel
 from ui.labels import describe_change, method_label, metric_label, setting_label
 from ui.outbox_admin import outbox_tab as show_outbox
@@ -37,7 +38,7 @@ NO_LINK = None
 AUDIT_DAYS_DEFAULT = 30
 FLASH_KEY = "admin_flash"  # a save's message, shown after its rerun (also ui/outbox_admin)
 TAB_KEY = "admin_tab"  # the open tab, kept across the rerun after a save
-TABS = ["Users", "Settings", "Audit log", "Models", "Outbox", "Jobs", "Export"]
+TABS = ["Users", "Settings", "Audit log", "Models", "Outbox", "Jobs", "Import", "Export"]
 # Bumped after a user is created: the create form then comes back as new widgets, empty.
 NEW_USER_FORM_KEY = "admin_new_user_form"
 READ_ONLY_NOTE = (
@@ -84,9 +85,16 @@ with tiles[2]:
         "Settings whose value differs from the shipped default.",
     )
 
-users_tab, settings_tab, audit_tab, models_tab, outbox_tab, jobs_tab, export_tab = st.tabs(
-    TABS, key=TAB_KEY, on_change="rerun"
-)
+(
+    users_tab,
+    settings_tab,
+    audit_tab,
+    models_tab,
+    outbox_tab,
+    jobs_tab,
+    import_tab,
+    export_tab,
+) = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 
 
 def _customer_label(customer_id: int | None) -> str:
@@ -493,6 +501,9 @@ with outbox_tab:
 
 with jobs_tab:
     jobs_panel(engine())
+
+with import_tab:
+    show_import(engine(), user.username, read_only=read_only)
 
 with export_tab:
     export_panel(engine())

@@ -192,6 +192,7 @@ class Case:
 
 
 SOON = dt.date.today() + dt.timedelta(days=3)
+SUPPLIER_FILE = b"code,name\nS9,Supplier Nine\n"
 
 CASES = {
     "place_order": Case(
@@ -715,6 +716,78 @@ CASES = {
             "direction": [None, "", "sideways", SQL, 5],
             "answered_at": BAD_MOMENTS,
             "now": BAD_MOMENTS,
+        },
+    ),
+    "apply_import": Case(
+        operations.apply_import,
+        lambda s: {
+            "kind": "suppliers",
+            "filename": "suppliers.csv",
+            "content": SUPPLIER_FILE,
+            "actor": "admin",
+        },
+        {
+            "kind": [None, "", "widgets", "products", SQL, 5],
+            "filename": BAD_REQUIRED_TEXT,
+            "content": [
+                None,
+                5,
+                SUPPLIER_FILE.decode(),
+                b"",
+                b"\x89PNG\r\n\x1a\n\x00",
+                b"code,name\nS9,\n",
+                SUPPLIER_FILE + b"S9,Again\n",
+                b"code,name,lead_time_days\nS9,Nine,-4\n",
+                b"code,name,lead_time_days\nS9,Nine,1e99\n",
+                b"code,name\n" + b"S" * 20 + b",Nine\n",
+            ],
+            "actor": [*BAD_ACTORS, "pam"],
+            "mapping": [
+                5,
+                "code",
+                {"colour": "code"},
+                {"code": "nope", "name": "name"},
+                {"code": "code", "name": "code"},
+                {"code": 5, "name": "name"},
+                {"name": "name"},
+            ],
+            "sheet": [5, "", LONG, "\x00"],
+            "header": [1, "yes", math.nan],  # None is fine: the first row decides
+            "date_order": [5, "", "ymd", SQL],
+            "decimal_mark": [5, "", ";", SQL],
+            "now": BAD_MOMENTS,
+            "progress": [5, "print"],
+        },
+    ),
+    "save_import_mapping": Case(
+        operations.save_import_mapping,
+        lambda s: {
+            "kind": "suppliers",
+            "name": "Old ERP",
+            "columns": {"code": "Code", "name": "Name"},
+            "actor": "admin",
+        },
+        {
+            "kind": [None, "", "widgets", SQL, 5],
+            "name": BAD_REQUIRED_TEXT,
+            "columns": [
+                None,
+                5,
+                {},
+                {"colour": "x"},
+                {"code": 5},
+                {"code": "\x00"},
+                {"code": None},
+            ],
+            "actor": [*BAD_ACTORS, "pam"],
+            "options": [
+                5,
+                {"colour": 1},
+                {"header": "yes"},
+                {"date_order": "ymd"},
+                {"decimal_mark": ";"},
+                {"sheet": 5},
+            ],
         },
     ),
     "mark_read": Case(

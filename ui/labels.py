@@ -12,6 +12,7 @@ from data.settings import SETTINGS
 # Setting key -> how the Admin page names it. A key missing here reads as its words.
 SETTING_LABELS: dict[str, str] = {
     "service_level": "Service level (chance of no stock-out in a lead time)",
+    "import_max_mb": "Import: largest file (MB)",
     "weight_tier": "Priority weight: gold tier",
     "weight_urgent": "Priority weight: urgent order",
     "weight_days_waiting": "Priority weight: per day waiting",

@@ -2,14 +2,14 @@
 indexes for the pages' reads
 
 Revision ID: w1
-Revises: a1
+Revises: s1
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "w1"
-down_revision = "a1"
+down_revision = "s1"
 branch_labels = None
 depends_on = None
 
