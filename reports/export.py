@@ -49,7 +49,6 @@ from data.schema import (
 from reports.spreadsheet import defused
 
 BATCH_ROWS = 5_000
-OPEN_ORDER_STATUSES = ("open", "picking")  # orders with lines still to ship
 Progress = Callable[[str, int, int], None]  # (file name, rows written, rows in the file)
 
 
@@ -232,8 +231,8 @@ def _files() -> list[ExportFile]:
         ),
         ExportFile(
             "open_orders.csv",
-            "the lines of open orders still to ship, in the layout the import reads "
-            "(qty = ordered less shipped and cancelled)",
+            "the order lines still to ship (also of orders that shipped in part), in the "
+            "layout the import reads (qty = ordered less shipped and cancelled)",
             select(
                 Order.number.label("order_number"),
                 Customer.code.label("customer_code"),
@@ -247,7 +246,7 @@ def _files() -> list[ExportFile]:
             .join(Order, Order.id == OrderLine.order_id)
             .join(Customer, Customer.id == Order.customer_id)
             .join(Product, Product.id == OrderLine.product_id)
-            .where(Order.status.in_(OPEN_ORDER_STATUSES), outstanding > 0)
+            .where(Order.status != "cancelled", outstanding > 0)
             .order_by(OrderLine.order_id, OrderLine.line_no),
         ),
         ExportFile(

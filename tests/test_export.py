@@ -92,7 +92,7 @@ def test_open_orders_and_purchase_orders_list_what_is_still_to_come(aworld):
                 "SELECT o.number, c.code, p.sku, l.qty_ordered - l.qty_shipped - l.qty_cancelled "
                 "FROM order_lines l JOIN orders o ON o.id = l.order_id "
                 "JOIN customers c ON c.id = o.customer_id JOIN products p ON p.id = l.product_id "
-                "WHERE o.status IN ('open', 'picking') "
+                "WHERE o.status <> 'cancelled' "
                 "AND l.qty_ordered - l.qty_shipped - l.qty_cancelled > 0 "
                 "ORDER BY l.order_id, l.line_no"
             )
