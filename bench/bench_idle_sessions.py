@@ -37,6 +37,8 @@ TARGET_CPU_PER_SESSION = 0.02  # CPU-seconds per second per open idle session
 SESSIONS = 5
 IDLE_S = 30.0
 OPEN_TIMEOUT_MS = 180_000
+LOGIN_COOKIE = "larder_auth"  # ui.login.COOKIE_NAME
+COOKIE_WAIT_S = 30
 # What one server may use when estimating how many sessions it holds: most of one core (a
 # Streamlit server runs its scripts in one Python process, so one core is its ceiling) and
 # the memory available now, less a margin for the page runs themselves.
@@ -112,6 +114,12 @@ def main() -> None:
                     page = new_page(browser)
                     open_app(page, server.url)
                     login(page, user, f"{user}-demo")
+                    # The login cookie is written by a component after the form is gone.
+                    deadline = time.monotonic() + COOKIE_WAIT_S
+                    while time.monotonic() < deadline and not any(
+                        c["name"] == LOGIN_COOKIE for c in page.context.cookies()
+                    ):
+                        time.sleep(0.2)
                     cookies[user] = page.context.storage_state()
                     page.context.close()
                 time.sleep(2)
