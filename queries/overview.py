@@ -32,6 +32,7 @@ from data.schema import (
 )
 from data.summaries import week_of
 from queries import reading
+from queries.demand import FIGURES, demand_rows
 
 PERIODS = ("week", "month", "quarter")
 DIMENSIONS = ("category", "segment", "root_cause")
@@ -293,20 +294,30 @@ def month_against_last_year(
         ("This month", this_start, today),
         ("Same month last year", last_start, last_end),
     ):
+        if f.segments:  # the weekly summary has no segments: the daily rows of those
+            demand = (
+                select(DemandDaily)
+                .where(
+                    DemandDaily.day >= start,
+                    DemandDaily.day <= end,
+                    DemandDaily.segment.in_(f.segments),
+                )
+                .subquery("demand")
+            )
+        else:  # whole weeks from the weekly summary, the days around them from the daily one
+            demand = demand_rows(start - dt.timedelta(days=1), end, FIGURES).subquery("demand")
         statement = (
             select(
-                func.coalesce(func.sum(DemandDaily.lines), 0),
-                func.coalesce(func.sum(DemandDaily.lines_short), 0),
-                func.coalesce(func.sum(DemandDaily.qty_ordered), 0),
-                func.coalesce(func.sum(DemandDaily.qty_short), 0),
+                func.coalesce(func.sum(demand.c.lines), 0),
+                func.coalesce(func.sum(demand.c.lines_short), 0),
+                func.coalesce(func.sum(demand.c.qty_ordered), 0),
+                func.coalesce(func.sum(demand.c.qty_short), 0),
             )
-            .join(Product, Product.id == DemandDaily.product_id)
-            .where(DemandDaily.day >= start, DemandDaily.day <= end)
+            .select_from(demand)
+            .join(Product, Product.id == demand.c.product_id)
         )
         if f.categories:
             statement = statement.where(Product.category.in_(f.categories))
-        if f.segments:
-            statement = statement.where(DemandDaily.segment.in_(f.segments))
         with reading(engine) as conn:
             lines, short, units, units_short = (int(x) for x in conn.execute(statement).one())
         rows.append(

@@ -16,6 +16,7 @@ from sqlalchemy import Float, cast, func, insert, select
 from data.db import read_connection
 from data.schema import DemandDaily, Product, Stock, Supplier, Warehouse
 from data.summaries import rebuild
+from queries import overview
 from queries.demand import demand_rows, split_window
 from queries.kpis import backorder_rate, fill_rate, inventory_turnover
 
@@ -148,3 +149,27 @@ def test_kpis_equal_their_direct_sql(history):
             assert inventory_turnover(conn, days=days, today=end).value == pytest.approx(
                 cogs / inventory
             )
+
+
+@pytest.mark.parametrize("segments", [(), ("hotel",)])
+def test_month_to_date_equals_the_daily_rows(history, segments):
+    today = START + dt.timedelta(days=110)  # Saturday 19 September: one whole week inside
+    got = overview.month_against_last_year(
+        history, overview.Filters(START, today, segments=segments), today
+    )
+    window = [DemandDaily.day >= today.replace(day=1), DemandDaily.day <= today]
+    if segments:
+        window.append(DemandDaily.segment.in_(segments))
+    with read_connection(history) as conn:
+        lines, short, units, units_short = conn.execute(
+            select(
+                func.sum(DemandDaily.lines),
+                func.sum(DemandDaily.lines_short),
+                func.sum(DemandDaily.qty_ordered),
+                func.sum(DemandDaily.qty_short),
+            ).where(*window)
+        ).one()
+    this_month = got.iloc[0]
+    assert lines > 0
+    assert (this_month["lines"], this_month["bo_lines"]) == (lines, short)
+    assert (this_month["units"], this_month["bo_units"]) == (units, units_short)
