@@ -46,7 +46,7 @@ rows.
 Subjects (the tables each covers)
 ---------------------------------
 - ``stock``: stock levels and the stock ledger.
-- ``orders``: orders, their lines and the summaries built from them (daily demand, the
+- ``orders``: orders, their lines and the summaries built from them (daily and weekly demand, the
   backorder rollup).
 - ``backorders``: backorders, their allocations and cost ledger.
 - ``purchasing``: purchase orders, their lines and receipts.
@@ -56,9 +56,9 @@ Subjects (the tables each covers)
 - ``customers``: customers, sales representatives, communications and feedback.
 - ``notifications``: in-app notices and their delivery attempts.
 - ``outbox``: outgoing mail and webhooks, their attachments and attempts, webhook subscriptions.
-- ``settings``: every setting.
+- ``settings``: every setting, and the saved column mappings of the import.
 - ``users``: users and their roles.
-- ``audit``: the audit log.
+- ``audit``: the audit log, and the record of imported files.
 - ``models``: model runs, stored models and forecasts.
 - ``jobs``: job runs and job leases.
 """
@@ -93,6 +93,7 @@ TABLE_SUBJECTS: dict[str, str] = {
     "orders": "orders",
     "order_lines": "orders",
     "demand_daily": "orders",
+    "demand_weekly": "orders",
     "backorder_rollup": "orders",
     "backorders": "backorders",
     "allocations": "backorders",
@@ -129,6 +130,8 @@ TABLE_SUBJECTS: dict[str, str] = {
     "forecasts": "models",
     "job_runs": "jobs",
     "job_locks": "jobs",
+    "import_mappings": "settings",
+    "import_batches": "audit",
 }
 
 COUNTER_TABLE = "change_counters"

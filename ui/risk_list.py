@@ -13,10 +13,9 @@ from sqlalchemy import Engine
 
 from queries import risk
 from ui.components import standard_table
-from ui.db import data_version
+from ui.db import live_read
 from ui.format import count_column, decimal_column, qty
 
-CACHE_TTL_S = 600
 SHOWN = 15  # the riskiest products; the export has them all
 RULE_LABELS = {1: "Below reorder point", 0: "Not triggered"}
 
@@ -44,14 +43,18 @@ COLUMNS = {
 }
 
 
-@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def _risk_list(_engine: Engine, version: int, run_id: int | None) -> risk.RiskList:
-    return risk.backorder_risk(_engine)
+# Scores move with every order, but one more order hardly reorders the list: re-read at most once
+# a minute while orders flow.
+@live_read(
+    "stock", "orders", "backorders", "purchasing", "catalogue", "models", "settings", settle_s=60
+)
+def _risk_list(engine: Engine) -> risk.RiskList:
+    return risk.backorder_risk(engine)
 
 
 def risk_section(engine: Engine) -> None:
     """The risk list as an expander: riskiest products first, the rule's verdict beside."""
-    found = _risk_list(engine, data_version(engine), risk.risk_model_run(engine))
+    found = _risk_list(engine)
     table = found.table
     if found.horizon_weeks is None:
         title = "Backorder risk: no risk model yet"
