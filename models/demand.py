@@ -491,6 +491,19 @@ def conformal_quantile(scores: np.ndarray, q: float) -> float:
     return float(s[k - 1])
 
 
+def local_spread(values: np.ndarray, window: int, forecast: np.ndarray) -> np.ndarray:
+    """Each item's spread at each forecast period: its recent standard deviation, scaled by
+    the square root of how the forecast compares with its recent mean (busy periods vary
+    more in absolute terms; clipped to half and double)."""
+    spread = recent_spread(values, window)
+    block = values[:, -window:]
+    level = np.nan_to_num(np.nanmean(np.where(np.isnan(block), np.nan, block), axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(level[:, None] > 0, forecast / level[:, None], 1.0)
+    ratio = np.clip(np.nan_to_num(ratio, nan=1.0), 0.25, 4.0)
+    return spread[:, None] * np.sqrt(ratio)
+
+
 def recent_spread(values: np.ndarray, window: int) -> np.ndarray:
     """Each item's standard deviation over its last ``window`` known periods (0 if fewer than 2)."""
     block = values[:, -window:]
@@ -641,16 +654,20 @@ class DemandForecaster:
                 weights[eligible] = mixed / mixed.sum(axis=1, keepdims=True)
             held_out = np.einsum("im,ims->is", weights, np.nan_to_num(stack))
             # Conformal multipliers from the held-out errors of the chosen forecasts.
-            spread = recent_spread(values[:, :origin], self.spread_window_)
+            steps = min(self.horizon or window, window)
+            spread = local_spread(
+                values[:, :origin], self.spread_window_, np.abs(held_out[:, :steps])
+            )
             group = zero_share(values[:, :origin]) > INTERMITTENT_ZERO_SHARE
-            use = eligible & (spread > 0)
-            scores = (actual - held_out) / np.where(spread > 0, spread, 1.0)[:, None]
+            use = eligible & (spread > 0).all(axis=1)
+            # Only the steps ahead that will be asked for: further steps err more.
+            scores = (actual - held_out)[:, :steps] / np.where(spread > 0, spread, 1.0)
             for q in self.quantiles:
                 overall = conformal_quantile(scores[use].ravel(), q)
                 per_group = {}
                 for g in (False, True):
                     rows = use & (group == g)
-                    if rows.sum() * window >= MIN_CALIBRATION_RESIDUALS:
+                    if rows.sum() * steps >= MIN_CALIBRATION_RESIDUALS:
                         per_group[g] = conformal_quantile(scores[rows].ravel(), q)
                     else:
                         per_group[g] = overall
@@ -700,13 +717,13 @@ class DemandForecaster:
                 mean[used] += weights[used, k, None] * np.nan_to_num(means[name][used])
         if self.nonnegative_:
             mean = np.maximum(mean, 0.0)
-        spread = recent_spread(values, self.spread_window_)
+        spread = local_spread(values, self.spread_window_, np.abs(mean))
         group = zero_share(values) > INTERMITTENT_ZERO_SHARE
         out = {"mean": mean}
         for q in sorted(self.quantiles):
             per_group = self.multipliers_.get(q, {False: 0.0, True: 0.0})
             z = np.where(group, per_group[True], per_group[False])
-            qf = mean + (z * spread)[:, None]
+            qf = mean + z[:, None] * spread
             out[_qname(q)] = np.maximum(qf, 0.0) if self.nonnegative_ else qf
         qnames = [_qname(q) for q in sorted(self.quantiles)]
         for lower, upper in zip(qnames, qnames[1:], strict=False):
