@@ -457,7 +457,7 @@ def render(command: str, result: dict) -> str:
         rows = [{"method": m, **r} for m, r in result["methods"].items()]
         lines = [
             f"{result['series']} series, {result['periods']} periods ({result['freq']}), horizon {result['horizon']}, "
-            f"origins {', '.join(result['origins'])}; {result['items_on_fallback']} series on a fallback method",
+            f"origins {', '.join(result['origins'])}; {result['items_on_fallback']} series served mainly by a simple method",
             format_table(
                 rows,
                 [
@@ -470,6 +470,11 @@ def render(command: str, result: dict) -> str:
                 ],
             ),
         ]
+        if result.get("chosen_methods"):
+            lines.append(
+                "methods serving the series at the last origin: "
+                + ", ".join(f"{k} {v}" for k, v in result["chosen_methods"].items())
+            )
         if result["improvement_vs_seasonal_naive"]:
             lines.append(
                 "model vs seasonal naive: "

@@ -10,6 +10,8 @@ so a baseline gives a P90 as well as a point forecast.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -460,16 +462,17 @@ def simple_methods(freq_season: int, freq: str) -> dict:
     Each value maps (values, horizon) to (forecast, one-step fitted values).
     """
     window = {"D": 28, "W": 4, "M": 3}[freq]
+    # partial, not lambda: the choice is saved with the fitted forecast (pickled).
     methods = {
         "zero": panel_zero,
         "naive": panel_naive,
-        "seasonal_naive": lambda v, h: panel_seasonal_naive(v, h, freq_season),
-        f"moving_average_{window}": lambda v, h: panel_moving_average(v, h, window),
+        "seasonal_naive": partial(panel_seasonal_naive, season=freq_season),
+        f"moving_average_{window}": partial(panel_moving_average, window=window),
         "ses": panel_ses,
-        "croston": lambda v, h: panel_croston(v, h, variant="classic"),
-        "croston_sba": lambda v, h: panel_croston(v, h, variant="sba"),
+        "croston": partial(panel_croston, variant="classic"),
+        "croston_sba": partial(panel_croston, variant="sba"),
         "tsb": panel_tsb,
     }
     if freq == "D":
-        methods["weekday_mean_4"] = lambda v, h: panel_seasonal_mean(v, h, freq_season, 4)
+        methods["weekday_mean_4"] = partial(panel_seasonal_mean, season=freq_season, seasons=4)
     return methods

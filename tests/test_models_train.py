@@ -30,7 +30,7 @@ from data.schema import (
 )
 from models import registry
 from models import train as train_module
-from models.demand import GlobalDemandModel
+from models.demand import DemandForecaster
 from models.history import demand_history, lead_time_history, transit_history
 from models.promise import estimate_backorder
 from models.train import train_all
@@ -205,8 +205,9 @@ def test_every_kind_is_recorded_as_a_successful_run(trained):
     with Session(engine) as s:
         assert s.scalar(select(func.count(ModelRun.id))) == 5
     demand = registry.latest(engine, "demand")
-    assert isinstance(demand.model, GlobalDemandModel)
+    assert isinstance(demand.model, DemandForecaster)
     assert demand.metrics["methods"]["model"]["rmsse"] > 0
+    assert sum(demand.metrics["methods_in_use"].values()) == 4
 
 
 def test_forecasts_are_written_per_product_and_period(trained):
@@ -219,6 +220,10 @@ def test_forecasts_are_written_per_product_and_period(trained):
         )
     assert len(rows) == 4 * 4
     assert all(r.p90 >= r.p50 >= 0 for r in rows)
+    # Each product's rows name the method that serves it, the same one the model recorded.
+    model = registry.latest(engine, "demand").model
+    served = dict(zip(model.panel_.items, model.method_, strict=True))
+    assert {r.product_id: r.method for r in rows} == {int(k): v for k, v in served.items()}
 
 
 def test_sentiment_is_filled_where_empty(trained):
