@@ -108,7 +108,7 @@ def backtest_demand(
         forecaster = DemandForecaster(
             quantiles=quantiles, horizon=horizon, model_params=forecaster_params, **choice
         ).fit(panel.until(origin), categories)
-        fallback = max(fallback, int((~forecaster.uses_model_).sum()))
+        fallback = int((~forecaster.uses_model_).sum())  # at the last origin
         chosen = forecaster.method_counts()
         fc = forecaster.forecast(horizon, with_candidates=True)
         n = len(panel.items)
@@ -457,7 +457,7 @@ def render(command: str, result: dict) -> str:
         rows = [{"method": m, **r} for m, r in result["methods"].items()]
         lines = [
             f"{result['series']} series, {result['periods']} periods ({result['freq']}), horizon {result['horizon']}, "
-            f"origins {', '.join(result['origins'])}; {result['items_on_fallback']} series served mainly by a simple method",
+            f"origins {', '.join(result['origins'])}; {result['items_on_fallback']} series served mainly by a simple method at the last origin",
             format_table(
                 rows,
                 [
