@@ -226,6 +226,19 @@ def test_forecasts_are_written_per_product_and_period(trained):
     assert {r.product_id: r.method for r in rows} == {int(k): v for k, v in served.items()}
 
 
+def test_the_method_serving_each_product_is_read_back_per_product(trained):
+    from data.db import read_connection
+    from queries.model_runs import demand_methods_by_product
+
+    engine, ids, _ = trained
+    with read_connection(engine) as conn:
+        table = demand_methods_by_product(conn)
+    model = registry.latest(engine, "demand").model
+    assert list(table["product_id"]) == sorted(ids["products"])
+    expected = {int(k): v for k, v in zip(model.panel_.items, model.method_, strict=True)}
+    assert dict(zip(table["product_id"], table["method"], strict=True)) == expected
+
+
 def test_sentiment_is_filled_where_empty(trained):
     engine, _, runs = trained
     with Session(engine) as s:
