@@ -497,7 +497,8 @@ def local_spread(values: np.ndarray, window: int, forecast: np.ndarray) -> np.nd
     more in absolute terms; clipped to half and double)."""
     spread = recent_spread(values, window)
     block = values[:, -window:]
-    level = np.nan_to_num(np.nanmean(np.where(np.isnan(block), np.nan, block), axis=1))
+    known = ~np.isnan(block)
+    level = np.where(known, block, 0.0).sum(axis=1) / np.maximum(known.sum(axis=1), 1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(level[:, None] > 0, forecast / level[:, None], 1.0)
     ratio = np.clip(np.nan_to_num(ratio, nan=1.0), 0.25, 4.0)
