@@ -549,24 +549,28 @@ def _weights(errors: np.ndarray, combine: str, top_k: int) -> np.ndarray:
 
 
 class DemandForecaster:
-    """Per item, the method that forecast its own recent demand best, with calibrated quantiles.
+    """Per item, the methods that forecast its own recent demand best, with calibrated quantiles.
 
     ``fit`` holds out the last ``selection_window`` periods (at least the horizon): the global
     model (fitted once, on the history before them) and every simple method of
-    :func:`models.baselines.simple_methods` forecast them, and each item keeps the method
-    with the least squared error on its own held-out periods (ties go to the simpler method).
-    Items whose history is too short for that get TSB (intermittent) or a moving average.
-    ``method_`` records the choice per item.
+    :func:`models.baselines.simple_methods` forecast them. With ``combine="select"`` each item
+    keeps the method of least squared error on its own held-out periods (ties go to the
+    simpler method); with ``"blend"`` (the default) its ``top_k`` best methods are weighted by
+    inverse error. ``pooled_share`` of the weight follows the whole panel's errors (relative to
+    each item's size) instead of the item's own, which are few and noisy. Items whose history
+    is too short for that get TSB (intermittent) or a moving average. ``weights_`` holds the
+    weights and ``method_`` the heaviest method per item: the one the app names.
 
-    Quantiles: the held-out errors of the chosen methods, divided by each item's recent
-    standard deviation, give one conformal multiplier per quantile and demand class
-    (intermittent or regular); a forecast's quantile is its mean plus multiplier times the
-    item's spread. The holdout comes after everything the spreads and forecasts saw, so
-    the P90 covers about nine periods in ten on data like the past.
+    Quantiles: the held-out errors of the blended forecasts, over the first ``horizon`` steps,
+    divided by each item's spread (its recent standard deviation, scaled by the square root of
+    forecast over recent mean), give one split-conformal multiplier per quantile and demand
+    class (intermittent or regular); a forecast's quantile is its mean plus multiplier times
+    the spread. The holdout comes after everything the spreads and forecasts saw, so the P90
+    covers about nine periods in ten on data like the past.
 
     With ``refit`` the global model is fitted again on the whole history for the forecast;
     otherwise the model fitted before the holdout forecasts from the whole history
-    (one fit instead of two).
+    (one fit instead of two; :meth:`GlobalDemandModel.refresh`).
     """
 
     def __init__(
