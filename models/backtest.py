@@ -97,7 +97,15 @@ def backtest_demand(
     forecaster_params = dict(model_params or {})
     choice = {
         key: forecaster_params.pop(key)
-        for key in ("refit", "combine", "top_k", "selection_window", "use_model", "pooled_share")
+        for key in (
+            "refit",
+            "combine",
+            "top_k",
+            "selection_window",
+            "use_model",
+            "pooled_share",
+            "quantile_base",
+        )
         if key in forecaster_params
     }
     for origin in points:

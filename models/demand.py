@@ -584,6 +584,7 @@ class DemandForecaster:
         combine: str = "blend",
         top_k: int = 3,
         pooled_share: float = 0.5,
+        quantile_base: str = "mean",
     ):
         self.quantiles = quantiles
         self.selection_window = selection_window
@@ -594,6 +595,7 @@ class DemandForecaster:
         self.combine = combine
         self.top_k = top_k
         self.pooled_share = pooled_share
+        self.quantile_base = quantile_base
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -666,8 +668,9 @@ class DemandForecaster:
             group = zero_share(values[:, :origin]) > INTERMITTENT_ZERO_SHARE
             use = eligible & (spread > 0).all(axis=1)
             # Only the steps ahead that will be asked for: further steps err more.
-            scores = (actual - held_out)[:, :steps] / np.where(spread > 0, spread, 1.0)
             for q in self.quantiles:
+                base = self._quantile_base(values[:, :origin], held_out[:, :steps], q)
+                scores = (actual[:, :steps] - base) / np.where(spread > 0, spread, 1.0)
                 overall = conformal_quantile(scores[use].ravel(), q)
                 per_group = {}
                 for g in (False, True):
@@ -694,6 +697,28 @@ class DemandForecaster:
         self.weights_ = pd.DataFrame(weights, index=panel.items, columns=names)
         self.method_ = np.array(names, dtype=object)[weights.argmax(axis=1)]
         return self
+
+    def _quantile_base(self, values: np.ndarray, mean: np.ndarray, q: float) -> np.ndarray:
+        """What the calibrated multiple of the spread is added to for quantile ``q``.
+
+        "mean": the mean forecast. "empirical": the item's own recent ``q`` quantile of demand,
+        scaled by how the forecast compares with its recent mean (keeps the shape of lumpy
+        demand: the P50 of an item that sells one week in five is zero).
+        """
+        if self.quantile_base == "mean":
+            return mean
+        if self.quantile_base != "empirical":
+            raise ValueError(
+                f"quantile_base must be 'mean' or 'empirical', got {self.quantile_base!r}"
+            )
+        block = values[:, -self.spread_window_ :]
+        quantile, _ = _row_quantile_and_max(block, q)
+        known = ~np.isnan(block)
+        level = np.where(known, block, 0.0).sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(level[:, None] > 0, mean / level[:, None], 1.0)
+        ratio = np.clip(np.nan_to_num(ratio, nan=1.0), 0.25, 4.0)
+        return np.nan_to_num(quantile)[:, None] * ratio
 
     @property
     def uses_model_(self) -> np.ndarray:
@@ -728,7 +753,7 @@ class DemandForecaster:
         for q in sorted(self.quantiles):
             per_group = self.multipliers_.get(q, {False: 0.0, True: 0.0})
             z = np.where(group, per_group[True], per_group[False])
-            qf = mean + z[:, None] * spread
+            qf = self._quantile_base(values, mean, q) + z[:, None] * spread
             out[_qname(q)] = np.maximum(qf, 0.0) if self.nonnegative_ else qf
         qnames = [_qname(q) for q in sorted(self.quantiles)]
         for lower, upper in zip(qnames, qnames[1:], strict=False):

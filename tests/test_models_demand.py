@@ -255,3 +255,19 @@ def test_refresh_forecasts_from_the_longer_history_without_fitting_again(weekly)
     assert model.models_["mean"] is trees
     forecast = model.forecast(4)
     assert forecast["period"].min() > panel.periods[-1]
+
+
+def test_empirical_quantile_base_keeps_the_shape_of_lumpy_demand():
+    from models.demand import DemandForecaster
+
+    one_in_five = np.tile([0, 0, 0, 0, 5.0], 30)  # 150 weeks, a sale of 5 every fifth week
+    steady = np.full(150, 4.0) + np.tile([1, -1.0], 75)
+    panel = to_panel(_long(np.vstack([one_in_five, steady]), "W"), "W")
+    model = DemandForecaster(quantile_base="empirical", use_model=False).fit(panel)
+    forecast = model.forecast(4)
+    lumpy = forecast[forecast["item"] == 0]
+    assert np.allclose(lumpy["mean"], 1.0, atol=0.3)
+    assert (lumpy["p50"] == 0).all()  # four weeks in five sell nothing
+    assert (lumpy["p90"] >= 4.0).all()
+    with pytest.raises(ValueError, match="quantile_base"):
+        DemandForecaster(quantile_base="magic", use_model=False).fit(panel)
