@@ -707,9 +707,9 @@ class DemandForecaster:
         """
         if self.quantile_base == "mean":
             return mean
-        if self.quantile_base != "empirical":
+        if self.quantile_base not in ("empirical", "auto"):
             raise ValueError(
-                f"quantile_base must be 'mean' or 'empirical', got {self.quantile_base!r}"
+                f"quantile_base must be 'mean', 'empirical' or 'auto', got {self.quantile_base!r}"
             )
         block = values[:, -self.spread_window_ :]
         quantile, _ = _row_quantile_and_max(block, q)
@@ -718,7 +718,11 @@ class DemandForecaster:
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = np.where(level[:, None] > 0, mean / level[:, None], 1.0)
         ratio = np.clip(np.nan_to_num(ratio, nan=1.0), 0.25, 4.0)
-        return np.nan_to_num(quantile)[:, None] * ratio
+        empirical = np.nan_to_num(quantile)[:, None] * ratio
+        if self.quantile_base == "auto":  # the empirical shape for intermittent items only
+            lumpy = zero_share(values) > INTERMITTENT_ZERO_SHARE
+            return np.where(lumpy[:, None], empirical, mean)
+        return empirical
 
     @property
     def uses_model_(self) -> np.ndarray:
