@@ -835,6 +835,9 @@ class Forecast(Base):
     p50: Mapped[float] = mapped_column(Float)
     p90: Mapped[float] = mapped_column(Float)
     mean: Mapped[float] = mapped_column(Float)
+    # The demand method that serves the product (models.demand.DemandForecaster): "model"
+    # for the global model, else a simple method such as "ses" or "tsb".
+    method: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 # --- Scheduled jobs ------------------------------------------------------------------------

@@ -43,8 +43,14 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
 from models import metrics
-from models.baselines import TSB, CrostonSBA, MovingAverage, SeasonalNaive, forecast_history
-from models.demand import FREQUENCIES, GlobalDemandModel, Panel, period_start, to_panel
+from models.baselines import (
+    TSB,
+    CrostonSBA,
+    MovingAverage,
+    SeasonalNaive,
+    simple_methods,
+)
+from models.demand import FREQUENCIES, DemandForecaster, Panel, period_start, to_panel
 from models.leadtime import ConditionalDurations, DurationDistribution
 from models.sentiment import POSITIVE_FROM, TextSentimentModel, sentiment_scores, tune_cutoff
 from models.tabular import (
@@ -98,7 +104,13 @@ def backtest_demand(
     origin_points: list[int] | None = None,
     details: bool = False,
 ) -> dict:
-    """Metrics of the global model and each baseline over rolling origins.
+    """Metrics of Larder's forecast, the global model alone and each simple method over
+    rolling origins.
+
+    "model" is :class:`models.demand.DemandForecaster`: per item the global model or a simple
+    method, chosen on the item's own periods before the origin, with calibrated quantiles.
+    "global_model" is the global model alone (mean only). The simple methods' quantiles add
+    their in-sample one-step error quantiles.
 
     ``origin_points`` fixes the origins (numbers of history periods) instead, for a cut at a
     date. With ``details`` the result also holds ``per_series`` (scores of every series, origin
@@ -116,66 +128,70 @@ def backtest_demand(
         )
     q_names = [f"p{round(q * 100)}" for q in quantiles]
     scaled = defaultdict(lambda: defaultdict(list))  # method -> metric -> per-series values
-    # method -> [sum |err|, sum err, sum |actual|, sum err^2, count]
-    totals = defaultdict(lambda: np.zeros(5))
+    totals = defaultdict(lambda: np.zeros(5))  # |err|, err, |actual|, err^2, cells
     per_series, forecast_rows = [], []
     fallback = 0
+    chosen: dict[str, int] = {}
+    # Options of the per-item choice travel in model_params beside the global model's own.
+    forecaster_params = dict(model_params or {})
+    choice = {
+        key: forecaster_params.pop(key)
+        for key in (
+            "refit",
+            "combine",
+            "top_k",
+            "selection_window",
+            "use_model",
+            "pooled_share",
+            "quantile_base",
+        )
+        if key in forecaster_params
+    }
     for origin in points:
-        model = GlobalDemandModel(quantiles=quantiles, **(model_params or {}))
-        model.fit(panel.until(origin), categories)
-        fallback = max(fallback, int((~model.uses_model_).sum()))
-        fc = model.forecast(horizon)
-        by_item = {
-            name: fc[name].to_numpy().reshape(len(panel.items), horizon)
-            for name in ["mean", *q_names]
-        }
-        for i in range(len(panel.items)):
-            history = panel.values[i, :origin]
-            actual = panel.values[i, origin : origin + horizon]
-            observed = history[~np.isnan(history)]
-            if observed.size < 2 or actual.size == 0 or np.isnan(actual).any():
-                continue  # the item had not started: nothing to learn or to score
-            forecasts = {MODEL: {n: by_item[n][i] for n in by_item}}
-            for name, estimator in baselines(panel.freq).items():
-                out = forecast_history(estimator, observed, horizon, quantiles)
-                forecasts[name] = {
-                    "mean": out["mean"],
-                    **dict(zip(q_names, (out[q] for q in quantiles), strict=True)),
-                }
-            for method, fcs in forecasts.items():
-                fcs = {name: np.asarray(v, dtype=float)[: actual.size] for name, v in fcs.items()}
-                series_scores = defaultdict(list)
-                series_totals = np.zeros(5)
-                _score(series_scores, series_totals, actual, observed, fcs, quantiles, q_names)
-                for name, values in series_scores.items():
-                    scaled[method][name].extend(values)
-                totals[method] += series_totals
-                if details:
-                    per_series.append(
-                        {
-                            "series": panel.items[i],
-                            "origin": panel.periods[origin].date().isoformat(),
-                            "method": method,
-                            **{name: values[0] for name, values in series_scores.items()},
-                            **_totals_row(series_totals),
-                        }
-                    )
-                    for h in range(actual.size):
-                        forecast_rows.append(
-                            {
-                                "series": panel.items[i],
-                                "origin": panel.periods[origin].date().isoformat(),
-                                "period": panel.periods[origin + h].date().isoformat(),
-                                "method": method,
-                                "actual": float(actual[h]),
-                                **{name: float(fcs[name][h]) for name in ["mean", *q_names]},
-                            }
-                        )
+        history = panel.values[:, :origin]
+        actual = panel.values[:, origin : origin + horizon]
+        observed = (~np.isnan(history)).sum(axis=1)
+        scored = (observed >= 2) & ~np.isnan(actual).any(axis=1)
+        forecaster = DemandForecaster(
+            quantiles=quantiles, horizon=horizon, model_params=forecaster_params, **choice
+        ).fit(panel.until(origin), categories)
+        fallback = int((~forecaster.uses_model_).sum())  # at the last origin
+        chosen = forecaster.method_counts()
+        fc = forecaster.forecast(horizon, with_candidates=True)
+        n = len(panel.items)
+
+        def grid(column: str, fc=fc, n=n) -> np.ndarray:
+            return fc[column].to_numpy(dtype=float).reshape(n, horizon)
+
+        forecasts = {MODEL: {"mean": grid("mean"), **{q: grid(q) for q in q_names}}}
+        if "global_model" in fc:
+            forecasts["global_model"] = {"mean": grid("global_model")}
+        for name, method in simple_methods(FREQUENCIES[panel.freq].season, panel.freq).items():
+            mean, fitted = method(history, horizon)
+            residuals = history - fitted
+            out = {"mean": mean}
+            for q, q_name in zip(quantiles, q_names, strict=True):
+                shift = np.zeros(n)
+                has = (~np.isnan(residuals)).any(axis=1)
+                if has.any():
+                    shift[has] = np.nanquantile(residuals[has], q, axis=1)
+                band = mean + shift[:, None]
+                out[q_name] = np.maximum(band, 0.0) if forecaster.nonnegative_ else band
+            forecasts[name] = out
+        for method, fcs in forecasts.items():
+            _score_panel(
+                scaled[method], totals[method], actual, history, fcs, scored, quantiles, q_names
+            )
+            if details:
+                _add_details(
+                    per_series, forecast_rows, panel, origin, method, fcs, actual, history,
+                    scored, quantiles, q_names,
+                )  # fmt: skip
     rows = {}
-    for method in scaled:
+    for method in forecasts:
         row = {
-            name: float(np.nanmean(vals)) if vals else float("nan")
-            for name, vals in scaled[method].items()
+            name: float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+            for name, vals in ((k, np.asarray(v, dtype=float)) for k, v in scaled[method].items())
         }
         row.update(_totals_row(totals[method]))
         rows[method] = row
@@ -187,6 +203,7 @@ def backtest_demand(
         "origins": [panel.periods[o].date().isoformat() for o in points],
         "items_on_fallback": fallback,
         "methods": rows,
+        "chosen_methods": chosen,
         "improvement_vs_seasonal_naive": _improvement(rows, q_names),
     }
     if details:
@@ -205,21 +222,96 @@ def _totals_row(totals: np.ndarray) -> dict:
     }
 
 
-def _score(scaled, totals, actual, history, fcs, quantiles, q_names) -> None:
-    mean = fcs["mean"]
-    scaled["mase"].append(metrics.mase(actual, mean, history))
-    scaled["rmsse"].append(metrics.rmsse(actual, mean, history))
-    for q, name in zip(quantiles, q_names, strict=True):
-        scaled[f"pinball_{name}"].append(metrics.scaled_pinball_loss(actual, fcs[name], q, history))
+def _naive_scales(history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: in-sample mean |one-step naive error| and mean squared one-step naive error."""
+    diff = np.diff(history, axis=1)
+    known = ~np.isnan(diff)
+    count = known.sum(axis=1)
+    absolute = np.where(known, np.abs(diff), 0.0).sum(axis=1)
+    square = np.where(known, diff**2, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (
+            np.where(count > 0, absolute / np.maximum(count, 1), np.nan),
+            np.where(count > 0, square / np.maximum(count, 1), np.nan),
+        )
+
+
+def _score_panel(scaled, totals, actual, history, fcs, rows, quantiles, q_names) -> None:
+    """Add one origin's per-series measures (rows where ``rows`` is true) for one method.
+
+    Same measures as :mod:`models.metrics` (MASE, RMSSE, scaled pinball, P90 coverage), on
+    every series at once; a series whose history never changed has no scale and is skipped.
+    """
+    mae_scale, mse_scale = _naive_scales(history[rows])
+    y = actual[rows]
+    mean = fcs["mean"][rows]
+    err = y - mean
+    ok_mae = mae_scale > 0
+    ok_mse = mse_scale > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled["mase"].extend(np.where(ok_mae, np.mean(np.abs(err), axis=1) / mae_scale, np.nan))
+        scaled["rmsse"].extend(
+            np.where(ok_mse, np.sqrt(np.mean(err**2, axis=1) / mse_scale), np.nan)
+        )
+        for q, name in zip(quantiles, q_names, strict=True):
+            if name not in fcs:
+                continue
+            diff = y - fcs[name][rows]
+            loss = np.mean(np.maximum(q * diff, (q - 1) * diff), axis=1)
+            scaled[f"pinball_{name}"].extend(np.where(ok_mae, loss / mae_scale, np.nan))
     if "p90" in fcs:
-        scaled["coverage_p90"].append(metrics.coverage(actual, fcs["p90"]))
+        scaled["coverage_p90"].extend(np.mean(y <= fcs["p90"][rows], axis=1))
+    finite = ~np.isnan(err)
     totals += [
-        np.sum(np.abs(actual - mean)),
-        np.sum(mean - actual),
-        np.sum(np.abs(actual)),
-        np.sum((actual - mean) ** 2),
-        actual.size,
+        np.sum(np.abs(err[finite])),
+        np.sum(-err[finite]),
+        np.sum(np.abs(y[finite])),
+        np.sum(err[finite] ** 2),
+        finite.sum(),
     ]
+
+
+def _add_details(
+    per_series,
+    forecast_rows,
+    panel,
+    origin,
+    method,
+    fcs,
+    actual,
+    history,
+    scored,
+    quantiles,
+    q_names,
+) -> None:
+    """Every scored series' own measures and every forecast period, for --scores-out/--forecasts-out."""
+    origin_day = panel.periods[origin].date().isoformat()
+    for i in np.flatnonzero(scored):
+        one = np.zeros(len(scored), dtype=bool)
+        one[i] = True
+        series_scores = defaultdict(list)
+        series_totals = np.zeros(5)
+        _score_panel(series_scores, series_totals, actual, history, fcs, one, quantiles, q_names)
+        per_series.append(
+            {
+                "series": panel.items[i],
+                "origin": origin_day,
+                "method": method,
+                **{name: float(values[0]) for name, values in series_scores.items()},
+                **_totals_row(series_totals),
+            }
+        )
+        for h in range(actual.shape[1]):
+            forecast_rows.append(
+                {
+                    "series": panel.items[i],
+                    "origin": origin_day,
+                    "period": panel.periods[origin + h].date().isoformat(),
+                    "method": method,
+                    "actual": float(actual[i, h]),
+                    **{name: float(fcs[name][i, h]) for name in ["mean", *q_names] if name in fcs},
+                }
+            )
 
 
 def _improvement(rows: dict, q_names: list[str]) -> dict[str, float]:
@@ -889,7 +981,7 @@ def render(command: str, result: dict) -> str:
         rows = [{"method": m, **r} for m, r in result["methods"].items()]
         lines = [
             f"{result['series']} series, {result['periods']} periods ({result['freq']}), horizon {result['horizon']}, "
-            f"origins {', '.join(result['origins'])}; {result['items_on_fallback']} series on a fallback method",
+            f"origins {', '.join(result['origins'])}; {result['items_on_fallback']} series served mainly by a simple method at the last origin",
             format_table(
                 rows,
                 [
@@ -903,6 +995,11 @@ def render(command: str, result: dict) -> str:
                 ],
             ),
         ]
+        if result.get("chosen_methods"):
+            lines.append(
+                "methods serving the series at the last origin: "
+                + ", ".join(f"{k} {v}" for k, v in result["chosen_methods"].items())
+            )
         if result["improvement_vs_seasonal_naive"]:
             lines.append(
                 "model vs seasonal naive: "

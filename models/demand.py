@@ -145,6 +145,7 @@ def build_features(
     category: np.ndarray,
     start: np.ndarray,
     sums: _Sums | None = None,
+    country: str | None = None,
 ) -> pd.DataFrame:
     """Features for target cells (``rows[k]``, ``cols[k]``) from the values strictly before them.
 
@@ -181,7 +182,7 @@ def build_features(
     out["age"] = np.minimum(cols - start[rows], 4 * spec.season).astype(float)
     out["log_scale"] = np.log1p(s)
     out["category"] = category[rows].astype(float)
-    out.update(calendar_features(dates, spec.code))
+    out.update(calendar_features(dates, spec.code, country))
     return pd.DataFrame(out)
 
 
@@ -230,6 +231,7 @@ class GlobalDemandModel:
         random_state: int = 0,
         strategy: str = "recursive",
         max_horizon: int | None = None,
+        holiday_country: str | None = None,
     ):
         self.quantiles = quantiles
         self.max_iter = max_iter
@@ -240,6 +242,7 @@ class GlobalDemandModel:
         self.random_state = random_state
         self.strategy = strategy
         self.max_horizon = max_horizon
+        self.holiday_country = holiday_country
 
     def _regressor(self, **loss) -> HistGradientBoostingRegressor:
         return HistGradientBoostingRegressor(
@@ -301,6 +304,7 @@ class GlobalDemandModel:
             self.scale_,
             self.category_codes_,
             start,
+            country=self.holiday_country,
         )
         X["step"] = steps.astype(float)
         target = values[rows, cols] / self.scale_[rows]
@@ -311,6 +315,25 @@ class GlobalDemandModel:
         self.models_["mean"] = self._regressor(loss="squared_error").fit(X, target)
         for q in self.quantiles:
             self.models_[_qname(q)] = self._regressor(loss="quantile", quantile=q).fit(X, target)
+        return self
+
+    def refresh(self, panel: Panel) -> GlobalDemandModel:
+        """Forecast from a longer history of the same items without fitting again.
+
+        The learned trees stay; lags, windows, scales and which items are long enough come
+        from ``panel``. Used to score the model on a holdout and then forecast from the
+        whole history with one fit.
+        """
+        if not panel.items.equals(self.panel_.items) or panel.freq != self.panel_.freq:
+            raise ValueError("refresh needs the same items at the same frequency")
+        values = panel.values
+        known = ~np.isnan(values)
+        n_periods = values.shape[1]
+        min_history = self.min_history if self.min_history is not None else self.spec_.min_history
+        self.panel_ = panel
+        self.scale_ = item_scale(values)
+        self.start_ = np.where(known.any(axis=1), known.argmax(axis=1), n_periods)
+        self.uses_model_ = known.sum(axis=1) >= min_history
         return self
 
     def forecast(self, horizon: int) -> pd.DataFrame:
@@ -363,10 +386,12 @@ class GlobalDemandModel:
             self.scale_,
             self.category_codes_,
             self.start_,
+            country=self.holiday_country,
         )
         for h in range(horizon):
             X = base.copy()
-            for name, col in calendar_features(future[[h] * rows_abs.size], spec.code).items():
+            dates = future[[h] * rows_abs.size]
+            for name, col in calendar_features(dates, spec.code, self.holiday_country).items():
                 X[name] = col
             # Beyond the horizon it was trained for, the last step's model stands in.
             X["step"] = float(min(h + 1, self.max_horizon_))
@@ -399,6 +424,7 @@ class GlobalDemandModel:
                 scale,
                 codes,
                 start,
+                country=self.holiday_country,
             )
             X["step"] = 1.0
             X = X[self.feature_names_]
@@ -436,3 +462,323 @@ def forecast_frame(
     """Fit the global model on a long history frame and forecast ``horizon`` periods."""
     panel = to_panel(history, freq, item_col, date_col, qty_col)
     return GlobalDemandModel(**params).fit(panel, categories).forecast(horizon)
+
+
+# --- per-item choice between the global model and the simple methods --------------------------
+
+# Periods held out at the end of the history to choose each item's method and to calibrate
+# the quantiles: four weeks of days, a quarter of weeks, half a year of months.
+SELECTION_WINDOW = {"D": 28, "W": 13, "M": 6}
+MODEL = "model"
+INTERMITTENT_ZERO_SHARE = 0.3
+MIN_CALIBRATION_RESIDUALS = 50
+
+
+def conformal_quantile(scores: np.ndarray, q: float) -> float:
+    """The split-conformal ``q`` quantile of ``scores``: the ceil((n + 1) q)-th smallest.
+
+    With exchangeable scores, a new one falls at or below it with chance at least ``q``
+    (for q < 0.5 the same rule from below, so a P10 is not pulled towards the middle).
+    """
+    s = np.sort(np.asarray(scores, dtype=float)[~np.isnan(scores)])
+    n = s.size
+    if n == 0:
+        return 0.0
+    if q >= 0.5:
+        k = min(int(np.ceil((n + 1) * q)), n)
+        return float(s[k - 1])
+    k = max(int(np.floor((n + 1) * q)), 1)
+    return float(s[k - 1])
+
+
+def local_spread(values: np.ndarray, window: int, forecast: np.ndarray) -> np.ndarray:
+    """Each item's spread at each forecast period: its recent standard deviation, scaled by
+    the square root of how the forecast compares with its recent mean (busy periods vary
+    more in absolute terms; clipped to half and double)."""
+    spread = recent_spread(values, window)
+    block = values[:, -window:]
+    known = ~np.isnan(block)
+    level = np.where(known, block, 0.0).sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(level[:, None] > 0, forecast / level[:, None], 1.0)
+    ratio = np.clip(np.nan_to_num(ratio, nan=1.0), 0.25, 4.0)
+    return spread[:, None] * np.sqrt(ratio)
+
+
+def recent_spread(values: np.ndarray, window: int) -> np.ndarray:
+    """Each item's standard deviation over its last ``window`` known periods (0 if fewer than 2)."""
+    block = values[:, -window:]
+    known = ~np.isnan(block)
+    n = known.sum(axis=1)
+    filled = np.where(known, block, 0.0)
+    mean = filled.sum(axis=1) / np.maximum(n, 1)
+    var = (np.where(known, (block - mean[:, None]) ** 2, 0.0)).sum(axis=1) / np.maximum(n - 1, 1)
+    return np.where(n >= 2, np.sqrt(var), 0.0)
+
+
+def zero_share(values: np.ndarray) -> np.ndarray:
+    """Share of known periods without demand, per item (0 for an item without any)."""
+    known = ~np.isnan(values)
+    zeros = known & (values == 0)
+    return zeros.sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+
+
+def _weights(errors: np.ndarray, combine: str, top_k: int) -> np.ndarray:
+    """Per row, the weights of the methods from their held-out squared errors.
+
+    "select": all on the least error (ties to the first, the simpler method). "blend": the
+    ``top_k`` least errors, weighted by inverse error (one with no error takes it all).
+    """
+    if combine not in ("select", "blend"):
+        raise ValueError(f"combine must be 'select' or 'blend', got {combine!r}")
+    n, m = errors.shape
+    rows = np.arange(n)[:, None]
+    order = np.argsort(errors + np.arange(m)[None, :] * 1e-12, axis=1, kind="stable")
+    k = 1 if combine == "select" else max(1, min(top_k, m))
+    top = order[:, :k]
+    chosen = errors[rows, top]
+    exact = chosen[:, :1] <= 0
+    with np.errstate(divide="ignore"):
+        inverse = np.where(np.isfinite(chosen) & (chosen > 0), 1.0 / chosen, 0.0)
+    inverse = np.where(exact, np.eye(k)[0][None, :], inverse)
+    total = inverse.sum(axis=1, keepdims=True)
+    inverse = np.where(total > 0, inverse / np.where(total > 0, total, 1), np.eye(k)[0][None, :])
+    weights = np.zeros((n, m))
+    weights[rows, top] = inverse
+    return weights
+
+
+class DemandForecaster:
+    """Per item, the methods that forecast its own recent demand best, with calibrated quantiles.
+
+    ``fit`` holds out the last ``selection_window`` periods (at least the horizon): the global
+    model (fitted once, on the history before them) and every simple method of
+    :func:`models.baselines.simple_methods` forecast them. With ``combine="select"`` each item
+    keeps the method of least squared error on its own held-out periods (ties go to the
+    simpler method); with ``"blend"`` (the default) its ``top_k`` best methods are weighted by
+    inverse error. ``pooled_share`` of the weight follows the whole panel's errors (relative to
+    each item's size) instead of the item's own, which are few and noisy. Items whose history
+    is too short for that get TSB (intermittent) or a moving average. ``weights_`` holds the
+    weights and ``method_`` the heaviest method per item: the one the app names.
+
+    Quantiles: the held-out errors of the blended forecasts, over the first ``horizon`` steps,
+    divided by each item's spread (its recent standard deviation, scaled by the square root of
+    forecast over recent mean), give one split-conformal multiplier per quantile and demand
+    class (intermittent or regular); a forecast's quantile is its mean plus multiplier times
+    the spread. The holdout comes after everything the spreads and forecasts saw, so the P90
+    covers about nine periods in ten on data like the past.
+
+    With ``refit`` the global model is fitted again on the whole history for the forecast;
+    otherwise the model fitted before the holdout forecasts from the whole history
+    (one fit instead of two; :meth:`GlobalDemandModel.refresh`).
+    """
+
+    def __init__(
+        self,
+        quantiles: tuple[float, ...] = (0.5, 0.9),
+        selection_window: int | None = None,
+        horizon: int | None = None,
+        use_model: bool = True,
+        refit: bool = False,
+        model_params: dict | None = None,
+        combine: str = "blend",
+        top_k: int = 3,
+        pooled_share: float = 0.5,
+        quantile_base: str = "mean",
+    ):
+        self.quantiles = quantiles
+        self.selection_window = selection_window
+        self.horizon = horizon
+        self.use_model = use_model
+        self.refit = refit
+        self.model_params = model_params
+        self.combine = combine
+        self.top_k = top_k
+        self.pooled_share = pooled_share
+        self.quantile_base = quantile_base
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def fit(self, panel: Panel, categories: pd.Series | None = None) -> DemandForecaster:
+        from models.baselines import simple_methods
+
+        spec = FREQUENCIES[panel.freq]
+        values = panel.values
+        n_items, n_periods = values.shape
+        window = self.selection_window or SELECTION_WINDOW[panel.freq]
+        window = max(window, self.horizon or 0)
+        self.panel_, self.spec_ = panel, spec
+        self.nonnegative_ = bool(np.nanmin(values, initial=0.0) >= 0)
+        self.methods_ = simple_methods(spec.season, panel.freq)
+        self.spread_window_ = spec.windows[-1]
+        origin = n_periods - window
+        params = {**(self.model_params or {}), "quantiles": ()}
+        self.model_ = None
+        candidates: dict[str, np.ndarray] = {}
+        eligible = np.zeros(n_items, dtype=bool)
+        if origin >= 2:
+            inner = values[:, :origin]
+            for name, method in self.methods_.items():
+                candidates[name], _ = method(inner, window)
+            if self.use_model:
+                model = GlobalDemandModel(**params).fit(panel.until(origin), categories)
+                if model.models_:
+                    fc = model.forecast(window)["mean"].to_numpy().reshape(n_items, window)
+                    candidates[MODEL] = np.where(model.uses_model_[:, None], fc, np.nan)
+                    self.model_ = model
+            actual = values[:, origin:]
+            observed = (~np.isnan(inner)).sum(axis=1)
+            eligible = (observed >= 2) & ~np.isnan(actual).any(axis=1)
+        names = list(self.methods_) + ([MODEL] if MODEL in candidates else [])
+        self.names_ = names
+        fallback = np.where(
+            zero_share(values) > INTERMITTENT_ZERO_SHARE,
+            "tsb",
+            next(n for n in self.methods_ if n.startswith("moving_average")),
+        )
+        fallback_weights = (np.array(names)[None, :] == fallback[:, None]).astype(float)
+        weights = fallback_weights.copy()
+        self.multipliers_ = {}
+        if candidates:
+            stack = np.stack([candidates[name] for name in names], axis=1)  # item, method, step
+            errors = np.mean((actual[:, None, :] - stack) ** 2, axis=2)
+            errors = np.where(np.isnan(errors), np.inf, errors)
+            self.holdout_errors_ = pd.DataFrame(errors, index=panel.items, columns=names)
+            weights[eligible] = _weights(errors[eligible], self.combine, self.top_k)
+            if self.pooled_share > 0 and eligible.any():
+                # The whole panel's verdict (errors relative to each item's own size) is far
+                # steadier than one item's few held-out periods: lean on it in part.
+                size = item_scale(values[:, :origin])[eligible, None] ** 2
+                relative = np.where(np.isfinite(errors[eligible]), errors[eligible] / size, np.nan)
+                pooled = np.nanmean(relative, axis=0)
+                pooled = np.where(np.isnan(pooled), np.inf, pooled)[None, :]
+                shared = _weights(pooled, self.combine, self.top_k)
+                # Only methods the item could use (the model does not cover every item).
+                usable = np.isfinite(errors[eligible])
+                mixed = (1 - self.pooled_share) * weights[eligible] + self.pooled_share * (
+                    shared * usable
+                )
+                weights[eligible] = mixed / mixed.sum(axis=1, keepdims=True)
+            held_out = np.einsum("im,ims->is", weights, np.nan_to_num(stack))
+            # Conformal multipliers from the held-out errors of the chosen forecasts.
+            steps = min(self.horizon or window, window)
+            spread = local_spread(
+                values[:, :origin], self.spread_window_, np.abs(held_out[:, :steps])
+            )
+            group = zero_share(values[:, :origin]) > INTERMITTENT_ZERO_SHARE
+            use = eligible & (spread > 0).all(axis=1)
+            # Only the steps ahead that will be asked for: further steps err more.
+            for q in self.quantiles:
+                base = self._quantile_base(values[:, :origin], held_out[:, :steps], q)
+                scores = (actual[:, :steps] - base) / np.where(spread > 0, spread, 1.0)
+                overall = conformal_quantile(scores[use].ravel(), q)
+                per_group = {}
+                for g in (False, True):
+                    rows = use & (group == g)
+                    if rows.sum() * steps >= MIN_CALIBRATION_RESIDUALS:
+                        per_group[g] = conformal_quantile(scores[rows].ravel(), q)
+                    else:
+                        per_group[g] = overall
+                self.multipliers_[q] = per_group
+        else:
+            self.holdout_errors_ = pd.DataFrame(index=panel.items)
+
+        if self.model_ is not None and self.refit:
+            model = GlobalDemandModel(**params).fit(panel, categories)
+            self.model_ = model if model.models_ else None
+        elif self.model_ is not None:
+            self.model_.refresh(panel)
+        if MODEL in names:
+            # An item weighted on the model but not covered by it leans on the rest.
+            covered = self.model_ is not None and self.model_.uses_model_
+            weights[:, names.index(MODEL)] *= covered
+            total = weights.sum(axis=1, keepdims=True)
+            weights = np.where(total > 0, weights / np.where(total > 0, total, 1), fallback_weights)
+        self.weights_ = pd.DataFrame(weights, index=panel.items, columns=names)
+        self.method_ = np.array(names, dtype=object)[weights.argmax(axis=1)]
+        return self
+
+    def _quantile_base(self, values: np.ndarray, mean: np.ndarray, q: float) -> np.ndarray:
+        """What the calibrated multiple of the spread is added to for quantile ``q``.
+
+        "mean": the mean forecast. "empirical": the item's own recent ``q`` quantile of demand,
+        scaled by how the forecast compares with its recent mean (keeps the shape of lumpy
+        demand: the P50 of an item that sells one week in five is zero).
+        """
+        if self.quantile_base == "mean":
+            return mean
+        if self.quantile_base not in ("empirical", "auto"):
+            raise ValueError(
+                f"quantile_base must be 'mean', 'empirical' or 'auto', got {self.quantile_base!r}"
+            )
+        block = values[:, -self.spread_window_ :]
+        quantile, _ = _row_quantile_and_max(block, q)
+        known = ~np.isnan(block)
+        level = np.where(known, block, 0.0).sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratio = np.where(level[:, None] > 0, mean / level[:, None], 1.0)
+        ratio = np.clip(np.nan_to_num(ratio, nan=1.0), 0.25, 4.0)
+        empirical = np.nan_to_num(quantile)[:, None] * ratio
+        if self.quantile_base == "auto":  # the empirical shape for intermittent items only
+            lumpy = zero_share(values) > INTERMITTENT_ZERO_SHARE
+            return np.where(lumpy[:, None], empirical, mean)
+        return empirical
+
+    @property
+    def uses_model_(self) -> np.ndarray:
+        return self.method_ == MODEL
+
+    # -- forecasting -----------------------------------------------------------------------
+
+    def forecast(self, horizon: int, with_candidates: bool = False) -> pd.DataFrame:
+        """Mean and quantiles of the chosen method of every item, ``horizon`` periods ahead.
+
+        With ``with_candidates`` the frame also has one column per method (their means), and
+        ``global_model`` for the global model alone (NaN where it does not cover the item).
+        """
+        panel = self.panel_
+        values = panel.values
+        n_items = len(panel.items)
+        means = {name: method(values, horizon)[0] for name, method in self.methods_.items()}
+        if self.model_ is not None:
+            fc = self.model_.forecast(horizon)["mean"].to_numpy().reshape(n_items, horizon)
+            means[MODEL] = np.where(self.model_.uses_model_[:, None], fc, np.nan)
+        weights = self.weights_.to_numpy()
+        mean = np.zeros((n_items, horizon))
+        for k, name in enumerate(self.names_):
+            used = weights[:, k] > 0
+            if used.any():
+                mean[used] += weights[used, k, None] * np.nan_to_num(means[name][used])
+        if self.nonnegative_:
+            mean = np.maximum(mean, 0.0)
+        spread = local_spread(values, self.spread_window_, np.abs(mean))
+        group = zero_share(values) > INTERMITTENT_ZERO_SHARE
+        out = {"mean": mean}
+        for q in sorted(self.quantiles):
+            per_group = self.multipliers_.get(q, {False: 0.0, True: 0.0})
+            z = np.where(group, per_group[True], per_group[False])
+            qf = self._quantile_base(values, mean, q) + z[:, None] * spread
+            out[_qname(q)] = np.maximum(qf, 0.0) if self.nonnegative_ else qf
+        qnames = [_qname(q) for q in sorted(self.quantiles)]
+        for lower, upper in zip(qnames, qnames[1:], strict=False):
+            out[upper] = np.maximum(out[upper], out[lower])
+        frame = pd.DataFrame(
+            {
+                "item": np.repeat(panel.items.to_numpy(), horizon),
+                "period": np.tile(panel.future_periods(horizon).to_numpy(), n_items),
+                "step": np.tile(np.arange(1, horizon + 1), n_items),
+                **{name: out[name].ravel() for name in ["mean", *qnames]},
+                "method": np.repeat(self.method_, horizon),
+            }
+        )
+        if with_candidates:
+            for name, values_ in means.items():
+                frame["global_model" if name == MODEL else name] = values_.ravel()
+        return frame
+
+    def method_counts(self) -> dict[str, int]:
+        """How many items each method serves."""
+        names, counts = np.unique(self.method_.astype(str), return_counts=True)
+        return {
+            str(n): int(c) for n, c in sorted(zip(names, counts, strict=True), key=lambda x: -x[1])
+        }

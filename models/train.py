@@ -34,7 +34,7 @@ from data.db import make_engine, read_connection, write_session
 from data.schema import AuditLog, Feedback, Forecast, ModelRun, Product, Supplier, utcnow
 from data.settings import all_settings
 from models.backtest import backtest_demand, backtest_durations, backtest_sentiment
-from models.demand import GlobalDemandModel, to_panel
+from models.demand import DemandForecaster, to_panel
 from models.history import demand_history, lead_time_history, transit_history
 from models.leadtime import ConditionalDurations, DurationDistribution, duration_table, lookup
 from models.registry import artifact_bytes, latest, save_artifact, store_artifact, stored_path
@@ -126,10 +126,18 @@ def train_demand(
         )
     except InputError as exc:  # too short to backtest: still forecast, and say so
         metrics = {"backtest": f"skipped: {exc}"}
-    model = GlobalDemandModel(**(model_params or {})).fit(panel, categories)
+    params_ = dict(model_params or {})
+    choice = {
+        key: params_.pop(key)
+        for key in ("refit", "combine", "top_k", "selection_window", "use_model", "pooled_share")
+        if key in params_
+    }
+    model = DemandForecaster(horizon=horizon, model_params=params_, **choice).fit(panel, categories)
     forecast = model.forecast(horizon)
     metrics["series"] = len(panel.items)
     metrics["items_on_fallback"] = int((~model.uses_model_).sum())
+    # Which method serves how many products (each product's own is on its forecast rows).
+    metrics["methods_in_use"] = model.method_counts()
 
     def write_forecasts(run_id: int) -> None:
         rows = [
@@ -140,9 +148,10 @@ def train_demand(
                 "p50": float(p50),
                 "p90": float(p90),
                 "mean": float(mean),
+                "method": str(method)[:40],
             }
-            for item, period, p50, p90, mean in forecast[
-                ["item", "period", "p50", "p90", "mean"]
+            for item, period, p50, p90, mean, method in forecast[
+                ["item", "period", "p50", "p90", "mean", "method"]
             ].itertuples(index=False)
         ]
         with write_session(engine) as s:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Connection, func, select
 
-from data.schema import ModelRun
+from data.schema import Forecast, ModelRun, Product
 
 # The kinds models.train records, in the order the Admin page lists them.
 MODEL_KINDS = ("demand", "lead_time", "transit", "promise", "sentiment", "backorder_risk")
@@ -146,3 +146,23 @@ def demand_backtest_table(conn: Connection) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(methods, orient="index")
     table.index.name = "method"
     return table.reset_index()
+
+
+def demand_methods_by_product(conn: Connection) -> pd.DataFrame:
+    """Which demand method serves each product in the run in use (product_id, sku, name,
+    method), counted in the database from that run's forecast rows; empty if untrained."""
+    run = models_in_use(conn).get("demand")
+    if run is None:
+        return pd.DataFrame(columns=["product_id", "sku", "name", "method"])
+    per_product = (
+        select(Forecast.product_id, func.max(Forecast.method).label("method"))
+        .where(Forecast.model_run_id == run.id)
+        .group_by(Forecast.product_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        select(per_product.c.product_id, Product.sku, Product.name, per_product.c.method)
+        .join(Product, Product.id == per_product.c.product_id)
+        .order_by(per_product.c.product_id)
+    ).all()
+    return pd.DataFrame(rows, columns=["product_id", "sku", "name", "method"])

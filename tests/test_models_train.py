@@ -31,7 +31,7 @@ from data.schema import (
 )
 from models import registry
 from models import train as train_module
-from models.demand import GlobalDemandModel
+from models.demand import DemandForecaster
 from models.history import demand_history, lead_time_history, transit_history
 from models.promise import estimate_backorder
 from models.train import train_all
@@ -206,8 +206,9 @@ def test_every_kind_is_recorded_as_a_successful_run(trained):
     with Session(engine) as s:
         assert s.scalar(select(func.count(ModelRun.id))) == 6
     demand = registry.latest(engine, "demand")
-    assert isinstance(demand.model, GlobalDemandModel)
+    assert isinstance(demand.model, DemandForecaster)
     assert demand.metrics["methods"]["model"]["rmsse"] > 0
+    assert sum(demand.metrics["methods_in_use"].values()) == 4
 
 
 def test_forecasts_are_written_per_product_and_period(trained):
@@ -220,6 +221,23 @@ def test_forecasts_are_written_per_product_and_period(trained):
         )
     assert len(rows) == 4 * 4
     assert all(r.p90 >= r.p50 >= 0 for r in rows)
+    # Each product's rows name the method that serves it, the same one the model recorded.
+    model = registry.latest(engine, "demand").model
+    served = dict(zip(model.panel_.items, model.method_, strict=True))
+    assert {r.product_id: r.method for r in rows} == {int(k): v for k, v in served.items()}
+
+
+def test_the_method_serving_each_product_is_read_back_per_product(trained):
+    from data.db import read_connection
+    from queries.model_runs import demand_methods_by_product
+
+    engine, ids, _ = trained
+    with read_connection(engine) as conn:
+        table = demand_methods_by_product(conn)
+    model = registry.latest(engine, "demand").model
+    assert list(table["product_id"]) == sorted(ids["products"])
+    expected = {int(k): v for k, v in zip(model.panel_.items, model.method_, strict=True)}
+    assert dict(zip(table["product_id"], table["method"], strict=True)) == expected
 
 
 def test_sentiment_is_filled_where_empty(trained):
