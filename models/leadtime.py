@@ -55,10 +55,12 @@ class DurationDistribution(RegressorMixin, BaseEstimator):
         self.n_ = int(y.size)
         self.levels_ = []
         parents = {(): overall}
+        columns = pd.DataFrame(keys)
         for depth in range(1, keys.shape[1] + 1):
-            frame = pd.DataFrame({"key": [tuple(row[:depth]) for row in keys], "y": y})
             level = {}
-            for key, values in frame.groupby("key", sort=False)["y"]:
+            by = list(range(depth))
+            for key, values in pd.Series(y).groupby([columns[c] for c in by], sort=False):
+                key = key if isinstance(key, tuple) else (key,)
                 raw = _figures(values.to_numpy(), self.quantile)
                 parent = parents[key[:-1]]
                 w = raw[-1] / (raw[-1] + self.shrinkage) if raw[-1] + self.shrinkage > 0 else 1
@@ -89,8 +91,14 @@ class DurationDistribution(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=False)
         keys = _keys(X)
-        out = np.empty((keys.shape[0], 6))
-        for i, row in enumerate(keys):
+        # Rows share a handful of groups: look each distinct key up once.
+        joined = pd.Series(keys[:, 0]) if keys.shape[1] else pd.Series([""] * len(keys))
+        for c in range(1, keys.shape[1]):
+            joined = joined + "\x1f" + keys[:, c]
+        codes, _ = pd.factorize(joined)
+        _, first = np.unique(codes, return_index=True)
+        out = np.empty((first.size, 6))
+        for i, row in enumerate(keys[first]):
             found, depth = self.overall_, 0
             for d in range(len(self.levels_), 0, -1):
                 hit = self.levels_[d - 1].get(tuple(row[:d]))
@@ -102,7 +110,7 @@ class DurationDistribution(RegressorMixin, BaseEstimator):
             out[i, 3] = found[3]
             out[i, 4] = found[4]
             out[i, 5] = depth
-        return out
+        return out[codes] if len(codes) else np.empty((0, 6))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -176,6 +184,10 @@ MIN_ROWS_FOR_BOOSTING = 60
 MIN_CALIBRATION_ROWS = 30
 # HistGradientBoosting accepts at most this many categories per feature; rarer ones are unknown.
 MAX_CATEGORIES = 250
+# The boosting learns from at most this many rows (a seeded random sample, so every season stays
+# in it); the group figures and the calibration still use every row. On the default demo's
+# 44,000 lead times the sample's P50 MAE and calibrated P90 coverage match the full fit's.
+MAX_FIT_ROWS = 20_000
 
 
 class ConditionalDurations(RegressorMixin, BaseEstimator):
@@ -198,7 +210,11 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
     shifted by the conformal quantile of ``actual - P90`` there; that model and shift give
     every later P90. (A shift learned for one model does not carry over to a refit: on real
     flight times a refit plus the same shift covered 78 % instead of 90 %.) The P50 comes from
-    a model refitted on every row, so the likely date uses the most recent history.
+    a model refitted on every row, so the likely date uses the most recent history; that refit
+    learns no P90 of its own when the calibrated one replaces it.
+
+    Long histories are sampled: the boosting sees at most ``max_fit_rows`` rows (a seeded
+    random sample of the rows it is fitted on, ``None`` for all); group figures use every row.
     """
 
     def __init__(
@@ -212,9 +228,10 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
         shrinkage: float = 5.0,
         coverage: float = 0.9,
         calibration_share: float = 0.2,
-        max_iter: int = 150,
-        learning_rate: float = 0.05,
+        max_iter: int = 100,
+        learning_rate: float = 0.08,
         min_samples_leaf: int = 20,
+        max_fit_rows: int | None = MAX_FIT_ROWS,
         random_state: int = 0,
     ):
         self.group_cols = group_cols
@@ -229,6 +246,7 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.min_samples_leaf = min_samples_leaf
+        self.max_fit_rows = max_fit_rows
         self.random_state = random_state
 
     # fitting ------------------------------------------------------------------------------
@@ -264,7 +282,9 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
                 "p90_shift_days": self.p90_shift_,
             }
             self.late_parts_ = early
-        self.parts_ = self._fit_parts(frame, y)
+        # With a calibrated late case, the refit's own P90 would never be used.
+        quantiles = ("p50",) if self.late_parts_ is not None else ("p50", "p90")
+        self.parts_ = self._fit_parts(frame, y, quantiles)
         self.n_ = int(y.size)
         return self
 
@@ -279,7 +299,9 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
             return np.argsort(when.to_numpy(dtype="datetime64[ns]"), kind="stable")
         return np.arange(len(frame))
 
-    def _fit_parts(self, frame: pd.DataFrame, y: np.ndarray) -> dict:
+    def _fit_parts(
+        self, frame: pd.DataFrame, y: np.ndarray, quantiles: tuple[str, ...] = ("p50", "p90")
+    ) -> dict:
         groups = DurationDistribution(shrinkage=self.shrinkage).fit(
             self._groups(frame), pd.Series(y)
         )
@@ -289,11 +311,16 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
             categories[col] = list(counts.index[:MAX_CATEGORIES])
         parts = {"groups": groups, "categories": categories, "p50": None, "p90": None}
         if y.size >= MIN_ROWS_FOR_BOOSTING:
+            if self.max_fit_rows is not None and y.size > self.max_fit_rows:
+                rng = np.random.default_rng(self.random_state)
+                keep = np.sort(rng.choice(y.size, self.max_fit_rows, replace=False))
+                frame, y = frame.iloc[keep].reset_index(drop=True), y[keep]
             features, mask = self._features(parts, self._blank_optional(frame))
-            for name, q in (("p50", 0.5), ("p90", self.coverage)):
+            targets = {"p50": 0.5, "p90": self.coverage}
+            for name in quantiles:
                 parts[name] = HistGradientBoostingRegressor(
                     loss="quantile",
-                    quantile=q,
+                    quantile=targets[name],
                     max_iter=self.max_iter,
                     learning_rate=self.learning_rate,
                     min_samples_leaf=self.min_samples_leaf,
@@ -367,6 +394,8 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
             n = prior["n"].to_numpy(dtype=float)
             w = n / (n + self.shrinkage) if self.shrinkage > 0 else np.ones_like(n)
             for name in ("p50", "p90"):
+                if parts.get(name) is None:  # a refit without its own P90: the group's
+                    continue
                 boosted = parts[name].predict(features)
                 out[name] = w * boosted + (1 - w) * prior[name].to_numpy()
         out["p90"] = np.maximum(out["p90"], out["p50"])
@@ -384,9 +413,18 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
         return out.reset_index(drop=True)
 
     def predict_raw(self, X) -> pd.DataFrame:
-        """P50 and P90 of the model refitted on every row, without conformal calibration."""
+        """P50 and P90 without conformal calibration.
+
+        The P50 is the refit's; the P90 is the boosted one before its shift (from the model
+        fitted before the holdout when there was one, else from the refit).
+        """
         check_is_fitted(self, "parts_")
-        return self._predict_parts(self.parts_, self._frame(X)).reset_index(drop=True)
+        frame = self._frame(X)
+        out = self._predict_parts(self.parts_, frame)
+        if self.late_parts_ is not None:
+            late = self._predict_parts(self.late_parts_, frame)["p90"].to_numpy()
+            out["p90"] = np.maximum(late, out["p50"])
+        return out.reset_index(drop=True)
 
     def predict(self, X) -> np.ndarray:
         """The P50 of each row."""
