@@ -185,8 +185,9 @@ MIN_CALIBRATION_ROWS = 30
 # HistGradientBoosting accepts at most this many categories per feature; rarer ones are unknown.
 MAX_CATEGORIES = 250
 # The boosting learns from at most this many rows (a seeded random sample, so every season stays
-# in it); the group figures and the calibration still use every row. On the default demo's
-# 44,000 lead times the sample's P50 MAE and calibrated P90 coverage match the full fit's.
+# in it); the group figures and the calibration still use every row. On the default demo's lead
+# times (37,000 rows fitted, the latest 6,600 tested) the sample gave a P50 MAE of 0.896 days
+# and a calibrated P90 covering 88.7 %, against 0.893 and 87.7 % with every row.
 MAX_FIT_ROWS = 20_000
 
 
