@@ -432,7 +432,7 @@ def new_classifier(
     tenth of its rows held aside."""
     return HistGradientBoostingClassifier(
         max_iter=max_iter,
-        learning_rate=0.1,
+        learning_rate=0.05,
         min_samples_leaf=40,
         l2_regularization=1.0,
         early_stopping=early_stopping,

@@ -1,9 +1,10 @@
 """Backorder risk: point-in-time snapshots without look-ahead, and a classifier vs the rule."""
 
+import contextlib
 import datetime as dt
+import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.risk import RiskHistory, backtest_table, build_snapshots, train_risk
 
-REPO = Path(__file__).resolve().parents[1]
 DAYS = 120
 
 
@@ -169,13 +169,18 @@ def _hand_made_csv(path: Path) -> pd.DataFrame:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "models.backtest", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    """``python -m models.backtest ARGS`` run in this process (a new interpreter per call spent
+    most of these tests' time importing pandas and scikit-learn)."""
+    from models.backtest import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([*args, "--threads", "1"])
+        except SystemExit as exc:  # argparse refusing the arguments
+            code = exc.code
+    return subprocess.CompletedProcess(
+        ["models.backtest", *args], code, out.getvalue(), err.getvalue()
     )
 
 
