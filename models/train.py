@@ -47,6 +47,11 @@ ACTOR = "model"
 KINDS = ("demand", "lead_time", "transit", "sentiment", "promise", "backorder_risk")
 DAYS_PER_PERIOD = {"D": 1, "W": 7, "M": 30.4}
 MIN_DURATIONS_FOR_BACKTEST = 30
+# The training run measures lead and transit times on one time-ordered holdout: the latest
+# quarter of start dates, predicted by models fitted on the durations that had ended before it
+# (python -m models.backtest durations runs more folds on any table).
+BACKTEST_FOLDS = 1
+BACKTEST_HOLDOUT = 0.25
 SENTIMENT_BATCH = 2000
 SENTIMENT_REVIEWS_ENV = "LARDER_SENTIMENT_REVIEWS"
 SENTIMENT_COLUMNS_ENV = "LARDER_SENTIMENT_COLUMNS"
@@ -236,13 +241,19 @@ def transit_frame(history: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def train_lead_time(engine: Engine) -> Outcome:
+def _duration_params(model_params: dict | None) -> dict:
+    """The boosting settings of ``model_params`` that the duration models share."""
+    return {k: v for k, v in (model_params or {}).items() if k in ("max_iter",)}
+
+
+def train_lead_time(engine: Engine, model_params: dict | None = None) -> Outcome:
     """Lead time by supplier and category with features, and delay against the expected date."""
     history = lead_time_history(engine)
     if history.empty:
         raise InputError("no received purchase orders with a sent date")
+    params = _duration_params(model_params)
     supplier = history["supplier_id"].astype(str)
-    lead = lead_time_model().fit(lead_time_frame(history), history["days"])
+    lead = lead_time_model(**params).fit(lead_time_frame(history), history["days"])
     by_group = DurationDistribution().fit(
         pd.DataFrame({"supplier": supplier, "category": history["category"]}), history["days"]
     )
@@ -256,18 +267,22 @@ def train_lead_time(engine: Engine) -> Outcome:
             _durations_for_backtest(
                 history, "supplier_id", "sent_at", "received_at", "expected_date", ["qty"]
             ),
+            BACKTEST_FOLDS,
+            BACKTEST_HOLDOUT,
             features={"numeric": ["qty"], "optional": ["qty"]},
+            model_params=params,
         )
     table = duration_table(by_group, ["supplier_id", "category"])
     return Outcome({"lead": lead, "delay": delay, "table": table}, metrics)
 
 
-def train_transit(engine: Engine) -> Outcome:
+def train_transit(engine: Engine, model_params: dict | None = None) -> Outcome:
     """Transit days by customer region with features (and by carrier for the record)."""
     history = transit_history(engine)
     if history.empty:
         raise InputError("no delivered outbound shipments")
-    transit = transit_model().fit(transit_frame(history), history["days"])
+    params = _duration_params(model_params)
+    transit = transit_model(**params).fit(transit_frame(history), history["days"])
     by_carrier = DurationDistribution().fit(history[["carrier"]].astype(str), history["days"])
     metrics = {"rows": len(history), "calibration": transit.calibration_}
     if len(history) >= MIN_DURATIONS_FOR_BACKTEST:
@@ -280,16 +295,21 @@ def train_transit(engine: Engine) -> Outcome:
                 "promised_date",
                 ["carrier", "qty"],
             ),
+            BACKTEST_FOLDS,
+            BACKTEST_HOLDOUT,
             features={
                 "categorical": ["carrier"],
                 "numeric": ["qty"],
                 "optional": ["carrier", "qty", "quoted_days"],
             },
+            model_params=params,
         )
         metrics["backtest_by_carrier"] = backtest_durations(
             _durations_for_backtest(
                 history, "carrier", "shipped_at", "delivered_at", "promised_date"
-            )
+            ),
+            BACKTEST_FOLDS,
+            BACKTEST_HOLDOUT,
         )
     return Outcome({"transit": transit, "by_carrier": by_carrier}, metrics)
 
@@ -542,8 +562,8 @@ def train_all(
     version = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     fits = {
         "demand": lambda: train_demand(engine, freq, horizon, origins, model_params),
-        "lead_time": lambda: train_lead_time(engine),
-        "transit": lambda: train_transit(engine),
+        "lead_time": lambda: train_lead_time(engine, model_params),
+        "transit": lambda: train_transit(engine, model_params),
         "sentiment": lambda: train_sentiment(engine),
         "promise": lambda: train_promise(engine),
         "backorder_risk": lambda: train_backorder_risk(engine, model_params),

@@ -1,9 +1,10 @@
 """Backorder risk: point-in-time snapshots without look-ahead, and a classifier vs the rule."""
 
+import contextlib
 import datetime as dt
+import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.risk import RiskHistory, backtest_table, build_snapshots, train_risk
 
-REPO = Path(__file__).resolve().parents[1]
 DAYS = 120
 
 
@@ -169,13 +169,18 @@ def _hand_made_csv(path: Path) -> pd.DataFrame:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "models.backtest", *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"},
+    """``python -m models.backtest ARGS`` run in this process (a new interpreter per call spent
+    most of these tests' time importing pandas and scikit-learn)."""
+    from models.backtest import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([*args, "--threads", "1"])
+        except SystemExit as exc:  # argparse refusing the arguments
+            code = exc.code
+    return subprocess.CompletedProcess(
+        ["models.backtest", *args], code, out.getvalue(), err.getvalue()
     )
 
 
@@ -260,3 +265,148 @@ def test_train_risk_tests_on_later_snapshots_with_a_gap():
     assert metrics["rule"]["roc_auc"] == pytest.approx(0.5)  # no product is below 5
     assert model.horizon_weeks == 2
     assert set(model.features) <= set(model.reference.index)
+
+
+def _risk_world(engine) -> dict:
+    """Two products of one supplier: ledger, demand, backorders and purchase orders on known
+    days, some late in the evening, and a cancelled PO that must not count."""
+    from decimal import Decimal
+
+    from data.db import write_session
+    from data.schema import (
+        Backorder,
+        Customer,
+        DemandDaily,
+        Order,
+        OrderLine,
+        Product,
+        PurchaseOrder,
+        PurchaseOrderLine,
+        Receipt,
+        StockLedger,
+        Supplier,
+        Warehouse,
+    )
+
+    start = dt.datetime(2025, 3, 3)
+
+    def at(day: int, hour: int = 9, minute: int = 0) -> dt.datetime:
+        return start + dt.timedelta(days=day, hours=hour, minutes=minute)
+
+    with write_session(engine) as s:
+        wh = Warehouse(code="MAIN", name="Main")
+        supplier = Supplier(code="SUP", name="Supplier", lead_time_days=6)
+        customer = Customer(code="C1", name="C1", segment="Hotel", region="North", tier="gold")
+        s.add_all([wh, supplier, customer])
+        s.flush()
+        products = [
+            Product(
+                sku=f"R{i}",
+                name=f"R{i}",
+                category="Dairy",
+                use="x",
+                unit="each",
+                cost=Decimal("1"),
+                price=Decimal("2"),
+                supplier_id=supplier.id,
+                reorder_point=4,
+                order_up_to=10,
+            )  # fmt: skip
+            for i in range(2)
+        ]
+        s.add_all(products)
+        s.flush()
+        a, b = products
+        s.add_all(
+            [
+                StockLedger(at=at(0, 8), product_id=a.id, warehouse_id=wh.id, on_hand_delta=20,
+                            reason="adjust"),
+                # Two moves on day 2, the second a minute before midnight: one day's sum.
+                StockLedger(at=at(2, 10), product_id=a.id, warehouse_id=wh.id, on_hand_delta=-5,
+                            reserved_delta=3, reason="pick"),
+                StockLedger(at=at(2, 23, 59), product_id=a.id, warehouse_id=wh.id,
+                            on_hand_delta=-2, reason="pick"),
+                StockLedger(at=at(9, 0, 1), product_id=b.id, warehouse_id=wh.id,
+                            on_hand_delta=7, reason="adjust"),
+            ]
+        )  # fmt: skip
+        s.add_all(
+            [
+                DemandDaily(day=(start + dt.timedelta(days=d)).date(), product_id=a.id,
+                            segment=seg, qty_ordered=q, lines=1)
+                for d, seg, q in [(1, "Hotel", 4), (1, "School", 3), (5, "Hotel", 6)]
+            ]
+        )  # fmt: skip
+        order = Order(number="SO-1", customer_id=customer.id, placed_at=at(3))
+        s.add(order)
+        s.flush()
+        lines = [
+            OrderLine(order_id=order.id, line_no=n, product_id=p.id, qty_ordered=9, qty_backordered=9,
+                      unit_price=Decimal("2"))
+            for n, p in enumerate([a, a, b])
+        ]  # fmt: skip
+        s.add_all(lines)
+        s.flush()
+        s.add_all(
+            [
+                Backorder(order_line_id=lines[0].id, product_id=a.id, customer_id=customer.id,
+                          qty=4, created_at=at(3, 22), status="filled", qty_filled=4,
+                          closed_at=at(8, 23, 30)),
+                Backorder(order_line_id=lines[1].id, product_id=a.id, customer_id=customer.id,
+                          qty=2, created_at=at(3, 7)),
+                Backorder(order_line_id=lines[2].id, product_id=b.id, customer_id=customer.id,
+                          qty=5, created_at=at(6, 12)),
+            ]
+        )  # fmt: skip
+        pos = []
+        for number, status, sent, expected in [
+            ("PO-1", "received", at(1, 21), (start + dt.timedelta(days=7)).date()),
+            ("PO-2", "cancelled", at(1, 10), (start + dt.timedelta(days=7)).date()),
+        ]:
+            po = PurchaseOrder(number=number, supplier_id=supplier.id, warehouse_id=wh.id,
+                               status=status, sent_at=sent, expected_date=expected,
+                               original_expected_date=expected)  # fmt: skip
+            s.add(po)
+            s.flush()
+            line = PurchaseOrderLine(po_id=po.id, product_id=a.id, qty_ordered=12,
+                                     qty_received=12, unit_cost=Decimal("1"))  # fmt: skip
+            s.add(line)
+            s.flush()
+            pos.append(line)
+        s.add_all(
+            [
+                Receipt(po_line_id=pos[0].id, qty=8, received_at=at(9, 23, 45)),  # a day late
+                Receipt(po_line_id=pos[0].id, qty=4, received_at=at(11, 8)),
+                Receipt(po_line_id=pos[1].id, qty=12, received_at=at(4)),  # cancelled PO
+            ]
+        )
+        s.flush()
+        return {"a": a.id, "b": b.id, "supplier": supplier.id}
+
+
+def test_the_risk_history_is_summed_per_product_and_day_in_the_database(engine):
+    from models.risk import read_risk_history
+
+    ids = _risk_world(engine)
+    history = read_risk_history(engine)
+    assert history.start == dt.date(2025, 3, 3)
+    assert history.days == 10  # the ledger's last move is on day 9
+    assert list(history.products["product_id"]) == [ids["a"], ids["b"]]
+    a, b = 0, 1
+    assert history.on_hand[a, :4].tolist() == [20, 0, -7, 0]  # 10:00 and 23:59 on day 2
+    assert history.reserved[a, 2] == 3 and history.reserved.sum() == 3
+    assert history.on_hand[b, 9] == 7 and history.on_hand[b].sum() == 7
+    assert history.demand[a, 1] == 7 and history.demand[a, 5] == 6
+    assert history.demand[a].sum() == 13 and history.demand[b].sum() == 0
+    assert history.bo_created[a, 3] == 6 and history.bo_count[a, 3] == 2
+    assert history.bo_created[b, 6] == 5 and history.bo_count[b].sum() == 1
+    assert history.bo_closed[a, 8] == 4 and history.bo_closed.sum() == 4
+    # The cancelled PO counts neither as sent nor as received.
+    assert history.sent[a, 1] == 12 and history.sent.sum() == 12
+    assert history.received[a, 9] == 8 and history.received.sum() == 8  # day 11 lies past the end
+    # One received line: first receipt on day 9, 8 days and 2 h 45 min after it was sent at
+    # 21:00 on day 1, two days after the expected day 7.
+    (row,) = history.receipts.itertuples(index=False)
+    assert row.supplier_id == ids["supplier"] and row.day == 9 and row.late == 1.0
+    assert row.days == pytest.approx(8 + 2.75 / 24)
+    assert history.quoted[ids["supplier"]] == 6.0
