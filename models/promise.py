@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from data.schema import (
     Backorder,
     Carrier,
     Customer,
+    ModelRun,
     Order,
     OrderLine,
     Product,
@@ -58,16 +60,76 @@ class Estimate:
 
 @dataclass
 class PromiseModels:
-    """The learned duration distributions a promise needs (any may be missing)."""
+    """The learned duration distributions a promise needs (any may be missing).
 
-    lead: DurationDistribution | None = None  # sent -> received, by [supplier_id, category]
-    delay: DurationDistribution | None = None  # expected -> received, by [supplier_id]
-    transit: DurationDistribution | None = None  # shipped -> delivered, by [region]
+    Each may be a fitted :class:`DurationDistribution` or its :class:`DurationTable` (the same
+    figures in plain dicts); :func:`load_promise_models` hands out tables.
+    """
+
+    lead: DurationDistribution | DurationTable | None = None  # by [supplier_id, category]
+    delay: DurationDistribution | DurationTable | None = None  # expected -> received, [supplier]
+    transit: DurationDistribution | DurationTable | None = None  # shipped -> delivered, [region]
     sources: dict = field(default_factory=dict)  # kind -> model run id, for the record
 
 
-def load_promise_models(session: Session) -> PromiseModels:
-    """The newest lead-time and transit models of this database (empty when never trained)."""
+class DurationTable:
+    """A fitted :class:`DurationDistribution` as plain dicts: one group's figures per lookup.
+
+    The same walk as the model's own lookup (finest level first, then coarser ones, then the
+    overall figures) without building a frame or checking the input per call, so a promise
+    costs dictionary lookups. Keys are compared as text, as the model compares them.
+    """
+
+    __slots__ = ("levels", "overall")
+
+    def __init__(self, model: DurationDistribution):
+        def row(figures) -> tuple[float, float, int]:
+            return float(figures[0]), float(figures[1]), int(figures[4])
+
+        self.levels = [
+            {tuple(str(k) for k in key): row(fig) for key, fig in level.items()}
+            for level in model.levels_
+        ]
+        self.overall = row(model.overall_)
+
+    def figures(self, key: list) -> tuple[float, float, int]:
+        """(p50, p90, n) of the finest known group of ``key`` (given from coarse to fine)."""
+        key = tuple(str(k) for k in key)
+        for depth in range(min(len(self.levels), len(key)), 0, -1):
+            hit = self.levels[depth - 1].get(key[:depth])
+            if hit is not None:
+                return hit
+        return self.overall
+
+
+# Tables of the model runs in use, by (lead-time run id, transit run id): built once per run.
+_TABLES: dict[tuple[int | None, int | None], PromiseModels] = {}
+_TABLES_LOCK = threading.Lock()
+TABLES_KEPT = 4
+
+
+def _newest_run_ids(session: Session) -> tuple[int | None, int | None]:
+    """Ids of the newest successful lead-time and transit runs, in one small query."""
+    from models.registry import newest_run_query  # late import, as below
+
+    def newest(kind: str):
+        return newest_run_query(kind).with_only_columns(ModelRun.id).scalar_subquery()
+
+    lead, transit = session.execute(select(newest("lead_time"), newest("transit"))).one()
+    return lead, transit
+
+
+def _tables_of(models: PromiseModels) -> PromiseModels:
+    return PromiseModels(
+        lead=DurationTable(models.lead) if models.lead is not None else None,
+        delay=DurationTable(models.delay) if models.delay is not None else None,
+        transit=DurationTable(models.transit) if models.transit is not None else None,
+        sources=dict(models.sources),
+    )
+
+
+def _load_fitted(session: Session) -> PromiseModels:
+    """The newest lead-time and transit models as fitted objects (read from the registry)."""
     from models.registry import latest  # late import: registry reads the engine only when asked
 
     models = PromiseModels()
@@ -83,9 +145,34 @@ def load_promise_models(session: Session) -> PromiseModels:
     return models
 
 
-def _figures(model: DurationDistribution | None, key: list) -> tuple[float, float, int] | None:
+def load_promise_models(session: Session) -> PromiseModels:
+    """The newest lead-time and transit models of this database (empty when never trained).
+
+    One query asks which runs are newest; their tables are built the first time a run is seen
+    and kept in memory by run id, so a newer run is picked up by the next call.
+    """
+    key = _newest_run_ids(session)
+    with _TABLES_LOCK:
+        found = _TABLES.get(key)
+    if found is not None:
+        return found
+    models = _tables_of(_load_fitted(session))
+    loaded = (models.sources.get("lead_time"), models.sources.get("transit"))
+    with _TABLES_LOCK:
+        _TABLES[loaded] = models
+        _TABLES[key] = models  # differs from loaded only when a run finished in between
+        while len(_TABLES) > TABLES_KEPT:
+            _TABLES.pop(next(iter(_TABLES)))
+    return models
+
+
+def _figures(
+    model: DurationDistribution | DurationTable | None, key: list
+) -> tuple[float, float, int] | None:
     if model is None:
         return None
+    if isinstance(model, DurationTable):
+        return model.figures(key)
     row = lookup(model, *key)
     return float(row["p50"]), float(row["p90"]), int(row["n"])
 
@@ -376,6 +463,113 @@ def _estimate(timeline, ahead, qty, position, today, pick_days, transit) -> Esti
         po_id=po.po_id if po else None,
         restock_likely=r_likely,
         restock_late=r_late,
+    )
+
+
+@dataclass(frozen=True)
+class PromiseInputs:
+    """Everything a new backorder's estimate needs for some products, read in a few queries.
+
+    Read once before an order takes its stock locks; :meth:`estimate` is then plain arithmetic,
+    giving the same dates and reasons as :func:`estimate_backorder` on the same data.
+    """
+
+    today: dt.date
+    models: PromiseModels
+    pick_days: int
+    transit: Transit  # to the customer's region
+    free: dict[int, int]  # product -> free units over every warehouse
+    suppliers: dict[int, SupplierRecord]
+    open_lines: dict[int, list[tuple[int, str, dt.date | None, int]]]
+    queue: dict[int, tuple[int, int]]  # product -> (open backorder units, count)
+
+    def estimate(self, product_id: int, qty: int, *, free: int | None = None) -> Estimate:
+        """Dates for ``qty`` units queued behind every open backorder of the product.
+
+        ``free`` overrides the free stock read (for example after this order's reservations).
+        """
+        timeline = make_timeline(
+            product_id,
+            self.free.get(product_id, 0) if free is None else free,
+            self.open_lines.get(product_id, []),
+            self.suppliers[product_id],
+            self.today,
+            self.models,
+        )
+        ahead, count = self.queue.get(product_id, (0, 0))
+        return _estimate(timeline, ahead, qty, count + 1, self.today, self.pick_days, self.transit)
+
+
+def read_promise_inputs(
+    session: Session,
+    product_ids: list[int],
+    region: str | None,
+    today: dt.date,
+    *,
+    pick_days: int | None = None,
+    free: dict[int, int] | None = None,
+) -> PromiseInputs:
+    """The inputs of :class:`PromiseInputs` for ``product_ids`` (batched: one query per kind).
+
+    ``pick_days`` and ``free`` may be given when the caller has read them already.
+    """
+    ids = sorted(set(product_ids))
+    models = load_promise_models(session)
+    if pick_days is None:
+        pick_days = int(all_settings(session.connection())["pick_days"])
+    transit = transit_for(session, region, models)
+    if not ids:
+        return PromiseInputs(today, models, pick_days, transit, {}, {}, {}, {})
+    if free is None:
+        free = {
+            pid: int(units)
+            for pid, units in session.execute(
+                select(Stock.product_id, func.sum(Stock.on_hand - Stock.reserved))
+                .where(Stock.product_id.in_(ids))
+                .group_by(Stock.product_id)
+            )
+        }
+    suppliers = {
+        pid: SupplierRecord(sid, name, category, quoted)
+        for pid, category, sid, name, quoted in session.execute(
+            select(
+                Product.id, Product.category, Supplier.id, Supplier.name, Supplier.lead_time_days
+            )
+            .join(Supplier, Supplier.id == Product.supplier_id)
+            .where(Product.id.in_(ids))
+        )
+    }
+    open_lines: dict[int, list[tuple[int, str, dt.date | None, int]]] = {}
+    for pid, po_id, number, expected, outstanding in session.execute(
+        select(
+            PurchaseOrderLine.product_id,
+            PurchaseOrder.id,
+            PurchaseOrder.number,
+            PurchaseOrder.expected_date,
+            PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received,
+        )
+        .join(PurchaseOrderLine, PurchaseOrderLine.po_id == PurchaseOrder.id)
+        .where(
+            PurchaseOrderLine.product_id.in_(ids),
+            PurchaseOrder.status.in_(OPEN_PO_STATUSES),
+            PurchaseOrderLine.qty_ordered > PurchaseOrderLine.qty_received,
+        )
+    ):
+        open_lines.setdefault(pid, []).append((po_id, number, expected, outstanding))
+    queue = {
+        pid: (int(units), int(count))
+        for pid, units, count in session.execute(
+            select(
+                Backorder.product_id,
+                func.coalesce(func.sum(Backorder.qty_open), 0),
+                func.count(Backorder.id),
+            )
+            .where(Backorder.product_id.in_(ids), Backorder.status == "open")
+            .group_by(Backorder.product_id)
+        )
+    }
+    return PromiseInputs(
+        today, models, pick_days, transit, dict(free), suppliers, open_lines, queue
     )
 
 
