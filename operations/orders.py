@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from data.db import write_session
+from data.db import read_connection, write_session
 from data.schema import (
     BACKORDER_PREFERENCES,
     CHANNELS,
@@ -34,18 +34,20 @@ from data.schema import (
     OrderLine,
     PickTask,
     Product,
+    Stock,
     utcnow,
 )
+from data.settings import all_settings
+from models.promise import Estimate, PromiseInputs, read_promise_inputs
 from operations import audit, notification_rules
 from operations.allocation import fill_backorders
 from operations.backorder_costs import book_handling
 from operations.errors import InvalidState, NotFound, ValidationError
-from operations.estimates import expected_date
 from operations.limits import check_sizes
 from operations.numbering import document_number, provisional_number
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
 from operations.rollup import LineContext, RollupChange, week_of
-from operations.root_cause import attribute_shortage
+from operations.root_cause import ShortageFacts, decide_cause, shortage_facts
 from operations.stock import (
     lock_order,
     lock_stock,
@@ -152,6 +154,120 @@ def _upsert_demand(session: Session, rows: list[dict]) -> None:
     conn.execute(_DEMAND_UPSERT[conn.dialect.name], sorted(rows, key=lambda row: row["product_id"]))
 
 
+@dataclass
+class _Prepared:
+    """What placing an order reads before it takes any lock (a read transaction of its own)."""
+
+    customer: Customer
+    choice: str
+    products: dict[str, Product]
+    warehouse_id: int
+    settings: dict
+    elsewhere: dict[int, int]  # product -> free units in the other warehouses
+    facts: dict[int, ShortageFacts]  # products expected to go short -> root-cause facts
+    promises: PromiseInputs | None  # estimate inputs of the products expected to backorder
+    estimates: dict[int, tuple[int, int, Estimate]]  # product -> (free after, short, estimate)
+    audience: tuple | None  # the customer's notice audience, read when a line may go short
+
+
+def _split(qty: int, available: int, choice: str) -> tuple[int, int]:
+    """(units reserved, units short) of a line with ``available`` units free."""
+    available = max(available, 0)
+    if choice == "ship_complete" and available < qty:
+        return 0, qty  # a short line reserves nothing: its free stock stays with others
+    reserve = min(qty, available)
+    return reserve, qty - reserve
+
+
+def _prepare(
+    session: Session,
+    *,
+    wanted: list[tuple[str, int, str | None]],
+    customer_id: int,
+    backorder_choice: str | None,
+    warehouse_id: int | None,
+    confirm_large: bool,
+    today: dt.date,
+) -> _Prepared:
+    """Check the order and read everything it needs, estimates of likely short lines included.
+
+    Runs outside the write transaction: the stock may move before the locks are taken, so the
+    locked part recomputes what changed (see :func:`place_order`).
+    """
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"Customer {customer_id} does not exist: pick a customer from the list.")
+    choice = backorder_choice or customer.backorder_preference
+    skus = [sku for sku, _, _ in wanted]
+    replaced = [instead for _, _, instead in wanted if instead]
+    products = {
+        product.sku: product
+        for product in session.scalars(select(Product).where(Product.sku.in_(skus + replaced)))
+    }
+    unknown = [sku for sku in skus + replaced if sku not in products]
+    if unknown:
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise NotFound(
+            f"Unknown SKU: {', '.join(unknown[:5])}{more}. Check the code in the catalogue."
+        )
+    inactive = [sku for sku in skus if not products[sku].active]
+    if inactive:
+        raise InvalidState(f"No longer sold: {', '.join(inactive)}. Choose a substitute instead.")
+    settings = all_settings(session.connection())
+    check_sizes(
+        session,
+        ((products[sku], qty, f"The quantity of {sku}") for sku, qty, _ in wanted),
+        confirmed=confirm_large,
+        settings=settings,
+    )
+    warehouse_id = resolve_warehouse(session, warehouse_id)
+    here: dict[int, int] = {}
+    elsewhere: dict[int, int] = {}
+    for pid, wid, on_hand, reserved in session.execute(
+        select(Stock.product_id, Stock.warehouse_id, Stock.on_hand, Stock.reserved).where(
+            Stock.product_id.in_([products[sku].id for sku in skus])
+        )
+    ):
+        into = here if wid == warehouse_id else elsewhere
+        into[pid] = into.get(pid, 0) + on_hand - reserved
+    short_lines = []
+    for sku, qty, _ in wanted:
+        pid = products[sku].id
+        reserve, short = _split(qty, here.get(pid, 0), choice)
+        if short:
+            short_lines.append((pid, short, elsewhere.get(pid, 0) + here.get(pid, 0) - reserve))
+    facts: dict[int, ShortageFacts] = {}
+    promises = None
+    estimates: dict[int, tuple[int, int, Estimate]] = {}
+    audience = None
+    if short_lines:
+        facts = shortage_facts(session, [pid for pid, _, _ in short_lines], today)
+        audience = notification_rules.customer_audience(session, customer.id)
+        if choice != "cancel_short":
+            promises = read_promise_inputs(
+                session,
+                [pid for pid, _, _ in short_lines],
+                customer.region,
+                today,
+                pick_days=int(settings["pick_days"]),
+                free={},
+            )
+            for pid, short, free_after in short_lines:
+                estimates[pid] = (free_after, short, promises.estimate(pid, short, free=free_after))
+    return _Prepared(
+        customer,
+        choice,
+        products,
+        warehouse_id,
+        settings,
+        elsewhere,
+        facts,
+        promises,
+        estimates,
+        audience,
+    )
+
+
 @write_operation
 def place_order(
     engine: Engine,
@@ -175,6 +291,20 @@ def place_order(
     ``demand_daily.revenue`` adds the value of what was ordered (quantity x list price).
     A line far above the product's usual size is refused unless ``confirm_large`` (see
     :mod:`operations.limits`); a line above the ceiling setting always.
+
+    Two steps, so the write lock is held only for the stock arithmetic and the inserts:
+
+    1. A read transaction checks the order and reads what it needs: products, settings, the
+       stock as it stands, and for every line that looks short its root-cause facts and the
+       inputs of its delivery estimate (:func:`models.promise.read_promise_inputs`), with the
+       estimate itself.
+    2. The write transaction locks the stock rows and splits every line again on the locked
+       figures (so nothing is ever promised twice). A short line whose free stock and shortage
+       are what step 1 saw keeps its estimate; otherwise the estimate is worked out again from
+       the inputs read in step 1 (no query), or, for a line that was not expected to go short,
+       from inputs read there and then. The queue ahead and the open purchase orders are as
+       step 1 read them: a backorder placed by another order in between is not counted, and
+       the scheduled re-estimate (``reestimate_all_backorders``) walks every queue again.
     """
     actor = actor_name(actor)
     customer_id = identifier(customer_id, "Customer")
@@ -195,35 +325,24 @@ def place_order(
             "give today or a later day."
         )
 
-    with write_session(engine) as session:
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise NotFound(f"Customer {customer_id} does not exist: pick a customer from the list.")
-        choice = backorder_choice or customer.backorder_preference
-        skus = [sku for sku, _, _ in wanted]
-        replaced = [instead for _, _, instead in wanted if instead]
-        products = {
-            product.sku: product
-            for product in session.scalars(select(Product).where(Product.sku.in_(skus + replaced)))
-        }
-        unknown = [sku for sku in skus + replaced if sku not in products]
-        if unknown:
-            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-            raise NotFound(
-                f"Unknown SKU: {', '.join(unknown[:5])}{more}. Check the code in the catalogue."
-            )
-        inactive = [sku for sku in skus if not products[sku].active]
-        if inactive:
-            raise InvalidState(
-                f"No longer sold: {', '.join(inactive)}. Choose a substitute instead."
-            )
-        check_sizes(
-            session,
-            ((products[sku], qty, f"The quantity of {sku}") for sku, qty, _ in wanted),
-            confirmed=confirm_large,
+    with read_connection(engine) as conn, Session(bind=conn) as reading:
+        ready = _prepare(
+            reading,
+            wanted=wanted,
+            customer_id=customer_id,
+            backorder_choice=backorder_choice,
+            warehouse_id=warehouse_id,
+            confirm_large=confirm_large,
+            today=today,
         )
-        warehouse_id = resolve_warehouse(session, warehouse_id)
-        stock = lock_stock(session, (products[sku].id for sku in skus), warehouse_id)
+    customer, choice, products = ready.customer, ready.choice, ready.products
+    warehouse_id = ready.warehouse_id
+
+    with write_session(engine) as session:
+        session.info[notification_rules.SETTINGS_KEY] = ready.settings
+        if ready.audience is not None:
+            notification_rules.remember_audience(session, customer.id, ready.audience)
+        stock = lock_stock(session, (products[sku].id for sku, _, _ in wanted), warehouse_id)
         free = {pid: on_hand - reserved for pid, (on_hand, reserved) in stock.items()}
 
         order = Order(
@@ -242,15 +361,13 @@ def place_order(
         order.number = document_number("SO", order.id)
 
         plan = []
+        free_after: dict[int, int] = {}  # over every warehouse, after this order's reservation
         for line_no, (sku, qty, instead_of) in enumerate(wanted, start=1):
             product = products[sku]
-            available = max(free.get(product.id, 0), 0)
-            if choice == "ship_complete":
-                reserve = qty if available >= qty else 0
-            else:
-                reserve = min(qty, available)
-            short = qty - reserve
-            free[product.id] = available - reserve
+            locked_free = free.get(product.id, 0)
+            reserve, short = _split(qty, locked_free, choice)
+            free[product.id] = max(locked_free, 0) - reserve
+            free_after[product.id] = ready.elsewhere.get(product.id, 0) + locked_free - reserve
             line = OrderLine(
                 order_id=order.id,
                 line_no=line_no,
@@ -263,24 +380,32 @@ def place_order(
                 unit_price=product.price,
                 substitute_for_id=products[instead_of].id if instead_of else None,
             )
-            session.add(line)
             plan.append((product, line, reserve, short))
+        session.add_all([line for _, line, _, _ in plan])
         session.flush()
 
         holding = choice == "ship_complete" and any(short for _, _, _, short in plan)
-        placed: list[PlacedLine] = []
-        demand: list[dict] = []
-        rollup = RollupChange(session)
-        created: list[Backorder] = []
         reserve_many(
             session,
             [{"product_id": p.id, "qty": reserve, "ref_id": ln.id} for p, ln, reserve, _ in plan],
             warehouse_id=warehouse_id,
             actor=actor,
         )
+        short_ids = [p.id for p, _, _, short in plan if short]
+        facts = dict(ready.facts)
+        unseen = [pid for pid in short_ids if pid not in facts]
+        if unseen:  # stock taken by another order since step 1: read these facts now
+            facts.update(shortage_facts(session, unseen, today))
+        estimates = _estimates(session, ready, plan, free_after, today)
+
+        placed: list[PlacedLine] = []
+        demand: list[dict] = []
+        rollup = RollupChange(session)
+        created: list[Backorder] = []
+        tasks: list[PickTask] = []
         for product, line, reserve, short in plan:
             if reserve and not holding:
-                session.add(
+                tasks.append(
                     PickTask(
                         order_line_id=line.id,
                         product_id=product.id,
@@ -295,35 +420,12 @@ def place_order(
                         created_at=now,
                     )
                 )
-            estimate = None
+            estimate = estimates.get(product.id)
             backorder = None
-            cause = None
             if short:
-                cause = attribute_shortage(
-                    session,
-                    product=product,
-                    qty=line.qty_ordered,
-                    on_hand=stock.get(product.id, (0, 0))[0],
-                    today=today,
+                cause = decide_cause(
+                    facts[product.id], line.qty_ordered, stock.get(product.id, (0, 0))[0]
                 )
-            if short and choice == "cancel_short":
-                backorder = Backorder(
-                    order_line_id=line.id,
-                    product_id=product.id,
-                    customer_id=customer.id,
-                    qty=short,
-                    qty_filled=0,
-                    qty_cancelled=short,
-                    status="cancelled",
-                    created_at=now,
-                    closed_at=now,
-                    cancel_reason="cancel_short: the customer takes only what is in stock",
-                    estimate_reason="",
-                    root_cause=cause,
-                )
-                session.add(backorder)
-            elif short:
-                estimate = expected_date(session, product.id, short, today, customer_id=customer.id)
                 backorder = Backorder(
                     order_line_id=line.id,
                     product_id=product.id,
@@ -333,22 +435,27 @@ def place_order(
                     qty_cancelled=0,
                     status="open",
                     created_at=now,
-                    promised_date=estimate.likely,
-                    estimated_date=estimate.likely,
-                    estimated_late_date=estimate.late,
-                    estimate_reason=estimate.reason[:300],
-                    waits_on_po_id=estimate.po_id,
                     root_cause=cause,
                 )
-                session.add(backorder)
-                # Flush now so the next line's estimate sees this backorder in the queue.
-                session.flush()
+                if choice == "cancel_short":
+                    backorder.qty_cancelled = short
+                    backorder.status = "cancelled"
+                    backorder.closed_at = now
+                    backorder.cancel_reason = (
+                        "cancel_short: the customer takes only what is in stock"
+                    )
+                    backorder.estimate_reason = ""
+                else:
+                    backorder.promised_date = estimate.likely
+                    backorder.estimated_date = estimate.likely
+                    backorder.estimated_late_date = estimate.late
+                    backorder.estimate_reason = estimate.reason[:300]
+                    backorder.waits_on_po_id = estimate.po_id
+                created.append(backorder)
             rollup.know(
                 line.id, LineContext(week_of(now), product.category, customer.segment, product.cost)
             )
             rollup.watch(line, backorder, new=True)
-            if backorder is not None:
-                created.append(backorder)
             placed.append(
                 PlacedLine(
                     line_id=line.id,
@@ -374,9 +481,11 @@ def place_order(
                     "revenue": Decimal(line.qty_ordered) * product.price,
                 }
             )
+        session.add_all(tasks + created)
+        if created:
+            session.flush()  # the backorders' ids, for their handling cost
         _upsert_demand(session, demand)
         rollup.save()
-        session.flush()
         book_handling(session, created, now)
         _raise_notices(session, order, plan, free, placed, now)
         if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
@@ -404,6 +513,40 @@ def place_order(
         return PlacedOrder(order_id=order.id, number=order.number, lines=placed)
 
 
+def _estimates(
+    session: Session, ready: _Prepared, plan: list, free_after: dict[int, int], today: dt.date
+) -> dict[int, Estimate]:
+    """The estimate of every line left on backorder, from what step 1 read where it can be."""
+    if ready.choice == "cancel_short":
+        return {}
+    waiting = [(product.id, short) for product, _, _, short in plan if short]
+    promises = ready.promises
+    unseen = [pid for pid, _ in waiting if promises is None or pid not in promises.suppliers]
+    if unseen:  # a line short only on the locked figures: its inputs are read now
+        extra = read_promise_inputs(
+            session,
+            unseen,
+            ready.customer.region,
+            today,
+            pick_days=int(ready.settings["pick_days"]),
+            free={},
+        )
+        if promises is None:
+            promises = extra
+        else:
+            promises.suppliers.update(extra.suppliers)
+            promises.open_lines.update(extra.open_lines)
+            promises.queue.update(extra.queue)
+    estimates = {}
+    for pid, short in waiting:
+        seen = ready.estimates.get(pid)
+        if seen is not None and seen[:2] == (free_after[pid], short):
+            estimates[pid] = seen[2]
+        else:
+            estimates[pid] = promises.estimate(pid, short, free=free_after[pid])
+    return estimates
+
+
 def _raise_notices(
     session: Session, order: Order, plan: list, free_after: dict[int, int], placed, now
 ) -> None:
@@ -421,6 +564,7 @@ def _raise_notices(
         dedup_key=f"order:{order.id}",
         ref_type="order",
         ref_id=order.id,
+        new_subject=True,
     )
 
 
