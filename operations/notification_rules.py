@@ -146,7 +146,7 @@ def raise_notice(
     if audience is not None and rule.to_sales_rep:
         targets += [(None, user_id, email if rule.mail else None) for user_id, email in audience[1]]
     for role, user_id, email in targets:
-        notification = notify(
+        notify(
             session,
             kind=kind,
             subject=subject,
@@ -157,10 +157,10 @@ def raise_notice(
             email_to=email or None,
             ref_type=ref_type,
             ref_id=ref_id,
+            created_at=now,
+            dedup_key=dedup_key,
+            about_date=about_date,
         )
-        notification.created_at = now
-        notification.dedup_key = dedup_key
-        notification.about_date = about_date
     return len(targets)
 
 

@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,7 @@ from operations.backorder_costs import book_handling
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.limits import check_sizes
 from operations.numbering import document_number, provisional_number
+from operations.outbox import active_webhooks, remember_webhooks
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
 from operations.rollup import LineContext, RollupChange, week_of
 from operations.root_cause import ShortageFacts, decide_cause, shortage_facts
@@ -168,6 +169,7 @@ class _Prepared:
     promises: PromiseInputs | None  # estimate inputs of the products expected to backorder
     estimates: dict[int, tuple[int, int, Estimate]]  # product -> (free after, short, estimate)
     audience: tuple | None  # the customer's notice audience, read when a line may go short
+    webhooks: dict | None  # the active webhooks, read when a notice may be raised
 
 
 def _split(qty: int, available: int, choice: str) -> tuple[int, int]:
@@ -231,15 +233,23 @@ def _prepare(
         into = here if wid == warehouse_id else elsewhere
         into[pid] = into.get(pid, 0) + on_hand - reserved
     short_lines = []
+    low_stock = False  # whether a line looks like taking its product down to low stock
+    ratio = float(settings["low_stock_ratio"])
     for sku, qty, _ in wanted:
-        pid = products[sku].id
-        reserve, short = _split(qty, here.get(pid, 0), choice)
+        product = products[sku]
+        pid, free_here = product.id, max(here.get(pid, 0), 0)
+        reserve, short = _split(qty, free_here, choice)
         if short:
             short_lines.append((pid, short, elsewhere.get(pid, 0) + here.get(pid, 0) - reserve))
+        if reserve and free_here > ratio * product.reorder_point >= free_here - reserve:
+            low_stock = True
     facts: dict[int, ShortageFacts] = {}
     promises = None
     estimates: dict[int, tuple[int, int, Estimate]] = {}
     audience = None
+    webhooks = None
+    if short_lines or low_stock:
+        webhooks = active_webhooks(session)  # for the notices (backorder, low stock)
     if short_lines:
         facts = shortage_facts(session, [pid for pid, _, _ in short_lines], today)
         audience = notification_rules.customer_audience(session, customer.id)
@@ -265,6 +275,7 @@ def _prepare(
         promises,
         estimates,
         audience,
+        webhooks,
     )
 
 
@@ -342,23 +353,28 @@ def place_order(
         session.info[notification_rules.SETTINGS_KEY] = ready.settings
         if ready.audience is not None:
             notification_rules.remember_audience(session, customer.id, ready.audience)
+        if ready.webhooks is not None:
+            remember_webhooks(session, ready.webhooks)
+        conn = session.connection()
         stock = lock_stock(session, (products[sku].id for sku, _, _ in wanted), warehouse_id)
         free = {pid: on_hand - reserved for pid, (on_hand, reserved) in stock.items()}
 
-        order = Order(
-            number=provisional_number(),
-            customer_id=customer.id,
-            placed_at=now,
-            requested_date=requested_date,
-            priority=priority,
-            status="open",
-            channel=channel,
-            placed_by=actor,
-            backorder_choice=choice,
-        )
-        session.add(order)
-        session.flush()
-        order.number = document_number("SO", order.id)
+        # Plain inserts (no ORM unit of work): this is the part that holds the write lock.
+        order_id = conn.execute(
+            _INSERT_ORDER,
+            {
+                "number": provisional_number(),
+                "customer_id": customer.id,
+                "placed_at": now,
+                "requested_date": requested_date,
+                "priority": priority,
+                "status": "open",
+                "channel": channel,
+                "placed_by": actor,
+                "backorder_choice": choice,
+            },
+        ).scalar_one()
+        order = _NewOrder(order_id, document_number("SO", order_id), customer.id)
 
         plan = []
         free_after: dict[int, int] = {}  # over every warehouse, after this order's reservation
@@ -368,21 +384,24 @@ def place_order(
             reserve, short = _split(qty, locked_free, choice)
             free[product.id] = max(locked_free, 0) - reserve
             free_after[product.id] = ready.elsewhere.get(product.id, 0) + locked_free - reserve
-            line = OrderLine(
-                order_id=order.id,
+            line = _NewLine(
+                id=0,
                 line_no=line_no,
                 product_id=product.id,
                 qty_ordered=qty,
                 qty_allocated=reserve,
                 qty_backordered=short if choice != "cancel_short" else 0,
                 qty_cancelled=short if choice == "cancel_short" else 0,
-                qty_shipped=0,
                 unit_price=product.price,
                 substitute_for_id=products[instead_of].id if instead_of else None,
             )
             plan.append((product, line, reserve, short))
-        session.add_all([line for _, line, _, _ in plan])
-        session.flush()
+        line_ids = conn.execute(
+            _INSERT_LINES,
+            [{"order_id": order_id, "qty_shipped": 0, **line.values()} for _, line, _, _ in plan],
+        ).scalars()
+        for (_, line, _, _), line_id in zip(plan, line_ids, strict=True):
+            line.id = line_id
 
         holding = choice == "ship_complete" and any(short for _, _, _, short in plan)
         reserve_many(
@@ -398,60 +417,52 @@ def place_order(
             facts.update(shortage_facts(session, unseen, today))
         estimates = _estimates(session, ready, plan, free_after, today)
 
+        tasks = [
+            {
+                "order_line_id": line.id,
+                "product_id": product.id,
+                "warehouse_id": warehouse_id,
+                "bin_id": product.bin_id,
+                "qty": reserve,
+                "qty_picked": 0,
+                "status": "open",
+                "fills_backorder": False,
+                "urgent": priority == "urgent",
+                "due_date": requested_date,
+                "created_at": now,
+            }
+            for product, line, reserve, _ in plan
+            if reserve and not holding
+        ]
+        if tasks:
+            conn.execute(_INSERT_TASKS, tasks)
+        backorders: dict[int, _NewBackorder] = {}
+        for product, line, _, short in plan:
+            if short:
+                backorders[line.id] = _NewBackorder(
+                    id=0,
+                    order_line_id=line.id,
+                    product_id=product.id,
+                    qty=short,
+                    qty_cancelled=short if choice == "cancel_short" else 0,
+                    root_cause=decide_cause(
+                        facts[product.id], line.qty_ordered, stock.get(product.id, (0, 0))[0]
+                    ),
+                    estimate=estimates.get(product.id),
+                )
+        if backorders:
+            rows = [bo.values(customer.id, now) for bo in backorders.values()]
+            for bo, bo_id in zip(
+                backorders.values(), conn.execute(_INSERT_BACKORDERS, rows).scalars(), strict=True
+            ):
+                bo.id = bo_id
+
         placed: list[PlacedLine] = []
         demand: list[dict] = []
         rollup = RollupChange(session)
-        created: list[Backorder] = []
-        tasks: list[PickTask] = []
-        for product, line, reserve, short in plan:
-            if reserve and not holding:
-                tasks.append(
-                    PickTask(
-                        order_line_id=line.id,
-                        product_id=product.id,
-                        warehouse_id=warehouse_id,
-                        bin_id=product.bin_id,
-                        qty=reserve,
-                        qty_picked=0,
-                        status="open",
-                        fills_backorder=False,
-                        urgent=priority == "urgent",
-                        due_date=requested_date,
-                        created_at=now,
-                    )
-                )
-            estimate = estimates.get(product.id)
-            backorder = None
-            if short:
-                cause = decide_cause(
-                    facts[product.id], line.qty_ordered, stock.get(product.id, (0, 0))[0]
-                )
-                backorder = Backorder(
-                    order_line_id=line.id,
-                    product_id=product.id,
-                    customer_id=customer.id,
-                    qty=short,
-                    qty_filled=0,
-                    qty_cancelled=0,
-                    status="open",
-                    created_at=now,
-                    root_cause=cause,
-                )
-                if choice == "cancel_short":
-                    backorder.qty_cancelled = short
-                    backorder.status = "cancelled"
-                    backorder.closed_at = now
-                    backorder.cancel_reason = (
-                        "cancel_short: the customer takes only what is in stock"
-                    )
-                    backorder.estimate_reason = ""
-                else:
-                    backorder.promised_date = estimate.likely
-                    backorder.estimated_date = estimate.likely
-                    backorder.estimated_late_date = estimate.late
-                    backorder.estimate_reason = estimate.reason[:300]
-                    backorder.waits_on_po_id = estimate.po_id
-                created.append(backorder)
+        for product, line, _, short in plan:
+            backorder = backorders.get(line.id)
+            estimate = backorder.estimate if backorder is not None else None
             rollup.know(
                 line.id, LineContext(week_of(now), product.category, customer.segment, product.cost)
             )
@@ -481,24 +492,29 @@ def place_order(
                     "revenue": Decimal(line.qty_ordered) * product.price,
                 }
             )
-        session.add_all(tasks + created)
-        if created:
-            session.flush()  # the backorders' ids, for their handling cost
         _upsert_demand(session, demand)
         rollup.save()
-        book_handling(session, created, now)
+        book_handling(session, list(backorders.values()), now)
         _raise_notices(session, order, plan, free, placed, now)
+        closing = {}
         if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
             # cancel_short with nothing in stock: nothing is left to pick, ship or wait for.
-            order.status = "cancelled"
-            order.cancelled_at = now
-            order.cancel_reason = "cancel_short: nothing was in stock"
+            closing = {
+                "status": "cancelled",
+                "cancelled_at": now,
+                "cancel_reason": "cancel_short: nothing was in stock",
+            }
+        conn.execute(
+            update(Order.__table__)
+            .where(Order.__table__.c.id == order_id)
+            .values(number=order.number, **closing)
+        )
         audit.record(
             session,
             actor=actor,
             action="place_order",
             entity="order",
-            entity_id=order.id,
+            entity_id=order_id,
             after={
                 "number": order.number,
                 "customer_id": customer.id,
@@ -510,7 +526,91 @@ def place_order(
             },
             at=now,
         )
-        return PlacedOrder(order_id=order.id, number=order.number, lines=placed)
+        return PlacedOrder(order_id=order_id, number=order.number, lines=placed)
+
+
+@dataclass(frozen=True)
+class _NewOrder:
+    """The order row just inserted, as the notices need it."""
+
+    id: int
+    number: str
+    customer_id: int
+
+
+@dataclass
+class _NewLine:
+    """An order line being inserted (what the rollup and the result read of it)."""
+
+    id: int
+    line_no: int
+    product_id: int
+    qty_ordered: int
+    qty_allocated: int
+    qty_backordered: int
+    qty_cancelled: int
+    unit_price: Decimal
+    substitute_for_id: int | None
+
+    def values(self) -> dict:
+        return {
+            "line_no": self.line_no,
+            "product_id": self.product_id,
+            "qty_ordered": self.qty_ordered,
+            "qty_allocated": self.qty_allocated,
+            "qty_backordered": self.qty_backordered,
+            "qty_cancelled": self.qty_cancelled,
+            "unit_price": self.unit_price,
+            "substitute_for_id": self.substitute_for_id,
+        }
+
+
+@dataclass
+class _NewBackorder:
+    """A backorder being inserted: open with its estimate, or cancelled at once (cancel_short)."""
+
+    id: int
+    order_line_id: int
+    product_id: int
+    qty: int
+    qty_cancelled: int
+    root_cause: str
+    estimate: Estimate | None
+    qty_filled: int = 0
+
+    def values(self, customer_id: int, now: dt.datetime) -> dict:
+        cancelled = self.qty_cancelled == self.qty
+        est = self.estimate
+        return {
+            "order_line_id": self.order_line_id,
+            "product_id": self.product_id,
+            "customer_id": customer_id,
+            "qty": self.qty,
+            "qty_filled": 0,
+            "qty_cancelled": self.qty_cancelled,
+            "status": "cancelled" if cancelled else "open",
+            "created_at": now,
+            "promised_date": est.likely if est else None,
+            "estimated_date": est.likely if est else None,
+            "estimated_late_date": est.late if est else None,
+            "estimate_reason": est.reason[:300] if est else "",
+            "waits_on_po_id": est.po_id if est else None,
+            "closed_at": now if cancelled else None,
+            "cancel_reason": "cancel_short: the customer takes only what is in stock"
+            if cancelled
+            else None,
+            "root_cause": self.root_cause,
+        }
+
+
+_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
+_INSERT_LINES = insert(OrderLine.__table__).returning(
+    OrderLine.__table__.c.id, sort_by_parameter_order=True
+)
+_INSERT_TASKS = insert(PickTask.__table__)
+_INSERT_BACKORDERS = insert(Backorder.__table__).returning(
+    Backorder.__table__.c.id, sort_by_parameter_order=True
+)
 
 
 def _estimates(
@@ -548,7 +648,7 @@ def _estimates(
 
 
 def _raise_notices(
-    session: Session, order: Order, plan: list, free_after: dict[int, int], placed, now
+    session: Session, order: _NewOrder, plan: list, free_after: dict[int, int], placed, now
 ) -> None:
     """Low stock for products this order took down; backorder notice for the customer."""
     for product, _line, reserve, _short in plan:

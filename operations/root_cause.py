@@ -126,9 +126,10 @@ def shortage_facts(
             func.sum(DemandDaily.qty_ordered),
         )
         .where(
+            # Days listed, not a range: the summary's key starts with the day, so this seeks
+            # (day, product) pairs instead of reading every product's rows in the range.
+            DemandDaily.day.in_([today - dt.timedelta(days=n) for n in range(longest + 1)]),
             DemandDaily.product_id.in_(ids),
-            DemandDaily.day >= today - dt.timedelta(days=longest),
-            DemandDaily.day <= today,
         )
         .group_by(DemandDaily.product_id, DemandDaily.day)
     ):
