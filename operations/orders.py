@@ -237,7 +237,8 @@ def _prepare(
     ratio = float(settings["low_stock_ratio"])
     for sku, qty, _ in wanted:
         product = products[sku]
-        pid, free_here = product.id, max(here.get(pid, 0), 0)
+        pid = product.id
+        free_here = max(here.get(pid, 0), 0)
         reserve, short = _split(qty, free_here, choice)
         if short:
             short_lines.append((pid, short, elsewhere.get(pid, 0) + here.get(pid, 0) - reserve))
@@ -396,12 +397,15 @@ def place_order(
                 substitute_for_id=products[instead_of].id if instead_of else None,
             )
             plan.append((product, line, reserve, short))
-        line_ids = conn.execute(
-            _INSERT_LINES,
-            [{"order_id": order_id, "qty_shipped": 0, **line.values()} for _, line, _, _ in plan],
-        ).scalars()
-        for (_, line, _, _), line_id in zip(plan, line_ids, strict=True):
-            line.id = line_id
+        # One multi-row INSERT; ids matched back by line number (RETURNING has no row order).
+        line_ids = dict(
+            conn.execute(
+                _INSERT_LINES,
+                [{"order_id": order_id, "qty_shipped": 0, **ln.values()} for _, ln, _, _ in plan],
+            ).all()
+        )
+        for _, line, _, _ in plan:
+            line.id = line_ids[line.line_no]
 
         holding = choice == "ship_complete" and any(short for _, _, _, short in plan)
         reserve_many(
@@ -452,10 +456,8 @@ def place_order(
                 )
         if backorders:
             rows = [bo.values(customer.id, now) for bo in backorders.values()]
-            for bo, bo_id in zip(
-                backorders.values(), conn.execute(_INSERT_BACKORDERS, rows).scalars(), strict=True
-            ):
-                bo.id = bo_id
+            for line_id, bo_id in conn.execute(_INSERT_BACKORDERS, rows):
+                backorders[line_id].id = bo_id
 
         placed: list[PlacedLine] = []
         demand: list[dict] = []
@@ -605,11 +607,11 @@ class _NewBackorder:
 
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _INSERT_LINES = insert(OrderLine.__table__).returning(
-    OrderLine.__table__.c.id, sort_by_parameter_order=True
+    OrderLine.__table__.c.line_no, OrderLine.__table__.c.id
 )
 _INSERT_TASKS = insert(PickTask.__table__)
 _INSERT_BACKORDERS = insert(Backorder.__table__).returning(
-    Backorder.__table__.c.id, sort_by_parameter_order=True
+    Backorder.__table__.c.order_line_id, Backorder.__table__.c.id
 )
 
 
