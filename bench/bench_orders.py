@@ -1,196 +1,287 @@
-"""Order placement throughput: 1 client and 8 clients, on SQLite and PostgreSQL.
+"""Order placement on a demo database with trained models, against a bare guarded update.
 
 Run from the repository root::
 
-    .venv/bin/python -m bench.bench_orders --orders 2000 --backend both
+    .venv/bin/python -m models.train --database sqlite:///COPY.db --threads 1   # once per copy
+    .venv/bin/python -m bench.bench_orders --sqlite COPY.db --orders 2000 --clients 1 8 32
+    .venv/bin/python -m bench.bench_orders --postgres postgresql+psycopg://USER@HOST/DB
 
-Each backend gets a fresh database (a temporary SQLite file; a throwaway PostgreSQL schema,
-dropped afterwards) with 200 products, some of them scarce so that orders also create
-backorders. Every client is a thread with its own pooled connection, placing orders of 1-5
-lines through ``operations.place_order``: the same code path as the app.
+``--sqlite FILE`` is never written: the run works on a copy in a temporary folder.
+``--postgres URL`` places its orders in that database (use one of your own, seeded with
+``python -m data seed`` and trained).
+
+For each client count, every client is a thread with its own pooled connection:
+
+- **bare**: one guarded update per transaction, ``UPDATE stock SET reserved = reserved + 1
+  WHERE product_id = ? AND warehouse_id = ? AND on_hand - reserved >= 1`` (what any placement
+  must do at least), on random products of the catalogue; the units it reserved are released
+  again afterwards;
+- **orders**: ``operations.place_order`` with 1-5 random active products of 1-6 units for a
+  random customer (their own backorder preference): the same code path as the app, with the
+  demo's real stock, so lines go short where the demo's stock is low.
+
+Printed per client count: orders/s, bare/s, their ratio, p50 and p99 latency of each, errors,
+the share of lines that went short, and SQL statements per order (counted by an event
+listener on the engine, split into the read part and the write transaction; on SQLite the
+BEGIN of each transaction is one of them). After the runs,
+the stock rules are checked: rows reserved beyond what is on hand (oversold) and products whose
+reserved stock differs from what their order lines hold.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import statistics
+import sqlite3
 import tempfile
 import threading
 import time
-import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
-from sqlalchemy.schema import CreateSchema, DropSchema
+from sqlalchemy import Engine, bindparam, event, func, select, update
+from sqlalchemy.orm import Session
 
-from data.db import make_engine, write_session
-from data.schema import (
-    SEGMENTS,
-    Base,
-    Customer,
-    OrderLine,
-    Product,
-    Stock,
-    StockLedger,
-    Supplier,
-    Warehouse,
-)
+from data.db import READ_ONLY, make_engine, read_connection
+from data.schema import Customer, ModelRun, OrderLine, Product, Stock
 from operations import place_order
+from operations.stock import default_warehouse_id
 
-PG_URL = os.environ.get("LARDER_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PRODUCTS = 200
-SCARCE_EVERY = 10  # every 10th product has little stock, so some lines are backordered
-CUSTOMERS = 50
-CLIENT_COUNTS = (1, 8)
+WARM_UP_ORDERS = 20  # per run, before timing: loads the models and fills caches
+TRAINED_KINDS = ("demand", "lead_time", "transit")
 
-
-def build_catalogue(engine: Engine) -> tuple[list[str], list[int]]:
-    """Products with stock (booked through the ledger) and customers; returns SKUs and ids."""
-    rng = random.Random(7)
-    with write_session(engine) as s:
-        warehouse = Warehouse(code="MAIN", name="Main")
-        supplier = Supplier(code="S1", name="Bench Supplier", lead_time_days=7)
-        s.add_all([warehouse, supplier])
-        s.flush()
-        skus = []
-        for n in range(PRODUCTS):
-            product = Product(
-                sku=f"B-{n:05d}",
-                name=f"Bench product {n}",
-                category="Dry goods",
-                use="bench",
-                unit="each",
-                cost=Decimal("1.00"),
-                price=Decimal("2.50"),
-                supplier_id=supplier.id,
-            )
-            s.add(product)
-            s.flush()
-            on_hand = 50 if n % SCARCE_EVERY == 0 else 1_000_000
-            s.add(Stock(product_id=product.id, warehouse_id=warehouse.id, on_hand=on_hand))
-            s.add(
-                StockLedger(
-                    product_id=product.id,
-                    warehouse_id=warehouse.id,
-                    on_hand_delta=on_hand,
-                    reason="opening",
-                )
-            )
-            skus.append(product.sku)
-        customers = [
-            Customer(
-                code=f"C-{n:04d}",
-                name=f"Customer {n}",
-                segment=rng.choice(SEGMENTS),
-                region="North",
-                tier=rng.choice(["gold", "silver", "bronze"]),
-            )
-            for n in range(CUSTOMERS)
-        ]
-        s.add_all(customers)
-        s.flush()
-        return skus, [c.id for c in customers]
+_BARE = (
+    update(Stock.__table__)
+    .where(
+        Stock.__table__.c.product_id == bindparam("pid"),
+        Stock.__table__.c.warehouse_id == bindparam("wid"),
+        Stock.__table__.c.on_hand - Stock.__table__.c.reserved >= 1,
+    )
+    .values(reserved=Stock.__table__.c.reserved + 1)
+)
+_RELEASE = (
+    update(Stock.__table__)
+    .where(
+        Stock.__table__.c.product_id == bindparam("pid"),
+        Stock.__table__.c.warehouse_id == bindparam("wid"),
+    )
+    .values(reserved=Stock.__table__.c.reserved - bindparam("units"))
+)
 
 
-def _client(engine, skus, customers, orders: int, seed: int, start) -> list[float]:
-    rng = random.Random(seed)
-    latencies = []
-    start.wait()
-    for _ in range(orders):
-        lines = [(sku, rng.randint(1, 6)) for sku in rng.sample(skus, rng.randint(1, 5))]
-        began = time.perf_counter()
-        place_order(engine, customer_id=rng.choice(customers), lines=lines, actor="bench")
-        latencies.append(time.perf_counter() - began)
-    return latencies
+class StatementCounter:
+    """Counts every statement sent to the database, by read connections and write ones."""
+
+    def __init__(self, engine: Engine):
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, _cursor, _statement, _parameters, _context, _executemany) -> None:
+        part = "read" if conn.get_execution_options().get(READ_ONLY) else "write"
+        with self._lock:
+            self.counts[part] += 1
+
+    def take(self) -> Counter[str]:
+        with self._lock:
+            counts, self.counts = self.counts, Counter()
+        return counts
 
 
-def time_placement(engine: Engine, skus, customers, orders: int, clients: int) -> dict:
-    """Place ``orders`` orders from ``clients`` threads; returns throughput and latency."""
+def _catalogue(engine: Engine) -> tuple[list[str], list[int], list[int], int, dict]:
+    with read_connection(engine) as conn:
+        skus = list(conn.execute(select(Product.sku).where(Product.active.is_(True))).scalars())
+        product_ids = list(conn.execute(select(Product.id)).scalars())
+        customers = list(conn.execute(select(Customer.id)).scalars())
+        runs = dict(
+            conn.execute(
+                select(ModelRun.kind, func.count())
+                .where(ModelRun.status == "ok", ModelRun.kind.in_(TRAINED_KINDS))
+                .group_by(ModelRun.kind)
+            ).all()
+        )
+    with read_connection(engine) as conn, Session(bind=conn) as session:
+        warehouse = default_warehouse_id(session)
+    return skus, product_ids, customers, warehouse, runs
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
+
+
+def _run_clients(clients: int, total: int, work) -> dict:
+    """``work(rng)`` ``total`` times over ``clients`` threads; returns rate, latency, errors."""
     start = threading.Barrier(clients + 1)
+    per_client = max(total // clients, 1)
+
+    def client(seed: int):
+        rng = random.Random(seed)
+        latencies, errors, extra = [], Counter(), Counter()
+        start.wait()
+        for _ in range(per_client):
+            began = time.perf_counter()
+            try:
+                extra.update(work(rng))
+            except Exception as error:  # counted and named, the run goes on
+                errors[type(error).__name__] += 1
+                continue
+            latencies.append(time.perf_counter() - began)
+        return latencies, errors, extra
+
     with ThreadPoolExecutor(clients) as pool:
-        futures = [
-            pool.submit(_client, engine, skus, customers, orders // clients, seed, start)
-            for seed in range(clients)
-        ]
+        futures = [pool.submit(client, 1000 * clients + n) for n in range(clients)]
         start.wait()
         began = time.perf_counter()
-        latencies = [value for future in futures for value in future.result()]
+        results = [future.result() for future in futures]
         elapsed = time.perf_counter() - began
-    latencies.sort()
+    latencies = [value for result in results for value in result[0]]
+    errors = sum((result[1] for result in results), Counter())
+    extra = sum((result[2] for result in results), Counter())
     return {
-        "orders": len(latencies),
-        "seconds": elapsed,
-        "orders_per_s": len(latencies) / elapsed,
-        "p50_ms": statistics.median(latencies) * 1000,
-        "p95_ms": latencies[int(len(latencies) * 0.95) - 1] * 1000,
+        "done": len(latencies),
+        "rate": len(latencies) / elapsed,
+        "p50_ms": _percentile(latencies, 0.50) * 1000,
+        "p99_ms": _percentile(latencies, 0.99) * 1000,
+        "errors": errors,
+        "extra": extra,
     }
 
 
-def _check(engine: Engine) -> str:
-    """The stock rules after the run (a benchmark that oversold would be worthless)."""
-    with engine.connect() as conn:
-        bad = conn.execute(
-            select(func.count()).select_from(Stock).where(Stock.reserved > Stock.on_hand)
-        ).scalar_one()
-        reserved = conn.execute(select(func.sum(Stock.reserved))).scalar_one()
-        allocated = conn.execute(
-            select(func.sum(OrderLine.qty_allocated - OrderLine.qty_shipped))
-        ).scalar_one()
-        ledger = conn.execute(select(func.sum(StockLedger.reserved_delta))).scalar_one()
-    ok = bad == 0 and reserved == allocated == ledger
-    return f"stock rules {'hold' if ok else 'BROKEN'} (reserved {reserved}, allocated {allocated})"
+def _bare(engine: Engine, product_ids: list[int], warehouse: int, clients: int, total: int):
+    taken: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def work(rng: random.Random) -> Counter:
+        pid = rng.choice(product_ids)
+        with engine.begin() as conn:
+            changed = conn.execute(_BARE, {"pid": pid, "wid": warehouse}).rowcount
+        if changed:
+            with lock:
+                taken[pid] += 1
+        return Counter()
+
+    result = _run_clients(clients, total, work)
+    with engine.begin() as conn:  # hand the units back: the orders run on the demo's own stock
+        rows = [{"pid": pid, "wid": warehouse, "units": n} for pid, n in sorted(taken.items())]
+        if rows:
+            conn.execute(_RELEASE, rows)
+    return result
 
 
-def run_backend(backend: str, orders: int) -> None:
-    folder = None
-    schema = None
-    if backend == "sqlite":
-        folder = tempfile.TemporaryDirectory()
-        engine = make_engine(f"sqlite:///{Path(folder.name) / 'bench.db'}", pool_size=8)
-    else:
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(CreateSchema(schema))
-        admin.dispose()
-        engine = make_engine(
-            PG_URL, connect_args={"options": f"-csearch_path={schema}"}, pool_size=8
+def _orders(engine: Engine, skus: list[str], customers: list[int], clients: int, total: int):
+    def work(rng: random.Random) -> Counter:
+        lines = [(sku, rng.randint(1, 6)) for sku in rng.sample(skus, rng.randint(1, 5))]
+        placed = place_order(engine, customer_id=rng.choice(customers), lines=lines, actor="bench")
+        return Counter(
+            lines=len(placed.lines),
+            short=sum(1 for line in placed.lines if line.qty_allocated < line.qty_ordered),
         )
+
+    return _run_clients(clients, total, work)
+
+
+def _stock_rules(engine: Engine) -> tuple[int, int]:
+    """(stock rows reserved beyond on hand or below zero, products reserved != lines owing)."""
+    with read_connection(engine) as conn:
+        oversold = conn.execute(
+            select(func.count())
+            .select_from(Stock)
+            .where((Stock.reserved > Stock.on_hand) | (Stock.on_hand < 0) | (Stock.reserved < 0))
+        ).scalar_one()
+        reserved = dict(
+            conn.execute(
+                select(Stock.product_id, func.sum(Stock.reserved)).group_by(Stock.product_id)
+            ).all()
+        )
+        owed = dict(
+            conn.execute(
+                select(
+                    OrderLine.product_id,
+                    func.sum(OrderLine.qty_allocated - OrderLine.qty_shipped),
+                ).group_by(OrderLine.product_id)
+            ).all()
+        )
+    mismatched = sum(
+        1 for pid in set(reserved) | set(owed) if (reserved.get(pid) or 0) != (owed.get(pid) or 0)
+    )
+    return int(oversold), mismatched
+
+
+def _errors(counts: Counter) -> str:
+    return str(sum(counts.values())) + (f" {dict(counts)}" if counts else "")
+
+
+def run(label: str, url: str, orders: int, client_counts: list[int]) -> None:
+    engine = make_engine(url, pool_size=max(client_counts) + 2, max_overflow=4)
     try:
-        Base.metadata.create_all(engine)
-        skus, customers = build_catalogue(engine)
-        for clients in CLIENT_COUNTS:
-            result = time_placement(engine, skus, customers, orders, clients)
+        skus, product_ids, customers, warehouse, runs = _catalogue(engine)
+        missing = [kind for kind in TRAINED_KINDS if not runs.get(kind)]
+        trained = "trained" if not missing else f"NOT trained: {', '.join(missing)}"
+        print(
+            f"{label}: {len(skus):,} active products, {len(customers):,} customers, "
+            f"models {trained}",
+            flush=True,
+        )
+        before = _stock_rules(engine)
+        counter = StatementCounter(engine)
+        _orders(engine, skus, customers, 1, WARM_UP_ORDERS)
+        for clients in client_counts:
+            bare = _bare(engine, product_ids, warehouse, clients, orders)
+            counter.take()
+            placed = _orders(engine, skus, customers, clients, orders)
+            statements = counter.take()
+            done = max(placed["done"], 1)
+            lines = max(placed["extra"]["lines"], 1)
             print(
-                f"{backend:8} {clients} client(s): {result['orders']} orders in "
-                f"{result['seconds']:.2f} s = {result['orders_per_s']:.0f} orders/s "
-                f"(p50 {result['p50_ms']:.1f} ms, p95 {result['p95_ms']:.1f} ms)",
+                f"{label} {clients:2d} client(s): orders {placed['rate']:7.1f}/s  "
+                f"bare {bare['rate']:7.1f}/s  ratio {placed['rate'] / bare['rate']:.3f}  "
+                f"| orders p50 {placed['p50_ms']:.1f} ms p99 {placed['p99_ms']:.1f} ms, "
+                f"bare p50 {bare['p50_ms']:.1f} ms p99 {bare['p99_ms']:.1f} ms "
+                f"| errors orders {_errors(placed['errors'])}, bare {_errors(bare['errors'])} "
+                f"| {placed['done']} orders, {100 * placed['extra']['short'] / lines:.1f} % of "
+                f"lines short | statements/order {sum(statements.values()) / done:.1f} "
+                f"(read {statements['read'] / done:.1f}, write {statements['write'] / done:.1f})",
                 flush=True,
             )
-        print(f"{backend:8} {_check(engine)}")
+        after = _stock_rules(engine)
+        print(
+            f"{label} stock rules: oversold rows {after[0]} (before the runs {before[0]}), "
+            f"products reserved != lines owing {after[1]} (before {before[1]})",
+            flush=True,
+        )
     finally:
         engine.dispose()
-        if folder is not None:
-            folder.cleanup()
-        if schema is not None:
-            admin = make_engine(PG_URL)
-            with admin.begin() as conn:
-                conn.execute(DropSchema(schema, cascade=True, if_exists=True))
-            admin.dispose()
+
+
+def _copy_sqlite(source: str, target: Path) -> None:
+    """A consistent copy of a SQLite database (its write-ahead log included), source read-only."""
+    origin = sqlite3.connect(f"file:{Path(source).resolve()}?mode=ro", uri=True)
+    copy = sqlite3.connect(target)
+    try:
+        origin.backup(copy)
+    finally:
+        copy.close()
+        origin.close()
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=1000, help="orders per run (default 1000)")
-    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--sqlite", action="append", default=[], help="demo database file")
+    parser.add_argument("--postgres", action="append", default=[], help="demo database URL")
+    parser.add_argument("--orders", type=int, default=2000, help="orders per run (default 2000)")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
     args = parser.parse_args(argv)
-    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    for backend in backends:
-        run_backend(backend, args.orders)
+    if not args.sqlite and not args.postgres:
+        parser.error("give at least one --sqlite FILE or --postgres URL")
+    for source in args.sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            copy = Path(folder) / "bench.db"
+            _copy_sqlite(source, copy)
+            run(f"sqlite {Path(source).name}", f"sqlite:///{copy}", args.orders, args.clients)
+    for url in args.postgres:
+        run(f"postgres {url.rsplit('/', 1)[-1]}", url, args.orders, args.clients)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,7 @@ from data.schema import (
     Backorder,
     Carrier,
     Customer,
+    ModelRun,
     Order,
     OrderLine,
     Product,
@@ -59,18 +61,134 @@ class Estimate:
 
 @dataclass
 class PromiseModels:
-    """The learned duration distributions a promise needs (any may be missing)."""
+    """The learned duration distributions a promise needs (any may be missing).
 
-    # sent -> received, by [supplier_id, category] (with features when conditional)
-    lead: DurationDistribution | ConditionalDurations | None = None
-    delay: DurationDistribution | None = None  # expected -> received, by [supplier_id]
-    # shipped -> delivered, by [region] (with features when conditional)
-    transit: DurationDistribution | ConditionalDurations | None = None
+    Each may be a fitted model or its table (:class:`DurationTable` for a
+    :class:`DurationDistribution`, :class:`ConditionalTable` for a :class:`ConditionalDurations`);
+    :func:`load_promise_models` hands out tables.
+    """
+
+    # sent -> received, by [supplier_id, category] (with start and quote when conditional)
+    lead: DurationDistribution | ConditionalDurations | DurationTable | ConditionalTable | None = (
+        None
+    )
+    delay: DurationDistribution | DurationTable | None = None  # expected -> received, [supplier]
+    # shipped -> delivered, by [region] (with start when conditional)
+    transit: (
+        DurationDistribution | ConditionalDurations | DurationTable | ConditionalTable | None
+    ) = None
     sources: dict = field(default_factory=dict)  # kind -> model run id, for the record
 
 
-def load_promise_models(session: Session) -> PromiseModels:
-    """The newest lead-time and transit models of this database (empty when never trained)."""
+class DurationTable:
+    """A fitted :class:`DurationDistribution` as plain dicts: one group's figures per lookup.
+
+    The same walk as the model's own lookup (finest level first, then coarser ones, then the
+    overall figures) without building a frame or checking the input per call, so a promise
+    costs dictionary lookups. Keys are compared as text, as the model compares them.
+    """
+
+    __slots__ = ("levels", "overall")
+
+    def __init__(self, model: DurationDistribution):
+        def row(figures) -> tuple[float, float, int]:
+            return float(figures[0]), float(figures[1]), int(figures[4])
+
+        self.levels = [
+            {tuple(str(k) for k in key): row(fig) for key, fig in level.items()}
+            for level in model.levels_
+        ]
+        self.overall = row(model.overall_)
+
+    def figures(self, key: list) -> tuple[float, float, int]:
+        """(p50, p90, n) of the finest known group of ``key`` (given from coarse to fine)."""
+        key = tuple(str(k) for k in key)
+        for depth in range(min(len(self.levels), len(key)), 0, -1):
+            hit = self.levels[depth - 1].get(key[:depth])
+            if hit is not None:
+                return hit
+        return self.overall
+
+
+class ConditionalTable:
+    """A fitted :class:`ConditionalDurations` behind a memo of its own lookups.
+
+    A conditional model's figures depend on the day (month, weekday) and the quoted days as
+    well as the group, through boosted trees: no table of groups holds them. So this kind falls
+    back to the model's own :func:`models.leadtime.lookup`, and keeps each answer by group and
+    features; the same supplier on the same day costs one prediction per model run. The
+    answers are exactly the model's (the memo only skips repeating a prediction).
+    """
+
+    __slots__ = ("model", "memo")
+
+    KEPT = 20_000  # answers kept before the memo starts again (a few days of every group)
+
+    def __init__(self, model: ConditionalDurations):
+        self.model = model
+        self.memo: dict[tuple, tuple[float, float, int]] = {}
+
+    def figures(self, key: list, **features) -> tuple[float, float, int]:
+        """(p50, p90, n) of ``key`` (coarse to fine) given ``features`` (start=, quoted_days=)."""
+        memo_key = (tuple(str(k) for k in key), tuple(sorted(features.items())))
+        hit = self.memo.get(memo_key)
+        if hit is None:
+            row = lookup(self.model, *key, **features)
+            hit = float(row["p50"]), float(row["p90"]), int(row["n"])
+            if len(self.memo) >= self.KEPT:
+                self.memo.clear()
+            self.memo[memo_key] = hit
+        return hit
+
+
+def table_of(model):
+    """The plain table of a fitted duration model (None stays None)."""
+    if model is None:
+        return None
+    if isinstance(model, ConditionalDurations):
+        return ConditionalTable(model)
+    return DurationTable(model)
+
+
+# Tables of the model runs in use, by database and runs (see _newest_runs): built once per run.
+_TABLES: dict[tuple, PromiseModels] = {}
+_TABLES_LOCK = threading.Lock()
+TABLES_KEPT = 4
+
+
+def _newest_runs(session: Session) -> tuple:
+    """Which lead-time and transit runs are newest, in one small query: the key of their tables.
+
+    The database is part of the key and each run's finish time with its id: run ids alone
+    repeat across databases (several demo databases in one process, a database made afresh).
+    """
+    from models.registry import newest_run_query  # late import, as below
+
+    def newest(kind: str, column):
+        return newest_run_query(kind).with_only_columns(column).scalar_subquery()
+
+    runs = session.execute(
+        select(
+            newest("lead_time", ModelRun.id),
+            newest("lead_time", ModelRun.finished_at),
+            newest("transit", ModelRun.id),
+            newest("transit", ModelRun.finished_at),
+        )
+    ).one()
+    return (str(session.get_bind().engine.url), *runs)
+
+
+def _tables_of(models: PromiseModels) -> PromiseModels:
+    return PromiseModels(
+        lead=table_of(models.lead),
+        delay=table_of(models.delay),
+        transit=table_of(models.transit),
+        sources=dict(models.sources),
+    )
+
+
+def _load_fitted(session: Session) -> PromiseModels:
+    """The newest lead-time and transit models as fitted objects (read from the registry)."""
     from models.registry import latest  # late import: registry reads the engine only when asked
 
     models = PromiseModels()
@@ -86,11 +204,39 @@ def load_promise_models(session: Session) -> PromiseModels:
     return models
 
 
+def load_promise_models(session: Session) -> PromiseModels:
+    """The newest lead-time and transit models of this database (empty when never trained).
+
+    One query asks which runs are newest; their tables are built the first time a run is seen
+    and kept in memory by database and run, so a newer run is picked up by the next call.
+    """
+    key = _newest_runs(session)
+    with _TABLES_LOCK:
+        found = _TABLES.get(key)
+    if found is not None:
+        return found
+    # A run finishing between the two reads only makes this entry newer than its key says;
+    # the next call sees the newer key and loads again.
+    models = _tables_of(_load_fitted(session))
+    with _TABLES_LOCK:
+        _TABLES[key] = models
+        while len(_TABLES) > TABLES_KEPT:
+            _TABLES.pop(next(iter(_TABLES)))
+    return models
+
+
 def _figures(
-    model: DurationDistribution | ConditionalDurations | None, key: list, **features
+    model: DurationDistribution | ConditionalDurations | DurationTable | ConditionalTable | None,
+    key: list,
+    **features,
 ) -> tuple[float, float, int] | None:
+    """(p50, p90, n) of ``key``; ``features`` (start, quoted_days) count for conditional models."""
     if model is None:
         return None
+    if isinstance(model, DurationTable):
+        return model.figures(key)  # a plain distribution has no other features
+    if isinstance(model, ConditionalTable):
+        return model.figures(key, **features)
     row = lookup(model, *key, **features)
     return float(row["p50"]), float(row["p90"]), int(row["n"])
 
@@ -395,6 +541,123 @@ def _estimate(timeline, ahead, qty, position, today, pick_days, transit) -> Esti
         po_id=po.po_id if po else None,
         restock_likely=r_likely,
         restock_late=r_late,
+    )
+
+
+@dataclass(frozen=True)
+class PromiseInputs:
+    """Everything a new backorder's estimate needs for some products, read in a few queries.
+
+    Read once before an order takes its stock locks; :meth:`estimate` is then plain arithmetic,
+    giving the same dates and reasons as :func:`estimate_backorder` on the same data.
+    """
+
+    today: dt.date
+    models: PromiseModels
+    pick_days: int
+    transit: Transit  # to the customer's region
+    free: dict[int, int]  # product -> free units over every warehouse
+    suppliers: dict[int, SupplierRecord]
+    open_lines: dict[int, list[tuple[int, str, dt.date | None, int]]]
+    queue: dict[int, tuple[int, int]]  # product -> (open backorder units, count)
+
+    def estimate(
+        self,
+        product_id: int,
+        qty: int,
+        *,
+        free: int | None = None,
+        behind: tuple[int, int] = (0, 0),
+    ) -> Estimate:
+        """Dates for ``qty`` units queued behind every open backorder of the product.
+
+        ``free`` overrides the free stock read (for example after this order's reservations);
+        ``behind`` is (units, backorders) queued since the read, ahead of these units (the
+        earlier lines of the same order for a product it holds on several lines).
+        """
+        timeline = make_timeline(
+            product_id,
+            self.free.get(product_id, 0) if free is None else free,
+            self.open_lines.get(product_id, []),
+            self.suppliers[product_id],
+            self.today,
+            self.models,
+        )
+        ahead, count = self.queue.get(product_id, (0, 0))
+        ahead, count = ahead + behind[0], count + behind[1]
+        return _estimate(timeline, ahead, qty, count + 1, self.today, self.pick_days, self.transit)
+
+
+def read_promise_inputs(
+    session: Session,
+    product_ids: list[int],
+    region: str | None,
+    today: dt.date,
+    *,
+    pick_days: int | None = None,
+    free: dict[int, int] | None = None,
+) -> PromiseInputs:
+    """The inputs of :class:`PromiseInputs` for ``product_ids`` (batched: one query per kind).
+
+    ``pick_days`` and ``free`` may be given when the caller has read them already.
+    """
+    ids = sorted(set(product_ids))
+    models = load_promise_models(session)
+    if pick_days is None:
+        pick_days = int(all_settings(session.connection())["pick_days"])
+    transit = transit_for(session, region, models, today)
+    if not ids:
+        return PromiseInputs(today, models, pick_days, transit, {}, {}, {}, {})
+    if free is None:
+        free = {
+            pid: int(units)
+            for pid, units in session.execute(
+                select(Stock.product_id, func.sum(Stock.on_hand - Stock.reserved))
+                .where(Stock.product_id.in_(ids))
+                .group_by(Stock.product_id)
+            )
+        }
+    suppliers = {
+        pid: SupplierRecord(sid, name, category, quoted)
+        for pid, category, sid, name, quoted in session.execute(
+            select(
+                Product.id, Product.category, Supplier.id, Supplier.name, Supplier.lead_time_days
+            )
+            .join(Supplier, Supplier.id == Product.supplier_id)
+            .where(Product.id.in_(ids))
+        )
+    }
+    open_lines: dict[int, list[tuple[int, str, dt.date | None, int]]] = {}
+    for pid, po_id, number, expected, outstanding in session.execute(
+        select(
+            PurchaseOrderLine.product_id,
+            PurchaseOrder.id,
+            PurchaseOrder.number,
+            PurchaseOrder.expected_date,
+            PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received,
+        )
+        .join(PurchaseOrderLine, PurchaseOrderLine.po_id == PurchaseOrder.id)
+        .where(
+            PurchaseOrderLine.product_id.in_(ids),
+            PurchaseOrder.status.in_(OPEN_PO_STATUSES),
+            PurchaseOrderLine.qty_ordered > PurchaseOrderLine.qty_received,
+        )
+    ):
+        open_lines.setdefault(pid, []).append((po_id, number, expected, outstanding))
+    queue = {
+        pid: (int(units), int(count))
+        for pid, units, count in session.execute(
+            select(
+                Backorder.product_id,
+                func.coalesce(func.sum(Backorder.qty_open), 0),
+                func.count(Backorder.id),
+            )
+            .where(Backorder.product_id.in_(ids), Backorder.status == "open")
+            .group_by(Backorder.product_id)
+        )
+    }
+    return PromiseInputs(
+        today, models, pick_days, transit, dict(free), suppliers, open_lines, queue
     )
 
 

@@ -31,7 +31,10 @@ CENT = Decimal("0.01")
 
 
 def _setting_amount(session: Session, key: str) -> Decimal:
-    return Decimal(str(get_setting(session.connection(), key))).quantize(CENT, ROUND_HALF_UP)
+    # The settings this transaction read already, if any (operations.notification_rules).
+    known = session.info.get("larder_settings")
+    value = known[key] if known is not None else get_setting(session.connection(), key)
+    return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
 
 
 def book_handling(session: Session, backorders: Iterable[Backorder], now: dt.datetime) -> None:

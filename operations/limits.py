@@ -60,14 +60,22 @@ def _largest_lines(session: Session, product_ids: list[int]) -> dict[int, int]:
 
 
 def check_sizes(
-    session: Session, wanted: Iterable[tuple[Product, int, str]], *, confirmed: bool
+    session: Session,
+    wanted: Iterable[tuple[Product, int, str]],
+    *,
+    confirmed: bool,
+    settings: dict | None = None,
 ) -> None:
     """Refuse any ``(product, qty, what)`` above the ceiling, and unusual ones unless confirmed.
 
     The order history is read only for quantities above what the product's own levels make
-    usual, so an ordinary order costs one settings query here.
+    usual, so an ordinary order costs one settings query here (none when the caller passes the
+    ``settings`` it has read already).
     """
-    ceiling, factor = limits(session)
+    if settings is not None:
+        ceiling, factor = int(settings["max_line_units"]), int(settings["unusual_size_factor"])
+    else:
+        ceiling, factor = limits(session)
     wanted = list(wanted)
     for product, qty, what in wanted:
         if qty > ceiling:

@@ -42,6 +42,7 @@ from operations.notifications import notify
 
 LATE_SHIPMENT_STATUSES = ("planned", "in_transit", "delayed")
 SETTINGS_KEY = "larder_settings"  # where a session keeps the settings it read
+AUDIENCE_KEY = "larder_audiences"  # where a session keeps customers' audiences read beforehand
 
 
 def _settings(session: Session) -> dict:
@@ -49,6 +50,42 @@ def _settings(session: Session) -> dict:
     if SETTINGS_KEY not in session.info:
         session.info[SETTINGS_KEY] = all_settings(session.connection())
     return session.info[SETTINGS_KEY]
+
+
+def customer_audience(
+    session: Session, customer_id: int
+) -> tuple[str | None, list[tuple[int, str | None]]] | None:
+    """(customer's mail address, [(user id, mail) of their sales rep's active users]), or None.
+
+    Read ahead of a write transaction and handed to it with :func:`remember_audience`, so a
+    notice raised under the write lock needs no reads for its audience.
+    """
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        return None
+    reps: list[tuple[int, str | None]] = []
+    if customer.sales_rep_id is not None:
+        reps = [
+            (user_id, email)
+            for user_id, email in session.execute(
+                select(User.id, User.email)
+                .where(User.sales_rep_id == customer.sales_rep_id, User.active.is_(True))
+                .order_by(User.id)
+            )
+        ]
+    return customer.email, reps
+
+
+def remember_audience(session: Session, customer_id: int, audience) -> None:
+    """Give a write session a customer's audience read by :func:`customer_audience`."""
+    session.info.setdefault(AUDIENCE_KEY, {})[customer_id] = audience
+
+
+def _audience(session: Session, customer_id: int):
+    known = session.info.get(AUDIENCE_KEY, {})
+    if customer_id in known:
+        return known[customer_id]
+    return customer_audience(session, customer_id)
 
 
 def _told_recently(
@@ -81,32 +118,35 @@ def raise_notice(
     ref_type: str | None = None,
     ref_id: int | None = None,
     about_date: dt.date | None = None,
+    new_subject: bool = False,
 ) -> int:
-    """Tell the rule's audience about an event, once per subject per window; returns rows written."""
+    """Tell the rule's audience about an event, once per subject per window; returns rows written.
+
+    ``new_subject``: the subject was created in this transaction, so nobody was told of it yet.
+    """
     rule = RULES[kind]
     settings = _settings(session)
     if not settings[rule.setting]:
         return 0
-    if dedup_key is not None and _told_recently(
-        session, kind, dedup_key, now, float(settings["notice_repeat_hours"])
+    if (
+        dedup_key is not None
+        and not new_subject
+        and _told_recently(session, kind, dedup_key, now, float(settings["notice_repeat_hours"]))
     ):
         return 0
     # (role, user_id, mail address) per row
     targets: list[tuple[str | None, int | None, str | None]] = [
         (role, None, None) for role in rule.roles
     ]
-    customer = session.get(Customer, customer_id) if customer_id is not None else None
-    if customer is not None and rule.to_customer:
-        targets.append(("customer", None, customer.email if rule.mail else None))
-    if customer is not None and rule.to_sales_rep and customer.sales_rep_id is not None:
-        reps = session.execute(
-            select(User.id, User.email)
-            .where(User.sales_rep_id == customer.sales_rep_id, User.active.is_(True))
-            .order_by(User.id)
-        ).all()
-        targets += [(None, user_id, email if rule.mail else None) for user_id, email in reps]
+    audience = None
+    if customer_id is not None and (rule.to_customer or rule.to_sales_rep):
+        audience = _audience(session, customer_id)
+    if audience is not None and rule.to_customer:
+        targets.append(("customer", None, audience[0] if rule.mail else None))
+    if audience is not None and rule.to_sales_rep:
+        targets += [(None, user_id, email if rule.mail else None) for user_id, email in audience[1]]
     for role, user_id, email in targets:
-        notification = notify(
+        notify(
             session,
             kind=kind,
             subject=subject,
@@ -117,10 +157,10 @@ def raise_notice(
             email_to=email or None,
             ref_type=ref_type,
             ref_id=ref_id,
+            created_at=now,
+            dedup_key=dedup_key,
+            about_date=about_date,
         )
-        notification.created_at = now
-        notification.dedup_key = dedup_key
-        notification.about_date = about_date
     return len(targets)
 
 
@@ -180,6 +220,7 @@ def backorder_created(
     dedup_key: str,
     ref_type: str,
     ref_id: int,
+    new_subject: bool = False,
 ) -> int:
     """Units went on backorder (``lines``: SKU, units, expected date): tell the customer."""
     lines = [line for line in lines if line[1] > 0]
@@ -198,6 +239,7 @@ def backorder_created(
         ref_type=ref_type,
         ref_id=ref_id,
         about_date=max(dates) if dates else None,
+        new_subject=new_subject,
     )
 
 

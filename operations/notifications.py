@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Engine, or_, select, update
 from sqlalchemy.orm import Session
 
 from data.db import write_session
 from data.schema import Notification, User, UserRole, utcnow
 from operations.errors import NotFound, ValidationError
-from operations.outbox import queue_mail, queue_webhooks
+from operations.outbox import has_webhooks, queue_mail, queue_webhooks
 from operations.transactions import write_operation
 from operations.validation import id_list, identifier
 
@@ -25,6 +27,9 @@ def notify(
     email_to: str | None = None,
     ref_type: str | None = None,
     ref_id: int | None = None,
+    created_at: dt.datetime | None = None,
+    dedup_key: str | None = None,
+    about_date: dt.date | None = None,
 ) -> Notification:
     """Add a notification inside the caller's transaction; with ``email_to`` it waits in the outbox.
 
@@ -34,7 +39,9 @@ def notify(
     ``kind`` get a delivery queued in the same transaction.
     """
     notification = Notification(
-        created_at=utcnow(),
+        created_at=created_at or utcnow(),
+        dedup_key=dedup_key,
+        about_date=about_date,
         kind=kind[:30],
         user_id=user_id,
         role=role,
@@ -47,6 +54,8 @@ def notify(
         ref_id=ref_id,
     )
     session.add(notification)
+    if not email_to and not has_webhooks(session, notification.kind):
+        return notification  # nothing refers to it yet: inserted with the transaction's next flush
     session.flush()
     if email_to:
         try:

@@ -18,11 +18,11 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from data.db import write_session
+from data.db import read_connection, write_session
 from data.schema import (
     BACKORDER_PREFERENCES,
     CHANNELS,
@@ -34,18 +34,21 @@ from data.schema import (
     OrderLine,
     PickTask,
     Product,
+    Stock,
     utcnow,
 )
+from data.settings import all_settings
+from models.promise import Estimate, PromiseInputs, read_promise_inputs
 from operations import audit, notification_rules
 from operations.allocation import fill_backorders
 from operations.backorder_costs import book_handling
 from operations.errors import InvalidState, NotFound, ValidationError
-from operations.estimates import expected_date
 from operations.limits import check_sizes
 from operations.numbering import document_number, provisional_number
+from operations.outbox import active_webhooks, remember_webhooks
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
 from operations.rollup import LineContext, RollupChange, add_weekly_demand, week_of
-from operations.root_cause import attribute_shortage
+from operations.root_cause import ShortageFacts, decide_cause, shortage_facts
 from operations.stock import (
     lock_order,
     lock_stock,
@@ -165,6 +168,192 @@ def _upsert_demand(session: Session, rows: list[dict]) -> None:
     add_weekly_demand(session, rows)
 
 
+# A wanted line: (sku, qty, replaced sku or None, unit price or None for the list price).
+Wanted = tuple[str, int, str | None, Decimal | None]
+
+
+@dataclass
+class _Prepared:
+    """What placing an order reads before it takes any lock.
+
+    The Shop's :func:`place_order` reads it in a read transaction of its own; the import reads
+    it inside its one transaction (see :func:`place_in_session`).
+    """
+
+    customer: Customer
+    choice: str
+    products: dict[str, Product]
+    warehouse_id: int
+    settings: dict
+    elsewhere: dict[int, int]  # product -> free units in the other warehouses
+    facts: dict[int, ShortageFacts]  # products expected to go short -> root-cause facts
+    promises: PromiseInputs | None  # estimate inputs of the products expected to backorder
+    # line number -> (free after, short, queued ahead by this order, estimate)
+    estimates: dict[int, tuple[int, int, tuple[int, int], Estimate]]
+    audience: tuple | None  # the customer's notice audience, read when a line may go short
+    webhooks: dict | None  # the active webhooks, read when a notice may be raised
+
+
+def _split(qty: int, available: int, choice: str) -> tuple[int, int]:
+    """(units reserved, units short) of a line with ``available`` units free."""
+    available = max(available, 0)
+    if choice == "ship_complete" and available < qty:
+        return 0, qty  # a short line reserves nothing: its free stock stays with others
+    reserve = min(qty, available)
+    return reserve, qty - reserve
+
+
+def _split_lines(
+    wanted: list[Wanted],
+    products: dict[str, Product],
+    free_here: dict[int, int],
+    elsewhere: dict[int, int],
+    choice: str,
+) -> tuple[list[tuple[int, int, int]], dict[int, int], dict[int, int]]:
+    """Every line split in line order on ``free_here`` (a product may be on several lines).
+
+    Returns per line (units free before it, reserved, short); the free units of this warehouse
+    after the order's reservations; and per product the free units over every warehouse after
+    them (what a backorder's estimate starts from).
+    """
+    here = dict(free_here)
+    splits = []
+    reserved: dict[int, int] = {}
+    for sku, qty, *_ in wanted:
+        pid = products[sku].id
+        available = here.get(pid, 0)
+        reserve, short = _split(qty, available, choice)
+        here[pid] = max(available, 0) - reserve
+        reserved[pid] = reserved.get(pid, 0) + reserve
+        splits.append((available, reserve, short))
+    free_after = {
+        pid: elsewhere.get(pid, 0) + free_here.get(pid, 0) - units
+        for pid, units in reserved.items()
+    }
+    return splits, here, free_after
+
+
+def _waiting(lines: list[tuple[int, int, int]]) -> list[tuple[int, int, int, tuple[int, int]]]:
+    """(line number, product, short, queued ahead by this order) of each short line.
+
+    A product on several short lines queues each behind the earlier ones of the same order
+    (units and backorders), as if they had been placed one after the other.
+    """
+    queued: dict[int, tuple[int, int]] = {}
+    out = []
+    for line_no, pid, short in lines:
+        if short:
+            behind = queued.get(pid, (0, 0))
+            out.append((line_no, pid, short, behind))
+            queued[pid] = (behind[0] + short, behind[1] + 1)
+    return out
+
+
+def _prepare(
+    session: Session,
+    *,
+    wanted: list[Wanted],
+    customer: Customer,
+    backorder_choice: str | None,
+    warehouse_id: int | None,
+    confirm_large: bool,
+    today: dt.date,
+    notices: bool = True,
+) -> _Prepared:
+    """Check the order and read everything it needs, estimates of likely short lines included.
+
+    For the Shop this runs outside the write transaction: the stock may move before the locks
+    are taken, so the locked part recomputes what changed (see :func:`place_order`). Without
+    ``notices`` the notices' audience and webhooks are not read.
+    """
+    choice = backorder_choice or customer.backorder_preference
+    skus = [sku for sku, *_ in wanted]
+    replaced = [instead for _, _, instead, _ in wanted if instead]
+    products = {
+        product.sku: product
+        for product in session.scalars(select(Product).where(Product.sku.in_(skus + replaced)))
+    }
+    unknown = [sku for sku in skus + replaced if sku not in products]
+    if unknown:
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise NotFound(
+            f"Unknown SKU: {', '.join(unknown[:5])}{more}. Check the code in the catalogue."
+        )
+    inactive = [sku for sku in skus if not products[sku].active]
+    if inactive:
+        raise InvalidState(f"No longer sold: {', '.join(inactive)}. Choose a substitute instead.")
+    settings = all_settings(session.connection())
+    check_sizes(
+        session,
+        ((products[sku], qty, f"The quantity of {sku}") for sku, qty, *_ in wanted),
+        confirmed=confirm_large,
+        settings=settings,
+    )
+    warehouse_id = resolve_warehouse(session, warehouse_id)
+    here: dict[int, int] = {}
+    elsewhere: dict[int, int] = {}
+    for pid, wid, on_hand, reserved in session.execute(
+        select(Stock.product_id, Stock.warehouse_id, Stock.on_hand, Stock.reserved).where(
+            Stock.product_id.in_([products[sku].id for sku in skus])
+        )
+    ):
+        into = here if wid == warehouse_id else elsewhere
+        into[pid] = into.get(pid, 0) + on_hand - reserved
+    splits, _, free_after = _split_lines(wanted, products, here, elsewhere, choice)
+    ratio = float(settings["low_stock_ratio"])
+    # Whether a line looks like taking its product down to low stock.
+    low_stock = any(
+        reserve and max(available, 0) > ratio * products[sku].reorder_point >= available - reserve
+        for (sku, *_), (available, reserve, _) in zip(wanted, splits, strict=True)
+    )
+    short_ids = sorted(
+        {products[sku].id for (sku, *_), (_, _, short) in zip(wanted, splits, strict=True) if short}
+    )
+    facts: dict[int, ShortageFacts] = {}
+    promises = None
+    estimates: dict[int, tuple[int, int, tuple[int, int], Estimate]] = {}
+    audience = None
+    webhooks = None
+    if notices and (short_ids or low_stock):
+        webhooks = active_webhooks(session)  # for the notices (backorder, low stock)
+    if short_ids:
+        facts = shortage_facts(session, short_ids, today)
+        if notices:
+            audience = notification_rules.customer_audience(session, customer.id)
+        if choice != "cancel_short":
+            promises = read_promise_inputs(
+                session,
+                short_ids,
+                customer.region,
+                today,
+                pick_days=int(settings["pick_days"]),
+                free={},
+            )
+            lines = [
+                (line_no, products[sku].id, short)
+                for line_no, ((sku, *_), (_, _, short)) in enumerate(
+                    zip(wanted, splits, strict=True), start=1
+                )
+            ]
+            for line_no, pid, short, behind in _waiting(lines):
+                free = free_after[pid]
+                estimate = promises.estimate(pid, short, free=free, behind=behind)
+                estimates[line_no] = (free, short, behind, estimate)
+    return _Prepared(
+        customer,
+        choice,
+        products,
+        warehouse_id,
+        settings,
+        elsewhere,
+        facts,
+        promises,
+        estimates,
+        audience,
+        webhooks,
+    )
+
+
 @write_operation
 def place_order(
     engine: Engine,
@@ -188,10 +377,24 @@ def place_order(
     ``demand_daily.revenue`` adds the value of what was ordered (quantity x list price).
     A line far above the product's usual size is refused unless ``confirm_large`` (see
     :mod:`operations.limits`); a line above the ceiling setting always.
+
+    Two steps, so the write lock is held only for the stock arithmetic and the inserts:
+
+    1. A read transaction checks the order and reads what it needs: products, settings, the
+       stock as it stands, and for every line that looks short its root-cause facts and the
+       inputs of its delivery estimate (:func:`models.promise.read_promise_inputs`), with the
+       estimate itself.
+    2. The write transaction locks the stock rows and splits every line again on the locked
+       figures (so nothing is ever promised twice). A short line whose free stock and shortage
+       are what step 1 saw keeps its estimate; otherwise the estimate is worked out again from
+       the inputs read in step 1 (no query), or, for a line that was not expected to go short,
+       from inputs read there and then. The queue ahead and the open purchase orders are as
+       step 1 read them: a backorder placed by another order in between is not counted, and
+       the scheduled re-estimate (``reestimate_all_backorders``) walks every queue again.
     """
     actor = actor_name(actor)
     customer_id = identifier(customer_id, "Customer")
-    wanted = _checked_lines(lines)
+    checked = _checked_lines(lines)
     priority = one_of(priority, ORDER_PRIORITIES, "Priority")
     channel = one_of(channel, CHANNELS, "Channel")
     if backorder_choice is not None:
@@ -207,23 +410,40 @@ def place_order(
             f"The requested date {requested_date.isoformat()} is in the past; "
             "give today or a later day."
         )
+    wanted: list[Wanted] = [(sku, qty, instead_of, None) for sku, qty, instead_of in checked]
 
-    with write_session(engine) as session:
-        customer = session.get(Customer, customer_id)
+    with read_connection(engine) as conn, Session(bind=conn) as reading:
+        customer = reading.get(Customer, customer_id)
         if customer is None:
             raise NotFound(f"Customer {customer_id} does not exist: pick a customer from the list.")
-        return place_in_session(
-            session,
+        ready = _prepare(
+            reading,
+            wanted=wanted,
             customer=customer,
-            wanted=[(sku, qty, instead_of, None) for sku, qty, instead_of in wanted],
+            backorder_choice=backorder_choice,
+            warehouse_id=warehouse_id,
+            confirm_large=confirm_large,
+            today=today,
+        )
+
+    with write_session(engine) as session:
+        session.info[notification_rules.SETTINGS_KEY] = ready.settings
+        if ready.audience is not None:
+            notification_rules.remember_audience(session, ready.customer.id, ready.audience)
+        if ready.webhooks is not None:
+            remember_webhooks(session, ready.webhooks)
+        return _place_locked(
+            session,
+            ready,
+            wanted=wanted,
             actor=actor,
             priority=priority,
             requested_date=requested_date,
-            backorder_choice=backorder_choice,
             channel=channel,
             now=now,
-            warehouse_id=warehouse_id,
-            confirm_large=confirm_large,
+            placed_at=now,
+            external_ref=None,
+            raise_notices=True,
         )
 
 
@@ -231,7 +451,7 @@ def place_in_session(
     session: Session,
     *,
     customer: Customer,
-    wanted: list[tuple[str, int, str | None, Decimal | None]],
+    wanted: list[Wanted],
     actor: str,
     priority: str,
     requested_date: dt.date | None,
@@ -247,164 +467,170 @@ def place_in_session(
     """The placement rules inside the caller's transaction (checked input only).
 
     ``wanted`` holds ``(sku, qty, replaced_sku, unit_price)``; a None price is the list price.
-    The Shop's :func:`place_order` and the import (``operations.imports``) both place through
-    here. An imported order keeps the day it was placed (``placed_at``: the demand day, the
-    rollup week and when its backorders began), its number in the old system
+    The import (``operations.imports``) places its many orders through here in one transaction:
+    the reads of :func:`place_order`'s first step run in that same transaction, then the same
+    locked step follows. An imported order keeps the day it was placed (``placed_at``: the
+    demand day, the rollup week and when its backorders began), its number in the old system
     (``external_ref``) and may repeat a SKU on several lines; it is estimated as of ``now`` and
     raises no notices (``raise_notices``), its customers having heard from the old system.
     """
-    placed_at = placed_at or now
-    today = now.date()
-    choice = backorder_choice or customer.backorder_preference
-    skus = [sku for sku, _, _, _ in wanted]
-    replaced = [instead for _, _, instead, _ in wanted if instead]
-    products = {
-        product.sku: product
-        for product in session.scalars(select(Product).where(Product.sku.in_(skus + replaced)))
-    }
-    unknown = [sku for sku in skus + replaced if sku not in products]
-    if unknown:
-        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        raise NotFound(
-            f"Unknown SKU: {', '.join(unknown[:5])}{more}. Check the code in the catalogue."
-        )
-    inactive = [sku for sku in skus if not products[sku].active]
-    if inactive:
-        raise InvalidState(f"No longer sold: {', '.join(inactive)}. Choose a substitute instead.")
-    check_sizes(
+    ready = _prepare(
         session,
-        ((products[sku], qty, f"The quantity of {sku}") for sku, qty, _, _ in wanted),
-        confirmed=confirm_large,
+        wanted=wanted,
+        customer=customer,
+        backorder_choice=backorder_choice,
+        warehouse_id=warehouse_id,
+        confirm_large=confirm_large,
+        today=now.date(),
+        notices=raise_notices,
     )
-    warehouse_id = resolve_warehouse(session, warehouse_id)
-    stock = lock_stock(session, (products[sku].id for sku in skus), warehouse_id)
-    free = {pid: on_hand - reserved for pid, (on_hand, reserved) in stock.items()}
-
-    order = Order(
-        number=provisional_number(),
-        customer_id=customer.id,
-        placed_at=placed_at,
-        requested_date=requested_date,
+    return _place_locked(
+        session,
+        ready,
+        wanted=wanted,
+        actor=actor,
         priority=priority,
-        status="open",
+        requested_date=requested_date,
         channel=channel,
-        placed_by=actor,
-        backorder_choice=choice,
+        now=now,
+        placed_at=placed_at or now,
         external_ref=external_ref,
+        raise_notices=raise_notices,
     )
-    session.add(order)
-    session.flush()
-    order.number = document_number("SO", order.id)
 
+
+def _place_locked(
+    session: Session,
+    ready: _Prepared,
+    *,
+    wanted: list[Wanted],
+    actor: str,
+    priority: str,
+    requested_date: dt.date | None,
+    channel: str,
+    now: dt.datetime,
+    placed_at: dt.datetime,
+    external_ref: str | None,
+    raise_notices: bool,
+) -> PlacedOrder:
+    """The locked step: lock the stock, split the lines on it, insert order, lines, backorders."""
+    customer, choice, products = ready.customer, ready.choice, ready.products
+    warehouse_id = ready.warehouse_id
+    today = now.date()
+    conn = session.connection()
+    stock = lock_stock(session, (products[sku].id for sku, *_ in wanted), warehouse_id)
+    locked = {pid: on_hand - reserved for pid, (on_hand, reserved) in stock.items()}
+
+    # Plain inserts (no ORM unit of work): this is the part that holds the write lock.
+    order_id = conn.execute(
+        _INSERT_ORDER,
+        {
+            "number": provisional_number(),
+            "customer_id": customer.id,
+            "placed_at": placed_at,
+            "requested_date": requested_date,
+            "priority": priority,
+            "status": "open",
+            "channel": channel,
+            "placed_by": actor,
+            "backorder_choice": choice,
+            "external_ref": external_ref,
+        },
+    ).scalar_one()
+    order = _NewOrder(order_id, document_number("SO", order_id), customer.id)
+
+    # free: this warehouse after the order; free_after: every warehouse, for the estimates.
+    splits, free, free_after = _split_lines(wanted, products, locked, ready.elsewhere, choice)
     plan = []
-    for line_no, (sku, qty, instead_of, price) in enumerate(wanted, start=1):
+    for line_no, ((sku, qty, instead_of, price), (_, reserve, short)) in enumerate(
+        zip(wanted, splits, strict=True), start=1
+    ):
         product = products[sku]
-        available = max(free.get(product.id, 0), 0)
-        if choice == "ship_complete":
-            reserve = qty if available >= qty else 0
-        else:
-            reserve = min(qty, available)
-        short = qty - reserve
-        free[product.id] = available - reserve
-        line = OrderLine(
-            order_id=order.id,
+        line = _NewLine(
+            id=0,
             line_no=line_no,
             product_id=product.id,
             qty_ordered=qty,
             qty_allocated=reserve,
             qty_backordered=short if choice != "cancel_short" else 0,
             qty_cancelled=short if choice == "cancel_short" else 0,
-            qty_shipped=0,
             unit_price=product.price if price is None else price,
             substitute_for_id=products[instead_of].id if instead_of else None,
         )
-        session.add(line)
         plan.append((product, line, reserve, short))
-    session.flush()
+    # One multi-row INSERT; ids matched back by line number (RETURNING has no row order).
+    line_ids = dict(
+        conn.execute(
+            _INSERT_LINES,
+            [{"order_id": order_id, "qty_shipped": 0, **ln.values()} for _, ln, _, _ in plan],
+        ).all()
+    )
+    for _, line, _, _ in plan:
+        line.id = line_ids[line.line_no]
 
     holding = choice == "ship_complete" and any(short for _, _, _, short in plan)
-    placed: list[PlacedLine] = []
-    demand: list[dict] = []
-    rollup = RollupChange(session)
-    created: list[Backorder] = []
     reserve_many(
         session,
         [{"product_id": p.id, "qty": reserve, "ref_id": ln.id} for p, ln, reserve, _ in plan],
         warehouse_id=warehouse_id,
         actor=actor,
     )
-    for product, line, reserve, short in plan:
-        if reserve and not holding:
-            session.add(
-                PickTask(
-                    order_line_id=line.id,
-                    product_id=product.id,
-                    warehouse_id=warehouse_id,
-                    bin_id=product.bin_id,
-                    qty=reserve,
-                    qty_picked=0,
-                    status="open",
-                    fills_backorder=False,
-                    urgent=priority == "urgent",
-                    due_date=requested_date,
-                    created_at=now,
-                )
-            )
-        estimate = None
-        backorder = None
-        cause = None
+    short_ids = sorted({p.id for p, _, _, short in plan if short})
+    facts = dict(ready.facts)
+    unseen = [pid for pid in short_ids if pid not in facts]
+    if unseen:  # stock taken by another order since step 1: read these facts now
+        facts.update(shortage_facts(session, unseen, today))
+    estimates = _estimates(session, ready, plan, free_after, today)
+
+    tasks = [
+        {
+            "order_line_id": line.id,
+            "product_id": product.id,
+            "warehouse_id": warehouse_id,
+            "bin_id": product.bin_id,
+            "qty": reserve,
+            "qty_picked": 0,
+            "status": "open",
+            "fills_backorder": False,
+            "urgent": priority == "urgent",
+            "due_date": requested_date,
+            "created_at": now,
+        }
+        for product, line, reserve, _ in plan
+        if reserve and not holding
+    ]
+    if tasks:
+        conn.execute(_INSERT_TASKS, tasks)
+    backorders: dict[int, _NewBackorder] = {}
+    for product, line, _, short in plan:
         if short:
-            cause = attribute_shortage(
-                session,
-                product=product,
-                qty=line.qty_ordered,
-                on_hand=stock.get(product.id, (0, 0))[0],
-                today=today,
-            )
-        if short and choice == "cancel_short":
-            backorder = Backorder(
+            backorders[line.id] = _NewBackorder(
+                id=0,
                 order_line_id=line.id,
                 product_id=product.id,
-                customer_id=customer.id,
                 qty=short,
-                qty_filled=0,
-                qty_cancelled=short,
-                status="cancelled",
-                created_at=placed_at,
-                closed_at=now,
-                cancel_reason="cancel_short: the customer takes only what is in stock",
-                estimate_reason="",
-                root_cause=cause,
+                qty_cancelled=short if choice == "cancel_short" else 0,
+                root_cause=decide_cause(
+                    facts[product.id], line.qty_ordered, stock.get(product.id, (0, 0))[0]
+                ),
+                estimate=estimates.get(line.line_no),
             )
-            session.add(backorder)
-        elif short:
-            estimate = expected_date(session, product.id, short, today, customer_id=customer.id)
-            backorder = Backorder(
-                order_line_id=line.id,
-                product_id=product.id,
-                customer_id=customer.id,
-                qty=short,
-                qty_filled=0,
-                qty_cancelled=0,
-                status="open",
-                created_at=placed_at,
-                promised_date=estimate.likely,
-                estimated_date=estimate.likely,
-                estimated_late_date=estimate.late,
-                estimate_reason=estimate.reason[:300],
-                waits_on_po_id=estimate.po_id,
-                root_cause=cause,
-            )
-            session.add(backorder)
-            # Flush now so the next line's estimate sees this backorder in the queue.
-            session.flush()
+    if backorders:
+        rows = [bo.values(customer.id, placed_at, now) for bo in backorders.values()]
+        for line_id, bo_id in conn.execute(_INSERT_BACKORDERS, rows):
+            backorders[line_id].id = bo_id
+
+    placed: list[PlacedLine] = []
+    demand: list[dict] = []
+    rollup = RollupChange(session)
+    for product, line, _, short in plan:
+        backorder = backorders.get(line.id)
+        estimate = backorder.estimate if backorder is not None else None
         rollup.know(
             line.id,
             LineContext(week_of(placed_at), product.category, customer.segment, product.cost),
         )
         rollup.watch(line, backorder, new=True)
-        if backorder is not None:
-            created.append(backorder)
         placed.append(
             PlacedLine(
                 line_id=line.id,
@@ -432,21 +658,28 @@ def place_in_session(
         )
     _upsert_demand(session, demand)
     rollup.save()
-    session.flush()
-    book_handling(session, created, now)
+    book_handling(session, list(backorders.values()), now)
     if raise_notices:
         _raise_notices(session, order, plan, free, placed, now)
+    closing = {}
     if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
         # cancel_short with nothing in stock: nothing is left to pick, ship or wait for.
-        order.status = "cancelled"
-        order.cancelled_at = now
-        order.cancel_reason = "cancel_short: nothing was in stock"
+        closing = {
+            "status": "cancelled",
+            "cancelled_at": now,
+            "cancel_reason": "cancel_short: nothing was in stock",
+        }
+    conn.execute(
+        update(Order.__table__)
+        .where(Order.__table__.c.id == order_id)
+        .values(number=order.number, **closing)
+    )
     audit.record(
         session,
         actor=actor,
         action="place_order",
         entity="order",
-        entity_id=order.id,
+        entity_id=order_id,
         after={
             "number": order.number,
             "customer_id": customer.id,
@@ -457,11 +690,135 @@ def place_in_session(
         },
         at=now,
     )
-    return PlacedOrder(order_id=order.id, number=order.number, lines=placed)
+    return PlacedOrder(order_id=order_id, number=order.number, lines=placed)
+
+
+@dataclass(frozen=True)
+class _NewOrder:
+    """The order row just inserted, as the notices need it."""
+
+    id: int
+    number: str
+    customer_id: int
+
+
+@dataclass
+class _NewLine:
+    """An order line being inserted (what the rollup and the result read of it)."""
+
+    id: int
+    line_no: int
+    product_id: int
+    qty_ordered: int
+    qty_allocated: int
+    qty_backordered: int
+    qty_cancelled: int
+    unit_price: Decimal
+    substitute_for_id: int | None
+
+    def values(self) -> dict:
+        return {
+            "line_no": self.line_no,
+            "product_id": self.product_id,
+            "qty_ordered": self.qty_ordered,
+            "qty_allocated": self.qty_allocated,
+            "qty_backordered": self.qty_backordered,
+            "qty_cancelled": self.qty_cancelled,
+            "unit_price": self.unit_price,
+            "substitute_for_id": self.substitute_for_id,
+        }
+
+
+@dataclass
+class _NewBackorder:
+    """A backorder being inserted: open with its estimate, or cancelled at once (cancel_short)."""
+
+    id: int
+    order_line_id: int
+    product_id: int
+    qty: int
+    qty_cancelled: int
+    root_cause: str
+    estimate: Estimate | None
+    qty_filled: int = 0
+
+    def values(self, customer_id: int, placed_at: dt.datetime, now: dt.datetime) -> dict:
+        """The row's values: it began when the order was placed, a cancelled one closes now."""
+        cancelled = self.qty_cancelled == self.qty
+        est = self.estimate
+        return {
+            "order_line_id": self.order_line_id,
+            "product_id": self.product_id,
+            "customer_id": customer_id,
+            "qty": self.qty,
+            "qty_filled": 0,
+            "qty_cancelled": self.qty_cancelled,
+            "status": "cancelled" if cancelled else "open",
+            "created_at": placed_at,
+            "promised_date": est.likely if est else None,
+            "estimated_date": est.likely if est else None,
+            "estimated_late_date": est.late if est else None,
+            "estimate_reason": est.reason[:300] if est else "",
+            "waits_on_po_id": est.po_id if est else None,
+            "closed_at": now if cancelled else None,
+            "cancel_reason": "cancel_short: the customer takes only what is in stock"
+            if cancelled
+            else None,
+            "root_cause": self.root_cause,
+        }
+
+
+_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
+_INSERT_LINES = insert(OrderLine.__table__).returning(
+    OrderLine.__table__.c.line_no, OrderLine.__table__.c.id
+)
+_INSERT_TASKS = insert(PickTask.__table__)
+_INSERT_BACKORDERS = insert(Backorder.__table__).returning(
+    Backorder.__table__.c.order_line_id, Backorder.__table__.c.id
+)
+
+
+def _estimates(
+    session: Session, ready: _Prepared, plan: list, free_after: dict[int, int], today: dt.date
+) -> dict[int, Estimate]:
+    """The estimate of every line left on backorder (by line number), from step 1 where it can.
+
+    A product on several short lines of the order queues each behind the earlier ones.
+    """
+    if ready.choice == "cancel_short":
+        return {}
+    waiting = _waiting([(line.line_no, product.id, short) for product, line, _, short in plan])
+    promises = ready.promises
+    unseen = sorted(
+        {pid for _, pid, _, _ in waiting if promises is None or pid not in promises.suppliers}
+    )
+    if unseen:  # a line short only on the locked figures: its inputs are read now
+        extra = read_promise_inputs(
+            session,
+            unseen,
+            ready.customer.region,
+            today,
+            pick_days=int(ready.settings["pick_days"]),
+            free={},
+        )
+        if promises is None:
+            promises = extra
+        else:
+            promises.suppliers.update(extra.suppliers)
+            promises.open_lines.update(extra.open_lines)
+            promises.queue.update(extra.queue)
+    estimates = {}
+    for line_no, pid, short, behind in waiting:
+        seen = ready.estimates.get(line_no)
+        if seen is not None and seen[:3] == (free_after[pid], short, behind):
+            estimates[line_no] = seen[3]
+        else:
+            estimates[line_no] = promises.estimate(pid, short, free=free_after[pid], behind=behind)
+    return estimates
 
 
 def _raise_notices(
-    session: Session, order: Order, plan: list, free_after: dict[int, int], placed, now
+    session: Session, order: _NewOrder, plan: list, free_after: dict[int, int], placed, now
 ) -> None:
     """Low stock for products this order took down; backorder notice for the customer."""
     for product, _line, reserve, _short in plan:
@@ -477,6 +834,7 @@ def _raise_notices(
         dedup_key=f"order:{order.id}",
         ref_type="order",
         ref_id=order.id,
+        new_subject=True,
     )
 
 

@@ -234,6 +234,21 @@ def _active_webhooks(session: Session) -> dict[str, list[Webhook]]:
     return session.info[WEBHOOKS_KEY]
 
 
+def has_webhooks(session: Session, event: str) -> bool:
+    """Whether any active webhook subscribes to ``event`` (read once per transaction)."""
+    return bool(_active_webhooks(session).get(event))
+
+
+def active_webhooks(session: Session) -> dict[str, list[Webhook]]:
+    """The active webhooks by event, as this transaction sees them (read once)."""
+    return _active_webhooks(session)
+
+
+def remember_webhooks(session: Session, hooks: dict[str, list[Webhook]]) -> None:
+    """Give a write session the active webhooks read just before it (see active_webhooks)."""
+    session.info[WEBHOOKS_KEY] = hooks
+
+
 def queue_webhooks(
     session: Session,
     *,

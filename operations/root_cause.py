@@ -24,6 +24,7 @@ others) change afterwards and cannot be read back reliably.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -58,38 +59,102 @@ RULE_HELP = (
 )
 
 
-def _late_supplier(session: Session, product_id: int, today: dt.date) -> bool:
-    overdue = session.execute(
-        select(PurchaseOrderLine.id)
-        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
-        .where(
-            PurchaseOrderLine.product_id == product_id,
-            PurchaseOrder.status.in_(OPEN_PO_STATUSES),
-            PurchaseOrderLine.qty_received < PurchaseOrderLine.qty_ordered,
-            PurchaseOrder.expected_date < today,
+@dataclass(frozen=True)
+class ShortageFacts:
+    """What the rule reads about one product, gathered before it is applied."""
+
+    late_supplier: bool
+    usual_lines: int  # order lines over the last USUAL_SIZE_DAYS days
+    usual_units: int
+    forecast: tuple[float, float] | None  # (mean, P90) units per day, newest demand run
+    lead_days: int  # the supplier's quoted lead time, at least 1
+    recent_units: int  # units asked over the last lead-time days, today's earlier orders in
+    reorder_point: int
+
+
+def decide_cause(facts: ShortageFacts, qty: int, on_hand: int) -> str:
+    """The rule applied to gathered facts (the first cause that holds, in the order above)."""
+    if facts.late_supplier:
+        return "late_supplier"
+    lines, units = facts.usual_lines, facts.usual_units
+    if lines >= USUAL_SIZE_MIN_LINES and qty >= SPIKE_FACTOR * units / lines:
+        return "demand_spike"
+    if on_hand >= qty:
+        return "allocation"
+    if facts.forecast is None:
+        return "unknown"
+    daily_mean, daily_p90 = facts.forecast
+    if facts.recent_units + qty > daily_p90 * facts.lead_days:
+        return "forecast_miss"
+    if facts.reorder_point < daily_mean * facts.lead_days:
+        return "threshold_too_low"
+    return "unknown"
+
+
+def shortage_facts(
+    session: Session, product_ids: list[int], today: dt.date
+) -> dict[int, ShortageFacts]:
+    """The facts of several products in four queries (for an order with several short lines)."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    products = session.execute(
+        select(Product.id, Product.reorder_point, Supplier.lead_time_days)
+        .join(Supplier, Supplier.id == Product.supplier_id)
+        .where(Product.id.in_(ids))
+    ).all()
+    late = set(
+        session.scalars(
+            select(PurchaseOrderLine.product_id)
+            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
+            .where(
+                PurchaseOrderLine.product_id.in_(ids),
+                PurchaseOrder.status.in_(OPEN_PO_STATUSES),
+                PurchaseOrderLine.qty_received < PurchaseOrderLine.qty_ordered,
+                PurchaseOrder.expected_date < today,
+            )
+            .distinct()
         )
-        .limit(1)
-    ).first()
-    return overdue is not None
-
-
-def _demand(session: Session, product_id: int, since: dt.date, until: dt.date) -> tuple[int, int]:
-    """(lines, units) asked for the product on days in [since, until)."""
-    lines, units = session.execute(
+    )
+    longest = max([USUAL_SIZE_DAYS] + [max(int(lead), 1) for _, _, lead in products])
+    days: dict[int, list[tuple[dt.date, int, int]]] = {}
+    for pid, day, lines, units in session.execute(
         select(
-            func.coalesce(func.sum(DemandDaily.lines), 0),
-            func.coalesce(func.sum(DemandDaily.qty_ordered), 0),
-        ).where(
-            DemandDaily.product_id == product_id,
-            DemandDaily.day >= since,
-            DemandDaily.day < until,
+            DemandDaily.product_id,
+            DemandDaily.day,
+            func.sum(DemandDaily.lines),
+            func.sum(DemandDaily.qty_ordered),
         )
-    ).one()
-    return int(lines), int(units)
+        .where(
+            # Days listed, not a range: the summary's key starts with the day, so this seeks
+            # (day, product) pairs instead of reading every product's rows in the range.
+            DemandDaily.day.in_([today - dt.timedelta(days=n) for n in range(longest + 1)]),
+            DemandDaily.product_id.in_(ids),
+        )
+        .group_by(DemandDaily.product_id, DemandDaily.day)
+    ):
+        days.setdefault(pid, []).append((day, int(lines or 0), int(units or 0)))
+    forecasts = _daily_forecasts(session, ids)
+    usual_since = today - dt.timedelta(days=USUAL_SIZE_DAYS)
+    facts = {}
+    for pid, reorder_point, lead in products:
+        lead_days = max(int(lead), 1)
+        recent_since = today - dt.timedelta(days=lead_days - 1)
+        history = days.get(pid, [])
+        facts[pid] = ShortageFacts(
+            late_supplier=pid in late,
+            usual_lines=sum(n for day, n, _ in history if usual_since <= day < today),
+            usual_units=sum(u for day, _, u in history if usual_since <= day < today),
+            forecast=forecasts.get(pid),
+            lead_days=lead_days,
+            recent_units=sum(u for day, _, u in history if day >= recent_since),
+            reorder_point=reorder_point,
+        )
+    return facts
 
 
-def _daily_forecast(session: Session, product_id: int) -> tuple[float, float] | None:
-    """(mean, P90) units per day from the newest demand run, or None without one."""
+def _daily_forecasts(session: Session, product_ids: list[int]) -> dict[int, tuple[float, float]]:
+    """(mean, P90) units per day of each product from the newest demand run."""
     run = session.execute(
         select(ModelRun.id, ModelRun.params)
         .where(ModelRun.kind == DEMAND_MODEL_KIND, ModelRun.status == "ok")
@@ -97,16 +162,18 @@ def _daily_forecast(session: Session, product_id: int) -> tuple[float, float] | 
         .limit(1)
     ).first()
     if run is None:
-        return None
-    mean, p90 = session.execute(
-        select(func.avg(Forecast.mean), func.avg(Forecast.p90)).where(
-            Forecast.model_run_id == run.id, Forecast.product_id == product_id
-        )
-    ).one()
-    if mean is None:
-        return None
+        return {}
     per_period = DAYS_PER_PERIOD.get(str((run.params or {}).get("freq", "W")), 7.0)
-    return float(mean) / per_period, float(p90) / per_period
+    rows = session.execute(
+        select(Forecast.product_id, func.avg(Forecast.mean), func.avg(Forecast.p90))
+        .where(Forecast.model_run_id == run.id, Forecast.product_id.in_(product_ids))
+        .group_by(Forecast.product_id)
+    )
+    return {
+        pid: (float(mean) / per_period, float(p90) / per_period)
+        for pid, mean, p90 in rows
+        if mean is not None
+    }
 
 
 def attribute_shortage(
@@ -121,27 +188,5 @@ def attribute_shortage(
 
     ``on_hand`` is the stock on hand when the line was placed (before this order).
     """
-    if _late_supplier(session, product.id, today):
-        return "late_supplier"
-    lines, units = _demand(session, product.id, today - dt.timedelta(days=USUAL_SIZE_DAYS), today)
-    if lines >= USUAL_SIZE_MIN_LINES and qty >= SPIKE_FACTOR * units / lines:
-        return "demand_spike"
-    if on_hand >= qty:
-        return "allocation"
-    forecast = _daily_forecast(session, product.id)
-    if forecast is None:
-        return "unknown"
-    daily_mean, daily_p90 = forecast
-    lead_days = session.execute(
-        select(Supplier.lead_time_days).where(Supplier.id == product.supplier_id)
-    ).scalar_one()
-    lead_days = max(int(lead_days), 1)
-    # Today's earlier orders are in the summary already; this line is not yet.
-    since = today - dt.timedelta(days=lead_days - 1)
-    _, recent = _demand(session, product.id, since, today + dt.timedelta(days=1))
-    asked = recent + qty
-    if asked > daily_p90 * lead_days:
-        return "forecast_miss"
-    if product.reorder_point < daily_mean * lead_days:
-        return "threshold_too_low"
-    return "unknown"
+    facts = shortage_facts(session, [product.id], today)[product.id]
+    return decide_cause(facts, qty, on_hand)

@@ -483,3 +483,30 @@ def test_a_counted_gain_fills_the_waiting_backorders(engine, admin_world):
     assert stock_of(engine, admin_world.products["NAPKIN-500"]) == (30, 20)
     filled = fetch_rows(engine, select(Backorder.qty_filled, Backorder.status))
     assert [tuple(b) for b in filled] == [(20, "filled")]
+
+
+def test_a_product_on_two_short_lines_queues_the_second_behind_the_first(engine, admin_world):
+    pos = b"PO,Vendor,Item,Quantity,Unit cost,ETA\nV-9,MILL,NAPKIN-500,6,2.10,2026-12-10\n"
+    imp(engine, "purchase_orders", "pos.csv", pos)
+    po_id = fetch_rows(engine, select(PurchaseOrder.id))[0].id
+    content = (
+        b"order_number,customer_code,sku,qty,order_date\n"
+        b"OLD-7,C-gold,NAPKIN-500,6,2026-11-30\n"
+        b"OLD-7,C-gold,NAPKIN-500,4,2026-11-30\n"
+    )
+    imp(engine, "orders", "orders.csv", content, now=dt.datetime(2026, 12, 1, 9, 0))
+    waiting = fetch_rows(
+        engine,
+        select(
+            OrderLine.line_no, Backorder.qty, Backorder.waits_on_po_id, Backorder.estimate_reason
+        )
+        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .order_by(OrderLine.line_no),
+    )
+    # No stock: the PO's six units serve line 1; line 2 waits behind them for the next reorder.
+    assert [(w.line_no, w.qty, w.waits_on_po_id) for w in waiting] == [
+        (1, 6, po_id),
+        (2, 4, None),
+    ]
+    assert "waits on" in waiting[0].estimate_reason
+    assert "open purchase orders do not cover it" in waiting[1].estimate_reason
