@@ -113,10 +113,13 @@ def test_estimates_match_the_fitted_models_for_every_product_and_region(trained)
         assert isinstance(tables.delay, DurationTable)
         assert isinstance(tables.transit, ConditionalTable)
         every = session.scalars(select(Product.id).order_by(Product.id)).all()
-        products = every[:: max(1, len(every) // 40)]  # about 40, spread over the catalogue
+        products = every[:: max(1, len(every) // 12)]  # about 12, spread over the catalogue
         customers = {}
-        for customer_id, region in session.execute(select(Customer.id, Customer.region)):
+        for customer_id, region in session.execute(
+            select(Customer.id, Customer.region).order_by(Customer.id)
+        ):
             customers.setdefault(region, customer_id)
+        customers = dict(sorted(customers.items())[:3])  # three regions
         assert len(products) > 10 and len(customers) > 1
         compared = 0
         for region, customer_id in customers.items():
