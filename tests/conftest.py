@@ -1,19 +1,30 @@
 """Shared fixtures: a fresh database per test, on SQLite and (where reachable) PostgreSQL.
 
 ``engine`` is parametrized over both databases. PostgreSQL tests run against the server in
-``LARDER_TEST_PG_URL`` (default: the local one on 127.0.0.1:5432), each in its own schema that
-is dropped afterwards; where no server answers they skip with the reason shown in the summary.
+``LARDER_TEST_PG_URL`` (default: the local one on 127.0.0.1:5432); where no server answers they
+skip with the reason shown in the summary.
+
+Creating Larder's tables takes about a second on PostgreSQL and a tenth of one on SQLite, so each
+test process creates them once. A SQLite test gets a copy of an empty file. PostgreSQL tests share
+one schema per process, emptied before each test (every table truncated, identities restarted);
+when a test has changed the schema itself (a table, column or index more or less), the next test
+gets a newly made one.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Column, Engine, MetaData, Table, func, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateSchema, DropSchema
+from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from data.db import make_engine
 from data.schema import Base
@@ -41,6 +52,12 @@ def pg_problem() -> str | None:
     return _PG_PROBLEM
 
 
+def pg_session_options(schema: str) -> str:
+    """Connection options for a test schema: it is the search path, and commits do not wait
+    for the disk (a test database need not survive a crash of the server)."""
+    return f"-csearch_path={schema} -csynchronous_commit=off"
+
+
 def pg_schema_engine(**kwargs) -> tuple[Engine, str]:
     """A fresh, empty PostgreSQL schema and an engine whose search_path points to it."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -48,7 +65,7 @@ def pg_schema_engine(**kwargs) -> tuple[Engine, str]:
     with admin.begin() as conn:
         conn.execute(CreateSchema(schema))
     admin.dispose()
-    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"}, **kwargs)
+    engine = make_engine(PG_URL, connect_args={"options": pg_session_options(schema)}, **kwargs)
     return engine, schema
 
 
@@ -60,19 +77,139 @@ def drop_pg_schema(engine: Engine, schema: str) -> None:
     admin.dispose()
 
 
+class _TruncateAll(Executable, ClauseElement):
+    """TRUNCATE of the given tables in one statement, identities restarted (PostgreSQL)."""
+
+    inherit_cache = False
+
+    def __init__(self, tables) -> None:
+        self.tables = list(tables)
+
+
+@compiles(_TruncateAll, "postgresql")
+def _compile_truncate(element: _TruncateAll, compiler, **kw) -> str:
+    names = ", ".join(compiler.preparer.format_table(table) for table in element.tables)
+    return f"TRUNCATE {names} RESTART IDENTITY CASCADE"
+
+
+_catalog = MetaData()
+_columns = Table(
+    "columns",
+    _catalog,
+    Column("table_schema"),
+    Column("table_name"),
+    Column("column_name"),
+    schema="information_schema",
+)
+_indexes = Table("pg_indexes", _catalog, Column("schemaname"), Column("indexname"))
+
+
+def _schema_shape(conn, schema: str) -> tuple:
+    """What the schema holds: its tables' columns and its indexes (not the rows)."""
+    columns = conn.execute(
+        select(_columns.c.table_name, _columns.c.column_name)
+        .where(_columns.c.table_schema == schema)
+        .order_by(_columns.c.table_name, _columns.c.column_name)
+    ).all()
+    indexes = conn.execute(
+        select(func.count()).select_from(_indexes).where(_indexes.c.schemaname == schema)
+    ).scalar_one()
+    return tuple(map(tuple, columns)), indexes
+
+
+class _SharedPgSchema:
+    """One PostgreSQL schema with Larder's tables for this test process, emptied per test."""
+
+    def __init__(self) -> None:
+        self.schema: str | None = None
+        self.shape: tuple | None = None
+
+    def _create(self) -> None:
+        engine, self.schema = pg_schema_engine()
+        Base.metadata.create_all(engine)
+        with engine.connect() as conn:
+            self.shape = _schema_shape(conn, self.schema)
+        engine.dispose()
+
+    def _drop(self) -> None:
+        if self.schema is not None:
+            admin = make_engine(PG_URL)
+            with admin.begin() as conn:
+                conn.execute(DropSchema(self.schema, cascade=True, if_exists=True))
+            admin.dispose()
+        self.schema = self.shape = None
+
+    def empty_engine(self) -> Engine:
+        """An engine on the shared schema with every table empty (made anew when changed)."""
+        if self.schema is None:
+            self._create()
+        engine = make_engine(PG_URL, connect_args={"options": pg_session_options(self.schema)})
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '10s'"))
+                if _schema_shape(conn, self.schema) != self.shape:
+                    raise LookupError("schema changed by the previous test")
+                conn.execute(_TruncateAll(Base.metadata.sorted_tables))
+        except (LookupError, DBAPIError):
+            engine.dispose()
+            self._drop()
+            self._create()
+            engine = make_engine(PG_URL, connect_args={"options": pg_session_options(self.schema)})
+        return engine
+
+    def close(self) -> None:
+        if _PG_PROBLEM is None:
+            self._drop()
+
+
+@pytest.fixture(scope="session")
+def _shared_pg_schema() -> Iterator[_SharedPgSchema]:
+    shared = _SharedPgSchema()
+    yield shared
+    shared.close()
+
+
+@pytest.fixture(scope="session")
+def _empty_sqlite_file(tmp_path_factory) -> Path:
+    """An SQLite file with Larder's tables and no rows, copied by every SQLite test."""
+    path = tmp_path_factory.mktemp("empty") / "larder.db"
+    engine = make_engine(f"sqlite:///{path}")
+    Base.metadata.create_all(engine)
+    engine.dispose()  # the last connection closing folds the WAL into the file
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request, tmp_path) -> Iterator[Engine]:
+def engine(request, tmp_path, _empty_sqlite_file, _shared_pg_schema) -> Iterator[Engine]:
     """An empty database with Larder's schema, on each backend."""
-    yield from _fresh_engine(request.param, tmp_path)
+    if request.param == "sqlite":
+        yield from _sqlite_copy(_empty_sqlite_file, tmp_path)
+        return
+    if _PG_PROBLEM:
+        pytest.skip(_PG_PROBLEM)
+    engine = _shared_pg_schema.empty_engine()
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
-def sqlite_engine(tmp_path) -> Iterator[Engine]:
+def sqlite_engine(tmp_path, _empty_sqlite_file) -> Iterator[Engine]:
     """An empty SQLite database with Larder's schema (for tests that need only one backend)."""
-    yield from _fresh_engine("sqlite", tmp_path)
+    yield from _sqlite_copy(_empty_sqlite_file, tmp_path)
+
+
+def _sqlite_copy(empty_file: Path, tmp_path) -> Iterator[Engine]:
+    target = tmp_path / "larder.db"
+    shutil.copyfile(empty_file, target)
+    engine = make_engine(f"sqlite:///{target}")
+    yield engine
+    engine.dispose()
 
 
 def _fresh_engine(backend: str, tmp_path) -> Iterator[Engine]:
+    """An empty database of its own (a second one in a test, or one a whole module shares)."""
     if backend == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'larder.db'}")
         Base.metadata.create_all(engine)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import pytest
 from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+from threadpoolctl import threadpool_limits
 
 from models.threads import DEFAULT_THREADS, limited_threads, thread_count
 
 
 def test_fitting_threads_follow_the_cap_and_are_restored_after():
-    outside = _openmp_effective_n_threads()
-    with limited_threads(1) as count:
-        assert count == 1
-        assert _openmp_effective_n_threads() == 1
-    assert _openmp_effective_n_threads() == outside
+    with threadpool_limits(limits=2, user_api="openmp"):  # the tests themselves run with one
+        assert _openmp_effective_n_threads() == 2
+        with limited_threads(1) as count:
+            assert count == 1
+            assert _openmp_effective_n_threads() == 1
+        assert _openmp_effective_n_threads() == 2
 
 
 def test_default_and_environment(monkeypatch):
