@@ -36,6 +36,7 @@ from models.promise import (
     SupplierRecord,
     Transit,
     _estimate,
+    _tables_of,
     make_timeline,
     transit_from_models,
 )
@@ -158,44 +159,65 @@ def delivery_backtest(engine: Engine, test_days: int = DEFAULT_TEST_DAYS) -> dic
         return {"tested": 0, "note": "no backorders"}
     end = pd.Timestamp(end)
     since = (end - pd.Timedelta(days=test_days)).to_pydatetime()
-    models = fit_promise_models(engine, before=since)
+    # The models as plain tables: the same figures as the fitted models' own lookups, without
+    # building a frame per backorder.
+    models = _tables_of(fit_promise_models(engine, before=since))
     tested, queue, lines, suppliers, pick_days = _load(engine, since)
-    suppliers = suppliers.set_index("product_id")
-    queue_by_product = dict(tuple(queue.groupby("product_id")))
-    lines_by_product = dict(tuple(lines.groupby("product_id")))
+    queue_by_product = {
+        product: (
+            group["created_at"].to_numpy(dtype="datetime64[ns]"),
+            group["closed_at"].to_numpy(dtype="datetime64[ns]"),
+            group["units"].to_numpy(dtype=float),
+        )
+        for product, group in queue.groupby("product_id")
+    }
+    lines_by_product = {
+        product: (
+            group["open_from"].to_numpy(dtype="datetime64[ns]"),
+            group["received_at"].to_numpy(dtype="datetime64[ns]"),
+            list(
+                group[["po_id", "number", "sent_at", "expected", "qty_ordered"]].itertuples(False)
+            ),
+        )
+        for product, group in lines.groupby("product_id")
+    }
+    records = {
+        int(product): SupplierRecord(int(supplier_id), name, category, int(lead_days))
+        for product, category, supplier_id, name, lead_days in suppliers[
+            ["product_id", "category", "supplier_id", "name", "lead_time_days"]
+        ].itertuples(index=False)
+    }
     transits: dict[str, Transit] = {}
     rows = []
     for bo in tested.sort_values("created_at").itertuples(index=False):
         t0 = bo.created_at
+        now = np.datetime64(t0, "ns")
         today = t0.date()
-        waiting = queue_by_product.get(bo.product_id)
-        ahead = waiting[
-            (waiting["created_at"] < t0)
-            & (waiting["closed_at"].isna() | (waiting["closed_at"] > t0))
-        ]
-        po = lines_by_product.get(bo.product_id)
+        ahead_units, ahead_count = 0, 0
+        if bo.product_id in queue_by_product:
+            created, closed, units = queue_by_product[bo.product_id]
+            ahead = (created < now) & (np.isnat(closed) | (closed > now))
+            ahead_units, ahead_count = int(units[ahead].sum()), int(ahead.sum())
         open_lines = []
-        if po is not None:
-            is_open = (po["open_from"] <= t0) & (
-                po["received_at"].isna() | (po["received_at"] > t0)
-            )
-            for line in po[is_open].itertuples(index=False):
+        if bo.product_id in lines_by_product:
+            open_from, received, po_lines = lines_by_product[bo.product_id]
+            is_open = (open_from <= now) & (np.isnat(received) | (received > now))
+            for k in np.flatnonzero(is_open):
+                line = po_lines[k]
                 # A PO approved but not yet sent that day had no date from the supplier yet.
                 sent = pd.notna(line.sent_at) and line.sent_at <= t0
                 expected = line.expected.date() if sent and pd.notna(line.expected) else None
                 open_lines.append((int(line.po_id), line.number, expected, int(line.qty_ordered)))
-        sup = suppliers.loc[bo.product_id]
-        record = SupplierRecord(
-            int(sup["supplier_id"]), sup["name"], sup["category"], int(sup["lead_time_days"])
+        timeline = make_timeline(
+            bo.product_id, 0, open_lines, records[int(bo.product_id)], today, models
         )
-        timeline = make_timeline(bo.product_id, 0, open_lines, record, today, models)
         if bo.region not in transits:
             transits[bo.region] = transit_from_models(bo.region, models) or FALLBACK_TRANSIT
         est = _estimate(
             timeline,
-            int(ahead["units"].sum()),
+            ahead_units,
             int(bo.qty),
-            len(ahead) + 1,
+            ahead_count + 1,
             today,
             pick_days,
             transits[bo.region],
