@@ -29,7 +29,7 @@ from data.schema import (
     Supplier,
 )
 from data.settings import all_settings
-from models.history import lead_time_history, transit_history
+from models.history import lead_time_history, plain_rows, transit_history
 from models.leadtime import DurationDistribution
 from models.promise import (
     PromiseModels,
@@ -72,7 +72,9 @@ def fit_promise_models(engine: Engine, before: dt.datetime | None = None) -> Pro
 
 
 def _frame(conn, query) -> pd.DataFrame:
-    return pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    return pd.DataFrame(
+        plain_rows(conn.execute(query)), columns=list(query.selected_columns.keys())
+    )
 
 
 def _load(engine: Engine, since: dt.datetime) -> tuple[pd.DataFrame, ...]:

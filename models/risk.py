@@ -35,6 +35,7 @@ from data.schema import (
     StockLedger,
     Supplier,
 )
+from models.history import plain_rows
 
 DEFAULT_HORIZON_WEEKS = 4
 SNAPSHOT_EVERY_DAYS = 7
@@ -168,16 +169,6 @@ def _day(engine: Engine, column):
     return func.date(column) if engine.dialect.name == "sqlite" else cast(column, Date)
 
 
-def _plain_rows(result) -> list[tuple]:
-    """Result rows as plain tuples.
-
-    pandas probes every row it is given for named-tuple attributes; on SQLAlchemy rows each
-    probe is a failed key lookup, and on the default demo's 1.2 million rows those probes
-    took 60 of the read's 100 seconds.
-    """
-    return [tuple(row) for row in result.all()]
-
-
 def _daily(conn, engine: Engine, column_at, product_col, sums: dict, where=(), joins=()):
     """``sum`` of each of ``sums`` (name -> expression) per product and day, in the database."""
     inner = select(product_col.label("product_id"), _day(engine, column_at).label("day"))
@@ -191,7 +182,7 @@ def _daily(conn, engine: Engine, column_at, product_col, sums: dict, where=(), j
         sub.c.product_id, sub.c.day
     )
     names = ["product_id", "day", *sums]
-    frame = pd.DataFrame(_plain_rows(conn.execute(query)), columns=names)
+    frame = pd.DataFrame(plain_rows(conn.execute(query)), columns=names)
     frame["day"] = pd.to_datetime(frame["day"], format="ISO8601")
     for col in sums:
         frame[col] = frame[col].astype(float)
@@ -218,7 +209,7 @@ def _first_receipts(conn) -> pd.DataFrame:
         .where(PurchaseOrder.sent_at.is_not(None), PurchaseOrder.status != "cancelled")
     )
     frame = pd.DataFrame(
-        _plain_rows(conn.execute(query)),
+        plain_rows(conn.execute(query)),
         columns=["supplier_id", "sent_at", "expected", "first_received"],
     )
     for col in ("sent_at", "expected", "first_received"):
@@ -232,7 +223,7 @@ def read_risk_history(engine: Engine) -> RiskHistory:
     po_of_line = ((PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id),)
     with read_connection(engine) as conn:
         products = pd.DataFrame(
-            _plain_rows(
+            plain_rows(
                 conn.execute(
                     select(Product.id, Product.supplier_id, Product.reorder_point).order_by(
                         Product.id
