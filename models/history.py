@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-from sqlalchemy import Date, Engine, String, cast, func, select, type_coerce
+from sqlalchemy import Date, Engine, cast, func, select
 
 from data.db import read_connection
 from data.schema import (
@@ -30,13 +30,17 @@ from data.schema import (
 
 
 def plain_rows(result) -> list[tuple]:
-    """Result rows as plain tuples, to build a frame from.
+    """Result rows as the driver's own tuples, to build a frame from.
 
-    pandas probes every row it is given for named-tuple attributes; on SQLAlchemy rows each
-    probe is a failed key lookup, and on the default demo's 1.2 million rows those probes
-    took 60 of the read's 100 seconds.
+    SQLAlchemy's rows cost a Python object each, and pandas probes every one for named-tuple
+    attributes (each probe a failed key lookup): on the large demo's millions of rows that was
+    most of the read. The driver's tuples skip SQLAlchemy's processing of the values, so dates
+    and times come as the driver gives them (text on SQLite): parse them with pandas
+    (``format="ISO8601"``).
     """
-    return [tuple(row) for row in result.all()]
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    return rows
 
 
 def _period(engine: Engine, freq: str):
@@ -105,7 +109,7 @@ def demand_history(
         rows = plain_rows(conn.execute(query))
         categories = dict(conn.execute(select(Product.id, Product.category)).all())
     frame = pd.DataFrame(rows, columns=["item", "date", "qty"])
-    frame["date"] = pd.to_datetime(frame["date"])
+    frame["date"] = pd.to_datetime(frame["date"], format="ISO8601")
     frame["qty"] = frame["qty"].astype(float)
     return frame, pd.Series(categories, name="category")
 
@@ -122,10 +126,7 @@ def _weekly_demand(
     """
     daily_total = select(func.coalesce(func.sum(DemandDaily.qty_ordered), 0))
     weekly_total = select(func.coalesce(func.sum(DemandWeekly.qty_ordered), 0))
-    # The week as the driver gives it (text on SQLite): pandas parses it far faster than a
-    # date object per row.
-    week = type_coerce(DemandWeekly.week, String)
-    weekly = select(DemandWeekly.product_id, week, DemandWeekly.qty_ordered)
+    weekly = select(DemandWeekly.product_id, DemandWeekly.week, DemandWeekly.qty_ordered)
     if since is not None:
         daily_total = daily_total.where(DemandDaily.day >= since)
         weekly_total = weekly_total.where(DemandWeekly.week >= since)
@@ -189,7 +190,7 @@ def lead_time_history(engine: Engine) -> pd.DataFrame:
             plain_rows(conn.execute(query)), columns=list(query.selected_columns.keys())
         )
     for col in ("sent_at", "received_at", "expected_date"):
-        frame[col] = pd.to_datetime(frame[col])
+        frame[col] = pd.to_datetime(frame[col], format="ISO8601")
     frame["days"] = (frame["received_at"] - frame["sent_at"]).dt.total_seconds() / 86400
     # How late against the date the supplier gave when the PO was sent (negative = early).
     frame["delay_days"] = (
@@ -239,7 +240,7 @@ def transit_history(engine: Engine) -> pd.DataFrame:
             plain_rows(conn.execute(query)), columns=list(query.selected_columns.keys())
         )
     for col in ("shipped_at", "delivered_at", "promised_date"):
-        frame[col] = pd.to_datetime(frame[col])
+        frame[col] = pd.to_datetime(frame[col], format="ISO8601")
     frame["region"] = frame["region"].fillna("(unknown)")
     frame["qty"] = frame["qty"].astype(float)
     frame["quoted_days"] = (

@@ -148,8 +148,8 @@ def _load(engine: Engine, since: dt.datetime) -> tuple[pd.DataFrame, ...]:
     for frame in frames[:3]:
         for col in frame.columns:
             if col.endswith("_at") or col in ("open_from",):
-                frame[col] = pd.to_datetime(frame[col])
-    frames[2]["expected"] = pd.to_datetime(frames[2]["expected"])
+                frame[col] = pd.to_datetime(frame[col], format="ISO8601")
+    frames[2]["expected"] = pd.to_datetime(frames[2]["expected"], format="ISO8601")
     return (*frames, pick_days)
 
 
