@@ -426,8 +426,7 @@ def backtest_durations(
                 shrinkage=shrinkage,
                 **(model_params or {}),
             ).fit(known, known["days"])
-            cal = model.predict_distribution(test)
-            raw = model.predict_raw(test)
+            cal, raw = model.predict_calibrated_and_raw(test)
             scored["feat_p50"] = cal["p50"].to_numpy()
             scored["feat_p90"] = cal["p90"].to_numpy()
             scored["feat_raw_p90"] = raw["p90"].to_numpy()
