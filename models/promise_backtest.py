@@ -153,6 +153,23 @@ def _load(engine: Engine, since: dt.datetime) -> tuple[pd.DataFrame, ...]:
     return (*frames, pick_days)
 
 
+class _ByProduct:
+    """A frame's columns as arrays sorted by product (rows of a product kept in their order),
+    so one product's rows are a slice found by binary search."""
+
+    def __init__(self, frame: pd.DataFrame, times: list[str], numbers: list[str], other=()):
+        order = np.argsort(frame["product_id"].to_numpy(), kind="stable")
+        self.products = frame["product_id"].to_numpy()[order]
+        self.columns = {col: frame[col].to_numpy(dtype="datetime64[ns]")[order] for col in times}
+        self.columns.update({col: frame[col].to_numpy(dtype=float)[order] for col in numbers})
+        self.columns.update({col: frame[col].to_numpy()[order] for col in other})
+
+    def rows(self, product_id) -> dict[str, np.ndarray]:
+        lo = int(np.searchsorted(self.products, product_id, side="left"))
+        hi = int(np.searchsorted(self.products, product_id, side="right"))
+        return {col: values[lo:hi] for col, values in self.columns.items()}
+
+
 def delivery_backtest(engine: Engine, test_days: int = DEFAULT_TEST_DAYS) -> dict:
     """Likely-date MAE and late-date coverage of delivery promises replayed at creation."""
     with read_connection(engine) as conn:
@@ -165,24 +182,13 @@ def delivery_backtest(engine: Engine, test_days: int = DEFAULT_TEST_DAYS) -> dic
     # building a frame per backorder.
     models = _tables_of(fit_promise_models(engine, before=since))
     tested, queue, lines, suppliers, pick_days = _load(engine, since)
-    queue_by_product = {
-        product: (
-            group["created_at"].to_numpy(dtype="datetime64[ns]"),
-            group["closed_at"].to_numpy(dtype="datetime64[ns]"),
-            group["units"].to_numpy(dtype=float),
-        )
-        for product, group in queue.groupby("product_id")
-    }
-    lines_by_product = {
-        product: (
-            group["open_from"].to_numpy(dtype="datetime64[ns]"),
-            group["received_at"].to_numpy(dtype="datetime64[ns]"),
-            list(
-                group[["po_id", "number", "sent_at", "expected", "qty_ordered"]].itertuples(False)
-            ),
-        )
-        for product, group in lines.groupby("product_id")
-    }
+    queue = _ByProduct(queue, ["created_at", "closed_at"], ["units"])
+    lines = _ByProduct(
+        lines,
+        ["open_from", "received_at", "sent_at", "expected"],
+        ["po_id", "qty_ordered"],
+        ["number"],
+    )
     records = {
         int(product): SupplierRecord(int(supplier_id), name, category, int(lead_days))
         for product, category, supplier_id, name, lead_days in suppliers[
@@ -195,21 +201,24 @@ def delivery_backtest(engine: Engine, test_days: int = DEFAULT_TEST_DAYS) -> dic
         t0 = bo.created_at
         now = np.datetime64(t0, "ns")
         today = t0.date()
-        ahead_units, ahead_count = 0, 0
-        if bo.product_id in queue_by_product:
-            created, closed, units = queue_by_product[bo.product_id]
-            ahead = (created < now) & (np.isnat(closed) | (closed > now))
-            ahead_units, ahead_count = int(units[ahead].sum()), int(ahead.sum())
+        waiting = queue.rows(bo.product_id)
+        ahead = (waiting["created_at"] < now) & (
+            np.isnat(waiting["closed_at"]) | (waiting["closed_at"] > now)
+        )
+        ahead_units, ahead_count = int(waiting["units"][ahead].sum()), int(ahead.sum())
+        po = lines.rows(bo.product_id)
+        is_open = (po["open_from"] <= now) & (
+            np.isnat(po["received_at"]) | (po["received_at"] > now)
+        )
         open_lines = []
-        if bo.product_id in lines_by_product:
-            open_from, received, po_lines = lines_by_product[bo.product_id]
-            is_open = (open_from <= now) & (np.isnat(received) | (received > now))
-            for k in np.flatnonzero(is_open):
-                line = po_lines[k]
-                # A PO approved but not yet sent that day had no date from the supplier yet.
-                sent = pd.notna(line.sent_at) and line.sent_at <= t0
-                expected = line.expected.date() if sent and pd.notna(line.expected) else None
-                open_lines.append((int(line.po_id), line.number, expected, int(line.qty_ordered)))
+        for k in np.flatnonzero(is_open):
+            # A PO approved but not yet sent that day had no date from the supplier yet.
+            sent = not np.isnat(po["sent_at"][k]) and po["sent_at"][k] <= now
+            expected = po["expected"][k]
+            expected = pd.Timestamp(expected).date() if sent and not np.isnat(expected) else None
+            open_lines.append(
+                (int(po["po_id"][k]), po["number"][k], expected, int(po["qty_ordered"][k]))
+            )
         timeline = make_timeline(
             bo.product_id, 0, open_lines, records[int(bo.product_id)], today, models
         )
