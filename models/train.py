@@ -140,6 +140,13 @@ def train_demand(
     model = DemandForecaster(horizon=horizon, model_params=params_, **choice).fit(panel, categories)
     forecast = model.forecast(horizon)
     metrics["series"] = len(panel.items)
+    if model.model_ is not None:
+        # The global model's training cells: a seeded uniform sample when the panel is large.
+        metrics["global_model_rows"] = {
+            "fitted": model.model_.n_train_rows_,
+            "available": model.model_.n_rows_available_,
+            "sample_seed": model.model_.random_state,
+        }
     metrics["items_on_fallback"] = int((~model.uses_model_).sum())
     # Which method serves how many products (each product's own is on its forecast rows).
     metrics["methods_in_use"] = model.method_counts()
