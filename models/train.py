@@ -474,7 +474,8 @@ def train_backorder_risk(engine: Engine, model_params: dict | None = None) -> Ou
     with read_connection(engine) as conn:
         weeks = int(all_settings(conn)["risk_horizon_weeks"])
     try:
-        history = read_risk_history(engine)
+        # Summed per week in the database, in weeks that start on the snapshot days.
+        history = read_risk_history(engine, horizon_weeks=weeks)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     max_iter = int((model_params or {}).get("max_iter", 200))
