@@ -230,7 +230,8 @@ def test_the_text_report_and_a_bad_label_column(tmp_path):
     assert "--reorder-col" in half.stderr
 
 
-def test_train_risk_tests_on_later_snapshots_with_a_gap():
+def _thin_and_healthy() -> tuple[RiskHistory, int]:
+    """60 products over 400 days: the first half runs thin and goes short now and then."""
     rng = np.random.default_rng(3)
     n, days = 60, 400
     zeros = np.zeros((n, days))
@@ -256,6 +257,11 @@ def test_train_risk_tests_on_later_snapshots_with_a_gap():
         bo_closed=zeros.copy(),
         receipts=pd.DataFrame(columns=["supplier_id", "day", "days", "late"]),
     )
+    return history, n
+
+
+def test_train_risk_tests_on_later_snapshots_with_a_gap():
+    history, n = _thin_and_healthy()
     model, metrics = train_risk(history, horizon_weeks=2, max_iter=20)
     # Two weeks of snapshot dates between the training and the test set are left out.
     assert metrics["train_rows"] + metrics["test_rows"] == metrics["snapshots"] - 2 * n
@@ -265,6 +271,21 @@ def test_train_risk_tests_on_later_snapshots_with_a_gap():
     assert metrics["rule"]["roc_auc"] == pytest.approx(0.5)  # no product is below 5
     assert model.horizon_weeks == 2
     assert set(model.features) <= set(model.reference.index)
+    assert metrics["scored_test_rows"] == metrics["test_rows"]  # fewer than the cap: all
+
+
+def test_the_held_out_score_reads_a_seeded_sample_of_a_large_test_set(monkeypatch):
+    import models.risk as risk
+
+    history, _ = _thin_and_healthy()
+    _, full = train_risk(history, horizon_weeks=2, max_iter=10)
+    monkeypatch.setattr(risk, "MAX_TEST_ROWS", 300)
+    _, capped = train_risk(history, horizon_weeks=2, max_iter=10)
+    assert full["scored_test_rows"] == full["test_rows"] > 300
+    assert capped["scored_test_rows"] == 300 and capped["test_rows"] == full["test_rows"]
+    assert capped["model"] != full["model"]  # scored on fewer rows
+    _, again = train_risk(history, horizon_weeks=2, max_iter=10)
+    assert again["model"] == capped["model"]  # the same seeded sample each time
 
 
 def _risk_world(engine) -> dict:
