@@ -213,6 +213,12 @@ def _row_quantile_and_max(block: np.ndarray, q: float) -> tuple[np.ndarray, np.n
     return np.where(empty, np.nan, quantile), np.where(empty, np.nan, peak)
 
 
+# The global model learns from at most this many (item, period) cells, a uniform sample seeded
+# by ``random_state``: the default demo's three years of 1,000 products give 150,000, the large
+# demo's 10,000 products 1.5 million.
+MAX_TRAIN_ROWS = 200_000
+
+
 class GlobalDemandModel:
     """One gradient-boosting model of next-period demand for every item, with P50 and P90.
 
@@ -227,7 +233,7 @@ class GlobalDemandModel:
         learning_rate: float = 0.08,
         max_leaf_nodes: int = 31,
         min_history: int | None = None,
-        max_train_rows: int = 300_000,
+        max_train_rows: int = MAX_TRAIN_ROWS,
         random_state: int = 0,
         strategy: str = "recursive",
         max_horizon: int | None = None,
@@ -276,6 +282,7 @@ class GlobalDemandModel:
         keep = self.uses_model_[rows]
         rows, cols = rows[keep], cols[keep]
         rng = np.random.default_rng(self.random_state)
+        self.n_rows_available_ = int(rows.size)
         if rows.size > self.max_train_rows:  # a uniform sample keeps fitting time bounded
             pick = np.sort(rng.choice(rows.size, self.max_train_rows, replace=False))
             rows, cols = rows[pick], cols[pick]

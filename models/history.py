@@ -17,6 +17,7 @@ from data.schema import (
     Carrier,
     Customer,
     DemandDaily,
+    DemandWeekly,
     Order,
     Product,
     PurchaseOrder,
@@ -26,6 +27,20 @@ from data.schema import (
     ShipmentLine,
     Supplier,
 )
+
+
+def plain_rows(result) -> list[tuple]:
+    """Result rows as the driver's own tuples, to build a frame from.
+
+    SQLAlchemy's rows cost a Python object each, and pandas probes every one for named-tuple
+    attributes (each probe a failed key lookup): on the large demo's millions of rows that was
+    most of the read. The driver's tuples skip SQLAlchemy's processing of the values, so dates
+    and times come as the driver gives them (text on SQLite): parse them with pandas
+    (``format="ISO8601"``).
+    """
+    rows = result.cursor.fetchall() if result.cursor is not None else []
+    result.close()
+    return rows
 
 
 def _period(engine: Engine, freq: str):
@@ -69,6 +84,10 @@ def demand_history(
         if last_day is not None:
             last_day = pd.Timestamp(last_day).date()
             until = last_complete_day(last_day, freq)
+    if freq == "W" and (since is None or since.weekday() == 0):
+        weekly = _weekly_demand(engine, since, until)
+        if weekly is not None:
+            return weekly
     # The period is computed in a subquery and grouped by name: grouping by the expression
     # itself would repeat its bound parameters, which PostgreSQL does not see as the same.
     per_day = select(
@@ -87,10 +106,44 @@ def demand_history(
         .order_by(rows_in.c.product_id, rows_in.c.period)
     )
     with read_connection(engine) as conn:
-        rows = conn.execute(query).all()
+        rows = plain_rows(conn.execute(query))
         categories = dict(conn.execute(select(Product.id, Product.category)).all())
     frame = pd.DataFrame(rows, columns=["item", "date", "qty"])
-    frame["date"] = pd.to_datetime(frame["date"])
+    frame["date"] = pd.to_datetime(frame["date"], format="ISO8601")
+    frame["qty"] = frame["qty"].astype(float)
+    return frame, pd.Series(categories, name="category")
+
+
+def _weekly_demand(
+    engine: Engine, since: dt.date | None, until: dt.date | None
+) -> tuple[pd.DataFrame, pd.Series] | None:
+    """Weekly demand read from the ``demand_weekly`` summary, or None where it cannot stand in.
+
+    The summary holds ``demand_daily`` per Monday-to-Sunday week and product, a seventh of the
+    rows or fewer. It is used only when its total over the weeks asked for equals the daily
+    rows' total over the same days (a database whose summary was never built, or is behind,
+    is read from the daily rows as before). ``since`` must be a Monday and ``until`` a Sunday.
+    """
+    daily_total = select(func.coalesce(func.sum(DemandDaily.qty_ordered), 0))
+    weekly_total = select(func.coalesce(func.sum(DemandWeekly.qty_ordered), 0))
+    weekly = select(DemandWeekly.product_id, DemandWeekly.week, DemandWeekly.qty_ordered)
+    if since is not None:
+        daily_total = daily_total.where(DemandDaily.day >= since)
+        weekly_total = weekly_total.where(DemandWeekly.week >= since)
+        weekly = weekly.where(DemandWeekly.week >= since)
+    if until is not None:
+        last_week = until - dt.timedelta(days=6)
+        daily_total = daily_total.where(DemandDaily.day <= until)
+        weekly_total = weekly_total.where(DemandWeekly.week <= last_week)
+        weekly = weekly.where(DemandWeekly.week <= last_week)
+    with read_connection(engine) as conn:
+        total = conn.execute(daily_total).scalar_one()
+        if total == 0 or conn.execute(weekly_total).scalar_one() != total:
+            return None
+        rows = plain_rows(conn.execute(weekly.order_by(DemandWeekly.product_id, DemandWeekly.week)))
+        categories = dict(conn.execute(select(Product.id, Product.category)).all())
+    frame = pd.DataFrame(rows, columns=["item", "date", "qty"])
+    frame["date"] = pd.to_datetime(frame["date"], format="ISO8601")
     frame["qty"] = frame["qty"].astype(float)
     return frame, pd.Series(categories, name="category")
 
@@ -133,9 +186,11 @@ def lead_time_history(engine: Engine) -> pd.DataFrame:
         )
     )
     with read_connection(engine) as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+        frame = pd.DataFrame(
+            plain_rows(conn.execute(query)), columns=list(query.selected_columns.keys())
+        )
     for col in ("sent_at", "received_at", "expected_date"):
-        frame[col] = pd.to_datetime(frame[col])
+        frame[col] = pd.to_datetime(frame[col], format="ISO8601")
     frame["days"] = (frame["received_at"] - frame["sent_at"]).dt.total_seconds() / 86400
     # How late against the date the supplier gave when the PO was sent (negative = early).
     frame["delay_days"] = (
@@ -181,9 +236,11 @@ def transit_history(engine: Engine) -> pd.DataFrame:
         )
     )
     with read_connection(engine) as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+        frame = pd.DataFrame(
+            plain_rows(conn.execute(query)), columns=list(query.selected_columns.keys())
+        )
     for col in ("shipped_at", "delivered_at", "promised_date"):
-        frame[col] = pd.to_datetime(frame[col])
+        frame[col] = pd.to_datetime(frame[col], format="ISO8601")
     frame["region"] = frame["region"].fillna("(unknown)")
     frame["qty"] = frame["qty"].astype(float)
     frame["quoted_days"] = (

@@ -416,14 +416,7 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
 
     def predict_distribution(self, X) -> pd.DataFrame:
         """P50, calibrated P90, the group's mean, its own n and the group level, per row."""
-        check_is_fitted(self, "parts_")
-        frame = self._frame(X)
-        out = self._predict_parts(self.parts_, frame)
-        if self.late_parts_ is not None:
-            late = self._predict_parts(self.late_parts_, frame)["p90"].to_numpy()
-            out["p90"] = np.maximum(late + self.p90_shift_, out["p50"])
-        out["p50"] = out["p50"].clip(lower=0)
-        return out.reset_index(drop=True)
+        return self.predict_calibrated_and_raw(X)[0]
 
     def predict_raw(self, X) -> pd.DataFrame:
         """P50 and P90 without conformal calibration.
@@ -431,13 +424,21 @@ class ConditionalDurations(RegressorMixin, BaseEstimator):
         The P50 is the refit's; the P90 is the boosted one before its shift (from the model
         fitted before the holdout when there was one, else from the refit).
         """
+        return self.predict_calibrated_and_raw(X)[1]
+
+    def predict_calibrated_and_raw(self, X) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """:meth:`predict_distribution` and :meth:`predict_raw` of the same rows, each model
+        predicting once."""
         check_is_fitted(self, "parts_")
         frame = self._frame(X)
         out = self._predict_parts(self.parts_, frame)
+        raw = out.copy()
         if self.late_parts_ is not None:
             late = self._predict_parts(self.late_parts_, frame)["p90"].to_numpy()
-            out["p90"] = np.maximum(late, out["p50"])
-        return out.reset_index(drop=True)
+            out["p90"] = np.maximum(late + self.p90_shift_, out["p50"])
+            raw["p90"] = np.maximum(late, raw["p50"])
+        out["p50"] = out["p50"].clip(lower=0)
+        return out.reset_index(drop=True), raw.reset_index(drop=True)
 
     def predict(self, X) -> np.ndarray:
         """The P50 of each row."""

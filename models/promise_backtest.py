@@ -29,13 +29,14 @@ from data.schema import (
     Supplier,
 )
 from data.settings import all_settings
-from models.history import lead_time_history, transit_history
+from models.history import lead_time_history, plain_rows, transit_history
 from models.leadtime import DurationDistribution
 from models.promise import (
     PromiseModels,
     SupplierRecord,
     Transit,
     _estimate,
+    _tables_of,
     make_timeline,
     transit_from_models,
 )
@@ -71,7 +72,9 @@ def fit_promise_models(engine: Engine, before: dt.datetime | None = None) -> Pro
 
 
 def _frame(conn, query) -> pd.DataFrame:
-    return pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    return pd.DataFrame(
+        plain_rows(conn.execute(query)), columns=list(query.selected_columns.keys())
+    )
 
 
 def _load(engine: Engine, since: dt.datetime) -> tuple[pd.DataFrame, ...]:
@@ -145,9 +148,26 @@ def _load(engine: Engine, since: dt.datetime) -> tuple[pd.DataFrame, ...]:
     for frame in frames[:3]:
         for col in frame.columns:
             if col.endswith("_at") or col in ("open_from",):
-                frame[col] = pd.to_datetime(frame[col])
-    frames[2]["expected"] = pd.to_datetime(frames[2]["expected"])
+                frame[col] = pd.to_datetime(frame[col], format="ISO8601")
+    frames[2]["expected"] = pd.to_datetime(frames[2]["expected"], format="ISO8601")
     return (*frames, pick_days)
+
+
+class _ByProduct:
+    """A frame's columns as arrays sorted by product (rows of a product kept in their order),
+    so one product's rows are a slice found by binary search."""
+
+    def __init__(self, frame: pd.DataFrame, times: list[str], numbers: list[str], other=()):
+        order = np.argsort(frame["product_id"].to_numpy(), kind="stable")
+        self.products = frame["product_id"].to_numpy()[order]
+        self.columns = {col: frame[col].to_numpy(dtype="datetime64[ns]")[order] for col in times}
+        self.columns.update({col: frame[col].to_numpy(dtype=float)[order] for col in numbers})
+        self.columns.update({col: frame[col].to_numpy()[order] for col in other})
+
+    def rows(self, product_id) -> dict[str, np.ndarray]:
+        lo = int(np.searchsorted(self.products, product_id, side="left"))
+        hi = int(np.searchsorted(self.products, product_id, side="right"))
+        return {col: values[lo:hi] for col, values in self.columns.items()}
 
 
 def delivery_backtest(engine: Engine, test_days: int = DEFAULT_TEST_DAYS) -> dict:
@@ -158,44 +178,57 @@ def delivery_backtest(engine: Engine, test_days: int = DEFAULT_TEST_DAYS) -> dic
         return {"tested": 0, "note": "no backorders"}
     end = pd.Timestamp(end)
     since = (end - pd.Timedelta(days=test_days)).to_pydatetime()
-    models = fit_promise_models(engine, before=since)
+    # The models as plain tables: the same figures as the fitted models' own lookups, without
+    # building a frame per backorder.
+    models = _tables_of(fit_promise_models(engine, before=since))
     tested, queue, lines, suppliers, pick_days = _load(engine, since)
-    suppliers = suppliers.set_index("product_id")
-    queue_by_product = dict(tuple(queue.groupby("product_id")))
-    lines_by_product = dict(tuple(lines.groupby("product_id")))
+    queue = _ByProduct(queue, ["created_at", "closed_at"], ["units"])
+    lines = _ByProduct(
+        lines,
+        ["open_from", "received_at", "sent_at", "expected"],
+        ["po_id", "qty_ordered"],
+        ["number"],
+    )
+    records = {
+        int(product): SupplierRecord(int(supplier_id), name, category, int(lead_days))
+        for product, category, supplier_id, name, lead_days in suppliers[
+            ["product_id", "category", "supplier_id", "name", "lead_time_days"]
+        ].itertuples(index=False)
+    }
     transits: dict[str, Transit] = {}
     rows = []
     for bo in tested.sort_values("created_at").itertuples(index=False):
         t0 = bo.created_at
+        now = np.datetime64(t0, "ns")
         today = t0.date()
-        waiting = queue_by_product.get(bo.product_id)
-        ahead = waiting[
-            (waiting["created_at"] < t0)
-            & (waiting["closed_at"].isna() | (waiting["closed_at"] > t0))
-        ]
-        po = lines_by_product.get(bo.product_id)
-        open_lines = []
-        if po is not None:
-            is_open = (po["open_from"] <= t0) & (
-                po["received_at"].isna() | (po["received_at"] > t0)
-            )
-            for line in po[is_open].itertuples(index=False):
-                # A PO approved but not yet sent that day had no date from the supplier yet.
-                sent = pd.notna(line.sent_at) and line.sent_at <= t0
-                expected = line.expected.date() if sent and pd.notna(line.expected) else None
-                open_lines.append((int(line.po_id), line.number, expected, int(line.qty_ordered)))
-        sup = suppliers.loc[bo.product_id]
-        record = SupplierRecord(
-            int(sup["supplier_id"]), sup["name"], sup["category"], int(sup["lead_time_days"])
+        waiting = queue.rows(bo.product_id)
+        ahead = (waiting["created_at"] < now) & (
+            np.isnat(waiting["closed_at"]) | (waiting["closed_at"] > now)
         )
-        timeline = make_timeline(bo.product_id, 0, open_lines, record, today, models)
+        ahead_units, ahead_count = int(waiting["units"][ahead].sum()), int(ahead.sum())
+        po = lines.rows(bo.product_id)
+        is_open = (po["open_from"] <= now) & (
+            np.isnat(po["received_at"]) | (po["received_at"] > now)
+        )
+        open_lines = []
+        for k in np.flatnonzero(is_open):
+            # A PO approved but not yet sent that day had no date from the supplier yet.
+            sent = not np.isnat(po["sent_at"][k]) and po["sent_at"][k] <= now
+            expected = po["expected"][k]
+            expected = pd.Timestamp(expected).date() if sent and not np.isnat(expected) else None
+            open_lines.append(
+                (int(po["po_id"][k]), po["number"][k], expected, int(po["qty_ordered"][k]))
+            )
+        timeline = make_timeline(
+            bo.product_id, 0, open_lines, records[int(bo.product_id)], today, models
+        )
         if bo.region not in transits:
             transits[bo.region] = transit_from_models(bo.region, models) or FALLBACK_TRANSIT
         est = _estimate(
             timeline,
-            int(ahead["units"].sum()),
+            ahead_units,
             int(bo.qty),
-            len(ahead) + 1,
+            ahead_count + 1,
             today,
             pick_days,
             transits[bo.region],

@@ -51,6 +51,9 @@ MIN_DURATIONS_FOR_BACKTEST = 30
 # quarter of start dates, predicted by models fitted on the durations that had ended before it
 # (python -m models.backtest durations runs more folds on any table).
 BACKTEST_FOLDS = 1
+# Demand panels of this many item-periods or more are backtested from one origin: the large
+# demo's 10,000 products over three years of weeks (1.56 million); the default demo has 155,000.
+LARGE_PANEL_CELLS = 1_000_000
 BACKTEST_HOLDOUT = 0.25
 SENTIMENT_BATCH = 2000
 SENTIMENT_REVIEWS_ENV = "LARDER_SENTIMENT_REVIEWS"
@@ -125,6 +128,16 @@ def train_demand(
         raise InputError("no demand history (DemandDaily is empty)")
     panel = to_panel(history, freq)
     params = {"freq": freq, "horizon": horizon, "quantiles": [0.5, 0.9], "origins": origins}
+    if origins > 1 and panel.values.size >= LARGE_PANEL_CELLS:
+        # Each origin fits the global model once more; a panel this large is scored on the
+        # latest origin alone (its thousands of series still give a steady average).
+        params.update(
+            origins=1,
+            origins_asked=origins,
+            origins_why=f"{panel.values.size:,} item-periods: one origin from "
+            f"{LARGE_PANEL_CELLS:,} on",
+        )
+        origins = 1
     try:
         metrics = backtest_demand(
             panel, horizon, origins, categories=categories, model_params=model_params
@@ -140,6 +153,13 @@ def train_demand(
     model = DemandForecaster(horizon=horizon, model_params=params_, **choice).fit(panel, categories)
     forecast = model.forecast(horizon)
     metrics["series"] = len(panel.items)
+    if model.model_ is not None:
+        # The global model's training cells: a seeded uniform sample when the panel is large.
+        metrics["global_model_rows"] = {
+            "fitted": model.model_.n_train_rows_,
+            "available": model.model_.n_rows_available_,
+            "sample_seed": model.model_.random_state,
+        }
     metrics["items_on_fallback"] = int((~model.uses_model_).sum())
     # Which method serves how many products (each product's own is on its forecast rows).
     metrics["methods_in_use"] = model.method_counts()
@@ -467,7 +487,8 @@ def train_backorder_risk(engine: Engine, model_params: dict | None = None) -> Ou
     with read_connection(engine) as conn:
         weeks = int(all_settings(conn)["risk_horizon_weeks"])
     try:
-        history = read_risk_history(engine)
+        # Summed per week in the database, in weeks that start on the snapshot days.
+        history = read_risk_history(engine, horizon_weeks=weeks)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     max_iter = int((model_params or {}).get("max_iter", 200))

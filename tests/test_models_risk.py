@@ -230,7 +230,8 @@ def test_the_text_report_and_a_bad_label_column(tmp_path):
     assert "--reorder-col" in half.stderr
 
 
-def test_train_risk_tests_on_later_snapshots_with_a_gap():
+def _thin_and_healthy() -> tuple[RiskHistory, int]:
+    """60 products over 400 days: the first half runs thin and goes short now and then."""
     rng = np.random.default_rng(3)
     n, days = 60, 400
     zeros = np.zeros((n, days))
@@ -256,6 +257,11 @@ def test_train_risk_tests_on_later_snapshots_with_a_gap():
         bo_closed=zeros.copy(),
         receipts=pd.DataFrame(columns=["supplier_id", "day", "days", "late"]),
     )
+    return history, n
+
+
+def test_train_risk_tests_on_later_snapshots_with_a_gap():
+    history, n = _thin_and_healthy()
     model, metrics = train_risk(history, horizon_weeks=2, max_iter=20)
     # Two weeks of snapshot dates between the training and the test set are left out.
     assert metrics["train_rows"] + metrics["test_rows"] == metrics["snapshots"] - 2 * n
@@ -265,6 +271,21 @@ def test_train_risk_tests_on_later_snapshots_with_a_gap():
     assert metrics["rule"]["roc_auc"] == pytest.approx(0.5)  # no product is below 5
     assert model.horizon_weeks == 2
     assert set(model.features) <= set(model.reference.index)
+    assert metrics["scored_test_rows"] == metrics["test_rows"]  # fewer than the cap: all
+
+
+def test_the_held_out_score_reads_a_seeded_sample_of_a_large_test_set(monkeypatch):
+    import models.risk as risk
+
+    history, _ = _thin_and_healthy()
+    _, full = train_risk(history, horizon_weeks=2, max_iter=10)
+    monkeypatch.setattr(risk, "MAX_TEST_ROWS", 300)
+    _, capped = train_risk(history, horizon_weeks=2, max_iter=10)
+    assert full["scored_test_rows"] == full["test_rows"] > 300
+    assert capped["scored_test_rows"] == 300 and capped["test_rows"] == full["test_rows"]
+    assert capped["model"] != full["model"]  # scored on fewer rows
+    _, again = train_risk(history, horizon_weeks=2, max_iter=10)
+    assert again["model"] == capped["model"]  # the same seeded sample each time
 
 
 def _risk_world(engine) -> dict:
@@ -410,3 +431,48 @@ def test_the_risk_history_is_summed_per_product_and_day_in_the_database(engine):
     assert row.supplier_id == ids["supplier"] and row.day == 9 and row.late == 1.0
     assert row.days == pytest.approx(8 + 2.75 / 24)
     assert history.quoted[ids["supplier"]] == 6.0
+
+
+def test_the_risk_history_summed_per_week_puts_each_week_on_its_first_day(engine):
+    from models.risk import read_risk_history
+
+    ids = _risk_world(engine)
+    daily = read_risk_history(engine)
+    weekly = read_risk_history(engine, horizon_weeks=4)
+    # Ten days: the first snapshot would fall on day 28, so weeks start on days 0 and 7.
+    assert (weekly.start, weekly.days, weekly.block_days, weekly.block_first) == (
+        dt.date(2025, 3, 3),
+        10,
+        7,
+        0,
+    )
+    a, b = 0, 1
+    assert weekly.demand[a, 0] == 13 and weekly.demand[b].sum() == 0  # days 1 and 5
+    assert weekly.bo_created[a, 0] == 6 and weekly.bo_count[a, 0] == 2  # day 3
+    assert weekly.bo_created[b, 0] == 5  # day 6
+    assert weekly.bo_closed[a, 7] == 4  # day 8
+    assert weekly.sent[a, 0] == 12 and weekly.received[a, 7] == 8  # days 1 and 9
+    assert weekly.on_hand[b, 7] == 7  # day 9
+    for name in ("on_hand", "reserved", "demand", "sent", "received", "bo_created", "bo_closed"):
+        by_day, by_week = getattr(daily, name), getattr(weekly, name)
+        assert by_week[:, 0].tolist() == by_day[:, :7].sum(axis=1).tolist()
+        assert by_week[:, 7].tolist() == by_day[:, 7:].sum(axis=1).tolist()
+        assert not by_week[:, 1:7].any() and not by_week[:, 8:].any()
+    assert weekly.receipts.equals(daily.receipts)
+    assert ids["a"] == weekly.products["product_id"].iloc[0]
+
+
+def test_weekly_sums_give_the_same_snapshots_as_daily_ones(sqlite_engine):
+    from data.demo import generate
+    from models.risk import read_risk_history
+
+    generate(sqlite_engine, scale="tiny", seed=7, today=dt.date(2026, 11, 24))
+    daily = read_risk_history(sqlite_engine)
+    weekly = read_risk_history(sqlite_engine, horizon_weeks=3)
+    assert weekly.block_days == 7 and daily.block_days == 1
+    expected = build_snapshots(daily, horizon_weeks=3)
+    assert len(expected) >= 800 and expected["label"].sum() > 0
+    pd.testing.assert_frame_equal(build_snapshots(weekly, horizon_weeks=3), expected)
+    # Another horizon moves the snapshot days off the weeks' first days: refused, not wrong.
+    with pytest.raises(ValueError, match="blocks of 7 days"):
+        build_snapshots(weekly, horizon_weeks=3, warm_up_days=30)

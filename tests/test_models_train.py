@@ -353,3 +353,24 @@ def test_a_history_without_backorders_gives_every_product_no_risk(trained):
     scored = score(risk.model, state)
     assert scored["risk"].tolist() == [0.0]
     assert scored["rule"].tolist() == [1]
+
+
+def test_a_large_demand_panel_is_backtested_from_one_origin(sqlite_engine, monkeypatch):
+    from models import train
+
+    _build(sqlite_engine)
+    asked = train.train_demand(sqlite_engine, "W", 4, 2, FAST_MODEL)
+    assert asked.params["origins"] == 2 and "origins_asked" not in asked.params
+    assert len(asked.metrics["origins"]) == 2
+    # The four products' weeks count as a large panel once the bar is below them.
+    cells = len(asked.model.panel_.items) * len(asked.model.panel_.periods)
+    monkeypatch.setattr(train, "LARGE_PANEL_CELLS", cells)
+    large = train.train_demand(sqlite_engine, "W", 4, 2, FAST_MODEL)
+    assert large.params["origins"] == 1 and large.params["origins_asked"] == 2
+    assert str(cells) in large.params["origins_why"].replace(",", "")
+    # The one origin is the later of the two.
+    assert large.metrics["origins"] == asked.metrics["origins"][-1:]
+    assert (
+        large.metrics["global_model_rows"]["fitted"]
+        <= large.metrics["global_model_rows"]["available"]
+    )
