@@ -66,8 +66,10 @@ Subjects (the tables each covers)
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
+from functools import lru_cache
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, Select, event, func, select
 
 SUBJECTS: tuple[str, ...] = (
     "stock",
@@ -153,6 +155,24 @@ def check_subjects(subjects) -> tuple[str, ...]:
     if unknown:
         raise ValueError(f"Unknown subjects {unknown}; known: {', '.join(SUBJECTS)}")
     return tuple(sorted(set(subjects)))
+
+
+def subject_versions(conn: Connection, subjects: Iterable[str] = SUBJECTS) -> dict[str, int]:
+    """The version of each of ``subjects`` (every subject by default), in one statement.
+
+    A version rises each time a transaction that wrote one of the subject's tables commits.
+    """
+    names = check_subjects(subjects)
+    row = conn.execute(_versions_select(names)).one()
+    return {s: int(v) for s, v in zip(names, row, strict=True)}
+
+
+@lru_cache(maxsize=256)
+def _versions_select(names: tuple[str, ...]) -> Select:
+    # One statement object per subject list, so SQLAlchemy compiles it once.
+    from data.schema import change_counters  # late import, as in _count_on_commit
+
+    return select(*(func.coalesce(func.sum(change_counters.c[s]), 0).label(s) for s in names))
 
 
 def _forget(conn: Connection) -> None:

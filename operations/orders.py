@@ -37,7 +37,6 @@ from data.schema import (
     Stock,
     utcnow,
 )
-from data.settings import all_settings
 from models.promise import Estimate, PromiseInputs, read_promise_inputs
 from operations import audit, notification_rules
 from operations.allocation import fill_backorders
@@ -47,6 +46,7 @@ from operations.limits import check_sizes
 from operations.numbering import document_number, provisional_number
 from operations.outbox import active_webhooks, remember_webhooks
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
+from operations.reference import Reference, reference
 from operations.rollup import LineContext, RollupChange, add_weekly_demand, week_of
 from operations.root_cause import ShortageFacts, decide_cause, shortage_facts
 from operations.stock import (
@@ -250,7 +250,7 @@ def _waiting(lines: list[tuple[int, int, int]]) -> list[tuple[int, int, int, tup
 
 
 def _prepare(
-    session: Session,
+    ref: Reference,
     *,
     wanted: list[Wanted],
     customer: Customer,
@@ -266,13 +266,11 @@ def _prepare(
     are taken, so the locked part recomputes what changed (see :func:`place_order`). Without
     ``notices`` the notices' audience and webhooks are not read.
     """
+    session = ref.session
     choice = backorder_choice or customer.backorder_preference
     skus = [sku for sku, *_ in wanted]
     replaced = [instead for _, _, instead, _ in wanted if instead]
-    products = {
-        product.sku: product
-        for product in session.scalars(select(Product).where(Product.sku.in_(skus + replaced)))
-    }
+    products = ref.products(skus + replaced)
     unknown = [sku for sku in skus + replaced if sku not in products]
     if unknown:
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
@@ -282,14 +280,14 @@ def _prepare(
     inactive = [sku for sku in skus if not products[sku].active]
     if inactive:
         raise InvalidState(f"No longer sold: {', '.join(inactive)}. Choose a substitute instead.")
-    settings = all_settings(session.connection())
+    settings = ref.settings()
     check_sizes(
         session,
         ((products[sku], qty, f"The quantity of {sku}") for sku, qty, *_ in wanted),
         confirmed=confirm_large,
         settings=settings,
     )
-    warehouse_id = resolve_warehouse(session, warehouse_id)
+    warehouse_id = ref.warehouse(warehouse_id)
     here: dict[int, int] = {}
     elsewhere: dict[int, int] = {}
     for pid, wid, on_hand, reserved in session.execute(
@@ -317,17 +315,12 @@ def _prepare(
     if notices and (short_ids or low_stock):
         webhooks = active_webhooks(session)  # for the notices (backorder, low stock)
     if short_ids:
-        facts = shortage_facts(session, short_ids, today)
+        facts = shortage_facts(session, short_ids, today, ref.product_facts(short_ids, today))
         if notices:
-            audience = notification_rules.customer_audience(session, customer.id)
+            audience = ref.audience(customer.id)
         if choice != "cancel_short":
-            promises = read_promise_inputs(
-                session,
-                short_ids,
-                customer.region,
-                today,
-                pick_days=int(settings["pick_days"]),
-                free={},
+            promises = ref.promise_inputs(
+                short_ids, customer.region, today, pick_days=int(settings["pick_days"])
             )
             lines = [
                 (line_no, products[sku].id, short)
@@ -413,11 +406,12 @@ def place_order(
     wanted: list[Wanted] = [(sku, qty, instead_of, None) for sku, qty, instead_of in checked]
 
     with read_connection(engine) as conn, Session(bind=conn) as reading:
-        customer = reading.get(Customer, customer_id)
+        ref = reference(reading)
+        customer = ref.customer(customer_id)
         if customer is None:
             raise NotFound(f"Customer {customer_id} does not exist: pick a customer from the list.")
         ready = _prepare(
-            reading,
+            ref,
             wanted=wanted,
             customer=customer,
             backorder_choice=backorder_choice,
@@ -475,7 +469,7 @@ def place_in_session(
     raises no notices (``raise_notices``), its customers having heard from the old system.
     """
     ready = _prepare(
-        session,
+        reference(session, keep=False),
         wanted=wanted,
         customer=customer,
         backorder_choice=backorder_choice,

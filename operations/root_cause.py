@@ -91,10 +91,20 @@ def decide_cause(facts: ShortageFacts, qty: int, on_hand: int) -> str:
     return "unknown"
 
 
-def shortage_facts(
+@dataclass(frozen=True)
+class ProductFacts:
+    """The facts of a product that placing orders does not change (catalogue, POs, forecasts)."""
+
+    reorder_point: int
+    lead_days: int  # the supplier's quoted lead time, at least 1
+    late_supplier: bool  # an open PO line for it was due before the day asked about
+    forecast: tuple[float, float] | None
+
+
+def product_facts(
     session: Session, product_ids: list[int], today: dt.date
-) -> dict[int, ShortageFacts]:
-    """The facts of several products in four queries (for an order with several short lines)."""
+) -> dict[int, ProductFacts]:
+    """:class:`ProductFacts` of several products as of ``today``, in at most four queries."""
     ids = sorted(set(product_ids))
     if not ids:
         return {}
@@ -116,7 +126,26 @@ def shortage_facts(
             .distinct()
         )
     )
-    longest = max([USUAL_SIZE_DAYS] + [max(int(lead), 1) for _, _, lead in products])
+    forecasts = _daily_forecasts(session, ids)
+    return {
+        pid: ProductFacts(reorder_point, max(int(lead), 1), pid in late, forecasts.get(pid))
+        for pid, reorder_point, lead in products
+    }
+
+
+def shortage_facts(
+    session: Session,
+    product_ids: list[int],
+    today: dt.date,
+    known: dict[int, ProductFacts] | None = None,
+) -> dict[int, ShortageFacts]:
+    """The facts of several products: their :func:`product_facts` (``known`` when the caller
+    has them, for every product asked) and one query of their recent demand."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    products = known if known is not None else product_facts(session, ids, today)
+    longest = max([USUAL_SIZE_DAYS] + [products[pid].lead_days for pid in ids if pid in products])
     days: dict[int, list[tuple[dt.date, int, int]]] = {}
     for pid, day, lines, units in session.execute(
         select(
@@ -134,21 +163,22 @@ def shortage_facts(
         .group_by(DemandDaily.product_id, DemandDaily.day)
     ):
         days.setdefault(pid, []).append((day, int(lines or 0), int(units or 0)))
-    forecasts = _daily_forecasts(session, ids)
     usual_since = today - dt.timedelta(days=USUAL_SIZE_DAYS)
     facts = {}
-    for pid, reorder_point, lead in products:
-        lead_days = max(int(lead), 1)
-        recent_since = today - dt.timedelta(days=lead_days - 1)
+    for pid in ids:
+        product = products.get(pid)
+        if product is None:  # a product without a supplier row
+            continue
+        recent_since = today - dt.timedelta(days=product.lead_days - 1)
         history = days.get(pid, [])
         facts[pid] = ShortageFacts(
-            late_supplier=pid in late,
+            late_supplier=product.late_supplier,
             usual_lines=sum(n for day, n, _ in history if usual_since <= day < today),
             usual_units=sum(u for day, _, u in history if usual_since <= day < today),
-            forecast=forecasts.get(pid),
-            lead_days=lead_days,
+            forecast=product.forecast,
+            lead_days=product.lead_days,
             recent_units=sum(u for day, _, u in history if day >= recent_since),
-            reorder_point=reorder_point,
+            reorder_point=product.reorder_point,
         )
     return facts
 

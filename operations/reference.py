@@ -1,0 +1,210 @@
+"""What placing an order reads that orders never change, kept between orders.
+
+Every order reads its customer, its products, the settings and the warehouse; a line that goes
+short also reads its product's supplier and open purchase orders, the demand forecasts and the
+promise models. None of these tables is written by placing an order, so they are kept in memory
+per database, keyed by the versions of their subjects (``data/changes.py``): one statement reads
+the versions, and a committed write to any of them (a price edit, a customer's new address, a
+purchase order sent or received, a setting, a retrained model) starts a fresh memo.
+
+The versions are read in the order's own read transaction before anything kept under them, so
+kept data is never older than its key (the argument of ``data/changes.py``). What orders do
+change (stock, demand, open backorders) is always read afresh.
+
+Kept ORM objects (customers, products) are detached and shared between threads: callers only
+read their columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import weakref
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from data.changes import subject_versions
+from data.schema import Customer, Product
+from data.settings import all_settings
+from models.promise import (
+    PromiseInputs,
+    PromiseModels,
+    Transit,
+    load_promise_models,
+    prime_lead_times,
+    read_promise_inputs,
+    read_supply,
+    supplier_groups,
+    transit_for,
+)
+from operations import notification_rules
+from operations.root_cause import ProductFacts, product_facts
+from operations.stock import resolve_warehouse
+
+# The subjects of every table read into the memo (products and suppliers are "catalogue",
+# purchase orders "purchasing", forecasts and model runs "models", a rep's users "users").
+SUBJECTS = ("catalogue", "customers", "models", "purchasing", "settings", "users")
+KEPT_PRODUCTS = 50_000  # products kept per memo before it starts again (bounds memory)
+
+
+@dataclass
+class _Memo:
+    versions: tuple[int, ...]
+    settings: dict | None = None
+    warehouses: dict[int | None, int] = field(default_factory=dict)
+    customers: dict[int, Customer] = field(default_factory=dict)
+    audiences: dict[int, tuple | None] = field(default_factory=dict)
+    products: dict[str, Product] = field(default_factory=dict)
+    facts: dict[tuple[int, dt.date], ProductFacts] = field(default_factory=dict)
+    # suppliers, open PO lines, and the products whose supply is known (see read_supply)
+    supply: tuple[dict, dict, set[int]] = field(default_factory=lambda: ({}, {}, set()))
+    models: PromiseModels | None = None
+    transits: dict[tuple[str | None, dt.date], Transit] = field(default_factory=dict)
+    primed: set[dt.date] = field(default_factory=set)  # days the lead times were predicted for
+
+
+# One memo per engine (a test's fresh database has an engine of its own even at the same URL).
+_MEMOS: weakref.WeakKeyDictionary[Engine, _Memo] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+class Reference:
+    """The kept reads of one database for one transaction (see the module docstring).
+
+    Made by :func:`reference` at the start of a read transaction; each method answers from the
+    memo and reads (then keeps) only what it misses, in that transaction.
+    """
+
+    def __init__(self, session: Session, memo: _Memo, *, keep: bool):
+        self.session = session
+        self._memo = memo
+        self._keep = keep
+
+    def _detach(self, obj) -> None:
+        """A kept object leaves the reading session (it outlives it)."""
+        if self._keep:
+            self.session.expunge(obj)
+
+    def settings(self) -> dict:
+        memo = self._memo
+        if memo.settings is None:
+            memo.settings = all_settings(self.session.connection())
+        return memo.settings
+
+    def warehouse(self, warehouse_id: int | None) -> int:
+        """The warehouse asked for (checked), or the default one."""
+        found = self._memo.warehouses.get(warehouse_id)
+        if found is None:
+            found = resolve_warehouse(self.session, warehouse_id)
+            self._memo.warehouses[warehouse_id] = found
+        return found
+
+    def customer(self, customer_id: int) -> Customer | None:
+        memo = self._memo
+        customer = memo.customers.get(customer_id)
+        if customer is None:
+            customer = self.session.get(Customer, customer_id)
+            if customer is None:
+                return None
+            self._detach(customer)
+            memo.customers[customer_id] = customer
+        return customer
+
+    def audience(self, customer_id: int) -> tuple | None:
+        """The customer's notice audience (``notification_rules.customer_audience``)."""
+        memo = self._memo
+        if customer_id not in memo.audiences:
+            memo.audiences[customer_id] = notification_rules.customer_audience(
+                self.session, customer_id
+            )
+        return memo.audiences[customer_id]
+
+    def products(self, skus: list[str]) -> dict[str, Product]:
+        """The products of ``skus`` by SKU (unknown SKUs are absent)."""
+        kept = self._memo.products
+        found = {sku: product for sku in skus if (product := kept.get(sku)) is not None}
+        missing = sorted(set(skus) - set(found))
+        if missing:
+            for product in self.session.scalars(select(Product).where(Product.sku.in_(missing))):
+                self._detach(product)
+                found[product.sku] = product
+            if len(kept) + len(missing) > KEPT_PRODUCTS:
+                kept.clear()
+            kept.update((sku, found[sku]) for sku in missing if sku in found)
+        return found
+
+    def product_facts(self, product_ids: list[int], today: dt.date) -> dict[int, ProductFacts]:
+        """``operations.root_cause.product_facts`` of the products as of ``today``."""
+        kept = self._memo.facts
+        found = {pid: facts for pid in product_ids if (facts := kept.get((pid, today)))}
+        missing = sorted(set(product_ids) - set(found))
+        if missing:
+            read = product_facts(self.session, missing, today)
+            if len(kept) + len(read) > KEPT_PRODUCTS:
+                kept.clear()
+            kept.update(((pid, today), facts) for pid, facts in read.items())
+            found.update(read)
+        return found
+
+    def promise_inputs(
+        self, product_ids: list[int], region: str | None, today: dt.date, *, pick_days: int
+    ) -> PromiseInputs:
+        """``models.promise.read_promise_inputs`` with the kept models, transit and supply.
+
+        The free stock is left out (the caller passes it to each estimate); the open
+        backorders ahead are read afresh.
+        """
+        memo = self._memo
+        if memo.models is None:
+            memo.models = load_promise_models(self.session)
+        transit = memo.transits.get((region, today))
+        if transit is None:
+            transit = transit_for(self.session, region, memo.models, today)
+            memo.transits[(region, today)] = transit
+        # One tuple, swapped whole when it is full: a thread never sees it half-emptied.
+        suppliers, open_lines, supplied = memo.supply
+        missing = sorted(set(product_ids) - supplied)
+        if missing:
+            if len(supplied) + len(missing) > KEPT_PRODUCTS:
+                suppliers, open_lines, supplied = {}, {}, set()
+                memo.supply = suppliers, open_lines, supplied
+            read = read_supply(self.session, missing)
+            suppliers.update(read[0])
+            open_lines.update(read[1])
+            supplied.update(missing)
+        if today not in memo.primed:
+            # One prediction for the lead times of every supplier and category, once a day.
+            prime_lead_times(memo.models, supplier_groups(self.session), today)
+            memo.primed.add(today)
+        return read_promise_inputs(
+            self.session,
+            product_ids,
+            region,
+            today,
+            pick_days=pick_days,
+            free={},
+            models=memo.models,
+            transit=transit,
+            supply=(suppliers, open_lines),
+        )
+
+
+def reference(session: Session, *, keep: bool = True) -> Reference:
+    """The kept reads of the session's database, valid for the versions read now.
+
+    ``keep=False`` reads everything in the session and keeps nothing: for a write transaction
+    that may itself change products or customers before it places orders (the import), whose
+    changes no version shows until it commits.
+    """
+    if not keep:
+        return Reference(session, _Memo(()), keep=False)
+    conn = session.connection()
+    versions = tuple(subject_versions(conn, SUBJECTS).values())
+    with _LOCK:
+        memo = _MEMOS.get(conn.engine)
+        if memo is None or memo.versions != versions:
+            memo = _Memo(versions)
+            _MEMOS[conn.engine] = memo
+    return Reference(session, memo, keep=True)
