@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from data.schema import (
@@ -630,27 +630,20 @@ class PromiseInputs:
 Supply = tuple[dict[int, SupplierRecord], dict[int, list[tuple[int, str, dt.date | None, int]]]]
 
 
-def read_supply(session: Session, product_ids: list[int]) -> Supply:
-    """The supplier and the open purchase order lines of each product, in two queries.
+def read_supply(session: Session, product_ids: list[int] | None) -> Supply:
+    """The supplier and the open purchase order lines of each product (None: every product),
+    in two queries.
 
     Placing orders changes neither, so a caller may keep them while the catalogue and the
     purchase orders stand still (see ``operations.reference``).
     """
-    ids = sorted(set(product_ids))
-    if not ids:
+    ids = None if product_ids is None else sorted(set(product_ids))
+    if ids == []:
         return {}, {}
-    suppliers = {
-        pid: SupplierRecord(sid, name, category, quoted)
-        for pid, category, sid, name, quoted in session.execute(
-            select(
-                Product.id, Product.category, Supplier.id, Supplier.name, Supplier.lead_time_days
-            )
-            .join(Supplier, Supplier.id == Product.supplier_id)
-            .where(Product.id.in_(ids))
-        )
-    }
-    open_lines: dict[int, list[tuple[int, str, dt.date | None, int]]] = {}
-    for pid, po_id, number, expected, outstanding in session.execute(
+    suppliers_query = select(
+        Product.id, Product.category, Supplier.id, Supplier.name, Supplier.lead_time_days
+    ).join(Supplier, Supplier.id == Product.supplier_id)
+    lines_query = (
         select(
             PurchaseOrderLine.product_id,
             PurchaseOrder.id,
@@ -660,23 +653,34 @@ def read_supply(session: Session, product_ids: list[int]) -> Supply:
         )
         .join(PurchaseOrderLine, PurchaseOrderLine.po_id == PurchaseOrder.id)
         .where(
-            PurchaseOrderLine.product_id.in_(ids),
             PurchaseOrder.status.in_(OPEN_PO_STATUSES),
             PurchaseOrderLine.qty_ordered > PurchaseOrderLine.qty_received,
         )
-    ):
+    )
+    if ids is not None:
+        suppliers_query = suppliers_query.where(Product.id.in_(ids))
+        lines_query = lines_query.where(PurchaseOrderLine.product_id.in_(ids))
+    suppliers = {
+        pid: SupplierRecord(sid, name, category, quoted)
+        for pid, category, sid, name, quoted in session.execute(suppliers_query)
+    }
+    open_lines: dict[int, list[tuple[int, str, dt.date | None, int]]] = {}
+    for pid, po_id, number, expected, outstanding in session.execute(lines_query):
         open_lines.setdefault(pid, []).append((po_id, number, expected, outstanding))
     return suppliers, open_lines
 
 
-def supplier_groups(session: Session) -> list[SupplierRecord]:
-    """Every (supplier, category) pair of the catalogue, as the supplier records of products."""
-    rows = session.execute(
-        select(Supplier.id, Supplier.name, Product.category, Supplier.lead_time_days)
-        .join(Supplier, Supplier.id == Product.supplier_id)
-        .distinct()
+# Units and count of the open backorders of some products (built once: read for every order
+# with a short line).
+_OPEN_QUEUES = (
+    select(
+        Backorder.product_id,
+        func.coalesce(func.sum(Backorder.qty_open), 0),
+        func.count(Backorder.id),
     )
-    return [SupplierRecord(sid, name, category, quoted) for sid, name, category, quoted in rows]
+    .where(Backorder.product_id.in_(bindparam("ids", expanding=True)), Backorder.status == "open")
+    .group_by(Backorder.product_id)
+)
 
 
 def read_promise_inputs(
@@ -717,15 +721,7 @@ def read_promise_inputs(
     suppliers, open_lines = supply if supply is not None else read_supply(session, ids)
     queue = {
         pid: (int(units), int(count))
-        for pid, units, count in session.execute(
-            select(
-                Backorder.product_id,
-                func.coalesce(func.sum(Backorder.qty_open), 0),
-                func.count(Backorder.id),
-            )
-            .where(Backorder.product_id.in_(ids), Backorder.status == "open")
-            .group_by(Backorder.product_id)
-        )
+        for pid, units, count in session.execute(_OPEN_QUEUES, {"ids": ids})
     }
     return PromiseInputs(
         today,

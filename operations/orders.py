@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -291,9 +291,7 @@ def _prepare(
     here: dict[int, int] = {}
     elsewhere: dict[int, int] = {}
     for pid, wid, on_hand, reserved in session.execute(
-        select(Stock.product_id, Stock.warehouse_id, Stock.on_hand, Stock.reserved).where(
-            Stock.product_id.in_([products[sku].id for sku in skus])
-        )
+        _READ_STOCK, {"ids": [products[sku].id for sku in skus]}
     ):
         into = here if wid == warehouse_id else elsewhere
         into[pid] = into.get(pid, 0) + on_hand - reserved
@@ -426,7 +424,10 @@ def place_order(
             notification_rules.remember_audience(session, ready.customer.id, ready.audience)
         if ready.webhooks is not None:
             remember_webhooks(session, ready.webhooks)
-        return _place_locked(
+        # A backorder notice mails, and the outbox checks the customer: give it the row read
+        # (held here, the session keeps only weak references).
+        customer = session.merge(ready.customer, load=False) if ready.audience else None
+        placed = _place_locked(
             session,
             ready,
             wanted=wanted,
@@ -439,6 +440,8 @@ def place_order(
             external_ref=None,
             raise_notices=True,
         )
+        del customer
+        return placed
 
 
 def place_in_session(
@@ -663,11 +666,14 @@ def _place_locked(
             "cancelled_at": now,
             "cancel_reason": "cancel_short: nothing was in stock",
         }
-    conn.execute(
-        update(Order.__table__)
-        .where(Order.__table__.c.id == order_id)
-        .values(number=order.number, **closing)
-    )
+    if closing:
+        conn.execute(
+            update(Order.__table__)
+            .where(Order.__table__.c.id == order_id)
+            .values(number=order.number, **closing)
+        )
+    else:
+        conn.execute(_NUMBER_ORDER, {"order_id": order_id, "number": order.number})
     audit.record(
         session,
         actor=actor,
@@ -762,7 +768,16 @@ class _NewBackorder:
         }
 
 
+# Built once: constructing statements per call costs more than running them on SQLite.
+_READ_STOCK = select(Stock.product_id, Stock.warehouse_id, Stock.on_hand, Stock.reserved).where(
+    Stock.product_id.in_(bindparam("ids", expanding=True))
+)
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
+_NUMBER_ORDER = (
+    update(Order.__table__)
+    .where(Order.__table__.c.id == bindparam("order_id"))
+    .values(number=bindparam("number"))
+)
 _INSERT_LINES = insert(OrderLine.__table__).returning(
     OrderLine.__table__.c.line_no, OrderLine.__table__.c.id
 )
@@ -815,6 +830,16 @@ def _raise_notices(
     session: Session, order: _NewOrder, plan: list, free_after: dict[int, int], placed, now
 ) -> None:
     """Low stock for products this order took down; backorder notice for the customer."""
+    falling = [
+        notification_rules.low_stock_key(product.id)
+        for product, _line, reserve, _short in plan
+        if reserve
+        and notification_rules.fell_low(
+            session, product, free_after[product.id] + reserve, free_after[product.id]
+        )
+    ]
+    if len(falling) > 1:  # one query for all of them instead of one each
+        notification_rules.read_told(session, "low_stock", falling, now)
     for product, _line, reserve, _short in plan:
         if reserve:
             after = free_after[product.id]

@@ -31,12 +31,12 @@ from data.settings import all_settings
 from models.promise import (
     PromiseInputs,
     PromiseModels,
+    Supply,
     Transit,
     load_promise_models,
     prime_lead_times,
     read_promise_inputs,
     read_supply,
-    supplier_groups,
     transit_for,
 )
 from operations import notification_rules
@@ -57,12 +57,12 @@ class _Memo:
     customers: dict[int, Customer] = field(default_factory=dict)
     audiences: dict[int, tuple | None] = field(default_factory=dict)
     products: dict[str, Product] = field(default_factory=dict)
-    facts: dict[tuple[int, dt.date], ProductFacts] = field(default_factory=dict)
-    # suppliers, open PO lines, and the products whose supply is known (see read_supply)
-    supply: tuple[dict, dict, set[int]] = field(default_factory=lambda: ({}, {}, set()))
+    facts: dict[dt.date, dict[int, ProductFacts]] = field(default_factory=dict)
+    supply: Supply | None = None  # of every product (models.promise.read_supply)
     models: PromiseModels | None = None
     transits: dict[tuple[str | None, dt.date], Transit] = field(default_factory=dict)
     primed: set[dt.date] = field(default_factory=set)  # days the lead times were predicted for
+    loading: threading.Lock = field(default_factory=threading.Lock)  # one reader fills the rest
 
 
 # One memo per engine (a test's fresh database has an engine of its own even at the same URL).
@@ -117,7 +117,7 @@ class Reference:
         memo = self._memo
         if customer_id not in memo.audiences:
             memo.audiences[customer_id] = notification_rules.customer_audience(
-                self.session, customer_id
+                self.session, customer_id, self.customer(customer_id)
             )
         return memo.audiences[customer_id]
 
@@ -136,48 +136,42 @@ class Reference:
         return found
 
     def product_facts(self, product_ids: list[int], today: dt.date) -> dict[int, ProductFacts]:
-        """``operations.root_cause.product_facts`` of the products as of ``today``."""
-        kept = self._memo.facts
-        found = {pid: facts for pid in product_ids if (facts := kept.get((pid, today)))}
-        missing = sorted(set(product_ids) - set(found))
-        if missing:
-            read = product_facts(self.session, missing, today)
-            if len(kept) + len(read) > KEPT_PRODUCTS:
-                kept.clear()
-            kept.update(((pid, today), facts) for pid, facts in read.items())
-            found.update(read)
-        return found
+        """``operations.root_cause.product_facts`` of the products as of ``today``.
+
+        The first ask of a day reads every product's (a few queries, whatever the catalogue's
+        size), so the orders that follow read none.
+        """
+        memo = self._memo
+        if today not in memo.facts:
+            with memo.loading:
+                if today not in memo.facts:
+                    memo.facts = {today: product_facts(self.session, None, today)}
+        facts = memo.facts[today]
+        return {pid: facts[pid] for pid in product_ids if pid in facts}
 
     def promise_inputs(
         self, product_ids: list[int], region: str | None, today: dt.date, *, pick_days: int
     ) -> PromiseInputs:
         """``models.promise.read_promise_inputs`` with the kept models, transit and supply.
 
-        The free stock is left out (the caller passes it to each estimate); the open
-        backorders ahead are read afresh.
+        The supply of every product is read at the first ask, and the lead times of every
+        supplier predicted once a day. The free stock is left out (the caller passes it to
+        each estimate); the open backorders ahead are read afresh.
         """
         memo = self._memo
-        if memo.models is None:
-            memo.models = load_promise_models(self.session)
-        transit = memo.transits.get((region, today))
-        if transit is None:
-            transit = transit_for(self.session, region, memo.models, today)
-            memo.transits[(region, today)] = transit
-        # One tuple, swapped whole when it is full: a thread never sees it half-emptied.
-        suppliers, open_lines, supplied = memo.supply
-        missing = sorted(set(product_ids) - supplied)
-        if missing:
-            if len(supplied) + len(missing) > KEPT_PRODUCTS:
-                suppliers, open_lines, supplied = {}, {}, set()
-                memo.supply = suppliers, open_lines, supplied
-            read = read_supply(self.session, missing)
-            suppliers.update(read[0])
-            open_lines.update(read[1])
-            supplied.update(missing)
-        if today not in memo.primed:
-            # One prediction for the lead times of every supplier and category, once a day.
-            prime_lead_times(memo.models, supplier_groups(self.session), today)
-            memo.primed.add(today)
+        with memo.loading:
+            if memo.models is None:
+                memo.models = load_promise_models(self.session)
+            if memo.supply is None:
+                memo.supply = read_supply(self.session, None)
+            if today not in memo.primed:
+                suppliers = set(memo.supply[0].values())
+                prime_lead_times(memo.models, sorted(suppliers, key=repr), today)
+                memo.primed.add(today)
+            transit = memo.transits.get((region, today))
+            if transit is None:
+                transit = transit_for(self.session, region, memo.models, today)
+                memo.transits[(region, today)] = transit
         return read_promise_inputs(
             self.session,
             product_ids,
@@ -187,7 +181,7 @@ class Reference:
             free={},
             models=memo.models,
             transit=transit,
-            supply=(suppliers, open_lines),
+            supply=memo.supply,
         )
 
 
