@@ -69,7 +69,7 @@ import random
 from collections.abc import Iterable
 from functools import lru_cache
 
-from sqlalchemy import Connection, Engine, Select, event, func, select
+from sqlalchemy import Connection, Engine, Select, bindparam, event, func, select
 
 SUBJECTS: tuple[str, ...] = (
     "stock",
@@ -203,20 +203,27 @@ def _count_on_commit(conn: Connection) -> None:
     if not noted:
         return
     _local_commits += 1
-    from data.schema import change_counters
 
     shard = conn.info.setdefault(_SHARD, random.randrange(SHARDS))
-    if conn.dialect.name == "postgresql":
+    conn.execute(_counter_upsert(conn.dialect.name, tuple(sorted(noted))), {"shard": shard})
+
+
+@lru_cache(maxsize=512)
+def _counter_upsert(dialect: str, subjects: tuple[str, ...]):
+    """INSERT ... ON CONFLICT adding 1 to ``subjects`` of one shard (built once per set)."""
+    from data.schema import change_counters
+
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    subjects = sorted(noted)
-    statement = insert(change_counters).values(shard=shard, **dict.fromkeys(subjects, 1))
-    statement = statement.on_conflict_do_update(
+    statement = insert(change_counters).values(
+        shard=bindparam("shard"), **dict.fromkeys(subjects, 1)
+    )
+    return statement.on_conflict_do_update(
         index_elements=[change_counters.c.shard],
         set_={s: change_counters.c[s] + 1 for s in subjects},
     )
-    conn.execute(statement)
 
 
 def track_changes(engine: Engine) -> None:
