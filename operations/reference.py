@@ -142,6 +142,8 @@ class Reference:
         size), so the orders that follow read none.
         """
         memo = self._memo
+        if not self._keep:
+            return product_facts(self.session, product_ids, today)
         if today not in memo.facts:
             with memo.loading:
                 if today not in memo.facts:
@@ -159,6 +161,10 @@ class Reference:
         each estimate); the open backorders ahead are read afresh.
         """
         memo = self._memo
+        if not self._keep:
+            return read_promise_inputs(
+                self.session, product_ids, region, today, pick_days=pick_days, free={}
+            )
         with memo.loading:
             if memo.models is None:
                 memo.models = load_promise_models(self.session)
@@ -188,9 +194,10 @@ class Reference:
 def reference(session: Session, *, keep: bool = True) -> Reference:
     """The kept reads of the session's database, valid for the versions read now.
 
-    ``keep=False`` reads everything in the session and keeps nothing: for a write transaction
-    that may itself change products or customers before it places orders (the import), whose
-    changes no version shows until it commits.
+    ``keep=False`` reads what is asked in the session and keeps nothing (as placing an order
+    did before anything was kept): for a write transaction that may itself change products or
+    customers before it places orders (the import), whose changes no version shows until it
+    commits.
     """
     if not keep:
         return Reference(session, _Memo(()), keep=False)
