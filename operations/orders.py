@@ -374,7 +374,10 @@ def place_order(
     1. A read transaction checks the order and reads what it needs: products, settings, the
        stock as it stands, and for every line that looks short its root-cause facts and the
        inputs of its delivery estimate (:func:`models.promise.read_promise_inputs`), with the
-       estimate itself.
+       estimate itself. What placing orders never changes (the customer, products, settings,
+       suppliers, open purchase orders, forecasts, promise models) comes from
+       :mod:`operations.reference`, kept between orders while the versions of its subjects
+       stand still; the stock, recent demand and the open backorders are read every time.
     2. The write transaction locks the stock rows and splits every line again on the locked
        figures (so nothing is ever promised twice). A short line whose free stock and shortage
        are what step 1 saw keeps its estimate; otherwise the estimate is worked out again from
