@@ -656,8 +656,6 @@ def _place_locked(
                 "revenue": Decimal(line.qty_ordered) * product.price,
             }
         )
-    _upsert_demand(session, demand)
-    rollup.save()
     book_handling(session, list(backorders.values()), now)
     if raise_notices:
         _raise_notices(session, order, plan, free, placed, now)
@@ -693,6 +691,10 @@ def _place_locked(
         },
         at=now,
     )
+    # The summaries last: concurrent orders share their rows (a week's rollup row above all),
+    # so each holds those row locks only from here to its commit.
+    _upsert_demand(session, demand)
+    rollup.save()
     return PlacedOrder(order_id=order_id, number=order.number, lines=placed)
 
 
