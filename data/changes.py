@@ -66,8 +66,10 @@ Subjects (the tables each covers)
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
+from functools import lru_cache
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, Select, bindparam, event, func, select
 
 SUBJECTS: tuple[str, ...] = (
     "stock",
@@ -155,6 +157,24 @@ def check_subjects(subjects) -> tuple[str, ...]:
     return tuple(sorted(set(subjects)))
 
 
+def subject_versions(conn: Connection, subjects: Iterable[str] = SUBJECTS) -> dict[str, int]:
+    """The version of each of ``subjects`` (every subject by default), in one statement.
+
+    A version rises each time a transaction that wrote one of the subject's tables commits.
+    """
+    names = check_subjects(subjects)
+    row = conn.execute(_versions_select(names)).one()
+    return {s: int(v) for s, v in zip(names, row, strict=True)}
+
+
+@lru_cache(maxsize=256)
+def _versions_select(names: tuple[str, ...]) -> Select:
+    # One statement object per subject list, so SQLAlchemy compiles it once.
+    from data.schema import change_counters  # late import, as in _count_on_commit
+
+    return select(*(func.coalesce(func.sum(change_counters.c[s]), 0).label(s) for s in names))
+
+
 def _forget(conn: Connection) -> None:
     conn.info.pop(_NOTED, None)
 
@@ -183,20 +203,27 @@ def _count_on_commit(conn: Connection) -> None:
     if not noted:
         return
     _local_commits += 1
-    from data.schema import change_counters
 
     shard = conn.info.setdefault(_SHARD, random.randrange(SHARDS))
-    if conn.dialect.name == "postgresql":
+    conn.execute(_counter_upsert(conn.dialect.name, tuple(sorted(noted))), {"shard": shard})
+
+
+@lru_cache(maxsize=512)
+def _counter_upsert(dialect: str, subjects: tuple[str, ...]):
+    """INSERT ... ON CONFLICT adding 1 to ``subjects`` of one shard (built once per set)."""
+    from data.schema import change_counters
+
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    subjects = sorted(noted)
-    statement = insert(change_counters).values(shard=shard, **dict.fromkeys(subjects, 1))
-    statement = statement.on_conflict_do_update(
+    statement = insert(change_counters).values(
+        shard=bindparam("shard"), **dict.fromkeys(subjects, 1)
+    )
+    return statement.on_conflict_do_update(
         index_elements=[change_counters.c.shard],
         set_={s: change_counters.c[s] + 1 for s in subjects},
     )
-    conn.execute(statement)
 
 
 def track_changes(engine: Engine) -> None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from data.schema import (
@@ -139,6 +140,30 @@ class ConditionalTable:
                 self.memo.clear()
             self.memo[memo_key] = hit
         return hit
+
+    def prime(self, asks: list[tuple[list, dict]]) -> None:
+        """Answer many ``(key, features)`` asks in one prediction and keep the answers.
+
+        Every ask gives the same feature names. The answers are the ones :meth:`figures` would
+        give one by one; asks already kept are skipped.
+        """
+        todo: dict[tuple, tuple[list, dict]] = {}
+        for key, features in asks:
+            memo_key = (tuple(str(k) for k in key), tuple(sorted(features.items())))
+            if memo_key not in self.memo:
+                todo[memo_key] = (key, features)
+        if not todo:
+            return
+        model = self.model
+        rows = [
+            {**{col: str(k) for col, k in zip(model.group_cols, key, strict=False)}, **features}
+            for key, features in todo.values()
+        ]
+        found = model.predict_distribution(pd.DataFrame(rows))
+        if len(self.memo) + len(todo) >= self.KEPT:
+            self.memo.clear()
+        for memo_key, p50, p90, n in zip(todo, found["p50"], found["p90"], found["n"], strict=True):
+            self.memo[memo_key] = float(p50), float(p90), int(n)
 
 
 def table_of(model):
@@ -323,6 +348,24 @@ class SupplierRecord:
     quoted_days: int
 
 
+def _lead_ask(supplier: SupplierRecord, today: dt.date) -> tuple[list, dict]:
+    """The lead-time model's key and features for a new order to ``supplier`` placed today.
+
+    A new order goes out about now, quoted at the supplier's usual lead time.
+    """
+    key = [str(supplier.supplier_id), supplier.category]
+    return key, {"start": pd.Timestamp(today), "quoted_days": float(supplier.quoted_days)}
+
+
+def prime_lead_times(
+    models: PromiseModels, suppliers: Iterable[SupplierRecord], today: dt.date
+) -> None:
+    """Predict the lead times of many suppliers at once, so the timelines that follow only
+    look them up (a conditional model's prediction costs far more one row at a time)."""
+    if isinstance(models.lead, ConditionalTable):
+        models.lead.prime([_lead_ask(supplier, today) for supplier in suppliers])
+
+
 def make_timeline(
     product_id: int,
     free: int,
@@ -344,13 +387,8 @@ def make_timeline(
     else:
         delay_note = ""
 
-    # A new order goes out about now, quoted at the supplier's usual lead time.
-    lead = _figures(
-        models.lead,
-        [str(supplier.supplier_id), supplier.category],
-        start=pd.Timestamp(today),
-        quoted_days=float(quoted),
-    )
+    key, features = _lead_ask(supplier, today)
+    lead = _figures(models.lead, key, **features)
     if lead and lead[2] > 0:
         lead_p50, lead_p90 = lead[0], lead[1]
         lead_note = (
@@ -588,6 +626,63 @@ class PromiseInputs:
         return _estimate(timeline, ahead, qty, count + 1, self.today, self.pick_days, self.transit)
 
 
+# Per product: its supplier, and its open purchase order lines (PO id, number, expected, units).
+Supply = tuple[dict[int, SupplierRecord], dict[int, list[tuple[int, str, dt.date | None, int]]]]
+
+
+def read_supply(session: Session, product_ids: list[int] | None) -> Supply:
+    """The supplier and the open purchase order lines of each product (None: every product),
+    in two queries.
+
+    Placing orders changes neither, so a caller may keep them while the catalogue and the
+    purchase orders stand still (see ``operations.reference``).
+    """
+    ids = None if product_ids is None else sorted(set(product_ids))
+    if ids == []:
+        return {}, {}
+    suppliers_query = select(
+        Product.id, Product.category, Supplier.id, Supplier.name, Supplier.lead_time_days
+    ).join(Supplier, Supplier.id == Product.supplier_id)
+    lines_query = (
+        select(
+            PurchaseOrderLine.product_id,
+            PurchaseOrder.id,
+            PurchaseOrder.number,
+            PurchaseOrder.expected_date,
+            PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received,
+        )
+        .join(PurchaseOrderLine, PurchaseOrderLine.po_id == PurchaseOrder.id)
+        .where(
+            PurchaseOrder.status.in_(OPEN_PO_STATUSES),
+            PurchaseOrderLine.qty_ordered > PurchaseOrderLine.qty_received,
+        )
+    )
+    if ids is not None:
+        suppliers_query = suppliers_query.where(Product.id.in_(ids))
+        lines_query = lines_query.where(PurchaseOrderLine.product_id.in_(ids))
+    suppliers = {
+        pid: SupplierRecord(sid, name, category, quoted)
+        for pid, category, sid, name, quoted in session.execute(suppliers_query)
+    }
+    open_lines: dict[int, list[tuple[int, str, dt.date | None, int]]] = {}
+    for pid, po_id, number, expected, outstanding in session.execute(lines_query):
+        open_lines.setdefault(pid, []).append((po_id, number, expected, outstanding))
+    return suppliers, open_lines
+
+
+# Units and count of the open backorders of some products (built once: read for every order
+# with a short line).
+_OPEN_QUEUES = (
+    select(
+        Backorder.product_id,
+        func.coalesce(func.sum(Backorder.qty_open), 0),
+        func.count(Backorder.id),
+    )
+    .where(Backorder.product_id.in_(bindparam("ids", expanding=True)), Backorder.status == "open")
+    .group_by(Backorder.product_id)
+)
+
+
 def read_promise_inputs(
     session: Session,
     product_ids: list[int],
@@ -596,16 +691,22 @@ def read_promise_inputs(
     *,
     pick_days: int | None = None,
     free: dict[int, int] | None = None,
+    models: PromiseModels | None = None,
+    transit: Transit | None = None,
+    supply: Supply | None = None,
 ) -> PromiseInputs:
     """The inputs of :class:`PromiseInputs` for ``product_ids`` (batched: one query per kind).
 
-    ``pick_days`` and ``free`` may be given when the caller has read them already.
+    ``pick_days``, ``free``, the promise ``models``, the region's ``transit`` and the products'
+    ``supply`` (:func:`read_supply`, covering every product asked) may be given when the caller
+    has read them already; the open backorders ahead are always read here.
     """
     ids = sorted(set(product_ids))
-    models = load_promise_models(session)
+    models = models if models is not None else load_promise_models(session)
     if pick_days is None:
         pick_days = int(all_settings(session.connection())["pick_days"])
-    transit = transit_for(session, region, models, today)
+    if transit is None:
+        transit = transit_for(session, region, models, today)
     if not ids:
         return PromiseInputs(today, models, pick_days, transit, {}, {}, {}, {})
     if free is None:
@@ -617,47 +718,20 @@ def read_promise_inputs(
                 .group_by(Stock.product_id)
             )
         }
-    suppliers = {
-        pid: SupplierRecord(sid, name, category, quoted)
-        for pid, category, sid, name, quoted in session.execute(
-            select(
-                Product.id, Product.category, Supplier.id, Supplier.name, Supplier.lead_time_days
-            )
-            .join(Supplier, Supplier.id == Product.supplier_id)
-            .where(Product.id.in_(ids))
-        )
-    }
-    open_lines: dict[int, list[tuple[int, str, dt.date | None, int]]] = {}
-    for pid, po_id, number, expected, outstanding in session.execute(
-        select(
-            PurchaseOrderLine.product_id,
-            PurchaseOrder.id,
-            PurchaseOrder.number,
-            PurchaseOrder.expected_date,
-            PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received,
-        )
-        .join(PurchaseOrderLine, PurchaseOrderLine.po_id == PurchaseOrder.id)
-        .where(
-            PurchaseOrderLine.product_id.in_(ids),
-            PurchaseOrder.status.in_(OPEN_PO_STATUSES),
-            PurchaseOrderLine.qty_ordered > PurchaseOrderLine.qty_received,
-        )
-    ):
-        open_lines.setdefault(pid, []).append((po_id, number, expected, outstanding))
+    suppliers, open_lines = supply if supply is not None else read_supply(session, ids)
     queue = {
         pid: (int(units), int(count))
-        for pid, units, count in session.execute(
-            select(
-                Backorder.product_id,
-                func.coalesce(func.sum(Backorder.qty_open), 0),
-                func.count(Backorder.id),
-            )
-            .where(Backorder.product_id.in_(ids), Backorder.status == "open")
-            .group_by(Backorder.product_id)
-        )
+        for pid, units, count in session.execute(_OPEN_QUEUES, {"ids": ids})
     }
     return PromiseInputs(
-        today, models, pick_days, transit, dict(free), suppliers, open_lines, queue
+        today,
+        models,
+        pick_days,
+        transit,
+        dict(free),
+        {pid: suppliers[pid] for pid in ids if pid in suppliers},
+        {pid: open_lines[pid] for pid in ids if pid in open_lines},
+        queue,
     )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from data.schema import AuditLog, utcnow
@@ -36,16 +37,24 @@ def record(
     note: str = "",
     at: dt.datetime | None = None,
 ) -> None:
-    """Append one audit row inside the caller's transaction."""
-    session.add(
-        AuditLog(
-            at=at or utcnow(),
-            actor=actor,
-            action=action,
-            entity=entity,
-            entity_id=None if entity_id is None else str(entity_id),
-            before=_plain(before) if before is not None else None,
-            after=_plain(after) if after is not None else None,
-            note=note[:300],
-        )
+    """Append one audit row inside the caller's transaction.
+
+    A plain insert on the session's connection, written at once: nothing refers to audit rows,
+    so they need no place in the session's unit of work.
+    """
+    session.connection().execute(
+        _INSERT,
+        {
+            "at": at or utcnow(),
+            "actor": actor,
+            "action": action,
+            "entity": entity,
+            "entity_id": None if entity_id is None else str(entity_id),
+            "before": _plain(before) if before is not None else None,
+            "after": _plain(after) if after is not None else None,
+            "note": note[:300],
+        },
     )
+
+
+_INSERT = insert(AuditLog.__table__)

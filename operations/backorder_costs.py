@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session
 
 from data.db import write_session
@@ -38,21 +38,28 @@ def _setting_amount(session: Session, key: str) -> Decimal:
 
 
 def book_handling(session: Session, backorders: Iterable[Backorder], now: dt.datetime) -> None:
-    """Handling cost for each new backorder (flushed, so it has an id)."""
-    amount = None
-    for backorder in backorders:
-        if amount is None:
-            amount = _setting_amount(session, "backorder_handling_cost")
-        if amount > 0:
-            session.add(
-                BackorderCost(
-                    at=now,
-                    backorder_id=backorder.id,
-                    kind="handling",
-                    amount=amount,
-                    note="Backorder handling",
-                )
-            )
+    """Handling cost for each new backorder (flushed, so it has an id), in one plain insert."""
+    ids = [backorder.id for backorder in backorders]
+    if not ids:
+        return
+    amount = _setting_amount(session, "backorder_handling_cost")
+    if amount > 0:
+        session.connection().execute(
+            _INSERT_COST,
+            [
+                {
+                    "at": now,
+                    "backorder_id": backorder_id,
+                    "kind": "handling",
+                    "amount": amount,
+                    "note": "Backorder handling",
+                }
+                for backorder_id in ids
+            ],
+        )
+
+
+_INSERT_COST = insert(BackorderCost.__table__)
 
 
 def book_split_freight(

@@ -3,7 +3,7 @@
 ``raise_notice`` runs inside the caller's transaction. It reads the rule (``data.notices``):
 switched off in settings means silence; a notice about the same subject (``dedup_key``) within
 ``notice_repeat_hours`` means silence too (a product that stays low does not notify every
-order). Otherwise it writes one in-app row per audience through ``notify`` (roles, the customer,
+order). Otherwise it writes one in-app row per audience through ``notify_many`` (roles, the customer,
 each user of the customer's sales representative); customer and rep rows carry a mail address
 when the rule mails, so the outbox sends them.
 
@@ -38,11 +38,12 @@ from data.schema import (
     User,
 )
 from data.settings import all_settings
-from operations.notifications import notify
+from operations.notifications import notify_many
 
 LATE_SHIPMENT_STATUSES = ("planned", "in_transit", "delayed")
 SETTINGS_KEY = "larder_settings"  # where a session keeps the settings it read
 AUDIENCE_KEY = "larder_audiences"  # where a session keeps customers' audiences read beforehand
+TOLD_KEY = "larder_told"  # (kind, dedup key, now) -> told within the window, read beforehand
 
 
 def _settings(session: Session) -> dict:
@@ -53,14 +54,16 @@ def _settings(session: Session) -> dict:
 
 
 def customer_audience(
-    session: Session, customer_id: int
+    session: Session, customer_id: int, customer: Customer | None = None
 ) -> tuple[str | None, list[tuple[int, str | None]]] | None:
     """(customer's mail address, [(user id, mail) of their sales rep's active users]), or None.
 
     Read ahead of a write transaction and handed to it with :func:`remember_audience`, so a
-    notice raised under the write lock needs no reads for its audience.
+    notice raised under the write lock needs no reads for its audience. ``customer``: the
+    customer's row when the caller has read it already.
     """
-    customer = session.get(Customer, customer_id)
+    if customer is None:
+        customer = session.get(Customer, customer_id)
     if customer is None:
         return None
     reps: list[tuple[int, str | None]] = []
@@ -88,11 +91,39 @@ def _audience(session: Session, customer_id: int):
     return customer_audience(session, customer_id)
 
 
+def read_told(session: Session, kind: str, dedup_keys: list[str], now: dt.datetime) -> None:
+    """Read in one query which subjects were told of within the window (for many notices).
+
+    The notices of ``kind`` raised next in this transaction about these subjects, at ``now``,
+    then check no further; each notice written updates the answer.
+    """
+    hours = float(_settings(session)["notice_repeat_hours"])
+    keys = sorted(set(dedup_keys))
+    if hours <= 0 or not keys:
+        return
+    found = set(
+        session.scalars(
+            select(Notification.dedup_key)
+            .where(
+                Notification.dedup_key.in_(keys),
+                Notification.kind == kind,
+                Notification.created_at > now - dt.timedelta(hours=hours),
+            )
+            .distinct()
+        )
+    )
+    told = session.info.setdefault(TOLD_KEY, {})
+    told.update(((kind, key, now), key in found) for key in keys)
+
+
 def _told_recently(
     session: Session, kind: str, dedup_key: str, now: dt.datetime, hours: float
 ) -> bool:
     if hours <= 0:
         return False
+    known = session.info.get(TOLD_KEY, {}).get((kind, dedup_key, now))
+    if known is not None:
+        return known
     since = now - dt.timedelta(hours=hours)
     found = session.execute(
         select(Notification.id)
@@ -145,36 +176,45 @@ def raise_notice(
         targets.append(("customer", None, audience[0] if rule.mail else None))
     if audience is not None and rule.to_sales_rep:
         targets += [(None, user_id, email if rule.mail else None) for user_id, email in audience[1]]
-    for role, user_id, email in targets:
-        notify(
-            session,
-            kind=kind,
-            subject=subject,
-            body=body,
-            user_id=user_id,
-            role=role,
-            customer_id=customer_id,
-            email_to=email or None,
-            ref_type=ref_type,
-            ref_id=ref_id,
-            created_at=now,
-            dedup_key=dedup_key,
-            about_date=about_date,
-        )
+    if dedup_key is not None and (kind, dedup_key, now) in session.info.get(TOLD_KEY, {}):
+        session.info[TOLD_KEY][(kind, dedup_key, now)] = True
+    notify_many(
+        session,
+        [(role, user_id, email or None) for role, user_id, email in targets],
+        kind=kind,
+        subject=subject,
+        body=body,
+        customer_id=customer_id,
+        ref_type=ref_type,
+        ref_id=ref_id,
+        created_at=now,
+        dedup_key=dedup_key,
+        about_date=about_date,
+    )
     return len(targets)
 
 
 # --- Stock ---------------------------------------------------------------------------------
 
 
+def low_stock_key(product_id: int) -> str:
+    """The subject of a product's low-stock notices (told once per window)."""
+    return f"product:{product_id}"
+
+
+def fell_low(session: Session, product: Product, free_before: int, free_after: int) -> bool:
+    """Whether free stock crossed down to ``low_stock_ratio`` x the product's reorder point."""
+    if product.reorder_point <= 0 or free_after >= free_before:
+        return False
+    ratio = float(_settings(session)["low_stock_ratio"])
+    return free_before > ratio * product.reorder_point >= free_after
+
+
 def stock_fell(
     session: Session, product: Product, free_before: int, free_after: int, now: dt.datetime
 ) -> int:
     """Low stock: free stock crossed down to ``low_stock_ratio`` x the reorder point."""
-    if product.reorder_point <= 0 or free_after >= free_before:
-        return 0
-    ratio = float(_settings(session)["low_stock_ratio"])
-    if not free_before > ratio * product.reorder_point >= free_after:
+    if not fell_low(session, product, free_before, free_after):
         return 0
     subject, body = notices.low_stock(
         product.sku, product.name, free_before, free_after, product.reorder_point, now.date()
@@ -185,7 +225,7 @@ def stock_fell(
         subject=subject,
         body=body,
         now=now,
-        dedup_key=f"product:{product.id}",
+        dedup_key=low_stock_key(product.id),
         ref_type="product",
         ref_id=product.id,
     )

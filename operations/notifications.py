@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import Engine, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from data.db import write_session
@@ -90,6 +90,73 @@ def notify(
         ref_id=notification.id,
     )
     return notification
+
+
+def notify_many(
+    session: Session,
+    targets: list[tuple[str | None, int | None, str | None]],
+    *,
+    kind: str,
+    subject: str,
+    body: str,
+    customer_id: int | None = None,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+    created_at: dt.datetime | None = None,
+    dedup_key: str | None = None,
+    about_date: dt.date | None = None,
+) -> None:
+    """One notice to each ``(role, user_id, email_to)`` target, as :func:`notify` writes it.
+
+    The notices that nothing else refers to (in-app only, and no webhook subscribes to
+    ``kind``) go in one plain insert; the others through :func:`notify`.
+    """
+    hooked = has_webhooks(session, kind[:30])
+    plain = [] if hooked else [(role, user_id) for role, user_id, email in targets if not email]
+    if plain:
+        at = created_at or utcnow()
+        session.connection().execute(
+            _INSERT_NOTIFICATION,
+            [
+                {
+                    "created_at": at,
+                    "dedup_key": dedup_key,
+                    "about_date": about_date,
+                    "kind": kind[:30],
+                    "user_id": user_id,
+                    "role": role,
+                    "customer_id": customer_id,
+                    "subject": subject[:200],
+                    "body": body,
+                    "email_to": None,
+                    "status": "in_app",
+                    "read_at": None,
+                    "ref_type": ref_type,
+                    "ref_id": ref_id,
+                }
+                for role, user_id in plain
+            ],
+        )
+    for role, user_id, email in targets:
+        if hooked or email:
+            notify(
+                session,
+                kind=kind,
+                subject=subject,
+                body=body,
+                user_id=user_id,
+                role=role,
+                customer_id=customer_id,
+                email_to=email,
+                ref_type=ref_type,
+                ref_id=ref_id,
+                created_at=created_at,
+                dedup_key=dedup_key,
+                about_date=about_date,
+            )
+
+
+_INSERT_NOTIFICATION = insert(Notification.__table__)
 
 
 @write_operation

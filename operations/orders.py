@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,6 @@ from data.schema import (
     Stock,
     utcnow,
 )
-from data.settings import all_settings
 from models.promise import Estimate, PromiseInputs, read_promise_inputs
 from operations import audit, notification_rules
 from operations.allocation import fill_backorders
@@ -47,6 +46,7 @@ from operations.limits import check_sizes
 from operations.numbering import document_number, provisional_number
 from operations.outbox import active_webhooks, remember_webhooks
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
+from operations.reference import Reference, reference
 from operations.rollup import LineContext, RollupChange, add_weekly_demand, week_of
 from operations.root_cause import ShortageFacts, decide_cause, shortage_facts
 from operations.stock import (
@@ -250,7 +250,7 @@ def _waiting(lines: list[tuple[int, int, int]]) -> list[tuple[int, int, int, tup
 
 
 def _prepare(
-    session: Session,
+    ref: Reference,
     *,
     wanted: list[Wanted],
     customer: Customer,
@@ -266,13 +266,11 @@ def _prepare(
     are taken, so the locked part recomputes what changed (see :func:`place_order`). Without
     ``notices`` the notices' audience and webhooks are not read.
     """
+    session = ref.session
     choice = backorder_choice or customer.backorder_preference
     skus = [sku for sku, *_ in wanted]
     replaced = [instead for _, _, instead, _ in wanted if instead]
-    products = {
-        product.sku: product
-        for product in session.scalars(select(Product).where(Product.sku.in_(skus + replaced)))
-    }
+    products = ref.products(skus + replaced)
     unknown = [sku for sku in skus + replaced if sku not in products]
     if unknown:
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
@@ -282,20 +280,18 @@ def _prepare(
     inactive = [sku for sku in skus if not products[sku].active]
     if inactive:
         raise InvalidState(f"No longer sold: {', '.join(inactive)}. Choose a substitute instead.")
-    settings = all_settings(session.connection())
+    settings = ref.settings()
     check_sizes(
         session,
         ((products[sku], qty, f"The quantity of {sku}") for sku, qty, *_ in wanted),
         confirmed=confirm_large,
         settings=settings,
     )
-    warehouse_id = resolve_warehouse(session, warehouse_id)
+    warehouse_id = ref.warehouse(warehouse_id)
     here: dict[int, int] = {}
     elsewhere: dict[int, int] = {}
     for pid, wid, on_hand, reserved in session.execute(
-        select(Stock.product_id, Stock.warehouse_id, Stock.on_hand, Stock.reserved).where(
-            Stock.product_id.in_([products[sku].id for sku in skus])
-        )
+        _READ_STOCK, {"ids": [products[sku].id for sku in skus]}
     ):
         into = here if wid == warehouse_id else elsewhere
         into[pid] = into.get(pid, 0) + on_hand - reserved
@@ -317,17 +313,12 @@ def _prepare(
     if notices and (short_ids or low_stock):
         webhooks = active_webhooks(session)  # for the notices (backorder, low stock)
     if short_ids:
-        facts = shortage_facts(session, short_ids, today)
+        facts = shortage_facts(session, short_ids, today, ref.product_facts(short_ids, today))
         if notices:
-            audience = notification_rules.customer_audience(session, customer.id)
+            audience = ref.audience(customer.id)
         if choice != "cancel_short":
-            promises = read_promise_inputs(
-                session,
-                short_ids,
-                customer.region,
-                today,
-                pick_days=int(settings["pick_days"]),
-                free={},
+            promises = ref.promise_inputs(
+                short_ids, customer.region, today, pick_days=int(settings["pick_days"])
             )
             lines = [
                 (line_no, products[sku].id, short)
@@ -383,7 +374,10 @@ def place_order(
     1. A read transaction checks the order and reads what it needs: products, settings, the
        stock as it stands, and for every line that looks short its root-cause facts and the
        inputs of its delivery estimate (:func:`models.promise.read_promise_inputs`), with the
-       estimate itself.
+       estimate itself. What placing orders never changes (the customer, products, settings,
+       suppliers, open purchase orders, forecasts, promise models) comes from
+       :mod:`operations.reference`, kept between orders while the versions of its subjects
+       stand still; the stock, recent demand and the open backorders are read every time.
     2. The write transaction locks the stock rows and splits every line again on the locked
        figures (so nothing is ever promised twice). A short line whose free stock and shortage
        are what step 1 saw keeps its estimate; otherwise the estimate is worked out again from
@@ -413,11 +407,12 @@ def place_order(
     wanted: list[Wanted] = [(sku, qty, instead_of, None) for sku, qty, instead_of in checked]
 
     with read_connection(engine) as conn, Session(bind=conn) as reading:
-        customer = reading.get(Customer, customer_id)
+        ref = reference(reading)
+        customer = ref.customer(customer_id)
         if customer is None:
             raise NotFound(f"Customer {customer_id} does not exist: pick a customer from the list.")
         ready = _prepare(
-            reading,
+            ref,
             wanted=wanted,
             customer=customer,
             backorder_choice=backorder_choice,
@@ -432,7 +427,10 @@ def place_order(
             notification_rules.remember_audience(session, ready.customer.id, ready.audience)
         if ready.webhooks is not None:
             remember_webhooks(session, ready.webhooks)
-        return _place_locked(
+        # A backorder notice mails, and the outbox checks the customer: give it the row read
+        # (held here, the session keeps only weak references).
+        customer = session.merge(ready.customer, load=False) if ready.audience else None
+        placed = _place_locked(
             session,
             ready,
             wanted=wanted,
@@ -445,6 +443,8 @@ def place_order(
             external_ref=None,
             raise_notices=True,
         )
+        del customer
+        return placed
 
 
 def place_in_session(
@@ -475,7 +475,7 @@ def place_in_session(
     raises no notices (``raise_notices``), its customers having heard from the old system.
     """
     ready = _prepare(
-        session,
+        reference(session, keep=False),
         wanted=wanted,
         customer=customer,
         backorder_choice=backorder_choice,
@@ -656,8 +656,6 @@ def _place_locked(
                 "revenue": Decimal(line.qty_ordered) * product.price,
             }
         )
-    _upsert_demand(session, demand)
-    rollup.save()
     book_handling(session, list(backorders.values()), now)
     if raise_notices:
         _raise_notices(session, order, plan, free, placed, now)
@@ -669,11 +667,14 @@ def _place_locked(
             "cancelled_at": now,
             "cancel_reason": "cancel_short: nothing was in stock",
         }
-    conn.execute(
-        update(Order.__table__)
-        .where(Order.__table__.c.id == order_id)
-        .values(number=order.number, **closing)
-    )
+    if closing:
+        conn.execute(
+            update(Order.__table__)
+            .where(Order.__table__.c.id == order_id)
+            .values(number=order.number, **closing)
+        )
+    else:
+        conn.execute(_NUMBER_ORDER, {"order_id": order_id, "number": order.number})
     audit.record(
         session,
         actor=actor,
@@ -690,6 +691,10 @@ def _place_locked(
         },
         at=now,
     )
+    # The summaries last: concurrent orders share their rows (a week's rollup row above all),
+    # so each holds those row locks only from here to its commit.
+    _upsert_demand(session, demand)
+    rollup.save()
     return PlacedOrder(order_id=order_id, number=order.number, lines=placed)
 
 
@@ -768,7 +773,16 @@ class _NewBackorder:
         }
 
 
+# Built once: constructing statements per call costs more than running them on SQLite.
+_READ_STOCK = select(Stock.product_id, Stock.warehouse_id, Stock.on_hand, Stock.reserved).where(
+    Stock.product_id.in_(bindparam("ids", expanding=True))
+)
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
+_NUMBER_ORDER = (
+    update(Order.__table__)
+    .where(Order.__table__.c.id == bindparam("order_id"))
+    .values(number=bindparam("number"))
+)
 _INSERT_LINES = insert(OrderLine.__table__).returning(
     OrderLine.__table__.c.line_no, OrderLine.__table__.c.id
 )
@@ -821,6 +835,16 @@ def _raise_notices(
     session: Session, order: _NewOrder, plan: list, free_after: dict[int, int], placed, now
 ) -> None:
     """Low stock for products this order took down; backorder notice for the customer."""
+    falling = [
+        notification_rules.low_stock_key(product.id)
+        for product, _line, reserve, _short in plan
+        if reserve
+        and notification_rules.fell_low(
+            session, product, free_after[product.id] + reserve, free_after[product.id]
+        )
+    ]
+    if len(falling) > 1:  # one query for all of them instead of one each
+        notification_rules.read_told(session, "low_stock", falling, now)
     for product, _line, reserve, _short in plan:
         if reserve:
             after = free_after[product.id]

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from data.schema import (
@@ -91,70 +91,109 @@ def decide_cause(facts: ShortageFacts, qty: int, on_hand: int) -> str:
     return "unknown"
 
 
+@dataclass(frozen=True)
+class ProductFacts:
+    """The facts of a product that placing orders does not change (catalogue, POs, forecasts)."""
+
+    reorder_point: int
+    lead_days: int  # the supplier's quoted lead time, at least 1
+    late_supplier: bool  # an open PO line for it was due before the day asked about
+    forecast: tuple[float, float] | None
+
+
+def product_facts(
+    session: Session, product_ids: list[int] | None, today: dt.date
+) -> dict[int, ProductFacts]:
+    """:class:`ProductFacts` of several products (None: every product) as of ``today``, in at
+    most four queries."""
+    ids = None if product_ids is None else sorted(set(product_ids))
+    if ids == []:
+        return {}
+    products = select(Product.id, Product.reorder_point, Supplier.lead_time_days).join(
+        Supplier, Supplier.id == Product.supplier_id
+    )
+    late = (
+        select(PurchaseOrderLine.product_id)
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
+        .where(
+            PurchaseOrder.status.in_(OPEN_PO_STATUSES),
+            PurchaseOrderLine.qty_received < PurchaseOrderLine.qty_ordered,
+            PurchaseOrder.expected_date < today,
+        )
+        .distinct()
+    )
+    if ids is not None:
+        products = products.where(Product.id.in_(ids))
+        late = late.where(PurchaseOrderLine.product_id.in_(ids))
+    late_ids = set(session.scalars(late))
+    forecasts = _daily_forecasts(session, ids)
+    return {
+        pid: ProductFacts(reorder_point, max(int(lead), 1), pid in late_ids, forecasts.get(pid))
+        for pid, reorder_point, lead in session.execute(products)
+    }
+
+
+# Built once (placing an order runs it for every short order).
+_RECENT_DEMAND = (
+    select(
+        DemandDaily.product_id,
+        DemandDaily.day,
+        func.sum(DemandDaily.lines),
+        func.sum(DemandDaily.qty_ordered),
+    )
+    .where(
+        # Days listed, not a range: the summary's key starts with the day, so this seeks
+        # (day, product) pairs instead of reading every product's rows in the range.
+        DemandDaily.day.in_(bindparam("days", expanding=True)),
+        DemandDaily.product_id.in_(bindparam("ids", expanding=True)),
+    )
+    .group_by(DemandDaily.product_id, DemandDaily.day)
+)
+
+
 def shortage_facts(
-    session: Session, product_ids: list[int], today: dt.date
+    session: Session,
+    product_ids: list[int],
+    today: dt.date,
+    known: dict[int, ProductFacts] | None = None,
 ) -> dict[int, ShortageFacts]:
-    """The facts of several products in four queries (for an order with several short lines)."""
+    """The facts of several products: their :func:`product_facts` (``known`` when the caller
+    has them, for every product asked) and one query of their recent demand."""
     ids = sorted(set(product_ids))
     if not ids:
         return {}
-    products = session.execute(
-        select(Product.id, Product.reorder_point, Supplier.lead_time_days)
-        .join(Supplier, Supplier.id == Product.supplier_id)
-        .where(Product.id.in_(ids))
-    ).all()
-    late = set(
-        session.scalars(
-            select(PurchaseOrderLine.product_id)
-            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
-            .where(
-                PurchaseOrderLine.product_id.in_(ids),
-                PurchaseOrder.status.in_(OPEN_PO_STATUSES),
-                PurchaseOrderLine.qty_received < PurchaseOrderLine.qty_ordered,
-                PurchaseOrder.expected_date < today,
-            )
-            .distinct()
-        )
-    )
-    longest = max([USUAL_SIZE_DAYS] + [max(int(lead), 1) for _, _, lead in products])
+    products = known if known is not None else product_facts(session, ids, today)
+    longest = max([USUAL_SIZE_DAYS] + [products[pid].lead_days for pid in ids if pid in products])
     days: dict[int, list[tuple[dt.date, int, int]]] = {}
     for pid, day, lines, units in session.execute(
-        select(
-            DemandDaily.product_id,
-            DemandDaily.day,
-            func.sum(DemandDaily.lines),
-            func.sum(DemandDaily.qty_ordered),
-        )
-        .where(
-            # Days listed, not a range: the summary's key starts with the day, so this seeks
-            # (day, product) pairs instead of reading every product's rows in the range.
-            DemandDaily.day.in_([today - dt.timedelta(days=n) for n in range(longest + 1)]),
-            DemandDaily.product_id.in_(ids),
-        )
-        .group_by(DemandDaily.product_id, DemandDaily.day)
+        _RECENT_DEMAND,
+        {"days": [today - dt.timedelta(days=n) for n in range(longest + 1)], "ids": ids},
     ):
         days.setdefault(pid, []).append((day, int(lines or 0), int(units or 0)))
-    forecasts = _daily_forecasts(session, ids)
     usual_since = today - dt.timedelta(days=USUAL_SIZE_DAYS)
     facts = {}
-    for pid, reorder_point, lead in products:
-        lead_days = max(int(lead), 1)
-        recent_since = today - dt.timedelta(days=lead_days - 1)
+    for pid in ids:
+        product = products.get(pid)
+        if product is None:  # a product without a supplier row
+            continue
+        recent_since = today - dt.timedelta(days=product.lead_days - 1)
         history = days.get(pid, [])
         facts[pid] = ShortageFacts(
-            late_supplier=pid in late,
+            late_supplier=product.late_supplier,
             usual_lines=sum(n for day, n, _ in history if usual_since <= day < today),
             usual_units=sum(u for day, _, u in history if usual_since <= day < today),
-            forecast=forecasts.get(pid),
-            lead_days=lead_days,
+            forecast=product.forecast,
+            lead_days=product.lead_days,
             recent_units=sum(u for day, _, u in history if day >= recent_since),
-            reorder_point=reorder_point,
+            reorder_point=product.reorder_point,
         )
     return facts
 
 
-def _daily_forecasts(session: Session, product_ids: list[int]) -> dict[int, tuple[float, float]]:
-    """(mean, P90) units per day of each product from the newest demand run."""
+def _daily_forecasts(
+    session: Session, product_ids: list[int] | None
+) -> dict[int, tuple[float, float]]:
+    """(mean, P90) units per day of each product (None: every one) from the newest demand run."""
     run = session.execute(
         select(ModelRun.id, ModelRun.params)
         .where(ModelRun.kind == DEMAND_MODEL_KIND, ModelRun.status == "ok")
@@ -164,11 +203,14 @@ def _daily_forecasts(session: Session, product_ids: list[int]) -> dict[int, tupl
     if run is None:
         return {}
     per_period = DAYS_PER_PERIOD.get(str((run.params or {}).get("freq", "W")), 7.0)
-    rows = session.execute(
+    query = (
         select(Forecast.product_id, func.avg(Forecast.mean), func.avg(Forecast.p90))
-        .where(Forecast.model_run_id == run.id, Forecast.product_id.in_(product_ids))
+        .where(Forecast.model_run_id == run.id)
         .group_by(Forecast.product_id)
     )
+    if product_ids is not None:
+        query = query.where(Forecast.product_id.in_(product_ids))
+    rows = session.execute(query)
     return {
         pid: (float(mean) / per_period, float(p90) / per_period)
         for pid, mean, p90 in rows

@@ -618,3 +618,59 @@ def test_numpy_integers_from_a_data_editor_are_whole_numbers(sqlite_engine, swor
         actor="ann",
     )
     assert placed.lines[0].qty_allocated == 3
+
+
+# --- what placement keeps between orders ---------------------------------------------------
+
+
+def test_orders_see_catalogue_customer_and_setting_changes_made_between_them(engine, world):
+    """Products, customers and settings are kept between orders only until they change."""
+    from data.db import write_session
+    from operations.admin import set_setting
+    from operations.catalogue import set_product_prices
+
+    gold, oil = world.customers["gold"], world.products["OIL-5L"]
+    first = place_order(engine, customer_id=gold, lines=[("OIL-5L", 1)], actor="ann", now=NOW)
+    set_product_prices(engine, product_id=oil, price="12.34", actor="ann")
+    second = place_order(engine, customer_id=gold, lines=[("OIL-5L", 1)], actor="ann", now=NOW)
+    prices = dict(
+        fetch_rows(
+            engine,
+            select(OrderLine.id, OrderLine.unit_price).where(
+                OrderLine.id.in_([first.lines[0].line_id, second.lines[0].line_id])
+            ),
+        )
+    )
+    assert prices[second.lines[0].line_id] == Decimal("12.34")
+    assert prices[first.lines[0].line_id] != Decimal("12.34")
+
+    # The customer now wants only what is in stock: the short part is cancelled, not backordered.
+    _set_preference(engine, gold, "cancel_short")
+    placed = place_order(
+        engine,
+        customer_id=gold,
+        lines=[("OIL-5L", 300)],
+        actor="ann",
+        now=NOW,
+        confirm_large=True,
+    )
+    assert (placed.lines[0].qty_backordered, placed.lines[0].qty_cancelled) == (0, 300 - 98)
+
+    # A ceiling lowered between two orders refuses the next one.
+    operations_world.ensure_admin(engine)
+    set_setting(engine, key="max_line_units", value=5, actor="admin")
+    assert_refused(
+        engine,
+        lambda: place_order(engine, customer_id=gold, lines=[("OIL-5L", 6)], actor="ann", now=NOW),
+        ValidationError,
+        "max_line_units",
+    )
+
+    with write_session(engine) as session:
+        session.get(Product, oil).active = False
+    assert_refused(
+        engine,
+        lambda: place_order(engine, customer_id=gold, lines=[("OIL-5L", 1)], actor="ann", now=NOW),
+        InvalidState,
+        "No longer sold: OIL-5L.",
+    )
