@@ -22,6 +22,7 @@ from data.schema import Backorder, BackorderCost, Order, OrderLine, Shipment, ut
 from data.settings import get_setting
 from operations import audit
 from operations.errors import NotFound, ValidationError
+from operations.rollup import add_costs
 from operations.transactions import write_operation
 from operations.validation import actor_name, identifier, one_of, optional_moment, text
 
@@ -40,11 +41,12 @@ def _setting_amount(session: Session, key: str) -> Decimal:
 def book_handling(session: Session, backorders: Iterable[Backorder], now: dt.datetime) -> None:
     """Handling cost for each new backorder (flushed, so it has an id)."""
     amount = None
+    entries = []
     for backorder in backorders:
         if amount is None:
             amount = _setting_amount(session, "backorder_handling_cost")
         if amount > 0:
-            session.add(
+            entries.append(
                 BackorderCost(
                     at=now,
                     backorder_id=backorder.id,
@@ -53,6 +55,8 @@ def book_handling(session: Session, backorders: Iterable[Backorder], now: dt.dat
                     note="Backorder handling",
                 )
             )
+    session.add_all(entries)
+    add_costs(session, entries)
 
 
 def book_split_freight(
@@ -80,15 +84,15 @@ def book_split_freight(
     amount = _setting_amount(session, "split_freight_cost")
     if backorder_id is None or amount <= 0:
         return
-    session.add(
-        BackorderCost(
-            at=now,
-            backorder_id=backorder_id,
-            kind="split_freight",
-            amount=amount,
-            note=f"Separate delivery {shipment.number}",
-        )
+    entry = BackorderCost(
+        at=now,
+        backorder_id=backorder_id,
+        kind="split_freight",
+        amount=amount,
+        note=f"Separate delivery {shipment.number}",
     )
+    session.add(entry)
+    add_costs(session, [entry])
 
 
 def _amount(value: object) -> Decimal:
@@ -132,6 +136,7 @@ def record_backorder_cost(
             raise NotFound(f"Backorder {backorder_id} does not exist.")
         entry = BackorderCost(at=now, backorder_id=backorder_id, kind=kind, amount=value, note=note)
         session.add(entry)
+        add_costs(session, [entry])
         session.flush()
         audit.record(
             session,
