@@ -55,13 +55,18 @@ def _at_risk(engine, f: ov.Filters) -> ov.RiskTotals:
     return ov.revenue_at_risk(engine, f)
 
 
-@ui.theme.cached_spec
-def cost_bars(summary: pd.DataFrame, period: str) -> alt.Chart:
+def cost_by_kind(summary: pd.DataFrame) -> pd.DataFrame:
+    """Cost per period and kind (one row each), for the stacked bars."""
     per_period = summary.groupby("period", as_index=False)[list(fin.COST_KIND_LABELS)].sum()
     long = per_period.melt(id_vars="period", var_name="kind", value_name="amount")
     long["kind"] = long["kind"].map(fin.COST_KIND_LABELS)
+    return long
+
+
+@ui.theme.chart_spec
+def cost_bars(period: str) -> alt.Chart:
     return (
-        alt.Chart(long)
+        alt.Chart()
         .mark_bar()
         .encode(
             x=alt.X("period:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
@@ -169,7 +174,7 @@ st.subheader(f"Backorder cost per {period}")
 if summary.empty:
     empty_state("No sales or costs in these weeks.", "Widen the date range or clear a filter.")
 else:
-    st.vega_lite_chart(spec=cost_bars(summary, period), width="stretch")
+    st.vega_lite_chart(cost_by_kind(summary), cost_bars(period), width="stretch")
 
 SUMMARY_COLUMNS = {
     "period": st.column_config.TextColumn(PERIOD_LABELS[period]),

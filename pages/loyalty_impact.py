@@ -81,14 +81,19 @@ def _retention_days(engine) -> int:
     return lo.retention_days(engine)
 
 
-@ui.theme.cached_spec
-def score_lines(monthly: pd.DataFrame) -> alt.Chart:
+def scores(monthly: pd.DataFrame) -> pd.DataFrame:
+    """NPS and the reputation index per month (one row each), for the lines."""
     long = monthly.melt(
         id_vars="month", value_vars=["nps", "reputation"], var_name="measure", value_name="score"
     ).dropna()
     long["measure"] = long["measure"].map({"nps": "NPS", "reputation": "Reputation index"})
+    return long
+
+
+@ui.theme.chart_spec
+def score_lines() -> alt.Chart:
     return (
-        alt.Chart(long)
+        alt.Chart()
         .mark_line(point=True)
         .encode(
             x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=-45)),
@@ -242,7 +247,7 @@ else:
             "scored by the sentiment model.",
             fmt=pct,
         )
-    st.vega_lite_chart(spec=score_lines(monthly), width="stretch")
+    st.vega_lite_chart(scores(monthly), score_lines(), width="stretch")
 
 st.markdown("**The most negative comments of the last 90 days**")
 standard_table(

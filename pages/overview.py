@@ -184,11 +184,11 @@ with tiles[3]:
 rate_title = "Backorder rate (lines)" if basis == "line_rate" else "Backorder rate (units)"
 
 
-@ui.theme.cached_spec
-def rate_bars(data: pd.DataFrame, field: str, param: str, basis: str, rate_title: str) -> alt.Chart:
+@ui.theme.chart_spec
+def rate_bars(field: str, param: str, basis: str, rate_title: str) -> alt.Chart:
     pick = alt.selection_point(name=param, fields=[field])
     return (
-        alt.Chart(data)
+        alt.Chart()
         .mark_bar()
         .encode(
             x=alt.X(f"{basis}:Q", title=rate_title, axis=alt.Axis(format="%")),
@@ -207,11 +207,11 @@ def rate_bars(data: pd.DataFrame, field: str, param: str, basis: str, rate_title
     )
 
 
-@ui.theme.cached_spec
-def trend_bars(trend: pd.DataFrame, period: str, basis: str, rate_title: str) -> alt.Chart:
+@ui.theme.chart_spec
+def trend_bars(period: str, basis: str, rate_title: str) -> alt.Chart:
     period_pick = alt.selection_point(name="period_pick", fields=["period"])
     return (
-        alt.Chart(trend)
+        alt.Chart()
         .mark_bar()
         .encode(
             x=alt.X("period:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
@@ -230,10 +230,10 @@ def trend_bars(trend: pd.DataFrame, period: str, basis: str, rate_title: str) ->
     )
 
 
-@ui.theme.cached_spec
-def demand_lines(demand: pd.DataFrame) -> alt.Chart:
+@ui.theme.chart_spec
+def demand_lines() -> alt.Chart:
     return (
-        alt.Chart(demand)
+        alt.Chart()
         .mark_line(point=False)
         .encode(
             x=alt.X("week:T", title="Week"),
@@ -266,11 +266,11 @@ def cause_colour() -> alt.Color:
     )
 
 
-@ui.theme.cached_spec
-def cause_bars(by_cat: pd.DataFrame) -> alt.Chart:
+@ui.theme.chart_spec
+def cause_bars() -> alt.Chart:
     cause_pick = alt.selection_point(name="cause_pick", fields=["group", "root_cause"])
     return (
-        alt.Chart(by_cat)
+        alt.Chart()
         .mark_bar()
         .encode(
             x=alt.X("share:Q", title="Share of short lines", axis=alt.Axis(format="%")),
@@ -289,10 +289,10 @@ def cause_bars(by_cat: pd.DataFrame) -> alt.Chart:
     )
 
 
-@ui.theme.cached_spec
-def cause_columns(by_period: pd.DataFrame, period: str) -> alt.Chart:
+@ui.theme.chart_spec
+def cause_columns(period: str) -> alt.Chart:
     return (
-        alt.Chart(by_period)
+        alt.Chart()
         .mark_bar()
         .encode(
             x=alt.X("group:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
@@ -319,7 +319,8 @@ with left:
         empty_state("No orders in these weeks.", "Widen the date range or clear a filter.")
     else:
         st.vega_lite_chart(
-            spec=rate_bars(by_category, "category", "category_pick", basis, rate_title),
+            by_category,
+            rate_bars("category", "category_pick", basis, rate_title),
             key=CATEGORY_CHART,
             on_select="rerun",
             selection_mode="category_pick",
@@ -335,7 +336,8 @@ with right:
         empty_state("No orders in these weeks.", "Widen the date range or clear a filter.")
     else:
         st.vega_lite_chart(
-            spec=rate_bars(by_segment, "segment", "segment_pick", basis, rate_title),
+            by_segment,
+            rate_bars("segment", "segment_pick", basis, rate_title),
             key=SEGMENT_CHART,
             on_select="rerun",
             selection_mode="segment_pick",
@@ -352,7 +354,8 @@ if trend.empty:
     empty_state("No orders in these weeks.")
 else:
     st.vega_lite_chart(
-        spec=trend_bars(trend, period, basis, rate_title),
+        trend[["period", "line_rate", "unit_rate", "bo_lines", "lines"]],
+        trend_bars(period, basis, rate_title),
         key=PERIOD_CHART,
         on_select="rerun",
         selection_mode="period_pick",
@@ -366,7 +369,7 @@ with trend_left:
     if demand.empty:
         empty_state("No orders in these weeks.")
     else:
-        st.vega_lite_chart(spec=demand_lines(demand), width="stretch")
+        st.vega_lite_chart(demand, demand_lines(), width="stretch")
         st.caption(
             "Forecast: the newest demand model run, summed over the products of the chosen "
             "categories (segments do not apply to it)."
@@ -410,7 +413,8 @@ with cause_left:
         empty_state("No backorders in these weeks.")
     else:
         st.vega_lite_chart(
-            spec=cause_bars(by_cat),
+            by_cat,
+            cause_bars(),
             key=CAUSE_CHART,
             on_select="rerun",
             selection_mode="cause_pick",
@@ -422,7 +426,7 @@ with cause_right:
     if by_period.empty:
         empty_state("No backorders in these weeks.")
     else:
-        st.vega_lite_chart(spec=cause_columns(by_period, period), width="stretch")
+        st.vega_lite_chart(by_period, cause_columns(period), width="stretch")
 
 # --- The lines behind the selection --------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """One Altair theme for every chart: readable type, a calm palette, no chart borders; chart specs
-cached per data (:func:`cached_spec`)."""
+made once and drawn with each run's data (:func:`chart_spec`)."""
 
 from __future__ import annotations
 
@@ -62,23 +62,27 @@ def enable() -> None:
     alt.theme.enable(THEME_NAME)
 
 
-# Specs kept per chart builder: a page's charts for the data of its few recent filter choices.
+# Specs kept per chart builder: one per choice of labels and fields (never per data).
 SPEC_CACHE_ENTRIES = 64
 
 
-def cached_spec(build: Callable[..., alt.TopLevelMixin]) -> Callable[..., dict]:
-    """Cache the Vega-Lite spec of the chart ``build(*args)`` makes, keyed by its arguments.
+def chart_spec(build: Callable[..., alt.TopLevelMixin]) -> Callable[..., dict]:
+    """Cache the Vega-Lite spec of the chart ``build(*args)`` makes, without data, per arguments.
 
-    Making an Altair chart validates every part of it against the Vega-Lite schema (about ten
-    milliseconds a chart); a page that reruns with the same data (a click, an unrelated write)
-    gets the spec it made before and draws it with ``st.vega_lite_chart``. The arguments, the
-    data frames included, must hold everything the chart shows.
+    Making an Altair chart validates every part of it against the Vega-Lite schema, about ten
+    milliseconds a chart, after every write that changes its data. ``build`` makes the chart
+    from its labels and fields only (``alt.Chart()`` without data; its arguments must not be
+    the data), so the spec is made once per process and choice; the page draws it with
+    ``st.vega_lite_chart(data, spec, ...)``, which sends the data as ``st.altair_chart`` does.
     """
     code = build.__code__
     digest = hashlib.blake2b(code.co_code + repr(code.co_consts).encode(), digest_size=6)
 
     def spec(*args: Any, **kwargs: Any) -> dict:
-        return build(*args, **kwargs).to_dict()
+        made = build(*args, **kwargs).to_dict()
+        made.pop("data", None)  # Altair's placeholder for a chart without data
+        made.pop("datasets", None)
+        return made
 
     # st.cache_data tells functions apart by module and name; page scripts all run as __main__.
     spec.__module__ = build.__module__
