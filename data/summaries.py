@@ -2,12 +2,12 @@
 
 The write side keeps ``backorder_rollup`` up to date line by line, ``backorder_closures`` beside
 it, ``backorder_cost_weekly`` beside the cost ledger, ``delivery_weekly`` as shipments are
-delivered and ``demand_weekly`` beside ``demand_daily`` (operations/rollup.py); this module holds what both sides share (keys, figures,
-the week a day belongs to, the days-waiting buckets) and the straight aggregates that
-:func:`rebuild` writes, one statement per summary: the rollup from the order lines, the closures
-from the backorders, the weekly costs from the ledger, the deliveries from the shipments, the
-weekly demand from the daily one.
-The demo generator fills both with it; ``python -m data rebuild-summaries`` runs it on demand.
+delivered and ``demand_weekly`` beside ``demand_daily`` (operations/rollup.py); this module holds
+what both sides share (keys, figures, the week a day belongs to, the days-waiting buckets) and
+the straight aggregates that :func:`rebuild` writes, one statement per summary: the rollup from
+the order lines, the closures from the backorders, the weekly costs from the ledger, the
+deliveries from the shipments, the weekly demand from the daily one. The demo generator fills
+them all with it; ``python -m data rebuild-summaries`` runs it on demand.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Everything here except the drill-down and the open-backorder figures reads ``bac
 (a few thousand rows whatever the history's size), never the order lines; the chance that an
 open backorder ends cancelled reads ``backorder_closures`` (a few rows per segment), on-time
 delivery ``delivery_weekly`` (a row per week). The drill-down reads only the newest backorders
-it can show: the rollup tells from which week on the window holds enough of them. The rollup counts a
-line in the week (Monday) its order was placed, so a date range is taken in whole weeks and a
-week belongs to the month and quarter its Monday falls in.
+it can show: the rollup tells from which week on the window holds enough of them. The rollup
+counts a line in the week (Monday) its order was placed, so a date range is taken in whole
+weeks and a week belongs to the month and quarter its Monday falls in.
 """
 
 from __future__ import annotations
