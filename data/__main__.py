@@ -117,6 +117,9 @@ def cmd_rebuild_summaries(engine: Engine, args: argparse.Namespace) -> int:
     print(
         f"Rebuilt the summaries of {_where(engine)} in {time.perf_counter() - started:.1f} s: "
         f"backorder rollup {rows['backorder_rollup']:,} rows (from the order lines), "
+        f"closed backorders {rows['backorder_closures']:,} rows (from the backorders), "
+        f"weekly costs {rows['backorder_cost_weekly']:,} rows (from the cost ledger), "
+        f"weekly deliveries {rows['delivery_weekly']:,} rows (from the shipments), "
         f"weekly demand {rows['demand_weekly']:,} rows (from the daily demand)."
     )
     return 0
@@ -184,8 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("info", help="show the row count of every table").set_defaults(run=cmd_info)
     commands.add_parser(
         "rebuild-summaries",
-        help="recompute the backorder rollup from the order lines and the weekly demand from the "
-        "daily one (safe to run at any time)",
+        help="recompute the backorder rollup from the order lines, the closed backorders, weekly "
+        "costs and deliveries from their rows, and the weekly demand from the daily one (safe to "
+        "run at any time)",
     ).set_defaults(run=cmd_rebuild_summaries)
     pointer = commands.add_parser(
         "import", help="moved: use `python -m operations import KIND FILE` (says so and stops)"

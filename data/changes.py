@@ -48,9 +48,11 @@ Subjects (the tables each covers)
 - ``stock``: stock levels and the stock ledger.
 - ``orders``: orders, their lines and the summaries built from them (daily and weekly demand, the
   backorder rollup).
-- ``backorders``: backorders, their allocations and cost ledger.
+- ``backorders``: backorders, their allocations and cost ledger, and the summaries built from
+  them (closed backorders per segment and days waited, the ledger per week).
 - ``purchasing``: purchase orders, their lines and receipts.
-- ``shipments``: outbound shipments, their lines and tracking events.
+- ``shipments``: outbound shipments, their lines and tracking events, and the deliveries per
+  week.
 - ``picking``: pick tasks.
 - ``catalogue``: products, suppliers, substitutes, carriers, warehouses and bins.
 - ``customers``: customers, sales representatives, communications and feedback.
@@ -100,12 +102,15 @@ TABLE_SUBJECTS: dict[str, str] = {
     "backorders": "backorders",
     "allocations": "backorders",
     "backorder_costs": "backorders",
+    "backorder_closures": "backorders",
+    "backorder_cost_weekly": "backorders",
     "purchase_orders": "purchasing",
     "purchase_order_lines": "purchasing",
     "receipts": "purchasing",
     "shipments": "shipments",
     "shipment_lines": "shipments",
     "shipment_events": "shipments",
+    "delivery_weekly": "shipments",
     "pick_tasks": "picking",
     "products": "catalogue",
     "suppliers": "catalogue",

@@ -374,6 +374,8 @@ class Backorder(Base):
         Index("ix_backorders_customer_status", "customer_id", "status"),
         # The open backorders on their own (revenue at risk): few rows among many closed ones.
         Index("ix_backorders_status", "status"),
+        # The newest backorders first (the Overview's drill-down; a window of backorders).
+        Index("ix_backorders_created_at", "created_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), unique=True)
@@ -511,6 +513,59 @@ class DemandWeekly(Base):
     qty_ordered: Mapped[int] = mapped_column(Integer, default=0)
     qty_short: Mapped[int] = mapped_column(Integer, default=0)
     revenue: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+
+
+class BackorderClosure(Base):
+    """Summary kept by the write side: closed backorders per customer segment and days waited.
+
+    One row per segment and days-waiting bucket (``bucket`` indexes ``data.summaries.WAIT_BUCKETS``:
+    closed after 0-7, 8-14, 15-30 or 31+ days): how many backorders closed (filled or cancelled)
+    after waiting that long, and how many of them ended cancelled. Backorders cancelled at once
+    because the customer takes only what is in stock (``cancel_short``) never waited and are
+    left out. The chance that an open backorder ends cancelled is read from these few rows
+    (queries/overview.py). Kept beside the backorder rollup in the same transaction
+    (operations/rollup.py); ``python -m data rebuild-summaries`` recomputes it from the backorders.
+    """
+
+    __tablename__ = "backorder_closures"
+    segment: Mapped[str] = mapped_column(String(30), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BackorderCostWeekly(Base):
+    """Summary kept by the write side: the cost ledger per week, kind, category and segment.
+
+    ``week`` is the Monday of the week the cost was booked; ``category`` the backorder's
+    product's, ``segment`` its customer's. Every entry booked (handling, split freight, a fee or
+    credit booked by hand) adds its amount here in the same transaction (operations/rollup.py),
+    so the finance page sums a few thousand rows instead of a year of ledger entries joined to
+    their backorders. ``python -m data rebuild-summaries`` recomputes it from the ledger.
+    """
+
+    __tablename__ = "backorder_cost_weekly"
+    week: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(30), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(RollupMoney, default=Decimal("0"))
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DeliveryWeekly(Base):
+    """Summary kept by the write side: outbound deliveries per week, and how many were on time.
+
+    ``week`` is the Monday of the week the shipment was delivered; only outbound shipments with
+    a promised date count, on time when delivered on or before that day. Marking a shipment
+    delivered adds it here in the same transaction (operations/warehouse.py), so on-time delivery
+    over a year reads one row per week. ``python -m data rebuild-summaries`` recomputes it.
+    """
+
+    __tablename__ = "delivery_weekly"
+    week: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    on_time: Mapped[int] = mapped_column(Integer, default=0)
 
 
 # --- Purchasing and logistics --------------------------------------------------------------

@@ -22,6 +22,7 @@ from data.schema import Backorder, BackorderCost, Order, OrderLine, Shipment, ut
 from data.settings import get_setting
 from operations import audit
 from operations.errors import NotFound, ValidationError
+from operations.rollup import add_costs
 from operations.transactions import write_operation
 from operations.validation import actor_name, identifier, one_of, optional_moment, text
 
@@ -44,19 +45,19 @@ def book_handling(session: Session, backorders: Iterable[Backorder], now: dt.dat
         return
     amount = _setting_amount(session, "backorder_handling_cost")
     if amount > 0:
-        session.connection().execute(
-            _INSERT_COST,
-            [
-                {
-                    "at": now,
-                    "backorder_id": backorder_id,
-                    "kind": "handling",
-                    "amount": amount,
-                    "note": "Backorder handling",
-                }
-                for backorder_id in ids
-            ],
-        )
+        rows = [
+            {
+                "at": now,
+                "backorder_id": backorder_id,
+                "kind": "handling",
+                "amount": amount,
+                "note": "Backorder handling",
+            }
+            for backorder_id in ids
+        ]
+        session.connection().execute(_INSERT_COST, rows)
+        # The weekly cost summary reads the entries' fields (they are not session objects).
+        add_costs(session, [BackorderCost(**row) for row in rows])
 
 
 _INSERT_COST = insert(BackorderCost.__table__)
@@ -87,15 +88,15 @@ def book_split_freight(
     amount = _setting_amount(session, "split_freight_cost")
     if backorder_id is None or amount <= 0:
         return
-    session.add(
-        BackorderCost(
-            at=now,
-            backorder_id=backorder_id,
-            kind="split_freight",
-            amount=amount,
-            note=f"Separate delivery {shipment.number}",
-        )
+    entry = BackorderCost(
+        at=now,
+        backorder_id=backorder_id,
+        kind="split_freight",
+        amount=amount,
+        note=f"Separate delivery {shipment.number}",
     )
+    session.add(entry)
+    add_costs(session, [entry])
 
 
 def _amount(value: object) -> Decimal:
@@ -139,6 +140,7 @@ def record_backorder_cost(
             raise NotFound(f"Backorder {backorder_id} does not exist.")
         entry = BackorderCost(at=now, backorder_id=backorder_id, kind=kind, amount=value, note=note)
         session.add(entry)
+        add_costs(session, [entry])
         session.flush()
         audit.record(
             session,

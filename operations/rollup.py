@@ -14,6 +14,18 @@ few thousand rows whatever the history's size, a write adds one or two small ups
 rebuild (:func:`rebuild`, ``python -m data rebuild-summaries``) recomputes it from the order
 lines when in doubt (it is idempotent; data/summaries.py).
 
+The closed backorders: the same ``watch``/``save`` also adds each watched backorder's
+difference to ``backorder_closures`` (segment, days-waiting bucket): a backorder that closes
+adds one to its bucket (and one cancelled if it was cancelled), one that opens again (a short
+pick on a filled line) takes it back. The chance that an open backorder ends cancelled is read
+from those few rows instead of every closed backorder.
+
+The cost ledger: :func:`add_costs` adds entries just booked to their (week, kind, category,
+segment) rows of ``backorder_cost_weekly`` in the same transaction.
+
+The deliveries: :func:`add_delivery` counts an outbound shipment delivered (and whether on
+time) in its week of ``delivery_weekly``.
+
 The weekly demand: :func:`add_weekly_demand` adds an order's ``demand_daily`` rows to their
 (week, product) rows of ``demand_weekly`` in the same transaction, so reads over months or a year
 (inventory turnover, trends) read one row per product and week instead of one per day and segment.
@@ -32,19 +44,30 @@ from sqlalchemy.orm import Session
 from data.schema import (
     NO_BACKORDER,
     Backorder,
+    BackorderClosure,
+    BackorderCost,
+    BackorderCostWeekly,
     BackorderRollup,
     Customer,
+    DeliveryWeekly,
     DemandWeekly,
     Order,
     OrderLine,
     Product,
 )
 from data.summaries import (
+    CLOSURE_FIGURE_COLUMNS,
+    CLOSURE_KEY_COLUMNS,
+    COST_FIGURE_COLUMNS,
+    COST_KEY_COLUMNS,
     FIGURE_COLUMNS,
     KEY_COLUMNS,
     UNRECORDED_CAUSE,
     WEEKLY_FIGURE_COLUMNS,
     WEEKLY_KEY_COLUMNS,
+    counts_as_closed,
+    delivered_on_time,
+    wait_bucket,
     week_of,
 )
 
@@ -96,29 +119,107 @@ def line_figures(
     return (context.week, context.category, context.segment, cause), figures
 
 
-def _upsert(dialect: str):
+def closure_figures(context: LineContext, backorder: Backorder | None) -> tuple[tuple, dict] | None:
+    """The backorder's ``backorder_closures`` key and figures, or None while it is not closed."""
+    # A backorder placed just now (orders.py inserts it as a plain row) is open, or cancelled
+    # at once for cancel_short: never one that closed after waiting.
+    if not isinstance(backorder, Backorder) or not counts_as_closed(backorder):
+        return None
+    # A backorder created and closed in one change has no creation time before the flush.
+    created = backorder.created_at or backorder.closed_at
+    key = (context.segment, wait_bucket(created, backorder.closed_at))
+    return key, {"closed": 1, "cancelled": int(backorder.status == "cancelled")}
+
+
+def _upsert(dialect: str, table, keys: tuple[str, ...], figures: tuple[str, ...]):
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_(BackorderRollup.__table__)
-    table = BackorderRollup.__table__.c
+    statement = insert_(table)
     return statement.on_conflict_do_update(
-        index_elements=[table[c] for c in KEY_COLUMNS],
-        set_={c: table[c] + statement.excluded[c] for c in FIGURE_COLUMNS},
+        index_elements=[table.c[c] for c in keys],
+        set_={c: table.c[c] + statement.excluded[c] for c in figures},
     )
 
 
-_UPSERT = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
+_UPSERT = {
+    dialect: _upsert(dialect, BackorderRollup.__table__, KEY_COLUMNS, FIGURE_COLUMNS)
+    for dialect in ("sqlite", "postgresql")
+}
+_CLOSURE_UPSERT = {
+    dialect: _upsert(
+        dialect, BackorderClosure.__table__, CLOSURE_KEY_COLUMNS, CLOSURE_FIGURE_COLUMNS
+    )
+    for dialect in ("sqlite", "postgresql")
+}
 
 
-def add_to_rollup(session: Session, deltas: dict[tuple, dict]) -> None:
-    """Add figure differences to their rows (rows are created as needed)."""
+def _add(session: Session, upserts: dict, keys: tuple[str, ...], deltas: dict[tuple, dict]):
     rows = [
-        {**dict(zip(KEY_COLUMNS, key, strict=True)), **figures}
+        {**dict(zip(keys, key, strict=True)), **figures}
         for key, figures in sorted(deltas.items())
         if any(figures.values())
     ]
     if rows:
         conn = session.connection()
-        conn.execute(_UPSERT[conn.dialect.name], rows)
+        conn.execute(upserts[conn.dialect.name], rows)
+
+
+_COST_UPSERT = {
+    dialect: _upsert(dialect, BackorderCostWeekly.__table__, COST_KEY_COLUMNS, COST_FIGURE_COLUMNS)
+    for dialect in ("sqlite", "postgresql")
+}
+
+
+def add_costs(session: Session, entries: list[BackorderCost]) -> None:
+    """Add ledger entries just booked to their weeks of ``backorder_cost_weekly``."""
+    if not entries:
+        return
+    ids = sorted({entry.backorder_id for entry in entries})
+    places = dict(
+        (row[0], (row[1], row[2]))
+        for row in session.execute(
+            select(Backorder.id, Product.category, Customer.segment)
+            .join(Product, Product.id == Backorder.product_id)
+            .join(Customer, Customer.id == Backorder.customer_id)
+            .where(Backorder.id.in_(ids))
+        )
+    )
+    deltas: dict[tuple, dict] = {}
+    for entry in entries:
+        category, segment = places[entry.backorder_id]
+        key = (week_of(entry.at), entry.kind, category, segment)
+        into = deltas.setdefault(key, {"amount": Decimal(0), "entries": 0})
+        into["amount"] += Decimal(entry.amount)
+        into["entries"] += 1
+    _add(session, _COST_UPSERT, COST_KEY_COLUMNS, deltas)
+
+
+_DELIVERY_UPSERT = {
+    dialect: _upsert(dialect, DeliveryWeekly.__table__, ("week",), ("delivered", "on_time"))
+    for dialect in ("sqlite", "postgresql")
+}
+
+
+def add_delivery(session: Session, delivered_at: dt.datetime, promised: dt.date | None) -> None:
+    """Count an outbound shipment just delivered in its week of ``delivery_weekly``."""
+    if promised is None:
+        return
+    on_time = int(delivered_on_time(delivered_at, promised))
+    _add(
+        session,
+        _DELIVERY_UPSERT,
+        ("week",),
+        {(week_of(delivered_at),): {"delivered": 1, "on_time": on_time}},
+    )
+
+
+def add_to_rollup(session: Session, deltas: dict[tuple, dict]) -> None:
+    """Add figure differences to their rows (rows are created as needed)."""
+    _add(session, _UPSERT, KEY_COLUMNS, deltas)
+
+
+def add_to_closures(session: Session, deltas: dict[tuple, dict]) -> None:
+    """Add closed-backorder differences to their (segment, bucket) rows."""
+    _add(session, _CLOSURE_UPSERT, CLOSURE_KEY_COLUMNS, deltas)
 
 
 def _weekly_upsert(dialect: str):
@@ -159,6 +260,7 @@ class RollupChange:
         self.session = session
         self._context: dict[int, LineContext] = {}
         self._before: dict[int, tuple[tuple, dict]] = {}
+        self._closed_before: dict[int, tuple[tuple, dict] | None] = {}
         self._now: dict[int, tuple[OrderLine, Backorder | None]] = {}
 
     def know(self, line_id: int, context: LineContext) -> None:
@@ -187,31 +289,46 @@ class RollupChange:
         if line.id not in self._before and line.id not in self._now:
             self._load_context([line.id])
             if not new:
-                self._before[line.id] = line_figures(self._context[line.id], line, backorder)
+                context = self._context[line.id]
+                self._before[line.id] = line_figures(context, line, backorder)
+                self._closed_before[line.id] = closure_figures(context, backorder)
         self._now[line.id] = (line, backorder)
 
     def save(self) -> None:
         """Add (after - before) of every watched line to the rollup."""
         deltas: dict[tuple, dict] = {}
+        closures: dict[tuple, dict] = {}
         for line_id, (line, backorder) in self._now.items():
-            key, after = line_figures(self._context[line_id], line, backorder)
-            into = deltas.setdefault(key, dict.fromkeys(FIGURE_COLUMNS, 0))
-            for column, amount in after.items():
-                into[column] += amount
-            if line_id in self._before:
-                old_key, before = self._before[line_id]
-                into = deltas.setdefault(old_key, dict.fromkeys(FIGURE_COLUMNS, 0))
-                for column, amount in before.items():
-                    into[column] -= amount
+            context = self._context[line_id]
+            _move(deltas, FIGURE_COLUMNS, line_figures(context, line, backorder), 1)
+            _move(deltas, FIGURE_COLUMNS, self._before.get(line_id), -1)
+            _move(closures, CLOSURE_FIGURE_COLUMNS, closure_figures(context, backorder), 1)
+            _move(closures, CLOSURE_FIGURE_COLUMNS, self._closed_before.get(line_id), -1)
         add_to_rollup(self.session, deltas)
+        add_to_closures(self.session, closures)
         self._before.clear()
+        self._closed_before.clear()
         self._now.clear()
+
+
+def _move(deltas: dict[tuple, dict], columns, keyed: tuple[tuple, dict] | None, sign: int):
+    """Add ``sign`` x the figures of ``keyed`` (key, figures) to their key's row of ``deltas``."""
+    if keyed is None:
+        return
+    key, figures = keyed
+    into = deltas.setdefault(key, dict.fromkeys(columns, 0))
+    for column, amount in figures.items():
+        into[column] += sign * amount
 
 
 __all__ = [
     "LineContext",
     "RollupChange",
+    "add_costs",
+    "add_delivery",
+    "add_to_closures",
     "add_to_rollup",
+    "closure_figures",
     "add_weekly_demand",
     "line_figures",
     "week_of",

@@ -30,7 +30,7 @@ from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
 from operations.limits import check_ceiling, check_sizes
 from operations.numbering import document_number, provisional_number
-from operations.rollup import RollupChange
+from operations.rollup import RollupChange, add_delivery
 from operations.stock import lock_order, lock_stock, move_stock, resolve_warehouse
 from operations.transactions import write_operation
 from operations.validation import (
@@ -515,6 +515,8 @@ def mark_delivered(
         before = shipment.status
         shipment.status = "delivered"
         shipment.delivered_at = now
+        if shipment.direction == "outbound":
+            add_delivery(session, now, shipment.promised_date)
         session.add(ShipmentEvent(shipment_id=shipment.id, at=now, kind="delivered"))
         session.flush()
         if shipment.order_id is not None:

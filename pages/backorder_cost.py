@@ -11,14 +11,21 @@ from data.schema import utcnow
 from queries import finance as fin
 from queries import overview as ov
 from ui.auth import require_role
-from ui.components import empty_state, kpi_tile, money, pct, qty, standard_table
+from ui.components import (
+    empty_state,
+    kpi_tile,
+    money,
+    page_offset,
+    paged_table,
+    pct,
+    qty,
+    standard_table,
+)
 from ui.db import engine, live_read
 from ui.filters import PERIOD_LABELS, history_filters
 
 user = require_role("finance_manager")
 db = engine()
-
-SLOW_TTL_S = 600  # cancellation chances: a year of history, re-read at most this often
 
 
 def big_money(x) -> str:
@@ -28,14 +35,14 @@ def big_money(x) -> str:
     return money(x)
 
 
-@live_read("backorders", "catalogue", "orders")
+@live_read("backorders", "orders")
 def _summary(engine, f: ov.Filters, period: str) -> pd.DataFrame:
     return fin.cost_summary(engine, f, period=period)
 
 
 @live_read("backorders", "catalogue", "customers", "orders")
-def _ledger(engine, f: ov.Filters) -> pd.DataFrame:
-    return fin.cost_ledger(engine, f)
+def _ledger_page(engine, f: ov.Filters, offset: int) -> fin.LedgerPage:
+    return fin.cost_ledger_page(engine, f, limit=fin.LEDGER_ROWS, offset=offset)
 
 
 @live_read("backorders", "catalogue", "orders", "purchasing")
@@ -43,14 +50,36 @@ def _cash(engine) -> dict[str, float]:
     return fin.cash_tied(engine)
 
 
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _chances(_engine) -> pd.DataFrame:
-    return ov.cancellation_chances(_engine)
-
-
 @live_read("backorders", "catalogue", "customers", "orders")
-def _at_risk(engine, f: ov.Filters) -> pd.DataFrame:
-    return ov.open_backorders_at_risk(engine, f, chances=_chances(engine))
+def _at_risk(engine, f: ov.Filters) -> ov.RiskTotals:
+    return ov.revenue_at_risk(engine, f)
+
+
+def cost_by_kind(summary: pd.DataFrame) -> pd.DataFrame:
+    """Cost per period and kind (one row each), for the stacked bars."""
+    per_period = summary.groupby("period", as_index=False)[list(fin.COST_KIND_LABELS)].sum()
+    long = per_period.melt(id_vars="period", var_name="kind", value_name="amount")
+    long["kind"] = long["kind"].map(fin.COST_KIND_LABELS)
+    return long
+
+
+@ui.theme.chart_spec
+def cost_bars(period: str) -> alt.Chart:
+    return (
+        alt.Chart()
+        .mark_bar()
+        .encode(
+            x=alt.X("period:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("amount:Q", title="Cost (€)", stack=True),
+            color=alt.Color("kind:N", title="Kind", legend=alt.Legend(orient="top")),
+            tooltip=[
+                alt.Tooltip("period:N", title=PERIOD_LABELS[period]),
+                alt.Tooltip("kind:N", title="Kind"),
+                alt.Tooltip("amount:Q", title="Cost (€)", format=",.2f"),
+            ],
+        )
+        .properties(height=280)
+    )
 
 
 today = utcnow().date()
@@ -107,7 +136,7 @@ with tiles[2]:
 with tiles[3]:
     kpi_tile(
         "Revenue at risk",
-        float(at_risk["at_risk"].sum()) if not at_risk.empty else 0.0,
+        at_risk.at_risk,
         ov.AT_RISK_HELP,
         fmt=money,
     )
@@ -145,25 +174,7 @@ st.subheader(f"Backorder cost per {period}")
 if summary.empty:
     empty_state("No sales or costs in these weeks.", "Widen the date range or clear a filter.")
 else:
-    per_period = summary.groupby("period", as_index=False)[list(fin.COST_KIND_LABELS)].sum()
-    long = per_period.melt(id_vars="period", var_name="kind", value_name="amount")
-    long["kind"] = long["kind"].map(fin.COST_KIND_LABELS)
-    chart = (
-        alt.Chart(long)
-        .mark_bar()
-        .encode(
-            x=alt.X("period:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("amount:Q", title="Cost (€)", stack=True),
-            color=alt.Color("kind:N", title="Kind", legend=alt.Legend(orient="top")),
-            tooltip=[
-                alt.Tooltip("period:N", title=PERIOD_LABELS[period]),
-                alt.Tooltip("kind:N", title="Kind"),
-                alt.Tooltip("amount:Q", title="Cost (€)", format=",.2f"),
-            ],
-        )
-        .properties(height=280)
-    )
-    st.altair_chart(chart, width="stretch")
+    st.vega_lite_chart(cost_by_kind(summary), cost_bars(period), width="stretch")
 
 SUMMARY_COLUMNS = {
     "period": st.column_config.TextColumn(PERIOD_LABELS[period]),
@@ -218,7 +229,7 @@ with mid:
 with right:
     kpi_tile(
         "Open backorders",
-        len(at_risk),
+        at_risk.open_backorders,
         "Backorders still waiting (with the filters' categories and segments).",
         fmt=qty,
     )
@@ -226,8 +237,11 @@ with right:
 # --- The ledger, for accounting ------------------------------------------------------------
 
 st.subheader("Cost ledger")
-st.caption("One row per entry, for accounting: date, kind, amount, order, customer, category.")
-ledger = _ledger(db, f)
+st.caption(
+    "One row per entry, for accounting: date, kind, amount, order, customer, category, oldest "
+    f"first, {fin.LEDGER_ROWS} to a page; CSV and Excel hold every entry of the filters."
+)
+ledger = _ledger_page(db, f, page_offset("cost_ledger", f, rows=fin.LEDGER_ROWS))
 LEDGER_COLUMNS = {
     "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD HH:mm"),
     "kind": st.column_config.TextColumn("Kind"),
@@ -239,11 +253,15 @@ LEDGER_COLUMNS = {
     "backorder_id": st.column_config.NumberColumn("Backorder", format="%d"),
     "note": st.column_config.TextColumn("Note", width="medium"),
 }
-standard_table(
-    ledger,
+paged_table(
+    ledger.rows,
     key="cost_ledger",
+    total=ledger.total,
+    offset=ledger.offset,
+    export=lambda: fin.cost_ledger(db, f),
     column_config=LEDGER_COLUMNS,
     file_name="backorder_cost_ledger",
     empty_message="No cost was booked in these weeks.",
-    height=380 if len(ledger) > 10 else "auto",
+    rows=fin.LEDGER_ROWS,
+    height=380 if len(ledger.rows) > 10 else "auto",
 )

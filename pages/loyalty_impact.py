@@ -13,7 +13,7 @@ from data.schema import SEGMENTS, utcnow
 from queries import loyalty as lo
 from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, pct, qty, standard_table
-from ui.db import engine
+from ui.db import engine, live_read
 
 user = require_role("marketing_manager")
 db = engine()
@@ -30,6 +30,27 @@ def _customers(_engine, start: dt.date, end: dt.date, retention_days: int, day: 
     return lo.customer_exposure(_engine, start, end, retention_days=retention_days)
 
 
+# The comparisons and the win-back list are cached on what they are made of (the window, the
+# setting, the day, the segments), so a rerun neither hashes nor regroups the customer table.
+@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
+def _compared(
+    _engine,
+    start: dt.date,
+    end: dt.date,
+    retention_days: int,
+    day: dt.date,
+    segments: tuple[str, ...],
+    by: str | None,
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(exposed against not exposed overall, and by ``by``), or None when nobody ordered."""
+    customers = _customers(_engine, start, end, retention_days, day)
+    if segments:
+        customers = customers[customers["segment"].isin(segments)]
+    if customers.empty:
+        return None
+    return lo.compare_groups(customers).set_index("group"), lo.compare_groups(customers, by=by)
+
+
 @st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
 def _monthly(_engine, start: dt.date, end: dt.date, day: dt.date) -> pd.DataFrame:
     return lo.feedback_by_month(_engine, start, end)
@@ -41,12 +62,51 @@ def _worst(_engine, day: dt.date) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _win_back(_engine, customers: pd.DataFrame, retention_days: int, day: dt.date):
+def _win_back(
+    _engine,
+    start: dt.date,
+    end: dt.date,
+    retention_days: int,
+    day: dt.date,
+    segments: tuple[str, ...],
+):
+    customers = _customers(_engine, start, end, retention_days, day)
+    if segments:
+        customers = customers[customers["segment"].isin(segments)]
     return lo.win_back_list(_engine, customers, retention_days=retention_days)
 
 
+@live_read("settings")
+def _retention_days(engine) -> int:
+    return lo.retention_days(engine)
+
+
+def scores(monthly: pd.DataFrame) -> pd.DataFrame:
+    """NPS and the reputation index per month (one row each), for the lines."""
+    long = monthly.melt(
+        id_vars="month", value_vars=["nps", "reputation"], var_name="measure", value_name="score"
+    ).dropna()
+    long["measure"] = long["measure"].map({"nps": "NPS", "reputation": "Reputation index"})
+    return long
+
+
+@ui.theme.chart_spec
+def score_lines() -> alt.Chart:
+    return (
+        alt.Chart()
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("score:Q", title="Score"),
+            color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="top")),
+            tooltip=["month:N", "measure:N", alt.Tooltip("score:Q", format=".1f")],
+        )
+        .properties(height=260)
+    )
+
+
 today = utcnow().date()
-retention_days = lo.retention_days(db)
+retention_days = _retention_days(db)
 
 st.title("Loyalty impact")
 st.caption(
@@ -73,14 +133,14 @@ if not isinstance(chosen_range, tuple) or len(chosen_range) != 2:
     st.info("Choose the last day of the date range in the sidebar.", icon=":material/date_range:")
     st.stop()
 start, end = chosen_range
-customers = _customers(db, start, end, retention_days, today)
-if f_segments:
-    customers = customers[customers["segment"].isin(f_segments)]
-if customers.empty:
+segments = tuple(sorted(f_segments))
+by = COMPARE_BY[compare_by]
+compared = _compared(db, start, end, retention_days, today, segments, by)
+if compared is None:
     empty_state("No customer ordered in this window.", "Widen the date range or clear a filter.")
     st.stop()
 
-overall = lo.compare_groups(customers).set_index("group")
+overall, table = compared
 exposed = overall.loc["Met backorders"] if "Met backorders" in overall.index else None
 clear = overall.loc["No backorders"] if "No backorders" in overall.index else None
 
@@ -128,8 +188,6 @@ with tiles[3]:
         fmt=lambda x: "—" if x is None or pd.isna(x) else f"{x:.2f}",
     )
 
-by = COMPARE_BY[compare_by]
-table = lo.compare_groups(customers, by=by)
 st.subheader("Exposed against not exposed" + (f", by {compare_by.lower()}" if by else ""))
 COMPARE_COLUMNS = {
     **({by: st.column_config.TextColumn(compare_by)} if by else {}),
@@ -189,22 +247,7 @@ else:
             "scored by the sentiment model.",
             fmt=pct,
         )
-    long = monthly.melt(
-        id_vars="month", value_vars=["nps", "reputation"], var_name="measure", value_name="score"
-    ).dropna()
-    long["measure"] = long["measure"].map({"nps": "NPS", "reputation": "Reputation index"})
-    chart = (
-        alt.Chart(long)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("score:Q", title="Score"),
-            color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="top")),
-            tooltip=["month:N", "measure:N", alt.Tooltip("score:Q", format=".1f")],
-        )
-        .properties(height=260)
-    )
-    st.altair_chart(chart, width="stretch")
+    st.vega_lite_chart(scores(monthly), score_lines(), width="stretch")
 
 st.markdown("**The most negative comments of the last 90 days**")
 standard_table(
@@ -228,7 +271,7 @@ st.caption(
     f"Customers who met backorders in the window and have not ordered for {retention_days} days "
     f"(the retention setting). Value: what they ordered in the last {lo.WIN_BACK_VALUE_DAYS} days."
 )
-win_back = _win_back(db, customers, retention_days, today)
+win_back = _win_back(db, start, end, retention_days, today, segments)
 standard_table(
     win_back,
     key="loyalty_win_back",

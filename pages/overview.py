@@ -21,9 +21,6 @@ from ui.weekly_report import weekly_report_download
 user = require_role("owner")
 db = engine()
 
-# Slow-moving figures over a year of history (on-time delivery, cancellation chances) are
-# re-read at most this often instead of after every order.
-SLOW_TTL_S = 600
 CATEGORY_CHART = "overview_category_chart"
 SEGMENT_CHART = "overview_segment_chart"
 PERIOD_CHART = "overview_period_chart"
@@ -49,19 +46,14 @@ def _rate_kpis(engine, f: ov.Filters) -> ov.RateKpis:
     return ov.rate_kpis(engine, f)
 
 
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _on_time(_engine, f: ov.Filters) -> tuple[float | None, int]:
-    return ov.on_time_delivery(_engine, f)
-
-
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _chances(_engine) -> pd.DataFrame:
-    return ov.cancellation_chances(_engine)
+@live_read("shipments")
+def _on_time(engine, f: ov.Filters) -> tuple[float | None, int]:
+    return ov.on_time_delivery(engine, f)
 
 
 @live_read("backorders", "catalogue", "customers", "orders")
-def _at_risk(engine, f: ov.Filters) -> pd.DataFrame:
-    return ov.open_backorders_at_risk(engine, f, chances=_chances(engine))
+def _at_risk(engine, f: ov.Filters) -> ov.RiskTotals:
+    return ov.revenue_at_risk(engine, f)
 
 
 @live_read("catalogue", "orders")
@@ -176,16 +168,14 @@ with tiles[2]:
     kpi_tile(
         "On-time delivery",
         on_time,
-        f"{ov.ON_TIME_HELP} {qty(delivered)} shipments delivered. Refreshed every "
-        f"{SLOW_TTL_S // 60} minutes.",
+        f"{ov.ON_TIME_HELP} {qty(delivered)} shipments delivered.",
         fmt=pct,
     )
 with tiles[3]:
-    open_value = float(at_risk["open_value"].sum()) if not at_risk.empty else 0.0
     kpi_tile(
         "Revenue at risk",
-        float(at_risk["at_risk"].sum()) if not at_risk.empty else 0.0,
-        f"{ov.AT_RISK_HELP} Open backorders now: {money(open_value)} of orders waiting.",
+        at_risk.at_risk,
+        f"{ov.AT_RISK_HELP} Open backorders now: {money(at_risk.open_value)} of orders waiting.",
         fmt=money,
     )
 
@@ -194,10 +184,11 @@ with tiles[3]:
 rate_title = "Backorder rate (lines)" if basis == "line_rate" else "Backorder rate (units)"
 
 
-def rate_bars(data: pd.DataFrame, field: str, param: str) -> alt.Chart:
+@ui.theme.chart_spec
+def rate_bars(field: str, param: str, basis: str, rate_title: str) -> alt.Chart:
     pick = alt.selection_point(name=param, fields=[field])
     return (
-        alt.Chart(data)
+        alt.Chart()
         .mark_bar()
         .encode(
             x=alt.X(f"{basis}:Q", title=rate_title, axis=alt.Axis(format="%")),
@@ -216,51 +207,11 @@ def rate_bars(data: pd.DataFrame, field: str, param: str) -> alt.Chart:
     )
 
 
-left, right = st.columns(2)
-with left:
-    by_category = _rates_by(db, "category", narrowed(base, segments=pick_segment))
-    st.markdown(
-        "**By category**" + (f" — segment {', '.join(pick_segment)}" if pick_segment else "")
-    )
-    if by_category.empty:
-        empty_state("No orders in these weeks.", "Widen the date range or clear a filter.")
-    else:
-        st.altair_chart(
-            rate_bars(by_category, "category", "category_pick"),
-            key=CATEGORY_CHART,
-            on_select="rerun",
-            selection_mode="category_pick",
-            width="stretch",
-        )
-with right:
-    by_segment = _rates_by(db, "segment", narrowed(base, categories=pick_category))
-    st.markdown(
-        "**By customer segment**"
-        + (f" — category {', '.join(pick_category)}" if pick_category else "")
-    )
-    if by_segment.empty:
-        empty_state("No orders in these weeks.", "Widen the date range or clear a filter.")
-    else:
-        st.altair_chart(
-            rate_bars(by_segment, "segment", "segment_pick"),
-            key=SEGMENT_CHART,
-            on_select="rerun",
-            selection_mode="segment_pick",
-            width="stretch",
-        )
-
-picked_filters = narrowed(base, categories=pick_category, segments=pick_segment)
-trend = _rates_by_period(db, period, picked_filters)
-st.markdown(
-    f"**{rate_title} per {period}**"
-    + (f" — {', '.join(pick_category + pick_segment)}" if pick_category or pick_segment else "")
-)
-if trend.empty:
-    empty_state("No orders in these weeks.")
-else:
+@ui.theme.chart_spec
+def trend_bars(period: str, basis: str, rate_title: str) -> alt.Chart:
     period_pick = alt.selection_point(name="period_pick", fields=["period"])
-    trend_chart = (
-        alt.Chart(trend)
+    return (
+        alt.Chart()
         .mark_bar()
         .encode(
             x=alt.X("period:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
@@ -277,8 +228,134 @@ else:
         .add_params(period_pick)
         .properties(height=260)
     )
-    st.altair_chart(
-        trend_chart,
+
+
+@ui.theme.chart_spec
+def demand_lines() -> alt.Chart:
+    return (
+        alt.Chart()
+        .mark_line(point=False)
+        .encode(
+            x=alt.X("week:T", title="Week"),
+            y=alt.Y("value:Q", title="Units"),
+            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top")),
+            strokeDash=alt.StrokeDash(
+                "series:N",
+                legend=None,
+                scale=alt.Scale(
+                    domain=["Ordered", "Forecast P50", "Forecast P90"],
+                    range=[[1, 0], [6, 3], [2, 2]],
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("week:T", title="Week of"),
+                "series:N",
+                alt.Tooltip("value:Q", title="Units", format=",.0f"),
+            ],
+        )
+        .properties(height=240)
+    )
+
+
+def cause_colour() -> alt.Color:
+    return alt.Color(
+        "cause:N",
+        title="Cause",
+        scale=alt.Scale(domain=list(ov.CAUSE_LABELS.values()), range=ui.theme.PALETTE[:7]),
+        legend=alt.Legend(orient="bottom", columns=4),
+    )
+
+
+@ui.theme.chart_spec
+def cause_bars() -> alt.Chart:
+    cause_pick = alt.selection_point(name="cause_pick", fields=["group", "root_cause"])
+    return (
+        alt.Chart()
+        .mark_bar()
+        .encode(
+            x=alt.X("share:Q", title="Share of short lines", axis=alt.Axis(format="%")),
+            y=alt.Y("group:N", title=None, axis=alt.Axis(labelLimit=220)),
+            color=cause_colour(),
+            opacity=alt.condition(cause_pick, alt.value(1.0), alt.value(0.35)),
+            tooltip=[
+                alt.Tooltip("group:N", title="Category"),
+                alt.Tooltip("cause:N", title="Cause"),
+                alt.Tooltip("share:Q", title="Share", format=".1%"),
+                alt.Tooltip("bo_lines:Q", title="Short lines", format=","),
+            ],
+        )
+        .add_params(cause_pick)
+        .properties(height=alt.Step(28))
+    )
+
+
+@ui.theme.chart_spec
+def cause_columns(period: str) -> alt.Chart:
+    return (
+        alt.Chart()
+        .mark_bar()
+        .encode(
+            x=alt.X("group:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("share:Q", title="Share of short lines", axis=alt.Axis(format="%")),
+            color=cause_colour(),
+            tooltip=[
+                alt.Tooltip("group:N", title=PERIOD_LABELS[period]),
+                alt.Tooltip("cause:N", title="Cause"),
+                alt.Tooltip("share:Q", title="Share", format=".1%"),
+                alt.Tooltip("bo_lines:Q", title="Short lines", format=","),
+            ],
+        )
+        .properties(height=300)
+    )
+
+
+left, right = st.columns(2)
+with left:
+    by_category = _rates_by(db, "category", narrowed(base, segments=pick_segment))
+    st.markdown(
+        "**By category**" + (f" — segment {', '.join(pick_segment)}" if pick_segment else "")
+    )
+    if by_category.empty:
+        empty_state("No orders in these weeks.", "Widen the date range or clear a filter.")
+    else:
+        st.vega_lite_chart(
+            by_category,
+            rate_bars("category", "category_pick", basis, rate_title),
+            key=CATEGORY_CHART,
+            on_select="rerun",
+            selection_mode="category_pick",
+            width="stretch",
+        )
+with right:
+    by_segment = _rates_by(db, "segment", narrowed(base, categories=pick_category))
+    st.markdown(
+        "**By customer segment**"
+        + (f" — category {', '.join(pick_category)}" if pick_category else "")
+    )
+    if by_segment.empty:
+        empty_state("No orders in these weeks.", "Widen the date range or clear a filter.")
+    else:
+        st.vega_lite_chart(
+            by_segment,
+            rate_bars("segment", "segment_pick", basis, rate_title),
+            key=SEGMENT_CHART,
+            on_select="rerun",
+            selection_mode="segment_pick",
+            width="stretch",
+        )
+
+picked_filters = narrowed(base, categories=pick_category, segments=pick_segment)
+trend = _rates_by_period(db, period, picked_filters)
+st.markdown(
+    f"**{rate_title} per {period}**"
+    + (f" — {', '.join(pick_category + pick_segment)}" if pick_category or pick_segment else "")
+)
+if trend.empty:
+    empty_state("No orders in these weeks.")
+else:
+    st.vega_lite_chart(
+        trend[["period", "line_rate", "unit_rate", "bo_lines", "lines"]],
+        trend_bars(period, basis, rate_title),
         key=PERIOD_CHART,
         on_select="rerun",
         selection_mode="period_pick",
@@ -292,30 +369,7 @@ with trend_left:
     if demand.empty:
         empty_state("No orders in these weeks.")
     else:
-        chart = (
-            alt.Chart(demand)
-            .mark_line(point=False)
-            .encode(
-                x=alt.X("week:T", title="Week"),
-                y=alt.Y("value:Q", title="Units"),
-                color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top")),
-                strokeDash=alt.StrokeDash(
-                    "series:N",
-                    legend=None,
-                    scale=alt.Scale(
-                        domain=["Ordered", "Forecast P50", "Forecast P90"],
-                        range=[[1, 0], [6, 3], [2, 2]],
-                    ),
-                ),
-                tooltip=[
-                    alt.Tooltip("week:T", title="Week of"),
-                    "series:N",
-                    alt.Tooltip("value:Q", title="Units", format=",.0f"),
-                ],
-            )
-            .properties(height=240)
-        )
-        st.altair_chart(chart, width="stretch")
+        st.vega_lite_chart(demand, demand_lines(), width="stretch")
         st.caption(
             "Forecast: the newest demand model run, summed over the products of the chosen "
             "categories (segments do not apply to it)."
@@ -352,39 +406,15 @@ st.caption(
     "for the rule). Click a part of a bar to list the lines behind it."
 )
 cause_left, cause_right = st.columns(2)
-cause_colour = alt.Color(
-    "cause:N",
-    title="Cause",
-    scale=alt.Scale(domain=list(ov.CAUSE_LABELS.values()), range=ui.theme.PALETTE[:7]),
-    legend=alt.Legend(orient="bottom", columns=4),
-)
 with cause_left:
     st.markdown("**Share by category**")
     by_cat = _causes(db, narrowed(base, segments=pick_segment), "category", period)
     if by_cat.empty:
         empty_state("No backorders in these weeks.")
     else:
-        cause_pick = alt.selection_point(name="cause_pick", fields=["group", "root_cause"])
-        chart = (
-            alt.Chart(by_cat)
-            .mark_bar()
-            .encode(
-                x=alt.X("share:Q", title="Share of short lines", axis=alt.Axis(format="%")),
-                y=alt.Y("group:N", title=None, axis=alt.Axis(labelLimit=220)),
-                color=cause_colour,
-                opacity=alt.condition(cause_pick, alt.value(1.0), alt.value(0.35)),
-                tooltip=[
-                    alt.Tooltip("group:N", title="Category"),
-                    alt.Tooltip("cause:N", title="Cause"),
-                    alt.Tooltip("share:Q", title="Share", format=".1%"),
-                    alt.Tooltip("bo_lines:Q", title="Short lines", format=","),
-                ],
-            )
-            .add_params(cause_pick)
-            .properties(height=alt.Step(28))
-        )
-        st.altair_chart(
-            chart,
+        st.vega_lite_chart(
+            by_cat,
+            cause_bars(),
             key=CAUSE_CHART,
             on_select="rerun",
             selection_mode="cause_pick",
@@ -396,23 +426,7 @@ with cause_right:
     if by_period.empty:
         empty_state("No backorders in these weeks.")
     else:
-        chart = (
-            alt.Chart(by_period)
-            .mark_bar()
-            .encode(
-                x=alt.X("group:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
-                y=alt.Y("share:Q", title="Share of short lines", axis=alt.Axis(format="%")),
-                color=cause_colour,
-                tooltip=[
-                    alt.Tooltip("group:N", title=PERIOD_LABELS[period]),
-                    alt.Tooltip("cause:N", title="Cause"),
-                    alt.Tooltip("share:Q", title="Share", format=".1%"),
-                    alt.Tooltip("bo_lines:Q", title="Short lines", format=","),
-                ],
-            )
-            .properties(height=300)
-        )
-        st.altair_chart(chart, width="stretch")
+        st.vega_lite_chart(by_period, cause_columns(period), width="stretch")
 
 # --- The lines behind the selection --------------------------------------------------------
 

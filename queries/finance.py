@@ -1,13 +1,16 @@
 """Backorder cost for finance: the cost ledger, lost sales and margin, revenue at risk, cash.
 
 Sales, cost of goods and lost sales come from the backorder rollup (by the week the order was
-placed); the cost ledger is read by the day each cost was booked. Both are grouped by period
-and category here, so one table shows a period's sales beside what its backorders cost.
+placed); the ledger's costs from its weekly summary ``backorder_cost_weekly`` (by the week each
+cost was booked). Both are grouped by period and category here, so one table shows a period's
+sales beside what its backorders cost. The ledger itself is read one page at a time (its total
+from the weekly summary); every entry only for an export.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, Float, cast, func, select
@@ -16,6 +19,7 @@ from data.schema import (
     OPEN_PO_STATUSES,
     Backorder,
     BackorderCost,
+    BackorderCostWeekly,
     BackorderRollup,
     Customer,
     Order,
@@ -44,6 +48,7 @@ LEDGER_COLUMNS = [
     "backorder_id",
     "note",
 ]
+LEDGER_ROWS = 50  # ledger entries per page
 
 SALES_HELP = (
     "Value ordered less every cancelled unit, at the order lines' prices, for orders placed in "
@@ -71,8 +76,7 @@ def _ledger_window(f: Filters) -> tuple[dt.datetime, dt.datetime]:
     )
 
 
-def cost_ledger(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
-    """One row per ledger entry booked in the weeks: date, kind, amount, order, customer, category."""
+def _ledger_select(f: Filters):
     start, end = _ledger_window(f)
     statement = (
         select(
@@ -98,39 +102,73 @@ def cost_ledger(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
         statement = statement.where(Product.category.in_(f.categories))
     if f.segments:
         statement = statement.where(Customer.segment.in_(f.segments))
-    with reading(engine) as conn:
-        df = pd.read_sql(statement, conn, parse_dates=["date"])
+    return statement
+
+
+def _labelled(df: pd.DataFrame) -> pd.DataFrame:
     df["kind"] = df["kind"].map(COST_KIND_LABELS).fillna(df["kind"])
     return df[LEDGER_COLUMNS]
 
 
-def costs_by_day(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
-    """Ledger totals per day, kind and category (the database sums)."""
-    start, end = _ledger_window(f)
-    day = func.date(BackorderCost.at)
-    statement = (
-        select(
-            day.label("day"),
-            BackorderCost.kind,
-            Product.category,
-            cast(func.sum(BackorderCost.amount), Float).label("amount"),
-            func.count().label("entries"),
-        )
-        .join(Backorder, Backorder.id == BackorderCost.backorder_id)
-        .join(Product, Product.id == Backorder.product_id)
-        .where(BackorderCost.at >= start, BackorderCost.at < end)
-        .group_by(day, BackorderCost.kind, Product.category)
-    )
-    if f.categories:
-        statement = statement.where(Product.category.in_(f.categories))
-    if f.segments:
-        statement = statement.join(Customer, Customer.id == Backorder.customer_id).where(
-            Customer.segment.in_(f.segments)
-        )
+def cost_ledger(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
+    """Every ledger entry booked in the weeks (for an export): date, kind, amount, order, customer,
+    category, oldest first."""
     with reading(engine) as conn:
-        df = pd.read_sql(statement, conn, parse_dates=["day"])
-    df["week"] = df["day"] - pd.to_timedelta(df["day"].dt.day_of_week, unit="D")
-    return df
+        df = pd.read_sql(_ledger_select(f), conn, parse_dates=["date"])
+    return _labelled(df)
+
+
+@dataclass(frozen=True)
+class LedgerPage:
+    rows: pd.DataFrame  # LEDGER_COLUMNS
+    total: int  # entries the filters match
+    offset: int  # position of the first row among them
+
+
+def cost_ledger_page(
+    engine: Engine | Connection, f: Filters, *, limit: int = LEDGER_ROWS, offset: int = 0
+) -> LedgerPage:
+    """One page of :func:`cost_ledger` (cut in the database); an offset past the end gives the
+    last page. The total is summed from the weekly summary."""
+    limit, offset = max(1, int(limit)), max(0, int(offset))
+    with reading(engine) as conn:
+        total = int(
+            conn.execute(
+                _weekly_costs(select(func.coalesce(func.sum(BackorderCostWeekly.entries), 0)), f)
+            ).scalar_one()
+        )
+        if total and offset >= total:
+            offset = (total - 1) // limit * limit
+        df = pd.read_sql(_ledger_select(f).limit(limit).offset(offset), conn, parse_dates=["date"])
+    return LedgerPage(rows=_labelled(df).reset_index(drop=True), total=total, offset=offset)
+
+
+def _weekly_costs(statement, f: Filters):
+    w = BackorderCostWeekly
+    statement = statement.where(w.week >= f.first_week, w.week <= f.last_week)
+    if f.categories:
+        statement = statement.where(w.category.in_(f.categories))
+    if f.segments:
+        statement = statement.where(w.segment.in_(f.segments))
+    return statement
+
+
+def costs_by_week(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
+    """Ledger totals per week (Monday), kind and category, from the weekly summary."""
+    w = BackorderCostWeekly
+    statement = _weekly_costs(
+        select(
+            w.week,
+            w.kind,
+            w.category,
+            cast(func.sum(w.amount), Float).label("amount"),
+            func.sum(w.entries).label("entries"),
+        ),
+        f,
+    ).group_by(w.week, w.kind, w.category)
+    with reading(engine) as conn:
+        df = pd.read_sql(statement, conn, parse_dates=["week"])
+    return df[df["entries"] != 0].reset_index(drop=True)
 
 
 def sales_by_week(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
@@ -158,7 +196,7 @@ def sales_by_week(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
 def cost_summary(engine: Engine | Connection, f: Filters, *, period: str = "month") -> pd.DataFrame:
     """Per period and category: sales, margin with and without backorder cost, lost sales."""
     sales = sales_by_week(engine, f)
-    costs = costs_by_day(engine, f)
+    costs = costs_by_week(engine, f)
     keys = ["period_start", "category"]
     if not sales.empty:
         sales["period_start"] = period_start(sales["week"], period)
@@ -196,7 +234,8 @@ def cost_summary(engine: Engine | Connection, f: Filters, *, period: str = "mont
 
 
 def cash_tied(engine: Engine | Connection) -> dict[str, float]:
-    """Cash in open purchase orders (at cost) against cash waiting in open backorders."""
+    """Cash in open purchase orders (at cost) against cash waiting in open backorders (at the
+    line price and at cost), and how many backorders are open."""
     outstanding = PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received
     open_qty = Backorder.qty_open
     with reading(engine) as conn:
@@ -207,8 +246,9 @@ def cash_tied(engine: Engine | Connection) -> dict[str, float]:
             .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
             .where(PurchaseOrder.status.in_(OPEN_PO_STATUSES))
         ).scalar_one()
-        waiting, waiting_cost = conn.execute(
+        count, waiting, waiting_cost = conn.execute(
             select(
+                func.count(Backorder.id),
                 cast(func.coalesce(func.sum(open_qty * OrderLine.unit_price), 0), Float),
                 cast(func.coalesce(func.sum(open_qty * Product.cost), 0), Float),
             )
@@ -221,4 +261,5 @@ def cash_tied(engine: Engine | Connection) -> dict[str, float]:
         "open_purchase_orders": float(in_pos),
         "open_backorders": float(waiting),
         "open_backorders_at_cost": float(waiting_cost),
+        "open_backorder_count": int(count),
     }

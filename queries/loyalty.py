@@ -11,6 +11,7 @@ import datetime as dt
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, Float, and_, case, cast, func, or_, select
+from sqlalchemy.orm import aliased
 
 from data.plans import unindexed
 from data.schema import (
@@ -135,12 +136,14 @@ def customer_exposure(
             backorders, backorders.c.customer_id == orders.c.customer_id
         )
     ).subquery()
+    # The first order after the reference day: one index seek per customer (min over the
+    # customer's orders after it), not every later order of every customer grouped.
+    later = aliased(Order, name="later")
     next_order = (
-        select(refs.c.customer_id, func.min(Order.placed_at).label("next_order"))
-        .join(Order, and_(Order.customer_id == refs.c.customer_id, Order.placed_at > refs.c.reference))
-        .group_by(refs.c.customer_id)
-        .subquery()
-    )  # fmt: skip
+        select(func.min(later.placed_at))
+        .where(later.customer_id == refs.c.customer_id, later.placed_at > refs.c.reference)
+        .scalar_subquery()
+    )
     feedback = (
         select(
             Feedback.customer_id,
@@ -168,7 +171,7 @@ def customer_exposure(
             func.coalesce(backorders.c.days_waited, 0.0).label("days_waited"),
             func.coalesce(backorders.c.promises_broken, 0).label("promises_broken"),
             refs.c.reference,
-            next_order.c.next_order,
+            next_order.label("next_order"),
             feedback.c.csat,
             func.coalesce(feedback.c.nps_answers, 0).label("nps_answers"),
             func.coalesce(feedback.c.promoters, 0).label("promoters"),
@@ -179,7 +182,6 @@ def customer_exposure(
         .join(Customer, Customer.id == orders.c.customer_id)
         .outerjoin(backorders, backorders.c.customer_id == orders.c.customer_id)
         .join(refs, refs.c.customer_id == orders.c.customer_id)
-        .outerjoin(next_order, next_order.c.customer_id == orders.c.customer_id)
         .outerjoin(feedback, feedback.c.customer_id == orders.c.customer_id)
     )
     with reading(engine) as conn:

@@ -1,9 +1,12 @@
 """The owner's overview: backorder rates, root causes, trends and KPIs from the backorder rollup.
 
 Everything here except the drill-down and the open-backorder figures reads ``backorder_rollup``
-(a few thousand rows whatever the history's size), never the order lines. The rollup counts a
-line in the week (Monday) its order was placed, so a date range is taken in whole weeks and a
-week belongs to the month and quarter its Monday falls in.
+(a few thousand rows whatever the history's size), never the order lines; the chance that an
+open backorder ends cancelled reads ``backorder_closures`` (a few rows per segment), on-time
+delivery ``delivery_weekly`` (a row per week). The drill-down reads only the newest backorders
+it can show: the rollup tells from which week on the window holds enough of them. The rollup
+counts a line in the week (Monday) its order was placed, so a date range is taken in whole
+weeks and a week belongs to the month and quarter its Monday falls in.
 """
 
 from __future__ import annotations
@@ -16,29 +19,29 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Float, Select, and_, case, cast, func, select
 
+from data.plans import unindexed
 from data.schema import (
     NO_BACKORDER,
     Backorder,
+    BackorderClosure,
     BackorderRollup,
     Customer,
+    DeliveryWeekly,
     DemandDaily,
     Forecast,
     ModelRun,
     Order,
     OrderLine,
     Product,
-    Shipment,
     utcnow,
 )
-from data.summaries import week_of
+from data.summaries import WAIT_BUCKETS, week_of
 from queries import reading
 from queries.demand import FIGURES, demand_rows
 
 PERIODS = ("week", "month", "quarter")
 DIMENSIONS = ("category", "segment", "root_cause")
 DRILL_LIMIT = 2_000  # backorder lines shown behind a bar (newest first)
-# Days-waiting buckets for the probability that an open backorder ends cancelled.
-WAIT_BUCKETS = (0, 8, 15, 31)  # lower bounds in days: 0-7, 8-14, 15-30, 31+
 MIN_CLOSED_FOR_RATE = 20  # fewer closed backorders in a cell: use the segment's, then overall
 DEMAND_MODEL_KIND = "demand"
 ALL_SEGMENTS = "(all segments)"  # the overall row of the cancellation chances
@@ -256,22 +259,17 @@ def rate_kpis(engine: Engine | Connection, f: Filters) -> RateKpis:
 
 
 def on_time_delivery(engine: Engine | Connection, f: Filters) -> tuple[float | None, int]:
-    """(share on time, shipments delivered) for outbound shipments delivered in the weeks."""
-    start = dt.datetime.combine(f.first_week, dt.time())
-    end = dt.datetime.combine(f.last_week + dt.timedelta(days=7), dt.time())
-    on_time = case(
-        (func.date(Shipment.delivered_at) <= func.date(Shipment.promised_date), 1), else_=0
-    )
+    """(share on time, shipments delivered) for outbound shipments delivered in the weeks, from
+    the weekly deliveries summary."""
+    w = DeliveryWeekly
     with reading(engine) as conn:
         total, punctual = conn.execute(
-            select(func.count(), func.coalesce(func.sum(on_time), 0)).where(
-                Shipment.direction == "outbound",
-                Shipment.delivered_at >= start,
-                Shipment.delivered_at < end,
-                Shipment.promised_date.is_not(None),
-            )
+            select(
+                func.coalesce(func.sum(w.delivered), 0), func.coalesce(func.sum(w.on_time), 0)
+            ).where(w.week >= f.first_week, w.week <= f.last_week)
         ).one()
-    return (int(punctual) / total if total else None), int(total)
+    total, punctual = int(total), int(punctual)
+    return (punctual / total if total else None), total
 
 
 MONTH_HELP = (
@@ -411,77 +409,44 @@ def cancellation_chances(engine: Engine | Connection) -> pd.DataFrame:
     segment-wide then overall fall-back applied where a cell has too few closed backorders);
     rows with segment ``ALL_SEGMENTS`` hold the overall figures.
     """
+    statement = select(
+        BackorderClosure.segment,
+        BackorderClosure.bucket,
+        BackorderClosure.closed,
+        BackorderClosure.cancelled,
+    ).where(BackorderClosure.closed != 0)
     with reading(engine) as conn:
-        age = _age_days(conn, Backorder.closed_at, Backorder.created_at)
-        bucket = case(
-            *[(age >= lo, i) for i, lo in reversed(list(enumerate(WAIT_BUCKETS))) if lo > 0],
-            else_=0,
-        )
-        statement = (
-            select(
-                Customer.segment,
-                bucket.label("bucket"),
-                func.count().label("closed"),
-                func.sum(case((Backorder.status == "cancelled", 1), else_=0)).label("cancelled"),
+        closed = conn.execute(statement).all()
+    buckets = range(len(WAIT_BUCKETS))
+
+    def reached(cells) -> dict[int, tuple[int, int]]:
+        """(closed, cancelled) of those that reached each bucket: closed at its age or later."""
+        return {
+            i: (
+                sum(int(c.closed) for c in cells if c.bucket >= i),
+                sum(int(c.cancelled) for c in cells if c.bucket >= i),
             )
-            .join(Customer, Customer.id == Backorder.customer_id)
-            .where(
-                Backorder.status.in_(("filled", "cancelled")),
-                Backorder.closed_at.is_not(None),
-                func.coalesce(Backorder.cancel_reason, "").not_like("cancel_short%"),
-            )
-            .group_by(Customer.segment, bucket)
-        )
-        closed = pd.read_sql(statement, conn)
+            for i in buckets
+        }
+
+    overall = reached(closed)
     rows = []
-    segments = sorted(closed["segment"].unique()) if not closed.empty else []
-    for segment in segments:
-        mine = closed[closed["segment"] == segment]
-        for i in range(len(WAIT_BUCKETS)):
-            # Reached the bucket: closed at this age or later.
-            reached = mine[mine["bucket"] >= i]
-            rows.append(
-                {
-                    "segment": segment,
-                    "bucket": i,
-                    "closed": int(reached["closed"].sum()),
-                    "cancelled": int(reached["cancelled"].sum()),
-                }
-            )
-    table = pd.DataFrame(rows, columns=["segment", "bucket", "closed", "cancelled"])
-    overall = {
-        i: (
-            int(closed.loc[closed["bucket"] >= i, "cancelled"].sum()),
-            int(closed.loc[closed["bucket"] >= i, "closed"].sum()),
-        )
-        for i in range(len(WAIT_BUCKETS))
-    }
-
-    def chance(row) -> float:
-        if row["closed"] >= MIN_CLOSED_FOR_RATE:
-            return row["cancelled"] / row["closed"]
-        seg = table[table["segment"] == row["segment"]]
-        seg_closed = int(seg.loc[seg["bucket"] == 0, "closed"].sum())
-        if seg_closed >= MIN_CLOSED_FOR_RATE:
-            return float(seg.loc[seg["bucket"] == 0, "cancelled"].sum()) / seg_closed
-        cancelled, total = overall[row["bucket"]]
-        return cancelled / total if total else 0.0
-
-    table["chance"] = table.apply(chance, axis=1) if not table.empty else []
+    for segment in sorted({c.segment for c in closed}):
+        mine = reached([c for c in closed if c.segment == segment])
+        for i in buckets:
+            cell_closed, cell_cancelled = mine[i]
+            if cell_closed >= MIN_CLOSED_FOR_RATE:
+                chance = cell_cancelled / cell_closed
+            elif mine[0][0] >= MIN_CLOSED_FOR_RATE:  # the segment's, whatever the wait
+                chance = mine[0][1] / mine[0][0]
+            else:
+                chance = overall[i][1] / overall[i][0] if overall[i][0] else 0.0
+            rows.append((segment, i, cell_closed, cell_cancelled, chance))
     # The overall figures, for segments without any closed backorder yet.
-    everyone = pd.DataFrame(
-        [
-            {
-                "segment": ALL_SEGMENTS,
-                "bucket": i,
-                "closed": total,
-                "cancelled": cancelled,
-                "chance": cancelled / total if total else 0.0,
-            }
-            for i, (cancelled, total) in overall.items()
-        ]
-    )
-    return pd.concat([table, everyone], ignore_index=True)
+    for i in buckets:
+        total, cancelled = overall[i]
+        rows.append((ALL_SEGMENTS, i, total, cancelled, cancelled / total if total else 0.0))
+    return pd.DataFrame(rows, columns=["segment", "bucket", "closed", "cancelled", "chance"])
 
 
 def open_backorders_at_risk(
@@ -535,7 +500,87 @@ def open_backorders_at_risk(
     return df
 
 
+@dataclass(frozen=True)
+class RiskTotals:
+    """Open backorders now: how many, their value and their value at risk (the KPI tiles)."""
+
+    open_backorders: int
+    open_value: float
+    at_risk: float
+
+
+def revenue_at_risk(
+    engine: Engine | Connection,
+    f: Filters | None = None,
+    *,
+    now: dt.datetime | None = None,
+    chances: pd.DataFrame | None = None,
+) -> RiskTotals:
+    """The sums of :func:`open_backorders_at_risk`, added up in the database per customer
+    segment and days-waiting bucket (one row each) instead of read backorder by backorder."""
+    now = now or utcnow()
+    bucket = case(
+        *[
+            (Backorder.created_at <= now - dt.timedelta(days=days), i)
+            for i, days in reversed(list(enumerate(WAIT_BUCKETS)))
+            if days > 0
+        ],
+        else_=0,
+    )
+    statement = (
+        select(
+            Customer.segment,
+            bucket.label("bucket"),
+            func.count().label("backorders"),
+            cast(func.sum(Backorder.qty_open * OrderLine.unit_price), Float).label("open_value"),
+        )
+        .select_from(Backorder)
+        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Customer, Customer.id == Backorder.customer_id)
+        .where(Backorder.status == "open")
+        .group_by(Customer.segment, bucket)
+    )
+    if f is not None and f.categories:
+        statement = statement.join(Product, Product.id == Backorder.product_id).where(
+            Product.category.in_(f.categories)
+        )
+    if f is not None and f.segments:
+        statement = statement.where(Customer.segment.in_(f.segments))
+    with reading(engine) as conn:
+        groups = conn.execute(statement).all()
+        if chances is None:
+            chances = cancellation_chances(conn)
+    chance = {(r.segment, int(r.bucket)): float(r.chance) for r in chances.itertuples()}
+    at_risk = 0.0
+    for segment, found, _, value in groups:
+        cell = chance.get((segment, int(found)), chance.get((ALL_SEGMENTS, int(found)), 0.0))
+        at_risk += float(value or 0.0) * cell
+    return RiskTotals(
+        open_backorders=sum(int(g.backorders) for g in groups),
+        open_value=sum(float(g.open_value or 0.0) for g in groups),
+        at_risk=at_risk,
+    )
+
+
 # --- Drill-down ----------------------------------------------------------------------------
+
+
+def _drill_since(conn: Connection, f: Filters, causes: Sequence[str], limit: int) -> dt.date:
+    """The Monday from which on the weeks of ``f`` hold ``limit`` backordered lines (or its first
+    week): the newest ``limit`` lines of the drill-down were all ordered from that week on."""
+    r = BackorderRollup
+    per_week = conn.execute(
+        _where(select(r.week, func.sum(r.bo_lines)), f, causes=causes)
+        .where(r.root_cause != NO_BACKORDER)
+        .group_by(r.week)
+        .order_by(r.week.desc())
+    ).all()
+    found = 0
+    for week, lines in per_week:
+        found += int(lines or 0)
+        if found >= limit:
+            return week if isinstance(week, dt.date) else dt.date.fromisoformat(week)
+    return f.first_week
 
 
 def backorder_lines(
@@ -545,41 +590,52 @@ def backorder_lines(
     causes: Sequence[str] = (),
     limit: int = DRILL_LIMIT,
 ) -> pd.DataFrame:
-    """The backordered lines behind a figure: ordered in the weeks, of the categories/segments."""
-    start = dt.datetime.combine(f.first_week, dt.time())
+    """The backordered lines behind a figure: ordered in the weeks, of the categories/segments.
+
+    Newest first, at most ``limit``. Read from the backorders created since the week the rollup
+    says is enough (a backorder is created when its order is placed or later, at a short pick),
+    not from every order line of the weeks.
+    """
     end = dt.datetime.combine(f.last_week + dt.timedelta(days=7), dt.time())
-    statement = (
-        select(
-            Order.number.label("order_number"),
-            Order.placed_at.label("placed"),
-            Customer.name.label("customer"),
-            Customer.segment,
-            Product.sku,
-            Product.name.label("product"),
-            Product.category,
-            OrderLine.qty_ordered,
-            Backorder.qty.label("qty_short"),
-            Backorder.qty_filled,
-            Backorder.qty_cancelled,
-            Backorder.status,
-            func.coalesce(Backorder.root_cause, "unknown").label("root_cause"),
-            cast(Backorder.qty * OrderLine.unit_price, Float).label("value_short"),
-        )
-        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
-        .join(Order, Order.id == OrderLine.order_id)
-        .join(Customer, Customer.id == Order.customer_id)
-        .join(Product, Product.id == OrderLine.product_id)
-        .where(and_(Order.placed_at >= start, Order.placed_at < end), Backorder.qty > 0)
-        .order_by(Order.placed_at.desc(), Order.id.desc(), OrderLine.line_no)
-        .limit(limit)
-    )
-    if f.categories:
-        statement = statement.where(Product.category.in_(f.categories))
-    if f.segments:
-        statement = statement.where(Customer.segment.in_(f.segments))
-    if causes:
-        statement = statement.where(func.coalesce(Backorder.root_cause, "unknown").in_(causes))
     with reading(engine) as conn:
+        start = dt.datetime.combine(_drill_since(conn, f, causes, limit), dt.time())
+        statement = (
+            select(
+                Order.number.label("order_number"),
+                Order.placed_at.label("placed"),
+                Customer.name.label("customer"),
+                Customer.segment,
+                Product.sku,
+                Product.name.label("product"),
+                Product.category,
+                OrderLine.qty_ordered,
+                Backorder.qty.label("qty_short"),
+                Backorder.qty_filled,
+                Backorder.qty_cancelled,
+                Backorder.status,
+                func.coalesce(Backorder.root_cause, "unknown").label("root_cause"),
+                cast(Backorder.qty * OrderLine.unit_price, Float).label("value_short"),
+            )
+            .select_from(Backorder)
+            .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .join(Customer, Customer.id == Order.customer_id)
+            .join(Product, Product.id == OrderLine.product_id)
+            .where(
+                Backorder.created_at >= start,
+                # Driven from the newest backorders, not from every order of the weeks.
+                and_(unindexed(Order.placed_at) >= start, unindexed(Order.placed_at) < end),
+                Backorder.qty > 0,
+            )
+            .order_by(Order.placed_at.desc(), Order.id.desc(), OrderLine.line_no)
+            .limit(limit)
+        )
+        if f.categories:
+            statement = statement.where(Product.category.in_(f.categories))
+        if f.segments:
+            statement = statement.where(Customer.segment.in_(f.segments))
+        if causes:
+            statement = statement.where(func.coalesce(Backorder.root_cause, "unknown").in_(causes))
         df = pd.read_sql(statement, conn, parse_dates=["placed"])
     df["cause"] = df["root_cause"].map(CAUSE_LABELS).fillna(df["root_cause"])
     return df

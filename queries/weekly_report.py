@@ -12,13 +12,12 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Float, cast, func, select
+from sqlalchemy import Connection, Engine
 
-from data.schema import Backorder, OrderLine, utcnow
+from data.schema import utcnow
 from data.summaries import week_of
-from queries import reading
 from queries.backorders import open_backorders_ranked
-from queries.finance import sales_by_week
+from queries.finance import cash_tied, sales_by_week
 from queries.overview import Filters, rate_kpis, rates_by, rates_by_period
 from queries.purchasing import late_and_at_risk
 
@@ -87,18 +86,6 @@ def _lost_sales(engine, week: dt.date) -> float:
     return float(sales["lost_value"].fillna(0).sum()) if not sales.empty else 0.0
 
 
-def _open_totals(conn: Connection) -> tuple[int, float]:
-    count, value = conn.execute(
-        select(
-            func.count(Backorder.id),
-            cast(func.coalesce(func.sum(Backorder.qty_open * OrderLine.unit_price), 0), Float),
-        )
-        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
-        .where(Backorder.status == "open")
-    ).one()
-    return int(count), round(float(value), 2)
-
-
 def weekly_figures(
     engine: Engine | Connection,
     *,
@@ -114,8 +101,7 @@ def weekly_figures(
     trend = rates_by_period(
         engine, "week", Filters(week - dt.timedelta(weeks=TREND_WEEKS - 1), week + dt.timedelta(6))
     )
-    with reading(engine) as conn:
-        open_count, open_value = _open_totals(conn)
+    cash = cash_tied(engine)
     by_category = _rates(engine, "category", week)
     late = late_and_at_risk(engine, today=now.date())
     if not late.empty:
@@ -132,8 +118,8 @@ def weekly_figures(
         bo_lines=int(by_category["bo_lines"].sum()),
         lost_sales=round(_lost_sales(engine, week), 2),
         previous_lost_sales=round(_lost_sales(engine, week - dt.timedelta(days=7)), 2),
-        open_backorders=open_count,
-        open_value=open_value,
+        open_backorders=cash["open_backorder_count"],
+        open_value=round(cash["open_backorders"], 2),
         by_category=by_category,
         by_segment=_rates(engine, "segment", week),
         trend=trend[["period_start", "line_rate", "lines", "bo_lines"]].reset_index(drop=True),

@@ -34,6 +34,7 @@ from data.schema import (
 from operations import (
     cancel_line,
     confirm_pick,
+    mark_delivered,
     place_order,
     receive_po,
     record_backorder_cost,
@@ -209,22 +210,27 @@ def build_analytics_world(engine) -> AnalyticsWorld:
                 po_id=po.id, product_id=products["FLOUR-25"], qty_ordered=10, unit_cost=Decimal("4")
             )
         )
+    # Delivered shipments: two on time, one late, one outside the weeks; marked delivered
+    # through the write side, which counts them in the weekly deliveries.
+    deliveries = [(10, 7, 8), (6, 3, 3), (4, 2, 1), (200, 198, 199)]
     with write_session(engine) as s:
-        # Delivered shipments: two on time, one late, one outside the weeks.
-        for n, (shipped, promised, delivered) in enumerate(
-            [(10, 7, 8), (6, 3, 3), (4, 2, 1), (200, 198, 199)]
-        ):
-            s.add(
-                Shipment(
-                    number=f"SH-{n}",
-                    direction="outbound",
-                    carrier_id=base.carrier,
-                    status="delivered",
-                    shipped_at=at(shipped),
-                    promised_date=TODAY - dt.timedelta(days=promised),
-                    delivered_at=at(delivered, 16),
-                )
+        shipments = [
+            Shipment(
+                number=f"SH-{n}",
+                direction="outbound",
+                carrier_id=base.carrier,
+                status="in_transit",
+                shipped_at=at(shipped),
+                promised_date=TODAY - dt.timedelta(days=promised),
             )
+            for n, (shipped, promised, _) in enumerate(deliveries)
+        ]
+        s.add_all(shipments)
+        s.flush()
+        shipment_ids = [shipment.id for shipment in shipments]
+    for shipment_id, (_, _, delivered) in zip(shipment_ids, deliveries, strict=True):
+        mark_delivered(engine, shipment_id=shipment_id, actor="t", now=at(delivered, 16))
+    with write_session(engine) as s:
         # Feedback: (days ago, customer, csat, nps, sentiment, comment).
         for days_ago, who, csat, nps, sentiment, comment in (
             (30, "hotel", 2, 3, -0.8, "Milk arrived late again"),

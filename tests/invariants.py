@@ -11,7 +11,9 @@
   our model: a unit is reserved from the moment it is allocated to a line until it ships (or is
   released by a cancel, or written off by a short pick, which lowers allocated too);
 - pick tasks never cover more than a line has reserved (a ship-complete order may have less);
-- shipped units match shipment lines; received units match receipts.
+- shipped units match shipment lines; received units match receipts;
+- a backorder is created when its order is placed or later (a short pick), never before: the
+  Overview's drill-down reads the newest backorders by their creation time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from sqlalchemy import Engine, case, func, literal, select
 from data.db import read_connection
 from data.schema import (
     Backorder,
+    Order,
     OrderLine,
     PickTask,
     PurchaseOrderLine,
@@ -212,6 +215,14 @@ def broken_invariants(engine: Engine) -> list[str]:
             .where(PurchaseOrderLine.qty_received != func.coalesce(receipts.c.qty, literal(0)))
         ):
             problems.append(f"qty_received != receipts: {tuple(row)}")
+
+        for row in conn.execute(
+            select(Backorder.id, Backorder.created_at, Order.placed_at)
+            .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(Backorder.created_at < Order.placed_at)
+        ):
+            problems.append(f"backorder created before its order was placed: {tuple(row)}")
     return problems
 
 

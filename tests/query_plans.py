@@ -13,13 +13,20 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, event
 
-from data.summaries import straight_aggregate, weekly_demand_aggregate
+from data.summaries import (
+    closure_aggregate,
+    cost_aggregate,
+    straight_aggregate,
+    weekly_demand_aggregate,
+)
 from queries import finance, kpis, loyalty, overview, shipments
 
 # The reads whose plan must not change when statistics appear (name -> call on a connection).
 MAIN_READS: dict[str, Callable[[Connection, dt.date], object]] = {
     "order-line history (rollup rebuild)": lambda c, d: c.execute(straight_aggregate(c)).all(),
     "weekly demand from daily": lambda c, d: c.execute(weekly_demand_aggregate(c)).all(),
+    "closed backorders (closures rebuild)": lambda c, d: c.execute(closure_aggregate(c)).all(),
+    "ledger per week (cost rebuild)": lambda c, d: c.execute(cost_aggregate(c)).all(),
     "inventory turnover": lambda c, d: kpis.inventory_turnover(c, today=d),
     "backorder and fill rate": lambda c, d: (
         kpis.backorder_rate(c, today=d),
@@ -33,7 +40,8 @@ MAIN_READS: dict[str, Callable[[Connection, dt.date], object]] = {
     "month against last year": lambda c, d: overview.month_against_last_year(c, _year(d), d),
     "cost ledger": lambda c, d: (
         finance.cost_ledger(c, _year(d)),
-        finance.costs_by_day(c, _year(d)),
+        finance.cost_ledger_page(c, _year(d)),
+        finance.costs_by_week(c, _year(d)),
     ),
     "customer exposure": lambda c, d: loyalty.customer_exposure(
         c, d - dt.timedelta(days=365), d, retention_days=90

@@ -27,6 +27,7 @@ __all__ = [
     "kpi_tile",
     "money",
     "neutralise_formulas",
+    "page_offset",
     "paged_table",
     "pct",
     "qty",
@@ -185,12 +186,17 @@ def table_page(
             "Sort by", list(sorts), format_func=lambda k: sorts[k], key=f"{key}_sort", width=220
         )
         descending = st.toggle("Descending", key=f"{key}_descending")
-    seen = (tuple(filters), sort, descending)
+    return sort, descending, page_offset(key, (tuple(filters), sort, descending), rows=rows)
+
+
+def page_offset(key: str, seen: object, *, rows: int = PAGE_ROWS) -> int:
+    """The offset of the page of table ``key`` asked for; back to the first page when ``seen``
+    (the filters, the sort) changes."""
     if st.session_state.get(f"{key}_seen") != seen:
         st.session_state[f"{key}_seen"] = seen
         st.session_state[_page_key(key)] = 1
     page = int(st.session_state.get(_page_key(key)) or 1)
-    return sort, descending, (max(page, 1) - 1) * rows
+    return (max(page, 1) - 1) * rows
 
 
 def paged_table(
