@@ -11,6 +11,7 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import func, select, update
 
 import operations
@@ -23,8 +24,10 @@ from tests.browser.harness import (
     login,
     open_app,
     open_tab,
+    runs_finished,
     sqlite_url,
     type_and_enter,
+    wait_for_run_after,
     wait_for_settled,
 )
 
@@ -46,9 +49,25 @@ def open_page_as(new_page, server, username: str) -> Page:
 def choose_typed(page: Page, key: str, text: str) -> None:
     """Type ``text`` into a selectbox (long lists draw only some options) and pick the match."""
     box = page.locator(f".st-key-{key}").get_by_role("combobox")
-    box.click()
-    box.fill(text)
-    act(page, page.get_by_role("option", name=re.compile(re.escape(text))).first.click)
+    if text in box.input_value():  # already chosen: choosing it again starts no run
+        return
+    for attempt in (1, 2):
+        box.click()
+        box.fill(text)
+        before = runs_finished(page)
+        page.get_by_role("option", name=re.compile(re.escape(text))).first.click()
+        try:
+            wait_for_run_after(page, before, timeout_ms=15_000)
+            break
+        except PlaywrightTimeoutError:
+            if text in box.input_value():  # chosen, and its run is slow: wait it out
+                wait_for_run_after(page, before)
+                break
+            # The page redrawn at that moment closed the open list and the click landed
+            # nowhere: the choice is still to be made.
+            if attempt == 2:
+                raise
+    wait_for_settled(page)
 
 
 def choose_in_form(page: Page, key: str, text: str) -> None:
