@@ -141,11 +141,29 @@ def lookup(
     return model.predict_distribution(X).iloc[0]
 
 
-def lookup_many(model: DurationDistribution, keys: list[tuple]) -> pd.DataFrame:
+def group_width(model: DurationDistribution | ConditionalDurations) -> int:
+    """How many group keys ``model`` takes, coarse to fine."""
+    if isinstance(model, ConditionalDurations):
+        return len(model.group_cols)
+    return model.n_features_in_
+
+
+def lookup_many(
+    model: DurationDistribution | ConditionalDurations, keys: list[tuple]
+) -> pd.DataFrame:
     """:func:`lookup` for many groups at once (one row per key tuple, in order): one prediction
-    instead of one per group, which costs a page seconds with thousands of suppliers."""
-    names = getattr(model, "feature_names_in_", None)
+    instead of one per group, which costs a page seconds with thousands of suppliers.
+
+    A :class:`ConditionalDurations` is asked with only its group columns known (its other
+    features unknown, as when a date is promised before the order is drafted)."""
     rows = [[str(k) for k in key] for key in keys]
+    if isinstance(model, ConditionalDurations):
+        width = len(model.group_cols)
+        frame = pd.DataFrame(
+            [row[:width] for row in rows], columns=list(model.group_cols[:width]), dtype=object
+        )
+        return model.predict_distribution(frame)
+    names = getattr(model, "feature_names_in_", None)
     if names is not None:
         X = pd.DataFrame(rows, columns=list(names), dtype=object)
     else:

@@ -33,7 +33,7 @@ from data.schema import (
     utcnow,
 )
 from data.settings import get_setting
-from models.leadtime import DurationDistribution, lookup_many
+from models.leadtime import ConditionalDurations, DurationDistribution, group_width, lookup_many
 from queries import as_stored, plain_rows, reading
 from queries.demand import demand_rows
 from queries.stock import DEMAND_WINDOW_DAYS, _overview_select
@@ -160,13 +160,15 @@ def _models(
     )
 
 
-def _supplier_figures(model: DurationDistribution | None, supplier_ids: list[int]) -> pd.DataFrame:
+def _supplier_figures(
+    model: DurationDistribution | ConditionalDurations | None, supplier_ids: list[int]
+) -> pd.DataFrame:
     """Each supplier's own level of a model keyed by supplier (and maybe category): p50, p90 and
     n, NaN/0 where the supplier has no figures of its own."""
     own = pd.DataFrame({"p50": np.nan, "p90": np.nan, "n": 0}, index=range(len(supplier_ids)))
     if model is None or not supplier_ids:
         return own
-    keys = [(str(sid), ANY_CATEGORY)[: model.n_features_in_] for sid in supplier_ids]
+    keys = [(str(sid), ANY_CATEGORY)[: group_width(model)] for sid in supplier_ids]
     figures = lookup_many(model, keys)
     mine = figures["level"] >= 1
     own.loc[mine, ["p50", "p90"]] = figures.loc[mine, ["p50", "p90"]].astype(float)

@@ -35,6 +35,7 @@ from models.demand import DemandForecaster
 from models.history import demand_history, lead_time_history, transit_history
 from models.promise import estimate_backorder
 from models.train import train_all
+from queries import purchasing, shipments
 
 START = dt.date(2025, 1, 6)  # a Monday
 DAYS = 280
@@ -267,6 +268,26 @@ def test_promises_use_the_learned_lead_times_from_the_latest_run(trained):
     assert "Slow Imports's lead time" in est.reason
     assert "quoted" not in est.reason
     assert est.late >= est.likely > dt.date(2025, 10, 1)
+
+
+def test_supplier_and_carrier_records_read_the_trained_duration_models(trained):
+    """The pages' supplier scorecard and carrier table take their figures from the latest
+    lead-time and transit runs, whatever kind of duration model those runs hold."""
+    engine, _, runs = trained
+    record = purchasing.lead_time_record(engine)
+    assert record.source == f"model run {runs['lead_time'].id}"
+    table = record.table.set_index("supplier")
+    # Slow Imports: quoted 10 days, 2-4 days late; Quick Foods: quoted 3, 0-2 days late.
+    assert 12 <= table.loc["Slow Imports", "lead_p50"] <= 14
+    assert 3 <= table.loc["Quick Foods", "lead_p50"] <= 5
+    assert table.loc["Slow Imports", "lead_p90"] >= table.loc["Slow Imports", "lead_p50"]
+    assert list(table["lead_n"]) == [20, 20]
+    assert 2 <= table.loc["Slow Imports", "delay_p50"] <= 4
+    carriers = shipments.transit_times(engine, today=START + dt.timedelta(days=DAYS))
+    van = carriers.table.set_index("carrier").loc["Van Co"]
+    assert carriers.source == f"model run {runs['transit'].id}"
+    assert 1 <= van["p50"] <= 3  # delivered 1 to 3 days after shipping
+    assert van["n"] == 40
 
 
 def test_a_kind_without_data_is_recorded_as_failed(sqlite_engine, tmp_path, monkeypatch):
