@@ -169,14 +169,20 @@ def _shared_pg_schema() -> Iterator[_SharedPgSchema]:
     shared.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def _empty_sqlite_file(tmp_path_factory) -> Path:
     """An SQLite file with Larder's tables and no rows, copied by every SQLite test."""
-    path = tmp_path_factory.mktemp("empty") / "larder.db"
-    engine = make_engine(f"sqlite:///{path}")
-    Base.metadata.create_all(engine)
-    engine.dispose()  # the last connection closing folds the WAL into the file
-    return path
+    global _EMPTY_SQLITE
+    if _EMPTY_SQLITE is None:
+        path = tmp_path_factory.mktemp("empty") / "larder.db"
+        engine = make_engine(f"sqlite:///{path}")
+        Base.metadata.create_all(engine)
+        engine.dispose()  # the last connection closing folds the WAL into the file
+        _EMPTY_SQLITE = path
+    return _EMPTY_SQLITE
+
+
+_EMPTY_SQLITE: Path | None = None  # made by the fixture above, once per test process
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -211,10 +217,8 @@ def _sqlite_copy(empty_file: Path, tmp_path) -> Iterator[Engine]:
 def _fresh_engine(backend: str, tmp_path) -> Iterator[Engine]:
     """An empty database of its own (a second one in a test, or one a whole module shares)."""
     if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'larder.db'}")
-        Base.metadata.create_all(engine)
-        yield engine
-        engine.dispose()
+        assert _EMPTY_SQLITE is not None, "made by the session's autouse fixture"
+        yield from _sqlite_copy(_EMPTY_SQLITE, tmp_path)
         return
     if _PG_PROBLEM:
         pytest.skip(_PG_PROBLEM)
