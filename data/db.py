@@ -11,8 +11,10 @@ the whole operation again after a pause, and finally refuses with its own ``Busy
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from pathlib import Path
 
@@ -94,10 +96,36 @@ def get_engine() -> Engine:
     return _shared_engine(database_url())
 
 
+# SQLite engine -> the lock its write sessions take turns on (see write_session).
+_WRITER_TURNS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_TURNS_LOCK = threading.Lock()
+
+
+def _writer_turn(engine: Engine):
+    """On SQLite, the engine's lock for write sessions (a no-op context elsewhere).
+
+    SQLite has one writer at a time. Threads of one process that queue on SQLite's own busy
+    handler sleep in growing steps (up to 100 ms) and wake late; queued on this lock they start
+    the moment the previous write session ends. Other processes still wait on the busy timeout.
+    Reentrant, so a write session opened inside another one in the same thread behaves as before.
+    """
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _TURNS_LOCK:
+        turn = _WRITER_TURNS.get(engine)
+        if turn is None:
+            turn = _WRITER_TURNS[engine] = threading.RLock()
+    return turn
+
+
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
     """One write transaction: commits on success, rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with (
+        _writer_turn(engine),
+        Session(engine, expire_on_commit=False) as session,
+        session.begin(),
+    ):
         yield session
 
 
