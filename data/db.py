@@ -26,6 +26,12 @@ from data.changes import track_changes
 DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_SQLITE_PATH = DATA_DIR / "larder.db"
 SQLITE_BUSY_TIMEOUT_S = 30
+# Pages the write-ahead log grows to before a commit copies it into the database (SQLite's
+# default is 1,000). An order dirties some 50 pages, so the default checkpointed (and synced
+# to disk) every ~20 orders; at 10,000 pages (~40 MB) a page written by many orders in a row is
+# copied once. Placing 500 orders on the large demo, four alternating pairs on a loaded machine:
+# commit time per order 0.87-1.56 ms at 1,000 pages, 0.49-0.96 ms at 10,000.
+SQLITE_WAL_CHECKPOINT_PAGES = 10_000
 
 # Execution option that marks a connection as read-only: SQLite then opens a deferred BEGIN.
 READ_ONLY = "larder_read_only"
@@ -69,6 +75,7 @@ def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
         cursor = dbapi_connection.cursor()
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
@@ -130,7 +137,16 @@ def write_session(engine: Engine) -> Iterator[Session]:
 
 
 @contextmanager
-def read_connection(engine: Engine) -> Iterator[Connection]:
-    """A connection for reads; on SQLite it never takes the write lock."""
-    with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+def read_connection(engine: Engine, *, quick: bool = False) -> Iterator[Connection]:
+    """A connection for reads; on SQLite it never takes the write lock.
+
+    ``quick``: on PostgreSQL, run each statement on its own (autocommit) instead of inside a
+    transaction, which saves the BEGIN and ROLLBACK round trips of a short burst of reads. It
+    changes nothing a reader sees: under READ COMMITTED each statement of a transaction takes
+    its own snapshot anyway. Not for server-side cursors (``stream_results``), which need one.
+    """
+    options: dict = {READ_ONLY: True}
+    if quick and engine.dialect.name == "postgresql":
+        options["isolation_level"] = "AUTOCOMMIT"
+    with engine.connect().execution_options(**options) as conn:
         yield conn

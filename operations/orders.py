@@ -406,7 +406,7 @@ def place_order(
         )
     wanted: list[Wanted] = [(sku, qty, instead_of, None) for sku, qty, instead_of in checked]
 
-    with read_connection(engine) as conn, Session(bind=conn) as reading:
+    with read_connection(engine, quick=True) as conn, Session(bind=conn) as reading:
         ref = reference(reading)
         customer = ref.customer(customer_id)
         if customer is None:
