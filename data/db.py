@@ -136,6 +136,17 @@ def write_session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+def core_connection(session: Session) -> Connection:
+    """The session's connection for a plain Core statement, pending ORM changes flushed first.
+
+    What ``session.execute`` does before a query, without the ORM's cost per statement (a
+    plain select through the session costs about twice as much in Python as on its connection).
+    """
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    return session.connection()
+
+
 @contextmanager
 def read_connection(engine: Engine, *, quick: bool = False) -> Iterator[Connection]:
     """A connection for reads; on SQLite it never takes the write lock.

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from data.db import read_connection, write_session
+from data.db import core_connection, read_connection, write_session
 from data.schema import (
     BACKORDER_PREFERENCES,
     CHANNELS,
@@ -290,7 +290,7 @@ def _prepare(
     warehouse_id = ref.warehouse(warehouse_id)
     here: dict[int, int] = {}
     elsewhere: dict[int, int] = {}
-    for pid, wid, on_hand, reserved in session.execute(
+    for pid, wid, on_hand, reserved in core_connection(session).execute(
         _READ_STOCK, {"ids": [products[sku].id for sku in skus]}
     ):
         into = here if wid == warehouse_id else elsewhere
