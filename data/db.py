@@ -35,6 +35,8 @@ SQLITE_WAL_CHECKPOINT_PAGES = 10_000
 
 # Execution option that marks a connection as read-only: SQLite then opens a deferred BEGIN.
 READ_ONLY = "larder_read_only"
+# Execution option: SQLite opens no transaction at all, each statement runs on its own.
+NO_BEGIN = "larder_no_begin"
 
 
 def database_url() -> str:
@@ -83,7 +85,10 @@ def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection):
-        if conn.get_execution_options().get(READ_ONLY):
+        options = conn.get_execution_options()
+        if options.get(NO_BEGIN):
+            return  # each statement on its own (read_connection's quick reads)
+        if options.get(READ_ONLY):
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -151,13 +156,19 @@ def core_connection(session: Session) -> Connection:
 def read_connection(engine: Engine, *, quick: bool = False) -> Iterator[Connection]:
     """A connection for reads; on SQLite it never takes the write lock.
 
-    ``quick``: on PostgreSQL, run each statement on its own (autocommit) instead of inside a
-    transaction, which saves the BEGIN and ROLLBACK round trips of a short burst of reads. It
-    changes nothing a reader sees: under READ COMMITTED each statement of a transaction takes
-    its own snapshot anyway. Not for server-side cursors (``stream_results``), which need one.
+    ``quick``: run each statement on its own (autocommit) instead of inside a transaction,
+    which saves the BEGIN (and on PostgreSQL the ROLLBACK round trip) of a short burst of reads.
+    Each statement then sees what was committed when it started: on PostgreSQL, under READ
+    COMMITTED, a statement inside a transaction does too; on SQLite the statements of a burst
+    may see different commits, so only for reads that need no common snapshot (such as
+    versions read before the data they key). Not for server-side cursors (``stream_results``).
     """
     options: dict = {READ_ONLY: True}
     if quick and engine.dialect.name == "postgresql":
         options["isolation_level"] = "AUTOCOMMIT"
+    elif quick:
+        # Not SQLAlchemy's AUTOCOMMIT level: its reset on check-in would switch the driver's
+        # own transaction handling back on, which this engine keeps off.
+        options[NO_BEGIN] = True
     with engine.connect().execution_options(**options) as conn:
         yield conn
