@@ -27,8 +27,8 @@ DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_SQLITE_PATH = DATA_DIR / "larder.db"
 SQLITE_BUSY_TIMEOUT_S = 30
 # Pages the write-ahead log grows to before a commit copies it into the database (SQLite's
-# default is 1,000). An order dirties some 50 pages, so the default checkpointed (and synced
-# to disk) every ~20 orders; at 10,000 pages (~40 MB) a page written by many orders in a row is
+# default is 1,000). Placing an order writes 51.5 pages on average (large demo), so the default
+# checkpointed (and synced to disk) every ~20 orders; at 10,000 pages (~40 MB) a page written by many orders in a row is
 # copied once. Placing 500 orders on the large demo, four alternating pairs on a loaded machine:
 # commit time per order 0.87-1.56 ms at 1,000 pages, 0.49-0.96 ms at 10,000.
 SQLITE_WAL_CHECKPOINT_PAGES = 10_000
