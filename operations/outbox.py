@@ -162,16 +162,8 @@ def queue_mail(
     ``html`` defaults to the escaped text. Mail for a customer who opted out (``customer_id``
     given) is not queued: returns None. Bad input raises ValidationError and queues nothing.
     """
-    files = _attachments(attachments)
-    values = mail_values(
-        session,
-        to=to,
-        subject=subject,
-        text=text,
-        html=html,
-        ref_type=ref_type,
-        ref_id=ref_id,
-        customer_id=customer_id,
+    values, files = _checked_mail(
+        session, to, subject, text, html, attachments, ref_type, ref_id, customer_id
     )
     if values is None:
         return None
@@ -207,11 +199,27 @@ def mail_values(
     None for a customer who opted out of mail; bad input raises ValidationError. For a caller
     that inserts several messages at once (:data:`INSERT_MESSAGES`).
     """
+    return _checked_mail(session, to, subject, text, html, (), ref_type, ref_id, customer_id)[0]
+
+
+def _checked_mail(
+    session: Session,
+    to: str | list[str],
+    subject: str,
+    text: str,
+    html: str | None,
+    attachments: Iterable[Attachment | tuple[str, str, bytes]],
+    ref_type: str | None,
+    ref_id: int | None,
+    customer_id: int | None,
+) -> tuple[dict[str, Any] | None, list[Attachment]]:
+    """(The outbox row, or None for a customer who opted out; the checked attachments)."""
     addresses = mail_addresses(to)
     subject = _subject(subject)
     body = _text_body(text)
     if html is not None and not isinstance(html, str):
         raise ValidationError("The HTML part must be text.")
+    files = _attachments(attachments)
     if customer_id is not None:
         opted_out = session.info.get(OPT_OUTS_KEY, {}).get(customer_id)
         if opted_out is None:
@@ -220,9 +228,9 @@ def mail_values(
                 raise NotFound(f"Customer {customer_id} does not exist.")
             opted_out = customer.mail_opt_out
         if opted_out:
-            return None
+            return None, files
     now = utcnow()
-    return {
+    values = {
         "message_id": new_message_id(),
         "kind": "mail",
         "recipients": ", ".join(addresses),
@@ -242,6 +250,7 @@ def mail_values(
         "ref_type": ref_type,
         "ref_id": ref_id,
     }
+    return values, files
 
 
 def remember_opt_out(session: Session, customer_id: int, opted_out: bool) -> None:
