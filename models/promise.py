@@ -24,6 +24,7 @@ import pandas as pd
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from data.db import core_connection
 from data.schema import (
     OPEN_PO_STATUSES,
     Backorder,
@@ -721,7 +722,7 @@ def read_promise_inputs(
     suppliers, open_lines = supply if supply is not None else read_supply(session, ids)
     queue = {
         pid: (int(units), int(count))
-        for pid, units, count in session.execute(_OPEN_QUEUES, {"ids": ids})
+        for pid, units, count in core_connection(session).execute(_OPEN_QUEUES, {"ids": ids})
     }
     return PromiseInputs(
         today,

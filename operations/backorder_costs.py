@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import Engine, func, insert, select
@@ -38,8 +39,17 @@ def _setting_amount(session: Session, key: str) -> Decimal:
     return Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
 
 
-def book_handling(session: Session, backorders: Iterable[Backorder], now: dt.datetime) -> None:
-    """Handling cost for each new backorder (flushed, so it has an id), in one plain insert."""
+def book_handling(
+    session: Session,
+    backorders: Iterable[Backorder],
+    now: dt.datetime,
+    places: dict[int, tuple[str, str]] | None = None,
+) -> None:
+    """Handling cost for each new backorder (flushed, so it has an id), in one plain insert.
+
+    ``places``: each backorder's (category, segment) when the caller knows them (for the
+    weekly cost summary, which reads them otherwise).
+    """
     ids = [backorder.id for backorder in backorders]
     if not ids:
         return
@@ -57,10 +67,21 @@ def book_handling(session: Session, backorders: Iterable[Backorder], now: dt.dat
         ]
         session.connection().execute(_INSERT_COST, rows)
         # The weekly cost summary reads the entries' fields (they are not session objects).
-        add_costs(session, [BackorderCost(**row) for row in rows])
+        add_costs(session, [_Entry(**row) for row in rows], places)
 
 
 _INSERT_COST = insert(BackorderCost.__table__)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """A ledger entry inserted as a plain row: what the weekly cost summary reads of it."""
+
+    at: dt.datetime
+    backorder_id: int
+    kind: str
+    amount: Decimal
+    note: str
 
 
 def book_split_freight(

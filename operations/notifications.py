@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from data.db import write_session
 from data.schema import Notification, User, UserRole, utcnow
 from operations.errors import NotFound, ValidationError
-from operations.outbox import has_webhooks, queue_mail, queue_webhooks
+from operations.outbox import INSERT_MESSAGES, has_webhooks, mail_values, queue_mail, queue_webhooks
 from operations.transactions import write_operation
 from operations.validation import id_list, identifier
 
@@ -108,37 +108,14 @@ def notify_many(
 ) -> None:
     """One notice to each ``(role, user_id, email_to)`` target, as :func:`notify` writes it.
 
-    The notices that nothing else refers to (in-app only, and no webhook subscribes to
-    ``kind``) go in one plain insert; the others through :func:`notify`.
+    Without a webhook subscribed to ``kind``, every notice goes in one plain insert and the
+    mail of those with an address in one more (the notice ``pending`` when its mail is queued,
+    ``in_app`` when the customer opted out or the address is no address); with one, each
+    notice goes through :func:`notify`.
     """
-    hooked = has_webhooks(session, kind[:30])
-    plain = [] if hooked else [(role, user_id) for role, user_id, email in targets if not email]
-    if plain:
-        at = created_at or utcnow()
-        session.connection().execute(
-            _INSERT_NOTIFICATION,
-            [
-                {
-                    "created_at": at,
-                    "dedup_key": dedup_key,
-                    "about_date": about_date,
-                    "kind": kind[:30],
-                    "user_id": user_id,
-                    "role": role,
-                    "customer_id": customer_id,
-                    "subject": subject[:200],
-                    "body": body,
-                    "email_to": None,
-                    "status": "in_app",
-                    "read_at": None,
-                    "ref_type": ref_type,
-                    "ref_id": ref_id,
-                }
-                for role, user_id in plain
-            ],
-        )
-    for role, user_id, email in targets:
-        if hooked or email:
+    keys = {(role, user_id) for role, user_id, _ in targets}
+    if has_webhooks(session, kind[:30]) or len(keys) < len(targets):
+        for role, user_id, email in targets:
             notify(
                 session,
                 kind=kind,
@@ -154,9 +131,104 @@ def notify_many(
                 dedup_key=dedup_key,
                 about_date=about_date,
             )
+        return
+    if not targets:
+        return
+    at = created_at or utcnow()
+    subject = subject[:200]
+    mails: dict[tuple[str | None, int | None], dict] = {}
+    for role, user_id, email in targets:
+        if not email:
+            continue
+        try:
+            values = mail_values(
+                session,
+                to=email,
+                subject=subject,
+                text=body or subject,
+                ref_type="notification",
+                customer_id=customer_id,
+            )
+        except ValidationError:
+            values = None
+        if values is not None:
+            mails[(role, user_id)] = values
+    rows = [
+        {
+            "created_at": at,
+            "dedup_key": dedup_key,
+            "about_date": about_date,
+            "kind": kind[:30],
+            "user_id": user_id,
+            "role": role,
+            "customer_id": customer_id,
+            "subject": subject,
+            "body": body,
+            "email_to": email,
+            "status": "pending" if (role, user_id) in mails else "in_app",
+            "read_at": None,
+            "ref_type": ref_type,
+            "ref_id": ref_id,
+        }
+        for role, user_id, email in targets
+    ]
+    conn = session.connection()
+    if not mails:
+        conn.execute(_INSERT_NOTIFICATION, rows)
+        return
+    # The mail points at its notice: ids matched back by (role, user), one target each.
+    for notice_id, role, user_id in conn.execute(_INSERT_NOTIFICATION_IDS, rows):
+        if (role, user_id) in mails:
+            mails[(role, user_id)]["ref_id"] = notice_id
+    conn.execute(INSERT_MESSAGES, list(mails.values()))
+
+
+def in_app_row(
+    *,
+    kind: str,
+    subject: str,
+    body: str,
+    created_at: dt.datetime,
+    role: str | None = None,
+    user_id: int | None = None,
+    customer_id: int | None = None,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+    dedup_key: str | None = None,
+    about_date: dt.date | None = None,
+) -> dict:
+    """The row of one in-app notice (no mail) as :func:`notify` writes it, for :func:`add_in_app`."""
+    return {
+        "created_at": created_at,
+        "dedup_key": dedup_key,
+        "about_date": about_date,
+        "kind": kind[:30],
+        "user_id": user_id,
+        "role": role,
+        "customer_id": customer_id,
+        "subject": subject[:200],
+        "body": body,
+        "email_to": None,
+        "status": "in_app",
+        "read_at": None,
+        "ref_type": ref_type,
+        "ref_id": ref_id,
+    }
+
+
+def add_in_app(session: Session, rows: list[dict]) -> None:
+    """In-app notices (rows of :func:`in_app_row`) in one plain insert.
+
+    Only for kinds no webhook subscribes to: nothing refers to these rows.
+    """
+    if rows:
+        session.connection().execute(_INSERT_NOTIFICATION, rows)
 
 
 _INSERT_NOTIFICATION = insert(Notification.__table__)
+_INSERT_NOTIFICATION_IDS = _INSERT_NOTIFICATION.returning(
+    Notification.__table__.c.id, Notification.__table__.c.role, Notification.__table__.c.user_id
+)
 
 
 @write_operation

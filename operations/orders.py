@@ -22,7 +22,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from data.db import read_connection, write_session
+from data.db import core_connection, read_connection, write_session
 from data.schema import (
     BACKORDER_PREFERENCES,
     CHANNELS,
@@ -44,7 +44,7 @@ from operations.backorder_costs import book_handling
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.limits import check_sizes
 from operations.numbering import document_number, provisional_number
-from operations.outbox import active_webhooks, remember_webhooks
+from operations.outbox import active_webhooks, remember_opt_out, remember_webhooks
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
 from operations.reference import Reference, reference
 from operations.rollup import LineContext, RollupChange, add_weekly_demand, week_of
@@ -290,7 +290,7 @@ def _prepare(
     warehouse_id = ref.warehouse(warehouse_id)
     here: dict[int, int] = {}
     elsewhere: dict[int, int] = {}
-    for pid, wid, on_hand, reserved in session.execute(
+    for pid, wid, on_hand, reserved in core_connection(session).execute(
         _READ_STOCK, {"ids": [products[sku].id for sku in skus]}
     ):
         into = here if wid == warehouse_id else elsewhere
@@ -406,7 +406,7 @@ def place_order(
         )
     wanted: list[Wanted] = [(sku, qty, instead_of, None) for sku, qty, instead_of in checked]
 
-    with read_connection(engine) as conn, Session(bind=conn) as reading:
+    with read_connection(engine, quick=True) as conn, Session(bind=conn) as reading:
         ref = reference(reading)
         customer = ref.customer(customer_id)
         if customer is None:
@@ -427,9 +427,9 @@ def place_order(
             notification_rules.remember_audience(session, ready.customer.id, ready.audience)
         if ready.webhooks is not None:
             remember_webhooks(session, ready.webhooks)
-        # A backorder notice mails, and the outbox checks the customer: give it the row read
-        # (held here, the session keeps only weak references).
-        customer = session.merge(ready.customer, load=False) if ready.audience else None
+        # A backorder notice mails, and the outbox checks the customer's opt-out: give it the
+        # row read in step 1.
+        remember_opt_out(session, ready.customer.id, ready.customer.mail_opt_out)
         placed = _place_locked(
             session,
             ready,
@@ -443,7 +443,6 @@ def place_order(
             external_ref=None,
             raise_notices=True,
         )
-        del customer
         return placed
 
 
@@ -620,6 +619,7 @@ def _place_locked(
         for line_id, bo_id in conn.execute(_INSERT_BACKORDERS, rows):
             backorders[line_id].id = bo_id
 
+    products_by_id = {product.id: product for product, _, _, _ in plan}
     placed: list[PlacedLine] = []
     demand: list[dict] = []
     rollup = RollupChange(session)
@@ -656,7 +656,15 @@ def _place_locked(
                 "revenue": Decimal(line.qty_ordered) * product.price,
             }
         )
-    book_handling(session, list(backorders.values()), now)
+    book_handling(
+        session,
+        list(backorders.values()),
+        now,
+        {
+            bo.id: (products_by_id[bo.product_id].category, customer.segment)
+            for bo in backorders.values()
+        },
+    )
     if raise_notices:
         _raise_notices(session, order, plan, free, placed, now)
     closing = {}
@@ -835,20 +843,15 @@ def _raise_notices(
     session: Session, order: _NewOrder, plan: list, free_after: dict[int, int], placed, now
 ) -> None:
     """Low stock for products this order took down; backorder notice for the customer."""
-    falling = [
-        notification_rules.low_stock_key(product.id)
-        for product, _line, reserve, _short in plan
-        if reserve
-        and notification_rules.fell_low(
-            session, product, free_after[product.id] + reserve, free_after[product.id]
-        )
-    ]
-    if len(falling) > 1:  # one query for all of them instead of one each
-        notification_rules.read_told(session, "low_stock", falling, now)
-    for product, _line, reserve, _short in plan:
-        if reserve:
-            after = free_after[product.id]
-            notification_rules.stock_fell(session, product, after + reserve, after, now)
+    notification_rules.stocks_fell(
+        session,
+        [
+            (product, free_after[product.id] + reserve, free_after[product.id])
+            for product, _line, reserve, _short in plan
+            if reserve
+        ],
+        now,
+    )
     notification_rules.backorder_created(
         session,
         customer_id=order.customer_id,

@@ -19,7 +19,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from data.db import write_session
@@ -162,34 +162,12 @@ def queue_mail(
     ``html`` defaults to the escaped text. Mail for a customer who opted out (``customer_id``
     given) is not queued: returns None. Bad input raises ValidationError and queues nothing.
     """
-    addresses = mail_addresses(to)
-    subject = _subject(subject)
-    body = _text_body(text)
-    if html is not None and not isinstance(html, str):
-        raise ValidationError("The HTML part must be text.")
-    files = _attachments(attachments)
-    if customer_id is not None:
-        customer = session.get(Customer, customer_id)
-        if customer is None:
-            raise NotFound(f"Customer {customer_id} does not exist.")
-        if customer.mail_opt_out:
-            return None
-    now = utcnow()
-    message = OutboxMessage(
-        message_id=new_message_id(),
-        kind="mail",
-        recipients=", ".join(addresses),
-        subject=subject,
-        text_body=body,
-        html_body=html if html is not None else html_from_text(body),
-        status="queued",
-        attempts=0,
-        next_attempt_at=now,
-        last_error="",
-        created_at=now,
-        ref_type=ref_type,
-        ref_id=ref_id,
+    values, files = _checked_mail(
+        session, to, subject, text, html, attachments, ref_type, ref_id, customer_id
     )
+    if values is None:
+        return None
+    message = OutboxMessage(**values)
     session.add(message)
     session.flush()
     for f in files:
@@ -203,6 +181,86 @@ def queue_mail(
             )
         )
     return message
+
+
+def mail_values(
+    session: Session,
+    *,
+    to: str | list[str],
+    subject: str,
+    text: str,
+    html: str | None = None,
+    ref_type: str | None = None,
+    ref_id: int | None = None,
+    customer_id: int | None = None,
+) -> dict[str, Any] | None:
+    """The outbox row of one mail as :func:`queue_mail` checks and writes it (no attachments).
+
+    None for a customer who opted out of mail; bad input raises ValidationError. For a caller
+    that inserts several messages at once (:data:`INSERT_MESSAGES`).
+    """
+    return _checked_mail(session, to, subject, text, html, (), ref_type, ref_id, customer_id)[0]
+
+
+def _checked_mail(
+    session: Session,
+    to: str | list[str],
+    subject: str,
+    text: str,
+    html: str | None,
+    attachments: Iterable[Attachment | tuple[str, str, bytes]],
+    ref_type: str | None,
+    ref_id: int | None,
+    customer_id: int | None,
+) -> tuple[dict[str, Any] | None, list[Attachment]]:
+    """(The outbox row, or None for a customer who opted out; the checked attachments)."""
+    addresses = mail_addresses(to)
+    subject = _subject(subject)
+    body = _text_body(text)
+    if html is not None and not isinstance(html, str):
+        raise ValidationError("The HTML part must be text.")
+    files = _attachments(attachments)
+    if customer_id is not None:
+        opted_out = session.info.get(OPT_OUTS_KEY, {}).get(customer_id)
+        if opted_out is None:
+            customer = session.get(Customer, customer_id)
+            if customer is None:
+                raise NotFound(f"Customer {customer_id} does not exist.")
+            opted_out = customer.mail_opt_out
+        if opted_out:
+            return None, files
+    now = utcnow()
+    values = {
+        "message_id": new_message_id(),
+        "kind": "mail",
+        "recipients": ", ".join(addresses),
+        "webhook_id": None,
+        "event": None,
+        "subject": subject,
+        "text_body": body,
+        "html_body": html if html is not None else html_from_text(body),
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "claimed_by": None,
+        "claimed_until": None,
+        "created_at": now,
+        "sent_at": None,
+        "ref_type": ref_type,
+        "ref_id": ref_id,
+    }
+    return values, files
+
+
+def remember_opt_out(session: Session, customer_id: int, opted_out: bool) -> None:
+    """Give a write session a customer's mail opt-out read just before it (no read for it)."""
+    session.info.setdefault(OPT_OUTS_KEY, {})[customer_id] = bool(opted_out)
+
+
+OPT_OUTS_KEY = "larder_mail_opt_outs"  # session.info: customer id -> opted out of mail
+# Several outbox rows in one plain insert (rows made by mail_values).
+INSERT_MESSAGES = insert(OutboxMessage.__table__)
 
 
 def _subject(value: Any) -> str:
@@ -223,13 +281,20 @@ def _text_body(value: Any) -> str:
 WEBHOOKS_KEY = "larder_active_webhooks"
 
 
+_ANY_ACTIVE_WEBHOOK = (
+    select(Webhook.__table__.c.id).where(Webhook.__table__.c.active.is_(True)).limit(1)
+)
+
+
 def _active_webhooks(session: Session) -> dict[str, list[Webhook]]:
     if WEBHOOKS_KEY not in session.info:
         by_event: dict[str, list[Webhook]] = {}
-        for hook in session.scalars(
-            select(Webhook).where(Webhook.active.is_(True)).order_by(Webhook.id)
-        ):
-            by_event.setdefault(hook.event, []).append(hook)
+        # Most databases have no active webhook: a plain query says so without the ORM's cost.
+        if session.connection().execute(_ANY_ACTIVE_WEBHOOK).first() is not None:
+            for hook in session.scalars(
+                select(Webhook).where(Webhook.active.is_(True)).order_by(Webhook.id)
+            ):
+                by_event.setdefault(hook.event, []).append(hook)
         session.info[WEBHOOKS_KEY] = by_event
     return session.info[WEBHOOKS_KEY]
 

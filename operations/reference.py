@@ -11,8 +11,11 @@ The versions are read in the order's own read transaction before anything kept u
 kept data is never older than its key (the argument of ``data/changes.py``). What orders do
 change (stock, demand, open backorders) is always read afresh.
 
-Kept ORM objects (customers, products) are detached and shared between threads: callers only
-read their columns.
+The whole catalogue and customer list are read at the first ask (one plain query each, rows
+rather than ORM objects, while they stay under ``KEPT_PRODUCTS`` and ``KEPT_CUSTOMERS``) and
+kept while the version of their own subject stands still, so a purchase order or a setting
+changed does not read them again. Kept rows are shared between threads: callers only read
+their columns.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from data.changes import subject_versions
-from data.schema import Customer, Product
+from data.schema import Customer, Product, User
 from data.settings import all_settings
 from models.promise import (
     PromiseInputs,
@@ -47,6 +50,7 @@ from operations.stock import resolve_warehouse
 # purchase orders "purchasing", forecasts and model runs "models", a rep's users "users").
 SUBJECTS = ("catalogue", "customers", "models", "purchasing", "settings", "users")
 KEPT_PRODUCTS = 50_000  # products kept per memo before it starts again (bounds memory)
+KEPT_CUSTOMERS = 100_000  # customers read whole at most; above, read as orders ask for them
 
 
 @dataclass
@@ -62,12 +66,33 @@ class _Memo:
     models: PromiseModels | None = None
     transits: dict[tuple[str | None, dt.date], Transit] = field(default_factory=dict)
     primed: set[dt.date] = field(default_factory=set)  # days the lead times were predicted for
+    rep_users: dict[int, list[tuple[int, str | None]]] | None = None  # active users per rep
     loading: threading.Lock = field(default_factory=threading.Lock)  # one reader fills the rest
+
+
+@dataclass
+class _Whole:
+    """A whole table read at once, valid while its subject's version is ``version``.
+
+    ``rows`` is None when the table was too large to keep whole (read as asked instead).
+    """
+
+    version: int
+    rows: dict | None
 
 
 # One memo per engine (a test's fresh database has an engine of its own even at the same URL).
 _MEMOS: weakref.WeakKeyDictionary[Engine, _Memo] = weakref.WeakKeyDictionary()
+_WHOLE: weakref.WeakKeyDictionary[Engine, dict[str, _Whole]] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
+_LOADING = threading.Lock()  # one thread reads a whole table, the others wait for it
+_PRODUCTS = select(Product.__table__).limit(KEPT_PRODUCTS + 1)
+_CUSTOMERS = select(Customer.__table__).limit(KEPT_CUSTOMERS + 1)
+_REP_USERS = (
+    select(User.sales_rep_id, User.id, User.email)
+    .where(User.sales_rep_id.is_not(None), User.active.is_(True))
+    .order_by(User.id)
+)
 
 
 class Reference:
@@ -77,10 +102,36 @@ class Reference:
     memo and reads (then keeps) only what it misses, in that transaction.
     """
 
-    def __init__(self, session: Session, memo: _Memo, *, keep: bool):
+    def __init__(
+        self,
+        session: Session,
+        memo: _Memo,
+        *,
+        keep: bool,
+        versions: dict[str, int] | None = None,
+    ):
         self.session = session
         self._memo = memo
         self._keep = keep
+        self._versions = versions or {}
+
+    def _whole(self, name: str, subject: str, query, key, limit: int) -> dict | None:
+        """The rows of a whole table by ``key`` (kept per subject version), None when too large."""
+        if not self._keep:
+            return None
+        engine = self.session.connection().engine
+        version = self._versions[subject]
+        kept = _WHOLE.get(engine, {}).get(name)
+        if kept is None or kept.version != version:
+            with _LOADING:
+                kept = _WHOLE.get(engine, {}).get(name)
+                if kept is None or kept.version != version:
+                    rows = self.session.connection().execute(query).all()
+                    found = {key(row): row for row in rows} if len(rows) <= limit else None
+                    kept = _Whole(version, found)
+                    with _LOCK:
+                        _WHOLE.setdefault(engine, {})[name] = kept
+        return kept.rows
 
     def _detach(self, obj) -> None:
         """A kept object leaves the reading session (it outlives it)."""
@@ -102,6 +153,12 @@ class Reference:
         return found
 
     def customer(self, customer_id: int) -> Customer | None:
+        """The customer's row (None when there is none)."""
+        whole = self._whole(
+            "customers", "customers", _CUSTOMERS, lambda row: row.id, KEPT_CUSTOMERS
+        )
+        if whole is not None:
+            return whole.get(customer_id)
         memo = self._memo
         customer = memo.customers.get(customer_id)
         if customer is None:
@@ -116,13 +173,31 @@ class Reference:
         """The customer's notice audience (``notification_rules.customer_audience``)."""
         memo = self._memo
         if customer_id not in memo.audiences:
-            memo.audiences[customer_id] = notification_rules.customer_audience(
-                self.session, customer_id, self.customer(customer_id)
-            )
+            customer = self.customer(customer_id)
+            if self._keep and customer is not None:
+                # Every rep's active users in one query, kept for every customer of the memo.
+                with memo.loading:
+                    if memo.rep_users is None:
+                        reps: dict[int, list[tuple[int, str | None]]] = {}
+                        for rep_id, user_id, email in self.session.execute(_REP_USERS):
+                            reps.setdefault(rep_id, []).append((user_id, email))
+                        memo.rep_users = reps
+                reps = memo.rep_users.get(customer.sales_rep_id, [])
+                memo.audiences[customer_id] = (
+                    customer.email,
+                    list(reps) if customer.sales_rep_id is not None else [],
+                )
+            else:
+                memo.audiences[customer_id] = notification_rules.customer_audience(
+                    self.session, customer_id, customer
+                )
         return memo.audiences[customer_id]
 
     def products(self, skus: list[str]) -> dict[str, Product]:
         """The products of ``skus`` by SKU (unknown SKUs are absent)."""
+        whole = self._whole("products", "catalogue", _PRODUCTS, lambda row: row.sku, KEPT_PRODUCTS)
+        if whole is not None:
+            return {sku: product for sku in skus if (product := whole.get(sku)) is not None}
         kept = self._memo.products
         found = {sku: product for sku in skus if (product := kept.get(sku)) is not None}
         missing = sorted(set(skus) - set(found))
@@ -202,10 +277,11 @@ def reference(session: Session, *, keep: bool = True) -> Reference:
     if not keep:
         return Reference(session, _Memo(()), keep=False)
     conn = session.connection()
-    versions = tuple(subject_versions(conn, SUBJECTS).values())
+    by_subject = subject_versions(conn, SUBJECTS)
+    versions = tuple(by_subject.values())
     with _LOCK:
         memo = _MEMOS.get(conn.engine)
         if memo is None or memo.versions != versions:
             memo = _Memo(versions)
             _MEMOS[conn.engine] = memo
-    return Reference(session, memo, keep=True)
+    return Reference(session, memo, keep=True, versions=by_subject)

@@ -169,20 +169,31 @@ _COST_UPSERT = {
 }
 
 
-def add_costs(session: Session, entries: list[BackorderCost]) -> None:
-    """Add ledger entries just booked to their weeks of ``backorder_cost_weekly``."""
+def add_costs(
+    session: Session,
+    entries: list[BackorderCost],
+    places: dict[int, tuple[str, str]] | None = None,
+) -> None:
+    """Add ledger entries just booked to their weeks of ``backorder_cost_weekly``.
+
+    ``places``: the (category, segment) of backorders the caller knows already (an order just
+    placed knows its products and customer); the others are read in one query.
+    """
     if not entries:
         return
     ids = sorted({entry.backorder_id for entry in entries})
-    places = dict(
-        (row[0], (row[1], row[2]))
-        for row in session.execute(
-            select(Backorder.id, Product.category, Customer.segment)
-            .join(Product, Product.id == Backorder.product_id)
-            .join(Customer, Customer.id == Backorder.customer_id)
-            .where(Backorder.id.in_(ids))
+    unknown = [backorder_id for backorder_id in ids if backorder_id not in (places or {})]
+    places = dict(places or {})
+    if unknown:
+        places.update(
+            (row[0], (row[1], row[2]))
+            for row in session.execute(
+                select(Backorder.id, Product.category, Customer.segment)
+                .join(Product, Product.id == Backorder.product_id)
+                .join(Customer, Customer.id == Backorder.customer_id)
+                .where(Backorder.id.in_(unknown))
+            )
         )
-    )
     deltas: dict[tuple, dict] = {}
     for entry in entries:
         category, segment = places[entry.backorder_id]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from data.db import core_connection
 from data.schema import (
     OPEN_PO_STATUSES,
     DemandDaily,
@@ -165,7 +166,7 @@ def shortage_facts(
     products = known if known is not None else product_facts(session, ids, today)
     longest = max([USUAL_SIZE_DAYS] + [products[pid].lead_days for pid in ids if pid in products])
     days: dict[int, list[tuple[dt.date, int, int]]] = {}
-    for pid, day, lines, units in session.execute(
+    for pid, day, lines, units in core_connection(session).execute(
         _RECENT_DEMAND,
         {"days": [today - dt.timedelta(days=n) for n in range(longest + 1)], "ids": ids},
     ):

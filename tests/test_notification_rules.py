@@ -11,7 +11,15 @@ from sqlalchemy import select
 
 from data.db import read_connection, write_session
 from data.notices import RULES
-from data.schema import Notification, PickTask, PurchaseOrder, PurchaseOrderLine, User, UserRole
+from data.schema import (
+    Notification,
+    OutboxMessage,
+    PickTask,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    User,
+    UserRole,
+)
 from data.settings import SETTINGS
 from operations import (
     NotFound,
@@ -27,6 +35,7 @@ from operations import (
 )
 from operations.admin import set_setting
 from operations.alerts import check_overdue_and_late
+from operations.outbox import set_mail_opt_out
 from operations.warehouse import report_delivery_failed
 from queries.notifications import inbox_messages
 from tests import operations_world
@@ -219,6 +228,43 @@ def test_a_backorder_tells_the_customer_with_the_expected_date_and_their_rep(eng
     # Another customer's user and staff without the rule's roles see nothing of it.
     assert _inbox(engine, people["silver"], ["customer"], world.customers["silver"]) == []
     assert _inbox(engine, people["manager"], ["warehouse_manager"]) == []
+
+
+def test_a_backorder_notice_mails_through_the_outbox_unless_the_customer_opted_out(
+    engine, world, people
+):
+    gold, silver = world.customers["gold"], world.customers["silver"]
+    set_mail_opt_out(engine, customer_id=silver, opt_out=True, actor="cs")
+    place_order(engine, customer_id=gold, lines=[("NAPKIN-500", 4)], actor="goldie", now=NOW)
+    place_order(engine, customer_id=silver, lines=[("NAPKIN-500", 2)], actor="silvia", now=NOW)
+    notices = fetch_rows(
+        engine,
+        select(
+            Notification.id, Notification.customer_id, Notification.email_to, Notification.status
+        )
+        .where(Notification.kind == "backorder_created")
+        .order_by(Notification.id),
+    )
+    assert [row[1:] for row in notices] == [
+        (gold, "gold@example.com", "pending"),
+        (gold, "rita@example.com", "pending"),
+        # Opted out: no mail about this customer (the notices stay in the app).
+        (silver, "silver@example.com", "in_app"),
+        (silver, "rita@example.com", "in_app"),
+    ]
+    mails = fetch_rows(
+        engine,
+        select(
+            OutboxMessage.ref_type,
+            OutboxMessage.ref_id,
+            OutboxMessage.recipients,
+            OutboxMessage.status,
+        ).order_by(OutboxMessage.id),
+    )
+    by_notice = {notice_id: email for notice_id, _, email, status in notices if status == "pending"}
+    assert [(ref_type, ref_id, to, status) for ref_type, ref_id, to, status in mails] == [
+        ("notification", notice_id, email, "queued") for notice_id, email in by_notice.items()
+    ]
 
 
 def test_another_customer_cannot_mark_the_notice_read(engine, world, people):
