@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 from data.bootstrap import ensure_database
 from data.changes import check_subjects, local_commits
 from data.db import database_url, make_engine, read_connection
+from data.migrate import head_revisions
 from queries.data_version import subject_versions
 
 # Cached reads are keyed by their subjects' versions; the ttl only bounds memory and age.
@@ -56,6 +57,11 @@ LIVE_READS: dict[str, tuple[str, ...]] = {}
 _current_reads: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
     "larder_current_reads", default=()
 )
+
+
+# The migrations' head, read from their scripts now (server start) rather than by the first page
+# run, which then only compares it with the database's version (data.bootstrap).
+head_revisions()
 
 
 @st.cache_resource(show_spinner=False)
