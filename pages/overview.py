@@ -13,7 +13,7 @@ from data.schema import utcnow
 from operations.root_cause import RULE_HELP
 from queries import overview as ov
 from ui.auth import require_role
-from ui.components import empty_state, kpi_tile, money, pct, qty, standard_table
+from ui.components import empty_state, kpi_tile, money, page_offset, paged_table, pct, qty
 from ui.db import engine, live_read
 from ui.filters import PERIOD_LABELS, history_filters
 from ui.weekly_report import weekly_report_download
@@ -72,8 +72,8 @@ def _causes(engine, f: ov.Filters, by: str, period: str) -> pd.DataFrame:
 
 
 @live_read("backorders", "catalogue", "customers", "orders")
-def _lines(engine, f: ov.Filters, causes: tuple[str, ...]) -> pd.DataFrame:
-    return ov.backorder_lines(engine, f, causes=causes)
+def _lines_page(engine, f: ov.Filters, causes: tuple[str, ...], offset: int) -> ov.LinesPage:
+    return ov.backorder_lines_page(engine, f, causes=causes, offset=offset)
 
 
 # --- Chart selections (Streamlit keeps them in session state under the chart's key) --------
@@ -446,9 +446,11 @@ st.caption(
     f"Orders placed in the weeks from {drill.first_week:%d %b %Y} to "
     f"{drill.last_week + dt.timedelta(days=6):%d %b %Y}"
     + (f"; {', '.join(described)}" if described else "; all categories and segments")
-    + f". Newest first, at most {qty(ov.DRILL_LIMIT)} lines."
+    + f". Newest first, {ov.DRILL_ROWS} to a page; CSV and Excel hold every line of the selection."
 )
-lines = _lines(db, drill, pick_cause)
+lines = _lines_page(
+    db, drill, pick_cause, page_offset("overview_lines", (drill, pick_cause), rows=ov.DRILL_ROWS)
+)
 LINE_COLUMNS = {
     "order_number": st.column_config.TextColumn("Order"),
     "placed": st.column_config.DatetimeColumn("Placed", format="YYYY-MM-DD HH:mm"),
@@ -465,12 +467,16 @@ LINE_COLUMNS = {
     "status": st.column_config.TextColumn("Status"),
     "value_short": st.column_config.NumberColumn("Value short (€)", format="%.2f"),
 }
-standard_table(
-    lines[list(LINE_COLUMNS)] if not lines.empty else lines,
+paged_table(
+    lines.rows[list(LINE_COLUMNS)] if not lines.rows.empty else lines.rows,
     key="overview_lines",
+    total=lines.total,
+    offset=lines.offset,
+    export=lambda: ov.backorder_lines(db, drill, causes=pick_cause)[list(LINE_COLUMNS)],
     column_config=LINE_COLUMNS,
     file_name="backorder_lines",
     empty_message="No backordered line matches this selection.",
     empty_hint="Clear a chart selection or widen the date range.",
-    height=380 if len(lines) > 10 else "auto",
+    rows=ov.DRILL_ROWS,
+    height=380 if len(lines.rows) > 10 else "auto",
 )
