@@ -25,9 +25,20 @@ DEFAULT_DAYS = 365
 COMPARE_BY = {"All customers": None, "Segment": "segment", "Cohort month": "cohort"}
 
 
+# The customers of the chosen segments (all when none is chosen), read once and shared by the
+# comparisons and the win-back list.
 @st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _customers(_engine, start: dt.date, end: dt.date, retention_days: int, day: dt.date):
-    return lo.customer_exposure(_engine, start, end, retention_days=retention_days)
+def _customers(
+    _engine,
+    start: dt.date,
+    end: dt.date,
+    retention_days: int,
+    day: dt.date,
+    segments: tuple[str, ...],
+) -> pd.DataFrame:
+    return lo.customer_exposure(
+        _engine, start, end, retention_days=retention_days, segments=segments
+    )
 
 
 # The comparisons and the win-back list are cached on what they are made of (the window, the
@@ -43,9 +54,7 @@ def _compared(
     by: str | None,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """(exposed against not exposed overall, and by ``by``), or None when nobody ordered."""
-    customers = _customers(_engine, start, end, retention_days, day)
-    if segments:
-        customers = customers[customers["segment"].isin(segments)]
+    customers = _customers(_engine, start, end, retention_days, day, segments)
     if customers.empty:
         return None
     return lo.compare_groups(customers).set_index("group"), lo.compare_groups(customers, by=by)
@@ -70,9 +79,7 @@ def _win_back(
     day: dt.date,
     segments: tuple[str, ...],
 ):
-    customers = _customers(_engine, start, end, retention_days, day)
-    if segments:
-        customers = customers[customers["segment"].isin(segments)]
+    customers = _customers(_engine, start, end, retention_days, day, segments)
     return lo.win_back_list(_engine, customers, retention_days=retention_days)
 
 

@@ -8,6 +8,7 @@ retention and satisfaction, not proof that backorders caused the difference.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, Float, and_, case, cast, func, or_, select
@@ -82,9 +83,11 @@ def customer_exposure(
     end: dt.date,
     *,
     retention_days: int,
+    segments: Sequence[str] = (),
     now: dt.datetime | None = None,
 ) -> pd.DataFrame:
-    """One row per customer who ordered in the window, with exposure, retention and feedback."""
+    """One row per customer who ordered in the window, with exposure, retention and feedback;
+    only the customers of ``segments`` when given (chosen in the database)."""
     now = now or utcnow()
     lo, hi = _window(start, end)
     # Grouped on +customer_id under SQLite: the window by its placed_at index, whatever the
@@ -184,6 +187,8 @@ def customer_exposure(
         .join(refs, refs.c.customer_id == orders.c.customer_id)
         .outerjoin(feedback, feedback.c.customer_id == orders.c.customer_id)
     )
+    if segments:
+        statement = statement.where(Customer.segment.in_(tuple(segments)))
     with reading(engine) as conn:
         df = pd.read_sql(
             statement,

@@ -81,6 +81,25 @@ def test_comparing_by_segment_gives_a_row_per_segment_and_group(db):
     assert set(table["segment"]) == set(expected["segment"])
 
 
+def test_a_chosen_segment_narrows_the_comparison_and_the_win_back_list(db):
+    at = _run()
+    customers = _customers(db)
+    segment = customers["segment"].value_counts().index[0]
+    at.multiselect(key="loyalty_segments").set_value([segment])
+    at = _run(at)
+    mine = customers[customers["segment"] == segment]
+    (table,) = [d.value for d in at.dataframe if "judged" in d.value.columns]
+    assert table["customers"].sum() == len(mine) < len(customers)
+    expected = lo.win_back_list(db, mine, retention_days=lo.retention_days(db))
+    tables = [d.value for d in at.dataframe if "sales_rep" in d.value.columns]
+    if expected.empty:
+        assert not tables
+    else:
+        (win_back,) = tables
+        assert list(win_back["customer"]) == list(expected["customer"])
+        assert set(win_back["segment"]) == {segment}
+
+
 @pytest.mark.parametrize("username", ["finance", "manager", "customer1"])
 def test_other_roles_are_refused(username):
     at = app_test(PAGE, username)
