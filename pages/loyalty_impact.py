@@ -57,7 +57,8 @@ def _compared(
     customers = _customers(_engine, start, end, retention_days, day, segments)
     if customers.empty:
         return None
-    return lo.compare_groups(customers).set_index("group"), lo.compare_groups(customers, by=by)
+    overall = lo.compare_groups(customers)
+    return overall.set_index("group"), overall if by is None else lo.compare_groups(customers, by)
 
 
 @st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)

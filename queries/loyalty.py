@@ -213,27 +213,42 @@ def _days(engine, later, earlier):
     return func.julianday(later) - func.julianday(earlier)
 
 
+GROUP_FIGURES = [
+    "customers",
+    "lines_backordered",
+    "days_waited",
+    "promises_broken",
+    "repeat_interval_days",
+    "csat",
+    "sentiment",
+    "nps_answers",
+    "promoters",
+    "detractors",
+]
+
+
 def compare_groups(customers: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     """Exposed against not exposed (optionally per segment or cohort): sizes and outcomes."""
     if customers.empty:
         return pd.DataFrame()
     keys = ["exposed"] if by is None else [by, "exposed"]
-    judged = customers[customers["can_judge"]]
+    # One reduction per kind of figure (not one per column): a third of the time.
     grouped = customers.groupby(keys)
-    out = grouped.agg(
-        customers=("customer_id", "count"),
-        lines_backordered=("lines_backordered", "sum"),
-        days_waited=("days_waited", "mean"),
-        promises_broken=("promises_broken", "sum"),
-        repeat_interval_days=("repeat_interval_days", "median"),
-        csat=("csat", "mean"),
-        sentiment=("sentiment", "mean"),
-        nps_answers=("nps_answers", "sum"),
-        promoters=("promoters", "sum"),
-        detractors=("detractors", "sum"),
-    )
-    retention = judged.groupby(keys).agg(
-        judged=("customer_id", "count"), retained=("retained", "sum")
+    sums = grouped[["lines_backordered", "promises_broken", "nps_answers", "promoters",
+                    "detractors"]].sum()  # fmt: skip
+    means = grouped[["days_waited", "csat", "sentiment"]].mean()
+    out = pd.concat(
+        [
+            grouped["customer_id"].count().rename("customers"),
+            sums,
+            means,
+            grouped["repeat_interval_days"].median(),
+        ],
+        axis=1,
+    )[GROUP_FIGURES]
+    judged = customers[customers["can_judge"]].groupby(keys)
+    retention = pd.concat(
+        [judged["customer_id"].count().rename("judged"), judged["retained"].sum()], axis=1
     )
     out = out.join(retention, how="left").reset_index()
     out["judged"] = out["judged"].fillna(0).astype(int)
