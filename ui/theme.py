@@ -3,6 +3,7 @@ made once and drawn with each run's data (:func:`chart_spec`)."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -105,3 +106,4 @@ def _warm_up() -> None:
 
 
 _warm_up()
+gc.freeze()  # the schema and validator just loaded live as long as the process (see ui/db.py)
