@@ -4,123 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from data.schema import SEGMENTS, utcnow
 from queries import loyalty as lo
+from ui import loyalty_parts as parts
 from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, pct, qty, standard_table
-from ui.db import engine, live_read
+from ui.db import engine
 
 user = require_role("marketing_manager")
 db = engine()
 
-# A year of customers, orders and feedback moves slowly: these reads are cached for this long
-# (and per day), not re-read after every order.
-SLOW_TTL_S = 900
 DEFAULT_DAYS = 365
 COMPARE_BY = {"All customers": None, "Segment": "segment", "Cohort month": "cohort"}
 
 
-# The customers of the chosen segments (all when none is chosen), read once and shared by the
-# comparisons and the win-back list.
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _customers(
-    _engine,
-    start: dt.date,
-    end: dt.date,
-    retention_days: int,
-    day: dt.date,
-    segments: tuple[str, ...],
-) -> pd.DataFrame:
-    return lo.customer_exposure(
-        _engine, start, end, retention_days=retention_days, segments=segments
-    )
-
-
-# The comparisons and the win-back list are cached on what they are made of (the window, the
-# setting, the day, the segments), so a rerun neither hashes nor regroups the customer table.
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _compared(
-    _engine,
-    start: dt.date,
-    end: dt.date,
-    retention_days: int,
-    day: dt.date,
-    segments: tuple[str, ...],
-    by: str | None,
-) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(exposed against not exposed overall, and by ``by``), or None when nobody ordered."""
-    customers = _customers(_engine, start, end, retention_days, day, segments)
-    if customers.empty:
-        return None
-    overall = lo.compare_groups(customers)
-    return overall.set_index("group"), overall if by is None else lo.compare_groups(customers, by)
-
-
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _monthly(_engine, start: dt.date, end: dt.date, day: dt.date) -> pd.DataFrame:
-    return lo.feedback_by_month(_engine, start, end)
-
-
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _worst(_engine, day: dt.date) -> pd.DataFrame:
-    return lo.worst_recent_comments(_engine)
-
-
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _win_back(
-    _engine,
-    start: dt.date,
-    end: dt.date,
-    retention_days: int,
-    day: dt.date,
-    segments: tuple[str, ...],
-):
-    customers = _customers(_engine, start, end, retention_days, day, segments)
-    return lo.win_back_list(_engine, customers, retention_days=retention_days)
-
-
-@live_read("settings")
-def _retention_days(engine) -> int:
-    return lo.retention_days(engine)
-
-
-def scores(monthly: pd.DataFrame) -> pd.DataFrame:
-    """NPS and the reputation index per month (one row each), for the lines."""
-    long = monthly.melt(
-        id_vars="month", value_vars=["nps", "reputation"], var_name="measure", value_name="score"
-    ).dropna()
-    long["measure"] = long["measure"].map({"nps": "NPS", "reputation": "Reputation index"})
-    return long
-
-
-@ui.theme.chart_spec
-def score_lines() -> alt.Chart:
-    return (
-        alt.Chart()
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("score:Q", title="Score"),
-            color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="top")),
-            tooltip=["month:N", "measure:N", alt.Tooltip("score:Q", format=".1f")],
-        )
-        .properties(height=260)
-    )
-
-
 today = utcnow().date()
-retention_days = _retention_days(db)
+retention_days = parts.retention_setting(db)
 
 st.title("Loyalty impact")
 st.caption(
     "Customers who met backorders against those who did not: retention, repeat orders, CSAT, "
     "NPS and sentiment. Figures are refreshed every "
-    f"{SLOW_TTL_S // 60} minutes."
+    f"{parts.SLOW_TTL_S // 60} minutes."
 )
 st.warning(lo.ASSOCIATION_NOTE, icon=":material/info:")
 
@@ -143,7 +52,7 @@ if not isinstance(chosen_range, tuple) or len(chosen_range) != 2:
 start, end = chosen_range
 segments = tuple(sorted(f_segments))
 by = COMPARE_BY[compare_by]
-compared = _compared(db, start, end, retention_days, today, segments, by)
+compared = parts.compared(db, start, end, retention_days, today, segments, by)
 if compared is None:
     empty_state("No customer ordered in this window.", "Widen the date range or clear a filter.")
     st.stop()
@@ -230,7 +139,7 @@ standard_table(
 # --- Over time -----------------------------------------------------------------------------
 
 st.subheader("NPS, sentiment and reputation over time", help=lo.REPUTATION_HELP)
-monthly = _monthly(db, start, end, today)
+monthly = parts.monthly(db, start, end, today)
 if monthly.empty:
     empty_state("No feedback in this window.")
 else:
@@ -255,11 +164,13 @@ else:
             "scored by the sentiment model.",
             fmt=pct,
         )
-    st.vega_lite_chart(scores(monthly), score_lines(), width="stretch")
+    st.vega_lite_chart(
+        parts.monthly_scores(db, start, end, today), parts.score_lines(), width="stretch"
+    )
 
 st.markdown("**The most negative comments of the last 90 days**")
 standard_table(
-    _worst(db, today),
+    parts.worst(db, today),
     key="loyalty_comments",
     column_config={
         "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD"),
@@ -279,7 +190,7 @@ st.caption(
     f"Customers who met backorders in the window and have not ordered for {retention_days} days "
     f"(the retention setting). Value: what they ordered in the last {lo.WIN_BACK_VALUE_DAYS} days."
 )
-win_back = _win_back(db, start, end, retention_days, today, segments)
+win_back = parts.win_back(db, start, end, retention_days, today, segments)
 standard_table(
     win_back,
     key="loyalty_win_back",
