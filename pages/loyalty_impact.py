@@ -105,100 +105,117 @@ with tiles[3]:
         fmt=lambda x: "—" if x is None or pd.isna(x) else f"{x:.2f}",
     )
 
-st.subheader("Exposed against not exposed" + (f", by {compare_by.lower()}" if by else ""))
-COMPARE_COLUMNS = {
-    **({by: st.column_config.TextColumn(compare_by)} if by else {}),
-    "group": st.column_config.TextColumn("Group"),
-    "customers": st.column_config.NumberColumn("Customers", format="%d", help="Group size"),
-    "judged": st.column_config.NumberColumn(
-        "Judged for retention", format="%d", help="Customers whose reference day is old enough"
-    ),
-    "retention": st.column_config.NumberColumn("Retention", format="percent", help=retention_help),
-    "repeat_interval_days": st.column_config.NumberColumn(
-        "Repeat interval (days)",
-        format="%.1f",
-        help="Median of customers' mean days between orders",
-    ),
-    "csat": st.column_config.NumberColumn("CSAT", format="%.2f"),
-    "nps": st.column_config.NumberColumn("NPS", format="%.0f", help=lo.NPS_HELP),
-    "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f", help="-1 to 1"),
-    "lines_backordered": st.column_config.NumberColumn("Lines backordered", format="%d"),
-    "days_waited": st.column_config.NumberColumn(
-        "Days waited (mean)", format="%.1f", help=lo.EXPOSURE_HELP
-    ),
-    "promises_broken": st.column_config.NumberColumn("Promises broken", format="%d"),
-}
-standard_table(
-    table[list(COMPARE_COLUMNS)],
-    key="loyalty_compare",
-    column_config=COMPARE_COLUMNS,
-    file_name="loyalty_comparison",
-    height=360 if len(table) > 10 else "auto",
+# Only the open section is drawn: the first screen is the comparison, and the monthly scores,
+# comments and win-back list are read when their tab is chosen (and kept cached after).
+SECTIONS = ["Comparison", "Over time", "Win-back list"]
+comparison_tab, over_time_tab, win_back_tab = st.tabs(
+    SECTIONS, key="loyalty_section", on_change="rerun"
 )
+
+with comparison_tab:
+    if comparison_tab.open:
+        st.subheader("Exposed against not exposed" + (f", by {compare_by.lower()}" if by else ""))
+        COMPARE_COLUMNS = {
+            **({by: st.column_config.TextColumn(compare_by)} if by else {}),
+            "group": st.column_config.TextColumn("Group"),
+            "customers": st.column_config.NumberColumn("Customers", format="%d", help="Group size"),
+            "judged": st.column_config.NumberColumn(
+                "Judged for retention",
+                format="%d",
+                help="Customers whose reference day is old enough",
+            ),
+            "retention": st.column_config.NumberColumn(
+                "Retention", format="percent", help=retention_help
+            ),
+            "repeat_interval_days": st.column_config.NumberColumn(
+                "Repeat interval (days)",
+                format="%.1f",
+                help="Median of customers' mean days between orders",
+            ),
+            "csat": st.column_config.NumberColumn("CSAT", format="%.2f"),
+            "nps": st.column_config.NumberColumn("NPS", format="%.0f", help=lo.NPS_HELP),
+            "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f", help="-1 to 1"),
+            "lines_backordered": st.column_config.NumberColumn("Lines backordered", format="%d"),
+            "days_waited": st.column_config.NumberColumn(
+                "Days waited (mean)", format="%.1f", help=lo.EXPOSURE_HELP
+            ),
+            "promises_broken": st.column_config.NumberColumn("Promises broken", format="%d"),
+        }
+        standard_table(
+            table[list(COMPARE_COLUMNS)],
+            key="loyalty_compare",
+            column_config=COMPARE_COLUMNS,
+            file_name="loyalty_comparison",
+            height=360 if len(table) > 10 else "auto",
+        )
 
 # --- Over time -----------------------------------------------------------------------------
 
-st.subheader("NPS, sentiment and reputation over time", help=lo.REPUTATION_HELP)
-monthly = parts.monthly(db, start, end, today)
-if monthly.empty:
-    empty_state("No feedback in this window.")
-else:
-    latest = monthly.iloc[-1]
-    tiles = st.columns(3)
-    with tiles[0]:
-        kpi_tile(
-            f"Reputation index, {latest['month']}",
-            latest["reputation"],
-            lo.REPUTATION_HELP,
-            fmt=lambda x: "—" if x is None or pd.isna(x) else f"{x:.0f} / 100",
-        )
-    with tiles[1]:
-        kpi_tile(f"NPS, {latest['month']}", latest["nps"], lo.NPS_HELP, fmt=lambda x: "—"
-                 if x is None or pd.isna(x) else f"{x:+.0f}")  # fmt: skip
-    with tiles[2]:
-        kpi_tile(
-            f"Negative comments about late or missing goods, {latest['month']}",
-            latest["late_share"],
-            "Of the comments with negative sentiment, the share that mention late or missing "
-            f"goods (words: {', '.join(lo.LATE_OR_MISSING_WORDS)}). Blank until comments are "
-            "scored by the sentiment model.",
-            fmt=pct,
-        )
-    st.vega_lite_chart(
-        parts.monthly_scores(db, start, end, today), parts.score_lines(), width="stretch"
-    )
+with over_time_tab:
+    if over_time_tab.open:
+        st.subheader("NPS, sentiment and reputation over time", help=lo.REPUTATION_HELP)
+        monthly = parts.monthly(db, start, end, today)
+        if monthly.empty:
+            empty_state("No feedback in this window.")
+        else:
+            latest = monthly.iloc[-1]
+            tiles = st.columns(3)
+            with tiles[0]:
+                kpi_tile(
+                    f"Reputation index, {latest['month']}",
+                    latest["reputation"],
+                    lo.REPUTATION_HELP,
+                    fmt=lambda x: "—" if x is None or pd.isna(x) else f"{x:.0f} / 100",
+                )
+            with tiles[1]:
+                kpi_tile(f"NPS, {latest['month']}", latest["nps"], lo.NPS_HELP, fmt=lambda x: "—"
+                         if x is None or pd.isna(x) else f"{x:+.0f}")  # fmt: skip
+            with tiles[2]:
+                kpi_tile(
+                    f"Negative comments about late or missing goods, {latest['month']}",
+                    latest["late_share"],
+                    "Of the comments with negative sentiment, the share that mention late or missing "
+                    f"goods (words: {', '.join(lo.LATE_OR_MISSING_WORDS)}). Blank until comments are "
+                    "scored by the sentiment model.",
+                    fmt=pct,
+                )
+            st.vega_lite_chart(
+                parts.monthly_scores(db, start, end, today), parts.score_lines(), width="stretch"
+            )
 
-st.markdown("**The most negative comments of the last 90 days**")
-standard_table(
-    parts.worst(db, today),
-    key="loyalty_comments",
-    column_config={
-        "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD"),
-        "order_number": st.column_config.TextColumn("Order"),
-        "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f"),
-        "comment": st.column_config.TextColumn("Comment", width="large"),
-    },
-    file_name="negative_comments",
-    empty_message="No scored comment in the last 90 days.",
-    empty_hint="Comments are scored when the models are trained (python -m models.train).",
-)
+        st.markdown("**The most negative comments of the last 90 days**")
+        standard_table(
+            parts.worst(db, today),
+            key="loyalty_comments",
+            column_config={
+                "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD"),
+                "order_number": st.column_config.TextColumn("Order"),
+                "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f"),
+                "comment": st.column_config.TextColumn("Comment", width="large"),
+            },
+            file_name="negative_comments",
+            empty_message="No scored comment in the last 90 days.",
+            empty_hint="Comments are scored when the models are trained (python -m models.train).",
+        )
 
 # --- Win-back ------------------------------------------------------------------------------
 
-st.subheader("Win-back list")
-st.caption(
-    f"Customers who met backorders in the window and have not ordered for {retention_days} days "
-    f"(the retention setting). Value: what they ordered in the last {lo.WIN_BACK_VALUE_DAYS} days."
-)
-win_back = parts.win_back(db, start, end, retention_days, today, segments)
-standard_table(
-    win_back,
-    key="loyalty_win_back",
-    column_config={
-        "last_order": st.column_config.DatetimeColumn("Last order", format="YYYY-MM-DD"),
-        "value": st.column_config.NumberColumn("Value (€)", format="%.2f"),
-        "days_waited": st.column_config.NumberColumn("Days waited", format="%.1f"),
-    },
-    file_name="win_back",
-    empty_message="No customer who met backorders has stopped ordering.",
-)
+with win_back_tab:
+    if win_back_tab.open:
+        st.subheader("Win-back list")
+        st.caption(
+            f"Customers who met backorders in the window and have not ordered for {retention_days} days "
+            f"(the retention setting). Value: what they ordered in the last {lo.WIN_BACK_VALUE_DAYS} days."
+        )
+        win_back = parts.win_back(db, start, end, retention_days, today, segments)
+        standard_table(
+            win_back,
+            key="loyalty_win_back",
+            column_config={
+                "last_order": st.column_config.DatetimeColumn("Last order", format="YYYY-MM-DD"),
+                "value": st.column_config.NumberColumn("Value (€)", format="%.2f"),
+                "days_waited": st.column_config.NumberColumn("Days waited", format="%.1f"),
+            },
+            file_name="win_back",
+            empty_message="No customer who met backorders has stopped ordering.",
+        )
