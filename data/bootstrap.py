@@ -1,7 +1,7 @@
 """Make the configured database ready on app start: migrate it, and seed the demo when empty.
 
-Safe to call on every start (an up-to-date, seeded database costs one Alembic check and one
-count) and from several app servers at once: on PostgreSQL the servers queue on an advisory
+Safe to call on every start (an up-to-date, seeded database costs one read of its Alembic
+version and one count) and from several app servers at once: on PostgreSQL the servers queue on an advisory
 lock; on SQLite the write transaction (``BEGIN IMMEDIATE``) does the queueing, and the seeder
 re-checks emptiness inside its own transaction, so the loser simply finds the data there.
 """
@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
 
-from data.migrate import is_empty, upgrade
+from data.migrate import at_head, is_empty, upgrade
 
 SCALE_ENV = "LARDER_DEMO_SCALE"  # which demo scale an empty database gets (default: "default")
 SQLITE_LOCKED_ATTEMPTS = 20  # one-second waits on top of each busy timeout
@@ -55,6 +55,9 @@ def ensure_database(engine: Engine, scale: str | None = None) -> None:
 
 
 def _migrate_and_seed(engine: Engine, scale: str | None) -> None:
+    # The usual start: migrated and seeded already, checked with two small reads (no lock).
+    if at_head(engine) and not is_empty(engine):
+        return
     with setup_lock(engine):
         upgrade(engine)
         if not is_empty(engine):

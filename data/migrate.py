@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, inspect, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, column, create_engine, inspect, select, table, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -29,6 +31,28 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+@cache
+def head_revisions() -> frozenset[str]:
+    """The revisions at the head of data/migrations (read from the scripts once per process)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def at_head(engine: Engine) -> bool:
+    """True when the database's Alembic version is the scripts' head: nothing to upgrade.
+
+    One small read, so a server start on an up-to-date database skips Alembic's environment
+    (loading every migration script and opening a write transaction). False when the version
+    table is missing or cannot be read; :func:`upgrade` then says what is wrong.
+    """
+    versions = table("alembic_version", column("version_num"))
+    try:
+        with engine.connect() as conn:
+            found = {row[0] for row in conn.execute(select(versions.c.version_num))}
+    except DBAPIError:
+        return False
+    return bool(found) and found == head_revisions()
 
 
 def is_empty(engine: Engine) -> bool:

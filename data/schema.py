@@ -34,7 +34,7 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, configure_mappers, mapped_column
 
 from data.changes import COUNTER_TABLE, SUBJECTS
 
@@ -996,3 +996,7 @@ change_counters = Table(
     Column("shard", Integer, primary_key=True, autoincrement=False),
     *(Column(subject, BigInteger, nullable=False, server_default="0") for subject in SUBJECTS),
 )
+
+# Mappers are configured here, once per process when the schema is imported (at server start),
+# not lazily by the first ORM expression of the first page run.
+configure_mappers()

@@ -4,115 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from data.schema import SEGMENTS, utcnow
 from queries import loyalty as lo
+from ui import loyalty_parts as parts
 from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, pct, qty, standard_table
-from ui.db import engine, live_read
+from ui.db import engine
 
 user = require_role("marketing_manager")
 db = engine()
 
-# A year of customers, orders and feedback moves slowly: these reads are cached for this long
-# (and per day), not re-read after every order.
-SLOW_TTL_S = 900
 DEFAULT_DAYS = 365
 COMPARE_BY = {"All customers": None, "Segment": "segment", "Cohort month": "cohort"}
 
 
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _customers(_engine, start: dt.date, end: dt.date, retention_days: int, day: dt.date):
-    return lo.customer_exposure(_engine, start, end, retention_days=retention_days)
-
-
-# The comparisons and the win-back list are cached on what they are made of (the window, the
-# setting, the day, the segments), so a rerun neither hashes nor regroups the customer table.
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _compared(
-    _engine,
-    start: dt.date,
-    end: dt.date,
-    retention_days: int,
-    day: dt.date,
-    segments: tuple[str, ...],
-    by: str | None,
-) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(exposed against not exposed overall, and by ``by``), or None when nobody ordered."""
-    customers = _customers(_engine, start, end, retention_days, day)
-    if segments:
-        customers = customers[customers["segment"].isin(segments)]
-    if customers.empty:
-        return None
-    return lo.compare_groups(customers).set_index("group"), lo.compare_groups(customers, by=by)
-
-
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _monthly(_engine, start: dt.date, end: dt.date, day: dt.date) -> pd.DataFrame:
-    return lo.feedback_by_month(_engine, start, end)
-
-
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _worst(_engine, day: dt.date) -> pd.DataFrame:
-    return lo.worst_recent_comments(_engine)
-
-
-@st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def _win_back(
-    _engine,
-    start: dt.date,
-    end: dt.date,
-    retention_days: int,
-    day: dt.date,
-    segments: tuple[str, ...],
-):
-    customers = _customers(_engine, start, end, retention_days, day)
-    if segments:
-        customers = customers[customers["segment"].isin(segments)]
-    return lo.win_back_list(_engine, customers, retention_days=retention_days)
-
-
-@live_read("settings")
-def _retention_days(engine) -> int:
-    return lo.retention_days(engine)
-
-
-def scores(monthly: pd.DataFrame) -> pd.DataFrame:
-    """NPS and the reputation index per month (one row each), for the lines."""
-    long = monthly.melt(
-        id_vars="month", value_vars=["nps", "reputation"], var_name="measure", value_name="score"
-    ).dropna()
-    long["measure"] = long["measure"].map({"nps": "NPS", "reputation": "Reputation index"})
-    return long
-
-
-@ui.theme.chart_spec
-def score_lines() -> alt.Chart:
-    return (
-        alt.Chart()
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("score:Q", title="Score"),
-            color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="top")),
-            tooltip=["month:N", "measure:N", alt.Tooltip("score:Q", format=".1f")],
-        )
-        .properties(height=260)
-    )
-
-
 today = utcnow().date()
-retention_days = _retention_days(db)
+retention_days = parts.retention_setting(db)
 
 st.title("Loyalty impact")
 st.caption(
     "Customers who met backorders against those who did not: retention, repeat orders, CSAT, "
     "NPS and sentiment. Figures are refreshed every "
-    f"{SLOW_TTL_S // 60} minutes."
+    f"{parts.SLOW_TTL_S // 60} minutes."
 )
 st.warning(lo.ASSOCIATION_NOTE, icon=":material/info:")
 
@@ -135,7 +52,7 @@ if not isinstance(chosen_range, tuple) or len(chosen_range) != 2:
 start, end = chosen_range
 segments = tuple(sorted(f_segments))
 by = COMPARE_BY[compare_by]
-compared = _compared(db, start, end, retention_days, today, segments, by)
+compared = parts.compared(db, start, end, retention_days, today, segments, by)
 if compared is None:
     empty_state("No customer ordered in this window.", "Widen the date range or clear a filter.")
     st.stop()
@@ -188,98 +105,117 @@ with tiles[3]:
         fmt=lambda x: "—" if x is None or pd.isna(x) else f"{x:.2f}",
     )
 
-st.subheader("Exposed against not exposed" + (f", by {compare_by.lower()}" if by else ""))
-COMPARE_COLUMNS = {
-    **({by: st.column_config.TextColumn(compare_by)} if by else {}),
-    "group": st.column_config.TextColumn("Group"),
-    "customers": st.column_config.NumberColumn("Customers", format="%d", help="Group size"),
-    "judged": st.column_config.NumberColumn(
-        "Judged for retention", format="%d", help="Customers whose reference day is old enough"
-    ),
-    "retention": st.column_config.NumberColumn("Retention", format="percent", help=retention_help),
-    "repeat_interval_days": st.column_config.NumberColumn(
-        "Repeat interval (days)",
-        format="%.1f",
-        help="Median of customers' mean days between orders",
-    ),
-    "csat": st.column_config.NumberColumn("CSAT", format="%.2f"),
-    "nps": st.column_config.NumberColumn("NPS", format="%.0f", help=lo.NPS_HELP),
-    "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f", help="-1 to 1"),
-    "lines_backordered": st.column_config.NumberColumn("Lines backordered", format="%d"),
-    "days_waited": st.column_config.NumberColumn(
-        "Days waited (mean)", format="%.1f", help=lo.EXPOSURE_HELP
-    ),
-    "promises_broken": st.column_config.NumberColumn("Promises broken", format="%d"),
-}
-standard_table(
-    table[list(COMPARE_COLUMNS)],
-    key="loyalty_compare",
-    column_config=COMPARE_COLUMNS,
-    file_name="loyalty_comparison",
-    height=360 if len(table) > 10 else "auto",
+# Only the open section is drawn: the first screen is the comparison, and the monthly scores,
+# comments and win-back list are read when their tab is chosen (and kept cached after).
+SECTIONS = ["Comparison", "Over time", "Win-back list"]
+comparison_tab, over_time_tab, win_back_tab = st.tabs(
+    SECTIONS, key="loyalty_section", on_change="rerun"
 )
+
+with comparison_tab:
+    if comparison_tab.open:
+        st.subheader("Exposed against not exposed" + (f", by {compare_by.lower()}" if by else ""))
+        COMPARE_COLUMNS = {
+            **({by: st.column_config.TextColumn(compare_by)} if by else {}),
+            "group": st.column_config.TextColumn("Group"),
+            "customers": st.column_config.NumberColumn("Customers", format="%d", help="Group size"),
+            "judged": st.column_config.NumberColumn(
+                "Judged for retention",
+                format="%d",
+                help="Customers whose reference day is old enough",
+            ),
+            "retention": st.column_config.NumberColumn(
+                "Retention", format="percent", help=retention_help
+            ),
+            "repeat_interval_days": st.column_config.NumberColumn(
+                "Repeat interval (days)",
+                format="%.1f",
+                help="Median of customers' mean days between orders",
+            ),
+            "csat": st.column_config.NumberColumn("CSAT", format="%.2f"),
+            "nps": st.column_config.NumberColumn("NPS", format="%.0f", help=lo.NPS_HELP),
+            "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f", help="-1 to 1"),
+            "lines_backordered": st.column_config.NumberColumn("Lines backordered", format="%d"),
+            "days_waited": st.column_config.NumberColumn(
+                "Days waited (mean)", format="%.1f", help=lo.EXPOSURE_HELP
+            ),
+            "promises_broken": st.column_config.NumberColumn("Promises broken", format="%d"),
+        }
+        standard_table(
+            table[list(COMPARE_COLUMNS)],
+            key="loyalty_compare",
+            column_config=COMPARE_COLUMNS,
+            file_name="loyalty_comparison",
+            height=360 if len(table) > 10 else "auto",
+        )
 
 # --- Over time -----------------------------------------------------------------------------
 
-st.subheader("NPS, sentiment and reputation over time", help=lo.REPUTATION_HELP)
-monthly = _monthly(db, start, end, today)
-if monthly.empty:
-    empty_state("No feedback in this window.")
-else:
-    latest = monthly.iloc[-1]
-    tiles = st.columns(3)
-    with tiles[0]:
-        kpi_tile(
-            f"Reputation index, {latest['month']}",
-            latest["reputation"],
-            lo.REPUTATION_HELP,
-            fmt=lambda x: "—" if x is None or pd.isna(x) else f"{x:.0f} / 100",
-        )
-    with tiles[1]:
-        kpi_tile(f"NPS, {latest['month']}", latest["nps"], lo.NPS_HELP, fmt=lambda x: "—"
-                 if x is None or pd.isna(x) else f"{x:+.0f}")  # fmt: skip
-    with tiles[2]:
-        kpi_tile(
-            f"Negative comments about late or missing goods, {latest['month']}",
-            latest["late_share"],
-            "Of the comments with negative sentiment, the share that mention late or missing "
-            f"goods (words: {', '.join(lo.LATE_OR_MISSING_WORDS)}). Blank until comments are "
-            "scored by the sentiment model.",
-            fmt=pct,
-        )
-    st.vega_lite_chart(scores(monthly), score_lines(), width="stretch")
+with over_time_tab:
+    if over_time_tab.open:
+        st.subheader("NPS, sentiment and reputation over time", help=lo.REPUTATION_HELP)
+        monthly = parts.monthly(db, start, end, today)
+        if monthly.empty:
+            empty_state("No feedback in this window.")
+        else:
+            latest = monthly.iloc[-1]
+            tiles = st.columns(3)
+            with tiles[0]:
+                kpi_tile(
+                    f"Reputation index, {latest['month']}",
+                    latest["reputation"],
+                    lo.REPUTATION_HELP,
+                    fmt=lambda x: "—" if x is None or pd.isna(x) else f"{x:.0f} / 100",
+                )
+            with tiles[1]:
+                kpi_tile(f"NPS, {latest['month']}", latest["nps"], lo.NPS_HELP, fmt=lambda x: "—"
+                         if x is None or pd.isna(x) else f"{x:+.0f}")  # fmt: skip
+            with tiles[2]:
+                kpi_tile(
+                    f"Negative comments about late or missing goods, {latest['month']}",
+                    latest["late_share"],
+                    "Of the comments with negative sentiment, the share that mention late or missing "
+                    f"goods (words: {', '.join(lo.LATE_OR_MISSING_WORDS)}). Blank until comments are "
+                    "scored by the sentiment model.",
+                    fmt=pct,
+                )
+            st.vega_lite_chart(
+                parts.monthly_scores(db, start, end, today), parts.score_lines(), width="stretch"
+            )
 
-st.markdown("**The most negative comments of the last 90 days**")
-standard_table(
-    _worst(db, today),
-    key="loyalty_comments",
-    column_config={
-        "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD"),
-        "order_number": st.column_config.TextColumn("Order"),
-        "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f"),
-        "comment": st.column_config.TextColumn("Comment", width="large"),
-    },
-    file_name="negative_comments",
-    empty_message="No scored comment in the last 90 days.",
-    empty_hint="Comments are scored when the models are trained (python -m models.train).",
-)
+        st.markdown("**The most negative comments of the last 90 days**")
+        standard_table(
+            parts.worst(db, today),
+            key="loyalty_comments",
+            column_config={
+                "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD"),
+                "order_number": st.column_config.TextColumn("Order"),
+                "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f"),
+                "comment": st.column_config.TextColumn("Comment", width="large"),
+            },
+            file_name="negative_comments",
+            empty_message="No scored comment in the last 90 days.",
+            empty_hint="Comments are scored when the models are trained (python -m models.train).",
+        )
 
 # --- Win-back ------------------------------------------------------------------------------
 
-st.subheader("Win-back list")
-st.caption(
-    f"Customers who met backorders in the window and have not ordered for {retention_days} days "
-    f"(the retention setting). Value: what they ordered in the last {lo.WIN_BACK_VALUE_DAYS} days."
-)
-win_back = _win_back(db, start, end, retention_days, today, segments)
-standard_table(
-    win_back,
-    key="loyalty_win_back",
-    column_config={
-        "last_order": st.column_config.DatetimeColumn("Last order", format="YYYY-MM-DD"),
-        "value": st.column_config.NumberColumn("Value (€)", format="%.2f"),
-        "days_waited": st.column_config.NumberColumn("Days waited", format="%.1f"),
-    },
-    file_name="win_back",
-    empty_message="No customer who met backorders has stopped ordering.",
-)
+with win_back_tab:
+    if win_back_tab.open:
+        st.subheader("Win-back list")
+        st.caption(
+            f"Customers who met backorders in the window and have not ordered for {retention_days} days "
+            f"(the retention setting). Value: what they ordered in the last {lo.WIN_BACK_VALUE_DAYS} days."
+        )
+        win_back = parts.win_back(db, start, end, retention_days, today, segments)
+        standard_table(
+            win_back,
+            key="loyalty_win_back",
+            column_config={
+                "last_order": st.column_config.DatetimeColumn("Last order", format="YYYY-MM-DD"),
+                "value": st.column_config.NumberColumn("Value (€)", format="%.2f"),
+                "days_waited": st.column_config.NumberColumn("Days waited", format="%.1f"),
+            },
+            file_name="win_back",
+            empty_message="No customer who met backorders has stopped ordering.",
+        )

@@ -8,12 +8,12 @@ retention and satisfaction, not proof that backorders caused the difference.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, Float, and_, case, cast, func, or_, select
 from sqlalchemy.orm import aliased
 
-from data.plans import unindexed
 from data.schema import (
     Backorder,
     Customer,
@@ -82,27 +82,33 @@ def customer_exposure(
     end: dt.date,
     *,
     retention_days: int,
+    segments: Sequence[str] = (),
     now: dt.datetime | None = None,
 ) -> pd.DataFrame:
-    """One row per customer who ordered in the window, with exposure, retention and feedback."""
+    """One row per customer who ordered in the window, with exposure, retention and feedback;
+    only the customers of ``segments`` when given (chosen in the database)."""
     now = now or utcnow()
     lo, hi = _window(start, end)
-    # Grouped on +customer_id under SQLite: the window by its placed_at index, whatever the
-    # statistics say (data/plans.py).
-    customer = unindexed(Order.customer_id)
-    orders = (
-        select(
-            customer.label("customer_id"),
-            func.count().label("orders"),
-            func.min(Order.placed_at).label("first_order"),
-            func.max(Order.placed_at).label("last_order"),
-        )
-        .where(Order.placed_at >= lo, Order.placed_at < hi)
-        .group_by(customer)
-        # CTEs: each is read three times below; as subqueries the database summed the
-        # window's orders and scanned the backorders once per reference.
-        .cte("window_orders")
-    )
+
+    # Per customer, from the customers: the window's orders counted by seeks in the
+    # (customer_id, placed_at) index, first and last as its ends. Grouping the window's
+    # orders read each order row (some 150,000 in a year of the large demo), twice the time.
+    def in_window(o):
+        return and_(o.customer_id == Customer.id, o.placed_at >= lo, o.placed_at < hi)
+
+    mine = aliased(Order, name="mine")
+    per_customer = select(
+        Customer.id.label("customer_id"),
+        select(func.count()).where(in_window(mine)).scalar_subquery().label("orders"),
+        select(func.min(mine.placed_at)).where(in_window(mine)).scalar_subquery()
+        .label("first_order"),
+        select(func.max(mine.placed_at)).where(in_window(mine)).scalar_subquery()
+        .label("last_order"),
+    )  # fmt: skip
+    if segments:
+        per_customer = per_customer.where(Customer.segment.in_(tuple(segments)))
+    per_customer = per_customer.subquery("per_customer")
+    orders = select(per_customer).where(per_customer.c.orders > 0).cte("window_orders")
     waited_until = func.coalesce(Backorder.closed_at, now)
     broken = case(
         (
@@ -131,17 +137,12 @@ def customer_exposure(
         .cte("window_backorders")
     )
     reference = func.coalesce(backorders.c.first_backorder, orders.c.first_order)
-    refs = (
-        select(orders.c.customer_id, reference.label("reference")).outerjoin(
-            backorders, backorders.c.customer_id == orders.c.customer_id
-        )
-    ).subquery()
     # The first order after the reference day: one index seek per customer (min over the
     # customer's orders after it), not every later order of every customer grouped.
     later = aliased(Order, name="later")
     next_order = (
         select(func.min(later.placed_at))
-        .where(later.customer_id == refs.c.customer_id, later.placed_at > refs.c.reference)
+        .where(later.customer_id == orders.c.customer_id, later.placed_at > reference)
         .scalar_subquery()
     )
     feedback = (
@@ -170,7 +171,7 @@ def customer_exposure(
             func.coalesce(backorders.c.lines_backordered, 0).label("lines_backordered"),
             func.coalesce(backorders.c.days_waited, 0.0).label("days_waited"),
             func.coalesce(backorders.c.promises_broken, 0).label("promises_broken"),
-            refs.c.reference,
+            reference.label("reference"),
             next_order.label("next_order"),
             feedback.c.csat,
             func.coalesce(feedback.c.nps_answers, 0).label("nps_answers"),
@@ -181,7 +182,6 @@ def customer_exposure(
         .select_from(orders)
         .join(Customer, Customer.id == orders.c.customer_id)
         .outerjoin(backorders, backorders.c.customer_id == orders.c.customer_id)
-        .join(refs, refs.c.customer_id == orders.c.customer_id)
         .outerjoin(feedback, feedback.c.customer_id == orders.c.customer_id)
     )
     with reading(engine) as conn:
@@ -208,27 +208,42 @@ def _days(engine, later, earlier):
     return func.julianday(later) - func.julianday(earlier)
 
 
+GROUP_FIGURES = [
+    "customers",
+    "lines_backordered",
+    "days_waited",
+    "promises_broken",
+    "repeat_interval_days",
+    "csat",
+    "sentiment",
+    "nps_answers",
+    "promoters",
+    "detractors",
+]
+
+
 def compare_groups(customers: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     """Exposed against not exposed (optionally per segment or cohort): sizes and outcomes."""
     if customers.empty:
         return pd.DataFrame()
     keys = ["exposed"] if by is None else [by, "exposed"]
-    judged = customers[customers["can_judge"]]
+    # One reduction per kind of figure (not one per column): a third of the time.
     grouped = customers.groupby(keys)
-    out = grouped.agg(
-        customers=("customer_id", "count"),
-        lines_backordered=("lines_backordered", "sum"),
-        days_waited=("days_waited", "mean"),
-        promises_broken=("promises_broken", "sum"),
-        repeat_interval_days=("repeat_interval_days", "median"),
-        csat=("csat", "mean"),
-        sentiment=("sentiment", "mean"),
-        nps_answers=("nps_answers", "sum"),
-        promoters=("promoters", "sum"),
-        detractors=("detractors", "sum"),
-    )
-    retention = judged.groupby(keys).agg(
-        judged=("customer_id", "count"), retained=("retained", "sum")
+    sums = grouped[["lines_backordered", "promises_broken", "nps_answers", "promoters",
+                    "detractors"]].sum()  # fmt: skip
+    means = grouped[["days_waited", "csat", "sentiment"]].mean()
+    out = pd.concat(
+        [
+            grouped["customer_id"].count().rename("customers"),
+            sums,
+            means,
+            grouped["repeat_interval_days"].median(),
+        ],
+        axis=1,
+    )[GROUP_FIGURES]
+    judged = customers[customers["can_judge"]].groupby(keys)
+    retention = pd.concat(
+        [judged["customer_id"].count().rename("judged"), judged["retained"].sum()], axis=1
     )
     out = out.join(retention, how="left").reset_index()
     out["judged"] = out["judged"].fillna(0).astype(int)

@@ -41,7 +41,7 @@ from queries.demand import FIGURES, demand_rows
 
 PERIODS = ("week", "month", "quarter")
 DIMENSIONS = ("category", "segment", "root_cause")
-DRILL_LIMIT = 2_000  # backorder lines shown behind a bar (newest first)
+DRILL_ROWS = 50  # backorder lines to a page of the drill-down (newest first)
 MIN_CLOSED_FOR_RATE = 20  # fewer closed backorders in a cell: use the segment's, then overall
 DEMAND_MODEL_KIND = "demand"
 ALL_SEGMENTS = "(all segments)"  # the overall row of the cancellation chances
@@ -565,9 +565,8 @@ def revenue_at_risk(
 # --- Drill-down ----------------------------------------------------------------------------
 
 
-def _drill_since(conn: Connection, f: Filters, causes: Sequence[str], limit: int) -> dt.date:
-    """The Monday from which on the weeks of ``f`` hold ``limit`` backordered lines (or its first
-    week): the newest ``limit`` lines of the drill-down were all ordered from that week on."""
+def _drill_weeks(conn: Connection, f: Filters, causes: Sequence[str]) -> list[tuple[dt.date, int]]:
+    """(week, backordered lines) of the weeks of ``f``, newest first, from the rollup."""
     r = BackorderRollup
     per_week = conn.execute(
         _where(select(r.week, func.sum(r.bo_lines)), f, causes=causes)
@@ -575,12 +574,48 @@ def _drill_since(conn: Connection, f: Filters, causes: Sequence[str], limit: int
         .group_by(r.week)
         .order_by(r.week.desc())
     ).all()
+    return [
+        (week if isinstance(week, dt.date) else dt.date.fromisoformat(week), int(lines or 0))
+        for week, lines in per_week
+    ]
+
+
+def _drill_since(weeks: list[tuple[dt.date, int]], f: Filters, rows: int) -> dt.date:
+    """The Monday from which on ``weeks`` (newest first) hold ``rows`` backordered lines (or the
+    first week of ``f``): the newest ``rows`` lines were all ordered from that week on."""
     found = 0
-    for week, lines in per_week:
-        found += int(lines or 0)
-        if found >= limit:
-            return week if isinstance(week, dt.date) else dt.date.fromisoformat(week)
+    for week, lines in weeks:
+        found += lines
+        if found >= rows:
+            return week
     return f.first_week
+
+
+@dataclass(frozen=True)
+class LinesPage:
+    rows: pd.DataFrame  # the columns of :func:`backorder_lines`
+    total: int  # backordered lines the filters match
+    offset: int  # position of the first row among them
+
+
+def backorder_lines_page(
+    engine: Engine | Connection,
+    f: Filters,
+    *,
+    causes: Sequence[str] = (),
+    limit: int = DRILL_ROWS,
+    offset: int = 0,
+) -> LinesPage:
+    """One page of :func:`backorder_lines`, cut in the database; an offset past the end gives
+    the last page. The total is summed from the rollup."""
+    limit, offset = max(1, int(limit)), max(0, int(offset))
+    with reading(engine) as conn:
+        weeks = _drill_weeks(conn, f, causes)
+        total = sum(lines for _, lines in weeks)
+        if total and offset >= total:
+            offset = (total - 1) // limit * limit
+        rows = _lines(conn, f, causes, limit, offset, weeks)
+    return LinesPage(rows=rows, total=total, offset=offset)
 
 
 def backorder_lines(
@@ -588,54 +623,69 @@ def backorder_lines(
     f: Filters,
     *,
     causes: Sequence[str] = (),
-    limit: int = DRILL_LIMIT,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> pd.DataFrame:
     """The backordered lines behind a figure: ordered in the weeks, of the categories/segments.
 
-    Newest first, at most ``limit``. Read from the backorders created since the week the rollup
-    says is enough (a backorder is created when its order is placed or later, at a short pick),
-    not from every order line of the weeks.
+    Newest first; every one of them (an export) unless ``limit`` is given. Read from the
+    backorders created since the week the rollup says is enough (a backorder is created when
+    its order is placed or later, at a short pick), not from every order line of the weeks.
     """
-    end = dt.datetime.combine(f.last_week + dt.timedelta(days=7), dt.time())
     with reading(engine) as conn:
-        start = dt.datetime.combine(_drill_since(conn, f, causes, limit), dt.time())
-        statement = (
-            select(
-                Order.number.label("order_number"),
-                Order.placed_at.label("placed"),
-                Customer.name.label("customer"),
-                Customer.segment,
-                Product.sku,
-                Product.name.label("product"),
-                Product.category,
-                OrderLine.qty_ordered,
-                Backorder.qty.label("qty_short"),
-                Backorder.qty_filled,
-                Backorder.qty_cancelled,
-                Backorder.status,
-                func.coalesce(Backorder.root_cause, "unknown").label("root_cause"),
-                cast(Backorder.qty * OrderLine.unit_price, Float).label("value_short"),
-            )
-            .select_from(Backorder)
-            .join(OrderLine, OrderLine.id == Backorder.order_line_id)
-            .join(Order, Order.id == OrderLine.order_id)
-            .join(Customer, Customer.id == Order.customer_id)
-            .join(Product, Product.id == OrderLine.product_id)
-            .where(
-                Backorder.created_at >= start,
-                # Driven from the newest backorders, not from every order of the weeks.
-                and_(unindexed(Order.placed_at) >= start, unindexed(Order.placed_at) < end),
-                Backorder.qty > 0,
-            )
-            .order_by(Order.placed_at.desc(), Order.id.desc(), OrderLine.line_no)
-            .limit(limit)
+        weeks = _drill_weeks(conn, f, causes) if limit is not None else []
+        return _lines(conn, f, causes, limit, offset, weeks)
+
+
+def _lines(
+    conn: Connection,
+    f: Filters,
+    causes: Sequence[str],
+    limit: int | None,
+    offset: int,
+    weeks: list[tuple[dt.date, int]],
+) -> pd.DataFrame:
+    end = dt.datetime.combine(f.last_week + dt.timedelta(days=7), dt.time())
+    since = f.first_week if limit is None else _drill_since(weeks, f, offset + limit)
+    start = dt.datetime.combine(since, dt.time())
+    statement = (
+        select(
+            Order.number.label("order_number"),
+            Order.placed_at.label("placed"),
+            Customer.name.label("customer"),
+            Customer.segment,
+            Product.sku,
+            Product.name.label("product"),
+            Product.category,
+            OrderLine.qty_ordered,
+            Backorder.qty.label("qty_short"),
+            Backorder.qty_filled,
+            Backorder.qty_cancelled,
+            Backorder.status,
+            func.coalesce(Backorder.root_cause, "unknown").label("root_cause"),
+            cast(Backorder.qty * OrderLine.unit_price, Float).label("value_short"),
         )
-        if f.categories:
-            statement = statement.where(Product.category.in_(f.categories))
-        if f.segments:
-            statement = statement.where(Customer.segment.in_(f.segments))
-        if causes:
-            statement = statement.where(func.coalesce(Backorder.root_cause, "unknown").in_(causes))
-        df = pd.read_sql(statement, conn, parse_dates=["placed"])
+        .select_from(Backorder)
+        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .join(Customer, Customer.id == Order.customer_id)
+        .join(Product, Product.id == OrderLine.product_id)
+        .where(
+            Backorder.created_at >= start,
+            # Driven from the newest backorders, not from every order of the weeks.
+            and_(unindexed(Order.placed_at) >= start, unindexed(Order.placed_at) < end),
+            Backorder.qty > 0,
+        )
+        .order_by(Order.placed_at.desc(), Order.id.desc(), OrderLine.line_no)
+    )
+    if limit is not None:
+        statement = statement.limit(limit).offset(offset)
+    if f.categories:
+        statement = statement.where(Product.category.in_(f.categories))
+    if f.segments:
+        statement = statement.where(Customer.segment.in_(f.segments))
+    if causes:
+        statement = statement.where(func.coalesce(Backorder.root_cause, "unknown").in_(causes))
+    df = pd.read_sql(statement, conn, parse_dates=["placed"])
     df["cause"] = df["root_cause"].map(CAUSE_LABELS).fillna(df["root_cause"])
     return df

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from data.schema import Customer, SalesRep, User, UserRole
 
@@ -45,22 +45,27 @@ def _roles_of(conn: Connection, user_ids: list[int]) -> dict[int, list[str]]:
     return roles
 
 
+# Read on every run of every page (the login check): made once, run with the name bound.
+_USER_BY_NAME = select(
+    User.id,
+    User.username,
+    User.name,
+    User.email,
+    User.active,
+    User.customer_id,
+    User.sales_rep_id,
+).where(func.lower(User.username) == bindparam("name"))
+_ROLES_OF_USER = (
+    select(UserRole.role).where(UserRole.user_id == bindparam("user_id")).order_by(UserRole.role)
+)
+
+
 def user_by_username(conn: Connection, username: str) -> UserRecord | None:
     """The user called ``username`` (case-insensitive) with their roles, or None."""
-    row = conn.execute(
-        select(
-            User.id,
-            User.username,
-            User.name,
-            User.email,
-            User.active,
-            User.customer_id,
-            User.sales_rep_id,
-        ).where(func.lower(User.username) == username.strip().lower())
-    ).first()
+    row = conn.execute(_USER_BY_NAME, {"name": username.strip().lower()}).first()
     if row is None:
         return None
-    roles = _roles_of(conn, [row.id])[row.id]
+    roles = conn.execute(_ROLES_OF_USER, {"user_id": row.id}).scalars().all()
     return UserRecord(
         user_id=row.id,
         username=row.username,

@@ -9,12 +9,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, inspect, select
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, func, inspect, select, text
 
 from data.__main__ import drop_everything
 from data.bootstrap import ensure_database
 from data.db import make_engine
-from data.migrate import upgrade
+from data.migrate import alembic_config, at_head, head_revisions, upgrade
 from data.schema import OrderLine, Product
 from tests.conftest import _PG_PROBLEM, drop_pg_schema, pg_schema_engine
 
@@ -154,6 +155,30 @@ def test_ensure_database_migrates_and_seeds_an_empty_database_once(empty_databas
     ensure_database(engine, scale="tiny")
     assert "alembic_version" in inspect(engine).get_table_names()
     assert _products(engine) == 80
+    assert count_lines(engine) == lines
+
+
+def test_a_database_is_at_head_only_when_its_version_is_the_scripts_head(empty_database):
+    engine, _ = empty_database
+    assert not at_head(engine)  # no version table yet
+    (head,) = head_revisions()
+    (previous,) = [
+        r.down_revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+        if r.revision == head
+    ]  # fmt: skip
+    upgrade(engine, previous)
+    assert not at_head(engine)
+    upgrade(engine)
+    assert at_head(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
+            head
+        ]
+    # A started server on a database at head with products checks and changes nothing.
+    ensure_database(engine, scale="tiny")
+    lines = count_lines(engine)
+    assert lines > 0 and at_head(engine)
+    ensure_database(engine, scale="tiny")
     assert count_lines(engine) == lines
 
 

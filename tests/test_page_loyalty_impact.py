@@ -59,8 +59,45 @@ def test_groups_are_compared_with_their_sizes_and_the_caveat(db):
     assert table["customers"].sum() == len(_customers(db))
 
 
-def test_the_win_back_list_is_exportable(db):
+def _charts(at):
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            yield child
+            yield from walk(child)
+
+    return [c for c in walk(at.main) if c.type == "vega_lite_chart"]
+
+
+def _open(at, section: str):
+    at.session_state["loyalty_section"] = section
+    return _run(at)
+
+
+def test_the_first_screen_draws_only_the_comparison_and_a_tab_draws_its_section(db):
     at = _run()
+    assert [t.label for t in at.tabs] == ["Comparison", "Over time", "Win-back list"]
+    assert [d for d in at.dataframe if "judged" in d.value.columns]
+    assert not [d for d in at.dataframe if "sales_rep" in d.value.columns]
+    assert not _charts(at)
+    assert not [m for m in at.metric if m.label.startswith("Reputation index")]
+
+    at = _open(at, "Over time")
+    today = utcnow().date()
+    monthly = lo.feedback_by_month(db, today - dt.timedelta(days=365), today)
+    assert not monthly.empty
+    latest = monthly.iloc[-1]
+    assert (
+        _metric(at, f"Reputation index, {latest['month']}") == f"{latest['reputation']:.0f} / 100"
+    )
+    assert len(_charts(at)) == 1
+    assert not [d for d in at.dataframe if "judged" in d.value.columns]
+    # The tiles above the tabs stay on every tab.
+    groups = lo.compare_groups(_customers(db)).set_index("group")
+    assert _metric(at, "Met backorders") == qty(groups.loc["Met backorders", "customers"])
+
+
+def test_the_win_back_list_is_exportable(db):
+    at = _open(_run(), "Win-back list")
     customers = _customers(db)
     expected = lo.win_back_list(db, customers, retention_days=lo.retention_days(db))
     tables = [d.value for d in at.dataframe if "sales_rep" in d.value.columns]
@@ -79,6 +116,26 @@ def test_comparing_by_segment_gives_a_row_per_segment_and_group(db):
     expected = lo.compare_groups(_customers(db), by="segment")
     assert len(table) == len(expected)
     assert set(table["segment"]) == set(expected["segment"])
+
+
+def test_a_chosen_segment_narrows_the_comparison_and_the_win_back_list(db):
+    at = _run()
+    customers = _customers(db)
+    segment = customers["segment"].value_counts().index[0]
+    at.multiselect(key="loyalty_segments").set_value([segment])
+    at = _run(at)
+    mine = customers[customers["segment"] == segment]
+    (table,) = [d.value for d in at.dataframe if "judged" in d.value.columns]
+    assert table["customers"].sum() == len(mine) < len(customers)
+    at = _open(at, "Win-back list")
+    expected = lo.win_back_list(db, mine, retention_days=lo.retention_days(db))
+    tables = [d.value for d in at.dataframe if "sales_rep" in d.value.columns]
+    if expected.empty:
+        assert not tables
+    else:
+        (win_back,) = tables
+        assert list(win_back["customer"]) == list(expected["customer"])
+        assert set(win_back["segment"]) == {segment}
 
 
 @pytest.mark.parametrize("username", ["finance", "manager", "customer1"])

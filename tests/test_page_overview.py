@@ -11,7 +11,7 @@ from data.schema import utcnow
 from queries import overview as ov
 from tests import apptest_support
 from tests.apptest_support import app_test
-from ui.components import money, pct
+from ui.components import money, pct, qty
 
 fresh_caches = apptest_support.fresh_caches
 seeded_db_url = apptest_support.seeded_db_url
@@ -49,6 +49,18 @@ def _lines_table(at):
     return found
 
 
+def _shows_first_page_of(at, expected):
+    """The table holds the newest lines of ``expected`` and says how many there are in all."""
+    lines = _lines_table(at)
+    shown = min(len(expected), ov.DRILL_ROWS)
+    assert len(lines) == shown
+    columns = ["order_number", "sku", "qty_short"]
+    assert lines[columns].reset_index(drop=True).equals(expected[columns].head(shown))
+    captions = [c.value for c in at.caption]
+    assert f"Rows 1–{shown} of {qty(len(expected))}" in captions, captions
+    return lines
+
+
 def test_the_owner_sees_the_kpis_of_the_rollup(db):
     at = _run()
     kpis = ov.rate_kpis(db, _filters())
@@ -62,11 +74,16 @@ def test_the_owner_sees_the_kpis_of_the_rollup(db):
 
 def test_the_table_lists_every_backordered_line_of_the_weeks(db):
     at = _run()
-    lines = _lines_table(at)
     expected = ov.backorder_lines(db, _filters())
-    assert len(lines) == len(expected) > 0
-    assert lines["qty_short"].sum() == expected["qty_short"].sum()
+    assert len(expected) > ov.DRILL_ROWS
+    lines = _shows_first_page_of(at, expected)
     assert lines["category"].nunique() > 1
+    # The second page holds the next lines.
+    at.number_input(key="overview_lines_page").set_value(2)
+    at = _run(at)
+    second = _lines_table(at)
+    rows = expected.iloc[ov.DRILL_ROWS : 2 * ov.DRILL_ROWS]
+    assert list(second["order_number"]) == list(rows["order_number"])
 
 
 def test_a_selected_category_filters_the_segment_chart_and_the_table(db):
@@ -78,10 +95,9 @@ def test_a_selected_category_filters_the_segment_chart_and_the_table(db):
     at = _run(at)
     headings = [m.value for m in at.markdown]
     assert f"**By customer segment** — category {category}" in headings
-    lines = _lines_table(at)
-    assert set(lines["category"]) == {category}
     expected = ov.backorder_lines(db, ov.Filters(_filters().start, _filters().end, (category,)))
-    assert len(lines) == len(expected)
+    lines = _shows_first_page_of(at, expected)
+    assert set(lines["category"]) == {category}
 
 
 def test_a_selected_cause_lists_only_its_lines(db):
@@ -90,11 +106,10 @@ def test_a_selected_cause_lists_only_its_lines(db):
         "selection": {"cause_pick": [{"group": "Produce", "root_cause": "late_supplier"}]}
     }
     at = _run(at)
-    lines = _lines_table(at)
     expected = ov.backorder_lines(
         db, ov.Filters(_filters().start, _filters().end, ("Produce",)), causes=("late_supplier",)
     )
-    assert len(lines) == len(expected)
+    lines = _shows_first_page_of(at, expected)
     assert set(lines["cause"]) <= {"Late supplier"}
 
 

@@ -73,6 +73,25 @@ def test_exposure_orders_and_promises_per_customer(aworld):
         assert row["days_waited"] == pytest.approx(waited, abs=1e-3)
 
 
+def test_a_segment_choice_reads_only_that_segments_customers(aworld):
+    every = lo.customer_exposure(aworld, START, TODAY, retention_days=RETENTION, now=NOW)
+    with read_connection(aworld) as conn:
+        segment_of = dict(conn.execute(text("SELECT id, segment FROM customers")).all())
+    per, _ = _raw(aworld)
+    chosen = sorted({segment_of[c] for c in per})[:2]
+    assert len({segment_of[c] for c in per}) > len(chosen) >= 1  # some customers are left out
+    got = lo.customer_exposure(
+        aworld, START, TODAY, retention_days=RETENTION, segments=chosen, now=NOW
+    )
+    assert set(got["customer_id"]) == {c for c in per if segment_of[c] in chosen}
+    assert set(got["segment"]) == set(chosen)
+    # The same figures as the whole table's rows of those customers.
+    expected = every[every["segment"].isin(chosen)].set_index("customer_id").sort_index()
+    got = got.set_index("customer_id").sort_index()
+    columns = ["orders", "lines_backordered", "days_waited", "promises_broken", "retained"]
+    assert got[columns].equals(expected[columns])
+
+
 def test_retention_and_group_sizes(aworld):
     customers = lo.customer_exposure(aworld, START, TODAY, retention_days=RETENTION, now=NOW)
     groups = lo.compare_groups(customers).set_index("group")

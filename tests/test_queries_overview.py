@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+import pandas as pd
 import pytest
 from sqlalchemy import DateTime, bindparam, text
 
@@ -230,6 +231,31 @@ def test_the_lines_behind_a_selection(aworld):
     by_cause = ov.backorder_lines(aworld, WINDOW, causes=("demand_spike",))
     assert len(by_cause) == sum(
         1 for r in _window_lines(aworld, WINDOW) if r.short_line and r.cause == "demand_spike"
+    )
+
+
+def test_the_lines_come_a_page_at_a_time_with_the_total_of_the_selection(aworld):
+    every = ov.backorder_lines(aworld, WINDOW)
+    short = sum(r.short_line for r in _window_lines(aworld, WINDOW))
+    assert len(every) == short > 3
+    first = ov.backorder_lines_page(aworld, WINDOW, limit=2)
+    assert (first.total, first.offset, len(first.rows)) == (short, 0, 2)
+    pages = [ov.backorder_lines_page(aworld, WINDOW, limit=2, offset=o) for o in range(0, short, 2)]
+    joined = pd.concat([p.rows for p in pages], ignore_index=True)
+    columns = ["order_number", "sku", "qty_short", "placed"]
+    assert joined[columns].equals(every[columns])  # newest first, each line once
+    assert list(joined["placed"]) == sorted(joined["placed"], reverse=True)
+    # An offset past the end is the last page; a cause narrows the total as it does the lines.
+    past = ov.backorder_lines_page(aworld, WINDOW, limit=2, offset=short + 10)
+    assert past.offset == (short - 1) // 2 * 2
+    assert past.rows[columns].equals(pages[-1].rows[columns])
+    by_cause = ov.backorder_lines_page(aworld, WINDOW, causes=("demand_spike",))
+    assert (
+        by_cause.total
+        == len(by_cause.rows)
+        == sum(
+            1 for r in _window_lines(aworld, WINDOW) if r.short_line and r.cause == "demand_spike"
+        )
     )
 
 

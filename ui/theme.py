@@ -3,6 +3,7 @@ made once and drawn with each run's data (:func:`chart_spec`)."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -90,3 +91,19 @@ def chart_spec(build: Callable[..., alt.TopLevelMixin]) -> Callable[..., dict]:
         f"{Path(code.co_filename).stem}.{build.__qualname__}__spec_{digest.hexdigest()}"
     )
     return st.cache_data(show_spinner=False, max_entries=SPEC_CACHE_ENTRIES)(spec)
+
+
+def _warm_up() -> None:
+    """Make one tiny chart now, at import (server start): the first chart of a process loads
+    the Vega-Lite schema, builds its validator and looks up the dataframe plugins, some 70 ms
+    that the first page with a chart would otherwise pay in its first run. Like the pages'
+    specs (:func:`chart_spec`) it has no data."""
+    alt.Chart().mark_line(point=True).encode(
+        x=alt.X("x:O", axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("y:Q", axis=alt.Axis(format="%")),
+        tooltip=[alt.Tooltip("y:Q", format=".1f")],
+    ).to_dict()
+
+
+_warm_up()
+gc.freeze()  # the schema and validator just loaded live as long as the process (see ui/db.py)
