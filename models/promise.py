@@ -435,24 +435,10 @@ def build_timeline(
             Stock.product_id == product_id
         )
     ).scalar_one()
-    product = session.get(Product, product_id)
-    supplier = session.get(Supplier, product.supplier_id)
-    rows = session.execute(
-        select(
-            PurchaseOrder.id,
-            PurchaseOrder.number,
-            PurchaseOrder.expected_date,
-            PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received,
-        )
-        .join(PurchaseOrderLine, PurchaseOrderLine.po_id == PurchaseOrder.id)
-        .where(
-            PurchaseOrderLine.product_id == product_id,
-            PurchaseOrder.status.in_(OPEN_PO_STATUSES),
-            PurchaseOrderLine.qty_ordered > PurchaseOrderLine.qty_received,
-        )
-    ).all()
-    record = SupplierRecord(supplier.id, supplier.name, product.category, supplier.lead_time_days)
-    return make_timeline(product_id, int(free), [tuple(r) for r in rows], record, today, models)
+    suppliers, open_lines = read_supply(session, [product_id])
+    return make_timeline(
+        product_id, int(free), open_lines.get(product_id, []), suppliers[product_id], today, models
+    )
 
 
 @dataclass(frozen=True)
