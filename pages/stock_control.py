@@ -540,12 +540,18 @@ def trends() -> None:
 live_summary()
 risk_section(db)
 
+# Only the open tab is drawn: switching tabs reruns the page, so the others' reads and their
+# live fragments cost nothing until the manager opens them.
 stock_tab, thresholds_tab, report_tab, trends_tab = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
-with stock_tab:
-    live_stock()
-with thresholds_tab:
-    threshold_editor()
-with report_tab:
-    backorder_report()
-with trends_tab:
-    trends()
+if stock_tab.open:
+    with stock_tab:
+        live_stock()
+if thresholds_tab.open:
+    with thresholds_tab:
+        threshold_editor()
+if report_tab.open:
+    with report_tab:
+        backorder_report()
+if trends_tab.open:
+    with trends_tab:
+        trends()
