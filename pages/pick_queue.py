@@ -13,6 +13,7 @@ import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from operations.errors import LarderError
 from queries import picking
 from ui.auth import require_role
+from ui.charts import cached_chart
 from ui.components import empty_state, error_state, kpi_tile, pct, qty, show_success, standard_table
 from ui.db import engine, live_read
 
@@ -198,20 +199,28 @@ def route_list(walk: list[dict]) -> None:
 
 
 def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
-    floor = _floor(db)
-    path = pd.DataFrame(route.path, columns=["x", "y"]).reset_index(names="step")
-    rank = {code: i + 1 for i, code in enumerate(route.order)}
+    # The spec is built once per floor plan and batch state, not on every run.
+    stops = tuple((t["bin_code"], t["sku"], t["x"], t["y"], t["status"] == "open") for t in walk)
+    cached_chart(
+        _floor_chart,
+        _floor(db),
+        stops,
+        tuple(route.path),
+        tuple(route.order),
+        route.front_x,
+        width="stretch",
+    )
+
+
+def _floor_chart(
+    floor: pd.DataFrame, walk: tuple, route_path: tuple, route_order: tuple, front_x: float
+) -> alt.LayerChart:
+    path = pd.DataFrame(list(route_path), columns=["x", "y"]).reset_index(names="step")
+    rank = {code: i + 1 for i, code in enumerate(route_order)}
     tasks = pd.DataFrame(
         [
-            {
-                "stop": rank[t["bin_code"]],
-                "bin": t["bin_code"],
-                "sku": t["sku"],
-                "x": t["x"],
-                "y": t["y"],
-                "open": t["status"] == "open",
-            }
-            for t in walk
+            {"stop": rank[code], "bin": code, "sku": sku, "x": x, "y": y, "open": is_open}
+            for code, sku, x, y, is_open in walk
         ]
     ).sort_values("stop")
     # Bins on different levels of one bay share a floor position: one point, every stop number.
@@ -222,7 +231,7 @@ def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
         open=("open", "any"),
     )
     stops["state"] = stops["open"].map({True: "to pick", False: "picked"})
-    aisles = floor.groupby("aisle", as_index=False)["y"].mean().assign(x=route.front_x - 1.5)
+    aisles = floor.groupby("aisle", as_index=False)["y"].mean().assign(x=front_x - 1.5)
     aisles["label"] = aisles["aisle"].astype(str)
     x = alt.X("x:Q", title="Metres from the dock, along the aisles")
     y = alt.Y("y:Q", title="Metres across the aisles")
@@ -268,12 +277,11 @@ def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
         .encode(x="x:Q", y="y:Q", text="stop:N")
     )
     dock = (
-        alt.Chart(pd.DataFrame({"x": [route.path[0][0]], "y": [route.path[0][1]]}))
+        alt.Chart(pd.DataFrame({"x": [route_path[0][0]], "y": [route_path[0][1]]}))
         .mark_point(shape="square", size=120, filled=True, color="black")
         .encode(x="x:Q", y="y:Q", tooltip=alt.value("Dock"))
     )
-    chart = (shelves + labels + line + points + numbers + dock).properties(height=FLOOR_PLAN_HEIGHT)
-    st.altair_chart(chart, width="stretch")
+    return (shelves + labels + line + points + numbers + dock).properties(height=FLOOR_PLAN_HEIGHT)
 
 
 def _bump_round() -> None:
