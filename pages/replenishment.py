@@ -692,9 +692,12 @@ def supplier_record() -> None:
 
 with inbox_tab:
     low_stock()
+# The tabs with editable grids are drawn on every run: a grid that is not drawn loses the
+# edits the buyer has not saved yet. The supplier record only reads, so it is drawn when open.
 with drafts_tab:
     drafted_pos()
 with late_tab:
     late_and_at_risk()
-with suppliers_tab:
-    supplier_record()
+if suppliers_tab.open:
+    with suppliers_tab:
+        supplier_record()

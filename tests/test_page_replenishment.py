@@ -305,3 +305,12 @@ def test_a_past_date_in_the_grid_is_refused(db):
     _click(at, "replen_save_dates")
     assert any(f"of {number} is in the past" in e for e in _errors(at)), _errors(at)
     assert snapshot(db) == before
+
+
+def test_the_supplier_record_is_drawn_only_when_its_tab_is_open(db):
+    at = _run(app_test(PAGE, "buyer"))
+    assert not [d for d in at.dataframe if "quoted_days" in d.value.columns]
+    at.session_state["replen_tab"] = "Suppliers"
+    _run(at)
+    (card,) = [d.value for d in at.dataframe if "quoted_days" in d.value.columns]
+    assert len(card) > 0 and card["supplier"].notna().all()
