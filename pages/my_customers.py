@@ -65,6 +65,16 @@ def _kpis(engine, rep_id: int) -> dict:
     return desks.rep_kpis(engine, sales_rep_id=rep_id)
 
 
+@live_read("customers")
+def _card(engine, customer_id: int, rep_id: int) -> dict | None:
+    return desks.customer_in_scope(engine, customer_id, sales_rep_id=rep_id)
+
+
+@live_read("backorders", "catalogue", "customers", "orders")
+def _open_lines(engine, customer_id: int, rep_id: int) -> pd.DataFrame:
+    return desks.open_order_lines(engine, customer_id=customer_id, sales_rep_id=rep_id)
+
+
 @live_read(
     "backorders", "catalogue", "customers", "models", "orders", "purchasing", "settings", "stock"
 )
@@ -346,7 +356,7 @@ def customer_tab() -> None:
         format_func=lambda c: names.get(c, "?"),
         key="mc_detail_customer",
     )
-    card = desks.customer_in_scope(db, int(customer_id), sales_rep_id=rep_id)
+    card = _card(db, int(customer_id), rep_id)
     if card is None:  # not one of this representative's customers
         empty_state("No such customer among yours.")
         return
@@ -355,7 +365,7 @@ def customer_tab() -> None:
         f"{card['email'] or 'no e-mail'} · {card['phone'] or 'no phone'} · "
         f"prefers: {card['backorder_preference'].replace('_', ' ')}"
     )
-    lines = desks.open_order_lines(db, customer_id=card["customer_id"], sales_rep_id=rep_id)
+    lines = _open_lines(db, int(card["customer_id"]), rep_id)
     standard_table(
         lines,
         "mc_open_orders",
