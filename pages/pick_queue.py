@@ -199,30 +199,31 @@ def route_list(walk: list[dict]) -> None:
 
 
 def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
-    # The spec is built once per floor plan and batch state, not on every run.
-    stops = tuple((t["bin_code"], t["sku"], t["x"], t["y"], t["status"] == "open") for t in walk)
-    cached_chart(
-        _floor_chart,
-        _floor(db),
-        stops,
-        tuple(route.path),
-        tuple(route.order),
-        route.front_x,
-        width="stretch",
+    # The spec is built once per floor plan and batch state, not on every run (data frames as
+    # arguments: they are compared by content quickly, where long tuples are not).
+    rank = {code: i + 1 for i, code in enumerate(route.order)}
+    tasks = pd.DataFrame(
+        [
+            {
+                "stop": rank[t["bin_code"]],
+                "bin": t["bin_code"],
+                "sku": t["sku"],
+                "x": float(t["x"]),
+                "y": float(t["y"]),
+                "open": t["status"] == "open",
+            }
+            for t in walk
+        ]
     )
+    path = pd.DataFrame(route.path, columns=["x", "y"])
+    cached_chart(_floor_chart, _floor(db), tasks, path, route.front_x, width="stretch")
 
 
 def _floor_chart(
-    floor: pd.DataFrame, walk: tuple, route_path: tuple, route_order: tuple, front_x: float
+    floor: pd.DataFrame, tasks: pd.DataFrame, path: pd.DataFrame, front_x: float
 ) -> alt.LayerChart:
-    path = pd.DataFrame(list(route_path), columns=["x", "y"]).reset_index(names="step")
-    rank = {code: i + 1 for i, code in enumerate(route_order)}
-    tasks = pd.DataFrame(
-        [
-            {"stop": rank[code], "bin": code, "sku": sku, "x": x, "y": y, "open": is_open}
-            for code, sku, x, y, is_open in walk
-        ]
-    ).sort_values("stop")
+    path = path.reset_index(names="step")
+    tasks = tasks.sort_values("stop")
     # Bins on different levels of one bay share a floor position: one point, every stop number.
     stops = tasks.groupby(["x", "y"], as_index=False).agg(
         stop=("stop", lambda s: "·".join(map(str, dict.fromkeys(s)))),
@@ -277,7 +278,7 @@ def _floor_chart(
         .encode(x="x:Q", y="y:Q", text="stop:N")
     )
     dock = (
-        alt.Chart(pd.DataFrame({"x": [route_path[0][0]], "y": [route_path[0][1]]}))
+        alt.Chart(path.loc[[0], ["x", "y"]])
         .mark_point(shape="square", size=120, filled=True, color="black")
         .encode(x="x:Q", y="y:Q", tooltip=alt.value("Dock"))
     )
