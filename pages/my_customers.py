@@ -17,6 +17,7 @@ from data.schema import TIERS, utcnow
 from operations.errors import LarderError
 from queries import customer_desks as desks
 from ui.auth import require_role
+from ui.charts import cached_chart
 from ui.components import (
     empty_state,
     error_state,
@@ -215,6 +216,27 @@ BACKORDER_TABLE = {
 }
 
 
+def _value_chart(by_customer: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(by_customer)
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title="Open backorder value (€)"),
+            y=alt.Y("customer:N", title=None, sort="-x", axis=alt.Axis(labelLimit=220)),
+            color=alt.Color(
+                "risk:N",
+                title="Risk",
+                scale=alt.Scale(
+                    domain=list(RISK_BANDS),
+                    range=[ui.theme.ALERT, "#e69f00", ui.theme.PALETTE[0], "#9e9e9e"],
+                ),
+            ),
+            tooltip=["customer:N", "risk:N", alt.Tooltip("value:Q", format=",.2f")],
+        )
+        .properties(height=alt.Step(24))
+    )
+
+
 def backorders_tab() -> None:
     st.markdown("**Open backorders** — select one to offer a substitute.")
     position = standard_table(
@@ -227,25 +249,7 @@ def backorders_tab() -> None:
     )
     if not shown.empty:
         by_customer = shown.groupby(["customer", "risk"], as_index=False)["value"].sum().round(2)
-        chart = (
-            alt.Chart(by_customer)
-            .mark_bar()
-            .encode(
-                x=alt.X("value:Q", title="Open backorder value (€)"),
-                y=alt.Y("customer:N", title=None, sort="-x", axis=alt.Axis(labelLimit=220)),
-                color=alt.Color(
-                    "risk:N",
-                    title="Risk",
-                    scale=alt.Scale(
-                        domain=list(RISK_BANDS),
-                        range=[ui.theme.ALERT, "#e69f00", ui.theme.PALETTE[0], "#9e9e9e"],
-                    ),
-                ),
-                tooltip=["customer:N", "risk:N", alt.Tooltip("value:Q", format=",.2f")],
-            )
-            .properties(height=alt.Step(24))
-        )
-        st.altair_chart(chart, width="stretch")
+        cached_chart(_value_chart, by_customer, width="stretch")
     if shown.empty:
         return
     # The same choice without the table (keyboard users, narrow screens): only rows shown above.
