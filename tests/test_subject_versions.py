@@ -199,6 +199,14 @@ def test_an_order_re_reads_no_shipment_reads_in_transit(db):
     assert not ran & {"in_transit._on_time", "in_transit._transit", "in_transit._carriers"}
 
 
+def test_an_order_re_reads_my_customers_backorders_but_the_90_day_figures_settle(db):
+    at = _run("my_customers", "sales_rep")
+    _place_order(db)
+    ran = _rerun(at).reads_run()
+    assert "my_customers._backorders" in ran  # the open backorder figures follow every order
+    assert "my_customers._window_kpis" not in ran  # re-read at most once a minute
+
+
 def test_a_settings_change_re_reads_nothing_on_the_overview_page(db):
     at = _run("overview", "owner")
     ensure_admin(db, "admin")
