@@ -91,8 +91,12 @@ def _overview(engine) -> pd.DataFrame:
 
 
 @live_read(*STOCK_SUBJECTS)
-def _alerts(engine) -> pd.DataFrame:
-    return stock.alerts_from(_overview(engine))
+def _alerts(engine) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The most urgent alerts and the number of alerts per status (what the summary shows; every
+    live refresh reads it back, so it is kept small)."""
+    alerts = stock.alerts_from(_overview(engine))
+    counts = {s: int(n) for s, n in alerts["status"].value_counts().items()}
+    return alerts.head(ALERTS_SHOWN).reset_index(drop=True), counts
 
 
 @live_read(*STOCK_SUBJECTS)
@@ -200,7 +204,7 @@ with st.sidebar:
     ).strip()
 
 
-def _kpi_row(alerts: pd.DataFrame) -> None:
+def _kpi_row(alerted: int) -> None:
     values = {**_rates(db), "turnover": _turnover(db), "open_backorders": _open_backorders(db)}
     tiles = st.columns(5)
     with tiles[0]:
@@ -222,32 +226,31 @@ def _kpi_row(alerts: pd.DataFrame) -> None:
     with tiles[4]:
         kpi_tile(
             "Low-stock products",
-            len(alerts),
+            alerted,
             "Active products with status backorders, out of stock or low "
             "(available at or below the reorder point x the low-stock ratio setting).",
         )
 
 
-def _alert_list(alerts: pd.DataFrame) -> None:
-    if alerts.empty:
+def _alert_list(urgent: pd.DataFrame, counts: dict[str, int]) -> None:
+    alerted = sum(counts.values())
+    if not alerted:
         st.success("No product is below its threshold.", icon=":material/check_circle:")
         return
-    counts = alerts["status"].value_counts()
     summary = ", ".join(
         f"{qty(counts[s])} {STATUS_LABELS[s].lower()}" for s in stock.STOCK_STATUSES if s in counts
     )
-    with st.expander(f"Low-stock alerts: {qty(len(alerts))} products ({summary})", expanded=True):
-        for row in alerts.head(ALERTS_SHOWN).itertuples(index=False):
+    with st.expander(f"Low-stock alerts: {qty(alerted)} products ({summary})", expanded=True):
+        for row in urgent.itertuples(index=False):
             waiting = f", {units(row.backordered)} on backorder" if row.backordered else ""
             st.markdown(
                 f"**{plain(row.sku)}** {plain(row.name)} — {STATUS_LABELS[row.status]}: "
                 f"{qty(row.available)} available (reorder point {qty(row.reorder_point)}), "
                 f"{qty(row.on_order)} on order{waiting}"
             )
-        if len(alerts) > ALERTS_SHOWN:
+        if alerted > ALERTS_SHOWN:
             st.caption(
-                f"and {qty(len(alerts) - ALERTS_SHOWN)} more: filter the table by status to see "
-                "them."
+                f"and {qty(alerted - ALERTS_SHOWN)} more: filter the table by status to see them."
             )
 
 
@@ -280,9 +283,9 @@ STOCK_COLUMNS = {
 @st.fragment(run_every=refresh)
 def live_summary() -> None:
     """KPIs and alerts; re-read only when stock, orders, backorders or POs change."""
-    alerts = _alerts(db)
-    _kpi_row(alerts)
-    _alert_list(alerts)
+    urgent, counts = _alerts(db)
+    _kpi_row(sum(counts.values()))
+    _alert_list(urgent, counts)
 
 
 def _labelled(table: pd.DataFrame) -> pd.DataFrame:
