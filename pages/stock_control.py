@@ -114,6 +114,16 @@ def _product_labels(engine) -> dict[int, str]:
 
 @live_read(*STOCK_SUBJECTS)
 def _page(engine, category, supplier_id, status, search, sort, descending, offset):
+    if sort == "urgency" and not descending and not search:
+        # The default order: cut from the overview the alerts read anyway (one read, not two).
+        return stock.page_from_overview(
+            _overview(engine),
+            category=category,
+            supplier_id=supplier_id,
+            status=status,
+            limit=PAGE_ROWS,
+            offset=offset,
+        )
     return stock.stock_page(
         engine,
         category=category,

@@ -292,6 +292,37 @@ def stock_page(
     return StockPage(rows=df[OVERVIEW_COLUMNS].reset_index(drop=True), total=total, offset=offset)
 
 
+def page_from_overview(
+    overview: pd.DataFrame,
+    *,
+    category: str | None = None,
+    supplier_id: int | None = None,
+    status: str | None = None,
+    limit: int = PAGE_ROWS,
+    offset: int = 0,
+) -> StockPage:
+    """The page :func:`stock_page` gives in its default order ("urgency", ascending) and without
+    a search, cut from an overview already read (:func:`stock_overview` sorts the same way).
+
+    A live page that shows the overview's alerts anyway reads the stock position once per change
+    instead of twice; other orders and searches go to :func:`stock_page`.
+    """
+    limit = max(1, min(int(limit), MAX_PAGE_ROWS))
+    offset = max(0, int(offset))
+    rows = overview
+    if category:
+        rows = rows[rows["category"] == category]
+    if supplier_id is not None:
+        rows = rows[rows["supplier_id"] == supplier_id]
+    if status:
+        rows = rows[rows["status"] == status]
+    total = len(rows)
+    if total and offset >= total:  # past the end (the rows changed): the last page instead
+        offset = (total - 1) // limit * limit
+    page = rows.iloc[offset : offset + limit][OVERVIEW_COLUMNS].reset_index(drop=True)
+    return StockPage(rows=page, total=total, offset=offset)
+
+
 # --- Alerts and counts, derived from one overview --------------------------------------------
 
 

@@ -10,6 +10,7 @@ from data.schema import Setting
 from queries.stock import (
     STOCK_SORTS,
     low_stock_alerts,
+    page_from_overview,
     product_thresholds,
     status_counts,
     stock_overview,
@@ -175,3 +176,18 @@ def test_stock_page_filters_count_every_match_and_clamp_past_the_end(world):
 def test_stock_page_refuses_a_column_outside_the_list(world):
     with pytest.raises(ValueError, match="Unknown sort column"):
         stock_page(world, sort="name; drop table products", today=TODAY)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"status": "backorders"}, {"status": "ok"}, {"category": "Dry goods"}, {"status": "none"}],
+)
+def test_a_page_cut_from_the_overview_is_the_page_the_database_gives(world, filters):
+    overview = stock_overview(world, today=TODAY)
+    supplier_id = int(overview["supplier_id"].iloc[0])
+    for chosen in (filters, {**filters, "supplier_id": supplier_id}):
+        for offset in (0, 2, 4, 400):
+            ours = page_from_overview(overview, limit=2, offset=offset, **chosen)
+            theirs = stock_page(world, limit=2, offset=offset, today=TODAY, **chosen)
+            assert (ours.total, ours.offset) == (theirs.total, theirs.offset), (chosen, offset)
+            pd.testing.assert_frame_equal(ours.rows, theirs.rows, check_dtype=False)
