@@ -86,22 +86,30 @@ STOCK_SUBJECTS = ("stock", "orders", "backorders", "purchasing", "catalogue", "s
 
 @live_read(*STOCK_SUBJECTS)
 def _overview(engine) -> pd.DataFrame:
-    """Every active product, read once per version: alerts, counts and choices come from it."""
+    """Every active product, read once per version: the threshold editor chooses from it."""
     return stock.stock_overview(engine)
 
 
 @live_read(*STOCK_SUBJECTS)
+def _first_page(engine) -> stock.StockPage:
+    """The stock table as it opens (every product, most urgent first): one statement gives its
+    rows and the count per status, which the alerts, the KPIs and the status chart share."""
+    return stock.stock_page(engine, limit=PAGE_ROWS)
+
+
+@live_read(*STOCK_SUBJECTS)
 def _alerts(engine) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The most urgent alerts and the number of alerts per status (what the summary shows; every
-    live refresh reads it back, so it is kept small)."""
-    alerts = stock.alerts_from(_overview(engine))
-    counts = {s: int(n) for s, n in alerts["status"].value_counts().items()}
-    return alerts.head(ALERTS_SHOWN).reset_index(drop=True), counts
+    """The most urgent alerts and the number of alerts per status (what the summary shows)."""
+    first = _first_page(engine)
+    counts = {s: n for s, n in first.status_counts.items() if s != "ok" and n}
+    urgent = first.rows[first.rows["status"] != "ok"].head(ALERTS_SHOWN)
+    return urgent.reset_index(drop=True), counts
 
 
 @live_read(*STOCK_SUBJECTS)
 def _status_counts(engine) -> pd.DataFrame:
-    return stock.status_counts_from(_overview(engine))
+    counts = _first_page(engine).status_counts
+    return pd.DataFrame({"status": list(counts), "products": list(counts.values())})
 
 
 @live_read(*STOCK_SUBJECTS)
@@ -114,16 +122,10 @@ def _product_labels(engine) -> dict[int, str]:
 
 @live_read(*STOCK_SUBJECTS)
 def _page(engine, category, supplier_id, status, search, sort, descending, offset):
-    if sort == "urgency" and not descending and not search:
-        # The default order: cut from the overview the alerts read anyway (one read, not two).
-        return stock.page_from_overview(
-            _overview(engine),
-            category=category,
-            supplier_id=supplier_id,
-            status=status,
-            limit=PAGE_ROWS,
-            offset=offset,
-        )
+    if (category, supplier_id, status, search, sort, descending, offset) == (
+        None, None, None, None, "urgency", False, 0,
+    ):  # fmt: skip
+        return _first_page(engine)  # the page the alerts read anyway
     return stock.stock_page(
         engine,
         category=category,

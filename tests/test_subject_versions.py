@@ -227,7 +227,7 @@ def test_a_threshold_edit_is_seen_on_the_next_run(db):
     )
     at.text_input(key="stock_search").set_value(product["sku"])
     log = _rerun(at)
-    assert "stock_control._overview" in log.reads_run()
+    assert "stock_control._page" in log.reads_run()
     (table,) = [d.value for d in at.dataframe if "days_of_cover" in d.value.columns]
     assert list(table["reorder_point"]) == [int(product["reorder_point"]) + 7]
 
