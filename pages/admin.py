@@ -21,7 +21,7 @@ from queries.settings import setting_rows
 from queries.users import customer_choices, sales_rep_choices, users_table
 from ui.auth import require_role, role_label
 from ui.components import error_state, kpi_tile, remember_success, show_success, standard_table
-from ui.db import engine
+from ui.db import engine, live_read
 from ui.export_panel import export_panel
 from ui.format import datetime_column, plain
 from ui.import_panel import import_tab as show_import
@@ -67,11 +67,19 @@ show_success(FLASH_KEY)
 if read_only:
     st.info(READ_ONLY_NOTE, icon=":material/visibility:")
 
+
+@live_read("customers")
+def _customers(engine) -> dict[int, str]:
+    """Every customer a user can be linked to, read once per version of the customers."""
+    with read_connection(engine) as conn:
+        return dict(customer_choices(conn))
+
+
 with read_connection(engine()) as conn:
     users = users_table(conn)
-    customers = dict(customer_choices(conn))
     reps = dict(sales_rep_choices(conn))
     settings = setting_rows(conn)
+customers = _customers(engine())
 
 tiles = st.columns(3)
 with tiles[0]:
@@ -261,34 +269,35 @@ def _user_forms() -> None:
                 )
 
 
-with users_tab:
-    shown_users = users.drop(columns=["customer_id", "sales_rep_id"]).assign(
-        roles=users["roles"].map(
-            lambda roles: ", ".join(role_label(r) for r in roles.split(", ") if r)
+if users_tab.open:
+    with users_tab:
+        shown_users = users.drop(columns=["customer_id", "sales_rep_id"]).assign(
+            roles=users["roles"].map(
+                lambda roles: ", ".join(role_label(r) for r in roles.split(", ") if r)
+            )
         )
-    )
-    standard_table(
-        shown_users,
-        key="admin_users_table",
-        file_name="users",
-        column_config={
-            "user_id": st.column_config.NumberColumn("Id", format="%d"),
-            "username": "Username",
-            "name": "Name",
-            "email": "Email",
-            "active": st.column_config.CheckboxColumn("Active"),
-            "roles": "Roles",
-            "customer": "Linked customer",
-            "sales_rep": "Linked sales rep",
-            "created_at": datetime_column("Created"),
-        },
-        empty_message="No users yet.",
-    )
+        standard_table(
+            shown_users,
+            key="admin_users_table",
+            file_name="users",
+            column_config={
+                "user_id": st.column_config.NumberColumn("Id", format="%d"),
+                "username": "Username",
+                "name": "Name",
+                "email": "Email",
+                "active": st.column_config.CheckboxColumn("Active"),
+                "roles": "Roles",
+                "customer": "Linked customer",
+                "sales_rep": "Linked sales rep",
+                "created_at": datetime_column("Created"),
+            },
+            empty_message="No users yet.",
+        )
 
-    if read_only:
-        st.caption(READ_ONLY_NOTE)
-    else:
-        _user_forms()
+        if read_only:
+            st.caption(READ_ONLY_NOTE)
+        else:
+            _user_forms()
 
 
 def _setting_text(value) -> str:
@@ -322,58 +331,61 @@ def _setting_input(row, key: str):
     return st.text_input(label, value=str(row.value), key=key, help=help_text)
 
 
-with settings_tab:
-    table = [
-        {
-            "setting": setting_label(row.key),
-            "value": _setting_text(row.value),
-            "default": _setting_text(row.default),
-            "minimum": row.minimum,
-            "maximum": row.maximum,
-            "what it does": row.help,
-            "changed by": row.updated_by,
-            "changed at": row.updated_at,
-        }
-        for row in settings
-    ]
-    standard_table(
-        pd.DataFrame(table),
-        key="admin_settings_table",
-        file_name="settings",
-        column_config={
-            "setting": "Setting",
-            "value": "Value",
-            "default": "Default",
-            "minimum": st.column_config.NumberColumn("Minimum", format="%g"),
-            "maximum": st.column_config.NumberColumn("Maximum", format="%g"),
-            "what it does": st.column_config.TextColumn("What it does", width="large"),
-            "changed by": "Changed by",
-            "changed at": datetime_column("Changed"),
-        },
-    )
-    if read_only:
-        st.caption(READ_ONLY_NOTE)
-    else:
-        rows_by_key = {row.key: row for row in settings}
-        key = st.selectbox(
-            "Setting to change",
-            list(rows_by_key),
-            format_func=setting_label,
-            key="admin_setting_key",
+if settings_tab.open:
+    with settings_tab:
+        table = [
+            {
+                "setting": setting_label(row.key),
+                "value": _setting_text(row.value),
+                "default": _setting_text(row.default),
+                "minimum": row.minimum,
+                "maximum": row.maximum,
+                "what it does": row.help,
+                "changed by": row.updated_by,
+                "changed at": row.updated_at,
+            }
+            for row in settings
+        ]
+        standard_table(
+            pd.DataFrame(table),
+            key="admin_settings_table",
+            file_name="settings",
+            column_config={
+                "setting": "Setting",
+                "value": "Value",
+                "default": "Default",
+                "minimum": st.column_config.NumberColumn("Minimum", format="%g"),
+                "maximum": st.column_config.NumberColumn("Maximum", format="%g"),
+                "what it does": st.column_config.TextColumn("What it does", width="large"),
+                "changed by": "Changed by",
+                "changed at": datetime_column("Changed"),
+            },
         )
-        row = rows_by_key[key]
-        st.caption(
-            f"{plain(row.help)} Current value: **{plain(_setting_text(row.value))}** "
-            f"(default {plain(_setting_text(row.default))})."
-        )
-        with st.form(f"admin_setting_form_{key}"):
-            value = _setting_input(row, key=f"admin_setting_value_{key}")
-            save = st.form_submit_button("Save setting", icon=":material/save:")
-        if save:
-            _attempt(
-                lambda: admin_ops.set_setting(engine(), key=key, value=value, actor=user.username),
-                f"{setting_label(key)} is now {_setting_text(value)}.",
+        if read_only:
+            st.caption(READ_ONLY_NOTE)
+        else:
+            rows_by_key = {row.key: row for row in settings}
+            key = st.selectbox(
+                "Setting to change",
+                list(rows_by_key),
+                format_func=setting_label,
+                key="admin_setting_key",
             )
+            row = rows_by_key[key]
+            st.caption(
+                f"{plain(row.help)} Current value: **{plain(_setting_text(row.value))}** "
+                f"(default {plain(_setting_text(row.default))})."
+            )
+            with st.form(f"admin_setting_form_{key}"):
+                value = _setting_input(row, key=f"admin_setting_value_{key}")
+                save = st.form_submit_button("Save setting", icon=":material/save:")
+            if save:
+                _attempt(
+                    lambda: admin_ops.set_setting(
+                        engine(), key=key, value=value, actor=user.username
+                    ),
+                    f"{setting_label(key)} is now {_setting_text(value)}.",
+                )
 
 
 usernames = {int(r.user_id): r.username for r in users.itertuples()}
@@ -397,113 +409,122 @@ def _which(entity: str, entity_id) -> str:
     return str(entity_id)
 
 
-with audit_tab:
-    with read_connection(engine()) as conn:
-        actors = audit_actors(conn)
-        entities = audit_entities(conn)
-    f1, f2, f3 = st.columns(3)
-    actor = f1.selectbox(
-        "Who",
-        [ALL, *actors],
-        format_func=lambda a: a if a == ALL else _person(a),
-        key="admin_audit_actor",
-    )
-    entity = f2.selectbox("What", [ALL, *entities], key="admin_audit_entity")
-    today = dt.date.today()
-    period = f3.date_input(
-        "When",
-        value=(today - dt.timedelta(days=AUDIT_DAYS_DEFAULT), today),
-        key="admin_audit_period",
-        format="DD/MM/YYYY",
-    )
-    since, until = (period[0], period[-1]) if period else (None, None)
-    with read_connection(engine()) as conn:
-        entries = audit_entries(
-            conn,
-            actor=None if actor == ALL else actor,
-            entity=None if entity == ALL else entity,
-            since=since,
-            until=until,
+if audit_tab.open:
+    with audit_tab:
+        with read_connection(engine()) as conn:
+            actors = audit_actors(conn)
+            entities = audit_entities(conn)
+        f1, f2, f3 = st.columns(3)
+        actor = f1.selectbox(
+            "Who",
+            [ALL, *actors],
+            format_func=lambda a: a if a == ALL else _person(a),
+            key="admin_audit_actor",
         )
-    if len(entries) >= DEFAULT_LIMIT:
-        st.caption(
-            f"Showing the newest {DEFAULT_LIMIT:,} entries; narrow the filters to see older ones."
+        entity = f2.selectbox("What", [ALL, *entities], key="admin_audit_entity")
+        today = dt.date.today()
+        period = f3.date_input(
+            "When",
+            value=(today - dt.timedelta(days=AUDIT_DAYS_DEFAULT), today),
+            key="admin_audit_period",
+            format="DD/MM/YYYY",
         )
-    readable = entries.assign(
-        actor=entries["actor"].map(_person),
-        entity_id=[
-            _which(e, i) for e, i in zip(entries["entity"], entries["entity_id"], strict=True)
-        ],
-        change=[
-            describe_change(b, a) for b, a in zip(entries["before"], entries["after"], strict=True)
-        ],
-    )[["at", "actor", "action", "entity", "entity_id", "change", "note"]]
-    standard_table(
-        readable,
-        key="admin_audit_table",
-        file_name="audit_log",
-        column_config={
-            "at": datetime_column("When"),
-            "actor": "Who",
-            "action": "Action",
-            "entity": "What",
-            "entity_id": "Which",
-            "change": st.column_config.TextColumn("Change", width="large"),
-            "note": "Note",
-        },
-        empty_message="No audit entries match these filters.",
-        empty_hint="Widen the date range or choose (all) for who and what.",
-    )
-
-with models_tab:
-    st.caption(
-        "The newest successful run of each kind is the model in use; until one exists the app "
-        "uses the simple method shown. The `retrain-models` job trains (see Jobs), or run "
-        "`python -m models.train`; every run and its metrics are kept."
-    )
-    with read_connection(engine()) as conn:
-        overview = model_overview(conn)
-        demand_backtest = demand_backtest_table(conn)
-    standard_table(
-        overview,
-        key="admin_models_table",
-        file_name="models_in_use",
-        column_config={
-            "model": "Model",
-            "method": st.column_config.TextColumn("Method in use", width="medium"),
-            "run": st.column_config.NumberColumn("Run", format="%d"),
-            "version": "Version",
-            "trained": datetime_column("Trained (UTC)"),
-            "result": st.column_config.TextColumn("Backtest result", width="large"),
-        },
-    )
-    st.subheader("Demand backtest: the model against its baselines")
-    if "method" in demand_backtest:
-        demand_backtest = demand_backtest.assign(method=demand_backtest["method"].map(method_label))
-    standard_table(
-        demand_backtest,
-        key="admin_demand_backtest",
-        file_name="demand_backtest",
-        column_config={
-            name: (
-                st.column_config.TextColumn(metric_label(name), width="medium")
-                if name == "method"
-                else st.column_config.NumberColumn(metric_label(name), format="%.3f")
+        since, until = (period[0], period[-1]) if period else (None, None)
+        with read_connection(engine()) as conn:
+            entries = audit_entries(
+                conn,
+                actor=None if actor == ALL else actor,
+                entity=None if entity == ALL else entity,
+                since=since,
+                until=until,
             )
-            for name in demand_backtest.columns
-        },
-        empty_message="The demand model has not been trained on this database yet.",
-        empty_hint="Run `python -m models.train`; its rolling-origin backtest appears here.",
-    )
+        if len(entries) >= DEFAULT_LIMIT:
+            st.caption(
+                f"Showing the newest {DEFAULT_LIMIT:,} entries; narrow the filters to see older ones."
+            )
+        readable = entries.assign(
+            actor=entries["actor"].map(_person),
+            entity_id=[
+                _which(e, i) for e, i in zip(entries["entity"], entries["entity_id"], strict=True)
+            ],
+            change=[
+                describe_change(b, a)
+                for b, a in zip(entries["before"], entries["after"], strict=True)
+            ],
+        )[["at", "actor", "action", "entity", "entity_id", "change", "note"]]
+        standard_table(
+            readable,
+            key="admin_audit_table",
+            file_name="audit_log",
+            column_config={
+                "at": datetime_column("When"),
+                "actor": "Who",
+                "action": "Action",
+                "entity": "What",
+                "entity_id": "Which",
+                "change": st.column_config.TextColumn("Change", width="large"),
+                "note": "Note",
+            },
+            empty_message="No audit entries match these filters.",
+            empty_hint="Widen the date range or choose (all) for who and what.",
+        )
 
-with outbox_tab:
-    show_outbox(engine(), user.username)
+if models_tab.open:
+    with models_tab:
+        st.caption(
+            "The newest successful run of each kind is the model in use; until one exists the app "
+            "uses the simple method shown. The `retrain-models` job trains (see Jobs), or run "
+            "`python -m models.train`; every run and its metrics are kept."
+        )
+        with read_connection(engine()) as conn:
+            overview = model_overview(conn)
+            demand_backtest = demand_backtest_table(conn)
+        standard_table(
+            overview,
+            key="admin_models_table",
+            file_name="models_in_use",
+            column_config={
+                "model": "Model",
+                "method": st.column_config.TextColumn("Method in use", width="medium"),
+                "run": st.column_config.NumberColumn("Run", format="%d"),
+                "version": "Version",
+                "trained": datetime_column("Trained (UTC)"),
+                "result": st.column_config.TextColumn("Backtest result", width="large"),
+            },
+        )
+        st.subheader("Demand backtest: the model against its baselines")
+        if "method" in demand_backtest:
+            demand_backtest = demand_backtest.assign(
+                method=demand_backtest["method"].map(method_label)
+            )
+        standard_table(
+            demand_backtest,
+            key="admin_demand_backtest",
+            file_name="demand_backtest",
+            column_config={
+                name: (
+                    st.column_config.TextColumn(metric_label(name), width="medium")
+                    if name == "method"
+                    else st.column_config.NumberColumn(metric_label(name), format="%.3f")
+                )
+                for name in demand_backtest.columns
+            },
+            empty_message="The demand model has not been trained on this database yet.",
+            empty_hint="Run `python -m models.train`; its rolling-origin backtest appears here.",
+        )
 
-with jobs_tab:
-    jobs_panel(engine())
+if outbox_tab.open:
+    with outbox_tab:
+        show_outbox(engine(), user.username)
 
-with import_tab:
-    show_import(engine(), user.username, read_only=read_only)
+if jobs_tab.open:
+    with jobs_tab:
+        jobs_panel(engine())
 
-with export_tab:
-    export_panel(engine())
+if import_tab.open:
+    with import_tab:
+        show_import(engine(), user.username, read_only=read_only)
+
+if export_tab.open:
+    with export_tab:
+        export_panel(engine())

@@ -12,6 +12,7 @@ from data.schema import CHANNELS
 from operations.errors import LarderError
 from queries import customer_desks as desks
 from ui.auth import require_role
+from ui.charts import cached_chart
 from ui.components import empty_state, error_state, kpi_tile, pct, show_success, standard_table
 from ui.db import engine, live_read
 
@@ -312,7 +313,11 @@ def trend() -> None:
     if weekly.empty:
         empty_state("No questions, orders or ratings in the last weeks.")
         return
-    chart = (
+    cached_chart(_trend_chart, weekly)
+
+
+def _trend_chart(weekly: pd.DataFrame) -> alt.FacetChart:
+    return (
         alt.Chart(weekly)
         .mark_line(point=True)
         .encode(
@@ -335,7 +340,6 @@ def trend() -> None:
         )
         .resolve_scale(y="independent")
     )
-    st.altair_chart(chart)
 
 
 if search.strip():

@@ -83,6 +83,21 @@ def _carriers(engine) -> pd.DataFrame:
     return shipments.carrier_choices(engine)
 
 
+@live_read("backorders", "catalogue", "customers", "orders")
+def _waiting_on(engine, po_id: int) -> pd.DataFrame:
+    return purchasing.backorders_waiting_on(engine, po_id)
+
+
+@live_read("shipments")
+def _shipment_events(engine, shipment_id: int) -> pd.DataFrame:
+    return shipments.shipment_events(engine, shipment_id)
+
+
+@live_read("catalogue", "customers")
+def _shipment_messages(engine, shipment_id: int) -> pd.DataFrame:
+    return shipments.shipment_messages(engine, shipment_id)
+
+
 # --- Page ----------------------------------------------------------------------------------
 
 carriers = _carriers(db)
@@ -208,7 +223,7 @@ def _dates(df: pd.DataFrame, columns) -> pd.DataFrame:
 
 
 def _events(shipment_id: int) -> None:
-    events = shipments.shipment_events(db, shipment_id)
+    events = _shipment_events(db, shipment_id)
     standard_table(
         events.assign(kind=events["kind"].map(lambda k: EVENT_LABELS.get(k, k.replace("_", " ")))),
         key=f"transit_events_{shipment_id}",
@@ -220,7 +235,7 @@ def _events(shipment_id: int) -> None:
         file_name="tracking_events",
         empty_message="No tracking event recorded yet.",
     )
-    messages = shipments.shipment_messages(db, shipment_id)
+    messages = _shipment_messages(db, shipment_id)
     if not messages.empty:
         st.markdown("**Messages about this shipment**")
         standard_table(
@@ -353,7 +368,7 @@ def inbound_view() -> None:
         return
     row = inbound[inbound["shipment_id"] == shipment_id].iloc[0]
     st.markdown(f"**Backorders {row.po_number} will fill**")
-    waiting = purchasing.backorders_waiting_on(db, int(row.po_id))
+    waiting = _waiting_on(db, int(row.po_id))
     waiting_backorders_table(
         waiting, key="transit_inbound_backorders", file_name="backorders_filled"
     )
@@ -502,9 +517,13 @@ def carriers_view() -> None:
     )
 
 
-with inbound_tab:
-    inbound_view()
-with outbound_tab:
-    outbound_view()
-with carriers_tab:
-    carriers_view()
+# Only the open tab is drawn: switching tabs reruns the page.
+if inbound_tab.open:
+    with inbound_tab:
+        inbound_view()
+if outbound_tab.open:
+    with outbound_tab:
+        outbound_view()
+if carriers_tab.open:
+    with carriers_tab:
+        carriers_view()

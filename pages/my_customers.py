@@ -17,6 +17,7 @@ from data.schema import TIERS, utcnow
 from operations.errors import LarderError
 from queries import customer_desks as desks
 from ui.auth import require_role
+from ui.charts import cached_chart
 from ui.components import (
     empty_state,
     error_state,
@@ -60,9 +61,21 @@ def _customers(engine, rep_id: int) -> pd.DataFrame:
     return desks.customers_in_scope(engine, sales_rep_id=rep_id)
 
 
-@live_read("backorders", "catalogue", "customers", "orders", "shipments")
-def _kpis(engine, rep_id: int) -> dict:
-    return desks.rep_kpis(engine, sales_rep_id=rep_id)
+# Averages over 90 days that one more order cannot visibly move: while orders come in they are
+# re-read at most once a minute (the open backorder figures come from the cached backorders).
+@live_read("customers", "orders", "shipments", settle_s=60)
+def _window_kpis(engine, rep_id: int) -> dict:
+    return desks.rep_window_kpis(engine, sales_rep_id=rep_id)
+
+
+@live_read("customers")
+def _card(engine, customer_id: int, rep_id: int) -> dict | None:
+    return desks.customer_in_scope(engine, customer_id, sales_rep_id=rep_id)
+
+
+@live_read("backorders", "catalogue", "customers", "orders")
+def _open_lines(engine, customer_id: int, rep_id: int) -> pd.DataFrame:
+    return desks.open_order_lines(engine, customer_id=customer_id, sales_rep_id=rep_id)
 
 
 @live_read(
@@ -103,7 +116,7 @@ st.caption(
 )
 
 # --- KPIs ----------------------------------------------------------------------------------
-figures = _kpis(db, rep_id)
+figures = {**desks.backorder_value_figures(backorders), **_window_kpis(db, rep_id)}
 cols = st.columns(5)
 with cols[0]:
     kpi_tile(
@@ -205,6 +218,27 @@ BACKORDER_TABLE = {
 }
 
 
+def _value_chart(by_customer: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(by_customer)
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title="Open backorder value (€)"),
+            y=alt.Y("customer:N", title=None, sort="-x", axis=alt.Axis(labelLimit=220)),
+            color=alt.Color(
+                "risk:N",
+                title="Risk",
+                scale=alt.Scale(
+                    domain=list(RISK_BANDS),
+                    range=[ui.theme.ALERT, "#e69f00", ui.theme.PALETTE[0], "#9e9e9e"],
+                ),
+            ),
+            tooltip=["customer:N", "risk:N", alt.Tooltip("value:Q", format=",.2f")],
+        )
+        .properties(height=alt.Step(24))
+    )
+
+
 def backorders_tab() -> None:
     st.markdown("**Open backorders** — select one to offer a substitute.")
     position = standard_table(
@@ -217,25 +251,7 @@ def backorders_tab() -> None:
     )
     if not shown.empty:
         by_customer = shown.groupby(["customer", "risk"], as_index=False)["value"].sum().round(2)
-        chart = (
-            alt.Chart(by_customer)
-            .mark_bar()
-            .encode(
-                x=alt.X("value:Q", title="Open backorder value (€)"),
-                y=alt.Y("customer:N", title=None, sort="-x", axis=alt.Axis(labelLimit=220)),
-                color=alt.Color(
-                    "risk:N",
-                    title="Risk",
-                    scale=alt.Scale(
-                        domain=list(RISK_BANDS),
-                        range=[ui.theme.ALERT, "#e69f00", ui.theme.PALETTE[0], "#9e9e9e"],
-                    ),
-                ),
-                tooltip=["customer:N", "risk:N", alt.Tooltip("value:Q", format=",.2f")],
-            )
-            .properties(height=alt.Step(24))
-        )
-        st.altair_chart(chart, width="stretch")
+        cached_chart(_value_chart, by_customer, width="stretch")
     if shown.empty:
         return
     # The same choice without the table (keyboard users, narrow screens): only rows shown above.
@@ -346,7 +362,7 @@ def customer_tab() -> None:
         format_func=lambda c: names.get(c, "?"),
         key="mc_detail_customer",
     )
-    card = desks.customer_in_scope(db, int(customer_id), sales_rep_id=rep_id)
+    card = _card(db, int(customer_id), rep_id)
     if card is None:  # not one of this representative's customers
         empty_state("No such customer among yours.")
         return
@@ -355,7 +371,7 @@ def customer_tab() -> None:
         f"{card['email'] or 'no e-mail'} · {card['phone'] or 'no phone'} · "
         f"prefers: {card['backorder_preference'].replace('_', ' ')}"
     )
-    lines = desks.open_order_lines(db, customer_id=card["customer_id"], sales_rep_id=rep_id)
+    lines = _open_lines(db, int(card["customer_id"]), rep_id)
     standard_table(
         lines,
         "mc_open_orders",

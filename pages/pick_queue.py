@@ -13,6 +13,7 @@ import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from operations.errors import LarderError
 from queries import picking
 from ui.auth import require_role
+from ui.charts import cached_chart
 from ui.components import empty_state, error_state, kpi_tile, pct, qty, show_success, standard_table
 from ui.db import engine, live_read
 
@@ -198,8 +199,8 @@ def route_list(walk: list[dict]) -> None:
 
 
 def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
-    floor = _floor(db)
-    path = pd.DataFrame(route.path, columns=["x", "y"]).reset_index(names="step")
+    # The spec is built once per floor plan and batch state, not on every run (data frames as
+    # arguments: they are compared by content quickly, where long tuples are not).
     rank = {code: i + 1 for i, code in enumerate(route.order)}
     tasks = pd.DataFrame(
         [
@@ -207,13 +208,22 @@ def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
                 "stop": rank[t["bin_code"]],
                 "bin": t["bin_code"],
                 "sku": t["sku"],
-                "x": t["x"],
-                "y": t["y"],
+                "x": float(t["x"]),
+                "y": float(t["y"]),
                 "open": t["status"] == "open",
             }
             for t in walk
         ]
-    ).sort_values("stop")
+    )
+    path = pd.DataFrame(route.path, columns=["x", "y"])
+    cached_chart(_floor_chart, _floor(db), tasks, path, route.front_x, width="stretch")
+
+
+def _floor_chart(
+    floor: pd.DataFrame, tasks: pd.DataFrame, path: pd.DataFrame, front_x: float
+) -> alt.LayerChart:
+    path = path.reset_index(names="step")
+    tasks = tasks.sort_values("stop")
     # Bins on different levels of one bay share a floor position: one point, every stop number.
     stops = tasks.groupby(["x", "y"], as_index=False).agg(
         stop=("stop", lambda s: "·".join(map(str, dict.fromkeys(s)))),
@@ -222,7 +232,7 @@ def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
         open=("open", "any"),
     )
     stops["state"] = stops["open"].map({True: "to pick", False: "picked"})
-    aisles = floor.groupby("aisle", as_index=False)["y"].mean().assign(x=route.front_x - 1.5)
+    aisles = floor.groupby("aisle", as_index=False)["y"].mean().assign(x=front_x - 1.5)
     aisles["label"] = aisles["aisle"].astype(str)
     x = alt.X("x:Q", title="Metres from the dock, along the aisles")
     y = alt.Y("y:Q", title="Metres across the aisles")
@@ -268,12 +278,11 @@ def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
         .encode(x="x:Q", y="y:Q", text="stop:N")
     )
     dock = (
-        alt.Chart(pd.DataFrame({"x": [route.path[0][0]], "y": [route.path[0][1]]}))
+        alt.Chart(path.loc[[0], ["x", "y"]])
         .mark_point(shape="square", size=120, filled=True, color="black")
         .encode(x="x:Q", y="y:Q", tooltip=alt.value("Dock"))
     )
-    chart = (shelves + labels + line + points + numbers + dock).properties(height=FLOOR_PLAN_HEIGHT)
-    st.altair_chart(chart, width="stretch")
+    return (shelves + labels + line + points + numbers + dock).properties(height=FLOOR_PLAN_HEIGHT)
 
 
 def _bump_round() -> None:

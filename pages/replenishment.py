@@ -92,6 +92,16 @@ def _carriers(engine) -> pd.DataFrame:
     return purchasing.carrier_choices(engine)
 
 
+@live_read("catalogue", "purchasing")
+def _line_choices(engine, po_id: int) -> pd.DataFrame:
+    return purchasing.purchase_order_choices(engine, po_id)
+
+
+@live_read("backorders", "catalogue", "customers", "orders")
+def _waiting_on(engine, po_id: int) -> pd.DataFrame:
+    return purchasing.backorders_waiting_on(engine, po_id)
+
+
 # --- Page ----------------------------------------------------------------------------------
 
 suppliers = _suppliers(db)
@@ -350,7 +360,7 @@ def _edit_draft(po_id: int, number: str, lines: pd.DataFrame) -> None:
 
 
 def _add_line_form(po_id: int, number: str) -> None:
-    choices = purchasing.purchase_order_choices(db, po_id)
+    choices = _line_choices(db, int(po_id))
     with st.expander(f"Add a line to {number}"):
         if choices.empty:
             st.caption("Every product of this supplier is already on the order.")
@@ -516,7 +526,7 @@ def late_and_at_risk() -> None:
     if po_id is None:
         return
     row = at_risk[at_risk["po_id"] == po_id].iloc[0]
-    waiting = purchasing.backorders_waiting_on(db, int(po_id))
+    waiting = _waiting_on(db, int(po_id))
     st.markdown(f"**Backorders waiting on {row.po_number}**")
     waiting_backorders_table(waiting, key="replen_waiting", file_name="backorders_waiting")
     left, right = st.columns(2)
@@ -690,11 +700,17 @@ def supplier_record() -> None:
         _supplier_message_form(int(f_supplier), None, None)
 
 
-with inbox_tab:
-    low_stock()
-with drafts_tab:
-    drafted_pos()
-with late_tab:
-    late_and_at_risk()
-with suppliers_tab:
-    supplier_record()
+# Only the open tab is drawn: switching tabs reruns the page. (A grid's edits that are not
+# saved yet do not survive switching to another tab.)
+if inbox_tab.open:
+    with inbox_tab:
+        low_stock()
+if drafts_tab.open:
+    with drafts_tab:
+        drafted_pos()
+if late_tab.open:
+    with late_tab:
+        late_and_at_risk()
+if suppliers_tab.open:
+    with suppliers_tab:
+        supplier_record()

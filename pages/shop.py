@@ -52,7 +52,30 @@ CHOICE_LABELS = {
     "cancel_short": "Cancel the short part: send only what is in stock now",
 }
 
-profile = orders.customer_profile(db, customer_id)
+
+@live_read("customers")
+def _profile(engine, customer_id: int) -> dict | None:
+    return orders.customer_profile(engine, customer_id)
+
+
+# The customer's own orders and backorders: keyed by the versions like every cached read (an
+# order anywhere re-reads them), and read once per run however many tabs show them.
+@live_read("backorders", "orders")
+def _my_orders(engine, customer_id: int) -> pd.DataFrame:
+    return orders.customer_orders(engine, customer_id)
+
+
+@live_read("backorders", "catalogue", "customers", "orders", "purchasing", "shipments")
+def _my_backorders(engine, customer_id: int) -> pd.DataFrame:
+    return backorders.customer_open_backorders(engine, customer_id)
+
+
+@live_read("backorders", "catalogue", "orders")
+def _my_order_lines(engine, customer_id: int, order_id: int) -> pd.DataFrame:
+    return orders.order_lines(engine, customer_id, order_id)
+
+
+profile = _profile(db, customer_id)
 if profile is None:
     empty_state("The customer linked to this account no longer exists. Ask an administrator.")
     st.stop()
@@ -310,11 +333,11 @@ def show_cart() -> None:
 
 def my_orders() -> None:
     """The customer's own orders with status and the next expected date."""
-    mine = orders.customer_orders(db, customer_id)
+    mine = _my_orders(db, customer_id)
     if mine.empty:
         empty_state("You have no orders yet.")
         return
-    waiting = backorders.customer_open_backorders(db, customer_id)
+    waiting = _my_backorders(db, customer_id)
     if not waiting.empty:
         st.markdown(f"**Waiting for {qty(len(waiting))} item(s) on backorder**")
         st.dataframe(
@@ -362,7 +385,7 @@ def my_orders() -> None:
         format_func=numbers.get,
         key="my_order_pick",
     )
-    lines = orders.order_lines(db, customer_id, order_id)
+    lines = _my_order_lines(db, customer_id, order_id)
     st.dataframe(
         as_dates(lines, ["estimated_date", "late_case_date"]),
         hide_index=True,
@@ -387,7 +410,7 @@ def my_orders() -> None:
 
 def feedback_form() -> None:
     """CSAT 1-5, NPS 0-10 and a comment; any one of them is enough."""
-    mine = orders.customer_orders(db, customer_id)
+    mine = _my_orders(db, customer_id)
     numbers = dict(zip(mine["order_id"], mine["order"], strict=True))
     with st.form("shop_feedback", clear_on_submit=False):
         csat = st.number_input(

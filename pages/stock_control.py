@@ -86,18 +86,30 @@ STOCK_SUBJECTS = ("stock", "orders", "backorders", "purchasing", "catalogue", "s
 
 @live_read(*STOCK_SUBJECTS)
 def _overview(engine) -> pd.DataFrame:
-    """Every active product, read once per version: alerts, counts and choices come from it."""
+    """Every active product, read once per version: the threshold editor chooses from it."""
     return stock.stock_overview(engine)
 
 
 @live_read(*STOCK_SUBJECTS)
-def _alerts(engine) -> pd.DataFrame:
-    return stock.alerts_from(_overview(engine))
+def _first_page(engine) -> stock.StockPage:
+    """The stock table as it opens (every product, most urgent first): one statement gives its
+    rows and the count per status, which the alerts, the KPIs and the status chart share."""
+    return stock.stock_page(engine, limit=PAGE_ROWS)
+
+
+@live_read(*STOCK_SUBJECTS)
+def _alerts(engine) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The most urgent alerts and the number of alerts per status (what the summary shows)."""
+    first = _first_page(engine)
+    counts = {s: n for s, n in first.status_counts.items() if s != "ok" and n}
+    urgent = first.rows[first.rows["status"] != "ok"].head(ALERTS_SHOWN)
+    return urgent.reset_index(drop=True), counts
 
 
 @live_read(*STOCK_SUBJECTS)
 def _status_counts(engine) -> pd.DataFrame:
-    return stock.status_counts_from(_overview(engine))
+    counts = _first_page(engine).status_counts
+    return pd.DataFrame({"status": list(counts), "products": list(counts.values())})
 
 
 @live_read(*STOCK_SUBJECTS)
@@ -110,6 +122,10 @@ def _product_labels(engine) -> dict[int, str]:
 
 @live_read(*STOCK_SUBJECTS)
 def _page(engine, category, supplier_id, status, search, sort, descending, offset):
+    if (category, supplier_id, status, search, sort, descending, offset) == (
+        None, None, None, None, "urgency", False, 0,
+    ):  # fmt: skip
+        return _first_page(engine)  # the page the alerts read anyway
     return stock.stock_page(
         engine,
         category=category,
@@ -200,7 +216,7 @@ with st.sidebar:
     ).strip()
 
 
-def _kpi_row(alerts: pd.DataFrame) -> None:
+def _kpi_row(alerted: int) -> None:
     values = {**_rates(db), "turnover": _turnover(db), "open_backorders": _open_backorders(db)}
     tiles = st.columns(5)
     with tiles[0]:
@@ -222,32 +238,31 @@ def _kpi_row(alerts: pd.DataFrame) -> None:
     with tiles[4]:
         kpi_tile(
             "Low-stock products",
-            len(alerts),
+            alerted,
             "Active products with status backorders, out of stock or low "
             "(available at or below the reorder point x the low-stock ratio setting).",
         )
 
 
-def _alert_list(alerts: pd.DataFrame) -> None:
-    if alerts.empty:
+def _alert_list(urgent: pd.DataFrame, counts: dict[str, int]) -> None:
+    alerted = sum(counts.values())
+    if not alerted:
         st.success("No product is below its threshold.", icon=":material/check_circle:")
         return
-    counts = alerts["status"].value_counts()
     summary = ", ".join(
         f"{qty(counts[s])} {STATUS_LABELS[s].lower()}" for s in stock.STOCK_STATUSES if s in counts
     )
-    with st.expander(f"Low-stock alerts: {qty(len(alerts))} products ({summary})", expanded=True):
-        for row in alerts.head(ALERTS_SHOWN).itertuples(index=False):
+    with st.expander(f"Low-stock alerts: {qty(alerted)} products ({summary})", expanded=True):
+        for row in urgent.itertuples(index=False):
             waiting = f", {units(row.backordered)} on backorder" if row.backordered else ""
             st.markdown(
                 f"**{plain(row.sku)}** {plain(row.name)} — {STATUS_LABELS[row.status]}: "
                 f"{qty(row.available)} available (reorder point {qty(row.reorder_point)}), "
                 f"{qty(row.on_order)} on order{waiting}"
             )
-        if len(alerts) > ALERTS_SHOWN:
+        if alerted > ALERTS_SHOWN:
             st.caption(
-                f"and {qty(len(alerts) - ALERTS_SHOWN)} more: filter the table by status to see "
-                "them."
+                f"and {qty(alerted - ALERTS_SHOWN)} more: filter the table by status to see them."
             )
 
 
@@ -280,9 +295,9 @@ STOCK_COLUMNS = {
 @st.fragment(run_every=refresh)
 def live_summary() -> None:
     """KPIs and alerts; re-read only when stock, orders, backorders or POs change."""
-    alerts = _alerts(db)
-    _kpi_row(alerts)
-    _alert_list(alerts)
+    urgent, counts = _alerts(db)
+    _kpi_row(sum(counts.values()))
+    _alert_list(urgent, counts)
 
 
 def _labelled(table: pd.DataFrame) -> pd.DataFrame:
@@ -540,12 +555,18 @@ def trends() -> None:
 live_summary()
 risk_section(db)
 
+# Only the open tab is drawn: switching tabs reruns the page, so the others' reads and their
+# live fragments cost nothing until the manager opens them.
 stock_tab, thresholds_tab, report_tab, trends_tab = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
-with stock_tab:
-    live_stock()
-with thresholds_tab:
-    threshold_editor()
-with report_tab:
-    backorder_report()
-with trends_tab:
-    trends()
+if stock_tab.open:
+    with stock_tab:
+        live_stock()
+if thresholds_tab.open:
+    with thresholds_tab:
+        threshold_editor()
+if report_tab.open:
+    with report_tab:
+        backorder_report()
+if trends_tab.open:
+    with trends_tab:
+        trends()

@@ -715,10 +715,31 @@ def rep_kpis(
 ) -> dict:
     """The representative's figures (definitions in the page's help texts)."""
     now = now or utcnow()
-    since = _window_start(now, KPI_WINDOW_DAYS)
     backorders = open_backorders(engine, sales_rep_id=sales_rep_id, now=now)
+    return {
+        **backorder_value_figures(backorders),
+        **rep_window_kpis(engine, sales_rep_id=sales_rep_id, now=now),
+    }
+
+
+def backorder_value_figures(backorders: pd.DataFrame) -> dict:
+    """Open backorder value, count and share at risk of an ``open_backorders`` frame."""
     value = float(backorders["value"].sum())
     at_risk = float(backorders.loc[backorders["miss_risk"] >= AT_RISK, "value"].sum())
+    return {
+        "open_backorder_value": value,
+        "open_backorders": len(backorders),
+        "share_at_risk": at_risk / value if value else None,
+    }
+
+
+def rep_window_kpis(
+    engine: Engine | Connection, *, sales_rep_id: int | None, now: dt.datetime | None = None
+) -> dict:
+    """CSAT, fulfilment time and conversion of the representative's customers over the last
+    ``KPI_WINDOW_DAYS`` days."""
+    now = now or utcnow()
+    since = _window_start(now, KPI_WINDOW_DAYS)
     with reading(engine) as conn:
         csat = conn.execute(
             _scoped(
@@ -755,9 +776,6 @@ def rep_kpis(
         ).scalar_one()
     ordered, cancelled = int(units[0]), int(units[1])
     return {
-        "open_backorder_value": value,
-        "open_backorders": len(backorders),
-        "share_at_risk": at_risk / value if value else None,
         "csat": None if csat[1] == 0 else float(csat[0]),
         "csat_responses": int(csat[1]),
         "fulfilment_days": None if fulfilment is None else float(fulfilment),

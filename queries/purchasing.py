@@ -528,7 +528,11 @@ def late_and_at_risk(
     today = today or utcnow().date()
     record = (record or lead_time_record(engine)).table.set_index("supplier_id")
     with reading(engine) as conn:
-        value = open_value_per_po().subquery("open_value")
+        # The open POs' lines only (through the PO id index), not every line ever ordered.
+        open_pos = select(PurchaseOrder.id).where(PurchaseOrder.status.in_(OPEN_PO_STATUSES))
+        value = (
+            open_value_per_po().where(PurchaseOrderLine.po_id.in_(open_pos)).subquery("open_value")
+        )
         waiting = backorders_waiting_per_po().subquery("waiting")
         query = (
             select(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from sqlalchemy import Connection, Engine, Float, Select, case, cast, func, literal, null, select
@@ -232,6 +232,8 @@ class StockPage:
     rows: pd.DataFrame
     total: int
     offset: int
+    # How many of the ``total`` rows are in each status (every status, zeros too).
+    status_counts: dict[str, int] = field(default_factory=dict)
 
 
 def stock_page(
@@ -277,8 +279,13 @@ def stock_page(
         else:
             column = cover if sort == "days_of_cover" else inner.c[sort]
             order = [(column.desc() if descending else column.asc()).nulls_last()]
+        # The status counts ride along as window sums: the same pass, no second statement.
+        per_status = [
+            func.sum(case((inner.c.status == s, 1), else_=0)).over().label(f"_n_{s}")
+            for s in STOCK_STATUSES
+        ]
         statement = select(
-            inner, cover.label("days_of_cover"), func.count().over().label("_total")
+            inner, cover.label("days_of_cover"), func.count().over().label("_total"), *per_status
         ).order_by(*order, inner.c.sku)
         df = pd.read_sql(statement.limit(limit).offset(offset), conn)
         if df.empty:
@@ -288,8 +295,14 @@ def stock_page(
                 df = pd.read_sql(statement.limit(limit).offset(offset), conn)
         else:
             total = int(df["_total"].iloc[0])
+    counts = {s: int(df[f"_n_{s}"].iloc[0]) if not df.empty else 0 for s in STOCK_STATUSES}
     df["days_of_cover"] = pd.to_numeric(df["days_of_cover"], errors="coerce").round(1)
-    return StockPage(rows=df[OVERVIEW_COLUMNS].reset_index(drop=True), total=total, offset=offset)
+    return StockPage(
+        rows=df[OVERVIEW_COLUMNS].reset_index(drop=True),
+        total=total,
+        offset=offset,
+        status_counts=counts,
+    )
 
 
 # --- Alerts and counts, derived from one overview --------------------------------------------

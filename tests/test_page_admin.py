@@ -24,8 +24,11 @@ def db(fresh_db_url):
     engine.dispose()
 
 
-def admin_page():
+def admin_page(tab: str | None = None):
+    """The Admin page as the administrator sees it; ``tab`` opens that tab (only it is drawn)."""
     at = app_test("pages/admin.py", "admin")
+    if tab is not None:
+        at.session_state["admin_tab"] = tab
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -208,6 +211,13 @@ def test_change_roles_is_saved_and_audited(db):
     assert audit_actions(db, "set_user_roles") == [("admin", str(user_id))]
 
 
+def open_tab(at, tab: str):
+    at.session_state["admin_tab"] = tab
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def choose_setting(at, key: str):
     at.selectbox(key="admin_setting_key").set_value(key)
     at.run()
@@ -220,7 +230,7 @@ def stored_setting(db, key: str):
 
 
 def test_setting_out_of_bounds_is_refused_and_nothing_changes(db):
-    at = choose_setting(admin_page(), "refresh_seconds")
+    at = choose_setting(admin_page("Settings"), "refresh_seconds")
     at.number_input(key="admin_setting_value_refresh_seconds").set_value(1)
     click(at, "Save setting")
     assert [e.value for e in at.error] == ["refresh_seconds must be at least 2, not 1."]
@@ -229,7 +239,7 @@ def test_setting_out_of_bounds_is_refused_and_nothing_changes(db):
 
 
 def test_setting_change_is_saved_and_audited(db):
-    at = choose_setting(admin_page(), "refresh_seconds")
+    at = choose_setting(admin_page("Settings"), "refresh_seconds")
     at.number_input(key="admin_setting_value_refresh_seconds").set_value(10)
     click(at, "Save setting")
     assert [s.value for s in at.success] == ["Live page refresh (seconds) is now 10."]
@@ -239,9 +249,10 @@ def test_setting_change_is_saved_and_audited(db):
 
 
 def test_audit_log_shows_a_change_and_filters_by_who_and_what(db):
-    at = choose_setting(admin_page(), "pick_days")
+    at = choose_setting(admin_page("Settings"), "pick_days")
     at.number_input(key="admin_setting_value_pick_days").set_value(2)
     click(at, "Save setting")
+    open_tab(at, "Audit log")
     assert "Ada Quinn (admin)" in at.selectbox(key="admin_audit_actor").options
     at.selectbox(key="admin_audit_actor").set_value("admin")
     at.selectbox(key="admin_audit_entity").set_value("setting")
@@ -255,14 +266,14 @@ def test_audit_log_shows_a_change_and_filters_by_who_and_what(db):
 
 
 def test_audit_log_explains_an_empty_period(db):
-    at = admin_page()
+    at = admin_page("Audit log")
     at.date_input(key="admin_audit_period").set_value((dt.date(2001, 1, 1), dt.date(2001, 1, 2)))
     at.run()
     assert "No audit entries match these filters." in [i.value.split("\n")[0] for i in at.info]
 
 
 def test_models_tab_explains_an_untrained_database_and_shows_a_trained_one(db):
-    at = admin_page()
+    at = admin_page("Models")
     assert any("never trained" in str(df.value.to_dict()) for df in at.dataframe)
     assert any("has not been trained" in info.value for info in at.info)
     with db.begin() as conn:
@@ -313,7 +324,7 @@ def test_a_save_keeps_the_admin_on_the_settings_tab(db):
 
 
 def test_settings_show_labels_not_keys(db):
-    at = admin_page()
+    at = admin_page("Settings")
     table = next(df.value for df in at.dataframe if "setting" in df.value.columns)
     assert "Priority weight: gold tier" in list(table["setting"])
     assert "weight_tier" not in list(table["setting"])
@@ -326,7 +337,21 @@ def test_the_owner_sees_admin_read_only(db):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.info[0].value.startswith("Read-only for the business owner")
-    assert at.dataframe, "the owner still sees users, settings and the audit log"
+    assert at.dataframe, "the owner still sees the users"
+    open_tab(at, "Settings")
+    assert at.dataframe, "the owner still sees the settings"
+    open_tab(at, "Audit log")
+    assert "admin_audit_actor" in [b.key for b in at.selectbox], "and the audit log"
     labels = [b.label for b in at.button]
     assert "Create user" not in labels and "Save setting" not in labels
     assert [t for t in at.text_input if t.label in ("Username", "Password")] == []
+
+
+def test_only_the_open_tab_is_drawn(db):
+    """Closed tabs read nothing: the audit log's filters appear only once its tab is open."""
+    at = admin_page()
+    assert "admin_audit_actor" not in [b.key for b in at.selectbox]
+    assert "admin_setting_key" not in [b.key for b in at.selectbox]
+    open_tab(at, "Audit log")
+    assert "admin_audit_actor" in [b.key for b in at.selectbox]
+    assert "admin_new_customer" not in [b.key for b in at.selectbox]

@@ -37,6 +37,7 @@ def _suppliers(engine) -> dict[str, tuple[str, int]]:
 
 def admin_with_file(name: str, content: bytes, kind: str = "suppliers"):
     at = app_test("pages/admin.py", "admin")
+    at.session_state["admin_tab"] = "Import"  # only the open tab is drawn
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     at.selectbox(key="import_kind").set_value(kind)
@@ -111,6 +112,7 @@ def test_a_saved_mapping_reads_a_file_whose_columns_match_no_name(db):
 
 def test_the_owner_sees_the_history_but_cannot_import(db):
     at = app_test("pages/admin.py", "owner")
+    at.session_state["admin_tab"] = "Import"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Import" in [tab.label for tab in at.tabs]

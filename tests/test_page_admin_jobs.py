@@ -21,8 +21,10 @@ def db(fresh_db_url):
     engine.dispose()
 
 
-def admin_page():
+def admin_page(tab: str):
+    """The Admin page with ``tab`` open (only the open tab is drawn)."""
     at = app_test("pages/admin.py", "admin")
+    at.session_state["admin_tab"] = tab
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -34,7 +36,7 @@ def table(at, column: str):
 
 
 def test_jobs_tab_shows_the_schedule_and_explains_no_runs_yet(db):
-    at = admin_page()
+    at = admin_page("Jobs")
     assert "Jobs" in [tab.label for tab in at.tabs]
     schedule = table(at, "every_minutes").set_index("job")
     assert schedule.loc["reestimate-backorders", "every_minutes"] == 15
@@ -45,7 +47,7 @@ def test_jobs_tab_shows_the_schedule_and_explains_no_runs_yet(db):
 def test_jobs_tab_lists_a_run_with_what_it_changed(db):
     result = run_job(db, "reestimate-backorders", JobContext(log=lambda _: None))
     assert result.outcome == "ok"
-    at = admin_page()
+    at = admin_page("Jobs")
     runs = table(at, "counts")
     row = runs.loc[runs["job"] == "reestimate-backorders"].iloc[0]
     assert row["outcome"] == "ok"
@@ -55,7 +57,7 @@ def test_jobs_tab_lists_a_run_with_what_it_changed(db):
 
 
 def test_models_tab_says_which_simple_method_is_in_use_before_training(db):
-    at = admin_page()
+    at = admin_page("Models")
     overview = table(at, "result").set_index("model")
     assert (
         overview.loc["Supplier lead time", "method"] == "simple: each supplier's quoted lead time"

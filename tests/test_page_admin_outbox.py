@@ -41,7 +41,9 @@ def _message(db, *, status: str, subject: str) -> int:
 
 
 def _page():
+    """The Admin page on its Outbox tab (only the open tab is drawn)."""
     at = app_test("pages/admin.py", "admin")
+    at.session_state["admin_tab"] = "Outbox"
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at

@@ -141,6 +141,7 @@ def test_a_delay_moves_the_customers_estimate_and_tells_them(db):
 def test_messages_to_a_carrier_and_a_customer(db):
     at = app_test(PAGE, "logistics")
     at.session_state["transit_only_bo"] = False
+    at.session_state["transit_tab"] = "Outbound"  # only the open tab is drawn
     _run(at)
     sid = at.selectbox(key="transit_outbound_pick").value
     form = f"FormSubmitter:transit_message_{sid}-Record message"
@@ -177,3 +178,13 @@ def test_others_are_refused(db, username):
     at = _run(app_test(PAGE, username))
     assert [t.value for t in at.title] != ["In transit"]
     assert at.metric == []
+
+
+def test_only_the_open_tab_is_drawn(db):
+    at = _run(app_test(PAGE, "logistics"))
+    assert "transit_outbound_pick" not in [b.key for b in at.selectbox]
+    assert not [d for d in at.dataframe if "quoted_days" in d.value.columns]
+    at.session_state["transit_tab"] = "Carriers"
+    _run(at)
+    (carriers,) = [d.value for d in at.dataframe if "quoted_days" in d.value.columns]
+    assert len(carriers) > 0

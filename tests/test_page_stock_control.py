@@ -31,8 +31,11 @@ def db(fresh_db_url):
     engine.dispose()
 
 
-def _run(username: str = "manager"):
+def _run(username: str = "manager", tab: str | None = None):
+    """Run the page; ``tab`` opens that tab first (only the open tab is drawn)."""
     at = app_test(PAGE, username)
+    if tab is not None:
+        at.session_state["stock_tab"] = tab
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -184,7 +187,7 @@ def _edit_thresholds(at, product_id: int, rp, ss, out):
 
 def test_threshold_edit_persists_and_is_audited(db):
     product_id = int(stock_overview(db)["product_id"].min())
-    at = _edit_thresholds(_run(), product_id, 33, 7, 90)
+    at = _edit_thresholds(_run(tab="Thresholds"), product_id, 33, 7, 90)
     assert _thresholds(db, product_id) == (33, 7, 90)
     with db.connect() as conn:
         audit = conn.execute(
@@ -208,7 +211,7 @@ def test_threshold_edit_persists_and_is_audited(db):
 def test_bad_thresholds_show_the_message_and_change_nothing(db, rp, ss, out, message):
     product_id = int(stock_overview(db)["product_id"].min())
     before, audited = _thresholds(db, product_id), _audit_rows(db)
-    at = _edit_thresholds(_run(), product_id, rp, ss, out)
+    at = _edit_thresholds(_run(tab="Thresholds"), product_id, rp, ss, out)
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
     assert _thresholds(db, product_id) == before
     assert _audit_rows(db) == audited
@@ -217,7 +220,7 @@ def test_bad_thresholds_show_the_message_and_change_nothing(db, rp, ss, out, mes
 def test_backorder_report_filters_by_category(db):
     number, category = _make_backorder(db)
     other_number, other_category = _make_backorder(db, exclude_category=category)
-    at = _run()
+    at = _run(tab="Backorder report")
     report = _table(at, REPORT_TABLE)
     assert {number, other_number} <= set(report["order_number"])
     at.selectbox(key="report_category").set_value(category).run()
@@ -235,7 +238,7 @@ def test_wrong_role_sees_no_stock(db):
 
 def test_a_change_in_the_database_shows_on_the_next_run(db):
     """Cached reads are keyed by the data version: a new backorder is not hidden by the cache."""
-    at = _run()
+    at = _run(tab="Backorder report")
     before = int(_metric(at, "Open backorders").replace(",", ""))
     number, _ = _make_backorder(db)
     at.run()
@@ -247,7 +250,7 @@ def test_a_change_in_the_database_shows_on_the_next_run(db):
 def test_a_fractional_safety_stock_is_refused_not_rounded(db):
     product_id = int(stock_overview(db)["product_id"].min())
     before, audited = _thresholds(db, product_id), _audit_rows(db)
-    at = _edit_thresholds(_run(), product_id, 10, 1.5, 20)
+    at = _edit_thresholds(_run(tab="Thresholds"), product_id, 10, 1.5, 20)
     assert any("whole number, not 1.5" in e.value for e in at.error), [e.value for e in at.error]
     assert _thresholds(db, product_id) == before
     assert _audit_rows(db) == audited
@@ -256,7 +259,7 @@ def test_a_fractional_safety_stock_is_refused_not_rounded(db):
 def test_unusually_large_thresholds_are_saved_only_after_confirming(db):
     product_id = int(stock_overview(db)["product_id"].min())
     before, audited = _thresholds(db, product_id), _audit_rows(db)
-    at = _edit_thresholds(_run(), product_id, 10, 5, 90_000)
+    at = _edit_thresholds(_run(tab="Thresholds"), product_id, 10, 5, 90_000)
     assert any("confirm the large quantity" in w.value for w in at.warning), at.warning
     assert _thresholds(db, product_id) == before
     at.checkbox(key=f"threshold_confirm_{product_id}").check()
@@ -269,7 +272,7 @@ def test_unusually_large_thresholds_are_saved_only_after_confirming(db):
 def test_thresholds_above_the_ceiling_are_refused(db):
     product_id = int(stock_overview(db)["product_id"].min())
     before = _thresholds(db, product_id)
-    at = _edit_thresholds(_run(), product_id, 10, 5, 1_000_000_000)
+    at = _edit_thresholds(_run(tab="Thresholds"), product_id, 10, 5, 1_000_000_000)
     assert any("at most 100,000" in e.value for e in at.error), [e.value for e in at.error]
     assert _thresholds(db, product_id) == before
 
@@ -296,7 +299,7 @@ def test_stock_table_puts_what_the_manager_needs_first_and_pins_the_sku(db):
 
 def test_backorder_report_shows_dates_reason_and_value_early(db):
     _make_backorder(db)
-    columns = _columns_of(_run(), REPORT_TABLE)
+    columns = _columns_of(_run(tab="Backorder report"), REPORT_TABLE)
     assert [c["label"] for c in columns[:8]] == [
         "Order", "SKU", "Product", "Open qty", "Expected", "Late case", "Waits on", "Value at risk",
     ]  # fmt: skip
@@ -331,7 +334,7 @@ def test_alert_text_from_the_database_is_shown_as_text(db):
             .where(Product.id == product_id)
             .values(name="[click](http://e.vil) <img src=x>")
         )
-    at = _run()
+    at = _run(tab="Thresholds")
     at.selectbox(key="threshold_product").set_value(product_id).run()
     shown = [m.value for m in at.markdown if "click" in m.value]
     assert shown and all("\\[click\\](http\\://e.vil) \\<img src=x\\>" in m for m in shown)
@@ -340,10 +343,24 @@ def test_alert_text_from_the_database_is_shown_as_text(db):
 def test_the_trend_heatmap_labels_every_week(db):
     import json
 
-    at = _run()
+    at = _run(tab="Trends")
     charts = [json.loads(c.proto.spec) for c in _walk(at.main) if c.type == "vega_lite_chart"]
     (heatmap,) = [c for c in charts if c.get("mark", {}).get("type") == "rect"]
     x = heatmap["encoding"]["x"]
     assert x["axis"]["labelOverlap"] is False  # Vega-Lite would otherwise drop crowded labels
     assert x["axis"]["labelAngle"] != 0
     assert len(x["sort"]) == len(set(x["sort"])) and len(x["sort"]) >= 2
+
+
+def test_only_the_open_tab_is_drawn(db):
+    """The closed tabs' reads and live fragments do not run until the manager opens them."""
+    _make_backorder(db)
+    at = _run()
+    assert _table(at, STOCK_TABLE) is not None
+    assert not [d for d in at.dataframe if REPORT_TABLE in d.value.columns]
+    assert "threshold_product" not in [s.key for s in at.selectbox]
+    at.session_state["stock_tab"] = "Backorder report"
+    at.run()
+    assert not at.exception
+    assert not _table(at, REPORT_TABLE).empty
+    assert not [d for d in at.dataframe if STOCK_TABLE in d.value.columns]

@@ -9,6 +9,7 @@ from sqlalchemy import insert
 from data.schema import Setting
 from queries.stock import (
     STOCK_SORTS,
+    STOCK_STATUSES,
     low_stock_alerts,
     product_thresholds,
     status_counts,
@@ -175,3 +176,14 @@ def test_stock_page_filters_count_every_match_and_clamp_past_the_end(world):
 def test_stock_page_refuses_a_column_outside_the_list(world):
     with pytest.raises(ValueError, match="Unknown sort column"):
         stock_page(world, sort="name; drop table products", today=TODAY)
+
+
+@pytest.mark.parametrize("filters", [{}, {"category": "Dry goods"}, {"status": "backorders"}])
+def test_a_page_counts_the_statuses_of_every_row_the_filters_match(world, filters):
+    matching = stock_overview(world, today=TODAY, **filters)
+    expected = {s: int((matching["status"] == s).sum()) for s in STOCK_STATUSES}
+    for offset in (0, 400):  # a page past the end counts the same rows
+        page = stock_page(world, limit=2, offset=offset, today=TODAY, **filters)
+        assert page.status_counts == expected
+    nothing = stock_page(world, search="no such product", today=TODAY)
+    assert nothing.status_counts == dict.fromkeys(STOCK_STATUSES, 0)

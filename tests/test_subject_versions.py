@@ -199,6 +199,14 @@ def test_an_order_re_reads_no_shipment_reads_in_transit(db):
     assert not ran & {"in_transit._on_time", "in_transit._transit", "in_transit._carriers"}
 
 
+def test_an_order_re_reads_my_customers_backorders_but_the_90_day_figures_settle(db):
+    at = _run("my_customers", "sales_rep")
+    _place_order(db)
+    ran = _rerun(at).reads_run()
+    assert "my_customers._backorders" in ran  # the open backorder figures follow every order
+    assert "my_customers._window_kpis" not in ran  # re-read at most once a minute
+
+
 def test_a_settings_change_re_reads_nothing_on_the_overview_page(db):
     at = _run("overview", "owner")
     ensure_admin(db, "admin")
@@ -219,7 +227,7 @@ def test_a_threshold_edit_is_seen_on_the_next_run(db):
     )
     at.text_input(key="stock_search").set_value(product["sku"])
     log = _rerun(at)
-    assert "stock_control._overview" in log.reads_run()
+    assert "stock_control._page" in log.reads_run()
     (table,) = [d.value for d in at.dataframe if "days_of_cover" in d.value.columns]
     assert list(table["reorder_point"]) == [int(product["reorder_point"]) + 7]
 
@@ -261,6 +269,30 @@ def test_each_cached_read_declares_every_subject_it_reads(db, page):
         assert subjects <= set(LIVE_READS[name]), (name, subjects - set(LIVE_READS[name]))
 
 
+# Tabs drawn only when open: their reads are checked with the tab open.
+CLOSED_TABS = [
+    ("stock_control", "stock_tab", "Thresholds"),
+    ("stock_control", "stock_tab", "Backorder report"),
+    ("stock_control", "stock_tab", "Trends"),
+    ("replenishment", "replen_tab", "Drafted POs"),
+    ("replenishment", "replen_tab", "Late & at risk"),
+    ("replenishment", "replen_tab", "Suppliers"),
+    ("in_transit", "transit_tab", "Outbound"),
+    ("in_transit", "transit_tab", "Carriers"),
+]
+
+
+@pytest.mark.parametrize(("page", "key", "tab"), CLOSED_TABS)
+def test_the_reads_of_each_tab_declare_every_subject_they_read(db, page, key, tab):
+    at = app_test(f"pages/{page}.py", user_for_role(PAGES[page]))
+    at.session_state[key] = tab
+    with StatementLog() as log:
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    for name, subjects in log.subjects_read().items():
+        assert subjects <= set(LIVE_READS[name]), (name, subjects - set(LIVE_READS[name]))
+
+
 # --- The cached-read helper itself ------------------------------------------------------------
 
 
@@ -285,6 +317,28 @@ def test_a_live_read_re_reads_only_when_its_subjects_move(sqlite_engine):
     _write_setting(sqlite_engine, "one")
     assert read_settings(sqlite_engine, "a") == 2
     assert read_settings(sqlite_engine, "b") == 3  # other arguments, another entry
+
+
+def test_a_read_defined_again_as_on_every_page_run_keeps_its_cache(sqlite_engine):
+    """A page script runs its ``@live_read`` definitions on every run: the same body (even one
+    compiled again, with nested functions) is served by the cache built the first time."""
+    import ui.db
+
+    source = """
+def read_names(engine, suffix):
+    calls.append(suffix)
+    return sorted(name + suffix for name in ("b", "a"))
+"""
+    calls: list[str] = []
+    answers = []
+    for _ in range(3):  # each time a new code object and function, as a page run makes
+        namespace = {"calls": calls}
+        exec(compile(source, "/pages/fake_page.py", "exec"), namespace)
+        read = live_read("settings")(namespace["read_names"])
+        answers.append(read(sqlite_engine, "!"))
+    assert answers == [["a!", "b!"]] * 3
+    assert calls == ["!"]  # read once, then served from the cache
+    assert sum(1 for key in ui.db._cached_bodies if key[0] == "fake_page.read_names") == 1
 
 
 def test_a_settling_read_waits_out_its_settle_time(sqlite_engine, monkeypatch):

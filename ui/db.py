@@ -22,6 +22,7 @@ import gc
 import hashlib
 import threading
 import time
+import types
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -52,6 +53,9 @@ _settled_lock = threading.Lock()
 
 # Every live read defined so far: its name ("file stem.function") and the subjects it declared.
 LIVE_READS: dict[str, tuple[str, ...]] = {}
+# The cached function of each read, by (name, digest of its body, ttl).
+_cached_bodies: dict[tuple[str, str, int], Callable] = {}
+_cached_bodies_lock = threading.Lock()
 
 # The cached reads running now (names, outermost first), so a test can tell which read ran a
 # statement: a read that calls another depends on that one's subjects too.
@@ -101,6 +105,14 @@ def versions(engine: Engine, subjects) -> tuple[int, ...]:
     return tuple(every[s] for s in sorted(subjects))
 
 
+def _consts(code: types.CodeType) -> bytes:
+    """A function's constants as bytes; nested code objects by their bytecode (their printed
+    form carries an address, which changes each time a page script is compiled)."""
+    return repr(
+        tuple(_consts(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
+    ).encode() + b"".join(c.co_code for c in code.co_consts if isinstance(c, types.CodeType))
+
+
 def current_reads() -> tuple[str, ...]:
     """The names of the cached reads whose bodies are running now, outermost first."""
     return _current_reads.get()
@@ -121,21 +133,29 @@ def live_read(*subjects: str, ttl: int = CACHE_TTL_S, settle_s: float = 0) -> Ca
         # Page scripts all run as "__main__": the file tells two pages' "_kpis" apart, and the
         # digest of the body a changed function from its former self.
         code = fn.__code__
-        digest = hashlib.blake2b(code.co_code + repr(code.co_consts).encode(), digest_size=6)
+        digest = hashlib.blake2b(code.co_code + _consts(code), digest_size=6)
         read_name = f"{Path(code.co_filename).stem}.{fn.__qualname__}"
         LIVE_READS[read_name] = names
+        # A page defines its reads again on every run; the cached function built the first time
+        # serves the same body (same name and digest) from then on, instead of a new wrapper
+        # (and a look at the source) per read per run.
+        memo_key = (read_name, digest.hexdigest(), ttl)
+        cached = _cached_bodies.get(memo_key)
+        if cached is None:
 
-        def body(_engine: Engine, read: str, key: tuple[int, ...], *args: Any, **kwargs: Any):
-            token = _current_reads.set((*_current_reads.get(), read))
-            try:
-                return fn(_engine, *args, **kwargs)
-            finally:
-                _current_reads.reset(token)
+            def body(_engine: Engine, read: str, key: tuple[int, ...], *args: Any, **kwargs: Any):
+                token = _current_reads.set((*_current_reads.get(), read))
+                try:
+                    return fn(_engine, *args, **kwargs)
+                finally:
+                    _current_reads.reset(token)
 
-        # st.cache_data tells functions apart by module and name: one cache per read.
-        body.__module__ = fn.__module__
-        body.__qualname__ = f"{read_name}__live_{digest.hexdigest()}"
-        cached = st.cache_data(ttl=ttl, show_spinner=False)(body)
+            # st.cache_data tells functions apart by module and name: one cache per read.
+            body.__module__ = fn.__module__
+            body.__qualname__ = f"{read_name}__live_{digest.hexdigest()}"
+            cached = st.cache_data(ttl=ttl, show_spinner=False)(body)
+            with _cached_bodies_lock:
+                cached = _cached_bodies.setdefault(memo_key, cached)
 
         @functools.wraps(fn)
         def call(engine: Engine, *args: Any, **kwargs: Any):

@@ -16,7 +16,7 @@ from ui.components import standard_table
 from ui.db import live_read
 from ui.format import count_column, decimal_column, qty
 
-SHOWN = 15  # the riskiest products; the export has them all
+SHOWN = 15  # the riskiest products, shown and exported
 RULE_LABELS = {1: "Below reorder point", 0: "Not triggered"}
 
 COLUMNS = {
@@ -45,31 +45,37 @@ COLUMNS = {
 
 # Scores move with every order, but one more order hardly reorders the list: re-read at most once
 # a minute while orders flow.
+# Only the rows shown are kept (with the count of all): every run reads the cached list back,
+# and every product's scores would cost more to copy than the rest of the live summary.
 @live_read(
     "stock", "orders", "backorders", "purchasing", "catalogue", "models", "settings", settle_s=60
 )
-def _risk_list(engine: Engine) -> risk.RiskList:
-    return risk.backorder_risk(engine)
+def _risk_list(engine: Engine) -> tuple[risk.RiskList, int]:
+    found = risk.backorder_risk(engine)
+    top = risk.RiskList(
+        table=found.table.head(SHOWN).reset_index(drop=True),
+        horizon_weeks=found.horizon_weeks,
+        source=found.source,
+    )
+    return top, len(found.table)
 
 
 def risk_section(engine: Engine) -> None:
     """The risk list as an expander: riskiest products first, the rule's verdict beside."""
-    found = _risk_list(engine)
-    table = found.table
+    found, scored = _risk_list(engine)
+    top = found.table
     if found.horizon_weeks is None:
         title = "Backorder risk: no risk model yet"
     else:
         title = f"Backorder risk, next {found.horizon_weeks} weeks"
     with st.expander(title, expanded=False, icon=":material/trending_up:"):
-        if found.horizon_weeks is not None and not table.empty:
-            top = table.head(SHOWN)
+        if found.horizon_weeks is not None and not top.empty:
             flagged = int(top["rule"].sum())
             st.caption(
-                f"The {qty(len(top))} riskiest of {qty(len(table))} products; the reorder rule "
+                f"The {qty(len(top))} riskiest of {qty(scored)} products; the reorder rule "
                 f"flags {qty(flagged)} of them. Scored by {found.source}."
             )
         else:
-            top = table.head(SHOWN)
             st.caption(
                 f"Shown by the reorder rule alone ({found.source}); the model is trained by the "
                 "retrain-models job."

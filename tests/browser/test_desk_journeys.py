@@ -60,8 +60,11 @@ def choose_typed(page: Page, key: str, text: str) -> None:
             wait_for_run_after(page, before, timeout_ms=15_000)
             break
         except PlaywrightTimeoutError:
-            if text in box.input_value():  # chosen, and its run is slow: wait it out
-                wait_for_run_after(page, before)
+            if text in box.input_value():
+                # Chosen, and its run is slow, or was over before the page ever showed it
+                # running (a busy browser handles the run's start and end in one go, and the
+                # run counter never moves): wait until the app is idle and stays idle.
+                wait_for_settled(page)
                 break
             # The page redrawn at that moment closed the open list and the click landed
             # nowhere: the choice is still to be made.

@@ -1,0 +1,53 @@
+"""Charts drawn from a cached Vega-Lite spec: the same chart as st.altair_chart, built once."""
+
+from __future__ import annotations
+
+import io
+
+import altair as alt
+import pandas as pd
+import pyarrow as pa
+import streamlit as st
+
+import ui.theme  # noqa: F401  the Larder theme is active on every page
+from ui.charts import cached_chart, vega_spec
+
+
+def _frame(n: int = 5) -> pd.DataFrame:
+    return pd.DataFrame({"week": [f"w{i}" for i in range(n)], "rate": [i / 10 for i in range(n)]})
+
+
+def _chart(df: pd.DataFrame) -> alt.Chart:
+    return alt.Chart(df).mark_bar().encode(x="week:O", y=alt.Y("rate:Q", title="Rate"))
+
+
+def _decoded(data: bytes) -> pd.DataFrame:
+    return pa.ipc.open_stream(io.BytesIO(data)).read_all().to_pandas()
+
+
+def test_the_spec_is_the_one_streamlit_would_send():
+    from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+
+    df = _frame()
+    ours = vega_spec(_chart(df))
+    theirs = _convert_altair_to_vega_lite_spec(_chart(df))
+    assert ours["mark"] == theirs["mark"] and ours["encoding"] == theirs["encoding"]
+    assert ours.get("config") == theirs.get("config")  # the Larder theme is applied alike
+    (name,) = ours["datasets"]
+    assert ours["data"] == {"name": name}
+    pd.testing.assert_frame_equal(_decoded(ours["datasets"][name]), df)
+
+
+def test_a_spec_is_built_once_per_distinct_data():
+    st.cache_data.clear()
+    built = []
+
+    def build(df: pd.DataFrame) -> alt.Chart:
+        built.append(len(df))
+        return _chart(df)
+
+    cached_chart(build, _frame(5))
+    cached_chart(build, _frame(5))  # equal content, another frame object
+    assert built == [5]
+    cached_chart(build, _frame(6))
+    assert built == [5, 6]
