@@ -8,7 +8,8 @@ run as a demo user of a role the page is for, in a fresh Python process:
 - **warm**: runs after it with nothing changed (st.cache_data filled);
 - **after a write**: before each run another process places one order through
   ``operations.place_order`` on its own connection, as shoppers do all day, so every cache
-  keyed by the data version misses as it would on the live system;
+  keyed by the data version misses as it would on the live system (each run starts just over
+  ``ui.db.VERSIONS_FRESH_S`` after the order, so it cannot reuse the versions read before it);
 - **while orders flow**: another process places orders without pause (``--flow-rate`` per
   second) during the measured runs.
 
@@ -276,8 +277,13 @@ def child(script: str, username: str, runs: int, flow_rate: float) -> None:
     tables = len(at.dataframe)
     warm = [timed() for _ in range(runs)]
     after_write = []
+    from ui.db import VERSIONS_FRESH_S  # loaded by the page's run by now
+
     for _ in range(runs):
         order_writer.tell("one")
+        # A run within VERSIONS_FRESH_S of the last one reuses the versions it read, so it could
+        # miss the order; a user's next run comes later than that.
+        time.sleep(VERSIONS_FRESH_S + 0.05)
         after_write.append(timed())
     order_writer.tell(f"flow {flow_rate}")
     time.sleep(FLOW_SETTLE_S)
