@@ -11,7 +11,7 @@ run as a demo user of a role the page is for, in a fresh Python process:
   keyed by the data version misses as it would on the live system (each run starts just over
   ``ui.db.VERSIONS_FRESH_S`` after the order, so it cannot reuse the versions read before it);
 - **while orders flow**: another process places orders without pause (``--flow-rate`` per
-  second) during the measured runs.
+  second) during the measured runs, which are spaced as after a write.
 
 Each figure is the median over ``--repeats`` processes (cold) or over every measured run
 (the others). The page - floor differences are printed with pass/fail against the targets:
@@ -287,7 +287,10 @@ def child(script: str, username: str, runs: int, flow_rate: float) -> None:
         after_write.append(timed())
     order_writer.tell(f"flow {flow_rate}")
     time.sleep(FLOW_SETTLE_S)
-    flowing = [timed() for _ in range(runs)]
+    flowing = []
+    for _ in range(runs):
+        time.sleep(VERSIONS_FRESH_S + 0.05)  # as after a write: each run reads fresh versions
+        flowing.append(timed())
     orders = json.loads(order_writer.tell("stop", answer=""))
     order_writer.close()
     print(
