@@ -44,6 +44,7 @@ COOKIE_WAIT_S = 30
 # the memory available now, less a margin for the page runs themselves.
 CORE_SHARE = 0.8
 MEMORY_SHARE = 0.5
+MIN_MEASURABLE_MEMORY = 2**20  # bytes per session; less is within the resident size's noise
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -213,19 +214,30 @@ def report(args, baseline: float, baseline_rss: int, rows: list[dict]) -> None:
         return
     cpu = max(statistics.mean(r["per_session"] for r in rows), 1e-4)
     worst_cpu = max(max(r["per_session"] for r in rows), 1e-4)
-    memory = max(statistics.mean(r["mem_per_session"] for r in rows), 1.0)
+    memory = statistics.mean(r["mem_per_session"] for r in rows)
     free = available_memory()
     by_cpu = CORE_SHARE / cpu
     by_cpu_worst = CORE_SHARE / worst_cpu
-    by_memory = MEMORY_SHARE * free / memory
     print(
         f"\nper idle session, mean over pages: {cpu:.4f} CPU-s/s (worst page {worst_cpu:.4f}), "
         f"{memory / 2**20:.1f} MiB"
     )
+    cpu_part = (
+        f"CPU: {CORE_SHARE:.0%} of one core / {cpu:.4f} = {by_cpu:.0f}, all on the worst page "
+        f"{by_cpu_worst:.0f}"
+    )
+    if memory < MIN_MEASURABLE_MEMORY:
+        # Sessions that added less than the resident size's own noise set no memory limit.
+        print(
+            f"one server holds about {by_cpu:.0f} idle sessions on this machine ({cpu_part}; "
+            f"the memory the sessions added, {memory / 2**20:.1f} MiB each, is within the noise "
+            f"of the resident size, so it sets no limit here)"
+        )
+        return
+    by_memory = MEMORY_SHARE * free / memory
     print(
         f"one server holds about {min(by_cpu, by_memory):.0f} idle sessions on this machine "
-        f"(CPU: {CORE_SHARE:.0%} of one core / {cpu:.4f} = {by_cpu:.0f}, all on the worst page "
-        f"{by_cpu_worst:.0f}; memory: {MEMORY_SHARE:.0%} of {free / 2**30:.1f} GiB available / "
+        f"({cpu_part}; memory: {MEMORY_SHARE:.0%} of {free / 2**30:.1f} GiB available / "
         f"{memory / 2**20:.1f} MiB = {by_memory:.0f})"
     )
 
