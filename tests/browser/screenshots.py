@@ -44,6 +44,8 @@ class Shot:
 SHOTS = (
     Shot("stock_control.png", "manager", "manager-demo", "Stock control", "Stock control"),
     Shot("shop.png", "customer1", "customer1-demo", "Shop", "Shop"),
+    Shot("overview.png", "owner", "owner-demo", "Overview", "Overview"),
+    Shot("pick_queue.png", "operator", "operator-demo", "Pick queue", "Pick queue"),
 )
 
 
