@@ -700,17 +700,14 @@ def supplier_record() -> None:
         _supplier_message_form(int(f_supplier), None, None)
 
 
-# Only the open tab is drawn: switching tabs reruns the page. (A grid's edits that are not
-# saved yet do not survive switching to another tab.)
-if inbox_tab.open:
-    with inbox_tab:
-        low_stock()
-if drafts_tab.open:
-    with drafts_tab:
-        drafted_pos()
-if late_tab.open:
-    with late_tab:
-        late_and_at_risk()
+with inbox_tab:
+    low_stock()
+# The tabs with editable grids are drawn on every run: a grid that is not drawn loses the
+# edits the buyer has not saved yet. The supplier record only reads, so it is drawn when open.
+with drafts_tab:
+    drafted_pos()
+with late_tab:
+    late_and_at_risk()
 if suppliers_tab.open:
     with suppliers_tab:
         supplier_record()
