@@ -184,12 +184,16 @@ def customer_exposure(
         .outerjoin(backorders, backorders.c.customer_id == orders.c.customer_id)
         .outerjoin(feedback, feedback.c.customer_id == orders.c.customer_id)
     )
+    # The driver's own tuples, dates parsed a column at once (text on SQLite): SQLAlchemy's
+    # rows convert each value one by one. Most of this read is the query itself.
     with reading(engine) as conn:
-        df = pd.read_sql(
-            statement,
-            conn,
-            parse_dates=["first_order", "last_order", "reference", "next_order"],
-        )
+        result = conn.execute(statement)
+        columns = list(result.keys())
+        rows = result.cursor.fetchall() if result.cursor is not None else []
+        result.close()
+    df = pd.DataFrame.from_records(rows, columns=columns, coerce_float=True)
+    for column in ("first_order", "last_order", "reference", "next_order"):
+        df[column] = pd.to_datetime(df[column], format="ISO8601")
     df["exposed"] = df["lines_backordered"] > 0
     df["cohort"] = df["first_order"].dt.to_period("M").astype(str)
     gap = (df["last_order"] - df["first_order"]).dt.total_seconds() / 86400
