@@ -13,6 +13,7 @@ import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from data.schema import CHANNELS, utcnow
 from operations.errors import LarderError
 from queries import purchasing
+from ui import kept_edits
 from ui.auth import require_role
 from ui.components import (
     empty_state,
@@ -169,6 +170,13 @@ with tiles[4]:
         fmt=days_text,
     )
 
+# Session keys of what the buyer has not saved yet (ui.kept_edits): grid edits by PO line and
+# by PO, and the POs chosen on the two tabs.
+KEPT_LINES = "replen_kept_lines"
+KEPT_DATES = "replen_kept_dates"
+KEPT_PO = "replen_kept_po"
+KEPT_LATE_PO = "replen_kept_late_po"
+
 inbox_tab, drafts_tab, late_tab, suppliers_tab = st.tabs(
     ["Low stock", "Drafted POs", "Late & at risk", "Suppliers"],
     # A key and a rerun keep the chosen tab through the reruns of saving and approving.
@@ -281,11 +289,13 @@ def drafted_pos() -> None:
     po_id = st.selectbox(
         "Purchase order to work on",
         list(labels),
+        index=kept_edits.kept_index(KEPT_PO, list(labels)),
         format_func=lambda p: labels.get(p, str(p)),
         key="replen_po",
     )
     if po_id is None:
         return
+    st.session_state[KEPT_PO] = po_id
     lines = drafts[drafts["po_id"] == po_id].reset_index(drop=True)
     status = lines["status"].iloc[0]
     number = lines["po_number"].iloc[0]
@@ -305,13 +315,18 @@ def drafted_pos() -> None:
 def _edit_draft(po_id: int, number: str, lines: pd.DataFrame) -> None:
     st.markdown(f"**{number}**: change quantities or tick lines to remove, then save.")
     editor_key = f"replen_lines_{po_id}"
-    shown = lines.assign(remove=False)[list(LINE_COLUMNS)]
+    line_ids = [int(i) for i in lines["po_line_id"]]
+    shown = kept_edits.with_kept(
+        lines.assign(remove=False)[list(LINE_COLUMNS)], KEPT_LINES, line_ids
+    )
     st.data_editor(
         shown,
         hide_index=True,
         column_config=LINE_COLUMNS,
         key=editor_key,
         num_rows="fixed",
+        on_change=kept_edits.keep,
+        args=(editor_key, KEPT_LINES, line_ids),
     )
     with st.expander("Why these quantities", expanded=True):
         st.markdown(
@@ -320,10 +335,9 @@ def _edit_draft(po_id: int, number: str, lines: pd.DataFrame) -> None:
         )  # fmt: skip
     cols = st.columns([1, 1, 3])
     if cols[0].button("Save changes", key=f"replen_save_{po_id}", type="primary"):
-        edits = (st.session_state.get(editor_key) or {}).get("edited_rows", {})
+        kept_edits.keep(editor_key, KEPT_LINES, line_ids)
         quantities, removals = {}, []
-        for row, change in edits.items():
-            line_id = int(lines.loc[int(row), "po_line_id"])
+        for line_id, change in kept_edits.kept_for(KEPT_LINES, line_ids).items():
             if change.get("remove"):
                 removals.append(line_id)
             elif "qty" in change:
@@ -341,6 +355,7 @@ def _edit_draft(po_id: int, number: str, lines: pd.DataFrame) -> None:
             except LarderError as err:
                 error_state(err)
             else:
+                kept_edits.forget(KEPT_LINES, line_ids)
                 remember_success(
                     FLASH_KEY,
                     f"Saved {number}: {len(quantities)} quantity change(s), "
@@ -459,6 +474,11 @@ AT_RISK_COLUMNS = {
 }
 
 
+def _as_day(column: str, value: object) -> dt.date | None:
+    """A kept "New date" (the grid hands edits back as text) as a day."""
+    return None if value is None else pd.Timestamp(value).date()
+
+
 def _redate_table() -> None:
     """The late POs in a grid whose "New date" column re-dates them (all saved or none)."""
     shown = at_risk.assign(status=at_risk["status"].map(STATUS_LABELS))
@@ -476,13 +496,16 @@ def _redate_table() -> None:
         ),
         **columns,
     }
+    po_ids = [int(i) for i in at_risk["po_id"]]
     edited = st.data_editor(
-        shown[list(columns)],
+        kept_edits.with_kept(shown[list(columns)], KEPT_DATES, po_ids, convert=_as_day),
         key="replen_at_risk",
         column_config=columns,
         disabled=[c for c in columns if c != "new_date"],
         hide_index=True,
         num_rows="fixed",
+        on_change=kept_edits.keep,
+        args=("replen_at_risk", KEPT_DATES, po_ids),
     )
     changes = {
         int(po_id): new
@@ -498,6 +521,7 @@ def _redate_table() -> None:
         except LarderError as err:
             error_state(err)
         else:
+            kept_edits.forget(KEPT_DATES, po_ids)
             remember_success(
                 FLASH_KEY,
                 f"Re-dated {len(dates)} purchase order(s); backorders re-promised, "
@@ -520,11 +544,12 @@ def late_and_at_risk() -> None:
         for row in at_risk.itertuples(index=False)
     }
     po_id = st.selectbox(
-        "Purchase order", list(labels), format_func=lambda p: labels.get(p, str(p)),
-        key="replen_late_po",
+        "Purchase order", list(labels), index=kept_edits.kept_index(KEPT_LATE_PO, list(labels)),
+        format_func=lambda p: labels.get(p, str(p)), key="replen_late_po",
     )  # fmt: skip
     if po_id is None:
         return
+    st.session_state[KEPT_LATE_PO] = po_id
     row = at_risk[at_risk["po_id"] == po_id].iloc[0]
     waiting = _waiting_on(db, int(po_id))
     st.markdown(f"**Backorders waiting on {row.po_number}**")
@@ -700,14 +725,17 @@ def supplier_record() -> None:
         _supplier_message_form(int(f_supplier), None, None)
 
 
-with inbox_tab:
-    low_stock()
-# The tabs with editable grids are drawn on every run: a grid that is not drawn loses the
-# edits the buyer has not saved yet. The supplier record only reads, so it is drawn when open.
-with drafts_tab:
-    drafted_pos()
-with late_tab:
-    late_and_at_risk()
+# Only the open tab is drawn. Unsaved grid edits and the chosen POs are kept in the session
+# (ui.kept_edits), so they are there again when the buyer comes back to a tab.
+if inbox_tab.open:
+    with inbox_tab:
+        low_stock()
+if drafts_tab.open:
+    with drafts_tab:
+        drafted_pos()
+if late_tab.open:
+    with late_tab:
+        late_and_at_risk()
 if suppliers_tab.open:
     with suppliers_tab:
         supplier_record()

@@ -42,6 +42,13 @@ def _run(at):
     return at
 
 
+def _buyer(tab: str):
+    """The page as the buyer will see it with ``tab`` open (only the open tab is drawn)."""
+    at = app_test(PAGE, "buyer")
+    at.session_state["replen_tab"] = tab
+    return at
+
+
 def _click(at, key: str):
     at.button(key=key).click()
     return _run(at)
@@ -102,7 +109,7 @@ def test_the_owner_may_open_it(db):
 def test_editing_a_draft_saves_whole_packs(db):
     po_id, line_id, sku, pack, minimum = _first_draft(db)
     new_qty = max(minimum, pack) * 3 // pack * pack + pack
-    at = app_test(PAGE, "buyer")
+    at = _buyer("Drafted POs")
     at.session_state["replen_po"] = po_id
     at.session_state[f"replen_lines_{po_id}"] = {
         "edited_rows": {0: {"qty": new_qty}},
@@ -120,6 +127,41 @@ def test_editing_a_draft_saves_whole_packs(db):
     assert any(f"Saved {s}" in m.value for s in ["PO-"] for m in at.success)
 
 
+def test_edits_kept_from_an_earlier_visit_are_shown_and_saved(db):
+    """A grid edit the buyer made before switching tab (kept by PO line in the session, the
+    grid's own state gone) is what Save changes saves; afterwards nothing is kept for it."""
+    po_id, line_id, _, pack, minimum = _first_draft(db)
+    new_qty = max(minimum, pack) * 3 // pack * pack + pack
+    at = _buyer("Drafted POs")
+    at.session_state["replen_po"] = po_id
+    at.session_state["replen_kept_lines"] = {line_id: {"qty": new_qty}}
+    _run(at)
+    _click(at, f"replen_save_{po_id}")
+    assert _errors(at) == []
+    with read_connection(db) as conn:
+        saved = conn.execute(
+            select(PurchaseOrderLine.qty_ordered).where(PurchaseOrderLine.id == line_id)
+        ).scalar_one()
+    assert saved == new_qty
+    assert line_id not in at.session_state["replen_kept_lines"]
+
+
+def test_the_chosen_po_is_kept_through_another_tab(db):
+    drafts = purchasing.draft_purchase_orders(db)
+    drafts = drafts[drafts["status"] == "draft"]
+    second = int(drafts["po_id"].drop_duplicates().iloc[-1])
+    at = _buyer("Drafted POs")
+    _run(at)
+    at.selectbox(key="replen_po").set_value(second)
+    _run(at)
+    at.session_state["replen_tab"] = "Low stock"
+    _run(at)
+    assert not [s for s in at.selectbox if s.key == "replen_po"]  # the closed tab is not drawn
+    at.session_state["replen_tab"] = "Drafted POs"
+    _run(at)
+    assert at.selectbox(key="replen_po").value == second
+
+
 def test_a_quantity_off_the_pack_is_refused_with_the_line_named(db):
     po_id, line_id, sku, pack, minimum = _first_draft(db)
     if pack == 1:
@@ -127,7 +169,7 @@ def test_a_quantity_off_the_pack_is_refused_with_the_line_named(db):
     else:
         bad = max(minimum, pack) + 1
         fragment = f"{sku}: {bad} is not a whole number of packs of {pack}"
-    at = app_test(PAGE, "buyer")
+    at = _buyer("Drafted POs")
     at.session_state["replen_po"] = po_id
     at.session_state[f"replen_lines_{po_id}"] = {
         "edited_rows": {0: {"qty": bad}},
@@ -143,7 +185,7 @@ def test_a_quantity_off_the_pack_is_refused_with_the_line_named(db):
 
 def test_a_negative_quantity_is_refused(db):
     po_id, line_id, sku, _, _ = _first_draft(db)
-    at = app_test(PAGE, "buyer")
+    at = _buyer("Drafted POs")
     at.session_state["replen_po"] = po_id
     at.session_state[f"replen_lines_{po_id}"] = {
         "edited_rows": {0: {"qty": -10}},
@@ -160,7 +202,7 @@ def test_a_negative_quantity_is_refused(db):
 
 def test_removing_a_line_and_adding_without_a_quantity(db):
     po_id, line_id, _, _, _ = _first_draft(db)
-    at = app_test(PAGE, "buyer")
+    at = _buyer("Drafted POs")
     at.session_state["replen_po"] = po_id
     _run(at)
     before = snapshot(db)
@@ -184,7 +226,7 @@ def test_removing_a_line_and_adding_without_a_quantity(db):
 
 def test_approve_then_send_opens_the_inbound_shipment(db):
     po_id, _, _, _, _ = _first_draft(db)
-    at = app_test(PAGE, "buyer")
+    at = _buyer("Drafted POs")
     at.session_state["replen_po"] = po_id
     _run(at)
     _click(at, f"replen_approve_{po_id}")
@@ -220,7 +262,7 @@ def test_re_dating_and_recording_a_supplier_call(db):
     late = purchasing.late_and_at_risk(db)
     if late.empty:
         pytest.fail("the tiny demo should have a late or at-risk purchase order")
-    at = _run(app_test(PAGE, "buyer"))
+    at = _run(_buyer("Late & at risk"))
     po_id = at.selectbox(key="replen_late_po").value
     row = late[late["po_id"] == po_id].iloc[0]
     # A past date is refused, nothing changes.
@@ -271,7 +313,7 @@ def test_others_are_refused(db, username):
 
 def _grid_redate(db, day: dt.date):
     first = purchasing.late_and_at_risk(db).iloc[0]
-    at = app_test(PAGE, "buyer")
+    at = _buyer("Late & at risk")
     at.session_state["replen_at_risk"] = {
         "edited_rows": {0: {"new_date": day.isoformat()}},
         "added_rows": [],
@@ -307,9 +349,15 @@ def test_a_past_date_in_the_grid_is_refused(db):
     assert snapshot(db) == before
 
 
-def test_the_supplier_record_is_drawn_only_when_its_tab_is_open(db):
+def test_only_the_open_tab_is_drawn(db):
+    _first_draft(db)
     at = _run(app_test(PAGE, "buyer"))
     assert not [d for d in at.dataframe if "quoted_days" in d.value.columns]
+    assert "replen_po" not in [b.key for b in at.selectbox]
+    assert "replen_late_po" not in [b.key for b in at.selectbox]
+    at.session_state["replen_tab"] = "Drafted POs"
+    _run(at)
+    assert "replen_po" in [b.key for b in at.selectbox]
     at.session_state["replen_tab"] = "Suppliers"
     _run(at)
     (card,) = [d.value for d in at.dataframe if "quoted_days" in d.value.columns]

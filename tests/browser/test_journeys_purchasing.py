@@ -182,6 +182,12 @@ def test_the_buyer_edits_approves_and_sends_a_drafted_po(
     buyer.keyboard.press("Control+a")
     buyer.keyboard.type(str(new_qty))
     act(buyer, lambda: buyer.keyboard.press("Enter"))
+    # The unsaved edit survives a look at another tab (only the open tab is drawn).
+    act(buyer, buyer.get_by_role("tab", name="Low stock", exact=True).click)
+    expect(grid).to_have_count(0)
+    act(buyer, buyer.get_by_role("tab", name="Drafted POs", exact=True).click)
+    expect(grid).to_be_visible()
+    assert line_qty(db, line_id) != new_qty  # not saved yet
     act(buyer, buyer.get_by_role("button", name="Save changes").click)
     wait_until(lambda: line_qty(db, line_id) == new_qty, "the new quantity saved")
     act(buyer, buyer.get_by_role("button", name="Approve").click)
