@@ -10,9 +10,7 @@ once with the spec.
 
 from __future__ import annotations
 
-import hashlib
 import threading
-import types
 from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
@@ -21,6 +19,8 @@ from typing import Any
 import altair as alt
 import streamlit as st
 from streamlit.dataframe_util import convert_anything_to_arrow_bytes
+
+from ui.code_digest import code_digest
 
 try:  # the lock Streamlit holds while altair's global theme and data transformer are switched
     from streamlit.elements.vega_charts import _altair_globals_lock as _globals_lock
@@ -67,9 +67,5 @@ def cached_chart(build: Callable[..., alt.TopLevelMixin], *args: Any, **draw: An
     ``build`` must depend on nothing but ``args`` (and constants); ``draw`` goes to
     ``st.vega_lite_chart`` (``width="stretch"``, say).
     """
-    code = build.__code__
-    # Nested code objects print with their address, which changes when a page is recompiled.
-    consts = tuple(c.co_code if isinstance(c, types.CodeType) else c for c in code.co_consts)
-    digest = hashlib.blake2b(code.co_code + repr(consts).encode(), digest_size=6)
-    name = f"{Path(code.co_filename).stem}.{build.__qualname__}.{digest.hexdigest()}"
+    name = f"{Path(build.__code__.co_filename).stem}.{build.__qualname__}.{code_digest(build)}"
     st.vega_lite_chart(spec=_spec(build, name, args), **draw)

@@ -19,10 +19,8 @@ from __future__ import annotations
 import contextvars
 import functools
 import gc
-import hashlib
 import threading
 import time
-import types
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +34,7 @@ from data.changes import check_subjects, local_commits
 from data.db import database_url, make_engine, read_connection
 from data.migrate import head_revisions
 from queries.data_version import subject_versions
+from ui.code_digest import code_digest
 
 # Cached reads are keyed by their subjects' versions; the ttl only bounds memory and age.
 CACHE_TTL_S = 600
@@ -105,14 +104,6 @@ def versions(engine: Engine, subjects) -> tuple[int, ...]:
     return tuple(every[s] for s in sorted(subjects))
 
 
-def _consts(code: types.CodeType) -> bytes:
-    """A function's constants as bytes; nested code objects by their bytecode (their printed
-    form carries an address, which changes each time a page script is compiled)."""
-    return repr(
-        tuple(_consts(c) if isinstance(c, types.CodeType) else c for c in code.co_consts)
-    ).encode() + b"".join(c.co_code for c in code.co_consts if isinstance(c, types.CodeType))
-
-
 def current_reads() -> tuple[str, ...]:
     """The names of the cached reads whose bodies are running now, outermost first."""
     return _current_reads.get()
@@ -132,14 +123,13 @@ def live_read(*subjects: str, ttl: int = CACHE_TTL_S, settle_s: float = 0) -> Ca
     def decorate(fn: Callable) -> Callable:
         # Page scripts all run as "__main__": the file tells two pages' "_kpis" apart, and the
         # digest of the body a changed function from its former self.
-        code = fn.__code__
-        digest = hashlib.blake2b(code.co_code + _consts(code), digest_size=6)
-        read_name = f"{Path(code.co_filename).stem}.{fn.__qualname__}"
+        digest = code_digest(fn)
+        read_name = f"{Path(fn.__code__.co_filename).stem}.{fn.__qualname__}"
         LIVE_READS[read_name] = names
         # A page defines its reads again on every run; the cached function built the first time
         # serves the same body (same name and digest) from then on, instead of a new wrapper
         # (and a look at the source) per read per run.
-        memo_key = (read_name, digest.hexdigest(), ttl)
+        memo_key = (read_name, digest, ttl)
         cached = _cached_bodies.get(memo_key)
         if cached is None:
 
@@ -152,7 +142,7 @@ def live_read(*subjects: str, ttl: int = CACHE_TTL_S, settle_s: float = 0) -> Ca
 
             # st.cache_data tells functions apart by module and name: one cache per read.
             body.__module__ = fn.__module__
-            body.__qualname__ = f"{read_name}__live_{digest.hexdigest()}"
+            body.__qualname__ = f"{read_name}__live_{digest}"
             cached = st.cache_data(ttl=ttl, show_spinner=False)(body)
             with _cached_bodies_lock:
                 cached = _cached_bodies.setdefault(memo_key, cached)

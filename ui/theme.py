@@ -4,13 +4,14 @@ made once and drawn with each run's data (:func:`chart_spec`)."""
 from __future__ import annotations
 
 import gc
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import altair as alt
 import streamlit as st
+
+from ui.code_digest import code_digest
 
 THEME_NAME = "larder"
 FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
@@ -76,8 +77,6 @@ def chart_spec(build: Callable[..., alt.TopLevelMixin]) -> Callable[..., dict]:
     the data), so the spec is made once per process and choice; the page draws it with
     ``st.vega_lite_chart(data, spec, ...)``, which sends the data as ``st.altair_chart`` does.
     """
-    code = build.__code__
-    digest = hashlib.blake2b(code.co_code + repr(code.co_consts).encode(), digest_size=6)
 
     def spec(*args: Any, **kwargs: Any) -> dict:
         made = build(*args, **kwargs).to_dict()
@@ -88,7 +87,7 @@ def chart_spec(build: Callable[..., alt.TopLevelMixin]) -> Callable[..., dict]:
     # st.cache_data tells functions apart by module and name; page scripts all run as __main__.
     spec.__module__ = build.__module__
     spec.__qualname__ = (
-        f"{Path(code.co_filename).stem}.{build.__qualname__}__spec_{digest.hexdigest()}"
+        f"{Path(build.__code__.co_filename).stem}.{build.__qualname__}__spec_{code_digest(build)}"
     )
     return st.cache_data(show_spinner=False, max_entries=SPEC_CACHE_ENTRIES)(spec)
 
