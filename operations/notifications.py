@@ -154,22 +154,21 @@ def notify_many(
         if values is not None:
             mails[(role, user_id)] = values
     rows = [
-        {
-            "created_at": at,
-            "dedup_key": dedup_key,
-            "about_date": about_date,
-            "kind": kind[:30],
-            "user_id": user_id,
-            "role": role,
-            "customer_id": customer_id,
-            "subject": subject,
-            "body": body,
-            "email_to": email,
-            "status": "pending" if (role, user_id) in mails else "in_app",
-            "read_at": None,
-            "ref_type": ref_type,
-            "ref_id": ref_id,
-        }
+        in_app_row(
+            kind=kind,
+            subject=subject,
+            body=body,
+            created_at=at,
+            role=role,
+            user_id=user_id,
+            customer_id=customer_id,
+            ref_type=ref_type,
+            ref_id=ref_id,
+            dedup_key=dedup_key,
+            about_date=about_date,
+            email_to=email,
+            mailed=(role, user_id) in mails,
+        )
         for role, user_id, email in targets
     ]
     conn = session.connection()
@@ -196,8 +195,11 @@ def in_app_row(
     ref_id: int | None = None,
     dedup_key: str | None = None,
     about_date: dt.date | None = None,
+    email_to: str | None = None,
+    mailed: bool = False,
 ) -> dict:
-    """The row of one in-app notice (no mail) as :func:`notify` writes it, for :func:`add_in_app`."""
+    """The row of one notice as :func:`notify` writes it: in-app only (for :func:`add_in_app`),
+    or ``pending`` when ``mailed`` (its mail queued in the outbox to ``email_to``)."""
     return {
         "created_at": created_at,
         "dedup_key": dedup_key,
@@ -208,8 +210,8 @@ def in_app_row(
         "customer_id": customer_id,
         "subject": subject[:200],
         "body": body,
-        "email_to": None,
-        "status": "in_app",
+        "email_to": email_to,
+        "status": "pending" if mailed else "in_app",
         "read_at": None,
         "ref_type": ref_type,
         "ref_id": ref_id,
