@@ -305,35 +305,6 @@ def stock_page(
     )
 
 
-# --- Alerts and counts, derived from one overview --------------------------------------------
-
-
-def alerts_from(overview: pd.DataFrame) -> pd.DataFrame:
-    """The products of ``overview`` that need attention (status backorders, out or low)."""
-    return overview[overview["status"] != "ok"].reset_index(drop=True)
-
-
-def status_counts_from(overview: pd.DataFrame) -> pd.DataFrame:
-    """How many products of ``overview`` are in each stock status (every status, zeros too)."""
-    counts = overview["status"].value_counts()
-    return pd.DataFrame(
-        {
-            "status": list(STOCK_STATUSES),
-            "products": [int(counts.get(s, 0)) for s in STOCK_STATUSES],
-        }
-    )
-
-
-def low_stock_alerts(engine: Engine | Connection, *, today: dt.date | None = None) -> pd.DataFrame:
-    """Products that need attention (status backorders, out or low), most urgent first."""
-    return alerts_from(stock_overview(engine, today=today))
-
-
-def status_counts(engine: Engine | Connection, *, today: dt.date | None = None) -> pd.DataFrame:
-    """How many active products are in each stock status (every status listed, zeros too)."""
-    return status_counts_from(stock_overview(engine, today=today))
-
-
 def product_thresholds(engine: Engine | Connection, product_id: int) -> dict | None:
     """The current reorder point, safety stock and order-up-to level of one product."""
     with reading(engine) as conn:
