@@ -41,6 +41,7 @@ from data.schema import (
 )
 from data.settings import all_settings
 from models.leadtime import ConditionalDurations, DurationDistribution, lookup
+from models.priority import priority_score
 
 # Days from a shortage beyond every open PO to the next purchase order going out: POs are
 # drafted when stock falls below the reorder point and reviewed within a couple of days.
@@ -749,8 +750,6 @@ class PromiseChange:
 
 def open_backorder_queue(session: Session, product_id: int, today: dt.date) -> list[Backorder]:
     """Open backorders of a product in the order stock will reach them (priority, then age)."""
-    from operations.allocation import priority_score  # late import: operations may import us
-
     weights = all_settings(session.connection())
     rows = session.execute(
         select(Backorder, Order.priority, Customer.tier)

@@ -1,9 +1,12 @@
-"""Scarce stock goes by priority: the explainable score and the filling of open backorders."""
+"""Scarce stock goes by priority: open backorders are filled best score first, then oldest.
+
+The score and its parts are :func:`models.priority.priority_score`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -11,40 +14,10 @@ from sqlalchemy.orm import Session
 
 from data.schema import Allocation, Backorder, Customer, Order, OrderLine
 from data.settings import all_settings
+from models.priority import WEIGHT_KEYS, priority_score
 from operations.pick_tasks import sync_order_tasks
 from operations.rollup import RollupChange
 from operations.stock import lock_stock, move_stock
-
-# Share of weight_tier each tier earns.
-TIER_SHARE = {"gold": 1.0, "silver": 0.5, "bronze": 0.0}
-# A promise this many days away or nearer starts earning slack points, one weight per day.
-SLACK_HORIZON_DAYS = 2
-WEIGHT_KEYS = ("weight_tier", "weight_urgent", "weight_days_waiting", "weight_slack")
-
-
-def priority_score(
-    *,
-    tier: str,
-    priority: str,
-    days_waiting: float,
-    days_to_promise: float | None,
-    weights: Mapping[str, float],
-) -> tuple[float, dict[str, float]]:
-    """Score of one backorder and the points behind it (tier, urgent, waiting, slack).
-
-    Higher goes first. Slack points grow by ``weight_slack`` per day once the promised date is
-    within ``SLACK_HORIZON_DAYS`` (and keep growing after it has passed); no promise, no points.
-    """
-    parts = {
-        "tier": float(weights["weight_tier"]) * TIER_SHARE.get(tier, 0.0),
-        "urgent": float(weights["weight_urgent"]) if priority == "urgent" else 0.0,
-        "waiting": float(weights["weight_days_waiting"]) * max(float(days_waiting), 0.0),
-        "slack": 0.0
-        if days_to_promise is None
-        else float(weights["weight_slack"]) * max(SLACK_HORIZON_DAYS - float(days_to_promise), 0.0),
-    }
-    parts = {key: round(value, 4) for key, value in parts.items()}
-    return round(sum(parts.values()), 4), parts
 
 
 @dataclass(frozen=True)
