@@ -37,6 +37,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from data.db import read_connection, write_session
+from data.numbering import document_number, provisional_number
 from data.schema import (
     BACKORDER_PREFERENCES,
     CATEGORIES,
@@ -84,7 +85,6 @@ from operations.admin import check_email, require_admin
 from operations.allocation import fill_backorders
 from operations.errors import InvalidState, ValidationError
 from operations.limits import limits
-from operations.numbering import document_number, provisional_number
 from operations.orders import MAX_LINES_PER_ORDER, place_in_session
 from operations.promises import reestimate_backorders
 from operations.stock import adjust_many, default_warehouse_id, lock_stock

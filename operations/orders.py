@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from data.db import core_connection, read_connection, write_session
+from data.numbering import document_number, provisional_number
 from data.schema import (
     BACKORDER_PREFERENCES,
     CHANNELS,
@@ -43,7 +44,6 @@ from operations.allocation import fill_backorders
 from operations.backorder_costs import book_handling
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.limits import check_sizes
-from operations.numbering import document_number, provisional_number
 from operations.outbox import active_webhooks, remember_opt_out, remember_webhooks
 from operations.pick_tasks import cancel_line_tasks, sync_order_tasks
 from operations.reference import Reference, reference

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from data.db import read_connection, write_session
+from data.numbering import document_number, provisional_number
 from data.schema import (
     Backorder,
     Carrier,
@@ -27,7 +28,6 @@ from operations import audit, notification_rules
 from operations.allocation import Fill, fill_backorders
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.limits import check_ceiling
-from operations.numbering import document_number, provisional_number
 from operations.po_documents import queue_po_mail
 from operations.promises import reestimate_backorders, tell_about_slips
 from operations.stock import lock_stock, move_stock, resolve_warehouse

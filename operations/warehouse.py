@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from data.db import read_connection, write_session
+from data.numbering import document_number, provisional_number
 from data.schema import (
     Backorder,
     Bin,
@@ -29,7 +30,6 @@ from operations.backorder_costs import book_handling, book_split_freight
 from operations.errors import InvalidState, NotFound, ValidationError
 from operations.estimates import expected_date
 from operations.limits import check_ceiling, check_sizes
-from operations.numbering import document_number, provisional_number
 from operations.rollup import RollupChange, add_delivery
 from operations.stock import lock_order, lock_stock, move_stock, resolve_warehouse
 from operations.transactions import write_operation

@@ -19,9 +19,9 @@ from data.demo import texts
 from data.demo.bulk import as_json, dates, money, timestamps
 from data.demo.simulation import DAY, HOUR, History
 from data.demo.world import World
+from data.numbering import document_number
 from data.schema import CATEGORIES, SEGMENTS, TIERS
 from data.settings import SETTINGS
-from operations.numbering import document_number
 
 WAREHOUSE_ID = 1
 RECENT_EVENT_DAYS = 60  # shipments this recent carry a tracking-event trail

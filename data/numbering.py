@@ -2,6 +2,7 @@
 
 The id comes from the database's own sequence, so two app servers can never hand out the same
 number; the row is inserted with a unique provisional number and renamed once its id is known.
+The demo data (:mod:`data.demo.rows`) numbers its rows by the same rule.
 """
 
 from __future__ import annotations
