@@ -17,6 +17,7 @@ from data.db import read_connection
 from data.schema import ROLES
 from queries.users import user_by_username
 from ui.db import engine
+from ui.startup import freeze_long_lived
 
 MAIN_SCRIPT = "app.py"
 # Roles that may open every page (DESIGN: "the owner and the administrator may see all").
@@ -94,6 +95,7 @@ def current_user() -> CurrentUser | None:
 
 def require_role(*roles: str) -> CurrentUser:
     """Return the current user if they may see a page for ``roles``; otherwise refuse and stop."""
+    freeze_long_lived()  # every page starts here, after its imports: once per process
     user = current_user()
     if user is None:
         _send_to_login()

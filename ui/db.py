@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import gc
 import threading
 import time
 import weakref
@@ -66,11 +65,6 @@ _current_reads: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar
 # The migrations' head, read from their scripts now (server start) rather than by the first page
 # run, which then only compares it with the database's version (data.bootstrap).
 head_revisions()
-
-# What the server has imported by now (pandas, SQLAlchemy, Streamlit, the schema) lives as long as
-# the process: kept out of the collector's full passes, which otherwise walk those millions of
-# objects (0.1-0.4 s each, measured on the 2-core machine) in the middle of some page run.
-gc.freeze()
 
 
 @st.cache_resource(show_spinner=False)

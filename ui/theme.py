@@ -3,7 +3,6 @@ made once and drawn with each run's data (:func:`chart_spec`)."""
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -105,4 +104,3 @@ def _warm_up() -> None:
 
 
 _warm_up()
-gc.freeze()  # the schema and validator just loaded live as long as the process (see ui/db.py)
