@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import Engine, func, insert, select
@@ -66,22 +65,10 @@ def book_handling(
             for backorder_id in ids
         ]
         session.connection().execute(_INSERT_COST, rows)
-        # The weekly cost summary reads the entries' fields (they are not session objects).
-        add_costs(session, [_Entry(**row) for row in rows], places)
+        add_costs(session, rows, places)
 
 
 _INSERT_COST = insert(BackorderCost.__table__)
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """A ledger entry inserted as a plain row: what the weekly cost summary reads of it."""
-
-    at: dt.datetime
-    backorder_id: int
-    kind: str
-    amount: Decimal
-    note: str
 
 
 def book_split_freight(
@@ -109,15 +96,15 @@ def book_split_freight(
     amount = _setting_amount(session, "split_freight_cost")
     if backorder_id is None or amount <= 0:
         return
-    entry = BackorderCost(
-        at=now,
-        backorder_id=backorder_id,
-        kind="split_freight",
-        amount=amount,
-        note=f"Separate delivery {shipment.number}",
-    )
-    session.add(entry)
-    add_costs(session, [entry])
+    row = {
+        "at": now,
+        "backorder_id": backorder_id,
+        "kind": "split_freight",
+        "amount": amount,
+        "note": f"Separate delivery {shipment.number}",
+    }
+    session.add(BackorderCost(**row))
+    add_costs(session, [row])
 
 
 def _amount(value: object) -> Decimal:
@@ -159,9 +146,10 @@ def record_backorder_cost(
         ).first()
         if found is None:
             raise NotFound(f"Backorder {backorder_id} does not exist.")
-        entry = BackorderCost(at=now, backorder_id=backorder_id, kind=kind, amount=value, note=note)
+        row = {"at": now, "backorder_id": backorder_id, "kind": kind, "amount": value, "note": note}
+        entry = BackorderCost(**row)
         session.add(entry)
-        add_costs(session, [entry])
+        add_costs(session, [row])
         session.flush()
         audit.record(
             session,

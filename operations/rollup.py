@@ -34,8 +34,10 @@ The weekly demand: :func:`add_weekly_demand` adds an order's ``demand_daily`` ro
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -45,7 +47,6 @@ from data.schema import (
     NO_BACKORDER,
     Backorder,
     BackorderClosure,
-    BackorderCost,
     BackorderCostWeekly,
     BackorderRollup,
     Customer,
@@ -171,17 +172,19 @@ _COST_UPSERT = {
 
 def add_costs(
     session: Session,
-    entries: list[BackorderCost],
+    entries: list[Mapping[str, Any]],
     places: dict[int, tuple[str, str]] | None = None,
 ) -> None:
     """Add ledger entries just booked to their weeks of ``backorder_cost_weekly``.
 
-    ``places``: the (category, segment) of backorders the caller knows already (an order just
-    placed knows its products and customer); the others are read in one query.
+    ``entries``: the rows of ``backorder_costs`` as inserted (``at``, ``backorder_id``, ``kind``
+    and ``amount`` are read). ``places``: the (category, segment) of backorders the caller knows
+    already (an order just placed knows its products and customer); the others are read in one
+    query.
     """
     if not entries:
         return
-    ids = sorted({entry.backorder_id for entry in entries})
+    ids = sorted({entry["backorder_id"] for entry in entries})
     unknown = [backorder_id for backorder_id in ids if backorder_id not in (places or {})]
     places = dict(places or {})
     if unknown:
@@ -196,10 +199,10 @@ def add_costs(
         )
     deltas: dict[tuple, dict] = {}
     for entry in entries:
-        category, segment = places[entry.backorder_id]
-        key = (week_of(entry.at), entry.kind, category, segment)
+        category, segment = places[entry["backorder_id"]]
+        key = (week_of(entry["at"]), entry["kind"], category, segment)
         into = deltas.setdefault(key, {"amount": Decimal(0), "entries": 0})
-        into["amount"] += Decimal(entry.amount)
+        into["amount"] += Decimal(entry["amount"])
         into["entries"] += 1
     _add(session, _COST_UPSERT, COST_KEY_COLUMNS, deltas)
 
