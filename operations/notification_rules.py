@@ -54,30 +54,51 @@ def _settings(session: Session) -> dict:
     return session.info[SETTINGS_KEY]
 
 
+# Sales representatives' active users in id order: one rep's for a customer's audience, or
+# every rep's, read once and kept for every customer of a batch of orders (operations.reference).
+_REP_USERS = (
+    select(User.sales_rep_id, User.id, User.email)
+    .where(User.sales_rep_id.is_not(None), User.active.is_(True))
+    .order_by(User.id)
+)
+
+
+def read_rep_users(
+    session: Session, sales_rep_id: int | None = None
+) -> dict[int, list[tuple[int, str | None]]]:
+    """Rep id -> [(user id, mail) of its active users]: of ``sales_rep_id``, or of every rep."""
+    query = _REP_USERS
+    if sales_rep_id is not None:
+        query = query.where(User.sales_rep_id == sales_rep_id)
+    reps: dict[int, list[tuple[int, str | None]]] = {}
+    for rep_id, user_id, email in session.execute(query):
+        reps.setdefault(rep_id, []).append((user_id, email))
+    return reps
+
+
 def customer_audience(
-    session: Session, customer_id: int, customer: Customer | None = None
+    session: Session,
+    customer_id: int,
+    customer: Customer | None = None,
+    rep_users: dict[int, list[tuple[int, str | None]]] | None = None,
 ) -> tuple[str | None, list[tuple[int, str | None]]] | None:
     """(customer's mail address, [(user id, mail) of their sales rep's active users]), or None.
 
     Read ahead of a write transaction and handed to it with :func:`remember_audience`, so a
     notice raised under the write lock needs no reads for its audience. ``customer``: the
-    customer's row when the caller has read it already.
+    customer's row when the caller has read it already; ``rep_users``: every rep's users
+    (:func:`read_rep_users`) when the caller keeps them, otherwise the rep's are read.
     """
     if customer is None:
         customer = session.get(Customer, customer_id)
     if customer is None:
         return None
-    reps: list[tuple[int, str | None]] = []
-    if customer.sales_rep_id is not None:
-        reps = [
-            (user_id, email)
-            for user_id, email in session.execute(
-                select(User.id, User.email)
-                .where(User.sales_rep_id == customer.sales_rep_id, User.active.is_(True))
-                .order_by(User.id)
-            )
-        ]
-    return customer.email, reps
+    rep_id = customer.sales_rep_id
+    if rep_id is None:
+        return customer.email, []
+    if rep_users is None:
+        rep_users = read_rep_users(session, rep_id)
+    return customer.email, list(rep_users.get(rep_id, []))
 
 
 def remember_audience(session: Session, customer_id: int, audience) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from data.changes import subject_versions
-from data.schema import Customer, Product, User
+from data.schema import Customer, Product
 from data.settings import all_settings
 from models.promise import (
     PromiseInputs,
@@ -88,11 +88,6 @@ _LOCK = threading.Lock()
 _LOADING = threading.Lock()  # one thread reads a whole table, the others wait for it
 _PRODUCTS = select(Product.__table__).limit(KEPT_PRODUCTS + 1)
 _CUSTOMERS = select(Customer.__table__).limit(KEPT_CUSTOMERS + 1)
-_REP_USERS = (
-    select(User.sales_rep_id, User.id, User.email)
-    .where(User.sales_rep_id.is_not(None), User.active.is_(True))
-    .order_by(User.id)
-)
 
 
 class Reference:
@@ -174,23 +169,16 @@ class Reference:
         memo = self._memo
         if customer_id not in memo.audiences:
             customer = self.customer(customer_id)
+            rep_users = None
             if self._keep and customer is not None:
                 # Every rep's active users in one query, kept for every customer of the memo.
                 with memo.loading:
                     if memo.rep_users is None:
-                        reps: dict[int, list[tuple[int, str | None]]] = {}
-                        for rep_id, user_id, email in self.session.execute(_REP_USERS):
-                            reps.setdefault(rep_id, []).append((user_id, email))
-                        memo.rep_users = reps
-                reps = memo.rep_users.get(customer.sales_rep_id, [])
-                memo.audiences[customer_id] = (
-                    customer.email,
-                    list(reps) if customer.sales_rep_id is not None else [],
-                )
-            else:
-                memo.audiences[customer_id] = notification_rules.customer_audience(
-                    self.session, customer_id, customer
-                )
+                        memo.rep_users = notification_rules.read_rep_users(self.session)
+                rep_users = memo.rep_users
+            memo.audiences[customer_id] = notification_rules.customer_audience(
+                self.session, customer_id, customer, rep_users
+            )
         return memo.audiences[customer_id]
 
     def products(self, skus: list[str]) -> dict[str, Product]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from data.db import read_connection, write_session
 from data.notices import RULES
@@ -17,6 +18,7 @@ from data.schema import (
     PickTask,
     PurchaseOrder,
     PurchaseOrderLine,
+    SalesRep,
     User,
     UserRole,
 )
@@ -35,7 +37,9 @@ from operations import (
 )
 from operations.admin import set_setting
 from operations.alerts import check_overdue_and_late
+from operations.notification_rules import customer_audience, read_rep_users
 from operations.outbox import set_mail_opt_out
+from operations.reference import reference
 from operations.warehouse import report_delivery_failed
 from queries.notifications import inbox_messages
 from tests import operations_world
@@ -604,3 +608,46 @@ def test_another_reps_user_does_not_see_the_customers_notice(engine, world, peop
                 actor="a", now=NOW)  # fmt: skip
     assert _inbox(engine, other_id, ["sales_rep"]) == []
     assert [m.kind for m in _inbox(engine, people["rep"], ["sales_rep"])] == ["backorder_created"]
+
+
+def test_a_customers_audience_is_the_same_read_alone_or_from_every_reps_users(
+    engine, world, people
+):
+    """The audience read for one customer and the one placing orders builds from every rep's
+    users (kept between orders) come from the same query: the rep's active users in id order."""
+    with write_session(engine) as session:
+        other_rep = SalesRep(code="R2", name="Ralf Rep", email="ralf@example.com", region="South")
+        session.add(other_rep)
+        session.flush()
+        added = {}
+        for username, rep_id, active in [
+            ("rex", world.sales_rep, False),
+            ("rosa", world.sales_rep, True),
+            ("ralf", other_rep.id, True),
+        ]:
+            row = User(
+                username=username,
+                name=username.title(),
+                email=f"{username}@example.com",
+                password_hash="x",
+                sales_rep_id=rep_id,
+                active=active,
+            )
+            session.add(row)
+            session.flush()
+            added[username] = row.id
+        other_rep_id = other_rep.id
+    gold = world.customers["gold"]
+    rep_users = [(people["rep"], "rita@example.com"), (added["rosa"], "rosa@example.com")]
+    with Session(engine) as session:
+        assert read_rep_users(session, world.sales_rep) == {world.sales_rep: rep_users}
+        every = read_rep_users(session)
+        assert every == {
+            world.sales_rep: rep_users,
+            other_rep_id: [(added["ralf"], "ralf@example.com")],
+        }
+        alone = customer_audience(session, gold)
+        assert alone == ("gold@example.com", rep_users)
+        assert customer_audience(session, gold, rep_users=every) == alone
+        assert reference(session).audience(gold) == alone
+        assert customer_audience(session, 10**6) is None
