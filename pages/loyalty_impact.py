@@ -14,6 +14,7 @@ from ui import loyalty_parts as parts
 from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, pct, qty, standard_table
 from ui.db import engine
+from ui.format import points
 
 user = require_role("marketing_manager")
 db = engine()
@@ -87,6 +88,7 @@ with tiles[1]:
         f"({pct(value(clear, 'retention'))}).",
         delta=gap("retention"),
         fmt=pct,
+        delta_fmt=points,
     )
 with tiles[2]:
     kpi_tile(

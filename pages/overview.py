@@ -16,6 +16,7 @@ from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, money, page_offset, paged_table, pct, qty
 from ui.db import engine
 from ui.filters import history_filters
+from ui.format import points
 from ui.weekly_report import weekly_report_download
 
 user = require_role("owner")
@@ -76,6 +77,7 @@ with tiles[0]:
         f"{ov.RATE_HELP} The change compares the same number of weeks just before.",
         delta=rates.rate_change,
         fmt=pct,
+        delta_fmt=points,
         delta_color="inverse",
     )
 with tiles[1]:
@@ -180,6 +182,7 @@ with trend_right:
         ov.MONTH_HELP,
         delta=change,
         fmt=pct,
+        delta_fmt=points,
         delta_color="inverse",
     )
     kpi_tile(

@@ -12,6 +12,7 @@ from queries import overview as ov
 from tests import apptest_support
 from tests.apptest_support import app_test
 from ui.components import money, pct, qty
+from ui.format import points
 
 fresh_caches = apptest_support.fresh_caches
 seeded_db_url = apptest_support.seeded_db_url
@@ -70,6 +71,20 @@ def test_the_owner_sees_the_kpis_of_the_rollup(db):
     assert _metric(at, "On-time delivery").value == pct(on_time)
     risk = ov.open_backorders_at_risk(db)
     assert _metric(at, "Revenue at risk").value == money(risk["at_risk"].sum())
+
+
+def test_the_change_of_the_backorder_rate_is_shown_in_points(db):
+    today = utcnow().date()
+    window = ov.Filters(today - dt.timedelta(weeks=8), today)
+    kpis = ov.rate_kpis(db, window)
+    assert kpis.rate_change is not None
+    at = app_test(PAGE, "owner")
+    at.run()
+    at.date_input(key="overview_range").set_value((window.start, window.end))
+    at = _run(at)
+    shown = _metric(at, "Backorder rate").delta
+    assert shown == points(kpis.rate_change)
+    assert shown.endswith(" pts") and shown[0] in "+-"
 
 
 def test_the_table_lists_every_backordered_line_of_the_weeks(db):

@@ -16,7 +16,7 @@ from data.schema import Notification, User
 from tests import apptest_support
 from tests.apptest_support import app_test
 from ui.components import csv_bytes, excel_bytes
-from ui.format import day, moment, money, number, plain, qty
+from ui.format import day, moment, money, number, plain, points, qty
 from ui.labels import describe_change, metric_label, setting_label
 
 fresh_caches = apptest_support.fresh_caches
@@ -53,6 +53,13 @@ def test_money_is_euros_with_cents():
 )
 def test_one_date_style(value):
     assert day(value) == "13 Dec 2026"
+
+
+def test_a_change_of_a_rate_is_in_signed_points():
+    assert points(0.052 - 0.046) == "+0.6 pts"
+    assert points(-0.2274) == "-22.7 pts"
+    assert points(0.0) == "+0.0 pts"
+    assert points(None) == "—"
 
 
 def test_one_date_time_style():

@@ -44,9 +44,14 @@ def kpi_tile(
     fmt: Callable[[Any], str] = qty,
     *,
     delta_color: str = "normal",
+    delta_fmt: Callable[[Any], str] | None = None,
 ) -> None:
-    """One KPI as a bordered metric; ``help`` is the definition shown on hover."""
-    shown_delta = None if delta is None or _is_missing(delta) else fmt(delta)
+    """One KPI as a bordered metric; ``help`` is the definition shown on hover.
+
+    ``delta_fmt`` formats the change when it differs from the value's format (a change of a rate
+    is shown in points, see :func:`ui.format.points`).
+    """
+    shown_delta = None if delta is None or _is_missing(delta) else (delta_fmt or fmt)(delta)
     st.metric(
         label,
         fmt(value),

@@ -81,6 +81,16 @@ def pct(x: Any, digits: int = 1) -> str:
     return f"{float(x) * 100:.{digits}f} %"
 
 
+def points(x: Any, digits: int = 1) -> str:
+    """A difference of two shares in percentage points, signed: 0.006 as +0.6 pts.
+
+    A change of a rate is not a percentage of it: 5.2 % against 4.6 % is +0.6 pts, not +0.6 %.
+    """
+    if _is_missing(x):
+        return MISSING
+    return f"{float(x) * 100:+.{digits}f} pts"
+
+
 def day(x: Any) -> str:
     """A date as 13 Dec 2026 (a datetime shows its date)."""
     if _is_missing(x):

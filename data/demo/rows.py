@@ -336,9 +336,15 @@ class RowBuilder:
                 base = int(self.po_expected[po])
                 estimated[b] = max(base + int(np.ceil(delay)) + 1, self.last_day + 1)
                 late[b] = estimated[b] + int(np.ceil(2 * spread))
+                days = round(delay)
+                record = (
+                    "usually on time"
+                    if days == 0
+                    else f"runs about {days} day{'s' if days != 1 else ''} late"
+                )
                 reason[b] = (
                     f"Waits on {document_number('PO', po + 1)} from {w.supplier_name[supplier]}"
-                    f" (runs about {delay:.0f} days late)"
+                    f" ({record})"
                 )
             else:
                 lead = int(w.supplier_lead[supplier])
