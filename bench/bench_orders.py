@@ -16,16 +16,26 @@ For each client count, every client is a thread with its own pooled connection:
   WHERE product_id = ? AND warehouse_id = ? AND on_hand - reserved >= 1`` (what any placement
   must do at least), on random products of the catalogue; the units it reserved are released
   again afterwards;
+- **essential**: the writes any placement must make, in one write transaction
+  (``data.db.write_session``) built from the write side's own statements: lock the stock rows
+  (``operations.stock.lock_stock``), insert the order and its lines (the statements of
+  ``operations.orders``), reserve what the locked rows show free and write the ledger rows
+  (``operations.stock.reserve_many``); 1-5 random active products of 1-6 units for a random
+  customer, as the orders. No reads before it, no backorders, notices, costs, summaries or
+  audit. Its orders, lines and ledger rows are deleted again afterwards and their units
+  released, so the orders run on the demo's own stock;
 - **orders**: ``operations.place_order`` with 1-5 random active products of 1-6 units for a
   random customer (their own backorder preference): the same code path as the app, with the
   demo's real stock, so lines go short where the demo's stock is low.
 
-Printed per client count: orders/s, bare/s, their ratio, p50 and p99 latency of each, errors,
-the share of lines that went short, and SQL statements per order (counted by an event
-listener on the engine, split into the read part and the write transaction; on SQLite the
-BEGIN of each transaction is one of them). After the runs,
-the stock rules are checked: rows reserved beyond what is on hand (oversold) and products whose
-reserved stock differs from what their order lines hold.
+Printed per client count: the rate of each (bare, essential, orders), the ratios
+orders/essential (what placement costs beyond its essential writes), essential/bare (what those
+writes cost beyond one update) and orders/bare; p50 and p99 latency of each, errors, the share
+of lines that went short, and SQL statements per order (counted by an event listener on the
+engine, split into the read part and the write transaction; on SQLite the BEGIN of each
+transaction is one of them, and every write transaction ends with one update of the change
+counters). After the runs, the stock rules are checked: rows reserved beyond what is on hand
+(oversold) and products whose reserved stock differs from what their order lines hold.
 """
 
 from __future__ import annotations
@@ -40,13 +50,14 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import Engine, bindparam, event, func, select, update
+from sqlalchemy import Engine, bindparam, delete, event, func, select, update
 from sqlalchemy.orm import Session
 
-from data.db import READ_ONLY, make_engine, read_connection
-from data.schema import Customer, ModelRun, OrderLine, Product, Stock
+from data.db import READ_ONLY, make_engine, read_connection, write_session
+from data.schema import Customer, ModelRun, Order, OrderLine, Product, Stock, StockLedger, utcnow
 from operations import place_order
-from operations.stock import default_warehouse_id
+from operations.orders import insert_lines, insert_order
+from operations.stock import default_warehouse_id, lock_stock, reserve_many
 
 WARM_UP_ORDERS = 20  # per run, before timing: loads the models and fills caches
 TRAINED_KINDS = ("demand", "lead_time", "transit")
@@ -170,6 +181,99 @@ def _bare(engine: Engine, product_ids: list[int], warehouse: int, clients: int, 
     return result
 
 
+def _active_prices(engine: Engine) -> dict[int, object]:
+    """Active products' list prices by id (what the essential orders' lines are priced at)."""
+    with read_connection(engine) as conn:
+        return dict(
+            conn.execute(select(Product.id, Product.price).where(Product.active.is_(True))).all()
+        )
+
+
+def _essential(
+    engine: Engine,
+    prices: dict[int, object],
+    customers: list[int],
+    warehouse: int,
+    clients: int,
+    total: int,
+):
+    """The essential writes of an order per transaction (module docstring); then undone."""
+    product_ids = sorted(prices)
+    orders: list[int] = []
+    taken: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def work(rng: random.Random) -> Counter:
+        wanted = [(pid, rng.randint(1, 6)) for pid in rng.sample(product_ids, rng.randint(1, 5))]
+        with write_session(engine) as session:
+            stock = lock_stock(session, [pid for pid, _ in wanted], warehouse)
+            conn = session.connection()
+            order_id, _ = insert_order(
+                conn,
+                customer_id=rng.choice(customers),
+                placed_at=utcnow(),
+                requested_date=None,
+                priority="normal",
+                status="open",
+                channel="portal",
+                placed_by="bench",
+                backorder_choice="accept_backorder",
+                external_ref=None,
+                cancelled_at=None,
+                cancel_reason=None,
+            )
+            lines, moves = [], []
+            for line_no, (pid, qty) in enumerate(wanted, start=1):
+                on_hand, reserved = stock.get(pid, (0, 0))
+                reserve = max(min(qty, on_hand - reserved), 0)
+                lines.append(
+                    {
+                        "line_no": line_no,
+                        "product_id": pid,
+                        "qty_ordered": qty,
+                        "qty_allocated": reserve,
+                        "qty_backordered": qty - reserve,
+                        "qty_cancelled": 0,
+                        "unit_price": prices[pid],
+                        "substitute_for_id": None,
+                    }
+                )
+                moves.append({"product_id": pid, "qty": reserve, "line_no": line_no})
+            line_ids = insert_lines(conn, order_id, lines)
+            reserve_many(
+                session,
+                [{**move, "ref_id": line_ids[move.pop("line_no")]} for move in moves],
+                warehouse_id=warehouse,
+                actor="bench",
+            )
+        with lock:
+            orders.append(order_id)
+            taken.update({move["product_id"]: move["qty"] for move in moves})
+        return Counter()
+
+    with read_connection(engine) as conn:
+        ledger_before = conn.execute(select(func.max(StockLedger.id))).scalar_one() or 0
+    result = _run_clients(clients, total, work)
+    # Undone: the orders run on the demo's own stock, and the stock rules stay checkable.
+    with engine.begin() as conn:
+        for start in range(0, len(orders), 500):
+            chunk = orders[start : start + 500]
+            line_ids = select(OrderLine.id).where(OrderLine.order_id.in_(chunk))
+            conn.execute(
+                delete(StockLedger).where(
+                    StockLedger.id > ledger_before,  # a seek: the ledger has no index by line
+                    StockLedger.ref_type == "order_line",
+                    StockLedger.ref_id.in_(line_ids),
+                )
+            )
+            conn.execute(delete(OrderLine).where(OrderLine.order_id.in_(chunk)))
+            conn.execute(delete(Order).where(Order.id.in_(chunk)))
+        rows = [{"pid": pid, "wid": warehouse, "units": n} for pid, n in sorted(taken.items()) if n]
+        if rows:
+            conn.execute(_RELEASE, rows)
+    return result
+
+
 def _orders(engine: Engine, skus: list[str], customers: list[int], clients: int, total: int):
     def work(rng: random.Random) -> Counter:
         lines = [(sku, rng.randint(1, 6)) for sku in rng.sample(skus, rng.randint(1, 5))]
@@ -224,25 +328,37 @@ def run(label: str, url: str, orders: int, client_counts: list[int]) -> None:
             f"models {trained}",
             flush=True,
         )
+        prices = _active_prices(engine)
         before = _stock_rules(engine)
         counter = StatementCounter(engine)
         _orders(engine, skus, customers, 1, WARM_UP_ORDERS)
         for clients in client_counts:
             bare = _bare(engine, product_ids, warehouse, clients, orders)
             counter.take()
+            essential = _essential(engine, prices, customers, warehouse, clients, orders)
+            essential_statements = counter.take()
             placed = _orders(engine, skus, customers, clients, orders)
             statements = counter.take()
             done = max(placed["done"], 1)
             lines = max(placed["extra"]["lines"], 1)
             print(
-                f"{label} {clients:2d} client(s): orders {placed['rate']:7.1f}/s  "
-                f"bare {bare['rate']:7.1f}/s  ratio {placed['rate'] / bare['rate']:.3f}  "
-                f"| orders p50 {placed['p50_ms']:.1f} ms p99 {placed['p99_ms']:.1f} ms, "
-                f"bare p50 {bare['p50_ms']:.1f} ms p99 {bare['p99_ms']:.1f} ms "
-                f"| errors orders {_errors(placed['errors'])}, bare {_errors(bare['errors'])} "
-                f"| {placed['done']} orders, {100 * placed['extra']['short'] / lines:.1f} % of "
-                f"lines short | statements/order {sum(statements.values()) / done:.1f} "
-                f"(read {statements['read'] / done:.1f}, write {statements['write'] / done:.1f})",
+                f"{label} {clients:2d} client(s): bare {bare['rate']:7.1f}/s  "
+                f"essential {essential['rate']:7.1f}/s  orders {placed['rate']:7.1f}/s  "
+                f"| orders/essential {placed['rate'] / essential['rate']:.3f}  "
+                f"essential/bare {essential['rate'] / bare['rate']:.3f}  "
+                f"orders/bare {placed['rate'] / bare['rate']:.3f}",
+                flush=True,
+            )
+            print(
+                f"    p50/p99 ms: bare {bare['p50_ms']:.1f}/{bare['p99_ms']:.1f}, essential "
+                f"{essential['p50_ms']:.1f}/{essential['p99_ms']:.1f}, orders "
+                f"{placed['p50_ms']:.1f}/{placed['p99_ms']:.1f} | errors: bare "
+                f"{_errors(bare['errors'])}, essential {_errors(essential['errors'])}, orders "
+                f"{_errors(placed['errors'])} | {placed['done']} orders, "
+                f"{100 * placed['extra']['short'] / lines:.1f} % of lines short | statements "
+                f"per order {sum(statements.values()) / done:.1f} (read "
+                f"{statements['read'] / done:.1f}, write {statements['write'] / done:.1f}), "
+                f"essential {sum(essential_statements.values()) / max(essential['done'], 1):.1f}",
                 flush=True,
             )
         after = _stock_rules(engine)

@@ -18,12 +18,12 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from data.db import core_connection, read_connection, write_session
-from data.numbering import document_number, provisional_number
+from data.numbering import numbered_insert
 from data.schema import (
     BACKORDER_PREFERENCES,
     CHANNELS,
@@ -520,26 +520,29 @@ def _place_locked(
     stock = lock_stock(session, (products[sku].id for sku, *_ in wanted), warehouse_id)
     locked = {pid: on_hand - reserved for pid, (on_hand, reserved) in stock.items()}
 
-    # Plain inserts (no ORM unit of work): this is the part that holds the write lock.
-    order_id = conn.execute(
-        _INSERT_ORDER,
-        {
-            "number": provisional_number(),
-            "customer_id": customer.id,
-            "placed_at": placed_at,
-            "requested_date": requested_date,
-            "priority": priority,
-            "status": "open",
-            "channel": channel,
-            "placed_by": actor,
-            "backorder_choice": choice,
-            "external_ref": external_ref,
-        },
-    ).scalar_one()
-    order = _NewOrder(order_id, document_number("SO", order_id), customer.id)
-
     # free: this warehouse after the order; free_after: every warehouse, for the estimates.
     splits, free, free_after = _split_lines(wanted, products, locked, ready.elsewhere, choice)
+    closing = {"cancelled_at": None, "cancel_reason": None}
+    if choice == "cancel_short" and not any(reserve for _, reserve, _ in splits):
+        # Every line cancelled: nothing is left to pick, ship or wait for.
+        closing = {"cancelled_at": now, "cancel_reason": "cancel_short: nothing was in stock"}
+
+    # Plain inserts (no ORM unit of work): this is the part that holds the write lock.
+    order_id, number = insert_order(
+        conn,
+        customer_id=customer.id,
+        placed_at=placed_at,
+        requested_date=requested_date,
+        priority=priority,
+        status="open" if closing["cancelled_at"] is None else "cancelled",
+        channel=channel,
+        placed_by=actor,
+        backorder_choice=choice,
+        external_ref=external_ref,
+        **closing,
+    )
+    order = _NewOrder(order_id, number, customer.id)
+
     plan = []
     for line_no, ((sku, qty, instead_of, price), (_, reserve, short)) in enumerate(
         zip(wanted, splits, strict=True), start=1
@@ -557,13 +560,7 @@ def _place_locked(
             substitute_for_id=products[instead_of].id if instead_of else None,
         )
         plan.append((product, line, reserve, short))
-    # One multi-row INSERT; ids matched back by line number (RETURNING has no row order).
-    line_ids = dict(
-        conn.execute(
-            _INSERT_LINES,
-            [{"order_id": order_id, "qty_shipped": 0, **ln.values()} for _, ln, _, _ in plan],
-        ).all()
-    )
+    line_ids = insert_lines(conn, order_id, [ln.values() for _, ln, _, _ in plan])
     for _, line, _, _ in plan:
         line.id = line_ids[line.line_no]
 
@@ -667,22 +664,6 @@ def _place_locked(
     )
     if raise_notices:
         _raise_notices(session, order, plan, free, placed, now)
-    closing = {}
-    if all(line.qty_cancelled == line.qty_ordered for _, line, _, _ in plan):
-        # cancel_short with nothing in stock: nothing is left to pick, ship or wait for.
-        closing = {
-            "status": "cancelled",
-            "cancelled_at": now,
-            "cancel_reason": "cancel_short: nothing was in stock",
-        }
-    if closing:
-        conn.execute(
-            update(Order.__table__)
-            .where(Order.__table__.c.id == order_id)
-            .values(number=order.number, **closing)
-        )
-    else:
-        conn.execute(_NUMBER_ORDER, {"order_id": order_id, "number": order.number})
     audit.record(
         session,
         actor=actor,
@@ -690,7 +671,7 @@ def _place_locked(
         entity="order",
         entity_id=order_id,
         after={
-            "number": order.number,
+            "number": number,
             "customer_id": customer.id,
             "choice": choice,
             "priority": priority,
@@ -703,7 +684,7 @@ def _place_locked(
     # so each holds those row locks only from here to its commit.
     _upsert_demand(session, demand)
     rollup.save()
-    return PlacedOrder(order_id=order_id, number=order.number, lines=placed)
+    return PlacedOrder(order_id=order_id, number=number, lines=placed)
 
 
 @dataclass(frozen=True)
@@ -785,12 +766,23 @@ class _NewBackorder:
 _READ_STOCK = select(Stock.product_id, Stock.warehouse_id, Stock.on_hand, Stock.reserved).where(
     Stock.product_id.in_(bindparam("ids", expanding=True))
 )
-_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
-_NUMBER_ORDER = (
-    update(Order.__table__)
-    .where(Order.__table__.c.id == bindparam("order_id"))
-    .values(number=bindparam("number"))
-)
+_ORDER_COLUMNS = [
+    "customer_id",
+    "placed_at",
+    "requested_date",
+    "priority",
+    "status",
+    "channel",
+    "placed_by",
+    "backorder_choice",
+    "external_ref",
+    "cancelled_at",
+    "cancel_reason",
+]
+_INSERT_ORDER = {
+    dialect: numbered_insert(Order.__table__, "SO", _ORDER_COLUMNS, dialect)
+    for dialect in ("sqlite", "postgresql")
+}
 _INSERT_LINES = insert(OrderLine.__table__).returning(
     OrderLine.__table__.c.line_no, OrderLine.__table__.c.id
 )
@@ -798,6 +790,26 @@ _INSERT_TASKS = insert(PickTask.__table__)
 _INSERT_BACKORDERS = insert(Backorder.__table__).returning(
     Backorder.__table__.c.order_line_id, Backorder.__table__.c.id
 )
+
+
+def insert_order(conn: Connection, **values) -> tuple[int, str]:
+    """Insert one order row, its number (SO-000123) included; returns (id, number).
+
+    ``values``: every column of ``_ORDER_COLUMNS`` (the caller has checked them).
+    """
+    order_id, number = conn.execute(_INSERT_ORDER[conn.dialect.name], values).one()
+    return order_id, number
+
+
+def insert_lines(conn: Connection, order_id: int, lines: list[dict]) -> dict[int, int]:
+    """Insert an order's lines in one statement; returns {line number: line id}.
+
+    Each line holds ``line_no``, ``product_id``, ``qty_ordered``, ``qty_allocated``,
+    ``qty_backordered``, ``qty_cancelled``, ``unit_price`` and ``substitute_for_id``.
+    """
+    rows = [{"order_id": order_id, "qty_shipped": 0, **line} for line in lines]
+    # Ids matched back by line number (RETURNING has no row order).
+    return dict(conn.execute(_INSERT_LINES, rows).all())
 
 
 def _estimates(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from data.db import core_connection
@@ -134,13 +134,20 @@ def product_facts(
     }
 
 
-# Built once (placing an order runs it for every short order).
-_RECENT_DEMAND = (
+# Built once (placing an order runs it for every short order). A day before ``recent_from``
+# (the start of the longest lead-time window asked about) only counts in the usual line, so
+# those days come back summed in one row per product (day NULL), the later ones day by day.
+_DEMAND_DAYS = (
     select(
         DemandDaily.product_id,
-        DemandDaily.day,
-        func.sum(DemandDaily.lines),
-        func.sum(DemandDaily.qty_ordered),
+        case(
+            (
+                DemandDaily.day >= bindparam("recent_from", type_=DemandDaily.day.type),
+                DemandDaily.day,
+            )
+        ).label("day"),
+        DemandDaily.lines,
+        DemandDaily.qty_ordered,
     )
     .where(
         # Days listed, not a range: the summary's key starts with the day, so this seeks
@@ -148,8 +155,14 @@ _RECENT_DEMAND = (
         DemandDaily.day.in_(bindparam("days", expanding=True)),
         DemandDaily.product_id.in_(bindparam("ids", expanding=True)),
     )
-    .group_by(DemandDaily.product_id, DemandDaily.day)
+    .subquery("asked")
 )
+_RECENT_DEMAND = select(
+    _DEMAND_DAYS.c.product_id,
+    _DEMAND_DAYS.c.day,
+    func.sum(_DEMAND_DAYS.c.lines),
+    func.sum(_DEMAND_DAYS.c.qty_ordered),
+).group_by(_DEMAND_DAYS.c.product_id, _DEMAND_DAYS.c.day)
 
 
 def shortage_facts(
@@ -164,11 +177,20 @@ def shortage_facts(
     if not ids:
         return {}
     products = known if known is not None else product_facts(session, ids, today)
-    longest = max([USUAL_SIZE_DAYS] + [products[pid].lead_days for pid in ids if pid in products])
-    days: dict[int, list[tuple[dt.date, int, int]]] = {}
+    lead = max([1] + [products[pid].lead_days for pid in ids if pid in products])
+    longest = max(USUAL_SIZE_DAYS, lead)
+    recent_from = today - dt.timedelta(days=lead - 1)  # no product's recent window starts earlier
+    # The days before recent_from (summed, day None) lie in the usual window unless a lead
+    # time is longer than it (then they are only the one day beyond it).
+    older_usual = longest == USUAL_SIZE_DAYS
+    days: dict[int, list[tuple[dt.date | None, int, int]]] = {}
     for pid, day, lines, units in core_connection(session).execute(
         _RECENT_DEMAND,
-        {"days": [today - dt.timedelta(days=n) for n in range(longest + 1)], "ids": ids},
+        {
+            "days": [today - dt.timedelta(days=n) for n in range(longest + 1)],
+            "ids": ids,
+            "recent_from": recent_from,
+        },
     ):
         days.setdefault(pid, []).append((day, int(lines or 0), int(units or 0)))
     usual_since = today - dt.timedelta(days=USUAL_SIZE_DAYS)
@@ -179,13 +201,18 @@ def shortage_facts(
             continue
         recent_since = today - dt.timedelta(days=product.lead_days - 1)
         history = days.get(pid, [])
+        usual = [
+            (n, u)
+            for day, n, u in history
+            if (older_usual if day is None else usual_since <= day < today)
+        ]
         facts[pid] = ShortageFacts(
             late_supplier=product.late_supplier,
-            usual_lines=sum(n for day, n, _ in history if usual_since <= day < today),
-            usual_units=sum(u for day, _, u in history if usual_since <= day < today),
+            usual_lines=sum(n for n, _ in usual),
+            usual_units=sum(u for _, u in usual),
             forecast=product.forecast,
             lead_days=product.lead_days,
-            recent_units=sum(u for day, _, u in history if day >= recent_since),
+            recent_units=sum(u for day, _, u in history if day is not None and day >= recent_since),
             reorder_point=product.reorder_point,
         )
     return facts

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from data.schema import (
     AuditLog,
@@ -240,6 +240,26 @@ def test_order_numbers_are_unique_and_follow_the_id(sqlite_engine, sworld):
         for _ in range(3)
     ]
     assert numbers == ["SO-000001", "SO-000002", "SO-000003"]
+
+
+def test_order_numbers_grow_past_six_digits_with_the_id(engine, world):
+    """The number is given in the order's INSERT: from a millionth order on it has seven digits."""
+    from data.db import write_session
+
+    with write_session(engine) as session:
+        conn = session.connection()
+        conn.execute(
+            Order.__table__.insert(),
+            {"id": 999_999, "number": "SO-999999", "customer_id": world.customers["gold"]},
+        )
+        if conn.dialect.name == "postgresql":  # an explicit id leaves the sequence behind
+            conn.execute(select(func.setval(func.pg_get_serial_sequence("orders", "id"), 999_999)))
+    placed = place_order(
+        engine, customer_id=world.customers["gold"], lines=[("OIL-5L", 1)], actor="ann", now=NOW
+    )
+    assert (placed.order_id, placed.number) == (1_000_000, "SO-1000000")
+    row = fetch_rows(engine, select(Order.number).where(Order.id == placed.order_id))
+    assert row == [("SO-1000000",)]
 
 
 def test_a_second_backorder_waits_behind_the_first(sqlite_engine, sworld):
