@@ -97,22 +97,37 @@ def customer_exposure(
     # Per customer, from the customers: the window's orders counted by seeks in the
     # (customer_id, placed_at) index, first and last as its ends. Grouping the window's
     # orders read each order row (some 150,000 in a year of the large demo), twice the time.
-    def in_window(o):
-        return and_(o.customer_id == Customer.id, o.placed_at >= lo, o.placed_at < hi)
+    # The first order is sought for every customer and kept (MATERIALIZED: computed once, not
+    # again wherever it is used); only those who ordered in the window are counted and their
+    # last order sought, a third of the customers fewer on the large demo.
+    def in_window(o, customer_id):
+        return and_(o.customer_id == customer_id, o.placed_at >= lo, o.placed_at < hi)
 
     mine = aliased(Order, name="mine")
-    per_customer = select(
+    first = select(
         Customer.id.label("customer_id"),
-        select(func.count()).where(in_window(mine)).scalar_subquery().label("orders"),
-        select(func.min(mine.placed_at)).where(in_window(mine)).scalar_subquery()
+        select(func.min(mine.placed_at)).where(in_window(mine, Customer.id)).scalar_subquery()
         .label("first_order"),
-        select(func.max(mine.placed_at)).where(in_window(mine)).scalar_subquery()
-        .label("last_order"),
     )  # fmt: skip
     if segments:
-        per_customer = per_customer.where(Customer.segment.in_(tuple(segments)))
-    per_customer = per_customer.subquery("per_customer")
-    orders = select(per_customer).where(per_customer.c.orders > 0).cte("window_orders")
+        first = first.where(Customer.segment.in_(tuple(segments)))
+    first = first.cte("first_orders").prefix_with("MATERIALIZED")
+    orders = (
+        select(
+            first.c.customer_id,
+            select(func.count())
+            .where(in_window(mine, first.c.customer_id))
+            .scalar_subquery()
+            .label("orders"),
+            first.c.first_order,
+            select(func.max(mine.placed_at))
+            .where(in_window(mine, first.c.customer_id))
+            .scalar_subquery()
+            .label("last_order"),
+        )
+        .where(first.c.first_order.is_not(None))
+        .cte("window_orders")
+    )
     waited_until = func.coalesce(Backorder.closed_at, now)
     broken = case(
         (
