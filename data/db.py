@@ -32,6 +32,13 @@ SQLITE_BUSY_TIMEOUT_S = 30
 # copied once. Placing 500 orders on the large demo, four alternating pairs on a loaded machine:
 # commit time per order 0.87-1.56 ms at 1,000 pages, 0.49-0.96 ms at 10,000.
 SQLITE_WAL_CHECKPOINT_PAGES = 10_000
+# Each connection reads the database file through a memory map of up to this many bytes (SQLite
+# caps it just under 2 GiB) instead of copying every page it reads into its own 2 MB page cache
+# with a system call. The Loyalty page's first read of a year of exposure on the large demo spent
+# about a quarter of its time in those calls (system time 58 ms of 238 ms, a loaded 2-core
+# machine), a fifth of that with the map. Only address space is reserved: the pages stay the
+# kernel's file cache, shared by every connection and process.
+SQLITE_MMAP_BYTES = 2**31
 
 # Execution option that marks a connection as read-only: SQLite then opens a deferred BEGIN.
 READ_ONLY = "larder_read_only"
@@ -78,6 +85,7 @@ def _configure_sqlite(engine: Engine, in_memory: bool) -> None:
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_CHECKPOINT_PAGES}")
+            cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
