@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from data.db import make_engine
 from data.schema import Communication, Customer, Order, OrderLine
+from queries import customer_desks as desks
 from tests import apptest_support
 from tests.apptest_support import app_test
 
@@ -116,8 +117,9 @@ def test_an_opened_order_shows_its_lines_and_timeline(read_db):
 
 def test_service_records_a_call_answers_it_and_the_response_kpi_moves(db):
     order_id, number, phone = _open_order_with_phone(db)
+    target = desks.desk_settings(db)["response_target_hours"]
+    before = desks.service_kpis(db, target_hours=target)
     at = _run(app_test(PAGE, USER))
-    before = _metric(at, "Average response time")
     _search_and_open(at, phone, number)
     # A call without a subject is refused and nothing is recorded.
     recorded = _communications(db)
@@ -145,7 +147,12 @@ def test_service_records_a_call_answers_it_and_the_response_kpi_moves(db):
             select(Communication.answered_at).where(Communication.id == message_id)
         ).scalar_one()
     assert answered is not None
-    assert _metric(at, "Average response time") != before
+    # The answer counts at once: one more answered question in the mean, shown on the tile.
+    after = desks.service_kpis(db, target_hours=target)
+    assert after["avg_response_hours"] != before["avg_response_hours"]
+    (tile,) = [m for m in at.metric if m.label == "Average response time"]
+    assert f"({after['unanswered']} still open)" in tile.help
+    assert tile.value == f"{after['avg_response_hours']:.1f} h"
 
 
 def test_cancel_needs_a_reason_and_then_cancels_the_order(db):
