@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 import operations
 from data.db import make_engine, write_session
 from data.schema import Communication, Customer, Order, Product, Stock, Substitute, User
+from queries import customer_desks as desks
 from tests.browser.harness import (
     act,
     dataframe_with_column,
@@ -181,7 +182,8 @@ def test_service_finds_an_order_by_phone_records_a_call_and_the_response_time_mo
     number, phone = _open_order_with_phone(db)
     page = open_page_as(open_page, fresh_server, "service")
     go_to(page, "Customer desk")
-    before = _metric_value(page, "Average response time")
+    target = desks.desk_settings(db)["response_target_hours"]
+    before = desks.service_kpis(db, target_hours=target)["avg_response_hours"]
     type_and_enter(page, "cd_search", phone)
     choose_typed(page, "cd_open_order", number)
     expect(page.get_by_role("heading", name=re.compile(re.escape(number)))).to_be_visible()
@@ -201,11 +203,14 @@ def test_service_finds_an_order_by_phone_records_a_call_and_the_response_time_mo
         question_id = conn.execute(select(func.max(Communication.id))).scalar_one()
     act(page, page.locator(f".st-key-cd_answer_{question_id} button").click)
     expect(page.get_by_text("Answered: Asked when the rest arrives.")).to_be_visible()
+    # The answer counts at once: the mean moves, and the tile shows the new one.
+    after = desks.service_kpis(db, target_hours=target)["avg_response_hours"]
+    assert after != before
     expect(
         page.locator('[data-testid="stMetric"]')
         .filter(has_text="Average response time")
         .locator('[data-testid="stMetricValue"]')
-    ).not_to_have_text(before)
+    ).to_have_text(f"{after:.1f} h")
 
 
 def test_a_url_naming_another_reps_customer_shows_only_the_reps_own(fresh_server, db, open_page):
