@@ -23,6 +23,7 @@ from ui.components import (
 )
 from ui.db import engine, live_read
 from ui.filters import PERIOD_LABELS, history_filters
+from ui.format import datetime_column, money_column
 
 user = require_role("finance_manager")
 db = engine()
@@ -179,28 +180,17 @@ else:
 SUMMARY_COLUMNS = {
     "period": st.column_config.TextColumn(PERIOD_LABELS[period]),
     "category": st.column_config.TextColumn("Category"),
-    "sales": st.column_config.NumberColumn("Sales (€)", format="%.2f", help=fin.SALES_HELP),
-    "gross_margin": st.column_config.NumberColumn(
-        "Gross margin (€)", format="%.2f", help=fin.MARGIN_HELP
-    ),
-    "backorder_cost": st.column_config.NumberColumn("Backorder cost (€)", format="%.2f"),
+    "sales": money_column("Sales", help=fin.SALES_HELP),
+    "gross_margin": money_column("Gross margin", help=fin.MARGIN_HELP),
+    "backorder_cost": money_column("Backorder cost"),
     "cost_share_of_sales": st.column_config.NumberColumn(
         "Cost % of sales", format="percent", help="Backorder cost / sales"
     ),
-    "margin_after_cost": st.column_config.NumberColumn(
-        "Margin after backorder cost (€)", format="%.2f"
-    ),
-    "lost_sales": st.column_config.NumberColumn(
-        "Lost sales (€)", format="%.2f", help=fin.LOST_HELP
-    ),
-    "lost_margin": st.column_config.NumberColumn("Lost margin (€)", format="%.2f"),
-    "potential_revenue": st.column_config.NumberColumn(
-        "Potential revenue (€)", format="%.2f", help=fin.POTENTIAL_HELP
-    ),
-    **{
-        kind: st.column_config.NumberColumn(f"{label} (€)", format="%.2f")
-        for kind, label in fin.COST_KIND_LABELS.items()
-    },
+    "margin_after_cost": money_column("Margin after backorder cost"),
+    "lost_sales": money_column("Lost sales", help=fin.LOST_HELP),
+    "lost_margin": money_column("Lost margin"),
+    "potential_revenue": money_column("Potential revenue", help=fin.POTENTIAL_HELP),
+    **{kind: money_column(label) for kind, label in fin.COST_KIND_LABELS.items()},
 }
 st.markdown(f"**Per {period} and category**")
 standard_table(
@@ -243,9 +233,9 @@ st.caption(
 )
 ledger = _ledger_page(db, f, page_offset("cost_ledger", f, rows=fin.LEDGER_ROWS))
 LEDGER_COLUMNS = {
-    "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD HH:mm"),
+    "date": datetime_column("Date"),
     "kind": st.column_config.TextColumn("Kind"),
-    "amount": st.column_config.NumberColumn("Amount (€)", format="%.2f"),
+    "amount": money_column("Amount"),
     "order_number": st.column_config.TextColumn("Order"),
     "customer": st.column_config.TextColumn("Customer"),
     "category": st.column_config.TextColumn("Category"),

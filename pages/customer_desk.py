@@ -15,6 +15,7 @@ from ui.auth import require_role
 from ui.charts import cached_chart
 from ui.components import empty_state, error_state, kpi_tile, pct, show_success, standard_table
 from ui.db import engine, live_read
+from ui.format import count_column, date_column, datetime_column, decimal_column, money_column
 
 user = require_role("customer_service")
 db = engine()
@@ -36,17 +37,17 @@ LINE_TABLE = {
     "product_id": None,
     "backorder_id": None,
     "line_no": "Line",
-    "ordered": st.column_config.NumberColumn("Ordered", format="%d"),
-    "allocated": st.column_config.NumberColumn("Allocated", format="%d"),
-    "backordered": st.column_config.NumberColumn("Backordered", format="%d"),
-    "cancelled": st.column_config.NumberColumn("Cancelled", format="%d"),
-    "shipped": st.column_config.NumberColumn("Shipped", format="%d"),
+    "ordered": count_column("Ordered"),
+    "allocated": count_column("Allocated"),
+    "backordered": count_column("Backordered"),
+    "cancelled": count_column("Cancelled"),
+    "shipped": count_column("Shipped"),
     "sku": "SKU",
     "product": "Product",
-    "unit_price": st.column_config.NumberColumn("Price", format="€%.2f"),
-    "promised_date": st.column_config.DateColumn("Promised"),
-    "likely_date": st.column_config.DateColumn("Likely", help=RISK_HELP),
-    "late_date": st.column_config.DateColumn("Late case", help=RISK_HELP),
+    "unit_price": money_column("Price"),
+    "promised_date": date_column("Promised"),
+    "likely_date": date_column("Likely", help=RISK_HELP),
+    "late_date": date_column("Late case", help=RISK_HELP),
     "reason": st.column_config.TextColumn("Why this date", width="large"),
     "line_status": "Status",
 }
@@ -153,7 +154,7 @@ def order_view(order: dict) -> None:
             timeline,
             "cd_timeline",
             column_config={
-                "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                "at": datetime_column("When"),
                 "event": "What",
                 "detail": st.column_config.TextColumn("Detail", width="large"),
             },
@@ -189,10 +190,10 @@ def alternatives(order: dict, lines: pd.DataFrame) -> None:
             "product_id": None,
             "sku": "SKU",
             "name": "Product",
-            "price": st.column_config.NumberColumn("Price", format="€%.2f"),
-            "free": st.column_config.NumberColumn("Available now", format="%d"),
-            "available_date": st.column_config.DateColumn("Available on"),
-            "score": st.column_config.NumberColumn("Score", format="%.2f"),
+            "price": money_column("Price"),
+            "free": count_column("Available now"),
+            "available_date": date_column("Available on"),
+            "score": decimal_column("Score", 2),
             "reason": st.column_config.TextColumn("Why", width="large"),
         },
         file_name="alternatives",
@@ -248,9 +249,9 @@ def messages(customer_id: int, order_id: int | None) -> None:
         "cd_messages",
         column_config={
             "communication_id": None,
-            "created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
-            "answered_at": st.column_config.DatetimeColumn("Answered", format="YYYY-MM-DD HH:mm"),
-            "response_hours": st.column_config.NumberColumn("Response (h)", format="%.1f"),
+            "created_at": datetime_column("When"),
+            "answered_at": datetime_column("Answered"),
+            "response_hours": decimal_column("Response (h)"),
             "order_number": "Order",
         },
         file_name="messages",
@@ -370,7 +371,7 @@ if search.strip():
             "order_id": None,
             "customer_id": None,
             "order_number": "Order",
-            "placed_at": st.column_config.DatetimeColumn("Placed", format="YYYY-MM-DD HH:mm"),
+            "placed_at": datetime_column("Placed"),
             "status": "Status",
             "customer_code": "Code",
             "customer": "Customer",

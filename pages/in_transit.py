@@ -26,6 +26,7 @@ from ui.components import (
     waiting_backorders_table,
 )
 from ui.db import engine, live_read
+from ui.format import count_column, date_column, datetime_column, decimal_column, money_column
 
 user = require_role("logistics_manager")
 db = engine()
@@ -187,13 +188,13 @@ INBOUND_COLUMNS = {
     "carrier": st.column_config.TextColumn("Carrier"),
     "tracking": st.column_config.TextColumn("Tracking"),
     "status": st.column_config.TextColumn("Status"),
-    "estimated_arrival": st.column_config.DateColumn("Estimated arrival"),
-    "likely_arrival": st.column_config.DateColumn(
+    "estimated_arrival": date_column("Estimated arrival"),
+    "likely_arrival": date_column(
         "Likely (supplier's record)", help="Estimated arrival + the supplier's usual delay (P50)"
     ),
-    "late_case_arrival": st.column_config.DateColumn("Late case", help="With the P90 delay"),
-    "backorders": st.column_config.NumberColumn("Backorders it fills", format="%d"),
-    "backordered": st.column_config.NumberColumn("Units waiting", format="%d"),
+    "late_case_arrival": date_column("Late case", help="With the P90 delay"),
+    "backorders": count_column("Backorders it fills"),
+    "backordered": count_column("Units waiting"),
     "customers": st.column_config.TextColumn("Customers waiting", width="large"),
     "last_event": st.column_config.TextColumn("Last event", width="medium"),
 }
@@ -206,14 +207,14 @@ OUTBOUND_COLUMNS = {
     "carrier": st.column_config.TextColumn("Carrier"),
     "tracking": st.column_config.TextColumn("Tracking"),
     "status": st.column_config.TextColumn("Status"),
-    "promised_date": st.column_config.DateColumn("Promised"),
-    "estimated_arrival": st.column_config.DateColumn("Estimated arrival"),
+    "promised_date": date_column("Promised"),
+    "estimated_arrival": date_column("Estimated arrival"),
     "predicted_late": st.column_config.CheckboxColumn(
         "Predicted late", help="The estimate is after the promised date"
     ),
-    "days_late": st.column_config.NumberColumn("Days late", format="%d"),
-    "backordered_lines": st.column_config.NumberColumn("Backordered lines", format="%d"),
-    "value": st.column_config.NumberColumn("Value (€)", format="%.2f"),
+    "days_late": count_column("Days late"),
+    "backordered_lines": count_column("Backordered lines"),
+    "value": money_column("Value"),
     "last_event": st.column_config.TextColumn("Last event", width="medium"),
 }
 
@@ -228,7 +229,7 @@ def _events(shipment_id: int) -> None:
         events.assign(kind=events["kind"].map(lambda k: EVENT_LABELS.get(k, k.replace("_", " ")))),
         key=f"transit_events_{shipment_id}",
         column_config={
-            "at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+            "at": datetime_column("When"),
             "kind": st.column_config.TextColumn("Event"),
             "note": st.column_config.TextColumn("Note", width="large"),
         },
@@ -242,7 +243,7 @@ def _events(shipment_id: int) -> None:
             messages,
             key=f"transit_messages_{shipment_id}",
             column_config={
-                "created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+                "created_at": datetime_column("When"),
                 "channel": st.column_config.TextColumn("Channel"),
                 "direction": st.column_config.TextColumn("Direction"),
                 "customer": st.column_config.TextColumn("Customer"),
@@ -503,12 +504,12 @@ def carriers_view() -> None:
         key="transit_carriers",
         column_config={
             "carrier": st.column_config.TextColumn("Carrier"),
-            "quoted_days": st.column_config.NumberColumn("Quoted transit (days)", format="%d"),
-            "p50": st.column_config.NumberColumn("Transit P50 (days)", format="%.1f"),
-            "p90": st.column_config.NumberColumn("Transit P90 (days)", format="%.1f"),
-            "n": st.column_config.NumberColumn("Deliveries learned from", format="%d"),
-            "delivered": st.column_config.NumberColumn("Delivered (window)", format="%d"),
-            "on_time": st.column_config.NumberColumn("On time", format="%d"),
+            "quoted_days": count_column("Quoted transit (days)"),
+            "p50": decimal_column("Transit P50 (days)"),
+            "p90": decimal_column("Transit P90 (days)"),
+            "n": count_column("Deliveries learned from"),
+            "delivered": count_column("Delivered (window)"),
+            "on_time": count_column("On time"),
             "rate": st.column_config.ProgressColumn(
                 "On-time rate", format="percent", min_value=0, max_value=1
             ),

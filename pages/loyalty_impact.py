@@ -14,7 +14,7 @@ from ui import loyalty_parts as parts
 from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, pct, qty, standard_table
 from ui.db import engine
-from ui.format import points
+from ui.format import count_column, date_column, decimal_column, money_column, points
 
 user = require_role("marketing_manager")
 db = engine()
@@ -120,28 +120,24 @@ with comparison_tab:
         COMPARE_COLUMNS = {
             **({by: st.column_config.TextColumn(compare_by)} if by else {}),
             "group": st.column_config.TextColumn("Group"),
-            "customers": st.column_config.NumberColumn("Customers", format="%d", help="Group size"),
-            "judged": st.column_config.NumberColumn(
+            "customers": count_column("Customers", help="Group size"),
+            "judged": count_column(
                 "Judged for retention",
-                format="%d",
                 help="Customers whose reference day is old enough",
             ),
             "retention": st.column_config.NumberColumn(
                 "Retention", format="percent", help=retention_help
             ),
-            "repeat_interval_days": st.column_config.NumberColumn(
+            "repeat_interval_days": decimal_column(
                 "Repeat interval (days)",
-                format="%.1f",
                 help="Median of customers' mean days between orders",
             ),
-            "csat": st.column_config.NumberColumn("CSAT", format="%.2f"),
-            "nps": st.column_config.NumberColumn("NPS", format="%.0f", help=lo.NPS_HELP),
-            "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f", help="-1 to 1"),
-            "lines_backordered": st.column_config.NumberColumn("Lines backordered", format="%d"),
-            "days_waited": st.column_config.NumberColumn(
-                "Days waited (mean)", format="%.1f", help=lo.EXPOSURE_HELP
-            ),
-            "promises_broken": st.column_config.NumberColumn("Promises broken", format="%d"),
+            "csat": decimal_column("CSAT", 2),
+            "nps": decimal_column("NPS", 0, help=lo.NPS_HELP),
+            "sentiment": decimal_column("Sentiment", 2, help="-1 to 1"),
+            "lines_backordered": count_column("Lines backordered"),
+            "days_waited": decimal_column("Days waited (mean)", help=lo.EXPOSURE_HELP),
+            "promises_broken": count_column("Promises broken"),
         }
         standard_table(
             table[list(COMPARE_COLUMNS)],
@@ -190,9 +186,9 @@ with over_time_tab:
             parts.worst(db, today),
             key="loyalty_comments",
             column_config={
-                "date": st.column_config.DatetimeColumn("Date", format="YYYY-MM-DD"),
+                "date": date_column("Date"),
                 "order_number": st.column_config.TextColumn("Order"),
-                "sentiment": st.column_config.NumberColumn("Sentiment", format="%.2f"),
+                "sentiment": decimal_column("Sentiment", 2),
                 "comment": st.column_config.TextColumn("Comment", width="large"),
             },
             file_name="negative_comments",
@@ -214,9 +210,9 @@ with win_back_tab:
             win_back,
             key="loyalty_win_back",
             column_config={
-                "last_order": st.column_config.DatetimeColumn("Last order", format="YYYY-MM-DD"),
-                "value": st.column_config.NumberColumn("Value (€)", format="%.2f"),
-                "days_waited": st.column_config.NumberColumn("Days waited", format="%.1f"),
+                "last_order": date_column("Last order"),
+                "value": money_column("Value"),
+                "days_waited": decimal_column("Days waited"),
             },
             file_name="win_back",
             empty_message="No customer who met backorders has stopped ordering.",

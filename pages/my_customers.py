@@ -28,6 +28,7 @@ from ui.components import (
     standard_table,
 )
 from ui.db import engine, live_read
+from ui.format import count_column, date_column, datetime_column, decimal_column, money_column
 
 user = require_role("sales_rep")
 db = engine()
@@ -204,12 +205,12 @@ BACKORDER_TABLE = {
     "tier": "Tier",
     "sku": "SKU",
     "product": "Product",
-    "qty_open": st.column_config.NumberColumn("Waiting", format="%d"),
-    "value": st.column_config.NumberColumn("Value", format="€%.2f"),
-    "days_waiting": st.column_config.NumberColumn("Days waiting", format="%d"),
-    "promised_date": st.column_config.DateColumn("Promised"),
-    "likely_date": st.column_config.DateColumn("Likely"),
-    "late_date": st.column_config.DateColumn("Late case"),
+    "qty_open": count_column("Waiting"),
+    "value": money_column("Value"),
+    "days_waiting": count_column("Days waiting"),
+    "promised_date": date_column("Promised"),
+    "likely_date": date_column("Likely"),
+    "late_date": date_column("Late case"),
     "miss_risk": st.column_config.ProgressColumn(
         "Risk", help=RISK_HELP, min_value=0.0, max_value=1.0, format="percent"
     ),
@@ -295,12 +296,12 @@ def offer_substitute(row: pd.Series) -> None:
             "product_id": None,
             "sku": "SKU",
             "name": "Product",
-            "price": st.column_config.NumberColumn("Price", format="€%.2f"),
-            "free": st.column_config.NumberColumn("Available now", format="%d"),
-            "available_date": st.column_config.DateColumn("Available on"),
-            "score": st.column_config.NumberColumn(
+            "price": money_column("Price"),
+            "free": count_column("Available now"),
+            "available_date": date_column("Available on"),
+            "score": decimal_column(
                 "Score",
-                format="%.2f",
+                2,
                 help="Substitute model points: available by the needed date, price close to "
                 "the original's, margin, accepted by this customer before.",
             ),
@@ -381,21 +382,21 @@ def customer_tab() -> None:
             "product_id": None,
             "backorder_id": None,
             "order_number": "Order",
-            "placed_at": st.column_config.DatetimeColumn("Placed", format="YYYY-MM-DD HH:mm"),
+            "placed_at": datetime_column("Placed"),
             "order_status": "Order status",
             "priority": "Priority",
             "line_no": "Line",
-            "ordered": st.column_config.NumberColumn("Ordered", format="%d"),
-            "allocated": st.column_config.NumberColumn("Allocated", format="%d"),
-            "backordered": st.column_config.NumberColumn("Backordered", format="%d"),
-            "cancelled": st.column_config.NumberColumn("Cancelled", format="%d"),
-            "shipped": st.column_config.NumberColumn("Shipped", format="%d"),
+            "ordered": count_column("Ordered"),
+            "allocated": count_column("Allocated"),
+            "backordered": count_column("Backordered"),
+            "cancelled": count_column("Cancelled"),
+            "shipped": count_column("Shipped"),
             "sku": "SKU",
             "product": "Product",
-            "unit_price": st.column_config.NumberColumn("Price", format="€%.2f"),
-            "promised_date": st.column_config.DateColumn("Promised"),
-            "likely_date": st.column_config.DateColumn("Likely"),
-            "late_date": st.column_config.DateColumn("Late case"),
+            "unit_price": money_column("Price"),
+            "promised_date": date_column("Promised"),
+            "likely_date": date_column("Likely"),
+            "late_date": date_column("Late case"),
             "reason": st.column_config.TextColumn("Why this date", width="large"),
             "line_status": "Line status",
         },

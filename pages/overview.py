@@ -16,7 +16,7 @@ from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, money, page_offset, paged_table, pct, qty
 from ui.db import engine
 from ui.filters import history_filters
-from ui.format import points
+from ui.format import count_column, datetime_column, money_column, points
 from ui.weekly_report import weekly_report_download
 
 user = require_role("owner")
@@ -247,19 +247,19 @@ lines = parts.lines_page(
 )
 LINE_COLUMNS = {
     "order_number": st.column_config.TextColumn("Order"),
-    "placed": st.column_config.DatetimeColumn("Placed", format="YYYY-MM-DD HH:mm"),
+    "placed": datetime_column("Placed"),
     "category": st.column_config.TextColumn("Category"),
     "segment": st.column_config.TextColumn("Segment"),
     "cause": st.column_config.TextColumn("Root cause"),
     "customer": st.column_config.TextColumn("Customer"),
     "sku": st.column_config.TextColumn("SKU"),
     "product": st.column_config.TextColumn("Product", width="medium"),
-    "qty_ordered": st.column_config.NumberColumn("Ordered", format="%d"),
-    "qty_short": st.column_config.NumberColumn("Short", format="%d"),
-    "qty_filled": st.column_config.NumberColumn("Filled", format="%d"),
-    "qty_cancelled": st.column_config.NumberColumn("Cancelled", format="%d"),
+    "qty_ordered": count_column("Ordered"),
+    "qty_short": count_column("Short"),
+    "qty_filled": count_column("Filled"),
+    "qty_cancelled": count_column("Cancelled"),
     "status": st.column_config.TextColumn("Status"),
-    "value_short": st.column_config.NumberColumn("Value short (€)", format="%.2f"),
+    "value_short": money_column("Value short"),
 }
 paged_table(
     lines.rows[list(LINE_COLUMNS)] if not lines.rows.empty else lines.rows,

@@ -16,6 +16,7 @@ from ui.auth import require_role
 from ui.charts import cached_chart
 from ui.components import empty_state, error_state, kpi_tile, pct, qty, show_success, standard_table
 from ui.db import engine, live_read
+from ui.format import count_column, date_column
 
 user = require_role("warehouse_operator")
 db = engine()
@@ -469,18 +470,16 @@ QUEUE_COLUMNS = {
     "priority": st.column_config.TextColumn("Priority"),
     "bin_code": st.column_config.TextColumn("Bin"),
     "sku": st.column_config.TextColumn("SKU"),
-    "qty": st.column_config.NumberColumn("Qty", format="%d"),
+    "qty": count_column("Qty"),
     "order_number": st.column_config.TextColumn("Order"),
     "customer": st.column_config.TextColumn("Customer"),
     "backorder_status": st.column_config.TextColumn(
         "Backorder", help="Fills a backorder; or the line still waits for more on backorder"
     ),
-    "promised_date": st.column_config.DateColumn(
+    "promised_date": date_column(
         "Promised", help="The backorder's promised date, else the date the customer asked for"
     ),
-    "available": st.column_config.NumberColumn(
-        "Available", format="%d", help="Live: on hand - reserved"
-    ),
+    "available": count_column("Available", help="Live: on hand - reserved"),
     "product": st.column_config.TextColumn("Product"),
 }
 

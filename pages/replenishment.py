@@ -27,6 +27,7 @@ from ui.components import (
     waiting_backorders_table,
 )
 from ui.db import engine, live_read
+from ui.format import count_column, date_column, datetime_column, decimal_column, money_column
 
 user = require_role("purchasing_manager")
 db = engine()
@@ -188,20 +189,20 @@ INBOX_COLUMNS = {
     "sku": st.column_config.TextColumn("SKU"),
     "name": st.column_config.TextColumn("Product", width="medium"),
     "supplier": st.column_config.TextColumn("Supplier"),
-    "available": st.column_config.NumberColumn("Available", format="%d"),
-    "on_order": st.column_config.NumberColumn("On order", format="%d", help="Open PO lines"),
-    "reorder_point": st.column_config.NumberColumn("Reorder point", format="%d"),
-    "days_of_cover": st.column_config.NumberColumn(
-        "Days of cover", format="%.1f", help="Available / demand per day (last 28 days)"
+    "available": count_column("Available"),
+    "on_order": count_column("On order", help="Open PO lines"),
+    "reorder_point": count_column("Reorder point"),
+    "days_of_cover": decimal_column(
+        "Days of cover", help="Available / demand per day (last 28 days)"
     ),
-    "lead_days": st.column_config.NumberColumn(
-        "Lead time (days)", format="%d", help="The supplier's learned P50, else the quoted time"
+    "lead_days": count_column(
+        "Lead time (days)", help="The supplier's learned P50, else the quoted time"
     ),
-    "demand_over_lead": st.column_config.NumberColumn(
-        "Demand over lead time", format="%.0f", help="Forecast demand per day x lead time"
+    "demand_over_lead": decimal_column(
+        "Demand over lead time", 0, help="Forecast demand per day x lead time"
     ),
-    "backorders": st.column_config.NumberColumn("Backorders waiting", format="%d"),
-    "backordered": st.column_config.NumberColumn("Units waiting", format="%d"),
+    "backorders": count_column("Backorders waiting"),
+    "backordered": count_column("Units waiting"),
     "demand_basis": st.column_config.TextColumn("Demand from"),
 }
 
@@ -236,13 +237,11 @@ def low_stock() -> None:
 LINE_COLUMNS = {
     "sku": st.column_config.TextColumn("SKU", disabled=True),
     "product": st.column_config.TextColumn("Product", disabled=True, width="medium"),
-    "qty": st.column_config.NumberColumn(
-        "Quantity", step=1, format="%d", help="Whole packs, at least the minimum order"
-    ),
-    "pack_size": st.column_config.NumberColumn("Pack", format="%d", disabled=True),
-    "min_order_qty": st.column_config.NumberColumn("Minimum", format="%d", disabled=True),
-    "unit_cost": st.column_config.NumberColumn("Unit cost (€)", format="%.2f", disabled=True),
-    "line_value": st.column_config.NumberColumn("Value (€)", format="%.2f", disabled=True),
+    "qty": count_column("Quantity", step=1, help="Whole packs, at least the minimum order"),
+    "pack_size": count_column("Pack", disabled=True),
+    "min_order_qty": count_column("Minimum", disabled=True),
+    "unit_cost": money_column("Unit cost", disabled=True),
+    "line_value": money_column("Value", disabled=True),
     "remove": st.column_config.CheckboxColumn("Remove", help="Tick to take the line off"),
     "reason": st.column_config.TextColumn("Why this quantity", disabled=True, width="large"),
 }
@@ -276,8 +275,8 @@ def drafted_pos() -> None:
             "supplier": st.column_config.TextColumn("Supplier"),
             "po_number": st.column_config.TextColumn("PO"),
             "status": st.column_config.TextColumn("Status"),
-            "lines": st.column_config.NumberColumn("Lines", format="%d"),
-            "value": st.column_config.NumberColumn("Value (€)", format="%.2f"),
+            "lines": count_column("Lines"),
+            "value": money_column("Value"),
         },
         file_name="drafted_pos",
     )
@@ -461,16 +460,16 @@ AT_RISK_COLUMNS = {
     "po_number": st.column_config.TextColumn("PO"),
     "supplier": st.column_config.TextColumn("Supplier"),
     "status": st.column_config.TextColumn("Status"),
-    "expected_date": st.column_config.DateColumn("Expected"),
-    "likely_arrival": st.column_config.DateColumn(
+    "expected_date": date_column("Expected"),
+    "likely_arrival": date_column(
         "Likely arrival", help="Expected date + the supplier's usual delay (P50)"
     ),
-    "late_case_arrival": st.column_config.DateColumn("Late case", help="With the P90 delay"),
-    "days_overdue": st.column_config.NumberColumn("Days overdue", format="%d"),
-    "backorders": st.column_config.NumberColumn("Backorders waiting", format="%d"),
-    "backordered": st.column_config.NumberColumn("Units waiting", format="%d"),
+    "late_case_arrival": date_column("Late case", help="With the P90 delay"),
+    "days_overdue": count_column("Days overdue"),
+    "backorders": count_column("Backorders waiting"),
+    "backordered": count_column("Units waiting"),
     "customers": st.column_config.TextColumn("Customers affected", width="large"),
-    "open_value": st.column_config.NumberColumn("Open value (€)", format="%.2f"),
+    "open_value": money_column("Open value"),
 }
 
 
@@ -491,7 +490,7 @@ def _redate_table() -> None:
         "po_number": columns.pop("po_number"),
         "supplier": columns.pop("supplier"),
         "expected_date": columns.pop("expected_date"),
-        "new_date": st.column_config.DateColumn(
+        "new_date": date_column(
             "New date", help="Type the supplier's new date, then save the new dates"
         ),
         **columns,
@@ -624,10 +623,10 @@ def _supplier_message_form(supplier_id: int, po_id: int | None, number: str | No
 
 SCORE_COLUMNS = {
     "supplier": st.column_config.TextColumn("Supplier"),
-    "quoted_days": st.column_config.NumberColumn("Quoted lead time (days)", format="%d"),
-    "lead_p50": st.column_config.NumberColumn("Lead time P50 (days)", format="%.1f"),
-    "lead_p90": st.column_config.NumberColumn("Lead time P90 (days)", format="%.1f"),
-    "received_pos": st.column_config.NumberColumn("POs received (year)", format="%d"),
+    "quoted_days": count_column("Quoted lead time (days)"),
+    "lead_p50": decimal_column("Lead time P50 (days)"),
+    "lead_p90": decimal_column("Lead time P90 (days)"),
+    "received_pos": count_column("POs received (year)"),
     "on_time_rate": st.column_config.ProgressColumn(
         "On time", format="percent", min_value=0, max_value=1,
         help="Received on or before the date given when sent, last 365 days",
@@ -636,8 +635,8 @@ SCORE_COLUMNS = {
         "Fill rate", format="percent", min_value=0, max_value=1,
         help="Units received / ordered on POs due in the last 365 days",
     ),
-    "open_pos": st.column_config.NumberColumn("Open POs", format="%d"),
-    "open_value": st.column_config.NumberColumn("Open value (€)", format="%.2f"),
+    "open_pos": count_column("Open POs"),
+    "open_value": money_column("Open value"),
 }  # fmt: skip
 
 
@@ -709,7 +708,7 @@ def supplier_record() -> None:
         log,
         key="replen_comms",
         column_config={
-            "created_at": st.column_config.DatetimeColumn("When", format="YYYY-MM-DD HH:mm"),
+            "created_at": datetime_column("When"),
             "supplier": st.column_config.TextColumn("Supplier"),
             "po_number": st.column_config.TextColumn("PO"),
             "channel": st.column_config.TextColumn("Channel"),

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from reports.spreadsheet import defused
-from ui.format import MISSING, _is_missing, money, pct, plain, qty
+from ui.format import MISSING, _is_missing, count_column, date_column, money, pct, plain, qty
 
 if TYPE_CHECKING:  # the write side loads scikit-learn; the login form must not wait for it
     from operations.errors import LarderError
@@ -287,10 +287,10 @@ WAITING_BACKORDER_COLUMNS = {
     "tier": st.column_config.TextColumn("Tier"),
     "order_number": st.column_config.TextColumn("Order"),
     "sku": st.column_config.TextColumn("SKU"),
-    "qty_open": st.column_config.NumberColumn("Units", format="%d"),
-    "promised_date": st.column_config.DateColumn("Promised"),
-    "estimated_date": st.column_config.DateColumn("Expected"),
-    "late_case_date": st.column_config.DateColumn("Late case"),
+    "qty_open": count_column("Units"),
+    "promised_date": date_column("Promised"),
+    "estimated_date": date_column("Expected"),
+    "late_case_date": date_column("Late case"),
     "reason": st.column_config.TextColumn("Waits on", width="large"),
 }
 

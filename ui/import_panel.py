@@ -28,6 +28,7 @@ from operations.errors import LarderError
 from operations.imports import ImportRefused, apply_import, preview_import, save_import_mapping
 from queries.imports import import_history, saved_mappings
 from ui.components import error_state, kpi_tile, remember_success, standard_table
+from ui.format import count_column
 
 FLASH_KEY = "admin_flash"  # the Admin page shows (and clears) this message after a rerun
 NONE = "— not in the file —"
@@ -51,10 +52,10 @@ def _history(engine: Engine) -> None:
             "kind": "Kind",
             "filename": "File",
             "sha256": st.column_config.TextColumn("SHA-256", width="small"),
-            "rows": st.column_config.NumberColumn("Rows", format="%d"),
-            "created": st.column_config.NumberColumn("Created", format="%d"),
-            "updated": st.column_config.NumberColumn("Updated", format="%d"),
-            "unchanged": st.column_config.NumberColumn("Unchanged", format="%d"),
+            "rows": count_column("Rows"),
+            "created": count_column("Created"),
+            "updated": count_column("Updated"),
+            "unchanged": count_column("Unchanged"),
         },
         empty_message="No file has been imported into this database yet.",
     )

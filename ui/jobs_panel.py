@@ -9,6 +9,7 @@ from data.db import read_connection
 from data.schema import utcnow
 from queries.jobs import job_schedule, recent_job_runs
 from ui.components import standard_table
+from ui.format import count_column, decimal_column
 
 WHEN = "D MMM YYYY, HH:mm:ss"
 
@@ -30,7 +31,7 @@ def jobs_panel(engine: Engine) -> None:
         file_name="job_schedule",
         column_config={
             "job": "Job",
-            "every_minutes": st.column_config.NumberColumn("Every (min)", format="%d"),
+            "every_minutes": count_column("Every (min)"),
             "last_started": st.column_config.DatetimeColumn("Last run (UTC)", format=WHEN),
             "last_outcome": "Outcome",
             "next_due": st.column_config.DatetimeColumn("Next due (UTC)", format=WHEN),
@@ -52,7 +53,7 @@ def jobs_panel(engine: Engine) -> None:
             "error": st.column_config.TextColumn("Error", width="medium"),
             "host": "Host",
             "pid": st.column_config.NumberColumn("Pid", format="%d"),
-            "seconds": st.column_config.NumberColumn("Seconds", format="%.1f"),
+            "seconds": decimal_column("Seconds"),
         },
         empty_message="No job has run on this database yet.",
         empty_hint="The worker started by scripts/run_app.sh runs the due jobs within a minute.",

@@ -11,6 +11,7 @@ from operations.dispatcher import dispatch_outbox
 from operations.errors import LarderError
 from queries.outbox import outbox_counts, outbox_message, outbox_messages, webhooks_table
 from ui.components import error_state, kpi_tile, standard_table
+from ui.format import count_column, datetime_column
 
 ALL = "(all)"
 FLASH_KEY = "admin_flash"  # the Admin page shows (and clears) this message after a rerun
@@ -64,11 +65,9 @@ def outbox_tab(engine: Engine, actor: str) -> None:
             "recipients": "To",
             "subject": "Subject / event",
             "attempts": "Attempts",
-            "created_at": st.column_config.DatetimeColumn("Queued", format="YYYY-MM-DD HH:mm"),
-            "next_attempt_at": st.column_config.DatetimeColumn(
-                "Next attempt", format="YYYY-MM-DD HH:mm"
-            ),
-            "sent_at": st.column_config.DatetimeColumn("Sent", format="YYYY-MM-DD HH:mm"),
+            "created_at": datetime_column("Queued"),
+            "next_attempt_at": datetime_column("Next attempt"),
+            "sent_at": datetime_column("Sent"),
             "last_error": "Last reply",
             "ref": "About",
         },
@@ -112,7 +111,7 @@ def _message_detail(engine: Engine, actor: str, messages) -> None:
             column_config={
                 "filename": "File",
                 "mime_type": "Type",
-                "size": st.column_config.NumberColumn("Bytes", format="%d"),
+                "size": count_column("Bytes"),
             },
         )
     if not detail.attempts.empty:
@@ -126,7 +125,7 @@ def _message_detail(engine: Engine, actor: str, messages) -> None:
                 "worker": "Dispatcher",
                 "outcome": "Outcome",
                 "reply": st.column_config.TextColumn("Server's reply", width="large"),
-                "duration_ms": st.column_config.NumberColumn("ms", format="%d"),
+                "duration_ms": count_column("ms"),
             },
         )
     retry_col, cancel_col = st.columns(2)
@@ -173,8 +172,8 @@ def _webhooks(engine: Engine, actor: str) -> None:
         column_config={
             "id": st.column_config.NumberColumn("Id", format="%d"),
             "active": st.column_config.CheckboxColumn("Active"),
-            "created_at": st.column_config.DatetimeColumn("Created", format="YYYY-MM-DD HH:mm"),
-            "disabled_at": st.column_config.DatetimeColumn("Disabled", format="YYYY-MM-DD HH:mm"),
+            "created_at": datetime_column("Created"),
+            "disabled_at": datetime_column("Disabled"),
         },
         empty_message="No webhooks yet.",
     )
