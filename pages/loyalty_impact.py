@@ -146,6 +146,7 @@ with comparison_tab:
             file_name="loyalty_comparison",
             height=360 if len(table) > 10 else "auto",
         )
+        parts.sentiment_note(db, table["sentiment"])
 
 # --- Over time -----------------------------------------------------------------------------
 
@@ -180,6 +181,7 @@ with over_time_tab:
             st.vega_lite_chart(
                 parts.monthly_scores(db, start, end, today), parts.score_lines(), width="stretch"
             )
+            parts.sentiment_note(db, monthly["sentiment"])
 
         st.markdown("**The most negative comments of the last 90 days**")
         standard_table(

@@ -62,6 +62,11 @@ REPUTATION_HELP = (
     "1) / 2 x 100). A missing part (no scored comments yet) is left out of the mean."
 )
 NPS_HELP = "Promoters (9-10) minus detractors (0-6), as a share of NPS answers, x 100."
+SENTIMENT_UNSCORED = (
+    "Sentiment shows — until the sentiment model has scored the feedback comments ({comments} "
+    "waiting). It scores them when the models are trained: the worker's `retrain-models` job "
+    "does it by itself, or run `python -m models.train --only sentiment`."
+)
 
 
 def retention_days(engine: Engine | Connection) -> int:
@@ -334,6 +339,17 @@ def feedback_by_month(engine: Engine | Connection, start: dt.date, end: dt.date)
         for n, c, s in zip(df["nps"], df["csat"], df["sentiment"], strict=True)
     ]
     return df
+
+
+def unscored_comments(engine: Engine | Connection) -> int:
+    """Feedback comments the sentiment model has not scored yet (their sentiment is empty)."""
+    statement = (
+        select(func.count())
+        .select_from(Feedback)
+        .where(Feedback.comment != "", Feedback.sentiment.is_(None))
+    )
+    with reading(engine) as conn:
+        return int(conn.execute(statement).scalar_one())
 
 
 def worst_recent_comments(

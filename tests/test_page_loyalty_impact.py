@@ -14,6 +14,7 @@ from tests.apptest_support import app_test
 from ui.components import pct, qty
 
 fresh_caches = apptest_support.fresh_caches
+fresh_db_url = apptest_support.fresh_db_url
 seeded_db_url = apptest_support.seeded_db_url
 seeded_template = apptest_support.seeded_template
 
@@ -23,6 +24,18 @@ PAGE = "pages/loyalty_impact.py"
 @pytest.fixture
 def db(seeded_db_url):
     engine = make_engine(seeded_db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def scored_db(fresh_db_url, monkeypatch):
+    """A database whose feedback comments the sentiment model has scored (VADER, no reviews)."""
+    from models.train import SENTIMENT_REVIEWS_ENV, train_sentiment
+
+    monkeypatch.delenv(SENTIMENT_REVIEWS_ENV, raising=False)
+    engine = make_engine(fresh_db_url)
+    train_sentiment(engine)
     yield engine
     engine.dispose()
 
@@ -57,6 +70,34 @@ def test_groups_are_compared_with_their_sizes_and_the_caveat(db):
     (table,) = [d.value for d in at.dataframe if "judged" in d.value.columns]
     assert set(table["group"]) == {"Met backorders", "No backorders"}
     assert table["customers"].sum() == len(_customers(db))
+
+
+def _sentiment_notes(at) -> list[str]:
+    return [c.value for c in at.caption if c.value.startswith("Sentiment shows")]
+
+
+def test_blank_sentiment_says_which_model_scores_it_and_what_runs_it(db):
+    waiting = lo.unscored_comments(db)
+    assert waiting > 0  # the seeded feedback has comments, none scored yet
+    at = _run()
+    (table,) = [d.value for d in at.dataframe if "judged" in d.value.columns]
+    assert table["sentiment"].isna().all()
+    note = lo.SENTIMENT_UNSCORED.format(comments=qty(waiting))
+    assert _sentiment_notes(at) == [note]
+    assert "sentiment model" in note and "retrain-models" in note
+    assert "python -m models.train --only sentiment" in note
+    at = _open(at, "Over time")
+    assert _sentiment_notes(at) == [note]
+
+
+def test_no_sentiment_note_once_the_comments_are_scored(scored_db):
+    assert lo.unscored_comments(scored_db) == 0
+    at = _run()
+    (table,) = [d.value for d in at.dataframe if "judged" in d.value.columns]
+    assert table["sentiment"].notna().all()
+    assert _sentiment_notes(at) == []
+    at = _open(at, "Over time")
+    assert _sentiment_notes(at) == []
 
 
 def _charts(at):

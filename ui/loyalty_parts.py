@@ -13,6 +13,7 @@ import streamlit as st
 import ui.theme
 from queries import loyalty as lo
 from ui.db import live_read
+from ui.format import qty
 
 # A year of customers, orders and feedback moves slowly: these reads are cached for this long
 # (and per day), not re-read after every order.
@@ -81,6 +82,20 @@ def win_back(
 @live_read("settings")
 def retention_setting(engine) -> int:
     return lo.retention_days(engine)
+
+
+@live_read("customers")
+def unscored_comments(engine) -> int:
+    return lo.unscored_comments(engine)
+
+
+def sentiment_note(engine, sentiment: pd.Series) -> None:
+    """Why sentiment is blank, when no comment shown has a score and some wait for the model."""
+    if not sentiment.isna().all():
+        return
+    waiting = unscored_comments(engine)
+    if waiting:
+        st.caption(lo.SENTIMENT_UNSCORED.format(comments=qty(waiting)))
 
 
 def scores(monthly: pd.DataFrame) -> pd.DataFrame:
