@@ -558,7 +558,7 @@ class RowBuilder:
     # --- purchasing ------------------------------------------------------------------------
 
     def _po_current_expected(self) -> None:
-        """Original and current expected days per PO (late open POs were re-promised)."""
+        """Original and current expected days per PO (late POs were re-promised)."""
         h, rng = self.h, self.rng
         n_po = len(h.po_supplier)
         self.pol_po = np.array(h.pol_po, dtype=np.int64)
@@ -568,7 +568,6 @@ class RowBuilder:
         received = np.bincount(self.pol_po, weights=self.pol_received, minlength=n_po)
         draft = np.array(h.po_draft, dtype=bool)
         original = np.array(h.po_expected_day, dtype=np.int64)
-        arrival = np.array(h.po_arrival_day, dtype=np.int64)
         status = np.where(
             draft,
             "draft",
@@ -578,11 +577,11 @@ class RowBuilder:
                 np.where(received > 0, "partially_received", "sent"),
             ),
         )
-        expected = original.copy()
-        late_open = (status != "received") & ~draft & (original < self.last_day)
-        expected[late_open] = self.last_day + rng.integers(1, 5, int(late_open.sum()))
-        late_done = (status == "received") & (arrival > original) & (rng.random(n_po) < 0.5)
-        expected[late_done] = arrival[late_done]
+        # A late supplier named its new date (the day it delivered) once the due date passed;
+        # one whose rest of a part delivery is still to come names a date in the next days.
+        expected = np.array(h.po_current_day, dtype=np.int64)
+        overdue = (status != "received") & ~draft & (expected < self.last_day)
+        expected[overdue] = self.last_day + rng.integers(1, 5, int(overdue.sum()))
         self.po_status, self.po_expected, self.po_original = status, expected, original
 
     def _open_po_by_product(self) -> dict[int, int]:

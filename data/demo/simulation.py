@@ -96,7 +96,8 @@ class History:
     # purchase orders and lines
     po_supplier: list[int] = field(default_factory=list)
     po_day: list[int] = field(default_factory=list)
-    po_expected_day: list[int] = field(default_factory=list)
+    po_expected_day: list[int] = field(default_factory=list)  # the due date given when sent
+    po_current_day: list[int] = field(default_factory=list)  # the supplier's latest date
     po_arrival_day: list[int] = field(default_factory=list)
     po_draft: list[bool] = field(default_factory=list)
     pol_po: list[int] = field(default_factory=list)
@@ -181,6 +182,9 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
     open_pols: list[list[int]] = [[] for _ in range(n_products)]
     arrivals: dict[int, list[tuple[int, int]]] = defaultdict(list)
     cancel_due: dict[int, list[int]] = defaultdict(list)
+    # (PO, its new date) by the day after its due date: a supplier running late names its new
+    # date once the old one has passed.
+    new_dates: dict[int, list[tuple[int, int]]] = defaultdict(list)
     churn_stimulus = np.zeros(n_customers)
     tier_points = np.array([TIER_POINTS[t] for t in range(len(TIERS))])[world.cust_tier]
     cancel_short = np.array([pref == "cancel_short" for pref in world.cust_pref])
@@ -188,6 +192,13 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
     volume = np.bincount(world.supplier, weights=world.popularity, minlength=n_suppliers)
     volume[world.supplier_delay_mean < 1.0] = 0.0
     disrupted = set(np.argsort(-volume, kind="stable")[:DISRUPTED_SUPPLIERS].tolist())
+    # A backorder's promise: the date the supplier gives for the PO it waits on (or today plus
+    # the quoted lead time, when none is open), plus the supplier's usual delay and spread,
+    # rounded up, and a day to deliver. Most are kept; those made before the supplier named a
+    # later date are broken.
+    promise_margin = (
+        np.ceil(np.maximum(world.supplier_delay_mean, 0.0)) + np.ceil(world.supplier_delay_sd)
+    ).astype(np.int64)
     line_base = 0
     order_base = 0
 
@@ -224,6 +235,8 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
 
     for d in range(n_days):
         last_day = d == n_days - 1
+        for po, new_day in new_dates.pop(d, []):
+            h.po_current_day[po] = new_day
         # 1. Morning deliveries from suppliers, then waiting backorders first.
         received_products = []
         for pol, qty in arrivals.pop(d, []):
@@ -319,13 +332,14 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
             for i in np.flatnonzero(short > 0):
                 p, c = int(l_prod[i]), int(l_cust[i])
                 b = len(h.bo_line)
-                pending = sorted(open_pols[p], key=lambda pol: h.po_expected_day[h.pol_po[pol]])
+                pending = sorted(open_pols[p], key=lambda pol: h.po_current_day[h.pol_po[pol]])
+                margin = int(promise_margin[world.supplier[p]])
                 if pending:
                     po = h.pol_po[pending[0]]
-                    promised = h.po_expected_day[po] + 1
+                    promised = max(h.po_current_day[po], d) + 1 + margin
                 else:
                     po = -1
-                    promised = d + int(world.supplier_lead[world.supplier[p]]) + 2
+                    promised = d + int(world.supplier_lead[world.supplier[p]]) + 2 + margin
                 if any(h.po_expected_day[h.pol_po[pol]] < d for pol in pending):
                     root = "late_supplier"
                 elif qty[i] >= 4 * world.typical_qty[p] or day_demand[p] > max(
@@ -404,6 +418,9 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
                 h.po_supplier.append(int(s))
                 h.po_day.append(d)
                 h.po_expected_day.append(d + quoted)
+                h.po_current_day.append(d + quoted)
+                if arrival > d + quoted:
+                    new_dates[d + quoted + 1].append((po, arrival))
                 h.po_arrival_day.append(arrival)
                 h.po_draft.append(last_day)
                 for m in members:
