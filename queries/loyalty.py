@@ -64,7 +64,7 @@ REPUTATION_HELP = (
 NPS_HELP = "Promoters (9-10) minus detractors (0-6), as a share of NPS answers, x 100."
 SENTIMENT_UNSCORED = (
     "Sentiment shows — until the sentiment model has scored the feedback comments ({comments} "
-    "waiting). It scores them when the models are trained: the worker's `retrain-models` job "
+    "waiting). It scores them when the models are trained: the worker's retrain-models job "
     "does it by itself, or run `python -m models.train --only sentiment`."
 )
 
