@@ -119,6 +119,86 @@ def _sums():
     )
 
 
+SUM_COLUMNS = ("lines", "units", "bo_lines", "bo_units", "value", "bo_value")
+ROLLUP_GROUPS = ("week", "category", "segment", "root_cause")
+
+
+def _group_columns(group: Sequence[str]):
+    unknown = set(group) - set(ROLLUP_GROUPS)
+    if unknown:
+        raise ValueError(f"unknown rollup columns {sorted(unknown)}")
+    return [getattr(BackorderRollup, g) for g in group]
+
+
+def _typed(df: pd.DataFrame) -> pd.DataFrame:
+    """Weeks as timestamps and figures as numbers, however the backend returned them."""
+    if "week" in df.columns:
+        df["week"] = pd.to_datetime(df["week"])
+    for column in SUM_COLUMNS:
+        if column in df.columns:
+            df[column] = pd.to_numeric(df[column]).fillna(0)
+    return df
+
+
+def rollup_sums(
+    engine: Engine | Connection,
+    f: Filters,
+    group: Sequence[str] = (),
+    *,
+    shorts_only: bool = False,
+) -> pd.DataFrame:
+    """The rollup's figures summed over the weeks of ``f`` per ``group`` columns (the database
+    sums; no group: one row). ``shorts_only`` keeps the lines that went short."""
+    columns = _group_columns(group)
+    statement = _where(select(*columns, *_sums()), f)
+    if shorts_only:
+        statement = statement.where(BackorderRollup.root_cause != NO_BACKORDER)
+    if columns:
+        statement = statement.group_by(*columns)
+    with reading(engine) as conn:
+        df = pd.read_sql(statement, conn)
+    return _typed(df)
+
+
+def rollup_rows_since(engine: Engine | Connection, week: dt.date) -> pd.DataFrame:
+    """Every rollup row of ``week`` and later (this week's few hundred rows), unsummed."""
+    r = BackorderRollup
+    statement = select(*_group_columns(ROLLUP_GROUPS), *(r.__table__.c[c] for c in SUM_COLUMNS))
+    with reading(engine) as conn:
+        df = pd.read_sql(statement.where(r.week >= week), conn)
+    return _typed(df)
+
+
+def sums_of_rows(
+    rows: pd.DataFrame, f: Filters, group: Sequence[str] = (), *, shorts_only: bool = False
+) -> pd.DataFrame:
+    """What :func:`rollup_sums` gives for ``f``, summed from rows of :func:`rollup_rows_since`."""
+    _group_columns(group)
+    keep = (rows["week"] >= pd.Timestamp(f.first_week)) & (
+        rows["week"] <= pd.Timestamp(f.last_week)
+    )
+    if f.categories:
+        keep &= rows["category"].isin(f.categories)
+    if f.segments:
+        keep &= rows["segment"].isin(f.segments)
+    if shorts_only:
+        keep &= rows["root_cause"] != NO_BACKORDER
+    chosen = rows[keep]
+    if not group:
+        return pd.DataFrame([chosen[list(SUM_COLUMNS)].sum()], columns=list(SUM_COLUMNS))
+    return chosen.groupby(list(group), as_index=False)[list(SUM_COLUMNS)].sum()
+
+
+def added(parts: Sequence[pd.DataFrame], group: Sequence[str] = ()) -> pd.DataFrame:
+    """Sums of separate weeks (say the past weeks and this one) added per ``group``."""
+    if len(parts) == 1:
+        return parts[0]
+    both = pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
+    if not group:
+        return pd.DataFrame([both[list(SUM_COLUMNS)].sum()], columns=list(SUM_COLUMNS))
+    return both.groupby(list(group), as_index=False)[list(SUM_COLUMNS)].sum()
+
+
 def _with_rates(df: pd.DataFrame) -> pd.DataFrame:
     for column in ("lines", "units", "bo_lines", "bo_units"):
         df[column] = df[column].fillna(0).astype("int64")
@@ -127,14 +207,18 @@ def _with_rates(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def rates_from(sums: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """Rates per category or segment from :func:`rollup_sums` grouped by it."""
+    if dimension not in ("category", "segment"):
+        raise ValueError(f"unknown dimension {dimension!r}")
+    return _with_rates(sums.sort_values(dimension).reset_index(drop=True))
+
+
 def rates_by(engine: Engine | Connection, dimension: str, f: Filters) -> pd.DataFrame:
     """Lines, units, short lines and units, and both backorder rates per category or segment."""
     if dimension not in ("category", "segment"):
         raise ValueError(f"unknown dimension {dimension!r}")
-    column = getattr(BackorderRollup, dimension)
-    statement = _where(select(column, *_sums()), f).group_by(column).order_by(column)
-    with reading(engine) as conn:
-        return _with_rates(pd.read_sql(statement, conn))
+    return rates_from(rollup_sums(engine, f, (dimension,)), dimension)
 
 
 def period_start(weeks: pd.Series, period: str) -> pd.Series:
@@ -157,51 +241,53 @@ def period_label(starts: pd.Series, period: str) -> pd.Series:
     return starts.dt.year.astype(str) + "-Q" + starts.dt.quarter.astype(str)
 
 
+def rates_by_period_from(weekly: pd.DataFrame, period: str) -> pd.DataFrame:
+    """Rates per week, month or quarter from :func:`rollup_sums` grouped by week."""
+    columns = ["period_start", "period", *SUM_COLUMNS]
+    if weekly.empty:
+        return _with_rates(pd.DataFrame(columns=columns))
+    weekly = weekly.assign(period_start=period_start(weekly["week"], period))
+    grouped = weekly.groupby("period_start", as_index=False)[list(SUM_COLUMNS)].sum()
+    grouped = grouped.sort_values("period_start").reset_index(drop=True)
+    grouped["period"] = period_label(grouped["period_start"], period)
+    return _with_rates(grouped[columns])
+
+
 def rates_by_period(engine: Engine | Connection, period: str, f: Filters) -> pd.DataFrame:
     """Backorder rates per week, month or quarter (the database sums per week)."""
-    r = BackorderRollup
-    statement = _where(select(r.week, *_sums()), f).group_by(r.week).order_by(r.week)
-    with reading(engine) as conn:
-        weekly = pd.read_sql(statement, conn)
-    columns = ["period_start", "period", "lines", "units", "bo_lines", "bo_units", "value"]
-    if weekly.empty:
-        return _with_rates(pd.DataFrame(columns=[*columns, "bo_value"]))
-    weekly["period_start"] = period_start(weekly["week"], period)
-    grouped = weekly.groupby("period_start", as_index=False)[
-        ["lines", "units", "bo_lines", "bo_units", "value", "bo_value"]
-    ].sum()
-    grouped["period"] = period_label(grouped["period_start"], period)
-    return _with_rates(grouped)
+    return rates_by_period_from(rollup_sums(engine, f, ("week",)), period)
+
+
+def cause_shares_from(sums: pd.DataFrame, by: str, period: str = "month") -> pd.DataFrame:
+    """Each root cause's share of the short lines per category or period, from
+    :func:`rollup_sums` of the short lines grouped by (category or week, root_cause)."""
+    source = "category" if by == "category" else "week"
+    df = sums.rename(columns={source: "group"})[["group", "root_cause", "bo_lines", "bo_units"]]
+    df = df[df["bo_lines"] > 0]
+    if df.empty:
+        return pd.DataFrame(
+            columns=["group", "root_cause", "cause", "bo_lines", "bo_units", "share"]
+        )
+    if by != "category":
+        df = df.assign(group=period_label(period_start(df["group"], period), period))
+        df = df.groupby(["group", "root_cause"], as_index=False)[["bo_lines", "bo_units"]].sum()
+    df = df.astype({"bo_lines": "int64", "bo_units": "int64"})
+    df["share"] = df["bo_lines"] / df.groupby("group")["bo_lines"].transform("sum")
+    df["cause"] = df["root_cause"].map(CAUSE_LABELS).fillna(df["root_cause"])
+    return df.sort_values(["group", "root_cause"]).reset_index(drop=True)
+
+
+def cause_group(by: str) -> tuple[str, str]:
+    """The rollup columns :func:`cause_shares_from` needs summed for ``by``."""
+    return ("category" if by == "category" else "week", "root_cause")
 
 
 def cause_shares(
     engine: Engine | Connection, f: Filters, *, by: str = "category", period: str = "month"
 ) -> pd.DataFrame:
     """Backordered lines per root cause, and each cause's share, per category or per period."""
-    r = BackorderRollup
-    group = r.category if by == "category" else r.week
-    statement = (
-        _where(
-            select(group.label("group"), r.root_cause, func.sum(r.bo_lines).label("bo_lines"),
-                   func.sum(r.bo_units).label("bo_units")),
-            f,
-        )
-        .where(r.root_cause != NO_BACKORDER)
-        .group_by(group, r.root_cause)
-    )  # fmt: skip
-    with reading(engine) as conn:
-        df = pd.read_sql(statement, conn)
-    if df.empty:
-        return pd.DataFrame(
-            columns=["group", "root_cause", "cause", "bo_lines", "bo_units", "share"]
-        )
-    if by != "category":
-        df["group"] = period_label(period_start(df["group"], period), period)
-        df = df.groupby(["group", "root_cause"], as_index=False)[["bo_lines", "bo_units"]].sum()
-    df = df[df["bo_lines"] > 0].copy()
-    df["share"] = df["bo_lines"] / df.groupby("group")["bo_lines"].transform("sum")
-    df["cause"] = df["root_cause"].map(CAUSE_LABELS).fillna(df["root_cause"])
-    return df.sort_values(["group", "root_cause"]).reset_index(drop=True)
+    sums = rollup_sums(engine, f, cause_group(by), shorts_only=True)
+    return cause_shares_from(sums, by, period)
 
 
 # --- KPIs ----------------------------------------------------------------------------------
@@ -221,41 +307,33 @@ class RateKpis:
         return self.line_rate - self.previous_line_rate
 
 
-def _totals(conn: Connection, f: Filters) -> tuple[int, int, int, int]:
-    """(lines, short lines, units, short units) in the filtered weeks."""
-    r = BackorderRollup
-    row = conn.execute(
-        _where(
-            select(
-                func.coalesce(func.sum(r.lines), 0),
-                func.coalesce(func.sum(r.bo_lines), 0),
-                func.coalesce(func.sum(r.units), 0),
-                func.coalesce(func.sum(r.bo_units), 0),
-            ),
-            f,
-        )
-    ).one()
-    return tuple(int(x) for x in row)
-
-
-def rate_kpis(engine: Engine | Connection, f: Filters) -> RateKpis:
-    """Backorder rate (lines, units) and the line rate over as many weeks just before; fill rate."""
+def weeks_before(f: Filters) -> Filters:
+    """As many whole weeks as ``f`` has, just before them (the KPI's change compares them)."""
     weeks = (f.last_week - f.first_week).days // 7 + 1
-    before = Filters(
+    return Filters(
         f.first_week - dt.timedelta(weeks=weeks),
         f.first_week - dt.timedelta(days=1),
         f.categories,
         f.segments,
     )
-    with reading(engine) as conn:
-        lines, bo_lines, units, bo_units = _totals(conn, f)
-        p_lines, p_bo_lines, _, _ = _totals(conn, before)
+
+
+def rate_kpis_from(now: pd.DataFrame, before: pd.DataFrame) -> RateKpis:
+    """The KPIs from :func:`rollup_sums` (no group) of the weeks and of :func:`weeks_before`."""
+    lines, bo_lines = int(now["lines"].iloc[0]), int(now["bo_lines"].iloc[0])
+    units, bo_units = int(now["units"].iloc[0]), int(now["bo_units"].iloc[0])
+    p_lines, p_bo_lines = int(before["lines"].iloc[0]), int(before["bo_lines"].iloc[0])
     return RateKpis(
         line_rate=bo_lines / lines if lines else None,
         previous_line_rate=p_bo_lines / p_lines if p_lines else None,
         unit_rate=bo_units / units if units else None,
         fill_rate=1 - bo_units / units if units else None,
     )
+
+
+def rate_kpis(engine: Engine | Connection, f: Filters) -> RateKpis:
+    """Backorder rate (lines, units) and the line rate over as many weeks just before; fill rate."""
+    return rate_kpis_from(rollup_sums(engine, f), rollup_sums(engine, weeks_before(f)))
 
 
 def on_time_delivery(engine: Engine | Connection, f: Filters) -> tuple[float | None, int]:
@@ -278,46 +356,59 @@ MONTH_HELP = (
 )
 
 
-def month_against_last_year(
-    engine: Engine | Connection, f: Filters, today: dt.date | None = None
-) -> pd.DataFrame:
-    """Month to date against the same days a year earlier (categories/segments filtered)."""
-    today = today or utcnow().date()
+def month_windows(today: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """(label, first day, last day) of this month to date and of the same days a year earlier."""
     this_start = today.replace(day=1)
     last_start = this_start.replace(year=this_start.year - 1)
     # The same day number a year ago (29 February falls back to the 28th).
     last_end = last_start.replace(day=min(today.day, 28 if last_start.month == 2 else today.day))
-    rows = []
-    for label, start, end in (
-        ("This month", this_start, today),
-        ("Same month last year", last_start, last_end),
-    ):
-        if f.segments:  # the weekly summary has no segments: the daily rows of those
-            demand = (
-                select(DemandDaily)
-                .where(
-                    DemandDaily.day >= start,
-                    DemandDaily.day <= end,
-                    DemandDaily.segment.in_(f.segments),
-                )
-                .subquery("demand")
+    return [("This month", this_start, today), ("Same month last year", last_start, last_end)]
+
+
+def demand_totals(
+    engine: Engine | Connection, f: Filters, start: dt.date, end: dt.date
+) -> tuple[int, int, int, int]:
+    """(lines, lines short, units, units short) ordered from ``start`` to ``end`` (days), of the
+    categories and segments of ``f``, from the demand summaries."""
+    if end < start:
+        return (0, 0, 0, 0)
+    if f.segments:  # the weekly summary has no segments: the daily rows of those
+        demand = (
+            select(DemandDaily)
+            .where(
+                DemandDaily.day >= start,
+                DemandDaily.day <= end,
+                DemandDaily.segment.in_(f.segments),
             )
-        else:  # whole weeks from the weekly summary, the days around them from the daily one
-            demand = demand_rows(start - dt.timedelta(days=1), end, FIGURES).subquery("demand")
-        statement = (
-            select(
-                func.coalesce(func.sum(demand.c.lines), 0),
-                func.coalesce(func.sum(demand.c.lines_short), 0),
-                func.coalesce(func.sum(demand.c.qty_ordered), 0),
-                func.coalesce(func.sum(demand.c.qty_short), 0),
-            )
-            .select_from(demand)
-            .join(Product, Product.id == demand.c.product_id)
+            .subquery("demand")
         )
-        if f.categories:
-            statement = statement.where(Product.category.in_(f.categories))
-        with reading(engine) as conn:
-            lines, short, units, units_short = (int(x) for x in conn.execute(statement).one())
+    else:  # whole weeks from the weekly summary, the days around them from the daily one
+        demand = demand_rows(start - dt.timedelta(days=1), end, FIGURES).subquery("demand")
+    statement = (
+        select(
+            func.coalesce(func.sum(demand.c.lines), 0),
+            func.coalesce(func.sum(demand.c.lines_short), 0),
+            func.coalesce(func.sum(demand.c.qty_ordered), 0),
+            func.coalesce(func.sum(demand.c.qty_short), 0),
+        )
+        .select_from(demand)
+        .join(Product, Product.id == demand.c.product_id)
+    )
+    if f.categories:
+        statement = statement.where(Product.category.in_(f.categories))
+    with reading(engine) as conn:
+        lines, short, units, units_short = (int(x) for x in conn.execute(statement).one())
+    return lines, short, units, units_short
+
+
+def month_table(
+    windows: list[tuple[str, dt.date, dt.date]], totals: list[tuple[int, int, int, int]]
+) -> pd.DataFrame:
+    """The month against last year's, from :func:`month_windows` and their demand totals."""
+    rows = []
+    for (label, start, end), (lines, short, units, units_short) in zip(
+        windows, totals, strict=True
+    ):
         rows.append(
             {
                 "period": label,
@@ -334,18 +425,17 @@ def month_against_last_year(
     return pd.DataFrame(rows)
 
 
-def demand_against_forecast(
-    engine: Engine | Connection, f: Filters, *, weeks_ahead: int = 13
+def month_against_last_year(
+    engine: Engine | Connection, f: Filters, today: dt.date | None = None
 ) -> pd.DataFrame:
-    """Units ordered per week (rollup) beside the newest demand forecast (P50, P90) per week.
+    """Month to date against the same days a year earlier (categories/segments filtered)."""
+    windows = month_windows(today or utcnow().date())
+    return month_table(windows, [demand_totals(engine, f, s, e) for _, s, e in windows])
 
-    Forecast periods are summed over the products of the chosen categories; a monthly forecast
-    is shown at its first week.
-    """
-    r = BackorderRollup
-    actual = _where(select(r.week.label("week"), func.sum(r.units).label("units")), f).group_by(
-        r.week
-    )
+
+def forecast_weeks(engine: Engine | Connection, categories: Sequence[str] = ()) -> pd.DataFrame:
+    """The newest demand forecast (P50, P90) per period, summed over the products of
+    ``categories`` (all products when none)."""
     run_id = (
         select(ModelRun.id)
         .where(ModelRun.kind == DEMAND_MODEL_KIND, ModelRun.status == "ok")
@@ -363,13 +453,18 @@ def demand_against_forecast(
         .where(Forecast.model_run_id == run_id)
         .group_by(Forecast.period_start)
     )
-    if f.categories:
-        forecast = forecast.where(Product.category.in_(f.categories))
+    if categories:
+        forecast = forecast.where(Product.category.in_(categories))
     with reading(engine) as conn:
-        a = pd.read_sql(actual, conn, parse_dates=["week"])
-        fc = pd.read_sql(forecast, conn, parse_dates=["week"])
-    a = a.assign(series="Ordered")
-    a = a.rename(columns={"units": "value"})
+        return pd.read_sql(forecast, conn, parse_dates=["week"])
+
+
+def forecast_beside(
+    weekly: pd.DataFrame, fc: pd.DataFrame, f: Filters, *, weeks_ahead: int = 13
+) -> pd.DataFrame:
+    """Units ordered per week (:func:`rollup_sums` by week) and the forecast's P50 and P90
+    (:func:`forecast_weeks`) up to ``weeks_ahead`` after the last week, as one long table."""
+    a = weekly[["week", "units"]].rename(columns={"units": "value"}).assign(series="Ordered")
     if not fc.empty:
         horizon = pd.Timestamp(f.last_week) + pd.Timedelta(weeks=weeks_ahead)
         fc = fc[fc["week"] <= horizon]
@@ -385,6 +480,18 @@ def demand_against_forecast(
         ],
         ignore_index=True,
     )
+
+
+def demand_against_forecast(
+    engine: Engine | Connection, f: Filters, *, weeks_ahead: int = 13
+) -> pd.DataFrame:
+    """Units ordered per week (rollup) beside the newest demand forecast (P50, P90) per week.
+
+    Forecast periods are summed over the products of the chosen categories; a monthly forecast
+    is shown at its first week.
+    """
+    weekly = rollup_sums(engine, f, ("week",))
+    return forecast_beside(weekly, forecast_weeks(engine, f.categories), f, weeks_ahead=weeks_ahead)
 
 
 # --- Open backorders and the chance they end cancelled ------------------------------------
