@@ -240,9 +240,12 @@ def _note_write(conn, _cursor, _statement, _parameters, context, _executemany) -
     noted = conn.info.setdefault(_NOTED, set())
     noted.update(subjects_of_table(name))
     column = WEEK_COLUMNS.get(name)
-    if column is not None and PAST_WEEKS not in noted:
-        if not (context.isinsert and _all_current(context.compiled_parameters, column)):
-            noted.add(PAST_WEEKS)
+    if (
+        column is not None
+        and PAST_WEEKS not in noted
+        and not (context.isinsert and _all_current(context.compiled_parameters, column))
+    ):
+        noted.add(PAST_WEEKS)
 
 
 def current_week(now: dt.datetime | None = None) -> dt.date:

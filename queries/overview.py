@@ -130,13 +130,98 @@ def _group_columns(group: Sequence[str]):
     return [getattr(BackorderRollup, g) for g in group]
 
 
-def _typed(df: pd.DataFrame) -> pd.DataFrame:
-    """Weeks as timestamps and figures as numbers, however the backend returned them."""
+Sums = dict[tuple, tuple]  # group values -> the SUM_COLUMNS figures
+
+
+def _figures(row: Sequence) -> tuple:
+    """Four counts and two amounts as Python numbers (a NULL sum is 0)."""
+    return (*(int(x or 0) for x in row[:4]), *(float(x or 0.0) for x in row[4:6]))
+
+
+def _day(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _key(row: Sequence, group: Sequence[str]) -> tuple:
+    return tuple(_day(v) if g == "week" else v for g, v in zip(group, row, strict=True))
+
+
+def rollup_sum_records(
+    engine: Engine | Connection,
+    f: Filters,
+    group: Sequence[str] = (),
+    *,
+    shorts_only: bool = False,
+) -> Sums:
+    """The rollup's figures summed over the weeks of ``f`` per ``group`` columns, by the
+    database (no group: one entry, keyed ()). ``shorts_only`` keeps the lines that went short."""
+    columns = _group_columns(group)
+    statement = _where(select(*columns, *_sums()), f)
+    if shorts_only:
+        statement = statement.where(BackorderRollup.root_cause != NO_BACKORDER)
+    if columns:
+        statement = statement.group_by(*columns)
+    with reading(engine) as conn:
+        rows = conn.execute(statement).all()
+    n = len(group)
+    return {_key(row[:n], group): _figures(row[n:]) for row in rows}
+
+
+def rollup_rows_since(engine: Engine | Connection, week: dt.date) -> tuple[tuple, ...]:
+    """Every rollup row of ``week`` and later (this week's few hundred rows), unsummed:
+    (week, category, segment, root cause, *SUM_COLUMNS)."""
+    r = BackorderRollup
+    statement = select(*_group_columns(ROLLUP_GROUPS), *(r.__table__.c[c] for c in SUM_COLUMNS))
+    with reading(engine) as conn:
+        rows = conn.execute(statement.where(r.week >= week)).all()
+    return tuple((_day(row[0]), *row[1:4], *_figures(row[4:])) for row in rows)
+
+
+def sum_rows(
+    rows: Sequence[tuple], f: Filters, group: Sequence[str] = (), *, shorts_only: bool = False
+) -> Sums:
+    """What :func:`rollup_sum_records` gives for ``f``, summed from :func:`rollup_rows_since`."""
+    _group_columns(group)
+    at = [ROLLUP_GROUPS.index(g) for g in group]
+    categories, segments = set(f.categories), set(f.segments)
+    out: dict[tuple, list] = {}
+    for row in rows:
+        if not f.first_week <= row[0] <= f.last_week:
+            continue
+        if categories and row[1] not in categories or segments and row[2] not in segments:
+            continue
+        if shorts_only and row[3] == NO_BACKORDER:
+            continue
+        into = out.setdefault(tuple(row[i] for i in at), [0, 0, 0, 0, 0.0, 0.0])
+        for i, x in enumerate(row[4:]):
+            into[i] += x
+    if not group and not out:
+        out[()] = [0, 0, 0, 0, 0.0, 0.0]
+    return {key: tuple(figures) for key, figures in out.items()}
+
+
+def added(parts: Sequence[Sums]) -> Sums:
+    """Sums of separate weeks (say the past weeks and this one) added key by key."""
+    if len(parts) == 1:
+        return parts[0]
+    out: dict[tuple, list] = {}
+    for part in parts:
+        for key, figures in part.items():
+            into = out.setdefault(key, [0, 0, 0, 0, 0.0, 0.0])
+            for i, x in enumerate(figures):
+                into[i] += x
+    return {key: tuple(figures) for key, figures in out.items()}
+
+
+def sums_frame(sums: Sums, group: Sequence[str] = ()) -> pd.DataFrame:
+    """The sums as a table: the ``group`` columns, then SUM_COLUMNS (weeks as timestamps)."""
+    records = [(*key, *figures) for key, figures in sums.items()] or (
+        [] if group else [(0, 0, 0, 0, 0.0, 0.0)]
+    )
+
+    df = pd.DataFrame.from_records(records, columns=[*group, *SUM_COLUMNS])
     if "week" in df.columns:
         df["week"] = pd.to_datetime(df["week"])
-    for column in SUM_COLUMNS:
-        if column in df.columns:
-            df[column] = pd.to_numeric(df[column]).fillna(0)
     return df
 
 
@@ -147,56 +232,8 @@ def rollup_sums(
     *,
     shorts_only: bool = False,
 ) -> pd.DataFrame:
-    """The rollup's figures summed over the weeks of ``f`` per ``group`` columns (the database
-    sums; no group: one row). ``shorts_only`` keeps the lines that went short."""
-    columns = _group_columns(group)
-    statement = _where(select(*columns, *_sums()), f)
-    if shorts_only:
-        statement = statement.where(BackorderRollup.root_cause != NO_BACKORDER)
-    if columns:
-        statement = statement.group_by(*columns)
-    with reading(engine) as conn:
-        df = pd.read_sql(statement, conn)
-    return _typed(df)
-
-
-def rollup_rows_since(engine: Engine | Connection, week: dt.date) -> pd.DataFrame:
-    """Every rollup row of ``week`` and later (this week's few hundred rows), unsummed."""
-    r = BackorderRollup
-    statement = select(*_group_columns(ROLLUP_GROUPS), *(r.__table__.c[c] for c in SUM_COLUMNS))
-    with reading(engine) as conn:
-        df = pd.read_sql(statement.where(r.week >= week), conn)
-    return _typed(df)
-
-
-def sums_of_rows(
-    rows: pd.DataFrame, f: Filters, group: Sequence[str] = (), *, shorts_only: bool = False
-) -> pd.DataFrame:
-    """What :func:`rollup_sums` gives for ``f``, summed from rows of :func:`rollup_rows_since`."""
-    _group_columns(group)
-    keep = (rows["week"] >= pd.Timestamp(f.first_week)) & (
-        rows["week"] <= pd.Timestamp(f.last_week)
-    )
-    if f.categories:
-        keep &= rows["category"].isin(f.categories)
-    if f.segments:
-        keep &= rows["segment"].isin(f.segments)
-    if shorts_only:
-        keep &= rows["root_cause"] != NO_BACKORDER
-    chosen = rows[keep]
-    if not group:
-        return pd.DataFrame([chosen[list(SUM_COLUMNS)].sum()], columns=list(SUM_COLUMNS))
-    return chosen.groupby(list(group), as_index=False)[list(SUM_COLUMNS)].sum()
-
-
-def added(parts: Sequence[pd.DataFrame], group: Sequence[str] = ()) -> pd.DataFrame:
-    """Sums of separate weeks (say the past weeks and this one) added per ``group``."""
-    if len(parts) == 1:
-        return parts[0]
-    both = pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
-    if not group:
-        return pd.DataFrame([both[list(SUM_COLUMNS)].sum()], columns=list(SUM_COLUMNS))
-    return both.groupby(list(group), as_index=False)[list(SUM_COLUMNS)].sum()
+    """:func:`rollup_sum_records` as a table (:func:`sums_frame`)."""
+    return sums_frame(rollup_sum_records(engine, f, group, shorts_only=shorts_only), group)
 
 
 def _with_rates(df: pd.DataFrame) -> pd.DataFrame:

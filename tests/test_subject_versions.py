@@ -76,7 +76,9 @@ def test_an_order_dated_in_an_earlier_week_moves_the_past_weeks(engine, world):
 def test_cancelling_an_old_order_moves_the_past_weeks(engine, world):
     placed = _short_order(engine, world, now=utcnow() - dt.timedelta(days=15))
     before = _versions(engine)
-    operations.cancel_order(engine, order_id=placed.order_id, actor="test", reason="no longer needed")
+    operations.cancel_order(
+        engine, order_id=placed.order_id, actor="test", reason="no longer needed"
+    )
     assert PAST_WEEKS in _moved(before, _versions(engine))
 
 

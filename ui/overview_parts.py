@@ -29,12 +29,12 @@ CAUSE_CHART = "overview_cause_chart"
 
 
 @live_read("past_weeks")
-def _past_sums(engine, f: ov.Filters, group: tuple[str, ...], shorts_only: bool) -> pd.DataFrame:
-    return ov.rollup_sums(engine, f, group, shorts_only=shorts_only)
+def _past_sums(engine, f: ov.Filters, group: tuple[str, ...], shorts_only: bool) -> ov.Sums:
+    return ov.rollup_sum_records(engine, f, group, shorts_only=shorts_only)
 
 
 @live_read("orders")
-def _rows_since(engine, week: dt.date) -> pd.DataFrame:
+def _rows_since(engine, week: dt.date) -> tuple[tuple, ...]:
     return ov.rollup_rows_since(engine, week)
 
 
@@ -49,8 +49,8 @@ def rollup_sums(
         parts.append(_past_sums(engine, past, group, shorts_only))
     if current is not None:
         rows = _rows_since(engine, week)
-        parts.append(ov.sums_of_rows(rows, current, group, shorts_only=shorts_only))
-    return ov.added(parts, group)
+        parts.append(ov.sum_rows(rows, current, group, shorts_only=shorts_only))
+    return ov.sums_frame(ov.added(parts), group)
 
 
 @live_read("orders", "past_weeks")
