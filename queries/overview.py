@@ -213,29 +213,6 @@ def added(parts: Sequence[Sums]) -> Sums:
     return {key: tuple(figures) for key, figures in out.items()}
 
 
-def sums_frame(sums: Sums, group: Sequence[str] = ()) -> pd.DataFrame:
-    """The sums as a table: the ``group`` columns, then SUM_COLUMNS (weeks as timestamps)."""
-    records = [(*key, *figures) for key, figures in sums.items()] or (
-        [] if group else [(0, 0, 0, 0, 0.0, 0.0)]
-    )
-
-    df = pd.DataFrame.from_records(records, columns=[*group, *SUM_COLUMNS])
-    if "week" in df.columns:
-        df["week"] = pd.to_datetime(df["week"])
-    return df
-
-
-def rollup_sums(
-    engine: Engine | Connection,
-    f: Filters,
-    group: Sequence[str] = (),
-    *,
-    shorts_only: bool = False,
-) -> pd.DataFrame:
-    """:func:`rollup_sum_records` as a table (:func:`sums_frame`)."""
-    return sums_frame(rollup_sum_records(engine, f, group, shorts_only=shorts_only), group)
-
-
 def _with_rates(df: pd.DataFrame) -> pd.DataFrame:
     for column in ("lines", "units", "bo_lines", "bo_units"):
         df[column] = df[column].fillna(0).astype("int64")
@@ -244,18 +221,38 @@ def _with_rates(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def rates_from(sums: pd.DataFrame, dimension: str) -> pd.DataFrame:
-    """Rates per category or segment from :func:`rollup_sums` grouped by it."""
+def _rate(part: int, whole: int) -> float:
+    return part / whole if whole > 0 else float("nan")
+
+
+def _rated(keys: list[tuple], figures: list[tuple], key_columns: list[str]) -> pd.DataFrame:
+    """A table of keys, SUM_COLUMNS and both rates, built in one go (the rows are few)."""
+    records = [
+        (*key, *fig, _rate(fig[2], fig[0]), _rate(fig[3], fig[1]))
+        for key, fig in zip(keys, figures, strict=True)
+    ]
+    df = pd.DataFrame.from_records(
+        records, columns=[*key_columns, *SUM_COLUMNS, "line_rate", "unit_rate"]
+    )
+    return df.astype(
+        {**dict.fromkeys(SUM_COLUMNS[:4], "int64"), **dict.fromkeys(SUM_COLUMNS[4:], float),
+         "line_rate": float, "unit_rate": float}
+    )  # fmt: skip
+
+
+def rates_from(sums: Sums, dimension: str) -> pd.DataFrame:
+    """Rates per category or segment from :func:`rollup_sum_records` grouped by it."""
     if dimension not in ("category", "segment"):
         raise ValueError(f"unknown dimension {dimension!r}")
-    return _with_rates(sums.sort_values(dimension).reset_index(drop=True))
+    keys = sorted(sums)
+    return _rated(keys, [sums[k] for k in keys], [dimension])
 
 
 def rates_by(engine: Engine | Connection, dimension: str, f: Filters) -> pd.DataFrame:
     """Lines, units, short lines and units, and both backorder rates per category or segment."""
     if dimension not in ("category", "segment"):
         raise ValueError(f"unknown dimension {dimension!r}")
-    return rates_from(rollup_sums(engine, f, (dimension,)), dimension)
+    return rates_from(rollup_sum_records(engine, f, (dimension,)), dimension)
 
 
 def period_start(weeks: pd.Series, period: str) -> pd.Series:
@@ -278,40 +275,71 @@ def period_label(starts: pd.Series, period: str) -> pd.Series:
     return starts.dt.year.astype(str) + "-Q" + starts.dt.quarter.astype(str)
 
 
-def rates_by_period_from(weekly: pd.DataFrame, period: str) -> pd.DataFrame:
-    """Rates per week, month or quarter from :func:`rollup_sums` grouped by week."""
-    columns = ["period_start", "period", *SUM_COLUMNS]
-    if weekly.empty:
-        return _with_rates(pd.DataFrame(columns=columns))
-    weekly = weekly.assign(period_start=period_start(weekly["week"], period))
-    grouped = weekly.groupby("period_start", as_index=False)[list(SUM_COLUMNS)].sum()
-    grouped = grouped.sort_values("period_start").reset_index(drop=True)
-    grouped["period"] = period_label(grouped["period_start"], period)
-    return _with_rates(grouped[columns])
+def period_of(week: dt.date, period: str) -> dt.date:
+    """The first day of the week, month or quarter a week (its Monday) belongs to."""
+    if period == "week":
+        return week
+    if period == "month":
+        return week.replace(day=1)
+    if period == "quarter":
+        return week.replace(month=(week.month - 1) // 3 * 3 + 1, day=1)
+    raise ValueError(f"unknown period {period!r}")
+
+
+def label_of(start: dt.date, period: str) -> str:
+    """How a period starting on ``start`` is written: 2026-11-30, 2026-11 or 2026-Q4."""
+    if period == "week":
+        return start.isoformat()
+    if period == "month":
+        return f"{start.year:04d}-{start.month:02d}"
+    return f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
+
+
+def rates_by_period_from(weekly: Sums, period: str) -> pd.DataFrame:
+    """Rates per week, month or quarter from :func:`rollup_sum_records` grouped by week."""
+    per = added([{(period_of(week, period),): figures} for (week,), figures in weekly.items()])
+    starts = sorted(start for (start,) in per)
+    df = _rated(
+        [(start, label_of(start, period)) for start in starts],
+        [per[(s,)] for s in starts],
+        ["period_start", "period"],
+    )
+    df["period_start"] = pd.to_datetime(df["period_start"])
+    return df
 
 
 def rates_by_period(engine: Engine | Connection, period: str, f: Filters) -> pd.DataFrame:
     """Backorder rates per week, month or quarter (the database sums per week)."""
-    return rates_by_period_from(rollup_sums(engine, f, ("week",)), period)
+    return rates_by_period_from(rollup_sum_records(engine, f, ("week",)), period)
 
 
-def cause_shares_from(sums: pd.DataFrame, by: str, period: str = "month") -> pd.DataFrame:
+CAUSE_COLUMNS = ["group", "root_cause", "bo_lines", "bo_units", "share", "cause"]
+
+
+def cause_shares_from(sums: Sums, by: str, period: str = "month") -> pd.DataFrame:
     """Each root cause's share of the short lines per category or period, from
-    :func:`rollup_sums` of the short lines grouped by (category or week, root_cause)."""
-    source = "category" if by == "category" else "week"
-    df = sums.rename(columns={source: "group"})[["group", "root_cause", "bo_lines", "bo_units"]]
-    df = df[df["bo_lines"] > 0]
-    if df.empty:
+    :func:`rollup_sum_records` of the short lines grouped by (category or week, root_cause)."""
+    cells: dict[tuple[str, str], list[int]] = {}
+    for (group, cause), figures in sums.items():
+        if by != "category":
+            group = label_of(period_of(group, period), period)
+        into = cells.setdefault((group, cause), [0, 0])
+        into[0] += int(figures[2])
+        into[1] += int(figures[3])
+    cells = {key: counts for key, counts in cells.items() if counts[0] > 0}
+    if not cells:
         return pd.DataFrame(
             columns=["group", "root_cause", "cause", "bo_lines", "bo_units", "share"]
         )
-    if by != "category":
-        df = df.assign(group=period_label(period_start(df["group"], period), period))
-        df = df.groupby(["group", "root_cause"], as_index=False)[["bo_lines", "bo_units"]].sum()
-    df = df.astype({"bo_lines": "int64", "bo_units": "int64"})
-    df["share"] = df["bo_lines"] / df.groupby("group")["bo_lines"].transform("sum")
-    df["cause"] = df["root_cause"].map(CAUSE_LABELS).fillna(df["root_cause"])
-    return df.sort_values(["group", "root_cause"]).reset_index(drop=True)
+    per_group: dict[str, int] = {}
+    for (group, _), (lines, _) in cells.items():
+        per_group[group] = per_group.get(group, 0) + lines
+    records = [
+        (group, cause, lines, units, lines / per_group[group], CAUSE_LABELS.get(cause, cause))
+        for (group, cause), (lines, units) in sorted(cells.items())
+    ]
+    df = pd.DataFrame.from_records(records, columns=CAUSE_COLUMNS)
+    return df.astype({"bo_lines": "int64", "bo_units": "int64", "share": float})
 
 
 def cause_group(by: str) -> tuple[str, str]:
@@ -323,7 +351,7 @@ def cause_shares(
     engine: Engine | Connection, f: Filters, *, by: str = "category", period: str = "month"
 ) -> pd.DataFrame:
     """Backordered lines per root cause, and each cause's share, per category or per period."""
-    sums = rollup_sums(engine, f, cause_group(by), shorts_only=True)
+    sums = rollup_sum_records(engine, f, cause_group(by), shorts_only=True)
     return cause_shares_from(sums, by, period)
 
 
@@ -355,11 +383,11 @@ def weeks_before(f: Filters) -> Filters:
     )
 
 
-def rate_kpis_from(now: pd.DataFrame, before: pd.DataFrame) -> RateKpis:
-    """The KPIs from :func:`rollup_sums` (no group) of the weeks and of :func:`weeks_before`."""
-    lines, bo_lines = int(now["lines"].iloc[0]), int(now["bo_lines"].iloc[0])
-    units, bo_units = int(now["units"].iloc[0]), int(now["bo_units"].iloc[0])
-    p_lines, p_bo_lines = int(before["lines"].iloc[0]), int(before["bo_lines"].iloc[0])
+def rate_kpis_from(now: Sums, before: Sums) -> RateKpis:
+    """The KPIs from :func:`rollup_sum_records` (no group) of the weeks and of
+    :func:`weeks_before`."""
+    lines, units, bo_lines, bo_units = now.get((), (0, 0, 0, 0))[:4]
+    p_lines, _, p_bo_lines, _ = before.get((), (0, 0, 0, 0))[:4]
     return RateKpis(
         line_rate=bo_lines / lines if lines else None,
         previous_line_rate=p_bo_lines / p_lines if p_lines else None,
@@ -370,7 +398,9 @@ def rate_kpis_from(now: pd.DataFrame, before: pd.DataFrame) -> RateKpis:
 
 def rate_kpis(engine: Engine | Connection, f: Filters) -> RateKpis:
     """Backorder rate (lines, units) and the line rate over as many weeks just before; fill rate."""
-    return rate_kpis_from(rollup_sums(engine, f), rollup_sums(engine, weeks_before(f)))
+    return rate_kpis_from(
+        rollup_sum_records(engine, f), rollup_sum_records(engine, weeks_before(f))
+    )
 
 
 def on_time_delivery(engine: Engine | Connection, f: Filters) -> tuple[float | None, int]:
@@ -496,12 +526,17 @@ def forecast_weeks(engine: Engine | Connection, categories: Sequence[str] = ()) 
         return pd.read_sql(forecast, conn, parse_dates=["week"])
 
 
-def forecast_beside(
-    weekly: pd.DataFrame, fc: pd.DataFrame, f: Filters, *, weeks_ahead: int = 13
-) -> pd.DataFrame:
-    """Units ordered per week (:func:`rollup_sums` by week) and the forecast's P50 and P90
+def forecast_beside(weekly: Sums, fc: pd.DataFrame, f: Filters, *, weeks_ahead: int = 13):
+    """Units ordered per week (:func:`rollup_sum_records` by week) and the forecast's P50 and P90
     (:func:`forecast_weeks`) up to ``weeks_ahead`` after the last week, as one long table."""
-    a = weekly[["week", "units"]].rename(columns={"units": "value"}).assign(series="Ordered")
+    weeks = sorted(weekly)
+    a = pd.DataFrame(
+        {
+            "week": pd.to_datetime([w for (w,) in weeks]),
+            "series": "Ordered",
+            "value": [weekly[w][1] for w in weeks],
+        }
+    )
     if not fc.empty:
         horizon = pd.Timestamp(f.last_week) + pd.Timedelta(weeks=weeks_ahead)
         fc = fc[fc["week"] <= horizon]
@@ -527,7 +562,7 @@ def demand_against_forecast(
     Forecast periods are summed over the products of the chosen categories; a monthly forecast
     is shown at its first week.
     """
-    weekly = rollup_sums(engine, f, ("week",))
+    weekly = rollup_sum_records(engine, f, ("week",))
     return forecast_beside(weekly, forecast_weeks(engine, f.categories), f, weeks_ahead=weeks_ahead)
 
 

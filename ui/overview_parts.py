@@ -40,8 +40,8 @@ def _rows_since(engine, week: dt.date) -> tuple[tuple, ...]:
 
 def rollup_sums(
     engine, f: ov.Filters, group: tuple[str, ...] = (), shorts_only: bool = False
-) -> pd.DataFrame:
-    """:func:`queries.overview.rollup_sums`, the past weeks and this one read apart."""
+) -> ov.Sums:
+    """:func:`queries.overview.rollup_sum_records`, the past weeks and this one read apart."""
     week = this_week()
     past, current = split(f, week)
     parts = []
@@ -50,7 +50,7 @@ def rollup_sums(
     if current is not None:
         rows = _rows_since(engine, week)
         parts.append(ov.sum_rows(rows, current, group, shorts_only=shorts_only))
-    return ov.sums_frame(ov.added(parts), group)
+    return ov.added(parts)
 
 
 @live_read("orders", "past_weeks")
