@@ -152,11 +152,13 @@ def rollup_sum_records(
     group: Sequence[str] = (),
     *,
     shorts_only: bool = False,
+    causes: Sequence[str] = (),
 ) -> Sums:
     """The rollup's figures summed over the weeks of ``f`` per ``group`` columns, by the
-    database (no group: one entry, keyed ()). ``shorts_only`` keeps the lines that went short."""
+    database (no group: one entry, keyed ()). ``shorts_only`` keeps the lines that went short,
+    ``causes`` those of these root causes."""
     columns = _group_columns(group)
-    statement = _where(select(*columns, *_sums()), f)
+    statement = _where(select(*columns, *_sums()), f, causes=causes)
     if shorts_only:
         statement = statement.where(BackorderRollup.root_cause != NO_BACKORDER)
     if columns:
@@ -178,19 +180,24 @@ def rollup_rows_since(engine: Engine | Connection, week: dt.date) -> tuple[tuple
 
 
 def sum_rows(
-    rows: Sequence[tuple], f: Filters, group: Sequence[str] = (), *, shorts_only: bool = False
+    rows: Sequence[tuple],
+    f: Filters,
+    group: Sequence[str] = (),
+    *,
+    shorts_only: bool = False,
+    causes: Sequence[str] = (),
 ) -> Sums:
     """What :func:`rollup_sum_records` gives for ``f``, summed from :func:`rollup_rows_since`."""
     _group_columns(group)
     at = [ROLLUP_GROUPS.index(g) for g in group]
-    categories, segments = set(f.categories), set(f.segments)
+    categories, segments, chosen = set(f.categories), set(f.segments), set(causes)
     out: dict[tuple, list] = {}
     for row in rows:
         if not f.first_week <= row[0] <= f.last_week:
             continue
         if categories and row[1] not in categories or segments and row[2] not in segments:
             continue
-        if shorts_only and row[3] == NO_BACKORDER:
+        if shorts_only and row[3] == NO_BACKORDER or chosen and row[3] not in chosen:
             continue
         into = out.setdefault(tuple(row[i] for i in at), [0, 0, 0, 0, 0.0, 0.0])
         for i, x in enumerate(row[4:]):
@@ -234,6 +241,8 @@ def _rated(keys: list[tuple], figures: list[tuple], key_columns: list[str]) -> p
     df = pd.DataFrame.from_records(
         records, columns=[*key_columns, *SUM_COLUMNS, "line_rate", "unit_rate"]
     )
+    if records:  # ints and floats already: only an empty table needs its types
+        return df
     return df.astype(
         {**dict.fromkeys(SUM_COLUMNS[:4], "int64"), **dict.fromkeys(SUM_COLUMNS[4:], float),
          "line_rate": float, "unit_rate": float}
@@ -338,8 +347,7 @@ def cause_shares_from(sums: Sums, by: str, period: str = "month") -> pd.DataFram
         (group, cause, lines, units, lines / per_group[group], CAUSE_LABELS.get(cause, cause))
         for (group, cause), (lines, units) in sorted(cells.items())
     ]
-    df = pd.DataFrame.from_records(records, columns=CAUSE_COLUMNS)
-    return df.astype({"bo_lines": "int64", "bo_units": "int64", "share": float})
+    return pd.DataFrame.from_records(records, columns=CAUSE_COLUMNS)
 
 
 def cause_group(by: str) -> tuple[str, str]:
@@ -744,19 +752,15 @@ def revenue_at_risk(
 # --- Drill-down ----------------------------------------------------------------------------
 
 
+def drill_weeks(per_week: Sums) -> list[tuple[dt.date, int]]:
+    """(week, backordered lines), newest first, from :func:`rollup_sum_records` of the short
+    lines per week."""
+    return sorted(((week, int(f[2])) for (week,), f in per_week.items()), reverse=True)
+
+
 def _drill_weeks(conn: Connection, f: Filters, causes: Sequence[str]) -> list[tuple[dt.date, int]]:
     """(week, backordered lines) of the weeks of ``f``, newest first, from the rollup."""
-    r = BackorderRollup
-    per_week = conn.execute(
-        _where(select(r.week, func.sum(r.bo_lines)), f, causes=causes)
-        .where(r.root_cause != NO_BACKORDER)
-        .group_by(r.week)
-        .order_by(r.week.desc())
-    ).all()
-    return [
-        (week if isinstance(week, dt.date) else dt.date.fromisoformat(week), int(lines or 0))
-        for week, lines in per_week
-    ]
+    return drill_weeks(rollup_sum_records(conn, f, ("week",), shorts_only=True, causes=causes))
 
 
 def _drill_since(weeks: list[tuple[dt.date, int]], f: Filters, rows: int) -> dt.date:
@@ -784,12 +788,14 @@ def backorder_lines_page(
     causes: Sequence[str] = (),
     limit: int = DRILL_ROWS,
     offset: int = 0,
+    weeks: list[tuple[dt.date, int]] | None = None,
 ) -> LinesPage:
     """One page of :func:`backorder_lines`, cut in the database; an offset past the end gives
-    the last page. The total is summed from the rollup."""
+    the last page. The total is summed from the rollup (``weeks``, :func:`drill_weeks`, when
+    the caller has them)."""
     limit, offset = max(1, int(limit)), max(0, int(offset))
     with reading(engine) as conn:
-        weeks = _drill_weeks(conn, f, causes)
+        weeks = _drill_weeks(conn, f, causes) if weeks is None else weeks
         total = sum(lines for _, lines in weeks)
         if total and offset >= total:
             offset = (total - 1) // limit * limit

@@ -29,8 +29,10 @@ CAUSE_CHART = "overview_cause_chart"
 
 
 @live_read("past_weeks")
-def _past_sums(engine, f: ov.Filters, group: tuple[str, ...], shorts_only: bool) -> ov.Sums:
-    return ov.rollup_sum_records(engine, f, group, shorts_only=shorts_only)
+def _past_sums(
+    engine, f: ov.Filters, group: tuple[str, ...], shorts_only: bool, causes: tuple[str, ...]
+) -> ov.Sums:
+    return ov.rollup_sum_records(engine, f, group, shorts_only=shorts_only, causes=causes)
 
 
 @live_read("orders")
@@ -39,17 +41,21 @@ def _rows_since(engine, week: dt.date) -> tuple[tuple, ...]:
 
 
 def rollup_sums(
-    engine, f: ov.Filters, group: tuple[str, ...] = (), shorts_only: bool = False
+    engine,
+    f: ov.Filters,
+    group: tuple[str, ...] = (),
+    shorts_only: bool = False,
+    causes: tuple[str, ...] = (),
 ) -> ov.Sums:
     """:func:`queries.overview.rollup_sum_records`, the past weeks and this one read apart."""
     week = this_week()
     past, current = split(f, week)
     parts = []
     if past is not None:
-        parts.append(_past_sums(engine, past, group, shorts_only))
+        parts.append(_past_sums(engine, past, group, shorts_only, causes))
     if current is not None:
         rows = _rows_since(engine, week)
-        parts.append(ov.sum_rows(rows, current, group, shorts_only=shorts_only))
+        parts.append(ov.sum_rows(rows, current, group, shorts_only=shorts_only, causes=causes))
     return ov.added(parts)
 
 
@@ -120,9 +126,10 @@ def causes(engine, f: ov.Filters, by: str, period: str) -> pd.DataFrame:
     return ov.cause_shares_from(sums, by, period)
 
 
-@live_read("backorders", "catalogue", "customers", "orders")
+@live_read("backorders", "catalogue", "customers", "orders", "past_weeks")
 def lines_page(engine, f: ov.Filters, causes: tuple[str, ...], offset: int) -> ov.LinesPage:
-    return ov.backorder_lines_page(engine, f, causes=causes, offset=offset)
+    weeks = ov.drill_weeks(rollup_sums(engine, f, ("week",), True, causes))
+    return ov.backorder_lines_page(engine, f, causes=causes, offset=offset, weeks=weeks)
 
 
 # --- Chart selections (Streamlit keeps them in session state under the chart's key) --------
