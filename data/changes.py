@@ -63,10 +63,24 @@ Subjects (the tables each covers)
 - ``audit``: the audit log, and the record of imported files.
 - ``models``: model runs, stored models and forecasts.
 - ``jobs``: job runs and job leases.
+
+The past weeks
+--------------
+One more subject, ``past_weeks``, belongs to no table: it moves when a transaction writes a row of
+a weekly or daily summary (``WEEK_COLUMNS``) for a week before the current one. Orders placed now
+only add to this week's rows, so a read of finished weeks (a year of backorder rates) keyed by
+``past_weeks`` stays cached while orders flow, and only this week's few rows are read again. The
+write is judged by the week or day each inserted row carries; a statement whose rows cannot be
+judged that way (an UPDATE or DELETE, an INSERT ... SELECT of a rebuild) counts as touching the
+past. A read that splits at the current week passes that week as an argument, so it is read
+afresh when the week turns; and a writer counts the current week as past from
+``PAST_WEEKS_MARGIN`` before it ends, so a reader whose clock runs up to that much ahead of the
+writer's never keeps a week the writer still counts as current.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections.abc import Iterable
 from functools import lru_cache
@@ -89,7 +103,10 @@ SUBJECTS: tuple[str, ...] = (
     "audit",
     "models",
     "jobs",
+    "past_weeks",
 )
+
+PAST_WEEKS = "past_weeks"
 
 TABLE_SUBJECTS: dict[str, str] = {
     "stock": "stock",
@@ -141,6 +158,16 @@ TABLE_SUBJECTS: dict[str, str] = {
     "import_batches": "audit",
 }
 
+# Summary tables with a row per week (or day), and the column that says which.
+WEEK_COLUMNS: dict[str, str] = {
+    "backorder_rollup": "week",
+    "demand_weekly": "week",
+    "backorder_cost_weekly": "week",
+    "delivery_weekly": "week",
+    "demand_daily": "day",
+}
+PAST_WEEKS_MARGIN = dt.timedelta(minutes=5)
+
 COUNTER_TABLE = "change_counters"
 SHARDS = 64
 
@@ -180,6 +207,25 @@ def _versions_select(names: tuple[str, ...]) -> Select:
     return select(*(func.coalesce(func.sum(change_counters.c[s]), 0).label(s) for s in names))
 
 
+def count_only_existing(conn: Connection) -> None:
+    """Keep only the noted subjects that have a counter column in this database now.
+
+    For a migration's own transaction: a database migrated to a revision older than a subject
+    has no column for it yet (nor, before the counters' revision, the table).
+    """
+    from sqlalchemy import inspect  # only migrations need it
+
+    noted = conn.info.get(_NOTED)
+    if not noted:
+        return
+    inspector = inspect(conn)
+    if not inspector.has_table(COUNTER_TABLE):
+        _forget(conn)
+        return
+    columns = {c["name"] for c in inspector.get_columns(COUNTER_TABLE)}
+    noted.intersection_update(columns)
+
+
 def _forget(conn: Connection) -> None:
     conn.info.pop(_NOTED, None)
 
@@ -191,7 +237,36 @@ def _note_write(conn, _cursor, _statement, _parameters, context, _executemany) -
     name = getattr(table, "name", None)
     if name == COUNTER_TABLE:
         return
-    conn.info.setdefault(_NOTED, set()).update(subjects_of_table(name))
+    noted = conn.info.setdefault(_NOTED, set())
+    noted.update(subjects_of_table(name))
+    column = WEEK_COLUMNS.get(name)
+    if (
+        column is not None
+        and PAST_WEEKS not in noted
+        and not (context.isinsert and _all_current(context.compiled_parameters, column))
+    ):
+        noted.add(PAST_WEEKS)
+
+
+def current_week(now: dt.datetime | None = None) -> dt.date:
+    """The Monday of the week a write counts as current (see "The past weeks" above)."""
+    moment = (now or dt.datetime.now(dt.UTC).replace(tzinfo=None)) + PAST_WEEKS_MARGIN
+    day = moment.date()
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _all_current(rows, column: str) -> bool:
+    """Whether every row inserted carries a week (or day) in the current week or later."""
+    if not rows:
+        return False
+    first = current_week()
+    for row in rows:
+        value = row.get(column)
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        if not isinstance(value, dt.date) or value < first:
+            return False
+    return True
 
 
 _local_commits = 0  # counted writes committed by this process

@@ -12,6 +12,8 @@ from sqlalchemy import Engine, column, create_engine, inspect, select, table, te
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from data.changes import count_only_existing
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MAINTENANCE_DATABASE = "postgres"  # the database every PostgreSQL server has, to create ours from
 MISSING_DATABASE_SQLSTATE = "3D000"  # invalid_catalog_name: "database ... does not exist"
@@ -31,6 +33,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+        count_only_existing(conn)
 
 
 @cache

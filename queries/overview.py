@@ -119,6 +119,107 @@ def _sums():
     )
 
 
+SUM_COLUMNS = ("lines", "units", "bo_lines", "bo_units", "value", "bo_value")
+ROLLUP_GROUPS = ("week", "category", "segment", "root_cause")
+
+
+def _group_columns(group: Sequence[str]):
+    unknown = set(group) - set(ROLLUP_GROUPS)
+    if unknown:
+        raise ValueError(f"unknown rollup columns {sorted(unknown)}")
+    return [getattr(BackorderRollup, g) for g in group]
+
+
+Sums = dict[tuple, tuple]  # group values -> the SUM_COLUMNS figures
+
+
+def _figures(row: Sequence) -> tuple:
+    """Four counts and two amounts as Python numbers (a NULL sum is 0)."""
+    return (*(int(x or 0) for x in row[:4]), *(float(x or 0.0) for x in row[4:6]))
+
+
+def _day(value) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def _key(row: Sequence, group: Sequence[str]) -> tuple:
+    return tuple(_day(v) if g == "week" else v for g, v in zip(group, row, strict=True))
+
+
+def rollup_sum_records(
+    engine: Engine | Connection,
+    f: Filters,
+    group: Sequence[str] = (),
+    *,
+    shorts_only: bool = False,
+    causes: Sequence[str] = (),
+) -> Sums:
+    """The rollup's figures summed over the weeks of ``f`` per ``group`` columns, by the
+    database (no group: one entry, keyed ()). ``shorts_only`` keeps the lines that went short,
+    ``causes`` those of these root causes."""
+    columns = _group_columns(group)
+    statement = _where(select(*columns, *_sums()), f, causes=causes)
+    if shorts_only:
+        statement = statement.where(BackorderRollup.root_cause != NO_BACKORDER)
+    if columns:
+        statement = statement.group_by(*columns)
+    with reading(engine) as conn:
+        rows = conn.execute(statement).all()
+    n = len(group)
+    return {_key(row[:n], group): _figures(row[n:]) for row in rows}
+
+
+def rollup_rows_since(engine: Engine | Connection, week: dt.date) -> tuple[tuple, ...]:
+    """Every rollup row of ``week`` and later (this week's few hundred rows), unsummed:
+    (week, category, segment, root cause, *SUM_COLUMNS)."""
+    r = BackorderRollup
+    statement = select(*_group_columns(ROLLUP_GROUPS), *(r.__table__.c[c] for c in SUM_COLUMNS))
+    with reading(engine) as conn:
+        rows = conn.execute(statement.where(r.week >= week)).all()
+    return tuple((_day(row[0]), *row[1:4], *_figures(row[4:])) for row in rows)
+
+
+def sum_rows(
+    rows: Sequence[tuple],
+    f: Filters,
+    group: Sequence[str] = (),
+    *,
+    shorts_only: bool = False,
+    causes: Sequence[str] = (),
+) -> Sums:
+    """What :func:`rollup_sum_records` gives for ``f``, summed from :func:`rollup_rows_since`."""
+    _group_columns(group)
+    at = [ROLLUP_GROUPS.index(g) for g in group]
+    categories, segments, chosen = set(f.categories), set(f.segments), set(causes)
+    out: dict[tuple, list] = {}
+    for row in rows:
+        if not f.first_week <= row[0] <= f.last_week:
+            continue
+        if categories and row[1] not in categories or segments and row[2] not in segments:
+            continue
+        if shorts_only and row[3] == NO_BACKORDER or chosen and row[3] not in chosen:
+            continue
+        into = out.setdefault(tuple(row[i] for i in at), [0, 0, 0, 0, 0.0, 0.0])
+        for i, x in enumerate(row[4:]):
+            into[i] += x
+    if not group and not out:
+        out[()] = [0, 0, 0, 0, 0.0, 0.0]
+    return {key: tuple(figures) for key, figures in out.items()}
+
+
+def added(parts: Sequence[Sums]) -> Sums:
+    """Sums of separate weeks (say the past weeks and this one) added key by key."""
+    if len(parts) == 1:
+        return parts[0]
+    out: dict[tuple, list] = {}
+    for part in parts:
+        for key, figures in part.items():
+            into = out.setdefault(key, [0, 0, 0, 0, 0.0, 0.0])
+            for i, x in enumerate(figures):
+                into[i] += x
+    return {key: tuple(figures) for key, figures in out.items()}
+
+
 def _with_rates(df: pd.DataFrame) -> pd.DataFrame:
     for column in ("lines", "units", "bo_lines", "bo_units"):
         df[column] = df[column].fillna(0).astype("int64")
@@ -127,14 +228,40 @@ def _with_rates(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _rate(part: int, whole: int) -> float:
+    return part / whole if whole > 0 else float("nan")
+
+
+def _rated(keys: list[tuple], figures: list[tuple], key_columns: list[str]) -> pd.DataFrame:
+    """A table of keys, SUM_COLUMNS and both rates, built in one go (the rows are few)."""
+    records = [
+        (*key, *fig, _rate(fig[2], fig[0]), _rate(fig[3], fig[1]))
+        for key, fig in zip(keys, figures, strict=True)
+    ]
+    df = pd.DataFrame.from_records(
+        records, columns=[*key_columns, *SUM_COLUMNS, "line_rate", "unit_rate"]
+    )
+    if records:  # ints and floats already: only an empty table needs its types
+        return df
+    return df.astype(
+        {**dict.fromkeys(SUM_COLUMNS[:4], "int64"), **dict.fromkeys(SUM_COLUMNS[4:], float),
+         "line_rate": float, "unit_rate": float}
+    )  # fmt: skip
+
+
+def rates_from(sums: Sums, dimension: str) -> pd.DataFrame:
+    """Rates per category or segment from :func:`rollup_sum_records` grouped by it."""
+    if dimension not in ("category", "segment"):
+        raise ValueError(f"unknown dimension {dimension!r}")
+    keys = sorted(sums)
+    return _rated(keys, [sums[k] for k in keys], [dimension])
+
+
 def rates_by(engine: Engine | Connection, dimension: str, f: Filters) -> pd.DataFrame:
     """Lines, units, short lines and units, and both backorder rates per category or segment."""
     if dimension not in ("category", "segment"):
         raise ValueError(f"unknown dimension {dimension!r}")
-    column = getattr(BackorderRollup, dimension)
-    statement = _where(select(column, *_sums()), f).group_by(column).order_by(column)
-    with reading(engine) as conn:
-        return _with_rates(pd.read_sql(statement, conn))
+    return rates_from(rollup_sum_records(engine, f, (dimension,)), dimension)
 
 
 def period_start(weeks: pd.Series, period: str) -> pd.Series:
@@ -157,51 +284,83 @@ def period_label(starts: pd.Series, period: str) -> pd.Series:
     return starts.dt.year.astype(str) + "-Q" + starts.dt.quarter.astype(str)
 
 
+def period_of(week: dt.date, period: str) -> dt.date:
+    """The first day of the week, month or quarter a week (its Monday) belongs to."""
+    if period == "week":
+        return week
+    if period == "month":
+        return week.replace(day=1)
+    if period == "quarter":
+        return week.replace(month=(week.month - 1) // 3 * 3 + 1, day=1)
+    raise ValueError(f"unknown period {period!r}")
+
+
+def label_of(start: dt.date, period: str) -> str:
+    """How a period starting on ``start`` is written: 2026-11-30, 2026-11 or 2026-Q4."""
+    if period == "week":
+        return start.isoformat()
+    if period == "month":
+        return f"{start.year:04d}-{start.month:02d}"
+    return f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
+
+
+def rates_by_period_from(weekly: Sums, period: str) -> pd.DataFrame:
+    """Rates per week, month or quarter from :func:`rollup_sum_records` grouped by week."""
+    per = added([{(period_of(week, period),): figures} for (week,), figures in weekly.items()])
+    starts = sorted(start for (start,) in per)
+    df = _rated(
+        [(start, label_of(start, period)) for start in starts],
+        [per[(s,)] for s in starts],
+        ["period_start", "period"],
+    )
+    df["period_start"] = pd.to_datetime(df["period_start"])
+    return df
+
+
 def rates_by_period(engine: Engine | Connection, period: str, f: Filters) -> pd.DataFrame:
     """Backorder rates per week, month or quarter (the database sums per week)."""
-    r = BackorderRollup
-    statement = _where(select(r.week, *_sums()), f).group_by(r.week).order_by(r.week)
-    with reading(engine) as conn:
-        weekly = pd.read_sql(statement, conn)
-    columns = ["period_start", "period", "lines", "units", "bo_lines", "bo_units", "value"]
-    if weekly.empty:
-        return _with_rates(pd.DataFrame(columns=[*columns, "bo_value"]))
-    weekly["period_start"] = period_start(weekly["week"], period)
-    grouped = weekly.groupby("period_start", as_index=False)[
-        ["lines", "units", "bo_lines", "bo_units", "value", "bo_value"]
-    ].sum()
-    grouped["period"] = period_label(grouped["period_start"], period)
-    return _with_rates(grouped)
+    return rates_by_period_from(rollup_sum_records(engine, f, ("week",)), period)
+
+
+CAUSE_COLUMNS = ["group", "root_cause", "bo_lines", "bo_units", "share", "cause"]
+
+
+def cause_shares_from(sums: Sums, by: str, period: str = "month") -> pd.DataFrame:
+    """Each root cause's share of the short lines per category or period, from
+    :func:`rollup_sum_records` of the short lines grouped by (category or week, root_cause)."""
+    cells: dict[tuple[str, str], list[int]] = {}
+    for (group, cause), figures in sums.items():
+        if by != "category":
+            group = label_of(period_of(group, period), period)
+        into = cells.setdefault((group, cause), [0, 0])
+        into[0] += int(figures[2])
+        into[1] += int(figures[3])
+    cells = {key: counts for key, counts in cells.items() if counts[0] > 0}
+    if not cells:
+        return pd.DataFrame(
+            columns=["group", "root_cause", "cause", "bo_lines", "bo_units", "share"]
+        )
+    per_group: dict[str, int] = {}
+    for (group, _), (lines, _) in cells.items():
+        per_group[group] = per_group.get(group, 0) + lines
+    records = [
+        (group, cause, lines, units, lines / per_group[group], CAUSE_LABELS.get(cause, cause))
+        for (group, cause), (lines, units) in sorted(cells.items())
+    ]
+    return pd.DataFrame.from_records(records, columns=CAUSE_COLUMNS)
+
+
+def cause_group(by: str) -> tuple[str, str]:
+    """The rollup columns :func:`cause_shares_from` needs summed for ``by``."""
+    return ("category" if by == "category" else "week", "root_cause")
 
 
 def cause_shares(
     engine: Engine | Connection, f: Filters, *, by: str = "category", period: str = "month"
 ) -> pd.DataFrame:
     """Backordered lines per root cause, and each cause's share, per category or per period."""
-    r = BackorderRollup
-    group = r.category if by == "category" else r.week
-    statement = (
-        _where(
-            select(group.label("group"), r.root_cause, func.sum(r.bo_lines).label("bo_lines"),
-                   func.sum(r.bo_units).label("bo_units")),
-            f,
-        )
-        .where(r.root_cause != NO_BACKORDER)
-        .group_by(group, r.root_cause)
-    )  # fmt: skip
-    with reading(engine) as conn:
-        df = pd.read_sql(statement, conn)
-    if df.empty:
-        return pd.DataFrame(
-            columns=["group", "root_cause", "cause", "bo_lines", "bo_units", "share"]
-        )
-    if by != "category":
-        df["group"] = period_label(period_start(df["group"], period), period)
-        df = df.groupby(["group", "root_cause"], as_index=False)[["bo_lines", "bo_units"]].sum()
-    df = df[df["bo_lines"] > 0].copy()
-    df["share"] = df["bo_lines"] / df.groupby("group")["bo_lines"].transform("sum")
-    df["cause"] = df["root_cause"].map(CAUSE_LABELS).fillna(df["root_cause"])
-    return df.sort_values(["group", "root_cause"]).reset_index(drop=True)
+    sums = rollup_sum_records(engine, f, cause_group(by), shorts_only=True)
+    return cause_shares_from(sums, by, period)
 
 
 # --- KPIs ----------------------------------------------------------------------------------
@@ -221,40 +380,34 @@ class RateKpis:
         return self.line_rate - self.previous_line_rate
 
 
-def _totals(conn: Connection, f: Filters) -> tuple[int, int, int, int]:
-    """(lines, short lines, units, short units) in the filtered weeks."""
-    r = BackorderRollup
-    row = conn.execute(
-        _where(
-            select(
-                func.coalesce(func.sum(r.lines), 0),
-                func.coalesce(func.sum(r.bo_lines), 0),
-                func.coalesce(func.sum(r.units), 0),
-                func.coalesce(func.sum(r.bo_units), 0),
-            ),
-            f,
-        )
-    ).one()
-    return tuple(int(x) for x in row)
-
-
-def rate_kpis(engine: Engine | Connection, f: Filters) -> RateKpis:
-    """Backorder rate (lines, units) and the line rate over as many weeks just before; fill rate."""
+def weeks_before(f: Filters) -> Filters:
+    """As many whole weeks as ``f`` has, just before them (the KPI's change compares them)."""
     weeks = (f.last_week - f.first_week).days // 7 + 1
-    before = Filters(
+    return Filters(
         f.first_week - dt.timedelta(weeks=weeks),
         f.first_week - dt.timedelta(days=1),
         f.categories,
         f.segments,
     )
-    with reading(engine) as conn:
-        lines, bo_lines, units, bo_units = _totals(conn, f)
-        p_lines, p_bo_lines, _, _ = _totals(conn, before)
+
+
+def rate_kpis_from(now: Sums, before: Sums) -> RateKpis:
+    """The KPIs from :func:`rollup_sum_records` (no group) of the weeks and of
+    :func:`weeks_before`."""
+    lines, units, bo_lines, bo_units = now.get((), (0, 0, 0, 0))[:4]
+    p_lines, _, p_bo_lines, _ = before.get((), (0, 0, 0, 0))[:4]
     return RateKpis(
         line_rate=bo_lines / lines if lines else None,
         previous_line_rate=p_bo_lines / p_lines if p_lines else None,
         unit_rate=bo_units / units if units else None,
         fill_rate=1 - bo_units / units if units else None,
+    )
+
+
+def rate_kpis(engine: Engine | Connection, f: Filters) -> RateKpis:
+    """Backorder rate (lines, units) and the line rate over as many weeks just before; fill rate."""
+    return rate_kpis_from(
+        rollup_sum_records(engine, f), rollup_sum_records(engine, weeks_before(f))
     )
 
 
@@ -278,46 +431,59 @@ MONTH_HELP = (
 )
 
 
-def month_against_last_year(
-    engine: Engine | Connection, f: Filters, today: dt.date | None = None
-) -> pd.DataFrame:
-    """Month to date against the same days a year earlier (categories/segments filtered)."""
-    today = today or utcnow().date()
+def month_windows(today: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """(label, first day, last day) of this month to date and of the same days a year earlier."""
     this_start = today.replace(day=1)
     last_start = this_start.replace(year=this_start.year - 1)
     # The same day number a year ago (29 February falls back to the 28th).
     last_end = last_start.replace(day=min(today.day, 28 if last_start.month == 2 else today.day))
-    rows = []
-    for label, start, end in (
-        ("This month", this_start, today),
-        ("Same month last year", last_start, last_end),
-    ):
-        if f.segments:  # the weekly summary has no segments: the daily rows of those
-            demand = (
-                select(DemandDaily)
-                .where(
-                    DemandDaily.day >= start,
-                    DemandDaily.day <= end,
-                    DemandDaily.segment.in_(f.segments),
-                )
-                .subquery("demand")
+    return [("This month", this_start, today), ("Same month last year", last_start, last_end)]
+
+
+def demand_totals(
+    engine: Engine | Connection, f: Filters, start: dt.date, end: dt.date
+) -> tuple[int, int, int, int]:
+    """(lines, lines short, units, units short) ordered from ``start`` to ``end`` (days), of the
+    categories and segments of ``f``, from the demand summaries."""
+    if end < start:
+        return (0, 0, 0, 0)
+    if f.segments:  # the weekly summary has no segments: the daily rows of those
+        demand = (
+            select(DemandDaily)
+            .where(
+                DemandDaily.day >= start,
+                DemandDaily.day <= end,
+                DemandDaily.segment.in_(f.segments),
             )
-        else:  # whole weeks from the weekly summary, the days around them from the daily one
-            demand = demand_rows(start - dt.timedelta(days=1), end, FIGURES).subquery("demand")
-        statement = (
-            select(
-                func.coalesce(func.sum(demand.c.lines), 0),
-                func.coalesce(func.sum(demand.c.lines_short), 0),
-                func.coalesce(func.sum(demand.c.qty_ordered), 0),
-                func.coalesce(func.sum(demand.c.qty_short), 0),
-            )
-            .select_from(demand)
-            .join(Product, Product.id == demand.c.product_id)
+            .subquery("demand")
         )
-        if f.categories:
-            statement = statement.where(Product.category.in_(f.categories))
-        with reading(engine) as conn:
-            lines, short, units, units_short = (int(x) for x in conn.execute(statement).one())
+    else:  # whole weeks from the weekly summary, the days around them from the daily one
+        demand = demand_rows(start - dt.timedelta(days=1), end, FIGURES).subquery("demand")
+    statement = (
+        select(
+            func.coalesce(func.sum(demand.c.lines), 0),
+            func.coalesce(func.sum(demand.c.lines_short), 0),
+            func.coalesce(func.sum(demand.c.qty_ordered), 0),
+            func.coalesce(func.sum(demand.c.qty_short), 0),
+        )
+        .select_from(demand)
+        .join(Product, Product.id == demand.c.product_id)
+    )
+    if f.categories:
+        statement = statement.where(Product.category.in_(f.categories))
+    with reading(engine) as conn:
+        lines, short, units, units_short = (int(x) for x in conn.execute(statement).one())
+    return lines, short, units, units_short
+
+
+def month_table(
+    windows: list[tuple[str, dt.date, dt.date]], totals: list[tuple[int, int, int, int]]
+) -> pd.DataFrame:
+    """The month against last year's, from :func:`month_windows` and their demand totals."""
+    rows = []
+    for (label, start, end), (lines, short, units, units_short) in zip(
+        windows, totals, strict=True
+    ):
         rows.append(
             {
                 "period": label,
@@ -334,18 +500,17 @@ def month_against_last_year(
     return pd.DataFrame(rows)
 
 
-def demand_against_forecast(
-    engine: Engine | Connection, f: Filters, *, weeks_ahead: int = 13
+def month_against_last_year(
+    engine: Engine | Connection, f: Filters, today: dt.date | None = None
 ) -> pd.DataFrame:
-    """Units ordered per week (rollup) beside the newest demand forecast (P50, P90) per week.
+    """Month to date against the same days a year earlier (categories/segments filtered)."""
+    windows = month_windows(today or utcnow().date())
+    return month_table(windows, [demand_totals(engine, f, s, e) for _, s, e in windows])
 
-    Forecast periods are summed over the products of the chosen categories; a monthly forecast
-    is shown at its first week.
-    """
-    r = BackorderRollup
-    actual = _where(select(r.week.label("week"), func.sum(r.units).label("units")), f).group_by(
-        r.week
-    )
+
+def forecast_weeks(engine: Engine | Connection, categories: Sequence[str] = ()) -> pd.DataFrame:
+    """The newest demand forecast (P50, P90) per period, summed over the products of
+    ``categories`` (all products when none)."""
     run_id = (
         select(ModelRun.id)
         .where(ModelRun.kind == DEMAND_MODEL_KIND, ModelRun.status == "ok")
@@ -363,13 +528,23 @@ def demand_against_forecast(
         .where(Forecast.model_run_id == run_id)
         .group_by(Forecast.period_start)
     )
-    if f.categories:
-        forecast = forecast.where(Product.category.in_(f.categories))
+    if categories:
+        forecast = forecast.where(Product.category.in_(categories))
     with reading(engine) as conn:
-        a = pd.read_sql(actual, conn, parse_dates=["week"])
-        fc = pd.read_sql(forecast, conn, parse_dates=["week"])
-    a = a.assign(series="Ordered")
-    a = a.rename(columns={"units": "value"})
+        return pd.read_sql(forecast, conn, parse_dates=["week"])
+
+
+def forecast_beside(weekly: Sums, fc: pd.DataFrame, f: Filters, *, weeks_ahead: int = 13):
+    """Units ordered per week (:func:`rollup_sum_records` by week) and the forecast's P50 and P90
+    (:func:`forecast_weeks`) up to ``weeks_ahead`` after the last week, as one long table."""
+    weeks = sorted(weekly)
+    a = pd.DataFrame(
+        {
+            "week": pd.to_datetime([w for (w,) in weeks]),
+            "series": "Ordered",
+            "value": [weekly[w][1] for w in weeks],
+        }
+    )
     if not fc.empty:
         horizon = pd.Timestamp(f.last_week) + pd.Timedelta(weeks=weeks_ahead)
         fc = fc[fc["week"] <= horizon]
@@ -385,6 +560,18 @@ def demand_against_forecast(
         ],
         ignore_index=True,
     )
+
+
+def demand_against_forecast(
+    engine: Engine | Connection, f: Filters, *, weeks_ahead: int = 13
+) -> pd.DataFrame:
+    """Units ordered per week (rollup) beside the newest demand forecast (P50, P90) per week.
+
+    Forecast periods are summed over the products of the chosen categories; a monthly forecast
+    is shown at its first week.
+    """
+    weekly = rollup_sum_records(engine, f, ("week",))
+    return forecast_beside(weekly, forecast_weeks(engine, f.categories), f, weeks_ahead=weeks_ahead)
 
 
 # --- Open backorders and the chance they end cancelled ------------------------------------
@@ -565,19 +752,15 @@ def revenue_at_risk(
 # --- Drill-down ----------------------------------------------------------------------------
 
 
+def drill_weeks(per_week: Sums) -> list[tuple[dt.date, int]]:
+    """(week, backordered lines), newest first, from :func:`rollup_sum_records` of the short
+    lines per week."""
+    return sorted(((week, int(f[2])) for (week,), f in per_week.items()), reverse=True)
+
+
 def _drill_weeks(conn: Connection, f: Filters, causes: Sequence[str]) -> list[tuple[dt.date, int]]:
     """(week, backordered lines) of the weeks of ``f``, newest first, from the rollup."""
-    r = BackorderRollup
-    per_week = conn.execute(
-        _where(select(r.week, func.sum(r.bo_lines)), f, causes=causes)
-        .where(r.root_cause != NO_BACKORDER)
-        .group_by(r.week)
-        .order_by(r.week.desc())
-    ).all()
-    return [
-        (week if isinstance(week, dt.date) else dt.date.fromisoformat(week), int(lines or 0))
-        for week, lines in per_week
-    ]
+    return drill_weeks(rollup_sum_records(conn, f, ("week",), shorts_only=True, causes=causes))
 
 
 def _drill_since(weeks: list[tuple[dt.date, int]], f: Filters, rows: int) -> dt.date:
@@ -605,12 +788,14 @@ def backorder_lines_page(
     causes: Sequence[str] = (),
     limit: int = DRILL_ROWS,
     offset: int = 0,
+    weeks: list[tuple[dt.date, int]] | None = None,
 ) -> LinesPage:
     """One page of :func:`backorder_lines`, cut in the database; an offset past the end gives
-    the last page. The total is summed from the rollup."""
+    the last page. The total is summed from the rollup (``weeks``, :func:`drill_weeks`, when
+    the caller has them)."""
     limit, offset = max(1, int(limit)), max(0, int(offset))
     with reading(engine) as conn:
-        weeks = _drill_weeks(conn, f, causes)
+        weeks = _drill_weeks(conn, f, causes) if weeks is None else weeks
         total = sum(lines for _, lines in weeks)
         if total and offset >= total:
             offset = (total - 1) // limit * limit

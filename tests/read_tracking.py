@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, Table, event
 from sqlalchemy.sql import visitors
 
-from data.changes import COUNTER_TABLE, TABLE_SUBJECTS
-from ui.db import current_reads
+from data.changes import COUNTER_TABLE, PAST_WEEKS, TABLE_SUBJECTS, WEEK_COLUMNS
+from ui.db import LIVE_READS, current_reads
 
 
 @dataclass(frozen=True)
@@ -58,12 +58,17 @@ class StatementLog:
 
     def subjects_read(self) -> dict[str, set[str]]:
         """For each cached read that ran, the subjects of the tables its statements named
-        (a nested read's statements count for the reads around it too)."""
+        (a nested read's statements count for the reads around it too). A read of past weeks
+        (one that declares ``past_weeks``) covers the weekly and daily summaries with it."""
         found: dict[str, set[str]] = {}
         for s in self.statements:
-            subjects = {TABLE_SUBJECTS.get(t, f"?{t}") for t in s.tables if t != COUNTER_TABLE}
+            tables = [t for t in s.tables if t != COUNTER_TABLE]
             for read in s.reads:
-                found.setdefault(read, set()).update(subjects)
+                past = PAST_WEEKS in LIVE_READS.get(read, ())
+                found.setdefault(read, set()).update(
+                    PAST_WEEKS if past and t in WEEK_COLUMNS else TABLE_SUBJECTS.get(t, f"?{t}")
+                    for t in tables
+                )
         return found
 
     def data_statements(self) -> list[Statement]:

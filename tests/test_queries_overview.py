@@ -288,3 +288,48 @@ def test_revenue_at_risk_is_open_value_times_the_chance_of_cancelling(aworld):
         expected += float(value) * (chance_first_week if waited < 8 else 0.0)
     assert risk["at_risk"].sum() == pytest.approx(expected)
     assert expected > 0
+
+
+# --- The finished weeks and this week, summed apart (ui/week_split.py) ----------------------
+
+SPLIT_GROUPS = [(), ("category",), ("segment",), ("week",), ("category", "root_cause"),
+                ("week", "root_cause")]  # fmt: skip
+
+
+def _close(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(
+        x[:4] == y[:4] and x[4:] == pytest.approx(y[4:]) for x, y in ((a[k], b[k]) for k in a)
+    )
+
+
+@pytest.mark.parametrize("group", SPLIT_GROUPS)
+@pytest.mark.parametrize(
+    ("categories", "segments", "shorts_only", "causes"),
+    [((), (), False, ()), (("Dry goods", "Dairy"), ("Hotel",), True, ()),
+     ((), (), True, ("late_supplier", "demand_spike"))],
+)  # fmt: skip
+def test_the_past_weeks_plus_this_weeks_rows_give_the_whole_window(
+    aworld, group, categories, segments, shorts_only, causes
+):
+    from ui.week_split import split
+
+    f = ov.Filters(WINDOW.start, WINDOW.end, categories, segments)
+    whole = ov.rollup_sum_records(aworld, f, group, shorts_only=shorts_only, causes=causes)
+    assert whole, "the window holds rollup rows"
+    for week in (TODAY - dt.timedelta(days=TODAY.weekday()), f.first_week + dt.timedelta(weeks=3)):
+        past, current = split(f, week)
+        parts = [ov.rollup_sum_records(aworld, past, group, shorts_only=shorts_only, causes=causes)]
+        rows = ov.rollup_rows_since(aworld, week)
+        assert rows and all(row[0] >= week for row in rows)
+        parts.append(ov.sum_rows(rows, current, group, shorts_only=shorts_only, causes=causes))
+        assert _close(ov.added(parts), whole), (group, week)
+
+
+def test_the_drill_down_total_from_the_weeks_it_is_given(aworld):
+    f = ov.Filters(WINDOW.start, WINDOW.end)
+    weeks = ov.drill_weeks(ov.rollup_sum_records(aworld, f, ("week",), shorts_only=True))
+    given = ov.backorder_lines_page(aworld, f, weeks=weeks)
+    read = ov.backorder_lines_page(aworld, f)
+    assert given.total == read.total > 0
+    assert given.rows.equals(read.rows)
+    assert [w for w, _ in weeks] == sorted((w for w, _ in weeks), reverse=True)

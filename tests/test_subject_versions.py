@@ -3,15 +3,18 @@ page re-reads after a write only the cached reads of the subjects that moved."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 
 import pytest
 from sqlalchemy import select
 
 import operations
-from data.changes import COUNTER_TABLE, SUBJECTS, TABLE_SUBJECTS
+from data import changes
+from data.changes import COUNTER_TABLE, PAST_WEEKS, SUBJECTS, TABLE_SUBJECTS, WEEK_COLUMNS
 from data.db import make_engine, read_connection, write_session
-from data.schema import AuditLog, Base, Setting, Shipment, User
+from data.schema import AuditLog, Base, Setting, Shipment, User, utcnow
+from data.summaries import rebuild
 from operations.errors import ValidationError
 from queries.data_version import subject_versions
 from queries.stock import stock_overview
@@ -38,7 +41,60 @@ def _moved(before: dict[str, int], after: dict[str, int]) -> set[str]:
 def test_every_table_has_one_subject():
     tables = set(Base.metadata.tables) - {COUNTER_TABLE}
     assert set(TABLE_SUBJECTS) == tables
-    assert set(TABLE_SUBJECTS.values()) == set(SUBJECTS)
+    assert set(TABLE_SUBJECTS.values()) == set(SUBJECTS) - {PAST_WEEKS}
+    assert set(WEEK_COLUMNS) <= tables
+
+
+# --- The past weeks -------------------------------------------------------------------------
+
+
+def _short_order(engine, world, *, now=None):
+    return operations.place_order(
+        engine,
+        customer_id=world.customers["gold"],
+        lines=[("FLOUR-25", 12)],  # 10 on hand: 2 go on backorder
+        actor="test",
+        backorder_choice="accept_backorder",
+        now=now,
+    )
+
+
+def test_an_order_placed_now_leaves_the_past_weeks_alone(engine, world):
+    before = _versions(engine)
+    _short_order(engine, world)
+    moved = _moved(before, _versions(engine))
+    assert "orders" in moved
+    assert PAST_WEEKS not in moved
+
+
+def test_an_order_dated_in_an_earlier_week_moves_the_past_weeks(engine, world):
+    before = _versions(engine)
+    _short_order(engine, world, now=utcnow() - dt.timedelta(days=15))
+    assert {"orders", PAST_WEEKS} <= _moved(before, _versions(engine))
+
+
+def test_cancelling_an_old_order_moves_the_past_weeks(engine, world):
+    placed = _short_order(engine, world, now=utcnow() - dt.timedelta(days=15))
+    before = _versions(engine)
+    operations.cancel_order(
+        engine, order_id=placed.order_id, actor="test", reason="no longer needed"
+    )
+    assert PAST_WEEKS in _moved(before, _versions(engine))
+
+
+def test_an_order_in_the_last_minutes_of_a_week_counts_as_past(engine, world, monkeypatch):
+    # A reader whose clock runs a little ahead may already count this week as past.
+    monkeypatch.setattr(changes, "PAST_WEEKS_MARGIN", dt.timedelta(days=7))
+    before = _versions(engine)
+    _short_order(engine, world)
+    assert PAST_WEEKS in _moved(before, _versions(engine))
+
+
+def test_rebuilding_the_summaries_moves_the_past_weeks(engine, world):
+    before = _versions(engine)
+    with engine.begin() as conn:
+        rebuild(conn)
+    assert PAST_WEEKS in _moved(before, _versions(engine))
 
 
 # --- The counters, on each backend ----------------------------------------------------------
@@ -212,6 +268,24 @@ def test_a_settings_change_re_reads_nothing_on_the_overview_page(db):
     ensure_admin(db, "admin")
     operations.set_setting(db, key="notice_repeat_hours", value=12, actor="admin")
     assert _rerun(at).reads_run() == set()
+
+
+def test_an_order_re_reads_this_week_on_the_overview_but_no_finished_week(db):
+    at = _run("overview", "owner")
+    _place_order(db)
+    log = _rerun(at)
+    ran = log.reads_run()
+    assert "overview_parts._rows_since" in ran  # this week's rollup rows
+    assert "overview_parts._current_demand" in ran  # this month's days of this week
+    past = {name for name, subjects in LIVE_READS.items() if PAST_WEEKS in subjects}
+    past_only = {name for name in past if "orders" not in LIVE_READS[name]}
+    assert {"overview_parts._past_sums", "overview_parts._past_demand"} <= past_only
+    assert not ran & past_only, ran & past_only
+    # Only this week's rows of the rollup were read again, not the year of weeks.
+    assert not any(
+        "backorder_rollup" in s.tables and "overview_parts._past_sums" in s.reads
+        for s in log.statements
+    )
 
 
 def test_a_threshold_edit_is_seen_on_the_next_run(db):

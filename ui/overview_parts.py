@@ -14,6 +14,7 @@ import ui.theme
 from queries import overview as ov
 from ui.db import live_read
 from ui.filters import PERIOD_LABELS
+from ui.week_split import split, split_days, this_week
 
 CATEGORY_CHART = "overview_category_chart"
 SEGMENT_CHART = "overview_segment_chart"
@@ -23,19 +24,54 @@ CAUSE_CHART = "overview_cause_chart"
 # --- Cached reads (each keyed by the versions of the subjects it reads) -------------------
 
 
+# Every figure from the backorder rollup is the sum of the finished weeks (cached until the
+# past changes) and this week's rows (read again after each order); ui/week_split.py says why.
+
+
+@live_read("past_weeks")
+def _past_sums(
+    engine, f: ov.Filters, group: tuple[str, ...], shorts_only: bool, causes: tuple[str, ...]
+) -> ov.Sums:
+    return ov.rollup_sum_records(engine, f, group, shorts_only=shorts_only, causes=causes)
+
+
 @live_read("orders")
+def _rows_since(engine, week: dt.date) -> tuple[tuple, ...]:
+    return ov.rollup_rows_since(engine, week)
+
+
+def rollup_sums(
+    engine,
+    f: ov.Filters,
+    group: tuple[str, ...] = (),
+    shorts_only: bool = False,
+    causes: tuple[str, ...] = (),
+) -> ov.Sums:
+    """:func:`queries.overview.rollup_sum_records`, the past weeks and this one read apart."""
+    week = this_week()
+    past, current = split(f, week)
+    parts = []
+    if past is not None:
+        parts.append(_past_sums(engine, past, group, shorts_only, causes))
+    if current is not None:
+        rows = _rows_since(engine, week)
+        parts.append(ov.sum_rows(rows, current, group, shorts_only=shorts_only, causes=causes))
+    return ov.added(parts)
+
+
+@live_read("orders", "past_weeks")
 def rates_by(engine, dimension: str, f: ov.Filters) -> pd.DataFrame:
-    return ov.rates_by(engine, dimension, f)
+    return ov.rates_from(rollup_sums(engine, f, (dimension,)), dimension)
 
 
-@live_read("orders")
+@live_read("orders", "past_weeks")
 def rates_by_period(engine, period: str, f: ov.Filters) -> pd.DataFrame:
-    return ov.rates_by_period(engine, period, f)
+    return ov.rates_by_period_from(rollup_sums(engine, f, ("week",)), period)
 
 
-@live_read("orders")
+@live_read("orders", "past_weeks")
 def rate_kpis(engine, f: ov.Filters) -> ov.RateKpis:
-    return ov.rate_kpis(engine, f)
+    return ov.rate_kpis_from(rollup_sums(engine, f), rollup_sums(engine, ov.weeks_before(f)))
 
 
 @live_read("shipments")
@@ -48,24 +84,52 @@ def at_risk(engine, f: ov.Filters) -> ov.RiskTotals:
     return ov.revenue_at_risk(engine, f)
 
 
+@live_read("catalogue", "past_weeks")
+def _past_demand(engine, f: ov.Filters, start: dt.date, end: dt.date, week: dt.date):
+    return ov.demand_totals(engine, f, start, end)
+
+
 @live_read("catalogue", "orders")
+def _current_demand(engine, f: ov.Filters, start: dt.date, end: dt.date):
+    return ov.demand_totals(engine, f, start, end)
+
+
+@live_read("catalogue", "orders", "past_weeks")
 def month(engine, f: ov.Filters, today: dt.date) -> pd.DataFrame:
-    return ov.month_against_last_year(engine, f, today)
+    week = this_week()
+    totals = []
+    for _, start, end in ov.month_windows(today):
+        before, after = split_days(start, end, week)
+        parts = [(0, 0, 0, 0)]
+        if before is not None:
+            parts.append(_past_demand(engine, f, *before, week))
+        if after is not None:
+            parts.append(_current_demand(engine, f, *after))
+        totals.append(tuple(sum(x) for x in zip(*parts, strict=True)))
+    return ov.month_table(ov.month_windows(today), totals)
 
 
-@live_read("catalogue", "models", "orders")
+@live_read("catalogue", "models")
+def _forecast_weeks(engine, categories: tuple[str, ...]) -> pd.DataFrame:
+    return ov.forecast_weeks(engine, categories)
+
+
+@live_read("catalogue", "models", "orders", "past_weeks")
 def forecast(engine, f: ov.Filters) -> pd.DataFrame:
-    return ov.demand_against_forecast(engine, f)
+    weekly = rollup_sums(engine, f, ("week",))
+    return ov.forecast_beside(weekly, _forecast_weeks(engine, f.categories), f)
 
 
-@live_read("orders")
+@live_read("orders", "past_weeks")
 def causes(engine, f: ov.Filters, by: str, period: str) -> pd.DataFrame:
-    return ov.cause_shares(engine, f, by=by, period=period)
+    sums = rollup_sums(engine, f, ov.cause_group(by), shorts_only=True)
+    return ov.cause_shares_from(sums, by, period)
 
 
-@live_read("backorders", "catalogue", "customers", "orders")
+@live_read("backorders", "catalogue", "customers", "orders", "past_weeks")
 def lines_page(engine, f: ov.Filters, causes: tuple[str, ...], offset: int) -> ov.LinesPage:
-    return ov.backorder_lines_page(engine, f, causes=causes, offset=offset)
+    weeks = ov.drill_weeks(rollup_sums(engine, f, ("week",), True, causes))
+    return ov.backorder_lines_page(engine, f, causes=causes, offset=offset, weeks=weeks)
 
 
 # --- Chart selections (Streamlit keeps them in session state under the chart's key) --------
