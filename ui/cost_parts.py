@@ -11,6 +11,7 @@ rows as it adds up the weeks of one read.
 from __future__ import annotations
 
 import altair as alt
+import numpy as np
 import pandas as pd
 
 import ui.theme
@@ -59,11 +60,17 @@ def summary(engine, f: ov.Filters, period: str) -> pd.DataFrame:
 
 
 def cost_by_kind(table: pd.DataFrame) -> pd.DataFrame:
-    """Cost per period and kind (one row each), for the stacked bars."""
-    per_period = table.groupby("period", as_index=False)[list(fin.COST_KIND_LABELS)].sum()
-    long = per_period.melt(id_vars="period", var_name="kind", value_name="amount")
-    long["kind"] = long["kind"].map(fin.COST_KIND_LABELS)
-    return long
+    """Cost per period and kind (one row each, kind by kind), for the stacked bars."""
+    kinds = list(fin.COST_KIND_LABELS)
+    per_period = table.groupby("period")[kinds].sum()
+    periods = per_period.index.tolist()
+    return pd.DataFrame(
+        {
+            "period": periods * len(kinds),
+            "kind": [fin.COST_KIND_LABELS[kind] for kind in kinds for _ in periods],
+            "amount": np.concatenate([per_period[kind].to_numpy() for kind in kinds]),
+        }
+    )
 
 
 @live_read("backorders", "orders", "past_weeks")
