@@ -55,7 +55,7 @@ if not isinstance(chosen_range, tuple) or len(chosen_range) != 2:
     st.stop()
 f = ov.Filters(chosen_range[0], chosen_range[1], tuple(f_categories), tuple(f_segments))
 
-summary = parts.summary(db, f, period)
+summary, by_kind = parts.summary(db, f, period)
 totals = summary[
     ["sales", "gross_margin", "backorder_cost", "margin_after_cost", "lost_sales", "lost_margin",
      "potential_revenue"]
@@ -127,7 +127,7 @@ st.subheader(f"Backorder cost per {period}")
 if summary.empty:
     empty_state("No sales or costs in these weeks.", "Widen the date range or clear a filter.")
 else:
-    st.vega_lite_chart(parts.costs_by_kind(db, f, period), parts.cost_bars(period), width="stretch")
+    st.vega_lite_chart(by_kind, parts.cost_bars(period), width="stretch")
 
 SUMMARY_COLUMNS = {
     "period": st.column_config.TextColumn(PERIOD_LABELS[period]),

@@ -25,38 +25,13 @@ from ui.week_split import split, this_week
 
 
 @live_read("past_weeks")
-def _past_sales(engine, f: ov.Filters) -> fin.SalesRows:
-    return fin.sales_rows(engine, f)
+def _past_weeks(engine, f: ov.Filters) -> tuple[fin.SalesRows, fin.CostRows]:
+    return fin.sales_rows(engine, f), fin.cost_rows(engine, f)
 
 
-@live_read("past_weeks")
-def _past_costs(engine, f: ov.Filters) -> fin.CostRows:
-    return fin.cost_rows(engine, f)
-
-
-@live_read("orders")
-def _sales_now(engine, f: ov.Filters) -> fin.SalesRows:
-    return fin.sales_rows(engine, f)
-
-
-@live_read("backorders")
-def _costs_now(engine, f: ov.Filters) -> fin.CostRows:
-    return fin.cost_rows(engine, f)
-
-
-@live_read("backorders", "orders", "past_weeks")
-def summary(engine, f: ov.Filters, period: str) -> pd.DataFrame:
-    """:func:`queries.finance.cost_summary`, the past weeks and this one read apart."""
-    past, current = split(f, this_week())
-    sales: fin.SalesRows = ()
-    costs: fin.CostRows = ()
-    if past is not None:  # the older weeks first: each part's rows are in week order
-        sales += _past_sales(engine, past)
-        costs += _past_costs(engine, past)
-    if current is not None:
-        sales += _sales_now(engine, current)
-        costs += _costs_now(engine, current)
-    return fin.cost_summary_from(sales, costs, period)
+@live_read("backorders", "orders")
+def _this_week(engine, f: ov.Filters) -> tuple[fin.SalesRows, fin.CostRows]:
+    return fin.sales_rows(engine, f), fin.cost_rows(engine, f)
 
 
 def cost_by_kind(table: pd.DataFrame) -> pd.DataFrame:
@@ -74,8 +49,21 @@ def cost_by_kind(table: pd.DataFrame) -> pd.DataFrame:
 
 
 @live_read("backorders", "orders", "past_weeks")
-def costs_by_kind(engine, f: ov.Filters, period: str) -> pd.DataFrame:
-    return cost_by_kind(summary(engine, f, period))
+def summary(engine, f: ov.Filters, period: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`queries.finance.cost_summary`, the past weeks and this one read apart, and
+    :func:`cost_by_kind` of it (empty when the summary is)."""
+    past, current = split(f, this_week())
+    sales: fin.SalesRows = ()
+    costs: fin.CostRows = ()
+    # The older weeks first: each part's rows are in week order.
+    for part, read in ((past, _past_weeks), (current, _this_week)):
+        if part is not None:
+            more_sales, more_costs = read(engine, part)
+            sales += more_sales
+            costs += more_costs
+    table = fin.cost_summary_from(sales, costs, period)
+    by_kind = cost_by_kind(table) if not table.empty else pd.DataFrame()
+    return table, by_kind
 
 
 # --- The other figures ----------------------------------------------------------------------
