@@ -260,17 +260,23 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def cost_summary_from(sales: SalesRows, costs: CostRows, period: str = "month") -> pd.DataFrame:
-    """Per period and category, from :func:`sales_rows` and :func:`cost_rows` of the weeks:
-    sales, margin with and without backorder cost, lost sales.
+CostSums = dict[tuple[dt.date, str], list[float]]  # (period start, category) -> running sums
 
-    Each figure is summed over the weeks as pandas' group sums do, with a running correction,
-    so the sums are exactly those pandas gives.
+
+def cost_sums(
+    sales: SalesRows, costs: CostRows, period: str = "month", into: CostSums | None = None
+) -> CostSums:
+    """The figures of :func:`sales_rows` and :func:`cost_rows` summed per period and category.
+
+    Each figure is summed over the weeks as pandas' group sums do, with a running correction
+    kept beside it, so the sums are exactly those pandas gives. ``into`` holds the sums of
+    earlier weeks (say the finished ones) to go on from: it is added to in place, and the
+    result is the same as one pass over all the weeks' rows.
     """
     n_sales = len(SALES_FIGURES)
     kinds = {kind: 2 * (n_sales + i) for i, kind in enumerate(COST_KIND_LABELS)}
     width = 2 * (n_sales + len(kinds))
-    sums: dict[tuple, list] = {}
+    sums: CostSums = {} if into is None else into
     starts: dict[dt.date, dt.date] = {}
 
     def slot(week: dt.date, category: str) -> list:
@@ -300,10 +306,15 @@ def cost_summary_from(sales: SalesRows, costs: CostRows, period: str = "month") 
             t = total + y
             into[at + 1] = t - total - y
             into[at] = t
+    return sums
+
+
+def cost_table(sums: CostSums, period: str = "month") -> pd.DataFrame:
+    """Per period and category, from :func:`cost_sums`: sales, margin with and without
+    backorder cost, lost sales."""
+    width = len(SALES_FIGURES) + len(COST_KIND_LABELS)
     keys = sorted(sums)
-    figures = np.array([sums[key][::2] for key in keys], dtype="float64").reshape(
-        len(keys), width // 2
-    )
+    figures = np.array([sums[key][::2] for key in keys], dtype="float64").reshape(len(keys), width)
     table = {
         "period_start": np.array([start for start, _ in keys], dtype="datetime64[us]"),
         "category": [category for _, category in keys],
@@ -329,6 +340,12 @@ def cost_summary_from(sales: SalesRows, costs: CostRows, period: str = "month") 
         period=[_period_name(start, period) for start, _ in keys],
     )
     return pd.DataFrame(table, columns=SUMMARY_COLUMNS)
+
+
+def cost_summary_from(sales: SalesRows, costs: CostRows, period: str = "month") -> pd.DataFrame:
+    """Per period and category, from :func:`sales_rows` and :func:`cost_rows` of the weeks:
+    sales, margin with and without backorder cost, lost sales."""
+    return cost_table(cost_sums(sales, costs, period), period)
 
 
 def cost_summary(engine: Engine | Connection, f: Filters, *, period: str = "month") -> pd.DataFrame:

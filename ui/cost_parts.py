@@ -3,9 +3,9 @@ than again in every run of the page.
 
 Sales per period come from the backorder rollup, costs from the ledger's weekly summary: both
 have a row per week, so each is read in two parts (ui/week_split.py says why). The finished
-weeks are read once and kept while orders flow; this week's rows are read again after an order
-(sales) or a booked cost, and :func:`queries.finance.cost_summary_from` adds up both parts'
-rows as it adds up the weeks of one read.
+weeks are read and summed once and kept while orders flow; this week's rows are read again
+after an order or a booked cost, and :func:`queries.finance.cost_sums` goes on from the
+finished weeks' sums with them, as one pass over every week would.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from ui.week_split import split, this_week
 
 
 @live_read("past_weeks")
-def _past_weeks(engine, f: ov.Filters) -> tuple[fin.SalesRows, fin.CostRows]:
-    return fin.sales_rows(engine, f), fin.cost_rows(engine, f)
+def _past_weeks(engine, f: ov.Filters, period: str) -> fin.CostSums:
+    return fin.cost_sums(fin.sales_rows(engine, f), fin.cost_rows(engine, f), period)
 
 
 @live_read("backorders", "orders")
@@ -53,15 +53,11 @@ def summary(engine, f: ov.Filters, period: str) -> tuple[pd.DataFrame, pd.DataFr
     """:func:`queries.finance.cost_summary`, the past weeks and this one read apart, and
     :func:`cost_by_kind` of it (empty when the summary is)."""
     past, current = split(f, this_week())
-    sales: fin.SalesRows = ()
-    costs: fin.CostRows = ()
-    # The older weeks first: each part's rows are in week order.
-    for part, read in ((past, _past_weeks), (current, _this_week)):
-        if part is not None:
-            more_sales, more_costs = read(engine, part)
-            sales += more_sales
-            costs += more_costs
-    table = fin.cost_summary_from(sales, costs, period)
+    # The finished weeks' sums go on with this week's rows, as one pass over every week would.
+    sums = _past_weeks(engine, past, period) if past is not None else {}
+    if current is not None:
+        sums = fin.cost_sums(*_this_week(engine, current), period, into=sums)
+    table = fin.cost_table(sums, period)
     by_kind = cost_by_kind(table) if not table.empty else pd.DataFrame()
     return table, by_kind
 
