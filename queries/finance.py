@@ -193,8 +193,9 @@ def sales_by_week(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
 
 # --- Cost per period and category ----------------------------------------------------------
 # The database sums per week; the weeks are added up per period here, from plain rows, so the
-# finished weeks (read once) and this week (read again after each order) can be read apart and
-# their rows simply put together: a week is in one part or the other, never in both.
+# finished weeks (read and summed once) and this week (read again after each order) can be read
+# apart: this week's rows go on from the finished weeks' running sums (cost_sums ``into``), which
+# gives what one pass over every week's rows gives.
 
 SalesRows = tuple[tuple, ...]  # (week, category, *SALES_FIGURES), in week order
 CostRows = tuple[tuple, ...]  # (week, kind, category, amount), in week order
