@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -10,6 +9,7 @@ import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from data.schema import utcnow
 from queries import finance as fin
 from queries import overview as ov
+from ui import cost_parts as parts
 from ui.auth import require_role
 from ui.components import (
     empty_state,
@@ -21,7 +21,7 @@ from ui.components import (
     qty,
     standard_table,
 )
-from ui.db import engine, live_read
+from ui.db import engine
 from ui.filters import PERIOD_LABELS, history_filters
 from ui.format import datetime_column, money_column
 
@@ -34,53 +34,6 @@ def big_money(x) -> str:
     if x is not None and abs(float(x)) >= 1_000_000:
         return f"€{float(x) / 1_000_000:,.2f} M"
     return money(x)
-
-
-@live_read("backorders", "orders")
-def _summary(engine, f: ov.Filters, period: str) -> pd.DataFrame:
-    return fin.cost_summary(engine, f, period=period)
-
-
-@live_read("backorders", "catalogue", "customers", "orders")
-def _ledger_page(engine, f: ov.Filters, offset: int) -> fin.LedgerPage:
-    return fin.cost_ledger_page(engine, f, limit=fin.LEDGER_ROWS, offset=offset)
-
-
-@live_read("backorders", "catalogue", "orders", "purchasing")
-def _cash(engine) -> dict[str, float]:
-    return fin.cash_tied(engine)
-
-
-@live_read("backorders", "catalogue", "customers", "orders")
-def _at_risk(engine, f: ov.Filters) -> ov.RiskTotals:
-    return ov.revenue_at_risk(engine, f)
-
-
-def cost_by_kind(summary: pd.DataFrame) -> pd.DataFrame:
-    """Cost per period and kind (one row each), for the stacked bars."""
-    per_period = summary.groupby("period", as_index=False)[list(fin.COST_KIND_LABELS)].sum()
-    long = per_period.melt(id_vars="period", var_name="kind", value_name="amount")
-    long["kind"] = long["kind"].map(fin.COST_KIND_LABELS)
-    return long
-
-
-@ui.theme.chart_spec
-def cost_bars(period: str) -> alt.Chart:
-    return (
-        alt.Chart()
-        .mark_bar()
-        .encode(
-            x=alt.X("period:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("amount:Q", title="Cost (€)", stack=True),
-            color=alt.Color("kind:N", title="Kind", legend=alt.Legend(orient="top")),
-            tooltip=[
-                alt.Tooltip("period:N", title=PERIOD_LABELS[period]),
-                alt.Tooltip("kind:N", title="Kind"),
-                alt.Tooltip("amount:Q", title="Cost (€)", format=",.2f"),
-            ],
-        )
-        .properties(height=280)
-    )
 
 
 today = utcnow().date()
@@ -103,12 +56,12 @@ if not isinstance(chosen_range, tuple) or len(chosen_range) != 2:
     st.stop()
 f = ov.Filters(chosen_range[0], chosen_range[1], tuple(f_categories), tuple(f_segments))
 
-summary = _summary(db, f, period)
+summary, by_kind = parts.summary(db, f, period)
 totals = summary[
     ["sales", "gross_margin", "backorder_cost", "margin_after_cost", "lost_sales", "lost_margin",
      "potential_revenue"]
 ].sum() if not summary.empty else pd.Series(dtype=float)  # fmt: skip
-at_risk = _at_risk(db, f)
+at_risk = parts.at_risk(db, f)
 sales = float(totals.get("sales", 0.0))
 
 tiles = st.columns(4)
@@ -175,7 +128,7 @@ st.subheader(f"Backorder cost per {period}")
 if summary.empty:
     empty_state("No sales or costs in these weeks.", "Widen the date range or clear a filter.")
 else:
-    st.vega_lite_chart(cost_by_kind(summary), cost_bars(period), width="stretch")
+    st.vega_lite_chart(by_kind, parts.cost_bars(period), width="stretch")
 
 SUMMARY_COLUMNS = {
     "period": st.column_config.TextColumn(PERIOD_LABELS[period]),
@@ -205,7 +158,7 @@ standard_table(
 # --- Cash ----------------------------------------------------------------------------------
 
 st.subheader("Cash tied up")
-cash = _cash(db)
+cash = parts.cash(db)
 left, mid, right = st.columns(3)
 with left:
     kpi_tile("In open purchase orders", cash["open_purchase_orders"], fin.CASH_HELP, fmt=money)
@@ -231,7 +184,7 @@ st.caption(
     "One row per entry, for accounting: date, kind, amount, order, customer, category, oldest "
     f"first, {fin.LEDGER_ROWS} to a page; CSV and Excel hold every entry of the filters."
 )
-ledger = _ledger_page(db, f, page_offset("cost_ledger", f, rows=fin.LEDGER_ROWS))
+ledger = parts.ledger_page(db, f, page_offset("cost_ledger", f, rows=fin.LEDGER_ROWS))
 LEDGER_COLUMNS = {
     "date": datetime_column("Date"),
     "kind": st.column_config.TextColumn("Kind"),

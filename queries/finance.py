@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Engine, Float, cast, func, select
 
@@ -29,7 +30,7 @@ from data.schema import (
     PurchaseOrderLine,
 )
 from queries import reading
-from queries.overview import Filters, _where, period_label, period_start
+from queries.overview import Filters, _where
 
 COST_KIND_LABELS = {
     "handling": "Handling",
@@ -153,10 +154,9 @@ def _weekly_costs(statement, f: Filters):
     return statement
 
 
-def costs_by_week(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
-    """Ledger totals per week (Monday), kind and category, from the weekly summary."""
+def _costs_select(f: Filters):
     w = BackorderCostWeekly
-    statement = _weekly_costs(
+    return _weekly_costs(
         select(
             w.week,
             w.kind,
@@ -166,71 +166,192 @@ def costs_by_week(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
         ),
         f,
     ).group_by(w.week, w.kind, w.category)
+
+
+def costs_by_week(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
+    """Ledger totals per week (Monday), kind and category, from the weekly summary."""
     with reading(engine) as conn:
-        df = pd.read_sql(statement, conn, parse_dates=["week"])
+        df = pd.read_sql(_costs_select(f), conn, parse_dates=["week"])
     return df[df["entries"] != 0].reset_index(drop=True)
+
+
+SALES_FIGURES = ("value", "cost", "cancelled_value", "cancelled_cost", "lost_value", "lost_cost")
+
+
+def _sales_select(f: Filters, *, lost_units: bool = True):
+    r = BackorderRollup
+    money = [cast(func.sum(getattr(r, name)), Float).label(name) for name in SALES_FIGURES]
+    units = [func.sum(r.lost_units).label("lost_units")] if lost_units else []
+    return _where(select(r.week, r.category, *money, *units), f).group_by(r.week, r.category)
 
 
 def sales_by_week(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
     """Sales, cost of goods and lost sales per week and category, from the rollup."""
-    r = BackorderRollup
-    money = {
-        name: cast(func.sum(column), Float).label(name)
-        for name, column in (
-            ("value", r.value),
-            ("cost", r.cost),
-            ("cancelled_value", r.cancelled_value),
-            ("cancelled_cost", r.cancelled_cost),
-            ("lost_value", r.lost_value),
-            ("lost_cost", r.lost_cost),
-        )
-    }
-    statement = _where(
-        select(r.week, r.category, *money.values(), func.sum(r.lost_units).label("lost_units")),
-        f,
-    ).group_by(r.week, r.category)
     with reading(engine) as conn:
-        return pd.read_sql(statement, conn, parse_dates=["week"])
+        return pd.read_sql(_sales_select(f), conn, parse_dates=["week"])
+
+
+# --- Cost per period and category ----------------------------------------------------------
+# The database sums per week; the weeks are added up per period here, from plain rows, so the
+# finished weeks (read and summed once) and this week (read again after each order) can be read
+# apart: this week's rows go on from the finished weeks' running sums (cost_sums ``into``), which
+# gives what one pass over every week's rows gives.
+
+SalesRows = tuple[tuple, ...]  # (week, category, *SALES_FIGURES), in week order
+CostRows = tuple[tuple, ...]  # (week, kind, category, amount), in week order
+
+
+def _day(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def sales_rows(engine: Engine | Connection, f: Filters) -> SalesRows:
+    """:func:`sales_by_week` as plain rows, oldest week first."""
+    r = BackorderRollup
+    statement = _sales_select(f, lost_units=False).order_by(r.week, r.category)
+    with reading(engine) as conn:
+        rows = conn.execute(statement).all()
+    return tuple((_day(row[0]), *row[1:]) for row in rows)
+
+
+def cost_rows(engine: Engine | Connection, f: Filters) -> CostRows:
+    """:func:`costs_by_week` as plain rows (weeks with entries), oldest week first."""
+    w = BackorderCostWeekly
+    statement = _costs_select(f).order_by(w.week, w.kind, w.category)
+    with reading(engine) as conn:
+        rows = conn.execute(statement).all()
+    return tuple((_day(wk), kind, category, amount) for wk, kind, category, amount, n in rows if n)
+
+
+def _period_of(week: dt.date, period: str) -> dt.date:
+    if period == "week":
+        return week
+    if period == "month":
+        return week.replace(day=1)
+    if period == "quarter":
+        return week.replace(month=(week.month - 1) // 3 * 3 + 1, day=1)
+    raise ValueError(f"unknown period {period!r}")
+
+
+def _period_name(start: dt.date, period: str) -> str:
+    """As :func:`queries.overview.period_label` names it."""
+    if period == "week":
+        return start.isoformat()
+    if period == "month":
+        return f"{start.year:04d}-{start.month:02d}"
+    return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+
+
+SUMMARY_COLUMNS = [
+    "period_start",
+    "category",
+    *SALES_FIGURES,
+    *COST_KIND_LABELS,
+    "sales",
+    "gross_margin",
+    "backorder_cost",
+    "margin_after_cost",
+    "lost_sales",
+    "lost_margin",
+    "potential_revenue",
+    "cost_share_of_sales",
+    "period",
+]
+
+
+CostSums = dict[tuple[dt.date, str], list[float]]  # (period start, category) -> running sums
+
+
+def cost_sums(
+    sales: SalesRows, costs: CostRows, period: str = "month", into: CostSums | None = None
+) -> CostSums:
+    """The figures of :func:`sales_rows` and :func:`cost_rows` summed per period and category.
+
+    Each figure is summed over the weeks as pandas' group sums do, with a running correction
+    kept beside it, so the sums are exactly those pandas gives. ``into`` holds the sums of
+    earlier weeks (say the finished ones) to go on from: it is added to in place, and the
+    result is the same as one pass over all the weeks' rows.
+    """
+    n_sales = len(SALES_FIGURES)
+    kinds = {kind: 2 * (n_sales + i) for i, kind in enumerate(COST_KIND_LABELS)}
+    width = 2 * (n_sales + len(kinds))
+    sums: CostSums = {} if into is None else into
+    starts: dict[dt.date, dt.date] = {}
+
+    def slot(week: dt.date, category: str) -> list:
+        start = starts.get(week)
+        if start is None:
+            start = starts[week] = _period_of(week, period)
+        into = sums.get((start, category))
+        if into is None:
+            into = sums[(start, category)] = [0.0] * width
+        return into
+
+    for week, category, *figures in sales:
+        into = slot(week, category)
+        for at, x in zip(range(0, 2 * n_sales, 2), figures, strict=True):
+            if x is not None:
+                total = into[at]
+                y = x - into[at + 1]
+                t = total + y
+                into[at + 1] = t - total - y
+                into[at] = t
+    for week, kind, category, x in costs:
+        into = slot(week, category)
+        at = kinds.get(kind)
+        if at is not None and x is not None:
+            total = into[at]
+            y = x - into[at + 1]
+            t = total + y
+            into[at + 1] = t - total - y
+            into[at] = t
+    return sums
+
+
+def cost_table(sums: CostSums, period: str = "month") -> pd.DataFrame:
+    """Per period and category, from :func:`cost_sums`: sales, margin with and without
+    backorder cost, lost sales."""
+    width = len(SALES_FIGURES) + len(COST_KIND_LABELS)
+    keys = sorted(sums)
+    figures = np.array([sums[key][::2] for key in keys], dtype="float64").reshape(len(keys), width)
+    table = {
+        "period_start": np.array([start for start, _ in keys], dtype="datetime64[us]"),
+        "category": [category for _, category in keys],
+    }
+    for i, name in enumerate([*SALES_FIGURES, *COST_KIND_LABELS]):
+        table[name] = figures[:, i]
+    sold = table["value"] - table["cancelled_value"]
+    margin = sold - (table["cost"] - table["cancelled_cost"])
+    booked = np.zeros(len(keys))
+    for kind in COST_KIND_LABELS:
+        booked = booked + table[kind]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(sold > 0, booked / sold, np.nan)
+    table.update(
+        sales=sold,
+        gross_margin=margin,
+        backorder_cost=booked,
+        margin_after_cost=margin - booked,
+        lost_sales=table["lost_value"].copy(),
+        lost_margin=table["lost_value"] - table["lost_cost"],
+        potential_revenue=sold + table["lost_value"],
+        cost_share_of_sales=share,
+        period=[_period_name(start, period) for start, _ in keys],
+    )
+    return pd.DataFrame(table, columns=SUMMARY_COLUMNS)
+
+
+def cost_summary_from(sales: SalesRows, costs: CostRows, period: str = "month") -> pd.DataFrame:
+    """Per period and category, from :func:`sales_rows` and :func:`cost_rows` of the weeks:
+    sales, margin with and without backorder cost, lost sales."""
+    return cost_table(cost_sums(sales, costs, period), period)
 
 
 def cost_summary(engine: Engine | Connection, f: Filters, *, period: str = "month") -> pd.DataFrame:
     """Per period and category: sales, margin with and without backorder cost, lost sales."""
-    sales = sales_by_week(engine, f)
-    costs = costs_by_week(engine, f)
-    keys = ["period_start", "category"]
-    if not sales.empty:
-        sales["period_start"] = period_start(sales["week"], period)
-        sales = sales.groupby(keys, as_index=False)[
-            ["value", "cost", "cancelled_value", "cancelled_cost", "lost_value", "lost_cost"]
-        ].sum()
-    else:
-        sales = pd.DataFrame(columns=[*keys, "value", "cost", "cancelled_value",
-                                      "cancelled_cost", "lost_value", "lost_cost"])  # fmt: skip
-    if not costs.empty:
-        costs["period_start"] = period_start(costs["week"], period)
-        by_kind = costs.pivot_table(
-            index=keys, columns="kind", values="amount", aggfunc="sum", fill_value=0.0
-        ).reset_index()
-    else:
-        by_kind = pd.DataFrame(columns=keys)
-    for kind in COST_KIND_LABELS:
-        if kind not in by_kind:
-            by_kind[kind] = 0.0
-    table = sales.merge(by_kind[[*keys, *COST_KIND_LABELS]], on=keys, how="outer")
-    table = table.fillna(0.0)
-    table["sales"] = table["value"] - table["cancelled_value"]
-    table["gross_margin"] = table["sales"] - (table["cost"] - table["cancelled_cost"])
-    table["backorder_cost"] = table[list(COST_KIND_LABELS)].sum(axis=1)
-    table["margin_after_cost"] = table["gross_margin"] - table["backorder_cost"]
-    table["lost_sales"] = table["lost_value"]
-    table["lost_margin"] = table["lost_value"] - table["lost_cost"]
-    table["potential_revenue"] = table["sales"] + table["lost_sales"]
-    table["cost_share_of_sales"] = table["backorder_cost"] / table["sales"].where(
-        table["sales"] > 0
-    )
-    table["period_start"] = pd.to_datetime(table["period_start"])
-    table["period"] = period_label(table["period_start"], period)
-    return table.sort_values(keys).reset_index(drop=True)
+    return cost_summary_from(sales_rows(engine, f), cost_rows(engine, f), period)
 
 
 def cash_tied(engine: Engine | Connection) -> dict[str, float]:

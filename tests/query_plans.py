@@ -42,6 +42,7 @@ MAIN_READS: dict[str, Callable[[Connection, dt.date], object]] = {
         finance.cost_ledger(c, _year(d)),
         finance.cost_ledger_page(c, _year(d)),
         finance.costs_by_week(c, _year(d)),
+        finance.cost_summary(c, _year(d)),
     ),
     "customer exposure": lambda c, d: loyalty.customer_exposure(
         c, d - dt.timedelta(days=365), d, retention_days=90

@@ -5,16 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import select
 
-from data.db import make_engine
-from data.schema import utcnow
+import operations
+from data.db import make_engine, read_connection
+from data.schema import Customer, utcnow
 from queries import finance as fin
 from queries import overview as ov
+from queries.stock import stock_overview
 from tests import apptest_support
 from tests.apptest_support import app_test
 from ui.components import money, pct, qty
 
 fresh_caches = apptest_support.fresh_caches
+fresh_db_url = apptest_support.fresh_db_url
 seeded_db_url = apptest_support.seeded_db_url
 seeded_template = apptest_support.seeded_template
 
@@ -60,6 +64,36 @@ def test_the_finance_manager_sees_cost_sales_and_lost_sales(db):
     cash = fin.cash_tied(db)
     assert _metric(at, "In open purchase orders") == money(cash["open_purchase_orders"])
     assert _metric(at, "Waiting in open backorders") == money(cash["open_backorders"])
+
+
+def _help(at, label: str) -> str:
+    (found,) = [m for m in at.metric if m.label == label]
+    return found.help
+
+
+@pytest.fixture
+def own_db(fresh_db_url):
+    engine = make_engine(fresh_db_url)
+    yield engine
+    engine.dispose()
+
+
+def test_an_order_placed_now_counts_in_the_sales_on_the_next_run(own_db):
+    at = _run(app_test(PAGE, "finance"))
+    before = fin.cost_summary(own_db, _filters(), period="month")["sales"].sum()
+    assert _help(at, "Sales").endswith(f"Exactly: {money(before)}.")
+    product = stock_overview(own_db).query("available > 1").sort_values("sku").iloc[0]
+    with read_connection(own_db) as conn:
+        customer_id = conn.execute(select(Customer.id).order_by(Customer.id)).scalars().first()
+    operations.place_order(
+        own_db, customer_id=customer_id, lines=[(product["sku"], 2)], actor="test"
+    )
+    at = _run(at)
+    summary = fin.cost_summary(own_db, _filters(), period="month")
+    after = summary["sales"].sum()
+    assert after > before
+    assert _help(at, "Sales").endswith(f"Exactly: {money(after)}.")
+    assert _metric(at, "Backorder cost") == money(summary["backorder_cost"].sum())
 
 
 def _ledger(at):

@@ -153,3 +153,18 @@ def test_cash_in_open_purchase_orders_and_in_open_backorders(aworld):
         ).scalar_one()
     assert got["open_purchase_orders"] == pytest.approx(float(in_pos)) and in_pos == 40
     assert got["open_backorders"] == pytest.approx(float(waiting)) and waiting > 0
+
+
+@pytest.mark.parametrize("period", ["week", "month", "quarter"])
+def test_the_summary_of_weeks_read_apart_is_the_summary_of_them_read_at_once(aworld, period):
+    # The page keeps the finished weeks' sums and goes on from them with this week's rows.
+    whole = fin.cost_summary(aworld, WINDOW, period=period)
+    week = WINDOW.last_week - dt.timedelta(weeks=2)
+    before = ov.Filters(WINDOW.start, week - dt.timedelta(days=1))
+    after = ov.Filters(week, WINDOW.end)
+    sums = fin.cost_sums(fin.sales_rows(aworld, before), fin.cost_rows(aworld, before), period)
+    rows = (fin.sales_rows(aworld, after), fin.cost_rows(aworld, after))
+    assert rows[0] and rows[1], "the later weeks have sales and costs"
+    apart = fin.cost_table(fin.cost_sums(*rows, period, into=sums), period)
+    assert len(whole) > 0
+    assert apart.equals(whole)

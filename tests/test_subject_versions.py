@@ -288,6 +288,22 @@ def test_an_order_re_reads_this_week_on_the_overview_but_no_finished_week(db):
     )
 
 
+def test_an_order_re_reads_this_week_on_backorder_cost_but_no_finished_week(db):
+    at = _run("backorder_cost", "finance_manager")
+    _place_order(db)
+    log = _rerun(at)
+    ran = log.reads_run()
+    assert "cost_parts._this_week" in ran  # this week's sales and costs
+    assert LIVE_READS["cost_parts._past_weeks"] == (PAST_WEEKS,)
+    assert "cost_parts._past_weeks" not in ran
+    # Only this week's rows of the rollup and of the weekly costs were read again.
+    for s in log.statements:
+        if "backorder_rollup" in s.tables:
+            assert "cost_parts._this_week" in s.reads, s.reads
+        if "backorder_cost_weekly" in s.tables:
+            assert {"cost_parts._this_week", "cost_parts.ledger_page"} & set(s.reads), s.reads
+
+
 def test_a_threshold_edit_is_seen_on_the_next_run(db):
     at = _run("stock_control", "warehouse_manager")
     product = stock_overview(db).sort_values("sku").iloc[-1]

@@ -1,0 +1,102 @@
+"""The Backorder cost page's cached reads and chart spec, defined once per process here rather
+than again in every run of the page.
+
+Sales per period come from the backorder rollup, costs from the ledger's weekly summary: both
+have a row per week, so each is read in two parts (ui/week_split.py says why). The finished
+weeks are read and summed once and kept while orders flow; this week's rows are read again
+after an order or a booked cost, and :func:`queries.finance.cost_sums` goes on from the
+finished weeks' sums with them, as one pass over every week would.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+import ui.theme
+from queries import finance as fin
+from queries import overview as ov
+from ui.db import live_read
+from ui.filters import PERIOD_LABELS
+from ui.week_split import split, this_week
+
+# --- Cost per period and category: the finished weeks and this week read apart -------------
+
+
+@live_read("past_weeks")
+def _past_weeks(engine, f: ov.Filters, period: str) -> fin.CostSums:
+    return fin.cost_sums(fin.sales_rows(engine, f), fin.cost_rows(engine, f), period)
+
+
+@live_read("backorders", "orders")
+def _this_week(engine, f: ov.Filters) -> tuple[fin.SalesRows, fin.CostRows]:
+    return fin.sales_rows(engine, f), fin.cost_rows(engine, f)
+
+
+def cost_by_kind(table: pd.DataFrame) -> pd.DataFrame:
+    """Cost per period and kind (one row each, kind by kind), for the stacked bars."""
+    kinds = list(fin.COST_KIND_LABELS)
+    per_period = table.groupby("period")[kinds].sum()
+    periods = per_period.index.tolist()
+    return pd.DataFrame(
+        {
+            "period": periods * len(kinds),
+            "kind": [fin.COST_KIND_LABELS[kind] for kind in kinds for _ in periods],
+            "amount": np.concatenate([per_period[kind].to_numpy() for kind in kinds]),
+        }
+    )
+
+
+@live_read("backorders", "orders", "past_weeks")
+def summary(engine, f: ov.Filters, period: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`queries.finance.cost_summary`, the past weeks and this one read apart, and
+    :func:`cost_by_kind` of it (empty when the summary is)."""
+    past, current = split(f, this_week())
+    # The finished weeks' sums go on with this week's rows, as one pass over every week would.
+    sums = _past_weeks(engine, past, period) if past is not None else {}
+    if current is not None:
+        sums = fin.cost_sums(*_this_week(engine, current), period, into=sums)
+    table = fin.cost_table(sums, period)
+    by_kind = cost_by_kind(table) if not table.empty else pd.DataFrame()
+    return table, by_kind
+
+
+# --- The other figures ----------------------------------------------------------------------
+
+
+@live_read("backorders", "catalogue", "customers", "orders")
+def ledger_page(engine, f: ov.Filters, offset: int) -> fin.LedgerPage:
+    return fin.cost_ledger_page(engine, f, limit=fin.LEDGER_ROWS, offset=offset)
+
+
+@live_read("backorders", "catalogue", "orders", "purchasing")
+def cash(engine) -> dict[str, float]:
+    return fin.cash_tied(engine)
+
+
+@live_read("backorders", "catalogue", "customers", "orders")
+def at_risk(engine, f: ov.Filters) -> ov.RiskTotals:
+    return ov.revenue_at_risk(engine, f)
+
+
+# --- Chart spec -------------------------------------------------------------------------------
+
+
+@ui.theme.chart_spec
+def cost_bars(period: str) -> alt.Chart:
+    return (
+        alt.Chart()
+        .mark_bar()
+        .encode(
+            x=alt.X("period:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("amount:Q", title="Cost (€)", stack=True),
+            color=alt.Color("kind:N", title="Kind", legend=alt.Legend(orient="top")),
+            tooltip=[
+                alt.Tooltip("period:N", title=PERIOD_LABELS[period]),
+                alt.Tooltip("kind:N", title="Kind"),
+                alt.Tooltip("amount:Q", title="Cost (€)", format=",.2f"),
+            ],
+        )
+        .properties(height=280)
+    )
