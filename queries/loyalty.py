@@ -103,8 +103,9 @@ def customer_exposure(
             and_(
                 Backorder.promised_date.is_not(None),
                 or_(
+                    # A promised date is a date already (no date() of it for every row).
                     and_(Backorder.status == "filled", func.date(Backorder.closed_at)
-                         > func.date(Backorder.promised_date)),
+                         > Backorder.promised_date),
                     and_(Backorder.status == "open", Backorder.promised_date < now.date()),
                 ),
             ),
