@@ -99,32 +99,64 @@ def customer_exposure(
     now = now or utcnow()
     lo, hi = _window(start, end)
 
-    # Per customer, from the customers: the window's orders counted by seeks in the
-    # (customer_id, placed_at) index, first and last as its ends. Grouping the window's
-    # orders read each order row (some 150,000 in a year of the large demo), twice the time.
-    # The first order is sought for every customer and kept (MATERIALIZED: computed once, not
-    # again wherever it is used); only those who ordered in the window are counted and their
-    # last order sought, a third of the customers fewer on the large demo.
     def in_window(o, customer_id):
         return and_(o.customer_id == customer_id, o.placed_at >= lo, o.placed_at < hi)
 
+    waited_until = func.coalesce(Backorder.closed_at, now)
+    broken = case(
+        (
+            and_(
+                Backorder.promised_date.is_not(None),
+                or_(
+                    # A promised date is a date already (no date() of it for every row).
+                    and_(Backorder.status == "filled", func.date(Backorder.closed_at)
+                         > Backorder.promised_date),
+                    and_(Backorder.status == "open", Backorder.promised_date < now.date()),
+                ),
+            ),
+            1,
+        ),
+        else_=0,
+    )  # fmt: skip
+    # Per customer, from the customers, in one pass: the window's first order sought in the
+    # (customer_id, placed_at) index, and the window's backorders sought in the customer's
+    # (customer_id, created_at, ...) index, which holds every column summed here. They come in
+    # customer order, so grouping them sorts nothing (the outer join keeps that order on
+    # SQLite) and no backorder row is read. Read by their creation time, a year of the large
+    # demo's backorders (some 34,000) was sorted by customer first: twice the time. Kept
+    # (MATERIALIZED: computed once, not again wherever it is used).
     mine = aliased(Order, name="mine")
     first = select(
         Customer.id.label("customer_id"),
+        Customer.segment,
         select(func.min(mine.placed_at)).where(in_window(mine, Customer.id)).scalar_subquery()
         .label("first_order"),
+        func.count(Backorder.customer_id).label("lines_backordered"),
+        func.min(Backorder.created_at).label("first_backorder"),
+        func.sum(broken).label("promises_broken"),
+        func.sum(_days(engine, waited_until, Backorder.created_at)).label("days_waited"),
+    ).outerjoin(
+        Backorder,
+        and_(
+            Backorder.customer_id == Customer.id,
+            Backorder.created_at >= lo,
+            Backorder.created_at < hi,
+        ),
     )  # fmt: skip
     if segments:
         first = first.where(Customer.segment.in_(tuple(segments)))
-    first = first.cte("first_orders").prefix_with("MATERIALIZED")
+    first = first.group_by(Customer.id).cte("first_orders").prefix_with("MATERIALIZED")
+    # Only those who ordered in the window have their orders counted (by seeks in the
+    # (customer_id, placed_at) index) and their last order sought, a third of the customers
+    # fewer on the large demo. Grouping the window's orders read each order row (some 150,000
+    # in a year of the large demo), twice the time.
     orders = (
         select(
-            first.c.customer_id,
+            first,
             select(func.count())
             .where(in_window(mine, first.c.customer_id))
             .scalar_subquery()
             .label("orders"),
-            first.c.first_order,
             select(func.max(mine.placed_at))
             .where(in_window(mine, first.c.customer_id))
             .scalar_subquery()
@@ -133,34 +165,7 @@ def customer_exposure(
         .where(first.c.first_order.is_not(None))
         .cte("window_orders")
     )
-    waited_until = func.coalesce(Backorder.closed_at, now)
-    broken = case(
-        (
-            and_(
-                Backorder.promised_date.is_not(None),
-                or_(
-                    and_(Backorder.status == "filled", func.date(Backorder.closed_at)
-                         > func.date(Backorder.promised_date)),
-                    and_(Backorder.status == "open", Backorder.promised_date < now.date()),
-                ),
-            ),
-            1,
-        ),
-        else_=0,
-    )  # fmt: skip
-    backorders = (
-        select(
-            Backorder.customer_id,
-            func.count().label("lines_backordered"),
-            func.min(Backorder.created_at).label("first_backorder"),
-            func.sum(broken).label("promises_broken"),
-            func.sum(_days(engine, waited_until, Backorder.created_at)).label("days_waited"),
-        )
-        .where(Backorder.created_at >= lo, Backorder.created_at < hi)
-        .group_by(Backorder.customer_id)
-        .cte("window_backorders")
-    )
-    reference = func.coalesce(backorders.c.first_backorder, orders.c.first_order)
+    reference = func.coalesce(orders.c.first_backorder, orders.c.first_order)
     # The first order after the reference day: one index seek per customer (min over the
     # customer's orders after it), not every later order of every customer grouped.
     later = aliased(Order, name="later")
@@ -169,6 +174,7 @@ def customer_exposure(
         .where(later.customer_id == orders.c.customer_id, later.placed_at > reference)
         .scalar_subquery()
     )
+    # Read from the (customer_id, created_at, csat, nps, sentiment) index alone, in customer order.
     feedback = (
         select(
             Feedback.customer_id,
@@ -184,14 +190,14 @@ def customer_exposure(
     )
     statement = (
         select(
-            Customer.id.label("customer_id"),
-            Customer.segment,
+            orders.c.customer_id,
+            orders.c.segment,
             orders.c.orders,
             orders.c.first_order,
             orders.c.last_order,
-            func.coalesce(backorders.c.lines_backordered, 0).label("lines_backordered"),
-            func.coalesce(backorders.c.days_waited, 0.0).label("days_waited"),
-            func.coalesce(backorders.c.promises_broken, 0).label("promises_broken"),
+            orders.c.lines_backordered,
+            func.coalesce(orders.c.days_waited, 0.0).label("days_waited"),
+            func.coalesce(orders.c.promises_broken, 0).label("promises_broken"),
             reference.label("reference"),
             next_order.label("next_order"),
             feedback.c.csat,
@@ -201,8 +207,6 @@ def customer_exposure(
             feedback.c.sentiment,
         )
         .select_from(orders)
-        .join(Customer, Customer.id == orders.c.customer_id)
-        .outerjoin(backorders, backorders.c.customer_id == orders.c.customer_id)
         .outerjoin(feedback, feedback.c.customer_id == orders.c.customer_id)
     )
     # The driver's own tuples, dates parsed a column at once (text on SQLite): SQLAlchemy's
