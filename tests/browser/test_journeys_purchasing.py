@@ -181,6 +181,7 @@ def test_the_buyer_edits_approves_and_sends_a_drafted_po(
     buyer.wait_for_timeout(GRID_STEP_MS)
     buyer.keyboard.press("Control+a")
     buyer.keyboard.type(str(new_qty))
+    buyer.wait_for_timeout(GRID_STEP_MS)  # the editor takes the typed value before Enter
     act(buyer, lambda: buyer.keyboard.press("Enter"))
     # The unsaved edit survives a look at another tab (only the open tab is drawn).
     act(buyer, buyer.get_by_role("tab", name="Low stock", exact=True).click)

@@ -3,13 +3,13 @@ backorders by creation time with what the exposure figures read of them, and the
 widened with the scores (CSAT, NPS, sentiment)
 
 Revision ID: b1
-Revises: a9
+Revises: a10
 """
 
 from alembic import op
 
 revision = "b1"
-down_revision = "a9"
+down_revision = "a10"
 branch_labels = None
 depends_on = None
 
