@@ -14,7 +14,7 @@ import streamlit as st
 import operations
 import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from data.schema import TIERS, utcnow
-from operations.errors import LarderError
+from operations.errors import ConfirmationNeeded, LarderError
 from queries import customer_desks as desks
 from ui.auth import require_role
 from ui.charts import cached_chart
@@ -29,11 +29,13 @@ from ui.components import (
 )
 from ui.db import engine, live_read
 from ui.format import count_column, date_column, datetime_column, decimal_column, money_column
+from ui.large_quantity import LargeQuantityBox
 
 user = require_role("sales_rep")
 db = engine()
 
 FLASH_KEY = "my_customers_flash"
+LARGE = LargeQuantityBox("mc")  # the write side asked to confirm unusually large lines
 ANY = "(any)"
 RISK_BANDS = ("high", "medium", "low", "unknown")
 SORTS = {
@@ -492,6 +494,7 @@ def priority_order(card: dict) -> None:
         "Units ahead: open backordered units of other orders that the allocation queue serves "
         "before this order's shortage, without and with the priority flag."
     )
+    confirm_large = LARGE.value()
     if st.button(
         "Place priority order" if urgent else "Place order",
         key="mc_place_order",
@@ -505,10 +508,16 @@ def priority_order(card: dict) -> None:
                 actor=user.username,
                 priority="urgent" if urgent else "normal",
                 channel="phone",
+                confirm_large=confirm_large,
             )
+        except ConfirmationNeeded as err:
+            error_state(err)
+            LARGE.ask()
+            return
         except LarderError as err:
             error_state(err)
             return
+        LARGE.forget()
         st.session_state[FLASH_KEY] = f"Placed {placed.number} for {card['name']}."
         st.rerun()
 

@@ -25,6 +25,7 @@ from ui.format import (
     money_column,
     plain,
 )
+from ui.large_quantity import LargeQuantityBox
 
 user = require_role("customer")
 db = engine()
@@ -42,8 +43,7 @@ customer_id = user.customer_id
 CART_KEY = "shop_cart"  # {sku: qty}, in the order added
 CONFIRMATION_KEY = "shop_confirmation"
 NOTICE_KEY = "shop_notice"
-LARGE_ASKED_KEY = "shop_large_asked"  # the write side asked to confirm unusually large lines
-LARGE_CONFIRM_KEY = "shop_confirm_large"
+LARGE = LargeQuantityBox("shop")  # the write side asked to confirm unusually large lines
 # "No filter" option of the select boxes (a None option renders as an empty placeholder).
 ANY = "(any)"
 CHOICE_LABELS = {
@@ -256,14 +256,6 @@ def offer_alternatives(product_id: int, sku: str, wanted: int, *, replace: bool)
                 add_to_cart(alt.sku, wanted)
 
 
-def _confirm_large_box() -> bool:
-    return st.checkbox(
-        "Yes, these quantities are right: place the order with them",
-        key=LARGE_CONFIRM_KEY,
-        help="Some lines are far larger than this product is usually ordered in.",
-    )
-
-
 def show_cart() -> None:
     """The cart with live availability, what is short and the choice for it, then order."""
     if not cart:
@@ -302,8 +294,7 @@ def show_cart() -> None:
             key="shop_backorder_choice",
             help="The default is your account's preference.",
         )
-    asked = st.session_state.get(LARGE_ASKED_KEY, False)
-    confirm_large = _confirm_large_box() if asked else False
+    confirm_large = LARGE.value()
     if st.button("Place order", key="shop_place", type="primary", icon=":material/send:"):
         try:
             placed = operations.place_order(
@@ -316,15 +307,12 @@ def show_cart() -> None:
             )
         except ConfirmationNeeded as err:
             error_state(err)
-            if not asked:
-                st.session_state[LARGE_ASKED_KEY] = True
-                _confirm_large_box()
+            LARGE.ask()
             return
         except LarderError as err:
             error_state(err)
             return
-        st.session_state.pop(LARGE_ASKED_KEY, None)
-        st.session_state.pop(LARGE_CONFIRM_KEY, None)
+        LARGE.forget()
         cart.clear()
         st.session_state[CONFIRMATION_KEY] = placed
         st.session_state["my_order_pick"] = placed.order_id  # its details under My orders

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from data.db import make_engine
-from data.schema import Communication, Customer, Order, OrderLine
+from data.schema import SEGMENTS, Communication, Customer, Order, OrderLine
 from queries import customer_desks as desks
 from tests import apptest_support
 from tests.apptest_support import app_test
@@ -174,12 +175,18 @@ def test_cancel_needs_a_reason_and_then_cancels_the_order(db):
 
 
 def test_a_customer_without_orders_is_found_by_code_and_a_call_recorded(db):
+    code, name = "C90001", "Harbour Street Canteen"
+    with Session(db) as session, session.begin():
+        newcomer = Customer(
+            code=code, name=name, segment=SEGMENTS[0], region="North", tier="bronze"
+        )
+        session.add(newcomer)
+        session.flush()
+        customer_id = newcomer.id
     with db.connect() as conn:
-        customer_id, code, name = conn.execute(
-            select(Customer.id, Customer.code, Customer.name)
-            .where(~Customer.id.in_(select(Order.customer_id)))
-            .order_by(Customer.id)
-        ).first()
+        assert (
+            conn.execute(select(Order.id).where(Order.customer_id == customer_id)).first() is None
+        )
     at = _run(app_test(PAGE, USER))
     at.text_input(key="cd_search").input(code.lower())
     _run(at)

@@ -108,7 +108,9 @@ def test_rep_sees_only_their_customers_and_kpis_match_the_database(read_db):
     mine = {cid for cid, _, _ in _customers(read_db, mine=True)}
     options = [o for o in at.selectbox(key="mc_customer").options if o != "All my customers"]
     assert sorted(options) == sorted(name for _, name, _ in _customers(read_db, mine=True))
-    (table,) = [d.value for d in at.dataframe if "backorder_id" in d.value.columns]
+    (table,) = [
+        d.value for d in at.dataframe if {"backorder_id", "qty_open"} <= set(d.value.columns)
+    ]
     assert set(table["customer_id"]) <= mine and len(table) > 0
     with read_db.connect() as conn:
         value = conn.execute(
@@ -259,7 +261,8 @@ def test_priority_order_shows_the_score_parts_and_places_an_urgent_order(db):
     at.text_area(key="mc_order_lines").input("not a line")
     _run(at)
     assert "Write each line as a SKU" in at.error[0].value
-    at.text_area(key="mc_order_lines").input(f"{row['sku']} 500")
+    # Far above the usual order size: the write side asks for a confirmation first.
+    at.text_area(key="mc_order_lines").input(f"{row['sku']} 50000")
     at.toggle(key="mc_order_urgent").set_value(True)
     _run(at)
     (preview,) = [
@@ -268,10 +271,20 @@ def test_priority_order_shows_the_score_parts_and_places_an_urgent_order(db):
     assert preview["Score (priority)"].iloc[0] > preview["Score (normal)"].iloc[0]
     assert preview["Units ahead (priority)"].iloc[0] <= preview["Units ahead (normal)"].iloc[0]
     assert "urgent" in preview["Score parts (priority)"].iloc[0]
+    assert not [c for c in at.checkbox if c.key == "mc_confirm_large"]
+    at.button(key="mc_place_order").click()
+    _run(at)
+    assert any("confirm the large quantity" in e.value for e in at.error), at.error
+    with db.connect() as conn:
+        placed = select(Order.priority, Order.customer_id, OrderLine.qty_ordered).join(
+            OrderLine, OrderLine.order_id == Order.id
+        )
+        assert conn.execute(placed.where(Order.placed_by == REP_USER)).all() == []
+    at.checkbox(key="mc_confirm_large").check()
     at.button(key="mc_place_order").click()
     _run(at)
     with db.connect() as conn:
-        order = conn.execute(
-            select(Order.priority, Order.customer_id).where(Order.placed_by == REP_USER)
-        ).one()
-    assert tuple(order) == ("urgent", customer)
+        order = conn.execute(placed.where(Order.placed_by == REP_USER)).one()
+    assert tuple(order) == ("urgent", customer, 50000)
+    assert at.success[0].value.startswith("Placed SO-")
+    assert not [c for c in at.checkbox if c.key == "mc_confirm_large"]
