@@ -71,6 +71,11 @@ def week_of(moment: dt.datetime | dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
+def report_week(today: dt.date) -> dt.date:
+    """The Monday of the last week finished before ``today`` (the weekly report's week)."""
+    return week_of(today) - dt.timedelta(days=7)
+
+
 def week_start(conn: Connection, column):
     """SQL for the Monday of the week of a timestamp or date column, on SQLite and PostgreSQL."""
     if conn.dialect.name == "postgresql":

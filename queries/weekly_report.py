@@ -15,7 +15,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine
 
 from data.schema import utcnow
-from data.summaries import week_of
+from data.summaries import report_week
 from queries.backorders import open_backorders_ranked
 from queries.finance import cash_tied, sales_by_week
 from queries.overview import Filters, rate_kpis, rates_by, rates_by_period
@@ -57,11 +57,6 @@ class WeeklyFigures:
         if self.line_rate is None or self.previous_line_rate is None:
             return None
         return self.line_rate - self.previous_line_rate
-
-
-def report_week(today: dt.date) -> dt.date:
-    """The Monday of the last week finished before ``today``."""
-    return week_of(today) - dt.timedelta(days=7)
 
 
 def _one_week(monday: dt.date) -> Filters:

@@ -6,7 +6,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from data.schema import utcnow
-from queries.weekly_report import report_week, weekly_figures
+from data.summaries import report_week
 
 HELP = (
     "A PDF for the weekly meeting covering the last finished week (Monday to Sunday): backorder "
@@ -21,7 +21,9 @@ def weekly_report_download(engine: Engine, *, key: str) -> None:
     monday = report_week(utcnow().date())
 
     def make() -> bytes:
-        # Loaded on the click only: the PDF library is not needed to show the page.
+        # Loaded on the click only: neither the PDF library nor the report's reads are needed
+        # to show the page.
+        from queries.weekly_report import weekly_figures
         from reports.weekly_pdf import weekly_report_pdf
 
         return weekly_report_pdf(weekly_figures(engine, week_start=monday))
