@@ -30,7 +30,7 @@ from data.schema import (
     PurchaseOrderLine,
 )
 from queries import reading
-from queries.overview import Filters, _where
+from queries.overview import Filters, _where, as_day, label_of, period_of
 
 COST_KIND_LABELS = {
     "handling": "Handling",
@@ -201,19 +201,13 @@ SalesRows = tuple[tuple, ...]  # (week, category, *SALES_FIGURES), in week order
 CostRows = tuple[tuple, ...]  # (week, kind, category, amount), in week order
 
 
-def _day(value) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-
-
 def sales_rows(engine: Engine | Connection, f: Filters) -> SalesRows:
     """:func:`sales_by_week` as plain rows, oldest week first."""
     r = BackorderRollup
     statement = _sales_select(f, lost_units=False).order_by(r.week, r.category)
     with reading(engine) as conn:
         rows = conn.execute(statement).all()
-    return tuple((_day(row[0]), *row[1:]) for row in rows)
+    return tuple((as_day(row[0]), *row[1:]) for row in rows)
 
 
 def cost_rows(engine: Engine | Connection, f: Filters) -> CostRows:
@@ -222,26 +216,9 @@ def cost_rows(engine: Engine | Connection, f: Filters) -> CostRows:
     statement = _costs_select(f).order_by(w.week, w.kind, w.category)
     with reading(engine) as conn:
         rows = conn.execute(statement).all()
-    return tuple((_day(wk), kind, category, amount) for wk, kind, category, amount, n in rows if n)
-
-
-def _period_of(week: dt.date, period: str) -> dt.date:
-    if period == "week":
-        return week
-    if period == "month":
-        return week.replace(day=1)
-    if period == "quarter":
-        return week.replace(month=(week.month - 1) // 3 * 3 + 1, day=1)
-    raise ValueError(f"unknown period {period!r}")
-
-
-def _period_name(start: dt.date, period: str) -> str:
-    """As :func:`queries.overview.period_label` names it."""
-    if period == "week":
-        return start.isoformat()
-    if period == "month":
-        return f"{start.year:04d}-{start.month:02d}"
-    return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    return tuple(
+        (as_day(wk), kind, category, amount) for wk, kind, category, amount, n in rows if n
+    )
 
 
 SUMMARY_COLUMNS = [
@@ -283,7 +260,7 @@ def cost_sums(
     def slot(week: dt.date, category: str) -> list:
         start = starts.get(week)
         if start is None:
-            start = starts[week] = _period_of(week, period)
+            start = starts[week] = period_of(week, period)
         into = sums.get((start, category))
         if into is None:
             into = sums[(start, category)] = [0.0] * width
@@ -338,7 +315,7 @@ def cost_table(sums: CostSums, period: str = "month") -> pd.DataFrame:
         lost_margin=table["lost_value"] - table["lost_cost"],
         potential_revenue=sold + table["lost_value"],
         cost_share_of_sales=share,
-        period=[_period_name(start, period) for start, _ in keys],
+        period=[label_of(start, period) for start, _ in keys],
     )
     return pd.DataFrame(table, columns=SUMMARY_COLUMNS)
 

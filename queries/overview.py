@@ -138,12 +138,15 @@ def _figures(row: Sequence) -> tuple:
     return (*(int(x or 0) for x in row[:4]), *(float(x or 0.0) for x in row[4:6]))
 
 
-def _day(value) -> dt.date:
+def as_day(value) -> dt.date:
+    """A day as the drivers return it (date, datetime or ISO text) as a date."""
+    if isinstance(value, dt.datetime):
+        return value.date()
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
 
 
 def _key(row: Sequence, group: Sequence[str]) -> tuple:
-    return tuple(_day(v) if g == "week" else v for g, v in zip(group, row, strict=True))
+    return tuple(as_day(v) if g == "week" else v for g, v in zip(group, row, strict=True))
 
 
 def rollup_sum_records(
@@ -176,7 +179,7 @@ def rollup_rows_since(engine: Engine | Connection, week: dt.date) -> tuple[tuple
     statement = select(*_group_columns(ROLLUP_GROUPS), *(r.__table__.c[c] for c in SUM_COLUMNS))
     with reading(engine) as conn:
         rows = conn.execute(statement.where(r.week >= week)).all()
-    return tuple((_day(row[0]), *row[1:4], *_figures(row[4:])) for row in rows)
+    return tuple((as_day(row[0]), *row[1:4], *_figures(row[4:])) for row in rows)
 
 
 def sum_rows(
