@@ -893,7 +893,13 @@ class ModelArtifact(Base):
 
 class Forecast(Base):
     __tablename__ = "forecasts"
-    __table_args__ = (Index("ix_forecasts_run_product", "model_run_id", "product_id"),)
+    __table_args__ = (
+        Index("ix_forecasts_run_product", "model_run_id", "product_id"),
+        # The forecast per period (the Overview's chart) read from the index alone.
+        Index(
+            "ix_forecasts_run_period", "model_run_id", "period_start", "product_id", "p50", "p90"
+        ),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     model_run_id: Mapped[int] = mapped_column(ForeignKey("model_runs.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))

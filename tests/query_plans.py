@@ -51,6 +51,7 @@ MAIN_READS: dict[str, Callable[[Connection, dt.date], object]] = {
         shipments.on_time_by_carrier_region(c, today=d),
         overview.on_time_delivery(c, _year(d)),
     ),
+    "forecast per period": lambda c, d: overview.forecast_weeks(c),
     "shipments on the way": lambda c, d: (
         shipments.outbound_in_transit(c, today=d),
         shipments.inbound_in_transit(c, today=d),

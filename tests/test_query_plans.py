@@ -36,3 +36,9 @@ def test_analyze_leaves_the_main_reads_plans_unchanged(sqlite_engine):
         ], name
     # The history aggregate reads the order lines once, everything else by key.
     assert before["order-line history (rollup rebuild)"][0][0] == "SCAN order_lines"
+    # The forecast per period reads the newest run's rows from one index, not the table.
+    (forecast,) = before["forecast per period"]
+    assert any(
+        step.startswith("SEARCH forecasts USING COVERING INDEX ix_forecasts_run_period")
+        for step in forecast
+    ), forecast
