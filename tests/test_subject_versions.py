@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+import pandas as pd
 import pytest
 from sqlalchemy import select
 
@@ -429,6 +430,60 @@ def read_names(engine, suffix):
     assert answers == [["a!", "b!"]] * 3
     assert calls == ["!"]  # read once, then served from the cache
     assert sum(1 for key in ui.db._cached_bodies if key[0] == "fake_page.read_names") == 1
+
+
+def test_arguments_equal_to_python_but_of_another_type_are_other_entries(sqlite_engine):
+    """Calls are numbered by their exact arguments: 1, 1.0 and True, or a list and a tuple of
+    the same items, compare equal in Python but are separate entries, as Streamlit keeps them."""
+    calls: list[object] = []
+
+    @live_read("settings")
+    def echo(engine, value, *, twice: bool = False) -> str:
+        calls.append(value)
+        return f"{type(value).__name__}:{value!r}:{twice}"
+
+    assert [echo(sqlite_engine, v) for v in (1, 1.0, True, 1)] == [
+        "int:1:False",
+        "float:1.0:False",
+        "bool:True:False",
+        "int:1:False",
+    ]
+    assert echo(sqlite_engine, [1, 2]) == "list:[1, 2]:False"
+    assert echo(sqlite_engine, (1, 2)) == "tuple:(1, 2):False"
+    assert echo(sqlite_engine, (1, 2), twice=True) == "tuple:(1, 2):True"
+    assert echo(sqlite_engine, (1, 2)) == "tuple:(1, 2):False"
+    assert calls == [1, 1.0, True, [1, 2], (1, 2), (1, 2)]
+
+
+def test_a_read_of_a_frame_is_keyed_by_the_frame_s_contents(sqlite_engine):
+    calls: list[int] = []
+
+    @live_read("settings")
+    def total(engine, frame: pd.DataFrame) -> int:
+        calls.append(1)
+        return int(frame["n"].sum())
+
+    assert total(sqlite_engine, pd.DataFrame({"n": [1, 2]})) == 3
+    assert total(sqlite_engine, pd.DataFrame({"n": [1, 2]})) == 3
+    assert total(sqlite_engine, pd.DataFrame({"n": [5, 2]})) == 7
+    assert len(calls) == 2
+
+
+def test_forgotten_call_numbers_are_given_anew_and_answers_stay_right(sqlite_engine, monkeypatch):
+    import ui.db
+
+    monkeypatch.setattr(ui.db, "MAX_TOKENS", 8)
+    calls: list[int] = []
+
+    @live_read("settings")
+    def square(engine, n: int) -> int:
+        calls.append(n)
+        return n * n
+
+    assert [square(sqlite_engine, n) for n in range(20)] == [n * n for n in range(20)]
+    assert len(ui.db._tokens) <= 8
+    assert [square(sqlite_engine, n) for n in range(20)] == [n * n for n in range(20)]
+    assert calls[:20] == list(range(20))  # numbered anew, the early ones are read again
 
 
 def test_a_settling_read_waits_out_its_settle_time(sqlite_engine, monkeypatch):

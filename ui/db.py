@@ -17,7 +17,10 @@ subjects and the tables each covers.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import datetime as dt
 import functools
+import itertools
 import threading
 import time
 import weakref
@@ -54,6 +57,17 @@ LIVE_READS: dict[str, tuple[str, ...]] = {}
 # The cached function of each read, by (name, digest of its body, ttl).
 _cached_bodies: dict[tuple[str, str, int], Callable] = {}
 _cached_bodies_lock = threading.Lock()
+
+# The call keys of cached reads (read, versions, arguments) and the number each one is cached
+# under. Streamlit hashes a cached function's arguments on every call, and looks up each
+# positional argument's name in the function's signature; a page run after a write makes some
+# forty such calls. A plain-value call key is numbered here once, and Streamlit hashes only
+# that number (see _call_token).
+_tokens: dict[tuple, int] = {}
+_tokens_lock = threading.Lock()
+_token_numbers = itertools.count()
+MAX_TOKENS = 20_000
+_PLAIN = (str, int, float, bool, type(None), dt.date, dt.datetime, dt.time, dt.timedelta)
 
 # The cached reads running now (names, outermost first), so a test can tell which read ran a
 # statement: a read that calls another depends on that one's subjects too.
@@ -98,6 +112,40 @@ def versions(engine: Engine, subjects) -> tuple[int, ...]:
     return tuple(every[s] for s in sorted(subjects))
 
 
+def _exact(value: Any) -> Any:
+    """``value`` as a hashable key that tells apart what Python's ``==`` would not (1, 1.0 and
+    True; a list and a tuple), for plain values, tuples, lists, frozensets and frozen
+    dataclasses of them; TypeError for anything else."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return kind, value
+    if kind in (tuple, list):
+        return kind, tuple(_exact(v) for v in value)
+    if kind is frozenset:
+        return kind, frozenset(_exact(v) for v in value)
+    if dataclasses.is_dataclass(kind) and kind.__dataclass_params__.frozen:
+        return kind, tuple(_exact(getattr(value, f.name)) for f in dataclasses.fields(value))
+    raise TypeError(f"no exact key for {kind.__name__}")
+
+
+def _call_token(read: tuple, key: tuple[int, ...], args: tuple, kwargs: dict) -> tuple:
+    """What Streamlit hashes for one call of a cached read: a number given to this exact call
+    key, or the arguments themselves when one of them is not a plain value (a frame, say)."""
+    try:
+        call_key = (read, key, _exact(args), _exact(sorted(kwargs.items())))
+    except TypeError:
+        return ("arguments", key, args, kwargs)
+    with _tokens_lock:
+        number = _tokens.get(call_key)
+        if number is None:
+            if len(_tokens) >= MAX_TOKENS:  # keep the newest three quarters; the rest are
+                surplus = len(_tokens) - MAX_TOKENS * 3 // 4  # numbered anew when called again
+                for old in list(itertools.islice(_tokens, surplus)):
+                    del _tokens[old]
+            number = _tokens[call_key] = next(_token_numbers)
+    return ("call", number)
+
+
 def current_reads() -> tuple[str, ...]:
     """The names of the cached reads whose bodies are running now, outermost first."""
     return _current_reads.get()
@@ -127,8 +175,10 @@ def live_read(*subjects: str, ttl: int = CACHE_TTL_S, settle_s: float = 0) -> Ca
         cached = _cached_bodies.get(memo_key)
         if cached is None:
 
-            def body(_engine: Engine, read: str, key: tuple[int, ...], *args: Any, **kwargs: Any):
-                token = _current_reads.set((*_current_reads.get(), read))
+            def body(*, _engine: Engine, call: tuple, _arguments: tuple[tuple, dict]):
+                # ``call`` keys the cache (see _call_token); the arguments are not hashed.
+                args, kwargs = _arguments
+                token = _current_reads.set((*_current_reads.get(), read_name))
                 try:
                     return fn(_engine, *args, **kwargs)
                 finally:
@@ -146,7 +196,8 @@ def live_read(*subjects: str, ttl: int = CACHE_TTL_S, settle_s: float = 0) -> Ca
             key = versions(engine, names)
             if settle_s:
                 key = _settled_key((read_name, id(engine), args, tuple(kwargs.items())), key)
-            return cached(engine, read_name, key, *args, **kwargs)
+            call = _call_token(memo_key, key, args, kwargs)
+            return cached(_engine=engine, call=call, _arguments=(args, kwargs))
 
         def _settled_key(slot: tuple, key: tuple[int, ...]) -> tuple[int, ...]:
             now = time.monotonic()
