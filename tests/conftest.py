@@ -30,6 +30,9 @@ from data.db import make_engine
 from data.schema import Base
 
 PG_URL = os.environ.get("LARDER_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Every chart a test makes is checked against the Vega-Lite schema (a server skips the check;
+# ui/theme.py). Streamlit servers the browser tests start inherit it.
+os.environ["LARDER_CHECK_CHARTS"] = "1"
 
 
 def _pg_reachable() -> str | None:

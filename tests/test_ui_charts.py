@@ -7,6 +7,7 @@ import io
 import altair as alt
 import pandas as pd
 import pyarrow as pa
+import pytest
 import streamlit as st
 
 import ui.theme  # noqa: F401  the Larder theme is active on every page
@@ -51,3 +52,25 @@ def test_a_spec_is_built_once_per_distinct_data():
     assert built == [5]
     cached_chart(build, _frame(6))
     assert built == [5, 6]
+
+
+def _badly_sorted(df: pd.DataFrame) -> alt.Chart:
+    # Altair accepts this when the chart is made; only the schema check of the spec refuses it.
+    return alt.Chart(df).mark_bar().encode(x=alt.X("week:N", sort="upwards"), y="rate:Q")
+
+
+def test_the_tests_check_every_spec_against_the_schema():
+    assert ui.theme.check_charts()  # tests/conftest.py turns the check on for the whole suite
+    with pytest.raises(alt.utils.schemapi.SchemaValidationError):
+        vega_spec(_badly_sorted(_frame()))
+    spec_of = ui.theme.chart_spec(
+        lambda: alt.Chart().mark_bar().encode(x=alt.X("week:N", sort="upwards"), y="rate:Q")
+    )
+    with pytest.raises(alt.utils.schemapi.SchemaValidationError):
+        spec_of()
+
+
+def test_a_server_makes_specs_without_the_schema_check(monkeypatch):
+    monkeypatch.delenv(ui.theme.CHECK_CHARTS_ENV)
+    assert not ui.theme.check_charts()
+    assert vega_spec(_badly_sorted(_frame()))["encoding"]["x"]["sort"] == "upwards"

@@ -1,6 +1,6 @@
 """Altair charts whose Vega-Lite spec is built once per distinct data, not on every run.
 
-Building an altair chart and turning it into a spec (with its schema validation) costs tens of
+Building an altair chart and turning it into a spec costs tens of
 milliseconds per chart, more than the rest of a page's run once its reads are cached; a live
 fragment pays it again on every refresh. ``cached_chart(build, *args)`` keeps the spec that
 ``build(*args)`` gives for each distinct ``args`` (data frames are compared by content) and
@@ -21,6 +21,7 @@ import streamlit as st
 from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
 from ui.code_digest import code_digest
+from ui.theme import check_charts
 
 try:  # the lock Streamlit holds while altair's global theme and data transformer are switched
     from streamlit.elements.vega_charts import _altair_globals_lock as _globals_lock
@@ -49,7 +50,7 @@ def vega_spec(chart: alt.TopLevelMixin) -> dict:
         # As Streamlit does: the "default" theme's fixed sizes do not suit the page.
         theme = alt.theme.enable("none") if alt.theme.active == "default" else nullcontext()
         with theme, alt.data_transformers.enable(_TRANSFORMER, datasets=datasets):
-            spec = chart.to_dict()
+            spec = chart.to_dict(validate=check_charts())
     # Kept as Arrow bytes, as Streamlit sends them: no conversion on the runs that reuse it.
     arrow = {name: convert_anything_to_arrow_bytes(data) for name, data in datasets.items()}
     spec["datasets"] = {**spec.get("datasets", {}), **arrow}
