@@ -453,6 +453,10 @@ def test_arguments_equal_to_python_but_of_another_type_are_other_entries(sqlite_
     assert echo(sqlite_engine, (1, 2), twice=True) == "tuple:(1, 2):True"
     assert echo(sqlite_engine, (1, 2)) == "tuple:(1, 2):False"
     assert calls == [1, 1.0, True, [1, 2], (1, 2), (1, 2)]
+    assert (
+        echo(sqlite_engine, float("nan")) == echo(sqlite_engine, float("nan")) == "float:nan:False"
+    )
+    assert len(calls) == 7  # one NaN is the same call as another
 
 
 def test_a_read_of_a_frame_is_keyed_by_the_frame_s_contents(sqlite_engine):

@@ -117,6 +117,8 @@ def _exact(value: Any) -> Any:
     True; a list and a tuple), for plain values, tuples, lists, frozensets and frozen
     dataclasses of them; TypeError for anything else."""
     kind = type(value)
+    if kind is float and value != value:  # NaN equals nothing, not even itself
+        return kind, "nan"
     if kind in _PLAIN:
         return kind, value
     if kind in (tuple, list):
