@@ -207,7 +207,7 @@ BACKORDER_TABLE = {
     "tier": "Tier",
     "sku": "SKU",
     "product": "Product",
-    "qty_open": count_column("Waiting"),
+    "qty_open": count_column("Units waiting"),
     "value": money_column("Value"),
     "days_waiting": count_column("Days waiting"),
     "promised_date": date_column("Promised"),
