@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select, update
 
+import operations
 from data.db import make_engine
 from data.schema import (
     AuditLog,
@@ -14,6 +15,7 @@ from data.schema import (
     Notification,
     Order,
     OrderLine,
+    Product,
     User,
 )
 from queries import customer_desks as desks
@@ -171,9 +173,10 @@ def test_an_unlinked_representative_sees_no_customers(db):
     assert data_elements(at) == []
 
 
-def _backorder_with_alternatives(engine):
-    rep = _rep_id(engine)
-    backorders = desks.open_backorders(engine, sales_rep_id=rep)
+def _shown_with_alternatives(engine):
+    """(position in the page's table, backorder row, ranked alternatives) of the first open
+    backorder of the rep whose product the substitute model has an alternative for, or None."""
+    backorders = desks.open_backorders(engine, sales_rep_id=_rep_id(engine))
     shown = backorders.sort_values(
         ["miss_risk", "backorder_id"], ascending=[False, True]
     ).reset_index(drop=True)
@@ -186,7 +189,35 @@ def _backorder_with_alternatives(engine):
         )  # fmt: skip
         if not ranked.empty:
             return position, row, ranked
-    pytest.fail("no backorder of the rep has an alternative in the demo")
+    return None
+
+
+def _backorder_with_alternatives(engine):
+    """As above; where the day's demo has none, one is made: an order of a product that has an
+    alternative, far beyond its stock, for one of the rep's customers."""
+    found = _shown_with_alternatives(engine)
+    if found is not None:
+        return found
+    customer, _, _ = _customers(engine, mine=True)[0]
+    with engine.connect() as conn:
+        products = conn.execute(select(Product.id, Product.sku).order_by(Product.id)).all()
+    for product_id, sku in products:
+        ranked = desks.ranked_alternatives(
+            engine, product_id=product_id, customer_id=customer, needed_date=None
+        )
+        if not ranked.empty:
+            operations.place_order(
+                engine,
+                customer_id=customer,
+                lines=[(sku, 20_000)],
+                actor="test",
+                backorder_choice="accept_backorder",
+                confirm_large=True,
+            )
+            break
+    found = _shown_with_alternatives(engine)
+    assert found is not None, "no product of the demo has an alternative"
+    return found
 
 
 def test_rep_offers_a_substitute_and_the_swap_is_written(db):
