@@ -217,17 +217,29 @@ def _sqlite_copy(empty_file: Path, tmp_path) -> Iterator[Engine]:
     engine.dispose()
 
 
+def _blank_engine(backend: str, folder) -> Iterator[Engine]:
+    """A database of its own with no tables at all (a new SQLite file in ``folder``, or a new
+    PostgreSQL schema dropped afterwards)."""
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{folder / 'larder.db'}")
+        yield engine
+        engine.dispose()
+        return
+    if _PG_PROBLEM:
+        pytest.skip(_PG_PROBLEM)
+    engine, schema = pg_schema_engine()
+    try:
+        yield engine
+    finally:
+        drop_pg_schema(engine, schema)
+
+
 def _fresh_engine(backend: str, tmp_path) -> Iterator[Engine]:
     """An empty database of its own (a second one in a test, or one a whole module shares)."""
     if backend == "sqlite":
         assert _EMPTY_SQLITE is not None, "made by the session's autouse fixture"
         yield from _sqlite_copy(_EMPTY_SQLITE, tmp_path)
         return
-    if _PG_PROBLEM:
-        pytest.skip(_PG_PROBLEM)
-    engine, schema = pg_schema_engine()
-    Base.metadata.create_all(engine)
-    try:
+    for engine in _blank_engine(backend, tmp_path):
+        Base.metadata.create_all(engine)
         yield engine
-    finally:
-        drop_pg_schema(engine, schema)

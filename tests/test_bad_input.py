@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 import operations
-from data.db import make_engine, write_session
+from data.db import write_session
 from data.schema import (
     Backorder,
     Base,
@@ -32,7 +32,7 @@ from data.schema import (
 )
 from operations import LarderError
 from operations.errors import Busy, StorageRefused
-from tests.conftest import _PG_PROBLEM, drop_pg_schema, pg_schema_engine
+from tests.conftest import _fresh_engine
 from tests.operations_world import add_admin, build_world, snapshot
 
 FAST = 4  # bcrypt cost for the few accepted passwords
@@ -827,29 +827,12 @@ def _counts_query():
     return select(*(select(func.count()).select_from(t).scalar_subquery() for t in tables))
 
 
-def _backend_engine(backend: str, tmp_path_factory) -> Iterator[Engine]:
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('bad') / 'bad.db'}")
-        Base.metadata.create_all(engine)
-        yield engine
-        engine.dispose()
-        return
-    if _PG_PROBLEM:
-        pytest.skip(_PG_PROBLEM)
-    engine, schema = pg_schema_engine()
-    Base.metadata.create_all(engine)
-    try:
-        yield engine
-    finally:
-        drop_pg_schema(engine, schema)
-
-
 @pytest.fixture(
     scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
 def staged(request, tmp_path_factory) -> Iterator[tuple[Engine, Stage]]:
     """One staged world per database, shared by every operation's bad values."""
-    for engine in _backend_engine(request.param, tmp_path_factory):
+    for engine in _fresh_engine(request.param, tmp_path_factory.mktemp("bad")):
         yield engine, _stage(engine)
 
 

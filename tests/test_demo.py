@@ -35,7 +35,7 @@ from data.schema import (
     UserRole,
     Warehouse,
 )
-from tests.conftest import _PG_PROBLEM, drop_pg_schema, pg_schema_engine
+from tests.conftest import _fresh_engine, drop_pg_schema, pg_schema_engine
 from tests.invariants import assert_invariants
 
 TODAY = dt.date(2026, 3, 20)
@@ -47,22 +47,9 @@ ROOT_CAUSES = {"late_supplier", "forecast_miss", "demand_spike", "allocation"}
 )
 def seeded(request, tmp_path_factory) -> Iterator[Engine]:
     """One tiny demo database per backend, shared by the read-only tests of this module."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}")
-        Base.metadata.create_all(engine)
+    for engine in _fresh_engine(request.param, tmp_path_factory.mktemp("demo")):
         generate(engine, scale="tiny", today=TODAY)
         yield engine
-        engine.dispose()
-        return
-    if _PG_PROBLEM:
-        pytest.skip(_PG_PROBLEM)
-    engine, schema = pg_schema_engine()
-    Base.metadata.create_all(engine)
-    try:
-        generate(engine, scale="tiny", today=TODAY)
-        yield engine
-    finally:
-        drop_pg_schema(engine, schema)
 
 
 def _scalar(engine: Engine, statement):

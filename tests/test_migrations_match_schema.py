@@ -12,10 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Column, Index, Integer, MetaData, Table
 
-from data.db import make_engine
 from data.migrate import at_head, upgrade
 from data.schema import Base
-from tests.conftest import _PG_PROBLEM, drop_pg_schema, pg_schema_engine
+from tests.conftest import _blank_engine
 
 
 def differences(engine, metadata: MetaData = Base.metadata) -> list:
@@ -25,20 +24,9 @@ def differences(engine, metadata: MetaData = Base.metadata) -> list:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def migrated(request, tmp_path):
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'larder.db'}")
+    for engine in _blank_engine(request.param, tmp_path):
         upgrade(engine)
         yield engine
-        engine.dispose()
-        return
-    if _PG_PROBLEM:
-        pytest.skip(_PG_PROBLEM)
-    engine, schema = pg_schema_engine()
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        drop_pg_schema(engine, schema)
 
 
 def test_the_migrated_database_has_the_declared_tables_columns_and_indexes(migrated):
