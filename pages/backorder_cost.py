@@ -10,6 +10,7 @@ from data.schema import utcnow
 from queries import finance as fin
 from queries import overview as ov
 from ui import cost_parts as parts
+from ui.at_risk import at_risk as revenue_at_risk
 from ui.auth import require_role
 from ui.components import (
     empty_state,
@@ -61,7 +62,7 @@ totals = summary[
     ["sales", "gross_margin", "backorder_cost", "margin_after_cost", "lost_sales", "lost_margin",
      "potential_revenue"]
 ].sum() if not summary.empty else pd.Series(dtype=float)  # fmt: skip
-at_risk = parts.at_risk(db, f)
+at_risk = revenue_at_risk(db, f)
 sales = float(totals.get("sales", 0.0))
 
 tiles = st.columns(4)

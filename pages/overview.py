@@ -12,6 +12,7 @@ from data.schema import utcnow
 from operations.root_cause import RULE_HELP
 from queries import overview as ov
 from ui import overview_parts as parts
+from ui.at_risk import at_risk as revenue_at_risk
 from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, money, page_offset, paged_table, pct, qty
 from ui.db import engine
@@ -68,7 +69,7 @@ pick_cause_category = parts.picked(parts.CAUSE_CHART, "cause_pick", "group")
 
 rates = parts.rate_kpis(db, base)
 on_time, delivered = parts.on_time(db, base)
-at_risk = parts.at_risk(db, base)
+at_risk = revenue_at_risk(db, base)
 tiles = st.columns(4)
 with tiles[0]:
     kpi_tile(

@@ -36,7 +36,7 @@ from data.schema import (
     utcnow,
 )
 from data.summaries import WAIT_BUCKETS, week_of
-from queries import reading
+from queries import as_stored, reading
 from queries.demand import FIGURES, demand_rows
 
 PERIODS = ("week", "month", "quarter")
@@ -176,9 +176,11 @@ def rollup_rows_since(engine: Engine | Connection, week: dt.date) -> tuple[tuple
     """Every rollup row of ``week`` and later (this week's few hundred rows), unsummed:
     (week, category, segment, root cause, *SUM_COLUMNS)."""
     r = BackorderRollup
-    statement = select(*_group_columns(ROLLUP_GROUPS), *(r.__table__.c[c] for c in SUM_COLUMNS))
+    columns = [*_group_columns(ROLLUP_GROUPS), *(r.__table__.c[c] for c in SUM_COLUMNS)]
+    # As stored: the row is converted below once, not by SQLAlchemy value by value first.
+    statement = select(*(as_stored(c) for c in columns)).where(r.week >= week)
     with reading(engine) as conn:
-        rows = conn.execute(statement.where(r.week >= week)).all()
+        rows = conn.execute(statement).all()
     return tuple((as_day(row[0]), *row[1:4], *_figures(row[4:])) for row in rows)
 
 
@@ -194,17 +196,21 @@ def sum_rows(
     _group_columns(group)
     at = [ROLLUP_GROUPS.index(g) for g in group]
     categories, segments, chosen = set(f.categories), set(f.segments), set(causes)
+    first, last = f.first_week, f.last_week  # once, not per row
     out: dict[tuple, list] = {}
     for row in rows:
-        if not f.first_week <= row[0] <= f.last_week:
+        if not first <= row[0] <= last:
             continue
         if categories and row[1] not in categories or segments and row[2] not in segments:
             continue
         if shorts_only and row[3] == NO_BACKORDER or chosen and row[3] not in chosen:
             continue
-        into = out.setdefault(tuple(row[i] for i in at), [0, 0, 0, 0, 0.0, 0.0])
-        for i, x in enumerate(row[4:]):
-            into[i] += x
+        key = tuple([row[i] for i in at])
+        into = out.get(key)
+        if into is None:
+            out[key] = list(row[4:])
+        else:
+            out[key] = [a + b for a, b in zip(into, row[4:], strict=True)]
     if not group and not out:
         out[()] = [0, 0, 0, 0, 0.0, 0.0]
     return {key: tuple(figures) for key, figures in out.items()}
@@ -462,18 +468,16 @@ def demand_totals(
         )
     else:  # whole weeks from the weekly summary, the days around them from the daily one
         demand = demand_rows(start - dt.timedelta(days=1), end, FIGURES).subquery("demand")
-    statement = (
-        select(
-            func.coalesce(func.sum(demand.c.lines), 0),
-            func.coalesce(func.sum(demand.c.lines_short), 0),
-            func.coalesce(func.sum(demand.c.qty_ordered), 0),
-            func.coalesce(func.sum(demand.c.qty_short), 0),
+    statement = select(
+        func.coalesce(func.sum(demand.c.lines), 0),
+        func.coalesce(func.sum(demand.c.lines_short), 0),
+        func.coalesce(func.sum(demand.c.qty_ordered), 0),
+        func.coalesce(func.sum(demand.c.qty_short), 0),
+    ).select_from(demand)
+    if f.categories:  # joined only to filter: every product has one category
+        statement = statement.join(Product, Product.id == demand.c.product_id).where(
+            Product.category.in_(f.categories)
         )
-        .select_from(demand)
-        .join(Product, Product.id == demand.c.product_id)
-    )
-    if f.categories:
-        statement = statement.where(Product.category.in_(f.categories))
     with reading(engine) as conn:
         lines, short, units, units_short = (int(x) for x in conn.execute(statement).one())
     return lines, short, units, units_short
@@ -541,27 +545,19 @@ def forecast_beside(weekly: Sums, fc: pd.DataFrame, f: Filters, *, weeks_ahead: 
     """Units ordered per week (:func:`rollup_sum_records` by week) and the forecast's P50 and P90
     (:func:`forecast_weeks`) up to ``weeks_ahead`` after the last week, as one long table."""
     weeks = sorted(weekly)
-    a = pd.DataFrame(
-        {
-            "week": pd.to_datetime([w for (w,) in weeks]),
-            "series": "Ordered",
-            "value": [weekly[w][1] for w in weeks],
-        }
-    )
     if not fc.empty:
         horizon = pd.Timestamp(f.last_week) + pd.Timedelta(weeks=weeks_ahead)
         fc = fc[fc["week"] <= horizon]
-    return pd.concat(
-        [
-            a[["week", "series", "value"]],
-            fc.assign(series="Forecast P50").rename(columns={"p50": "value"})[
-                ["week", "series", "value"]
-            ],
-            fc.assign(series="Forecast P90").rename(columns={"p90": "value"})[
-                ["week", "series", "value"]
-            ],
-        ],
-        ignore_index=True,
+    # One frame from plain columns: the ordered weeks, then the forecast's P50 and P90 rows.
+    ahead = list(fc["week"])
+    return pd.DataFrame(
+        {
+            "week": pd.to_datetime([w for (w,) in weeks] + ahead + ahead),
+            "series": ["Ordered"] * len(weeks)
+            + ["Forecast P50"] * len(ahead)
+            + ["Forecast P90"] * len(ahead),
+            "value": [float(weekly[w][1]) for w in weeks] + list(fc["p50"]) + list(fc["p90"]),
+        }
     )
 
 
@@ -740,7 +736,12 @@ def revenue_at_risk(
         groups = conn.execute(statement).all()
         if chances is None:
             chances = cancellation_chances(conn)
-    chance = {(r.segment, int(r.bucket)): float(r.chance) for r in chances.itertuples()}
+    chance = {
+        (segment, int(bucket)): float(value)
+        for segment, bucket, value in zip(
+            chances["segment"], chances["bucket"], chances["chance"], strict=True
+        )
+    }
     at_risk = 0.0
     for segment, found, _, value in groups:
         cell = chance.get((segment, int(found)), chance.get((ALL_SEGMENTS, int(found)), 0.0))
@@ -836,6 +837,29 @@ def _lines(
     end = dt.datetime.combine(f.last_week + dt.timedelta(days=7), dt.time())
     since = f.first_week if limit is None else _drill_since(weeks, f, offset + limit)
     start = dt.datetime.combine(since, dt.time())
+    if limit is not None:
+        # A busy day alone often fills the page: the lines of orders placed since the day
+        # before the range's last day (or today) come before every older one, so a full page
+        # of them is the answer, read from far fewer backorders than the weeks hold.
+        last_day = min(f.end, utcnow().date())
+        recent = dt.datetime.combine(last_day - dt.timedelta(days=1), dt.time())
+        if recent > start:
+            page = _read_lines(conn, f, causes, recent, end, limit, offset)
+            if len(page) == limit:
+                return page
+    return _read_lines(conn, f, causes, start, end, limit, offset)
+
+
+def _read_lines(
+    conn: Connection,
+    f: Filters,
+    causes: Sequence[str],
+    start: dt.datetime,
+    end: dt.datetime,
+    limit: int | None,
+    offset: int,
+) -> pd.DataFrame:
+    """The backordered lines of orders placed from ``start`` to before ``end``, newest first."""
     statement = (
         select(
             Order.number.label("order_number"),
@@ -875,5 +899,7 @@ def _lines(
     if causes:
         statement = statement.where(func.coalesce(Backorder.root_cause, "unknown").in_(causes))
     df = pd.read_sql(statement, conn, parse_dates=["placed"])
-    df["cause"] = df["root_cause"].map(CAUSE_LABELS).fillna(df["root_cause"])
+    df["cause"] = pd.Series(
+        [CAUSE_LABELS.get(cause, cause) for cause in df["root_cause"]], index=df.index, dtype="str"
+    )
     return df

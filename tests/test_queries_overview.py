@@ -333,3 +333,28 @@ def test_the_drill_down_total_from_the_weeks_it_is_given(aworld):
     assert given.total == read.total > 0
     assert given.rows.equals(read.rows)
     assert [w for w, _ in weeks] == sorted((w for w, _ in weeks), reverse=True)
+
+
+def test_a_page_the_last_two_days_fill_is_read_from_those_days_alone(aworld, monkeypatch):
+    every = ov.backorder_lines(aworld, WINDOW)
+    recent = pd.Timestamp(WINDOW.end - dt.timedelta(days=1))
+    in_recent = int((every["placed"] >= recent).sum())
+    assert 0 < in_recent < len(every)  # the world has lines on both sides of the cut
+    starts = []
+    read = ov._read_lines
+
+    def spied(conn, f, causes, start, end, limit, offset):
+        starts.append(start)
+        return read(conn, f, causes, start, end, limit, offset)
+
+    monkeypatch.setattr(ov, "_read_lines", spied)
+    columns = ["order_number", "sku", "qty_short", "placed"]
+    # Filled by the last two days: one read, from the cut on, and the newest lines of all.
+    full = ov.backorder_lines_page(aworld, WINDOW, limit=in_recent)
+    assert starts == [recent.to_pydatetime()]
+    assert full.rows[columns].equals(every[columns].iloc[:in_recent])
+    # One line more than those days hold: read again over the weeks, still the newest first.
+    starts.clear()
+    more = ov.backorder_lines_page(aworld, WINDOW, limit=in_recent + 1)
+    assert len(starts) == 2 and starts[1] < starts[0]
+    assert more.rows[columns].equals(every[columns].iloc[: in_recent + 1])

@@ -75,11 +75,6 @@ def cash(engine) -> dict[str, float]:
     return fin.cash_tied(engine)
 
 
-@live_read("backorders", "catalogue", "customers", "orders")
-def at_risk(engine, f: ov.Filters) -> ov.RiskTotals:
-    return ov.revenue_at_risk(engine, f)
-
-
 # --- Chart spec -------------------------------------------------------------------------------
 
 

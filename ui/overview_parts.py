@@ -79,11 +79,6 @@ def on_time(engine, f: ov.Filters) -> tuple[float | None, int]:
     return ov.on_time_delivery(engine, f)
 
 
-@live_read("backorders", "catalogue", "customers", "orders")
-def at_risk(engine, f: ov.Filters) -> ov.RiskTotals:
-    return ov.revenue_at_risk(engine, f)
-
-
 @live_read("catalogue", "past_weeks")
 def _past_demand(engine, f: ov.Filters, start: dt.date, end: dt.date, week: dt.date):
     return ov.demand_totals(engine, f, start, end)
