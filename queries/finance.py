@@ -331,33 +331,43 @@ def cost_summary(engine: Engine | Connection, f: Filters, *, period: str = "mont
     return cost_summary_from(sales_rows(engine, f), cost_rows(engine, f), period)
 
 
-def cash_tied(engine: Engine | Connection) -> dict[str, float]:
-    """Cash in open purchase orders (at cost) against cash waiting in open backorders (at the
-    line price and at cost), and how many backorders are open."""
+def cash_in_purchase_orders(engine: Engine | Connection) -> float:
+    """Cash committed to suppliers: units still to arrive on open purchase orders x unit cost."""
     outstanding = PurchaseOrderLine.qty_ordered - PurchaseOrderLine.qty_received
-    open_qty = Backorder.qty_open
+    statement = (
+        select(cast(func.coalesce(func.sum(outstanding * PurchaseOrderLine.unit_cost), 0), Float))
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
+        .where(PurchaseOrder.status.in_(OPEN_PO_STATUSES))
+    )
     with reading(engine) as conn:
-        in_pos = conn.execute(
-            select(
-                cast(func.coalesce(func.sum(outstanding * PurchaseOrderLine.unit_cost), 0), Float)
-            )
-            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.po_id)
-            .where(PurchaseOrder.status.in_(OPEN_PO_STATUSES))
-        ).scalar_one()
-        count, waiting, waiting_cost = conn.execute(
-            select(
-                func.count(Backorder.id),
-                cast(func.coalesce(func.sum(open_qty * OrderLine.unit_price), 0), Float),
-                cast(func.coalesce(func.sum(open_qty * Product.cost), 0), Float),
-            )
-            .select_from(Backorder)
-            .join(OrderLine, OrderLine.id == Backorder.order_line_id)
-            .join(Product, Product.id == Backorder.product_id)
-            .where(Backorder.status == "open")
-        ).one()
+        return float(conn.execute(statement).scalar_one())
+
+
+def cash_in_backorders(engine: Engine | Connection) -> dict[str, float]:
+    """Cash waiting in open backorders (at the line price and at cost), and how many are open."""
+    open_qty = Backorder.qty_open
+    statement = (
+        select(
+            func.count(Backorder.id),
+            cast(func.coalesce(func.sum(open_qty * OrderLine.unit_price), 0), Float),
+            cast(func.coalesce(func.sum(open_qty * Product.cost), 0), Float),
+        )
+        .select_from(Backorder)
+        .join(OrderLine, OrderLine.id == Backorder.order_line_id)
+        .join(Product, Product.id == Backorder.product_id)
+        .where(Backorder.status == "open")
+    )
+    with reading(engine) as conn:
+        count, waiting, waiting_cost = conn.execute(statement).one()
     return {
-        "open_purchase_orders": float(in_pos),
         "open_backorders": float(waiting),
         "open_backorders_at_cost": float(waiting_cost),
         "open_backorder_count": int(count),
     }
+
+
+def cash_tied(engine: Engine | Connection) -> dict[str, float]:
+    """Cash in open purchase orders (at cost) against cash waiting in open backorders (at the
+    line price and at cost), and how many backorders are open."""
+    with reading(engine) as conn:
+        return {"open_purchase_orders": cash_in_purchase_orders(conn), **cash_in_backorders(conn)}

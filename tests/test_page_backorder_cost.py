@@ -15,6 +15,7 @@ from queries import overview as ov
 from queries.stock import stock_overview
 from tests import apptest_support
 from tests.apptest_support import app_test
+from ui import cost_parts as parts
 from ui.components import money, pct, qty
 
 fresh_caches = apptest_support.fresh_caches
@@ -151,3 +152,18 @@ def test_other_roles_are_refused(username):
     at.run()
     assert [e.value for e in at.error if e.value.startswith("This page is for")]
     assert not at.metric
+
+
+def test_the_cost_by_kind_sums_each_period_s_categories(db):
+    table = fin.cost_summary(db, _filters(), period="month")
+    by_kind = parts.cost_by_kind(table)
+    kinds = list(fin.COST_KIND_LABELS)
+    expected = table.groupby("period")[kinds].sum()
+    assert list(by_kind["period"]) == list(expected.index) * len(kinds)
+    assert list(by_kind["kind"]) == [
+        fin.COST_KIND_LABELS[kind] for kind in kinds for _ in expected.index
+    ]
+    assert by_kind["amount"].to_numpy() == pytest.approx(
+        [expected.loc[period, kind] for kind in kinds for period in expected.index], abs=1e-9
+    )
+    assert by_kind["amount"].sum() == pytest.approx(table["backorder_cost"].sum(), abs=1e-6)

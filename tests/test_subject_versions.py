@@ -278,6 +278,11 @@ def test_an_order_re_reads_this_week_on_the_overview_but_no_finished_week(db):
     ran = log.reads_run()
     assert "overview_parts._rows_since" in ran  # this week's rollup rows
     assert "overview_parts._current_demand" in ran  # this month's days of this week
+    # The order went through in full: the open value at risk is read again, the chances of
+    # cancellation (learnt from closed backorders) are not.
+    assert "at_risk.at_risk" in ran
+    assert LIVE_READS["at_risk.chances"] == ("backorders",)
+    assert "at_risk.chances" not in ran
     past = {name for name, subjects in LIVE_READS.items() if PAST_WEEKS in subjects}
     past_only = {name for name in past if "orders" not in LIVE_READS[name]}
     assert {"overview_parts._past_sums", "overview_parts._past_demand"} <= past_only
@@ -297,6 +302,10 @@ def test_an_order_re_reads_this_week_on_backorder_cost_but_no_finished_week(db):
     assert "cost_parts._this_week" in ran  # this week's sales and costs
     assert LIVE_READS["cost_parts._past_weeks"] == (PAST_WEEKS,)
     assert "cost_parts._past_weeks" not in ran
+    # The cash tiles: the backorders' side follows the order, the purchase orders' side stays.
+    assert "cost_parts._cash_in_backorders" in ran
+    assert LIVE_READS["cost_parts._cash_in_purchase_orders"] == ("purchasing",)
+    assert "cost_parts._cash_in_purchase_orders" not in ran
     # Only this week's rows of the rollup and of the weekly costs were read again.
     for s in log.statements:
         if "backorder_rollup" in s.tables:

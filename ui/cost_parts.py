@@ -37,13 +37,20 @@ def _this_week(engine, f: ov.Filters) -> tuple[fin.SalesRows, fin.CostRows]:
 def cost_by_kind(table: pd.DataFrame) -> pd.DataFrame:
     """Cost per period and kind (one row each, kind by kind), for the stacked bars."""
     kinds = list(fin.COST_KIND_LABELS)
-    per_period = table.groupby("period")[kinds].sum()
-    periods = per_period.index.tolist()
+    # Periods in order (as a groupby would sort them), each kind summed over the categories.
+    periods = sorted(set(table["period"]))
+    at = {period: i for i, period in enumerate(periods)}
+    rows = [at[period] for period in table["period"]]
+    amounts = []
+    for kind in kinds:
+        sums = np.zeros(len(periods))
+        np.add.at(sums, rows, table[kind].to_numpy(dtype=float))
+        amounts.append(sums)
     return pd.DataFrame(
         {
             "period": periods * len(kinds),
             "kind": [fin.COST_KIND_LABELS[kind] for kind in kinds for _ in periods],
-            "amount": np.concatenate([per_period[kind].to_numpy() for kind in kinds]),
+            "amount": np.concatenate(amounts),
         }
     )
 
@@ -70,9 +77,23 @@ def ledger_page(engine, f: ov.Filters, offset: int) -> fin.LedgerPage:
     return fin.cost_ledger_page(engine, f, limit=fin.LEDGER_ROWS, offset=offset)
 
 
-@live_read("backorders", "catalogue", "orders", "purchasing")
+# The two sides of the cash tiles apart: an order moves the backorders' side, not the POs'.
+@live_read("purchasing")
+def _cash_in_purchase_orders(engine) -> float:
+    return fin.cash_in_purchase_orders(engine)
+
+
+@live_read("backorders", "catalogue", "orders")
+def _cash_in_backorders(engine) -> dict[str, float]:
+    return fin.cash_in_backorders(engine)
+
+
 def cash(engine) -> dict[str, float]:
-    return fin.cash_tied(engine)
+    """:func:`queries.finance.cash_tied`, each side read when it changes."""
+    return {
+        "open_purchase_orders": _cash_in_purchase_orders(engine),
+        **_cash_in_backorders(engine),
+    }
 
 
 # --- Chart spec -------------------------------------------------------------------------------
