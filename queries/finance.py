@@ -29,7 +29,7 @@ from data.schema import (
     PurchaseOrder,
     PurchaseOrderLine,
 )
-from queries import reading
+from queries import read_frame, reading
 from queries.overview import Filters, _where, as_day, label_of, period_of
 
 COST_KIND_LABELS = {
@@ -107,8 +107,10 @@ def _ledger_select(f: Filters):
 
 
 def _labelled(df: pd.DataFrame) -> pd.DataFrame:
-    df["kind"] = df["kind"].map(COST_KIND_LABELS).fillna(df["kind"])
-    return df[LEDGER_COLUMNS]
+    """The ledger's rows (selected in LEDGER_COLUMNS' order) with each kind's label."""
+    labels = [COST_KIND_LABELS.get(kind, kind) for kind in df["kind"]]
+    df["kind"] = pd.Series(labels, index=df.index, dtype="str")
+    return df
 
 
 def cost_ledger(engine: Engine | Connection, f: Filters) -> pd.DataFrame:
@@ -140,8 +142,8 @@ def cost_ledger_page(
         )
         if total and offset >= total:
             offset = (total - 1) // limit * limit
-        df = pd.read_sql(_ledger_select(f).limit(limit).offset(offset), conn, parse_dates=["date"])
-    return LedgerPage(rows=_labelled(df).reset_index(drop=True), total=total, offset=offset)
+        df = read_frame(conn, _ledger_select(f).limit(limit).offset(offset), dates=["date"])
+    return LedgerPage(rows=_labelled(df), total=total, offset=offset)
 
 
 def _weekly_costs(statement, f: Filters):

@@ -36,7 +36,7 @@ from data.schema import (
     utcnow,
 )
 from data.summaries import WAIT_BUCKETS, week_of
-from queries import as_stored, reading
+from queries import as_stored, read_frame, reading
 from queries.demand import FIGURES, demand_rows
 
 PERIODS = ("week", "month", "quarter")
@@ -898,7 +898,7 @@ def _read_lines(
         statement = statement.where(Customer.segment.in_(f.segments))
     if causes:
         statement = statement.where(func.coalesce(Backorder.root_cause, "unknown").in_(causes))
-    df = pd.read_sql(statement, conn, parse_dates=["placed"])
+    df = read_frame(conn, statement, dates=["placed"])
     df["cause"] = pd.Series(
         [CAUSE_LABELS.get(cause, cause) for cause in df["root_cause"]], index=df.index, dtype="str"
     )

@@ -63,6 +63,12 @@ def test_the_ledger_has_one_row_per_entry_with_order_customer_and_category(aworl
         )
     )
     assert {"Handling", "Expediting", "Credits and discounts"} <= set(got["kind"])
+    assert list(got.columns) == fin.LEDGER_COLUMNS
+    # A page of it: the same entries and columns, cut in the database.
+    page = fin.cost_ledger_page(aworld, WINDOW, limit=3, offset=1)
+    assert list(page.rows.columns) == fin.LEDGER_COLUMNS
+    assert page.rows.equals(got.iloc[1:4].reset_index(drop=True))
+    assert page.total == len(got)
 
 
 def test_sales_margin_lost_sales_and_costs_per_category(aworld):
