@@ -24,17 +24,10 @@ from ui.components import (
 )
 from ui.db import engine
 from ui.filters import PERIOD_LABELS, history_filters
-from ui.format import datetime_column, money_column
+from ui.format import datetime_column, money_column, tile_money
 
 user = require_role("finance_manager")
 db = engine()
-
-
-def big_money(x) -> str:
-    """Money that fits a tile: millions as "€3.38 M", smaller amounts to the cent."""
-    if x is not None and abs(float(x)) >= 1_000_000:
-        return f"€{float(x) / 1_000_000:,.2f} M"
-    return money(x)
 
 
 today = utcnow().date()
@@ -97,7 +90,7 @@ with tiles[3]:
     )
 tiles = st.columns(4)
 with tiles[0]:
-    kpi_tile("Sales", sales, f"{fin.SALES_HELP} Exactly: {money(sales)}.", fmt=big_money)
+    kpi_tile("Sales", sales, f"{fin.SALES_HELP} Exactly: {money(sales)}.", fmt=tile_money)
 with tiles[1]:
     margin = float(totals.get("gross_margin", 0.0))
     kpi_tile(
@@ -120,7 +113,7 @@ with tiles[3]:
         "Potential revenue",
         potential,
         f"{fin.POTENTIAL_HELP} Exactly: {money(potential)}.",
-        fmt=big_money,
+        fmt=tile_money,
     )
 
 # --- Cost by kind and period ---------------------------------------------------------------

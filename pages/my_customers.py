@@ -28,7 +28,14 @@ from ui.components import (
     standard_table,
 )
 from ui.db import engine, live_read
-from ui.format import count_column, date_column, datetime_column, decimal_column, money_column
+from ui.format import (
+    count_column,
+    date_column,
+    datetime_column,
+    decimal_column,
+    money_column,
+    tile_money,
+)
 from ui.large_quantity import LargeQuantityBox
 
 user = require_role("sales_rep")
@@ -125,8 +132,9 @@ with cols[0]:
     kpi_tile(
         "Open backorder value",
         figures["open_backorder_value"],
-        "Open backordered units of your customers at their order-line prices.",
-        fmt=money,
+        "Open backordered units of your customers at their order-line prices. "
+        f"Exactly: {money(figures['open_backorder_value'])}.",
+        fmt=tile_money,
     )
 with cols[1]:
     kpi_tile(

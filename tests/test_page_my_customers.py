@@ -22,6 +22,7 @@ from queries import customer_desks as desks
 from tests import apptest_support
 from tests.apptest_support import app_test, data_elements
 from ui.components import money
+from ui.format import tile_money
 
 fresh_caches = apptest_support.fresh_caches
 fresh_db_url = apptest_support.fresh_db_url
@@ -128,7 +129,8 @@ def test_rep_sees_only_their_customers_and_kpis_match_the_database(read_db):
             .where(Backorder.status == "open", Customer.sales_rep_id == _rep_id(read_db))
         ).scalar_one()
     (tile,) = [m for m in at.metric if m.label == "Open backorder value"]
-    assert tile.value == money(value)
+    assert tile.value == tile_money(value)
+    assert tile.help.endswith(f"Exactly: {money(value)}.")
     _assert_no_other_customer(at, read_db)
 
 

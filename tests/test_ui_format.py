@@ -16,7 +16,7 @@ from data.schema import Notification, User
 from tests import apptest_support
 from tests.apptest_support import app_test
 from ui.components import csv_bytes, excel_bytes
-from ui.format import day, moment, money, number, plain, points, qty
+from ui.format import day, moment, money, number, plain, points, qty, tile_money
 from ui.labels import describe_change, metric_label, setting_label
 
 fresh_caches = apptest_support.fresh_caches
@@ -40,6 +40,21 @@ def test_number_with_decimals():
 
 def test_money_is_euros_with_cents():
     assert money(1234.5) == "€1,234.50"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (99_999.5, "€99,999.50"),  # to the cent below 100,000
+        (788_851.73, "€788,852"),  # whole euros below a million
+        (-250_000.4, "-€250,000"),
+        (3_384_000, "€3.38 M"),
+        (None, "—"),
+    ],
+)
+def test_tile_money_fits_a_narrow_tile(value, shown):
+    assert tile_money(value) == shown
+    assert len(shown) <= 10
 
 
 @pytest.mark.parametrize(

@@ -74,6 +74,21 @@ def money(x: Any) -> str:
     return f"{sign}{CURRENCY}{abs(value):,.2f}"
 
 
+def tile_money(x: Any) -> str:
+    """Money short enough for a narrow KPI tile: to the cent below €100,000 (€99,999.50), whole
+    euros below a million (€788,852), then millions (€3.38 M); give the exact amount in the
+    tile's help."""
+    if _is_missing(x):
+        return MISSING
+    value = float(x)
+    sign = "-" if value < 0 else ""
+    if abs(value) >= 1_000_000:
+        return f"{sign}{CURRENCY}{abs(value) / 1_000_000:,.2f} M"
+    if abs(value) >= 100_000:
+        return f"{sign}{CURRENCY}{abs(value):,.0f}"
+    return money(value)
+
+
 def pct(x: Any, digits: int = 1) -> str:
     """A share (0.153) as a percentage: 15.3 %."""
     if _is_missing(x):
