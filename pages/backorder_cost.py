@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from data.schema import utcnow
 from queries import finance as fin
 from queries import overview as ov
@@ -25,6 +24,7 @@ from ui.components import (
 from ui.db import engine
 from ui.filters import PERIOD_LABELS, history_filters
 from ui.format import datetime_column, money_column, tile_money
+from ui.theme import draw  # importing it enables the Larder chart theme
 
 user = require_role("finance_manager")
 db = engine()
@@ -122,7 +122,7 @@ st.subheader(f"Backorder cost per {period}")
 if summary.empty:
     empty_state("No sales or costs in these weeks.", "Widen the date range or clear a filter.")
 else:
-    st.vega_lite_chart(by_kind, parts.cost_bars(period), width="stretch")
+    draw(parts.cost_bars(period), by_kind, width="stretch")
 
 SUMMARY_COLUMNS = {
     "period": st.column_config.TextColumn(PERIOD_LABELS[period]),

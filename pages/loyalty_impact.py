@@ -7,7 +7,6 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from data.schema import SEGMENTS, utcnow
 from queries import loyalty as lo
 from ui import loyalty_parts as parts
@@ -15,6 +14,7 @@ from ui.auth import require_role
 from ui.components import empty_state, kpi_tile, pct, qty, standard_table
 from ui.db import engine
 from ui.format import count_column, date_column, decimal_column, money_column, points
+from ui.theme import draw  # importing it enables the Larder chart theme
 
 user = require_role("marketing_manager")
 db = engine()
@@ -178,9 +178,7 @@ with over_time_tab:
                     "scored by the sentiment model.",
                     fmt=pct,
                 )
-            st.vega_lite_chart(
-                parts.monthly_scores(db, start, end, today), parts.score_lines(), width="stretch"
-            )
+            draw(parts.score_lines(), parts.monthly_scores(db, start, end, today), width="stretch")
             parts.sentiment_note(db, monthly["sentiment"])
 
         st.markdown("**The most negative comments of the last 90 days**")

@@ -7,7 +7,6 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from data.schema import utcnow
 from operations.root_cause import RULE_HELP
 from queries import overview as ov
@@ -18,6 +17,7 @@ from ui.components import empty_state, kpi_tile, money, page_offset, paged_table
 from ui.db import engine
 from ui.filters import history_filters
 from ui.format import count_column, datetime_column, money_column, points
+from ui.theme import draw  # importing it enables the Larder chart theme
 from ui.weekly_report import weekly_report_download
 
 user = require_role("owner")
@@ -112,9 +112,9 @@ with left:
     if by_category.empty:
         empty_state("No orders in these weeks.", "Widen the date range or clear a filter.")
     else:
-        st.vega_lite_chart(
-            by_category,
+        draw(
             parts.rate_bars("category", "category_pick", basis, rate_title),
+            by_category,
             key=parts.CATEGORY_CHART,
             on_select="rerun",
             selection_mode="category_pick",
@@ -129,9 +129,9 @@ with right:
     if by_segment.empty:
         empty_state("No orders in these weeks.", "Widen the date range or clear a filter.")
     else:
-        st.vega_lite_chart(
-            by_segment,
+        draw(
             parts.rate_bars("segment", "segment_pick", basis, rate_title),
+            by_segment,
             key=parts.SEGMENT_CHART,
             on_select="rerun",
             selection_mode="segment_pick",
@@ -147,9 +147,9 @@ st.markdown(
 if trend.empty:
     empty_state("No orders in these weeks.")
 else:
-    st.vega_lite_chart(
-        trend[["period", "line_rate", "unit_rate", "bo_lines", "lines"]],
+    draw(
         parts.trend_bars(period, basis, rate_title),
+        trend,
         key=parts.PERIOD_CHART,
         on_select="rerun",
         selection_mode="period_pick",
@@ -163,7 +163,7 @@ with trend_left:
     if demand.empty:
         empty_state("No orders in these weeks.")
     else:
-        st.vega_lite_chart(demand, parts.demand_lines(), width="stretch")
+        draw(parts.demand_lines(), demand, width="stretch")
         st.caption(
             "Forecast: the newest demand model run, summed over the products of the chosen "
             "categories (segments do not apply to it)."
@@ -207,9 +207,9 @@ with cause_left:
     if by_cat.empty:
         empty_state("No backorders in these weeks.")
     else:
-        st.vega_lite_chart(
-            by_cat,
+        draw(
             parts.cause_bars(),
+            by_cat,
             key=parts.CAUSE_CHART,
             on_select="rerun",
             selection_mode="cause_pick",
@@ -221,13 +221,13 @@ with cause_right:
     if by_period.empty:
         empty_state("No backorders in these weeks.")
     else:
-        st.vega_lite_chart(by_period, parts.cause_columns(period), width="stretch")
+        draw(parts.cause_columns(period), by_period, width="stretch")
 
 # --- The lines behind the selection --------------------------------------------------------
 
 drill = picked_filters
-if pick_period and not trend.empty and pick_period[0] in set(trend["period"]):
-    start, end = parts.period_window(pick_period[0], period, trend)
+if pick_period and not trend.empty and pick_period[0] in set(trend.frame["period"]):
+    start, end = parts.period_window(pick_period[0], period, trend.frame)
     drill = parts.narrowed(drill, start=max(start, base.first_week), end=min(end, base.end))
 if pick_cause_category:
     drill = parts.narrowed(drill, categories=pick_cause_category)
@@ -242,9 +242,6 @@ st.caption(
     f"{drill.last_week + dt.timedelta(days=6):%d %b %Y}"
     + (f"; {', '.join(described)}" if described else "; all categories and segments")
     + f". Newest first, {ov.DRILL_ROWS} to a page; CSV and Excel hold every line of the selection."
-)
-lines = parts.lines_page(
-    db, drill, pick_cause, page_offset("overview_lines", (drill, pick_cause), rows=ov.DRILL_ROWS)
 )
 LINE_COLUMNS = {
     "order_number": st.column_config.TextColumn("Order"),
@@ -262,8 +259,15 @@ LINE_COLUMNS = {
     "status": st.column_config.TextColumn("Status"),
     "value_short": money_column("Value short"),
 }
+lines = parts.lines_page(
+    db,
+    drill,
+    pick_cause,
+    page_offset("overview_lines", (drill, pick_cause), rows=ov.DRILL_ROWS),
+    tuple(LINE_COLUMNS),
+)
 paged_table(
-    lines.rows[list(LINE_COLUMNS)] if not lines.rows.empty else lines.rows,
+    lines.rows,
     key="overview_lines",
     total=lines.total,
     offset=lines.offset,

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 
 from data.db import make_engine
@@ -113,6 +117,33 @@ def test_a_selected_category_filters_the_segment_chart_and_the_table(db):
     expected = ov.backorder_lines(db, ov.Filters(_filters().start, _filters().end, (category,)))
     lines = _shows_first_page_of(at, expected)
     assert set(lines["category"]) == {category}
+
+
+def _chart_rows(at, field: str) -> pd.DataFrame:
+    """The rows the bar chart of ``field`` (its y axis) sends to the browser."""
+    charts = [c.proto for c in at.get("vega_lite_chart")]
+    (chart,) = [c for c in charts if json.loads(c.spec)["encoding"]["y"].get("field") == field]
+    (dataset,) = chart.datasets
+    return pa.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all().to_pandas()
+
+
+def test_the_bar_charts_send_the_rates_and_a_picked_category_narrows_the_segments(db):
+    at = _run()
+    columns = ["lines", "bo_lines", "line_rate", "unit_rate"]
+    for field in ("category", "segment"):
+        sent = _chart_rows(at, field).set_index(field)[columns].sort_index()
+        direct = ov.rates_by(db, field, _filters()).set_index(field)[columns].sort_index()
+        pd.testing.assert_frame_equal(sent, direct, check_names=False)
+    category = ov.rates_by(db, "category", _filters()).sort_values("lines").iloc[-1]["category"]
+    at.session_state["overview_category_chart"] = {
+        "selection": {"category_pick": [{"category": category}]}
+    }
+    at = _run(at)
+    narrowed = ov.Filters(_filters().start, _filters().end, (category,))
+    sent = _chart_rows(at, "segment").set_index("segment")[columns].sort_index()
+    direct = ov.rates_by(db, "segment", narrowed).set_index("segment")[columns].sort_index()
+    pd.testing.assert_frame_equal(sent, direct, check_names=False)
+    assert sent["lines"].sum() < _chart_rows(at, "category")["lines"].sum()
 
 
 def test_a_selected_cause_lists_only_its_lines(db):

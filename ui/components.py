@@ -7,11 +7,13 @@ exportable to CSV and Excel; empty and error states say what happened and what t
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
+from streamlit.dataframe_util import convert_pandas_df_to_arrow_table
 
 from reports.spreadsheet import defused
 from ui.format import MISSING, _is_missing, count_column, date_column, money, pct, plain, qty
@@ -204,8 +206,19 @@ def page_offset(key: str, seen: object, *, rows: int = PAGE_ROWS) -> int:
     return (max(page, 1) - 1) * rows
 
 
+def table_rows(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pa.Table:
+    """``frame`` (its ``columns``, in that order, when given) as the Arrow table Streamlit sends.
+
+    ``st.dataframe`` converts a frame to Arrow on every run that shows it. A cached read that
+    returns ``table_rows(frame)`` converts once per change of its data, and the runs in between
+    send the table it kept (:func:`paged_table` takes either).
+    """
+    shown = frame if columns is None else frame[list(columns)]
+    return convert_pandas_df_to_arrow_table(shown, preserve_index=False)
+
+
 def paged_table(
-    df: pd.DataFrame,
+    df: pd.DataFrame | pa.Table,
     key: str,
     *,
     total: int,
@@ -218,9 +231,10 @@ def paged_table(
     rows: int = PAGE_ROWS,
     height: int | str = "auto",
 ) -> None:
-    """One page of a table (``df``, rows ``offset``.. of ``total``), its page number and
-    CSV and Excel downloads of every row the filters match (``export`` runs on the click)."""
-    if df is None or df.empty:
+    """One page of a table (``df``, rows ``offset``.. of ``total``; a frame or
+    :func:`table_rows`), its page number and CSV and Excel downloads of every row the filters
+    match (``export`` runs on the click)."""
+    if df is None or len(df) == 0:
         empty_state(empty_message, empty_hint)
         return
     st.dataframe(

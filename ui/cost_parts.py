@@ -10,6 +10,8 @@ finished weeks' sums with them, as one pass over every week would.
 
 from __future__ import annotations
 
+import dataclasses
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -17,8 +19,10 @@ import pandas as pd
 import ui.theme
 from queries import finance as fin
 from queries import overview as ov
+from ui.components import table_rows
 from ui.db import live_read
 from ui.filters import PERIOD_LABELS
+from ui.theme import ChartRows, chart_rows
 from ui.week_split import split, this_week
 
 # --- Cost per period and category: the finished weeks and this week read apart -------------
@@ -56,9 +60,9 @@ def cost_by_kind(table: pd.DataFrame) -> pd.DataFrame:
 
 
 @live_read("backorders", "orders", "past_weeks")
-def summary(engine, f: ov.Filters, period: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`queries.finance.cost_summary`, the past weeks and this one read apart, and
-    :func:`cost_by_kind` of it (empty when the summary is)."""
+def summary(engine, f: ov.Filters, period: str) -> tuple[pd.DataFrame, ChartRows]:
+    """:func:`queries.finance.cost_summary`, the past weeks and this one read apart, and the
+    chart's rows, :func:`cost_by_kind` of it (empty when the summary is)."""
     past, current = split(f, this_week())
     # The finished weeks' sums go on with this week's rows, as one pass over every week would.
     sums = _past_weeks(engine, past, period) if past is not None else {}
@@ -66,7 +70,7 @@ def summary(engine, f: ov.Filters, period: str) -> tuple[pd.DataFrame, pd.DataFr
         sums = fin.cost_sums(*_this_week(engine, current), period, into=sums)
     table = fin.cost_table(sums, period)
     by_kind = cost_by_kind(table) if not table.empty else pd.DataFrame()
-    return table, by_kind
+    return table, chart_rows(by_kind)
 
 
 # --- The other figures ----------------------------------------------------------------------
@@ -74,7 +78,9 @@ def summary(engine, f: ov.Filters, period: str) -> tuple[pd.DataFrame, pd.DataFr
 
 @live_read("backorders", "catalogue", "customers", "orders")
 def ledger_page(engine, f: ov.Filters, offset: int) -> fin.LedgerPage:
-    return fin.cost_ledger_page(engine, f, limit=fin.LEDGER_ROWS, offset=offset)
+    """A page of the ledger, its rows as the table shows them (:func:`ui.components.table_rows`)."""
+    page = fin.cost_ledger_page(engine, f, limit=fin.LEDGER_ROWS, offset=offset)
+    return dataclasses.replace(page, rows=table_rows(page.rows))
 
 
 # The two sides of the cash tiles apart: an order moves the backorders' side, not the POs'.

@@ -14,6 +14,7 @@ import ui.theme
 from queries import loyalty as lo
 from ui.db import live_read
 from ui.format import qty
+from ui.theme import ChartRows, chart_rows
 
 # A year of customers, orders and feedback moves slowly: these reads are cached for this long
 # (and per day), not re-read after every order.
@@ -123,6 +124,7 @@ def score_lines() -> alt.Chart:
 
 
 @st.cache_data(ttl=SLOW_TTL_S, show_spinner=False)
-def monthly_scores(_engine, start: dt.date, end: dt.date, day: dt.date) -> pd.DataFrame:
-    """:func:`scores` of the months of the window, kept as long as the months themselves."""
-    return scores(monthly(_engine, start, end, day))
+def monthly_scores(_engine, start: dt.date, end: dt.date, day: dt.date) -> ChartRows:
+    """The chart's rows, :func:`scores` of the months of the window, kept as long as the months
+    themselves."""
+    return chart_rows(scores(monthly(_engine, start, end, day)))

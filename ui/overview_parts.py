@@ -4,6 +4,7 @@ and chart specs, defined once per process here rather than again in every run of
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import altair as alt
@@ -12,8 +13,10 @@ import streamlit as st
 
 import ui.theme
 from queries import overview as ov
+from ui.components import table_rows
 from ui.db import live_read
 from ui.filters import PERIOD_LABELS
+from ui.theme import ChartRows, chart_rows
 from ui.week_split import split, split_days, this_week
 
 CATEGORY_CHART = "overview_category_chart"
@@ -60,13 +63,18 @@ def rollup_sums(
 
 
 @live_read("orders", "past_weeks")
-def rates_by(engine, dimension: str, f: ov.Filters) -> pd.DataFrame:
-    return ov.rates_from(rollup_sums(engine, f, (dimension,)), dimension)
+def rates_by(engine, dimension: str, f: ov.Filters) -> ChartRows:
+    return chart_rows(ov.rates_from(rollup_sums(engine, f, (dimension,)), dimension))
+
+
+# The trend chart's fields (its frame also holds each period's first day, for a picked bar).
+TREND_FIELDS = ("period", "line_rate", "unit_rate", "bo_lines", "lines")
 
 
 @live_read("orders", "past_weeks")
-def rates_by_period(engine, period: str, f: ov.Filters) -> pd.DataFrame:
-    return ov.rates_by_period_from(rollup_sums(engine, f, ("week",)), period)
+def rates_by_period(engine, period: str, f: ov.Filters) -> ChartRows:
+    weekly = rollup_sums(engine, f, ("week",))
+    return chart_rows(ov.rates_by_period_from(weekly, period), TREND_FIELDS)
 
 
 @live_read("orders", "past_weeks")
@@ -110,21 +118,25 @@ def _forecast_weeks(engine, categories: tuple[str, ...]) -> pd.DataFrame:
 
 
 @live_read("catalogue", "models", "orders", "past_weeks")
-def forecast(engine, f: ov.Filters) -> pd.DataFrame:
+def forecast(engine, f: ov.Filters) -> ChartRows:
     weekly = rollup_sums(engine, f, ("week",))
-    return ov.forecast_beside(weekly, _forecast_weeks(engine, f.categories), f)
+    return chart_rows(ov.forecast_beside(weekly, _forecast_weeks(engine, f.categories), f))
 
 
 @live_read("orders", "past_weeks")
-def causes(engine, f: ov.Filters, by: str, period: str) -> pd.DataFrame:
+def causes(engine, f: ov.Filters, by: str, period: str) -> ChartRows:
     sums = rollup_sums(engine, f, ov.cause_group(by), shorts_only=True)
-    return ov.cause_shares_from(sums, by, period)
+    return chart_rows(ov.cause_shares_from(sums, by, period))
 
 
 @live_read("backorders", "catalogue", "customers", "orders", "past_weeks")
-def lines_page(engine, f: ov.Filters, causes: tuple[str, ...], offset: int) -> ov.LinesPage:
+def lines_page(
+    engine, f: ov.Filters, causes: tuple[str, ...], offset: int, columns: tuple[str, ...]
+) -> ov.LinesPage:
+    """A page of the lines behind the selection, its ``columns`` as the table shows them."""
     weeks = ov.drill_weeks(rollup_sums(engine, f, ("week",), True, causes))
-    return ov.backorder_lines_page(engine, f, causes=causes, offset=offset, weeks=weeks)
+    page = ov.backorder_lines_page(engine, f, causes=causes, offset=offset, weeks=weeks)
+    return dataclasses.replace(page, rows=table_rows(page.rows, columns))
 
 
 # --- Chart selections (Streamlit keeps them in session state under the chart's key) --------

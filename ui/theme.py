@@ -1,15 +1,19 @@
 """One Altair theme for every chart: readable type, a calm palette, no chart borders; chart specs
-made once and drawn with each run's data (:func:`chart_spec`)."""
+made once (:func:`chart_spec`) and drawn with rows turned into Arrow bytes by the cached read that
+made them (:func:`chart_rows`, :func:`draw`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import altair as alt
+import pandas as pd
 import streamlit as st
+from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
 from ui.code_digest import code_digest
 
@@ -99,6 +103,41 @@ def chart_spec(build: Callable[..., alt.TopLevelMixin]) -> Callable[..., dict]:
         f"{Path(build.__code__.co_filename).stem}.{build.__qualname__}__spec_{code_digest(build)}"
     )
     return st.cache_data(show_spinner=False, max_entries=SPEC_CACHE_ENTRIES)(spec)
+
+
+# The name a chart's rows go by in its spec (Vega-Lite's named data).
+ROWS_NAME = "rows"
+
+
+@dataclasses.dataclass(frozen=True)
+class ChartRows:
+    """A chart's rows twice: as a frame for the page to look into, and as the Arrow bytes that
+    Streamlit sends to the browser.
+
+    Streamlit turns a chart's frame into Arrow bytes on every run that draws it, some
+    milliseconds a chart. A cached read that returns ``chart_rows(frame)`` converts once per
+    change of its data; every run in between sends the bytes it kept.
+    """
+
+    frame: pd.DataFrame
+    arrow: bytes
+
+    @property
+    def empty(self) -> bool:
+        return self.frame.empty
+
+
+def chart_rows(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> ChartRows:
+    """``frame`` with its Arrow bytes (of ``columns`` alone when given: what the chart uses)."""
+    sent = frame if columns is None else frame[list(columns)]
+    return ChartRows(frame, convert_anything_to_arrow_bytes(sent))
+
+
+def draw(spec: dict, rows: ChartRows, **options: Any) -> Any:
+    """``st.vega_lite_chart`` of ``spec`` (from :func:`chart_spec`) over ``rows``, sending the
+    bytes ``rows`` holds as the chart's named data, as ``st.altair_chart`` sends its frames."""
+    named = {**spec, "data": {"name": ROWS_NAME}, "datasets": {ROWS_NAME: rows.arrow}}
+    return st.vega_lite_chart(spec=named, **options)
 
 
 def _warm_up() -> None:
