@@ -35,6 +35,7 @@ read_only = "admin" not in user.roles
 
 ALL = "(all)"
 NO_LINK = None
+NO_LINK_LABEL = "— none —"
 AUDIT_DAYS_DEFAULT = 30
 FLASH_KEY = "admin_flash"  # a save's message, shown after its rerun (also ui/outbox_admin)
 TAB_KEY = "admin_tab"  # the open tab, kept across the rerun after a save
@@ -68,18 +69,33 @@ if read_only:
     st.info(READ_ONLY_NOTE, icon=":material/visibility:")
 
 
+# What the link selectboxes offer, each option's label by its id, "no link" first. A label is
+# looked up per option on every run, so the lookup is the dict's own (8,000 customers in the
+# large demo).
 @live_read("customers")
-def _customers(engine) -> dict[int, str]:
-    """Every customer a user can be linked to, read once per version of the customers."""
+def _link_labels(engine) -> tuple[dict[int | None, str], dict[int | None, str]]:
+    """(customers, sales representatives) a user can be linked to, read once per version."""
     with read_connection(engine) as conn:
-        return dict(customer_choices(conn))
+        customers = {NO_LINK: NO_LINK_LABEL, **dict(customer_choices(conn))}
+        reps = {NO_LINK: NO_LINK_LABEL, **dict(sales_rep_choices(conn))}
+    return customers, reps
 
 
-with read_connection(engine()) as conn:
-    users = users_table(conn)
-    reps = dict(sales_rep_choices(conn))
-    settings = setting_rows(conn)
-customers = _customers(engine())
+@live_read("customers", "users")
+def _users(engine) -> pd.DataFrame:
+    with read_connection(engine) as conn:
+        return users_table(conn)
+
+
+@live_read("settings")
+def _settings(engine) -> list:
+    with read_connection(engine) as conn:
+        return setting_rows(conn)
+
+
+users = _users(engine())
+settings = _settings(engine())
+customers, reps = _link_labels(engine())
 
 tiles = st.columns(3)
 with tiles[0]:
@@ -105,14 +121,6 @@ with tiles[2]:
 ) = st.tabs(TABS, key=TAB_KEY, on_change="rerun")
 
 
-def _customer_label(customer_id: int | None) -> str:
-    return "— none —" if customer_id is None else customers.get(customer_id, str(customer_id))
-
-
-def _rep_label(rep_id: int | None) -> str:
-    return "— none —" if rep_id is None else reps.get(rep_id, str(rep_id))
-
-
 def _user_forms() -> None:
     """Create a user; change one user's status, roles, links and password (administrator)."""
     st.subheader("Create a user")
@@ -132,16 +140,16 @@ def _user_forms() -> None:
         )
         new_customer = left.selectbox(
             "Linked customer (for the customer role)",
-            [NO_LINK, *customers],
+            list(customers),
             index=0,
-            format_func=_customer_label,
+            format_func=customers.__getitem__,
             key=f"admin_new_customer{form}",
         )
         new_rep = right.selectbox(
             "Linked sales representative (for the sales rep role)",
-            [NO_LINK, *reps],
+            list(reps),
             index=0,
-            format_func=_rep_label,
+            format_func=reps.__getitem__,
             key=f"admin_new_rep{form}",
         )
         create = st.form_submit_button("Create user", icon=":material/person_add:")
@@ -224,22 +232,22 @@ def _user_forms() -> None:
         with link_col:
             current_customer = None if pd.isna(chosen.customer_id) else int(chosen.customer_id)
             current_rep = None if pd.isna(chosen.sales_rep_id) else int(chosen.sales_rep_id)
-            customer_options = [NO_LINK, *customers]
-            rep_options = [NO_LINK, *reps]
+            customer_options = list(customers)
+            rep_options = list(reps)
             link_customer = st.selectbox(
                 "Linked customer",
                 customer_options,
                 index=customer_options.index(current_customer)
                 if current_customer is not None
                 else 0,
-                format_func=_customer_label,
+                format_func=customers.__getitem__,
                 key=f"admin_link_customer_{chosen_id}",
             )
             link_rep = st.selectbox(
                 "Linked sales representative",
                 rep_options,
                 index=rep_options.index(current_rep) if current_rep is not None else 0,
-                format_func=_rep_label,
+                format_func=reps.__getitem__,
                 key=f"admin_link_rep_{chosen_id}",
             )
             if st.button("Save links", key=f"admin_save_links_{chosen_id}"):

@@ -7,6 +7,7 @@ the database), never a widget or URL parameter.
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
 
 import operations
@@ -15,7 +16,7 @@ from operations.errors import ConfirmationNeeded, LarderError
 from operations.validation import quantity
 from queries import backorders, catalogue, orders
 from ui.auth import require_role
-from ui.components import empty_state, error_state, money, qty, standard_table
+from ui.components import empty_state, error_state, money, qty, standard_table, table_rows
 from ui.db import engine, live_read
 from ui.format import (
     count_column,
@@ -58,21 +59,28 @@ def _profile(engine, customer_id: int) -> dict | None:
     return orders.customer_profile(engine, customer_id)
 
 
+def as_dates(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Date columns as real datetime columns (sortable, shown as dates; missing ones greyed)."""
+    return df.assign(**{c: pd.to_datetime(df[c]) for c in columns})
+
+
 # The customer's own orders and backorders: keyed by the versions like every cached read (an
 # order anywhere re-reads them), and read once per run however many tabs show them.
 @live_read("backorders", "orders")
 def _my_orders(engine, customer_id: int) -> pd.DataFrame:
-    return orders.customer_orders(engine, customer_id)
+    return as_dates(orders.customer_orders(engine, customer_id), ["next_estimate"])
 
 
 @live_read("backorders", "catalogue", "customers", "orders", "purchasing", "shipments")
 def _my_backorders(engine, customer_id: int) -> pd.DataFrame:
-    return backorders.customer_open_backorders(engine, customer_id)
+    waiting = backorders.customer_open_backorders(engine, customer_id)
+    return as_dates(waiting, ["estimated_date", "late_case_date"])
 
 
 @live_read("backorders", "catalogue", "orders")
 def _my_order_lines(engine, customer_id: int, order_id: int) -> pd.DataFrame:
-    return orders.order_lines(engine, customer_id, order_id)
+    lines = orders.order_lines(engine, customer_id, order_id)
+    return as_dates(lines, ["estimated_date", "late_case_date"])
 
 
 profile = _profile(db, customer_id)
@@ -82,11 +90,30 @@ if profile is None:
 cart: dict[str, int] = st.session_state.setdefault(CART_KEY, {})
 
 
+# The catalogue table's columns, product and availability first: on a phone only they fit.
+SHELF_COLUMNS = ["name", "availability", "price", "pack", "sku", "allergens"]
+
+
 @live_read("backorders", "catalogue", "customers", "models", "purchasing", "settings", "stock")
-def _catalogue(engine, text: str, category: str | None, customer_id: int) -> pd.DataFrame:
-    return catalogue.search_catalogue(
+def _shelf(
+    engine, text: str, category: str | None, customer_id: int
+) -> tuple[pd.DataFrame, pa.Table, dict[str, str]]:
+    """The products a search finds, the table that shows them and each one's label by SKU,
+    made once per change of what they show rather than on every run."""
+    found = catalogue.search_catalogue(
         engine, text=text or None, category=category, customer_id=customer_id
     )
+    available = [availability_text(row) for row in found.itertuples(index=False)]
+    shown = found.assign(
+        pack=found["pack_size"].astype(str) + " " + found["unit"],
+        allergens=found["allergens"].str.replace(",", ", "),
+        availability=available,
+    )
+    labels = {
+        sku: f"{name} ({sku}) — {availability}"
+        for sku, name, availability in zip(found["sku"], found["name"], available, strict=True)
+    }
+    return found, table_rows(shown, SHELF_COLUMNS), labels
 
 
 st.caption(f"{plain(profile['name'])} ({plain(profile['code'])}) · live availability")
@@ -94,11 +121,6 @@ st.caption(f"{plain(profile['name'])} ({plain(profile['code'])}) · live availab
 notice = st.session_state.pop(NOTICE_KEY, None)
 if notice:
     st.success(notice, icon=":material/check_circle:")
-
-
-def as_dates(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Date columns as real datetime columns (sortable, shown as dates; missing ones greyed)."""
-    return df.assign(**{c: pd.to_datetime(df[c]) for c in columns})
 
 
 def show_confirmation() -> None:
@@ -165,7 +187,9 @@ def browse() -> None:
         format_func=lambda c: "All categories" if c == ANY else c,
         key="shop_category",
     )
-    found = _catalogue(db, text.strip(), None if category == ANY else category, customer_id)
+    found, table, labels = _shelf(
+        db, text.strip(), None if category == ANY else category, customer_id
+    )
     if found.empty:
         empty_state("No product matches your search.", "Try a shorter word or another category.")
         return
@@ -174,14 +198,8 @@ def browse() -> None:
             f"Showing the first {catalogue.DEFAULT_LIMIT} matches by name: search or choose a "
             "category to narrow them."
         )
-    shown = found.assign(
-        pack=found["pack_size"].astype(str) + " " + found["unit"],
-        allergens=found["allergens"].str.replace(",", ", "),
-        availability=[availability_text(row) for row in found.itertuples(index=False)],
-    )
     st.dataframe(
-        # Product and availability first: on a phone only the first columns fit.
-        shown[["name", "availability", "price", "pack", "sku", "allergens"]],
+        table,
         hide_index=True,
         key="catalogue_table",
         column_config={
@@ -198,8 +216,8 @@ def browse() -> None:
     by_sku = found.set_index("sku")
     sku = st.selectbox(
         "Product to add",
-        list(by_sku.index),
-        format_func=lambda s: f"{by_sku.loc[s, 'name']} ({s}) — {availability_text(by_sku.loc[s])}",
+        list(labels),
+        format_func=labels.get,
         key="shop_pick",
     )
     amount = st.number_input(
@@ -329,7 +347,7 @@ def my_orders() -> None:
     if not waiting.empty:
         st.markdown(f"**Waiting for {qty(len(waiting))} item(s) on backorder**")
         st.dataframe(
-            as_dates(waiting, ["estimated_date", "late_case_date"])[
+            waiting[
                 [
                     "product",
                     "qty_open",
@@ -352,7 +370,7 @@ def my_orders() -> None:
         )
     st.caption(f"Your latest {qty(len(mine))} orders, newest first.")
     standard_table(
-        as_dates(mine.drop(columns=["order_id"]), ["next_estimate"]),
+        mine.drop(columns=["order_id"]),
         key="my_orders_table",
         file_name="my_orders",
         column_config={
@@ -375,7 +393,7 @@ def my_orders() -> None:
     )
     lines = _my_order_lines(db, customer_id, order_id)
     st.dataframe(
-        as_dates(lines, ["estimated_date", "late_case_date"]),
+        lines,
         hide_index=True,
         key="my_order_lines",
         column_config={

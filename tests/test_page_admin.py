@@ -355,3 +355,24 @@ def test_only_the_open_tab_is_drawn(db):
     open_tab(at, "Audit log")
     assert "admin_audit_actor" in [b.key for b in at.selectbox]
     assert "admin_new_customer" not in [b.key for b in at.selectbox]
+
+
+def test_the_link_selectboxes_offer_no_link_then_every_customer_and_rep(db):
+    from data.db import read_connection
+    from queries.users import customer_choices, sales_rep_choices
+
+    with read_connection(db) as conn:
+        customers, reps = customer_choices(conn), sales_rep_choices(conn)
+    at = admin_page()
+    offered = at.selectbox(key="admin_new_customer").options
+    assert offered == ["— none —", *(label for _, label in customers)]
+    assert at.selectbox(key="admin_new_rep").options == ["— none —", *(label for _, label in reps)]
+    # A user linked to a customer finds that customer chosen in the change form.
+    with read_connection(db) as conn:
+        linked = conn.execute(
+            select(User.id, User.customer_id).where(User.username == "customer1")
+        ).one()
+    at.selectbox(key="admin_pick_user").set_value(linked.id).run()
+    chosen = at.selectbox(key=f"admin_link_customer_{linked.id}")
+    assert chosen.value == linked.customer_id
+    assert chosen.options[chosen.index] == dict(customers)[linked.customer_id]

@@ -268,3 +268,20 @@ def test_a_product_name_with_markdown_is_shown_as_text_in_the_cart(db):
     shown = [m.value for m in at.markdown if "Bold" in m.value]
     assert len(shown) == 1
     assert shown[0].startswith("**\\*\\*Bold\\*\\* \\[link\\](http\\://e.vil) \\<b\\>x\\</b\\>** (")
+
+
+def test_each_product_to_add_is_labelled_with_its_name_and_availability(db):
+    from queries.catalogue import search_catalogue
+    from ui.components import qty
+
+    sku, available = _stocked_product(db)
+    at = _run()
+    at.text_input(key="shop_search").set_value(sku).run()
+    _after(at)
+    found = search_catalogue(db, text=sku, customer_id=_customer_id(db, "customer1"))
+    picker = at.selectbox(key="shop_pick")
+    assert len(picker.options) == len(found)
+    name = found.set_index("sku").loc[sku, "name"]
+    assert picker.options[list(found["sku"]).index(sku)].startswith(
+        f"{name} ({sku}) — {qty(available)} available"
+    )

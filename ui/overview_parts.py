@@ -252,7 +252,7 @@ def cause_colour() -> alt.Color:
         "cause:N",
         title="Cause",
         scale=alt.Scale(domain=list(ov.CAUSE_LABELS.values()), range=ui.theme.PALETTE[:7]),
-        legend=alt.Legend(orient="bottom", columns=4),
+        legend=alt.Legend(orient="bottom", columns=3, labelLimit=160),
     )
 
 
