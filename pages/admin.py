@@ -18,12 +18,12 @@ from operations.errors import LarderError
 from queries.audit import DEFAULT_LIMIT, audit_actors, audit_entities, audit_entries
 from queries.model_runs import demand_backtest_table, model_overview
 from queries.settings import setting_rows
-from queries.users import customer_choices, sales_rep_choices, users_table
+from queries.users import customer_choices, customers_matching, sales_rep_choices, users_table
 from ui.auth import require_role, role_label
 from ui.components import error_state, kpi_tile, remember_success, show_success, standard_table
 from ui.db import engine, live_read
 from ui.export_panel import export_panel
-from ui.format import datetime_column, plain
+from ui.format import datetime_column, plain, qty
 from ui.import_panel import import_tab as show_import
 from ui.jobs_panel import jobs_panel
 from ui.labels import describe_change, method_label, metric_label, setting_label
@@ -36,6 +36,7 @@ read_only = "admin" not in user.roles
 ALL = "(all)"
 NO_LINK = None
 NO_LINK_LABEL = "— none —"
+LINK_CHOICES = 50
 AUDIT_DAYS_DEFAULT = 30
 FLASH_KEY = "admin_flash"  # a save's message, shown after its rerun (also ui/outbox_admin)
 TAB_KEY = "admin_tab"  # the open tab, kept across the rerun after a save
@@ -69,16 +70,27 @@ if read_only:
     st.info(READ_ONLY_NOTE, icon=":material/visibility:")
 
 
-# What the link selectboxes offer, each option's label by its id, "no link" first. A label is
-# looked up per option on every run, so the lookup is the dict's own (8,000 customers in the
-# large demo).
+# What the link selectboxes offer: each option's label by its id, "no link" first. Customers
+# are offered by search, at most LINK_CHOICES at a time (the large demo has 8,000: a list of
+# them all would be sent to the browser on every run), sales representatives all.
 @live_read("customers")
-def _link_labels(engine) -> tuple[dict[int | None, str], dict[int | None, str]]:
-    """(customers, sales representatives) a user can be linked to, read once per version."""
+def _customer_links(engine, search: str, keep: tuple[int, ...]) -> dict[int | None, str]:
+    """No link first, the customers of ``keep``, then the first customers matching ``search``."""
     with read_connection(engine) as conn:
-        customers = {NO_LINK: NO_LINK_LABEL, **dict(customer_choices(conn))}
-        reps = {NO_LINK: NO_LINK_LABEL, **dict(sales_rep_choices(conn))}
-    return customers, reps
+        found = customer_choices(conn, search=search, limit=LINK_CHOICES, include=keep)
+    return {NO_LINK: NO_LINK_LABEL, **dict(found)}
+
+
+@live_read("customers")
+def _customers_matching(engine, search: str) -> int:
+    with read_connection(engine) as conn:
+        return customers_matching(conn, search)
+
+
+@live_read("customers")
+def _rep_links(engine) -> dict[int | None, str]:
+    with read_connection(engine) as conn:
+        return {NO_LINK: NO_LINK_LABEL, **dict(sales_rep_choices(conn))}
 
 
 @live_read("customers", "users")
@@ -95,7 +107,15 @@ def _settings(engine) -> list:
 
 users = _users(engine())
 settings = _settings(engine())
-customers, reps = _link_labels(engine())
+reps = _rep_links(engine())
+
+
+def _kept(*keys: str, linked: int | None = None) -> tuple[int, ...]:
+    """The customers a link selectbox must keep offering: the one linked now and the ones
+    chosen in the selectboxes ``keys`` (a new search must not drop a choice not yet saved)."""
+    chosen = [st.session_state.get(key) for key in keys]
+    return tuple(sorted({c for c in [linked, *chosen] if isinstance(c, int)}))
+
 
 tiles = st.columns(3)
 with tiles[0]:
@@ -127,6 +147,23 @@ def _user_forms() -> None:
     # Widget keys of the first form are plain (tests and the browser address them by key).
     generation = st.session_state.get(NEW_USER_FORM_KEY, 0)
     form = f"_{generation}" if generation else ""
+    search = st.text_input(
+        "Find a customer to link",
+        key="admin_customer_search",
+        placeholder="Code or name, e.g. C00042 or bistro",
+        help=f"The linked-customer lists below offer the first {LINK_CHOICES} customers (by "
+        "code) whose code or name contains this, and the customer a user is linked to now.",
+    ).strip()
+    matching = _customers_matching(engine(), search)
+    if matching > LINK_CHOICES:
+        st.caption(
+            f"The customer lists offer {LINK_CHOICES} of the {qty(matching)} customers"
+            + (" that match" if search else "")
+            + ": type a code or name above to find the others."
+        )
+    elif search and not matching:
+        st.caption(f"No customer's code or name contains “{plain(search)}”.")
+    customers = _customer_links(engine(), search, _kept(f"admin_new_customer{form}"))
     with st.form(f"admin_create_user{form}", clear_on_submit=False):
         left, right = st.columns(2)
         new_username = left.text_input("Username", key=f"admin_new_username{form}")
@@ -232,6 +269,8 @@ def _user_forms() -> None:
         with link_col:
             current_customer = None if pd.isna(chosen.customer_id) else int(chosen.customer_id)
             current_rep = None if pd.isna(chosen.sales_rep_id) else int(chosen.sales_rep_id)
+            link_key = f"admin_link_customer_{chosen_id}"
+            customers = _customer_links(engine(), search, _kept(link_key, linked=current_customer))
             customer_options = list(customers)
             rep_options = list(reps)
             link_customer = st.selectbox(
@@ -241,7 +280,7 @@ def _user_forms() -> None:
                 if current_customer is not None
                 else 0,
                 format_func=customers.__getitem__,
-                key=f"admin_link_customer_{chosen_id}",
+                key=link_key,
             )
             link_rep = st.selectbox(
                 "Linked sales representative",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, or_, select
 
 from data.schema import Customer, SalesRep, User, UserRole
 
@@ -140,10 +141,47 @@ def users_table(conn: Connection) -> pd.DataFrame:
     return frame
 
 
-def customer_choices(conn: Connection) -> list[tuple[int, str]]:
-    """(id, "CODE · name") of every customer, for a link selectbox."""
-    rows = conn.execute(select(Customer.id, Customer.code, Customer.name).order_by(Customer.code))
-    return [(cid, f"{code} · {name}") for cid, code, name in rows]
+def _matching(search: str | None):
+    """Customers whose code or name contains ``search`` (any case; every customer when blank)."""
+    text = (search or "").strip()
+    if not text:
+        return True
+    return or_(
+        Customer.code.icontains(text, autoescape=True),
+        Customer.name.icontains(text, autoescape=True),
+    )
+
+
+def customer_choices(
+    conn: Connection,
+    *,
+    search: str | None = None,
+    limit: int | None = None,
+    include: Iterable[int] = (),
+) -> list[tuple[int, str]]:
+    """(id, "CODE · name") of the customers whose code or name contains ``search`` (all when
+    blank), by code, at most ``limit`` of them, for a link selectbox; the customers of
+    ``include`` come first whether they match or not (a link already made or chosen)."""
+    label = Customer.code + " · " + Customer.name
+    kept = sorted({int(i) for i in include})
+    first = []
+    if kept:
+        first = conn.execute(
+            select(Customer.id, label).where(Customer.id.in_(kept)).order_by(Customer.code)
+        ).all()
+    statement = select(Customer.id, label).where(_matching(search)).order_by(Customer.code)
+    if kept:
+        statement = statement.where(Customer.id.not_in(kept))
+    if limit is not None:
+        statement = statement.limit(max(0, int(limit)))
+    return [(int(cid), text) for cid, text in [*first, *conn.execute(statement)]]
+
+
+def customers_matching(conn: Connection, search: str | None = None) -> int:
+    """How many customers :func:`customer_choices` would offer for ``search`` without a limit."""
+    return conn.execute(
+        select(func.count()).select_from(Customer).where(_matching(search))
+    ).scalar_one()
 
 
 def sales_rep_choices(conn: Connection) -> list[tuple[int, str]]:

@@ -185,3 +185,35 @@ def test_users_table_is_empty_but_well_formed_without_users(engine):
     with read_connection(engine) as conn:
         assert conn.execute(User.__table__.select()).first() is None
         assert conn.execute(UserRole.__table__.select()).first() is None
+
+
+def test_customer_choices_search_code_or_name_in_any_case_and_keep_the_included(engine, people):
+    from queries.users import customer_choices, customers_matching
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Customer),
+            {"id": 3, "code": "C3", "name": "100% Bistro_Bar", "segment": "Café",
+             "region": "North", "tier": "gold", "sales_rep_id": 1},
+        )  # fmt: skip
+    with read_connection(engine) as conn:
+        assert customer_choices(conn) == [
+            (1, "C1 · Cafe One"), (2, "C2 · Hotel Two"), (3, "C3 · 100% Bistro_Bar")
+        ]  # fmt: skip
+        assert customer_choices(conn, search=" hotel ") == [(2, "C2 · Hotel Two")]
+        assert customer_choices(conn, search="c2") == [(2, "C2 · Hotel Two")]
+        assert customer_choices(conn, limit=2) == [(1, "C1 · Cafe One"), (2, "C2 · Hotel Two")]
+        # % and _ are characters to find, not wildcards.
+        assert customer_choices(conn, search="0% b") == [(3, "C3 · 100% Bistro_Bar")]
+        assert customer_choices(conn, search="o_b") == [(3, "C3 · 100% Bistro_Bar")]
+        assert customer_choices(conn, search="e_o") == []
+        # An included customer comes first, matching or not, and only once.
+        assert customer_choices(conn, search="hotel", include=[3, 2]) == [
+            (2, "C2 · Hotel Two"), (3, "C3 · 100% Bistro_Bar")
+        ]  # fmt: skip
+        assert customer_choices(conn, search="cafe", limit=1, include=[2]) == [
+            (2, "C2 · Hotel Two"), (1, "C1 · Cafe One")
+        ]  # fmt: skip
+        assert [customers_matching(conn, s) for s in ("", "C", "bistro", "%", "zzz")] == [
+            3, 3, 1, 1, 0
+        ]  # fmt: skip

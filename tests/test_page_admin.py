@@ -357,22 +357,47 @@ def test_only_the_open_tab_is_drawn(db):
     assert "admin_new_customer" not in [b.key for b in at.selectbox]
 
 
-def test_the_link_selectboxes_offer_no_link_then_every_customer_and_rep(db):
+def _link_options(db, **kwargs) -> list[str]:
     from data.db import read_connection
-    from queries.users import customer_choices, sales_rep_choices
+    from queries.users import customer_choices
 
     with read_connection(db) as conn:
-        customers, reps = customer_choices(conn), sales_rep_choices(conn)
+        return ["— none —", *(label for _, label in customer_choices(conn, **kwargs))]
+
+
+def test_the_customer_lists_offer_the_first_matches_of_a_search(db):
+    from data.db import read_connection
+    from queries.users import customers_matching, sales_rep_choices
+
     at = admin_page()
+    assert at.selectbox(key="admin_new_customer").options == _link_options(db, limit=50)
+    with read_connection(db) as conn:
+        reps = sales_rep_choices(conn)
+        bistros = customers_matching(conn, "BISTRO")
+    assert at.selectbox(key="admin_new_rep").options == ["— none —", *(r for _, r in reps)]
+    assert bistros > 0
+    at.text_input(key="admin_customer_search").set_value("BISTRO").run()
     offered = at.selectbox(key="admin_new_customer").options
-    assert offered == ["— none —", *(label for _, label in customers)]
-    assert at.selectbox(key="admin_new_rep").options == ["— none —", *(label for _, label in reps)]
-    # A user linked to a customer finds that customer chosen in the change form.
+    assert offered == _link_options(db, search="bistro", limit=50)
+    assert len(offered) == 1 + min(bistros, 50)
+    assert all("bistro" in label.lower() for label in offered[1:])
+    # A search that matches nothing says so; "%" is a character here, not a wildcard.
+    at.text_input(key="admin_customer_search").set_value("%").run()
+    assert at.selectbox(key="admin_new_customer").options == ["— none —"]
+    assert any("No customer's code or name contains" in c.value for c in at.caption)
+
+
+def test_a_linked_customer_stays_offered_whatever_the_search(db):
+    from data.db import read_connection
+
     with read_connection(db) as conn:
         linked = conn.execute(
             select(User.id, User.customer_id).where(User.username == "customer1")
         ).one()
+    at = admin_page()
+    at.text_input(key="admin_customer_search").set_value("no such customer").run()
     at.selectbox(key="admin_pick_user").set_value(linked.id).run()
     chosen = at.selectbox(key=f"admin_link_customer_{linked.id}")
     assert chosen.value == linked.customer_id
-    assert chosen.options[chosen.index] == dict(customers)[linked.customer_id]
+    (label,) = _link_options(db, search="no such customer", include=[linked.customer_id])[1:]
+    assert chosen.options == ["— none —", label]

@@ -109,7 +109,7 @@ def chart_spec(build: Callable[..., alt.TopLevelMixin]) -> Callable[..., dict]:
 ROWS_NAME = "rows"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # frames do not compare as one truth value
 class ChartRows:
     """A chart's rows twice: as a frame for the page to look into, and as the Arrow bytes that
     Streamlit sends to the browser.
