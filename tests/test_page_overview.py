@@ -175,3 +175,14 @@ def test_other_roles_are_refused(username):
     at.run()
     assert [e.value for e in at.error if e.value.startswith("This page is for")]
     assert not at.metric
+
+
+def test_each_cause_has_its_own_colour_and_unknown_is_grey():
+    at = _run()
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    scales = [s["encoding"]["color"]["scale"] for s in specs if "cause" in json.dumps(s)]
+    assert len(scales) == 2  # share by category and by period
+    for scale in scales:
+        assert scale["domain"] == list(ov.CAUSE_LABELS.values())
+        assert len(set(scale["range"])) == len(scale["range"]) == len(ov.CAUSE_LABELS)
+        assert scale["range"][scale["domain"].index("Unknown")] == "#9ca3af"

@@ -247,11 +247,16 @@ def demand_lines() -> alt.Chart:
     )
 
 
+# One colour per cause (the order of ov.CAUSE_LABELS); "Unknown", the last, in grey rather
+# than a seventh colour, which would be a second green beside "Late supplier".
+CAUSE_COLOURS = [*ui.theme.PALETTE[:6], "#9ca3af"]
+
+
 def cause_colour() -> alt.Color:
     return alt.Color(
         "cause:N",
         title="Cause",
-        scale=alt.Scale(domain=list(ov.CAUSE_LABELS.values()), range=ui.theme.PALETTE[:7]),
+        scale=alt.Scale(domain=list(ov.CAUSE_LABELS.values()), range=CAUSE_COLOURS),
         legend=alt.Legend(orient="bottom", columns=3, labelLimit=160),
     )
 
