@@ -14,6 +14,8 @@ from operations.shipments import EVENT_LABELS, TRACKING_EVENTS
 from queries import purchasing, shipments
 from ui.auth import require_role
 from ui.components import (
+    PickableTable,
+    ShownTable,
     empty_state,
     error_state,
     kpi_tile,
@@ -22,7 +24,9 @@ from ui.components import (
     qty,
     remember_success,
     show_success,
+    shown_table,
     standard_table,
+    waiting_backorders_rows,
     waiting_backorders_table,
 )
 from ui.db import engine, live_read
@@ -42,6 +46,48 @@ def chosen(value):
     return None if value == ANY else value
 
 
+INBOUND_COLUMNS = {
+    "shipment": st.column_config.TextColumn("Shipment"),
+    "po_number": st.column_config.TextColumn("PO"),
+    "supplier": st.column_config.TextColumn("Supplier"),
+    "carrier": st.column_config.TextColumn("Carrier"),
+    "tracking": st.column_config.TextColumn("Tracking"),
+    "status": st.column_config.TextColumn("Status"),
+    "estimated_arrival": date_column("Estimated arrival"),
+    "likely_arrival": date_column(
+        "Likely (supplier's record)", help="Estimated arrival + the supplier's usual delay (P50)"
+    ),
+    "late_case_arrival": date_column("Late case", help="With the P90 delay"),
+    "backorders": count_column("Backorders it fills"),
+    "backordered": count_column("Units waiting"),
+    "customers": st.column_config.TextColumn("Customers waiting", width="large"),
+    "last_event": st.column_config.TextColumn("Last event", width="medium"),
+}
+
+OUTBOUND_COLUMNS = {
+    "shipment": st.column_config.TextColumn("Shipment"),
+    "order_number": st.column_config.TextColumn("Order"),
+    "customer": st.column_config.TextColumn("Customer", width="medium"),
+    "region": st.column_config.TextColumn("Region"),
+    "carrier": st.column_config.TextColumn("Carrier"),
+    "tracking": st.column_config.TextColumn("Tracking"),
+    "status": st.column_config.TextColumn("Status"),
+    "promised_date": date_column("Promised"),
+    "estimated_arrival": date_column("Estimated arrival"),
+    "predicted_late": st.column_config.CheckboxColumn(
+        "Predicted late", help="The estimate is after the promised date"
+    ),
+    "days_late": count_column("Days late"),
+    "backordered_lines": count_column("Backordered lines"),
+    "value": money_column("Value"),
+    "last_event": st.column_config.TextColumn("Last event", width="medium"),
+}
+
+
+def _dates(df: pd.DataFrame, columns) -> pd.DataFrame:
+    return df.assign(**{c: pd.to_datetime(df[c]) for c in columns})
+
+
 # --- Cached reads (each keyed by the versions of the subjects it reads) -------------------
 
 
@@ -51,17 +97,41 @@ def _record(engine) -> purchasing.LeadTimeRecord:
 
 
 @live_read("backorders", "catalogue", "customers", "models", "purchasing", "shipments")
-def _inbound(engine, only_filling: bool) -> pd.DataFrame:
-    return shipments.inbound_in_transit(
+def _inbound(engine, only_filling: bool, carrier_id: int | None) -> PickableTable:
+    rows = shipments.inbound_in_transit(
         engine, only_filling_backorders=only_filling, record=_record(engine)
     )
+    if carrier_id is not None:
+        rows = rows[rows["carrier_id"] == carrier_id].reset_index(drop=True)
+    shown = _dates(rows, ("estimated_arrival", "likely_arrival", "late_case_arrival"))
+    shown = shown.assign(status=shown["status"].map(STATUS_LABELS))
+    labels = {
+        int(row.shipment_id): f"{row.shipment} — {row.po_number}, {row.supplier} "
+        f"(arrives {row.estimated_arrival})"
+        for row in rows.itertuples(index=False)
+    }
+    return PickableTable(rows, shown_table(shown, INBOUND_COLUMNS), labels)
 
 
 @live_read("backorders", "catalogue", "customers", "orders", "shipments")
-def _outbound(engine, only_backordered: bool, only_late: bool) -> pd.DataFrame:
-    return shipments.outbound_in_transit(
-        engine, only_backordered=only_backordered, only_predicted_late=only_late
+def _outbound(
+    engine, only_backordered: bool, only_late: bool, carrier_id: int | None
+) -> PickableTable:
+    rows = shipments.outbound_in_transit(
+        engine,
+        only_backordered=only_backordered,
+        only_predicted_late=only_late,
+        carrier_id=carrier_id,
     )
+    shown = _dates(rows, ("promised_date", "estimated_arrival"))
+    shown = shown.assign(status=shown["status"].map(STATUS_LABELS))
+    labels = {
+        int(row.shipment_id): f"{'⚠ ' if row.predicted_late else ''}{row.shipment} — "
+        f"{row.order_number}, {row.customer} (estimate {row.estimated_arrival}, "
+        f"promised {row.promised_date})"
+        for row in rows.itertuples(index=False)
+    }
+    return PickableTable(rows, shown_table(shown, OUTBOUND_COLUMNS), labels)
 
 
 @live_read("catalogue", "shipments")
@@ -85,18 +155,21 @@ def _carriers(engine) -> pd.DataFrame:
 
 
 @live_read("backorders", "catalogue", "customers", "orders")
-def _waiting_on(engine, po_id: int) -> pd.DataFrame:
-    return purchasing.backorders_waiting_on(engine, po_id)
+def _waiting_on(engine, po_id: int) -> ShownTable:
+    return waiting_backorders_rows(purchasing.backorders_waiting_on(engine, po_id))
 
 
 @live_read("shipments")
-def _shipment_events(engine, shipment_id: int) -> pd.DataFrame:
-    return shipments.shipment_events(engine, shipment_id)
+def _shipment_events(engine, shipment_id: int) -> ShownTable:
+    events = shipments.shipment_events(engine, shipment_id)
+    return shown_table(
+        events.assign(kind=events["kind"].map(lambda k: EVENT_LABELS.get(k, k.replace("_", " "))))
+    )
 
 
 @live_read("catalogue", "customers")
-def _shipment_messages(engine, shipment_id: int) -> pd.DataFrame:
-    return shipments.shipment_messages(engine, shipment_id)
+def _shipment_messages(engine, shipment_id: int) -> ShownTable:
+    return shown_table(shipments.shipment_messages(engine, shipment_id))
 
 
 # --- Page ----------------------------------------------------------------------------------
@@ -127,11 +200,10 @@ with st.sidebar:
     )
     f_late = st.toggle("Outbound: only predicted late", value=False, key="transit_only_late")
 
-inbound = _inbound(db, f_filling)
-outbound = _outbound(db, f_backordered, f_late)
-if chosen(f_carrier) is not None:
-    inbound = inbound[inbound["carrier_id"] == f_carrier]
-    outbound = outbound[outbound["carrier_id"] == f_carrier]
+carrier_id = None if chosen(f_carrier) is None else int(f_carrier)
+inbound_shown = _inbound(db, f_filling, carrier_id)
+outbound_shown = _outbound(db, f_backordered, f_late, carrier_id)
+inbound, outbound = inbound_shown.rows, outbound_shown.rows
 on_time = _on_time(db)
 value = _value(db)
 
@@ -181,52 +253,10 @@ inbound_tab, outbound_tab, carriers_tab = st.tabs(
     ["Inbound", "Outbound", "Carriers"], key="transit_tab", on_change="rerun"
 )
 
-INBOUND_COLUMNS = {
-    "shipment": st.column_config.TextColumn("Shipment"),
-    "po_number": st.column_config.TextColumn("PO"),
-    "supplier": st.column_config.TextColumn("Supplier"),
-    "carrier": st.column_config.TextColumn("Carrier"),
-    "tracking": st.column_config.TextColumn("Tracking"),
-    "status": st.column_config.TextColumn("Status"),
-    "estimated_arrival": date_column("Estimated arrival"),
-    "likely_arrival": date_column(
-        "Likely (supplier's record)", help="Estimated arrival + the supplier's usual delay (P50)"
-    ),
-    "late_case_arrival": date_column("Late case", help="With the P90 delay"),
-    "backorders": count_column("Backorders it fills"),
-    "backordered": count_column("Units waiting"),
-    "customers": st.column_config.TextColumn("Customers waiting", width="large"),
-    "last_event": st.column_config.TextColumn("Last event", width="medium"),
-}
-
-OUTBOUND_COLUMNS = {
-    "shipment": st.column_config.TextColumn("Shipment"),
-    "order_number": st.column_config.TextColumn("Order"),
-    "customer": st.column_config.TextColumn("Customer", width="medium"),
-    "region": st.column_config.TextColumn("Region"),
-    "carrier": st.column_config.TextColumn("Carrier"),
-    "tracking": st.column_config.TextColumn("Tracking"),
-    "status": st.column_config.TextColumn("Status"),
-    "promised_date": date_column("Promised"),
-    "estimated_arrival": date_column("Estimated arrival"),
-    "predicted_late": st.column_config.CheckboxColumn(
-        "Predicted late", help="The estimate is after the promised date"
-    ),
-    "days_late": count_column("Days late"),
-    "backordered_lines": count_column("Backordered lines"),
-    "value": money_column("Value"),
-    "last_event": st.column_config.TextColumn("Last event", width="medium"),
-}
-
-
-def _dates(df: pd.DataFrame, columns) -> pd.DataFrame:
-    return df.assign(**{c: pd.to_datetime(df[c]) for c in columns})
-
 
 def _events(shipment_id: int) -> None:
-    events = _shipment_events(db, shipment_id)
     standard_table(
-        events.assign(kind=events["kind"].map(lambda k: EVENT_LABELS.get(k, k.replace("_", " ")))),
+        _shipment_events(db, shipment_id),
         key=f"transit_events_{shipment_id}",
         column_config={
             "at": datetime_column("When"),
@@ -348,19 +378,13 @@ def inbound_view() -> None:
         f"**{qty(len(inbound))}** inbound shipments, **{qty(late)}** predicted late from the "
         f"supplier's record; **{qty(inbound['backorders'].sum())}** backorders wait on them."
     )
-    shown = _dates(inbound, ("estimated_arrival", "likely_arrival", "late_case_arrival"))
-    shown = shown.assign(status=shown["status"].map(STATUS_LABELS))
     standard_table(
-        shown[list(INBOUND_COLUMNS)],
+        inbound_shown.table,
         key="transit_inbound",
         column_config=INBOUND_COLUMNS,
         file_name="inbound_in_transit",
     )
-    labels = {
-        row.shipment_id: f"{row.shipment} — {row.po_number}, {row.supplier} "
-        f"(arrives {row.estimated_arrival})"
-        for row in inbound.itertuples(index=False)
-    }
+    labels = inbound_shown.labels
     shipment_id = st.selectbox(
         "Inbound shipment", list(labels), format_func=lambda s: labels.get(s, str(s)),
         key="transit_inbound_pick",
@@ -393,20 +417,13 @@ def outbound_view() -> None:
         f"**{qty(len(outbound))}** outbound shipments on the way, **{qty(late)}** predicted "
         "late (estimate after the promised date)."
     )
-    shown = _dates(outbound, ("promised_date", "estimated_arrival"))
-    shown = shown.assign(status=shown["status"].map(STATUS_LABELS))
     standard_table(
-        shown[list(OUTBOUND_COLUMNS)],
+        outbound_shown.table,
         key="transit_outbound",
         column_config=OUTBOUND_COLUMNS,
         file_name="outbound_in_transit",
     )
-    labels = {
-        row.shipment_id: f"{'⚠ ' if row.predicted_late else ''}{row.shipment} — "
-        f"{row.order_number}, {row.customer} (estimate {row.estimated_arrival}, "
-        f"promised {row.promised_date})"
-        for row in outbound.itertuples(index=False)
-    }
+    labels = outbound_shown.labels
     shipment_id = st.selectbox(
         "Outbound shipment", list(labels), format_func=lambda s: labels.get(s, str(s)),
         key="transit_outbound_pick",

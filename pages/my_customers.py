@@ -17,14 +17,17 @@ from data.schema import TIERS, utcnow
 from operations.errors import ConfirmationNeeded, LarderError
 from queries import customer_desks as desks
 from ui.auth import require_role
-from ui.charts import cached_chart
+from ui.charts import vega_spec
 from ui.components import (
+    PickableTable,
+    ShownTable,
     empty_state,
     error_state,
     kpi_tile,
     money,
     pct,
     show_success,
+    shown_table,
     standard_table,
 )
 from ui.db import engine, live_read
@@ -66,6 +69,47 @@ def _backorders(engine, rep_id: int) -> pd.DataFrame:
     return desks.open_backorders(engine, sales_rep_id=rep_id)
 
 
+@live_read("backorders", "catalogue", "customers", "orders")
+def _backorder_figures(engine, rep_id: int) -> dict:
+    """The open backorder value figures, and how many open backorders there are."""
+    rows = _backorders(engine, rep_id)
+    return {**desks.backorder_value_figures(rows), "open_backorders": len(rows)}
+
+
+@live_read("backorders", "catalogue", "customers", "orders")
+def _shown(engine, rep_id: int, filters: tuple) -> PickableTable:
+    """The open backorders the filters (customer, tier, risk bands, minimum value, sort) pick,
+    sorted, as the table and the substitute picker show them."""
+    customer, tier, risks, min_value, sort = filters
+    rows = _backorders(engine, rep_id)
+    if customer is not None:
+        rows = rows[rows["customer_id"] == customer]
+    if tier is not None:
+        rows = rows[rows["tier"] == tier]
+    if risks:
+        rows = rows[rows["risk"].isin(risks)]
+    if min_value:
+        rows = rows[rows["value"] >= min_value]
+    column, ascending = SORTS.get(sort, SORTS["Value"])
+    rows = rows.sort_values([column, "backorder_id"], ascending=[ascending, True])
+    rows = rows.reset_index(drop=True)
+    labels = {
+        int(r.backorder_id): f"{r.order_number} · {r.customer} · {r.qty_open} x {r.sku}"
+        for r in rows.itertuples()
+    }
+    return PickableTable(rows, shown_table(rows), labels)
+
+
+@live_read("backorders", "catalogue", "customers", "orders")
+def _value_spec(engine, rep_id: int, filters: tuple) -> dict | None:
+    """The chart of open backorder value per customer and risk band over the shown rows."""
+    rows = _shown(engine, rep_id, filters).rows
+    if rows.empty:
+        return None
+    by_customer = rows.groupby(["customer", "risk"], as_index=False)["value"].sum().round(2)
+    return vega_spec(_value_chart(by_customer))
+
+
 @live_read("backorders", "customers", "orders")
 def _customers(engine, rep_id: int) -> pd.DataFrame:
     return desks.customers_in_scope(engine, sales_rep_id=rep_id)
@@ -84,8 +128,8 @@ def _card(engine, customer_id: int, rep_id: int) -> dict | None:
 
 
 @live_read("backorders", "catalogue", "customers", "orders")
-def _open_lines(engine, customer_id: int, rep_id: int) -> pd.DataFrame:
-    return desks.open_order_lines(engine, customer_id=customer_id, sales_rep_id=rep_id)
+def _open_lines(engine, customer_id: int, rep_id: int) -> ShownTable:
+    return shown_table(desks.open_order_lines(engine, customer_id=customer_id, sales_rep_id=rep_id))
 
 
 @live_read(
@@ -117,16 +161,15 @@ if rep_id is None:
 
 show_success(FLASH_KEY)
 
-backorders = _backorders(db, rep_id)
 customers = _customers(db, rep_id)
 names = dict(zip(customers["customer_id"], customers["name"], strict=True))
+figures = {**_backorder_figures(db, rep_id), **_window_kpis(db, rep_id)}
 st.caption(
-    f"{len(customers)} customers of yours; {len(backorders)} open backorders. "
+    f"{len(customers)} customers of yours; {figures['open_backorders']} open backorders. "
     "Hover over a figure's title for its definition."
 )
 
 # --- KPIs ----------------------------------------------------------------------------------
-figures = {**desks.backorder_value_figures(backorders), **_window_kpis(db, rep_id)}
 cols = st.columns(5)
 with cols[0]:
     kpi_tile(
@@ -187,19 +230,15 @@ with st.sidebar:
     )
     f_sort = st.selectbox("Sort by", list(SORTS), key="mc_sort")
 
-shown = backorders
-if f_customer != ANY:
-    shown = shown[shown["customer_id"] == f_customer]
-if f_tier != ANY:
-    shown = shown[shown["tier"] == f_tier]
-if f_risk:
-    shown = shown[shown["risk"].isin(f_risk)]
-if f_min_value:
-    shown = shown[shown["value"] >= f_min_value]
-column, ascending = SORTS.get(f_sort, SORTS["Value"])
-shown = shown.sort_values([column, "backorder_id"], ascending=[ascending, True]).reset_index(
-    drop=True
+filters = (
+    None if f_customer == ANY else int(f_customer),
+    None if f_tier == ANY else f_tier,
+    tuple(f_risk),
+    float(f_min_value),
+    f_sort,
 )
+picked_rows = _shown(db, rep_id, filters)
+shown = picked_rows.rows
 
 BACKORDER_TABLE = {
     "backorder_id": None,
@@ -253,23 +292,18 @@ def _value_chart(by_customer: pd.DataFrame) -> alt.Chart:
 def backorders_tab() -> None:
     st.markdown("**Open backorders** — select one to offer a substitute.")
     position = standard_table(
-        shown,
+        picked_rows.table,
         "mc_backorders",
         column_config=BACKORDER_TABLE,
         file_name="my_backorders",
         empty_message="None of your customers has an open backorder matching these filters.",
         select_row=True,
     )
-    if not shown.empty:
-        by_customer = shown.groupby(["customer", "risk"], as_index=False)["value"].sum().round(2)
-        cached_chart(_value_chart, by_customer, width="stretch")
     if shown.empty:
         return
+    st.vega_lite_chart(spec=_value_spec(db, rep_id, filters), width="stretch")
     # The same choice without the table (keyboard users, narrow screens): only rows shown above.
-    labels = {
-        int(r.backorder_id): f"{r.order_number} · {r.customer} · {r.qty_open} x {r.sku}"
-        for r in shown.itertuples()
-    }
+    labels = picked_rows.labels
     picked = st.selectbox(
         "Offer a substitute for",
         list(labels),

@@ -13,8 +13,18 @@ import ui.theme  # noqa: F401  registers and enables the Larder chart theme
 from operations.errors import LarderError
 from queries import picking
 from ui.auth import require_role
-from ui.charts import cached_chart
-from ui.components import empty_state, error_state, kpi_tile, pct, qty, show_success, standard_table
+from ui.charts import vega_spec
+from ui.components import (
+    ShownTable,
+    empty_state,
+    error_state,
+    kpi_tile,
+    pct,
+    qty,
+    show_success,
+    shown_table,
+    standard_table,
+)
 from ui.db import engine, live_read
 from ui.format import count_column, date_column
 
@@ -52,9 +62,20 @@ def _queue(engine, zone, search) -> pd.DataFrame:
     return picking.open_pick_tasks(engine, zone=zone, search=search)
 
 
+@live_read("backorders", "catalogue", "customers", "orders", "picking", "stock")
+def _queue_table(engine, zone, search) -> ShownTable:
+    queue = _queue(engine, zone, search)
+    queue = queue.assign(promised_date=pd.to_datetime(queue["promised_date"]))
+    return shown_table(queue, QUEUE_COLUMNS)
+
+
 @live_read("catalogue", "customers", "orders", "picking")
-def _to_pack(engine) -> pd.DataFrame:
-    return picking.tasks_to_pack(engine)
+def _to_pack(engine) -> dict[int, str]:
+    """The picked tasks waiting to be packed, oldest first, as the picker names them."""
+    return {
+        int(r.task_id): f"{r.order_number} · {r.qty_picked} × {r.sku} · {r.customer}"
+        for r in picking.tasks_to_pack(engine).itertuples(index=False)
+    }
 
 
 @live_read("orders", "picking")
@@ -75,6 +96,16 @@ def _floor(engine) -> pd.DataFrame:
 @live_read("catalogue")
 def _extent(engine) -> tuple:
     return picking.floor_extent(engine)
+
+
+@live_read("catalogue")
+def _floor_spec(engine, stops: tuple, path: tuple, front_x: float) -> dict:
+    """The floor plan with the batch's stops (stop, bin, sku, x, y, open) and its route: the
+    chart's spec and data, made once per batch state and floor plan. Keyed by plain tuples, not
+    by the floor plan's rows, which would be hashed on every run."""
+    tasks = pd.DataFrame(list(stops), columns=["stop", "bin", "sku", "x", "y", "open"])
+    route = pd.DataFrame(list(path), columns=["x", "y"])
+    return vega_spec(_floor_chart(_floor(engine), tasks, route, front_x))
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -200,24 +231,14 @@ def route_list(walk: list[dict]) -> None:
 
 
 def floor_chart(walk: list[dict], route: picking.RoutePlan) -> None:
-    # The spec is built once per floor plan and batch state, not on every run (data frames as
-    # arguments: they are compared by content quickly, where long tuples are not).
     rank = {code: i + 1 for i, code in enumerate(route.order)}
-    tasks = pd.DataFrame(
-        [
-            {
-                "stop": rank[t["bin_code"]],
-                "bin": t["bin_code"],
-                "sku": t["sku"],
-                "x": float(t["x"]),
-                "y": float(t["y"]),
-                "open": t["status"] == "open",
-            }
-            for t in walk
-        ]
-    )
-    path = pd.DataFrame(route.path, columns=["x", "y"])
-    cached_chart(_floor_chart, _floor(db), tasks, path, route.front_x, width="stretch")
+    stops = tuple(
+        (rank[t["bin_code"]], t["bin_code"], t["sku"], float(t["x"]), float(t["y"]),
+         t["status"] == "open")
+        for t in walk
+    )  # fmt: skip
+    path = tuple((float(x), float(y)) for x, y in route.path)
+    st.vega_lite_chart(spec=_floor_spec(db, stops, path, route.front_x), width="stretch")
 
 
 def _floor_chart(
@@ -432,15 +453,11 @@ def pick_tab() -> None:
 
 
 def pack_tab() -> None:
-    to_pack = _to_pack(db)
-    if to_pack.empty:
+    labels = _to_pack(db)
+    if not labels:
         empty_state("Nothing picked is waiting to be packed.")
         return
     rnd = st.session_state.get(ROUND_KEY, 0)
-    labels = {
-        int(r.task_id): f"{r.order_number} · {r.qty_picked} × {r.sku} · {r.customer}"
-        for r in to_pack.itertuples(index=False)
-    }
     task_id = st.selectbox(
         "Picked goods (oldest first)", list(labels), format_func=labels.get, key=f"pack_task_{rnd}"
     )
@@ -463,7 +480,7 @@ def pack_tab() -> None:
                 st.session_state[FLASH_KEY] = f"Packed {labels[task_id]}."
                 _bump_round()
                 st.rerun()
-    st.caption(f"{qty(len(to_pack))} picked tasks wait to be packed.")
+    st.caption(f"{qty(len(labels))} picked tasks wait to be packed.")
 
 
 QUEUE_COLUMNS = {
@@ -485,10 +502,9 @@ QUEUE_COLUMNS = {
 
 
 def queue_tab() -> None:
-    queue = _queue(db, chosen(f_zone), f_search or None)
-    queue = queue.assign(promised_date=pd.to_datetime(queue["promised_date"]))
+    queue = _queue_table(db, chosen(f_zone), f_search or None)
     standard_table(
-        queue[list(QUEUE_COLUMNS)],
+        queue,
         key="pick_queue_table",
         column_config=QUEUE_COLUMNS,
         file_name="pick_queue",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -24,6 +26,7 @@ from ui.components import (
     show_success,
     standard_table,
     table_page,
+    table_rows,
 )
 from ui.db import engine, live_read
 from ui.format import (
@@ -137,6 +140,13 @@ def _page(engine, category, supplier_id, status, search, sort, descending, offse
         limit=PAGE_ROWS,
         offset=offset,
     )
+
+
+@live_read(*STOCK_SUBJECTS)
+def _table_page(engine, category, supplier_id, status, search, sort, descending, offset):
+    """The page of :func:`_page` with its rows as the table sends them (labelled, in Arrow)."""
+    page = _page(engine, category, supplier_id, status, search, sort, descending, offset)
+    return dataclasses.replace(page, rows=table_rows(_labelled(page.rows)))
 
 
 @live_read("orders")
@@ -309,7 +319,7 @@ def live_stock() -> None:
     """One page of the stock table, filtered, sorted and cut in the database."""
     filters = (chosen(f_category), chosen(f_supplier), chosen(f_status), f_search or None)
     sort, descending, offset = table_page("stock_table", stock.STOCK_SORTS, filters, rows=PAGE_ROWS)
-    page = _page(db, *filters, sort, descending, offset)
+    page = _table_page(db, *filters, sort, descending, offset)
 
     def export() -> pd.DataFrame:  # every row the filters match, read when a download is asked
         category, supplier_id, status, search = filters
@@ -320,7 +330,7 @@ def live_stock() -> None:
         )
 
     paged_table(
-        _labelled(page.rows),
+        page.rows,
         key="stock_table",
         total=page.total,
         offset=page.offset,

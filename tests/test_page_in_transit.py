@@ -19,6 +19,7 @@ from data.schema import (
     Shipment,
     ShipmentLine,
 )
+from queries import shipments
 from tests import apptest_support
 from tests.apptest_support import app_test
 from tests.operations_world import snapshot
@@ -188,3 +189,30 @@ def test_only_the_open_tab_is_drawn(db):
     _run(at)
     (carriers,) = [d.value for d in at.dataframe if "quoted_days" in d.value.columns]
     assert len(carriers) > 0
+
+
+def test_the_carrier_filter_keeps_that_carriers_shipments_in_both_tables(db):
+    at = app_test(PAGE, "logistics")
+    at.session_state["transit_only_filling"] = False
+    at.session_state["transit_only_bo"] = False
+    _run(at)
+    inbound = shipments.inbound_in_transit(db)
+    outbound = shipments.outbound_in_transit(db, only_backordered=False)
+    carrier = int(outbound["carrier_id"].mode()[0])
+    assert 0 < (outbound["carrier_id"] == carrier).sum() < len(outbound)
+    at.session_state["transit_carrier"] = carrier
+    _run(at)
+    (table,) = [d.value for d in at.dataframe if "po_number" in d.value.columns]
+    mine = inbound[inbound["carrier_id"] == carrier]
+    assert list(table["shipment"]) == list(mine["shipment"])
+    assert at.selectbox(key="transit_inbound_pick").options == [
+        f"{r.shipment} — {r.po_number}, {r.supplier} (arrives {r.estimated_arrival})"
+        for r in mine.itertuples()
+    ]
+    at.session_state["transit_tab"] = "Outbound"
+    _run(at)
+    (table,) = [d.value for d in at.dataframe if "order_number" in d.value.columns]
+    mine = outbound[outbound["carrier_id"] == carrier]
+    assert list(table["shipment"]) == list(mine["shipment"])
+    assert list(table["estimated_arrival"].dt.date) == list(mine["estimated_arrival"])
+    assert len(at.selectbox(key="transit_outbound_pick").options) == len(mine)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+
+import pandas as pd
+import pyarrow as pa
 import pytest
 from sqlalchemy import func, select, update
 
@@ -321,3 +325,35 @@ def test_priority_order_shows_the_score_parts_and_places_an_urgent_order(db):
     assert tuple(order) == ("urgent", customer, 50000)
     assert at.success[0].value.startswith("Placed SO-")
     assert not [c for c in at.checkbox if c.key == "mc_confirm_large"]
+
+
+def test_the_filters_and_sort_show_the_rows_a_direct_filter_gives(read_db):
+    everything = desks.open_backorders(read_db, sales_rep_id=_rep_id(read_db))
+    first = everything.sort_values("value").iloc[len(everything) // 2]
+    at = app_test(PAGE, REP_USER)
+    at.session_state["mc_tier"] = first["tier"]
+    at.session_state["mc_risk"] = [first["risk"]]
+    at.session_state["mc_min_value"] = float(first["value"])
+    at.session_state["mc_sort"] = "Days waiting"
+    _run(at)
+    expected = everything[
+        (everything["tier"] == first["tier"])
+        & (everything["risk"] == first["risk"])
+        & (everything["value"] >= first["value"])
+    ].sort_values(["days_waiting", "backorder_id"], ascending=[False, True])
+    assert 0 < len(expected) < len(everything)  # the filters pick some rows and leave others
+    (table,) = [
+        d.value for d in at.dataframe if {"backorder_id", "qty_open"} <= set(d.value.columns)
+    ]
+    assert list(table["backorder_id"]) == list(expected["backorder_id"])
+    assert list(at.selectbox(key="mc_offer_for").options) == [
+        f"{r.order_number} · {r.customer} · {r.qty_open} x {r.sku}" for r in expected.itertuples()
+    ]
+    # The value chart sums the rows shown, per customer.
+    (chart,) = at.get("vega_lite_chart")
+    charted = pd.concat(
+        pa.ipc.open_stream(io.BytesIO(d.data.data)).read_all().to_pandas()
+        for d in chart.proto.datasets
+    )
+    assert charted["value"].sum() == pytest.approx(expected["value"].sum(), abs=0.01)
+    assert set(charted["customer"]) == set(expected["customer"])

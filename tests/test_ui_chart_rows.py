@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 from streamlit.testing.v1 import AppTest
 
-from ui.components import table_rows
+from ui.components import shown_table, table_rows
 from ui.theme import ROWS_NAME, chart_rows
 
 
@@ -107,3 +107,49 @@ def test_an_empty_arrow_page_says_so():
     assert not at.exception, [e.value for e in at.exception]
     assert not at.dataframe
     assert any("None." in i.value for i in at.info), [i.value for i in at.info]
+
+
+def test_a_shown_table_keeps_the_chosen_columns_as_frame_and_arrow():
+    frame = _frame()
+    shown = shown_table(frame, ["lines", "category"])
+    pd.testing.assert_frame_equal(shown.frame, frame[["lines", "category"]])
+    pd.testing.assert_frame_equal(shown.arrow.to_pandas(), frame[["lines", "category"]])
+    assert len(shown) == 3 and not shown.empty
+    assert shown_table(frame.iloc[0:0]).empty
+
+
+def _shows_a_standard_table():
+    import pandas as pd
+    import streamlit as st
+
+    from ui.components import shown_table, standard_table
+
+    frame = pd.DataFrame({"order_number": ["SO-2", "SO-1", "SO-3"], "qty_short": [3, 5, 1]})
+    if st.session_state.get("empty"):
+        frame = frame.iloc[0:0]
+    rows = shown_table(frame) if st.session_state.get("kept") else frame
+    st.session_state["picked"] = standard_table(
+        rows, "lines", select_row=True, empty_message="Nothing short."
+    )
+
+
+def test_a_standard_table_shows_a_shown_table_as_it_shows_the_frame():
+    shown = {}
+    for kept in (False, True):
+        at = AppTest.from_function(_shows_a_standard_table, default_timeout=30)
+        at.session_state["kept"] = kept
+        at.session_state["lines"] = {"selection": {"rows": [1], "columns": []}}
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        (table,) = at.dataframe
+        shown[kept] = table.value.reset_index(drop=True)
+        assert "3 rows" in [c.value for c in at.caption]
+        assert at.session_state["picked"] == 1
+    pd.testing.assert_frame_equal(shown[True], shown[False])
+    assert list(shown[True]["order_number"]) == ["SO-2", "SO-1", "SO-3"]
+    at = AppTest.from_function(_shows_a_standard_table, default_timeout=30)
+    at.session_state["kept"] = True
+    at.session_state["empty"] = True
+    at.run()
+    assert not at.dataframe
+    assert any("Nothing short." in i.value for i in at.info), [i.value for i in at.info]

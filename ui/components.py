@@ -6,6 +6,7 @@ exportable to CSV and Excel; empty and error states say what happened and what t
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -31,8 +32,11 @@ __all__ = [
     "neutralise_formulas",
     "page_offset",
     "paged_table",
+    "PickableTable",
     "pct",
     "qty",
+    "ShownTable",
+    "shown_table",
     "standard_table",
     "table_page",
 ]
@@ -120,8 +124,49 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return neutralise_formulas(df).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
+@dataclasses.dataclass(frozen=True, eq=False)  # frames do not compare as one truth value
+class ShownTable:
+    """A table's rows twice: the frame of the columns shown (downloads, counts, the row a click
+    picks) and the same rows as the Arrow table Streamlit sends (:func:`table_rows`).
+
+    A cached read that returns ``shown_table(frame, columns)`` converts once per change of its
+    data; :func:`standard_table` sends the kept table on every run in between.
+    """
+
+    frame: pd.DataFrame
+    arrow: pa.Table
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def empty(self) -> bool:
+        return self.frame.empty
+
+
+def shown_table(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> ShownTable:
+    """``frame`` (its ``columns``, in that order, when given) with its Arrow table."""
+    shown = frame if columns is None else frame[list(columns)]
+    return ShownTable(shown, table_rows(shown))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class PickableTable:
+    """Rows a page shows in a table and offers in a picker, made once per change of their data:
+    the rows as read (to look a picked one up), the table (:class:`ShownTable`) and the picker's
+    text per row id."""
+
+    rows: pd.DataFrame
+    table: ShownTable
+    labels: dict[Any, str]
+
+    @property
+    def empty(self) -> bool:
+        return self.rows.empty
+
+
 def standard_table(
-    df: pd.DataFrame,
+    df: pd.DataFrame | ShownTable,
     key: str,
     *,
     column_config: Mapping[str, Any] | None = None,
@@ -134,12 +179,16 @@ def standard_table(
     """A sortable, formatted table with CSV and Excel downloads; an explained empty state.
 
     With ``select_row`` a click selects one row; its position in ``df`` is returned (else None).
+    ``df`` may be a :class:`ShownTable`: its kept Arrow table is sent, its frame downloaded.
     """
     if df is None or df.empty:
         empty_state(empty_message, empty_hint)
         return None
+    sent = df
+    if isinstance(df, ShownTable):
+        sent, df = df.arrow, df.frame
     event = st.dataframe(
-        df,
+        sent,
         key=key,
         hide_index=True,
         column_config=dict(column_config) if column_config else None,
@@ -309,10 +358,16 @@ WAITING_BACKORDER_COLUMNS = {
 }
 
 
-def waiting_backorders_table(df: pd.DataFrame, key: str, file_name: str) -> None:
-    """The open backorders that wait on one purchase order, with their dates and reason."""
+def waiting_backorders_rows(df: pd.DataFrame) -> ShownTable:
+    """The rows of :func:`waiting_backorders_table`, for a cached read to keep."""
+    return shown_table(df.drop(columns="backorder_id"))
+
+
+def waiting_backorders_table(df: pd.DataFrame | ShownTable, key: str, file_name: str) -> None:
+    """The open backorders that wait on one purchase order, with their dates and reason
+    (``df`` as read, or as :func:`waiting_backorders_rows` keeps it)."""
     standard_table(
-        df.drop(columns="backorder_id"),
+        df if isinstance(df, ShownTable) else df.drop(columns="backorder_id"),
         key=key,
         column_config=WAITING_BACKORDER_COLUMNS,
         file_name=file_name,

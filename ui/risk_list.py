@@ -12,7 +12,7 @@ import streamlit as st
 from sqlalchemy import Engine
 
 from queries import risk
-from ui.components import standard_table
+from ui.components import ShownTable, shown_table, standard_table
 from ui.db import live_read
 from ui.format import count_column, decimal_column, qty
 
@@ -50,19 +50,23 @@ COLUMNS = {
 @live_read(
     "stock", "orders", "backorders", "purchasing", "catalogue", "models", "settings", settle_s=60
 )
-def _risk_list(engine: Engine) -> tuple[risk.RiskList, int]:
+def _risk_list(engine: Engine) -> tuple[risk.RiskList, int, ShownTable]:
+    """The riskiest products, how many were scored, and the table as the section shows it."""
     found = risk.backorder_risk(engine)
     top = risk.RiskList(
         table=found.table.head(SHOWN).reset_index(drop=True),
         horizon_weeks=found.horizon_weeks,
         source=found.source,
     )
-    return top, len(found.table)
+    shown = top.table.assign(rule=top.table["rule"].map(RULE_LABELS))
+    columns = [c for c in COLUMNS if c in shown.columns]
+    table = shown_table(shown[columns] if not shown.empty else pd.DataFrame())
+    return top, len(found.table), table
 
 
 def risk_section(engine: Engine) -> None:
     """The risk list as an expander: riskiest products first, the rule's verdict beside."""
-    found, scored = _risk_list(engine)
+    found, scored, table = _risk_list(engine)
     top = found.table
     if found.horizon_weeks is None:
         title = "Backorder risk: no risk model yet"
@@ -80,12 +84,10 @@ def risk_section(engine: Engine) -> None:
                 f"Shown by the reorder rule alone ({found.source}); the model is trained by the "
                 "retrain-models job."
             )
-        shown = top.assign(rule=top["rule"].map(RULE_LABELS))
-        columns = [c for c in COLUMNS if c in shown.columns]
         standard_table(
-            shown[columns].reset_index(drop=True) if not shown.empty else pd.DataFrame(),
+            table,
             key="risk_table",
-            column_config={c: COLUMNS[c] for c in columns},
+            column_config={c: COLUMNS[c] for c in table.frame.columns},
             file_name="backorder_risk",
             empty_message="No active product to score.",
         )
