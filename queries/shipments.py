@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Date, Engine, Float, case, cast, exists, func, select
+from sqlalchemy import Connection, Date, Engine, Float, case, cast, func, select
 
 from data.plans import unindexed
 from data.schema import (
@@ -31,7 +31,7 @@ from data.schema import (
     utcnow,
 )
 from models.leadtime import DurationDistribution, lookup_many
-from queries import as_stored, plain_rows, reading
+from queries import as_stored, plain_rows, read_frame, reading
 from queries.purchasing import (
     LeadTimeRecord,
     backorders_waiting_per_po,
@@ -159,7 +159,7 @@ def inbound_in_transit(
         )
         if only_filling_backorders:
             query = query.where(func.coalesce(waiting.c.backorders, 0) > 0)
-        df = pd.read_sql(query, conn)
+        df = read_frame(conn, query)
         names = conn.execute(
             select(Backorder.waits_on_po_id, Customer.name)
             .join(Customer, Customer.id == unindexed(Backorder.customer_id))
@@ -313,7 +313,7 @@ def outbound_in_transit(
             query = query.where(Shipment.estimated_arrival > Shipment.promised_date)
         if carrier_id is not None:
             query = query.where(Shipment.carrier_id == carrier_id)
-        df = pd.read_sql(query, conn, parse_dates=["shipped_at"])
+        df = read_frame(conn, query, dates=["shipped_at"])
         events = _last_events(conn, df["shipment_id"].tolist())
     if df.empty:
         return pd.DataFrame(columns=OUTBOUND_COLUMNS)
@@ -509,10 +509,12 @@ def in_transit_value(engine: Engine | Connection) -> InTransitValue:
             .join(OrderLine, OrderLine.id == ShipmentLine.order_line_id)
             .where(Shipment.direction == "outbound", Shipment.status.in_(OPEN_SHIPMENT_STATUSES))
         ).one()
-        moving = exists().where(
-            Shipment.po_id == PurchaseOrder.id,
-            Shipment.direction == "inbound",
-            Shipment.status.in_(OPEN_SHIPMENT_STATUSES),
+        # The POs with an inbound shipment on the way, listed once: as a correlated EXISTS the
+        # shipments were searched again for every open PO (50 ms on the large demo, 1 ms so).
+        moving = PurchaseOrder.id.in_(
+            select(Shipment.po_id).where(
+                Shipment.direction == "inbound", Shipment.status.in_(OPEN_SHIPMENT_STATUSES)
+            )
         )
         in_value = conn.execute(
             select(
