@@ -59,14 +59,22 @@ def _record(engine) -> purchasing.LeadTimeRecord:
     return purchasing.lead_time_record(engine)
 
 
+@live_read("models")
+def _forecast(engine) -> purchasing.ForecastPerDay:
+    """Forecast demand per day per product: kept until a new model run, not re-read per order."""
+    return purchasing.forecast_per_day(engine)
+
+
 @live_read("backorders", "catalogue", "models", "orders", "purchasing", "settings", "stock")
 def _inbox(engine) -> pd.DataFrame:
-    return purchasing.low_stock_inbox(engine, record=_record(engine))
+    return purchasing.low_stock_inbox(engine, record=_record(engine), forecast=_forecast(engine))
 
 
 @live_read("backorders", "catalogue", "models", "orders", "purchasing", "settings", "stock")
 def _drafts(engine) -> pd.DataFrame:
-    return purchasing.draft_purchase_orders(engine, record=_record(engine))
+    return purchasing.draft_purchase_orders(
+        engine, record=_record(engine), forecast=_forecast(engine)
+    )
 
 
 @live_read("backorders", "catalogue", "customers", "models", "purchasing")

@@ -210,22 +210,30 @@ def _whole_days(value: float) -> int:
 # --- low stock and forecast ----------------------------------------------------------------
 
 
-def forecast_per_day(conn: Connection) -> tuple[dict[int, float], str | None]:
-    """Mean forecast demand per day per product from the newest demand run (empty without)."""
-    run = conn.execute(
-        select(ModelRun.id, ModelRun.params)
-        .where(ModelRun.kind == "demand", ModelRun.status == "ok")
-        .order_by(ModelRun.finished_at.desc(), ModelRun.id.desc())
-        .limit(1)
-    ).first()
-    if run is None:
-        return {}, None
-    days = DAYS_PER_PERIOD.get(str((run.params or {}).get("freq", "W")), 7.0)
-    rows = conn.execute(
-        select(Forecast.product_id, func.avg(Forecast.mean))
-        .where(Forecast.model_run_id == run.id)
-        .group_by(Forecast.product_id)
-    ).all()
+# Forecast demand per day per product, and where it comes from ("demand model run N").
+ForecastPerDay = tuple[dict[int, float], str | None]
+
+
+def forecast_per_day(bind: Engine | Connection) -> ForecastPerDay:
+    """Mean forecast demand per day per product from the newest demand run (empty without).
+
+    It changes only with a new model run: a page keeps it apart from the reads that change with
+    every order and passes it to them (``forecast=``)."""
+    with reading(bind) as conn:
+        run = conn.execute(
+            select(ModelRun.id, ModelRun.params)
+            .where(ModelRun.kind == "demand", ModelRun.status == "ok")
+            .order_by(ModelRun.finished_at.desc(), ModelRun.id.desc())
+            .limit(1)
+        ).first()
+        if run is None:
+            return {}, None
+        days = DAYS_PER_PERIOD.get(str((run.params or {}).get("freq", "W")), 7.0)
+        rows = conn.execute(
+            select(Forecast.product_id, func.avg(Forecast.mean))
+            .where(Forecast.model_run_id == run.id)
+            .group_by(Forecast.product_id)
+        ).all()
     return {pid: float(mean) / days for pid, mean in rows}, f"demand model run {run.id}"
 
 
@@ -252,6 +260,7 @@ def low_stock_inbox(
     *,
     today: dt.date | None = None,
     record: LeadTimeRecord | None = None,
+    forecast: ForecastPerDay | None = None,
 ) -> pd.DataFrame:
     """Active products whose available stock is below the reorder point, most urgent first.
 
@@ -277,7 +286,7 @@ def low_stock_inbox(
             .where(inner.c.available < inner.c.reorder_point)
         )
         df = pd.read_sql(query, conn)
-        forecast, basis = forecast_per_day(conn)
+        forecast, basis = forecast if forecast is not None else forecast_per_day(conn)
     if df.empty:
         return pd.DataFrame(columns=INBOX_COLUMNS)
     learned = df["supplier_id"].map(record["lead_p50"])
@@ -360,6 +369,7 @@ def draft_purchase_orders(
     statuses: tuple[str, ...] = ("draft", "approved"),
     today: dt.date | None = None,
     record: LeadTimeRecord | None = None,
+    forecast: ForecastPerDay | None = None,
 ) -> pd.DataFrame:
     """Lines of the POs not yet sent, grouped by supplier, each with its reason in words."""
     today = today or utcnow().date()
@@ -434,29 +444,35 @@ def draft_purchase_orders(
                 )
             ).all()
         )
-        forecast, _ = forecast_per_day(conn)
+        forecast, _ = forecast if forecast is not None else forecast_per_day(conn)
     if df.empty:
         return pd.DataFrame(columns=DRAFT_COLUMNS)
+    # Plain Python values, looked up in dicts: row by row through the frame and the record's
+    # Series cost ten times more than the reasons themselves.
+    learned = record["lead_p50"].to_dict()
+    quoted = record["quoted_days"].to_dict()
+    numbers = ("qty", "free", "waiting", "coming", "reorder_point", "safety_stock",
+               "order_up_to", "pack_size", "min_order_qty")  # fmt: skip
+    columns = {name: [int(v) for v in df[name].tolist()] for name in numbers}
     reasons = []
-    for row in df.itertuples(index=False):
-        learned = record["lead_p50"].get(row.supplier_id, np.nan)
-        lead_days = _whole_days(
-            learned if pd.notna(learned) else record["quoted_days"].get(row.supplier_id, 0)
-        )
-        per_day = forecast.get(
-            row.product_id, (demand.get(row.product_id) or 0) / DEMAND_WINDOW_DAYS
-        )
+    for i, (supplier_id, product_id) in enumerate(
+        zip(df["supplier_id"].tolist(), df["product_id"].tolist(), strict=True)
+    ):
+        p50 = learned.get(supplier_id, np.nan)
+        lead_days = _whole_days(p50 if pd.notna(p50) else quoted.get(supplier_id, 0))
+        per_day = forecast.get(product_id, (demand.get(product_id) or 0) / DEMAND_WINDOW_DAYS)
+        row = {name: values[i] for name, values in columns.items()}
         reasons.append(
             line_reason(
-                qty=int(row.qty),
-                free=int(row.free),
-                waiting=int(row.waiting),
-                on_order_elsewhere=int(row.coming) - int(row.qty),
-                reorder_point=int(row.reorder_point),
-                safety_stock=int(row.safety_stock),
-                order_up_to=int(row.order_up_to),
-                pack_size=int(row.pack_size),
-                min_order_qty=int(row.min_order_qty),
+                qty=row["qty"],
+                free=row["free"],
+                waiting=row["waiting"],
+                on_order_elsewhere=row["coming"] - row["qty"],
+                reorder_point=row["reorder_point"],
+                safety_stock=row["safety_stock"],
+                order_up_to=row["order_up_to"],
+                pack_size=row["pack_size"],
+                min_order_qty=row["min_order_qty"],
                 demand_over_lead=per_day * lead_days,
                 lead_days=lead_days,
             )

@@ -297,6 +297,21 @@ def test_drafted_lines_carry_their_reason(tworld):
     )
 
 
+def test_a_forecast_passed_in_is_used_as_the_one_read_would_be(tworld):
+    # No demand model has run in this world: each read falls back to the last 28 days.
+    assert purchasing.forecast_per_day(tworld) == ({}, None)
+    inbox = purchasing.low_stock_inbox(tworld, today=TODAY)
+    milk_id, bleach_id = (int(inbox.loc[inbox["sku"] == s, "product_id"].iloc[0])
+                          for s in ("MLK-01", "BLE-05"))  # fmt: skip
+    given = ({milk_id: 5.0, bleach_id: 0.5}, "demand model run 9")
+    inbox = purchasing.low_stock_inbox(tworld, today=TODAY, forecast=given).set_index("sku")
+    assert inbox.loc["MLK-01", "demand_over_lead"] == pytest.approx(5.0 * 7)
+    assert inbox.loc["MLK-01", "demand_basis"] == "demand model run 9"
+    assert inbox.loc["RYE-25", "demand_basis"] == "last 28 days' average"
+    drafts = purchasing.draft_purchase_orders(tworld, today=TODAY, forecast=given)
+    assert drafts.iloc[0]["reason"].startswith("forecast 5 over the 10-day lead time")
+
+
 def test_line_reason_names_pack_and_minimum_rounding():
     reason = purchasing.line_reason(
         qty=30, free=4, waiting=6, on_order_elsewhere=0, reorder_point=10, safety_stock=3,
