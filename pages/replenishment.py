@@ -16,6 +16,7 @@ from queries import purchasing
 from ui import kept_edits
 from ui.auth import require_role
 from ui.components import (
+    ShownTable,
     empty_state,
     error_state,
     kpi_tile,
@@ -23,7 +24,9 @@ from ui.components import (
     qty,
     remember_success,
     show_success,
+    shown_table,
     standard_table,
+    waiting_backorders_rows,
     waiting_backorders_table,
 )
 from ui.db import engine, live_read
@@ -71,6 +74,15 @@ def _inbox(engine) -> pd.DataFrame:
 
 
 @live_read("backorders", "catalogue", "models", "orders", "purchasing", "settings", "stock")
+def _inbox_table(engine, supplier_id: int | None) -> ShownTable:
+    """The low-stock table as the tab shows it (of one supplier when given)."""
+    inbox = _inbox(engine)
+    if supplier_id is not None:
+        inbox = inbox[inbox["supplier_id"] == supplier_id]
+    return shown_table(inbox, INBOX_COLUMNS)
+
+
+@live_read("backorders", "catalogue", "models", "orders", "purchasing", "settings", "stock")
 def _drafts(engine) -> pd.DataFrame:
     return purchasing.draft_purchase_orders(
         engine, record=_record(engine), forecast=_forecast(engine)
@@ -108,8 +120,8 @@ def _line_choices(engine, po_id: int) -> pd.DataFrame:
 
 
 @live_read("backorders", "catalogue", "customers", "orders")
-def _waiting_on(engine, po_id: int) -> pd.DataFrame:
-    return purchasing.backorders_waiting_on(engine, po_id)
+def _waiting_on(engine, po_id: int) -> ShownTable:
+    return waiting_backorders_rows(purchasing.backorders_waiting_on(engine, po_id))
 
 
 # --- Page ----------------------------------------------------------------------------------
@@ -234,7 +246,7 @@ def low_stock() -> None:
             else "Drafting ran: nothing new to order (what is needed is already on order).",
         )
     standard_table(
-        inbox[list(INBOX_COLUMNS)],
+        _inbox_table(db, None if chosen(f_supplier) is None else int(f_supplier)),
         key="replen_inbox",
         column_config=INBOX_COLUMNS,
         file_name="low_stock",

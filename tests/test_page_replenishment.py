@@ -362,3 +362,19 @@ def test_only_the_open_tab_is_drawn(db):
     _run(at)
     (card,) = [d.value for d in at.dataframe if "quoted_days" in d.value.columns]
     assert len(card) > 0 and card["supplier"].notna().all()
+
+
+def test_the_supplier_filter_narrows_the_low_stock_table_to_that_supplier(db):
+    inbox = purchasing.low_stock_inbox(db)
+    supplier_id = int(inbox["supplier_id"].mode()[0])
+    mine = inbox[inbox["supplier_id"] == supplier_id]
+    assert 0 < len(mine) < len(inbox)
+    at = _run(app_test(PAGE, "buyer"))
+    (table,) = [d.value for d in at.dataframe if "demand_over_lead" in d.value.columns]
+    assert list(table["sku"]) == list(inbox["sku"])
+    at.session_state["replen_supplier"] = supplier_id
+    _run(at)
+    (table,) = [d.value for d in at.dataframe if "demand_over_lead" in d.value.columns]
+    assert list(table["sku"]) == list(mine["sku"])
+    (tile,) = [m for m in at.metric if m.label == "Below reorder point"]
+    assert tile.value == str(len(mine))
