@@ -10,8 +10,7 @@ bash scripts/setup.sh test
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/python -m pytest -n 2 --durations=15 "$@"
 fi
-# The browser journeys run after the rest: each starts a Streamlit server and a chromium, and
-# beside the other tests on two cores their 30-second waits for a run ran out. Two at a time they
-# keep within those waits (they mostly wait on the servers) and take two thirds of the time.
+# The browser journeys run after the rest, one at a time: each starts a Streamlit server and a
+# chromium, and beside the other tests on two cores their 30-second waits for a run ran out.
 .venv/bin/python -m pytest -n 2 --durations=15 --ignore=tests/browser
-exec .venv/bin/python -m pytest -n 2 --durations=5 tests/browser
+exec .venv/bin/python -m pytest -n 0 --durations=5 tests/browser
