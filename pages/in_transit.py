@@ -30,7 +30,14 @@ from ui.components import (
     waiting_backorders_table,
 )
 from ui.db import engine, live_read
-from ui.format import count_column, date_column, datetime_column, decimal_column, money_column
+from ui.format import (
+    as_dates,
+    count_column,
+    date_column,
+    datetime_column,
+    decimal_column,
+    money_column,
+)
 
 user = require_role("logistics_manager")
 db = engine()
@@ -84,10 +91,6 @@ OUTBOUND_COLUMNS = {
 }
 
 
-def _dates(df: pd.DataFrame, columns) -> pd.DataFrame:
-    return df.assign(**{c: pd.to_datetime(df[c]) for c in columns})
-
-
 # --- Cached reads (each keyed by the versions of the subjects it reads) -------------------
 
 
@@ -103,7 +106,7 @@ def _inbound(engine, only_filling: bool, carrier_id: int | None) -> PickableTabl
     )
     if carrier_id is not None:
         rows = rows[rows["carrier_id"] == carrier_id].reset_index(drop=True)
-    shown = _dates(rows, ("estimated_arrival", "likely_arrival", "late_case_arrival"))
+    shown = as_dates(rows, ("estimated_arrival", "likely_arrival", "late_case_arrival"))
     shown = shown.assign(status=shown["status"].map(STATUS_LABELS))
     labels = {
         int(row.shipment_id): f"{row.shipment} — {row.po_number}, {row.supplier} "
@@ -123,7 +126,7 @@ def _outbound(
         only_predicted_late=only_late,
         carrier_id=carrier_id,
     )
-    shown = _dates(rows, ("promised_date", "estimated_arrival"))
+    shown = as_dates(rows, ("promised_date", "estimated_arrival"))
     shown = shown.assign(status=shown["status"].map(STATUS_LABELS))
     labels = {
         int(row.shipment_id): f"{'⚠ ' if row.predicted_late else ''}{row.shipment} — "

@@ -26,7 +26,7 @@ from ui.components import (
     standard_table,
 )
 from ui.db import engine, live_read
-from ui.format import count_column, date_column
+from ui.format import as_dates, count_column, date_column
 
 user = require_role("warehouse_operator")
 db = engine()
@@ -64,9 +64,7 @@ def _queue(engine, zone, search) -> pd.DataFrame:
 
 @live_read("backorders", "catalogue", "customers", "orders", "picking", "stock")
 def _queue_table(engine, zone, search) -> ShownTable:
-    queue = _queue(engine, zone, search)
-    queue = queue.assign(promised_date=pd.to_datetime(queue["promised_date"]))
-    return shown_table(queue, QUEUE_COLUMNS)
+    return shown_table(as_dates(_queue(engine, zone, search), ["promised_date"]), QUEUE_COLUMNS)
 
 
 @live_read("catalogue", "customers", "orders", "picking")

@@ -7,7 +7,6 @@ the database), never a widget or URL parameter.
 from __future__ import annotations
 
 import pandas as pd
-import pyarrow as pa
 import streamlit as st
 
 import operations
@@ -16,9 +15,18 @@ from operations.errors import ConfirmationNeeded, LarderError
 from operations.validation import quantity
 from queries import backorders, catalogue, orders
 from ui.auth import require_role
-from ui.components import empty_state, error_state, money, qty, standard_table, table_rows
+from ui.components import (
+    PickableTable,
+    empty_state,
+    error_state,
+    money,
+    qty,
+    shown_table,
+    standard_table,
+)
 from ui.db import engine, live_read
 from ui.format import (
+    as_dates,
     count_column,
     date_column,
     datetime_column,
@@ -59,11 +67,6 @@ def _profile(engine, customer_id: int) -> dict | None:
     return orders.customer_profile(engine, customer_id)
 
 
-def as_dates(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Date columns as real datetime columns (sortable, shown as dates; missing ones greyed)."""
-    return df.assign(**{c: pd.to_datetime(df[c]) for c in columns})
-
-
 # The customer's own orders and backorders: keyed by the versions like every cached read (an
 # order anywhere re-reads them), and read once per run however many tabs show them.
 @live_read("backorders", "orders")
@@ -95,9 +98,7 @@ SHELF_COLUMNS = ["name", "availability", "price", "pack", "sku", "allergens"]
 
 
 @live_read("backorders", "catalogue", "customers", "models", "purchasing", "settings", "stock")
-def _shelf(
-    engine, text: str, category: str | None, customer_id: int
-) -> tuple[pd.DataFrame, pa.Table, dict[str, str]]:
+def _shelf(engine, text: str, category: str | None, customer_id: int) -> PickableTable:
     """The products a search finds, the table that shows them and each one's label by SKU,
     made once per change of what they show rather than on every run."""
     found = catalogue.search_catalogue(
@@ -113,7 +114,7 @@ def _shelf(
         sku: f"{name} ({sku}) — {availability}"
         for sku, name, availability in zip(found["sku"], found["name"], available, strict=True)
     }
-    return found, table_rows(shown, SHELF_COLUMNS), labels
+    return PickableTable(found, shown_table(shown, SHELF_COLUMNS), labels)
 
 
 st.caption(f"{plain(profile['name'])} ({plain(profile['code'])}) · live availability")
@@ -187,9 +188,8 @@ def browse() -> None:
         format_func=lambda c: "All categories" if c == ANY else c,
         key="shop_category",
     )
-    found, table, labels = _shelf(
-        db, text.strip(), None if category == ANY else category, customer_id
-    )
+    shelf = _shelf(db, text.strip(), None if category == ANY else category, customer_id)
+    found, labels = shelf.rows, shelf.labels
     if found.empty:
         empty_state("No product matches your search.", "Try a shorter word or another category.")
         return
@@ -199,7 +199,7 @@ def browse() -> None:
             "category to narrow them."
         )
     st.dataframe(
-        table,
+        shelf.table.arrow,
         hide_index=True,
         key="catalogue_table",
         column_config={

@@ -16,7 +16,7 @@ from data.schema import Notification, User
 from tests import apptest_support
 from tests.apptest_support import app_test
 from ui.components import csv_bytes, excel_bytes
-from ui.format import day, moment, money, number, plain, points, qty, tile_money
+from ui.format import as_dates, day, moment, money, number, plain, points, qty, tile_money
 from ui.labels import describe_change, metric_label, setting_label
 
 fresh_caches = apptest_support.fresh_caches
@@ -217,3 +217,15 @@ def test_a_success_message_shows_typed_text_as_text_and_is_used_up():
         "Recorded the call: \\*\\*Where\\*\\* \\[is\\](http\\://e.vil) \\<b\\>it\\</b\\>?"
     )
     assert "flash" not in at.session_state
+
+
+def test_as_dates_turns_the_named_columns_into_datetimes_and_missing_ones_into_nat():
+    frame = pd.DataFrame(
+        {"promised": [dt.date(2026, 12, 3), None], "sku": ["A-1", "B-2"]}, dtype=object
+    )
+    shown = as_dates(frame, ["promised"])
+    assert str(shown["promised"].dtype).startswith("datetime64")
+    assert shown["promised"].iloc[0] == pd.Timestamp("2026-12-03")
+    assert pd.isna(shown["promised"].iloc[1])
+    assert list(shown["sku"]) == ["A-1", "B-2"]
+    assert frame["promised"].iloc[0] == dt.date(2026, 12, 3)  # the frame read is not changed

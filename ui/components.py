@@ -160,10 +160,6 @@ class PickableTable:
     table: ShownTable
     labels: dict[Any, str]
 
-    @property
-    def empty(self) -> bool:
-        return self.rows.empty
-
 
 def standard_table(
     df: pd.DataFrame | ShownTable,
@@ -363,11 +359,11 @@ def waiting_backorders_rows(df: pd.DataFrame) -> ShownTable:
     return shown_table(df.drop(columns="backorder_id"))
 
 
-def waiting_backorders_table(df: pd.DataFrame | ShownTable, key: str, file_name: str) -> None:
+def waiting_backorders_table(rows: ShownTable, key: str, file_name: str) -> None:
     """The open backorders that wait on one purchase order, with their dates and reason
-    (``df`` as read, or as :func:`waiting_backorders_rows` keeps it)."""
+    (``rows`` as :func:`waiting_backorders_rows` keeps them)."""
     standard_table(
-        df if isinstance(df, ShownTable) else df.drop(columns="backorder_id"),
+        rows,
         key=key,
         column_config=WAITING_BACKORDER_COLUMNS,
         file_name=file_name,

@@ -164,6 +164,12 @@ def datetime_column(label: str, **kwargs: Any):
     return st.column_config.DatetimeColumn(label, format=DATETIME_FORMAT, **kwargs)
 
 
+def as_dates(df: pd.DataFrame, columns) -> pd.DataFrame:
+    """``df`` with its date ``columns`` as datetime columns: they sort as dates, show with
+    :func:`date_column`, and a missing date shows blank rather than "None"."""
+    return df.assign(**{c: pd.to_datetime(df[c]) for c in columns})
+
+
 def as_date(x: Any) -> dt.date | None:
     """A date-like value as a date (None when missing)."""
     if _is_missing(x):
