@@ -76,6 +76,16 @@ past. A read that splits at the current week passes that week as an argument, so
 afresh when the week turns; and a writer counts the current week as past from
 ``PAST_WEEKS_MARGIN`` before it ends, so a reader whose clock runs up to that much ahead of the
 writer's never keeps a week the writer still counts as current.
+
+Facts fixed at insert
+---------------------
+Some columns are set when their row is inserted and never written again: an order's number,
+customer and time, a line's product, quantity ordered and price (``FIXED_COLUMNS``). An UPDATE
+that sets one is refused before it runs (:class:`FixedColumnWritten`). A read that reaches
+such rows only through rows of another subject (an order line through its backorder) and reads
+only their fixed columns sees a new one only together with the row that leads to it, and never
+sees one change: it is keyed by that other subject alone (``ui.db.live_read``'s ``fixed``),
+and an order that goes through in full does not re-read the backorders behind a figure.
 """
 
 from __future__ import annotations
@@ -168,6 +178,27 @@ WEEK_COLUMNS: dict[str, str] = {
 }
 PAST_WEEKS_MARGIN = dt.timedelta(minutes=5)
 
+# Columns set when the row is inserted and never updated (see "Facts fixed at insert").
+FIXED_COLUMNS: dict[str, frozenset[str]] = {
+    "orders": frozenset({"id", "number", "customer_id", "placed_at"}),
+    "order_lines": frozenset(
+        {
+            "id",
+            "order_id",
+            "line_no",
+            "product_id",
+            "qty_ordered",
+            "unit_price",
+            "substitute_for_id",
+        }
+    ),
+}
+
+
+class FixedColumnWritten(RuntimeError):
+    """An UPDATE tried to change a column that is fixed when its row is inserted."""
+
+
 COUNTER_TABLE = "change_counters"
 SHARDS = 64
 
@@ -228,6 +259,31 @@ def count_only_existing(conn: Connection) -> None:
 
 def _forget(conn: Connection) -> None:
     conn.info.pop(_NOTED, None)
+
+
+def columns_set(context) -> frozenset[str]:
+    """The columns an UPDATE sets: those of its ``values()``, and those an ORM flush binds
+    by column name when it runs (the primary key, which only finds the row, left out)."""
+    statement = context.compiled.statement
+    table = statement.table
+    named = {getattr(c, "key", c) for c in getattr(statement, "_values", None) or ()}
+    for row in context.compiled_parameters or ():
+        named.update(k for k in row if k in table.c)
+    return frozenset(named) - {c.key for c in table.primary_key}
+
+
+def _refuse_fixed_update(_conn, _cursor, _statement, _parameters, context, _executemany) -> None:
+    if context is None or not context.isupdate:
+        return
+    name = getattr(getattr(context.compiled.statement, "table", None), "name", None)
+    fixed = FIXED_COLUMNS.get(name)
+    if fixed is None:
+        return
+    changed = sorted(columns_set(context) & fixed)
+    if changed:
+        raise FixedColumnWritten(
+            f"{name}: {', '.join(changed)} cannot change once the row is inserted"
+        )
 
 
 def _note_write(conn, _cursor, _statement, _parameters, context, _executemany) -> None:
@@ -310,5 +366,6 @@ def track_changes(engine: Engine) -> None:
     """Count every committed write on ``engine`` per subject (see the module docstring)."""
     event.listen(engine, "begin", _forget)
     event.listen(engine, "rollback", _forget)
+    event.listen(engine, "before_cursor_execute", _refuse_fixed_update)
     event.listen(engine, "after_cursor_execute", _note_write)
     event.listen(engine, "commit", _count_on_commit)

@@ -54,6 +54,8 @@ _settled_lock = threading.Lock()
 
 # Every live read defined so far: its name ("file stem.function") and the subjects it declared.
 LIVE_READS: dict[str, tuple[str, ...]] = {}
+# The reads that declared subjects they reach only by fixed columns (``fixed``), and those.
+FIXED_READS: dict[str, tuple[str, ...]] = {}
 # The cached function of each read, by (name, digest of its body, ttl).
 _cached_bodies: dict[tuple[str, str, int], Callable] = {}
 _cached_bodies_lock = threading.Lock()
@@ -153,16 +155,23 @@ def current_reads() -> tuple[str, ...]:
     return _current_reads.get()
 
 
-def live_read(*subjects: str, ttl: int = CACHE_TTL_S, settle_s: float = 0) -> Callable:
+def live_read(
+    *subjects: str, ttl: int = CACHE_TTL_S, settle_s: float = 0, fixed: tuple[str, ...] = ()
+) -> Callable:
     """Cache a read ``fn(engine, *args)`` until a subject it depends on changes.
 
     The other arguments key the cache as ``st.cache_data`` arguments do. ``settle_s`` is for
     slow figures over a long window (a year's turnover) that one more order cannot visibly
     move: after a change the cached figure is kept up to that many seconds more, so a busy
-    hour re-reads it at most once per ``settle_s`` instead of after every order. The wrapped
-    function keeps ``subjects`` and ``read_name`` as attributes.
+    hour re-reads it at most once per ``settle_s`` instead of after every order. ``fixed``
+    names subjects whose rows the read reaches only through rows of ``subjects`` and reads only
+    by their columns fixed at insert (data/changes.py, "Facts fixed at insert"): they do not
+    key it. The wrapped function keeps ``subjects`` and ``read_name`` as attributes.
     """
     names = check_subjects(subjects)
+    fixed = check_subjects(fixed)
+    if set(fixed) & set(names):
+        raise ValueError(f"{sorted(set(fixed) & set(names))} both key the read and do not")
 
     def decorate(fn: Callable) -> Callable:
         # Page scripts all run as "__main__": the file tells two pages' "_kpis" apart, and the
@@ -170,6 +179,8 @@ def live_read(*subjects: str, ttl: int = CACHE_TTL_S, settle_s: float = 0) -> Ca
         digest = code_digest(fn)
         read_name = f"{Path(fn.__code__.co_filename).stem}.{fn.__qualname__}"
         LIVE_READS[read_name] = names
+        if fixed:
+            FIXED_READS[read_name] = fixed
         # A page defines its reads again on every run; the cached function built the first time
         # serves the same body (same name and digest) from then on, instead of a new wrapper
         # (and a look at the source) per read per run.

@@ -129,13 +129,27 @@ def causes(engine, f: ov.Filters, by: str, period: str) -> ChartRows:
     return chart_rows(ov.cause_shares_from(sums, by, period))
 
 
-@live_read("backorders", "catalogue", "customers", "orders", "past_weeks")
 def lines_page(
     engine, f: ov.Filters, causes: tuple[str, ...], offset: int, columns: tuple[str, ...]
 ) -> ov.LinesPage:
     """A page of the lines behind the selection, its ``columns`` as the table shows them."""
-    weeks = ov.drill_weeks(rollup_sums(engine, f, ("week",), True, causes))
-    page = ov.backorder_lines_page(engine, f, causes=causes, offset=offset, weeks=weeks)
+    weeks = tuple(ov.drill_weeks(rollup_sums(engine, f, ("week",), True, causes)))
+    return _lines_page(engine, f, causes, offset, columns, weeks)
+
+
+# Keyed by the backorders and by the short lines per week (``weeks``, from the rollup), not by
+# every order: the lines are read from their backorders, and of an order only what was fixed
+# when it was placed, so an order that goes through in full leaves the page as it was.
+@live_read("backorders", "catalogue", "customers", fixed=("orders",))
+def _lines_page(
+    engine,
+    f: ov.Filters,
+    causes: tuple[str, ...],
+    offset: int,
+    columns: tuple[str, ...],
+    weeks: tuple[tuple[dt.date, int], ...],
+) -> ov.LinesPage:
+    page = ov.backorder_lines_page(engine, f, causes=causes, offset=offset, weeks=list(weeks))
     return dataclasses.replace(page, rows=table_rows(page.rows, columns))
 
 
