@@ -12,7 +12,7 @@ from data.schema import CHANNELS
 from operations.errors import LarderError
 from queries import customer_desks as desks
 from ui.auth import require_role
-from ui.charts import cached_chart
+from ui.charts import vega_spec
 from ui.components import empty_state, error_state, kpi_tile, pct, show_success, standard_table
 from ui.db import engine, live_read
 from ui.format import count_column, date_column, datetime_column, decimal_column, money_column
@@ -59,8 +59,11 @@ def _kpis(engine, target: float) -> dict:
 
 
 @live_read("customers", "orders")
-def _trend(engine, target: float) -> pd.DataFrame:
-    return desks.service_trend(engine, target_hours=target)
+def _trend_spec(engine, target: float) -> dict | None:
+    """The service trend chart's spec with its rows (None when there is nothing to draw),
+    made once per change of what it reads rather than hashed from its rows on every run."""
+    weekly = desks.service_trend(engine, target_hours=target)
+    return None if weekly.empty else vega_spec(_trend_chart(weekly))
 
 
 @live_read("backorders", "customers", "orders")
@@ -310,11 +313,11 @@ def customer_view(customer_id: int) -> None:
 
 
 def trend() -> None:
-    weekly = _trend(db, target)
-    if weekly.empty:
+    spec = _trend_spec(db, target)
+    if spec is None:
         empty_state("No questions, orders or ratings in the last weeks.")
         return
-    cached_chart(_trend_chart, weekly)
+    st.vega_lite_chart(spec=spec)
 
 
 def _trend_chart(weekly: pd.DataFrame) -> alt.FacetChart:

@@ -1,4 +1,4 @@
-"""Charts drawn from a cached Vega-Lite spec: the same chart as st.altair_chart, built once."""
+"""Charts drawn from a kept Vega-Lite spec: the same chart as st.altair_chart would send."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import altair as alt
 import pandas as pd
 import pyarrow as pa
 import pytest
-import streamlit as st
 
 import ui.theme  # noqa: F401  the Larder theme is active on every page
-from ui.charts import cached_chart, vega_spec
+from ui.charts import vega_spec
 
 
 def _frame(n: int = 5) -> pd.DataFrame:
@@ -37,21 +36,6 @@ def test_the_spec_is_the_one_streamlit_would_send():
     (name,) = ours["datasets"]
     assert ours["data"] == {"name": name}
     pd.testing.assert_frame_equal(_decoded(ours["datasets"][name]), df)
-
-
-def test_a_spec_is_built_once_per_distinct_data():
-    st.cache_data.clear()
-    built = []
-
-    def build(df: pd.DataFrame) -> alt.Chart:
-        built.append(len(df))
-        return _chart(df)
-
-    cached_chart(build, _frame(5))
-    cached_chart(build, _frame(5))  # equal content, another frame object
-    assert built == [5]
-    cached_chart(build, _frame(6))
-    assert built == [5, 6]
 
 
 def _badly_sorted(df: pd.DataFrame) -> alt.Chart:

@@ -1,26 +1,22 @@
-"""Altair charts whose Vega-Lite spec is built once per distinct data, not on every run.
+"""Vega-Lite specs of altair charts with their data, to be kept by a cached read.
 
-Building an altair chart and turning it into a spec costs tens of
-milliseconds per chart, more than the rest of a page's run once its reads are cached; a live
-fragment pays it again on every refresh. ``cached_chart(build, *args)`` keeps the spec that
-``build(*args)`` gives for each distinct ``args`` (data frames are compared by content) and
-draws it as ``st.altair_chart`` would: the data frames travel as named Arrow datasets, converted
-once with the spec.
+Building an altair chart and turning it into a spec costs tens of milliseconds per chart, more
+than the rest of a page's run once its reads are cached; a live fragment would pay it again on
+every refresh. A page's cached read returns ``vega_spec(chart)`` instead, keyed by what the
+chart is made of, and the page draws it with ``st.vega_lite_chart(spec=...)`` as
+``st.altair_chart`` would: the data frames travel as named Arrow datasets, converted once with
+the spec.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from contextlib import nullcontext
-from pathlib import Path
 from typing import Any
 
 import altair as alt
-import streamlit as st
 from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
-from ui.code_digest import code_digest
 from ui.theme import check_charts
 
 try:  # the lock Streamlit holds while altair's global theme and data transformer are switched
@@ -28,8 +24,6 @@ try:  # the lock Streamlit holds while altair's global theme and data transforme
 except ImportError:  # pragma: no cover - a Streamlit without it
     _globals_lock = threading.Lock()
 
-SPEC_TTL_S = 600
-SPEC_ENTRIES = 256
 _TRANSFORMER = "larder_named_frames"
 
 
@@ -55,18 +49,3 @@ def vega_spec(chart: alt.TopLevelMixin) -> dict:
     arrow = {name: convert_anything_to_arrow_bytes(data) for name, data in datasets.items()}
     spec["datasets"] = {**spec.get("datasets", {}), **arrow}
     return spec
-
-
-@st.cache_data(ttl=SPEC_TTL_S, max_entries=SPEC_ENTRIES, show_spinner=False)
-def _spec(_build: Callable[..., alt.TopLevelMixin], name: str, args: tuple) -> dict:
-    return vega_spec(_build(*args))
-
-
-def cached_chart(build: Callable[..., alt.TopLevelMixin], *args: Any, **draw: Any) -> None:
-    """Draw ``build(*args)``, building its spec only for ``args`` not seen before.
-
-    ``build`` must depend on nothing but ``args`` (and constants); ``draw`` goes to
-    ``st.vega_lite_chart`` (``width="stretch"``, say).
-    """
-    name = f"{Path(build.__code__.co_filename).stem}.{build.__qualname__}.{code_digest(build)}"
-    st.vega_lite_chart(spec=_spec(build, name, args), **draw)
