@@ -326,7 +326,8 @@ def _trend_chart(weekly: pd.DataFrame) -> alt.FacetChart:
         .mark_line(point=True)
         .encode(
             x=alt.X("week_ending:T", title="Week ending"),
-            y=alt.Y("value:Q", title=None),
+            # Trailing zeros trimmed: a week of no cancellations reads 0, not 0.000000.
+            y=alt.Y("value:Q", title=None, axis=alt.Axis(format="~r")),
             tooltip=[
                 alt.Tooltip("week_ending:T", title="Week ending"),
                 "measure:N",
