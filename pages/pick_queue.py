@@ -36,7 +36,6 @@ CACHE_TTL_S = 600
 BATCH_SIZES = (10, 20, 40)
 DEFAULT_BATCH_SIZE = 20
 # The solver improves the route until this limit; a batch of 40 bins settles well within it.
-ROUTE_TIME_LIMIT_S = 0.5
 BATCH_KEY = "pick_batch"  # the batch being walked: its tasks, fixed until they are all done
 ROUND_KEY = "pick_round"  # bumped after each booking, so the scan boxes start empty again
 FLASH_KEY = "pick_flash"
@@ -109,7 +108,7 @@ def _floor_spec(engine, stops: tuple, path: tuple, front_x: float) -> dict:
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def _route(bins: tuple[tuple, ...], extent: tuple[float, float]) -> picking.RoutePlan:
     """The solver's route and bin-code order through ``bins`` (code, aisle, bay, x, y)."""
-    return picking.plan_route(list(bins), extent, time_limit_s=ROUTE_TIME_LIMIT_S)
+    return picking.plan_route(list(bins), extent)
 
 
 # --- Page ----------------------------------------------------------------------------------

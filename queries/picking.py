@@ -20,7 +20,6 @@ from data.schema import (
     utcnow,
 )
 from models.pick_route import (
-    SOLVER_TIME_LIMIT_S,
     Location,
     bin_code_route,
     floor_layout,
@@ -375,9 +374,10 @@ def plan_route(
     bins: list[tuple[str, int, int, float, float]],
     extent: tuple[float, float],
     *,
-    time_limit_s: float = SOLVER_TIME_LIMIT_S,
+    time_limit_s: float | None = None,
 ) -> RoutePlan:
-    """Route through ``bins`` (code, aisle, bay, x, y) on a floor whose bays span ``extent``."""
+    """Route through ``bins`` (code, aisle, bay, x, y) on a floor whose bays span ``extent``
+    (the solver's time limit grows with the stops unless ``time_limit_s`` is given)."""
     stops = unique_locations([Location(*b) for b in bins])
     layout = floor_layout(*extent)
     route = solve_route(stops, layout, time_limit_s=time_limit_s)

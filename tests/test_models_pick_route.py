@@ -8,6 +8,7 @@ import pytest
 from data.demo.scales import SCALES
 from data.demo.world import build_world
 from models.pick_route import (
+    SOLVER_TIME_LIMIT_S,
     Layout,
     Location,
     bin_code_route,
@@ -16,6 +17,7 @@ from models.pick_route import (
     layout_for,
     route_length,
     solve_route,
+    time_limit_for,
     unique_locations,
     walking_distance,
     walking_path,
@@ -136,6 +138,13 @@ def test_solver_route_is_never_longer_than_bin_code_order(floor, size, seed):
     assert sorted(s.code for s in route.stops) == sorted(s.code for s in stops)
     assert route.length_m <= baseline.length_m + 1e-9, (route.length_m, baseline.length_m)
     assert route.length_m == pytest.approx(route_length(route.stops, layout))
+
+
+def test_the_solver_s_time_grows_with_the_stops_up_to_its_limit():
+    assert time_limit_for(10) == pytest.approx(0.05)
+    assert time_limit_for(40) == pytest.approx(0.2)
+    assert time_limit_for(0) == time_limit_for(1) == pytest.approx(0.005)
+    assert time_limit_for(10_000) == SOLVER_TIME_LIMIT_S
 
 
 def test_walking_path_turns_only_at_cross_aisles_and_has_the_route_length():
