@@ -130,6 +130,13 @@ class RiskList:
     source: str  # which model run scored it, or why only the rule is shown
 
 
+def risk_horizon(engine: Engine | Connection) -> int | None:
+    """The newest risk model's horizon in weeks, or None before the first training."""
+    with reading(engine) as conn, Session(bind=conn) as session:
+        loaded = latest(session, "backorder_risk")
+    return None if loaded is None else int(loaded.model.horizon_weeks)
+
+
 def backorder_risk(engine: Engine | Connection, today: dt.date | None = None) -> RiskList:
     """Every active product scored, riskiest first (by the rule alone before any training)."""
     state = risk_state(engine, today)

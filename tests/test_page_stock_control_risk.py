@@ -8,6 +8,8 @@ from data.db import make_engine
 from models.train import train_all
 from tests import apptest_support
 from tests.apptest_support import app_test
+from tests.read_tracking import StatementLog
+from ui.risk_list import SECTION_KEY
 
 fresh_caches = apptest_support.fresh_caches
 fresh_db_url = apptest_support.fresh_db_url
@@ -16,8 +18,10 @@ seeded_template = apptest_support.seeded_template
 PAGE = "pages/stock_control.py"
 
 
-def _run(username: str):
+def _run(username: str, *, opened: bool = True):
     at = app_test(PAGE, username)
+    if opened:
+        at.session_state[SECTION_KEY] = True
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -64,11 +68,27 @@ def test_the_risk_list_shows_products_by_risk_with_drivers_and_the_rule(trained,
 def test_before_any_training_the_rule_alone_is_listed(fresh_db_url):
     at = _run("manager")
     assert _risk_expander(at).label == "Backorder risk: no risk model yet"
+    assert any("No risk model is trained yet" in c.value for c in at.caption)
     table = _risk_table(at)
     assert table["risk"].isna().all()
     # Products the rule flags come first.
     flagged = list(table["rule"] == "Below reorder point")
     assert flagged == sorted(flagged, reverse=True)
+
+
+def test_closed_the_section_scores_nothing_and_opened_it_lists_the_products(trained):
+    at = _run("manager", opened=False)
+    assert _risk_expander(at).label == "Backorder risk, next 4 weeks"
+    assert not [d for d in at.dataframe if "drivers" in d.value.columns]
+    with StatementLog() as log:
+        at.run()
+    assert "risk_list._risk_list" not in log.reads_run()
+    at.session_state[SECTION_KEY] = True
+    with StatementLog() as log:
+        at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "risk_list._risk_list" in log.reads_run()
+    assert 0 < len(_risk_table(at)) <= 15
 
 
 def test_a_role_without_the_page_sees_no_risk_list(fresh_db_url):

@@ -455,6 +455,7 @@ def test_each_cached_read_declares_every_subject_it_reads(db, page):
 CLOSED_TABS = [
     ("stock_control", "stock_tab", "Thresholds"),
     ("stock_control", "stock_tab", "Backorder report"),
+    ("stock_control", "stock_risk", True),  # the backorder-risk section, opened
     ("stock_control", "stock_tab", "Trends"),
     ("replenishment", "replen_tab", "Drafted POs"),
     ("replenishment", "replen_tab", "Late & at risk"),

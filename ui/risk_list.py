@@ -17,6 +17,7 @@ from ui.db import live_read
 from ui.format import count_column, decimal_column, qty
 
 SHOWN = 15  # the riskiest products, shown and exported
+SECTION_KEY = "stock_risk"  # the section's open state
 RULE_LABELS = {1: "Below reorder point", 0: "Not triggered"}
 
 COLUMNS = {
@@ -64,25 +65,41 @@ def _risk_list(engine: Engine) -> tuple[risk.RiskList, int, ShownTable]:
     return top, len(found.table), table
 
 
+@live_read("models")
+def _horizon(engine: Engine) -> int | None:
+    return risk.risk_horizon(engine)
+
+
 def risk_section(engine: Engine) -> None:
-    """The risk list as an expander: riskiest products first, the rule's verdict beside."""
-    found, scored, table = _risk_list(engine)
-    top = found.table
-    if found.horizon_weeks is None:
+    """The risk list as an expander: riskiest products first, the rule's verdict beside.
+
+    Scoring every product takes a good part of a second on a large catalogue, so the list is
+    read only while the section is open (opening it reruns the page); closed, only the title's
+    horizon is read, once per model run.
+    """
+    horizon = _horizon(engine)
+    if horizon is None:
         title = "Backorder risk: no risk model yet"
     else:
-        title = f"Backorder risk, next {found.horizon_weeks} weeks"
-    with st.expander(title, expanded=False, icon=":material/trending_up:"):
+        title = f"Backorder risk, next {horizon} weeks"
+    section = st.expander(
+        title, expanded=False, icon=":material/trending_up:", key=SECTION_KEY, on_change="rerun"
+    )
+    if not section.open:
+        return
+    found, scored, table = _risk_list(engine)
+    top = found.table
+    with section:
         if found.horizon_weeks is not None and not top.empty:
             flagged = int(top["rule"].sum())
             st.caption(
                 f"The {qty(len(top))} riskiest of {qty(scored)} products; the reorder rule "
                 f"flags {qty(flagged)} of them. Scored by {found.source}."
             )
-        else:
+        elif found.horizon_weeks is None:
             st.caption(
-                f"Shown by the reorder rule alone ({found.source}); the model is trained by the "
-                "retrain-models job."
+                "No risk model is trained yet, so the reorder rule alone orders this list "
+                "(products below their reorder point first); the retrain-models job trains it."
             )
         standard_table(
             table,
