@@ -12,7 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import os
 import threading
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -63,11 +65,21 @@ class LoadedModel:
 
 
 def save_artifact(obj: Any, kind: str, version: str, directory: Path | None = None) -> Path:
-    """Write ``obj`` with joblib as ``<kind>-<version>.joblib``; returns the path."""
+    """Write ``obj`` with joblib as ``<kind>-<version>.joblib``; returns the path.
+
+    The file is written under a name of its own and then renamed into place, so a process that
+    loads the artifact (a server, a job, another test worker that trained a run of the same
+    name) never reads it half written.
+    """
     directory = Path(directory or ARTIFACT_DIR)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{kind}-{version}.joblib"
-    joblib.dump(obj, path, compress=JOBLIB_COMPRESSION)
+    partial = directory / f".{path.name}.{uuid.uuid4().hex}.partial"
+    try:
+        joblib.dump(obj, partial, compress=JOBLIB_COMPRESSION)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 

@@ -127,3 +127,18 @@ def test_retraining_job_trains_once_then_nothing_until_the_data_changes(
     assert second.counts["data_version"] == first.counts["data_version"]
     with read_connection(sqlite_engine) as conn:
         assert len(conn.execute(select(ModelArtifact.id)).all()) == 6
+
+
+class _Unpicklable:
+    def __reduce__(self):
+        raise TypeError("cannot be saved")
+
+
+def test_an_artifact_file_appears_whole_or_not_at_all(artifact_dir):
+    path = registry.save_artifact({"weights": [1, 2, 3]}, "demand", "v1-run1")
+    assert registry.load_artifact(path) == {"weights": [1, 2, 3]}
+    # A dump that fails half way leaves the file before it untouched and nothing beside it.
+    with pytest.raises(TypeError, match="cannot be saved"):
+        registry.save_artifact({"weights": _Unpicklable()}, "demand", "v1-run1")
+    assert sorted(p.name for p in artifact_dir.iterdir()) == ["demand-v1-run1.joblib"]
+    assert registry.load_artifact(path) == {"weights": [1, 2, 3]}
