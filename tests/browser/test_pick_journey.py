@@ -56,6 +56,7 @@ def scan(page: Page, key: str, code: str) -> None:
     """Type a code into a scan box and press Enter, as a scanner does."""
     box = page.locator(f".st-key-{key} input")
     box.fill(code)
+    expect(box).to_have_value(code)  # the code is in the box before Enter is pressed
     act(page, lambda: box.press("Enter"))
 
 
@@ -93,7 +94,9 @@ def test_operator_scans_a_wrong_bin_then_picks_along_the_route(pick_server, tabl
     wait_for_settled(page)
     assert no_horizontal_scroll(page), "the page scrolls sideways at 768 px"
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS_DIR / "pick_queue_768.png"), full_page=True)
+    # The screen as the operator sees it: a full-page shot would resize the page under the
+    # journey that follows.
+    page.screenshot(path=str(ARTIFACTS_DIR / "pick_queue_768.png"))
 
     before = task_statuses(url)
     bin_code, qty, sku = next_task(page)
