@@ -35,7 +35,6 @@ db = engine()
 CACHE_TTL_S = 600
 BATCH_SIZES = (10, 20, 40)
 DEFAULT_BATCH_SIZE = 20
-# The solver improves the route until this limit; a batch of 40 bins settles well within it.
 BATCH_KEY = "pick_batch"  # the batch being walked: its tasks, fixed until they are all done
 ROUND_KEY = "pick_round"  # bumped after each booking, so the scan boxes start empty again
 FLASH_KEY = "pick_flash"

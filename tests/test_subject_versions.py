@@ -261,15 +261,21 @@ def _rerun(at) -> StatementLog:
     return log
 
 
-def _place_order(engine, sku: str | None = None) -> None:
+def _place_order(engine, *, short: int = 0):
+    """customer1's order of the first product in stock: one unit, or ``short`` units more than
+    are available (those go on backorder)."""
     overview = stock_overview(engine)
     product = overview[overview["available"] > 0].sort_values("sku").iloc[0]
     with read_connection(engine) as conn:
         customer_id = conn.execute(
             select(User.customer_id).where(User.username == "customer1")
         ).scalar_one()
-    operations.place_order(
-        engine, customer_id=customer_id, lines=[(sku or product["sku"], 1)], actor="test"
+    return operations.place_order(
+        engine,
+        customer_id=customer_id,
+        lines=[(product["sku"], int(product["available"]) + short if short else 1)],
+        actor="test",
+        backorder_choice="accept_backorder" if short else None,
     )
 
 
@@ -356,19 +362,7 @@ def test_an_order_re_reads_this_week_on_the_overview_but_no_finished_week(db):
 
 def test_a_short_order_re_reads_the_backorder_lines_and_shows_its_line_first(db):
     at = _run("overview", "owner")
-    overview = stock_overview(db)
-    product = overview[overview["available"] > 0].sort_values("sku").iloc[0]
-    with read_connection(db) as conn:
-        customer_id = conn.execute(
-            select(User.customer_id).where(User.username == "customer1")
-        ).scalar_one()
-    placed = operations.place_order(
-        db,
-        customer_id=customer_id,
-        lines=[(product["sku"], int(product["available"]) + 3)],
-        actor="test",
-        backorder_choice="accept_backorder",
-    )
+    placed = _place_order(db, short=3)
     assert placed.lines[0].qty_backordered == 3
     ran = _rerun(at).reads_run()
     assert {"at_risk.at_risk", "overview_parts._lines_page"} <= ran
