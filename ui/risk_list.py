@@ -96,7 +96,7 @@ def risk_section(engine: Engine) -> None:
                 f"The {qty(len(top))} riskiest of {qty(scored)} products; the reorder rule "
                 f"flags {qty(flagged)} of them. Scored by {found.source}."
             )
-        elif found.horizon_weeks is None:
+        elif horizon is None:
             st.caption(
                 "No risk model is trained yet, so the reorder rule alone orders this list "
                 "(products below their reorder point first); the retrain-models job trains it."
