@@ -51,19 +51,29 @@ APP_IDLE = (
     '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
     '[data-test-script-state="notRunning"]'
 )
-# Counts finished script runs and notes when the state last changed, so an action can wait for
-# *its* run, and a page load can wait until the app settles (the login cookie component loads in
-# an iframe and then reruns the script once or twice, resetting what was typed meanwhile).
-RUN_COUNTER_SCRIPT = """
-window.__larderRuns = 0;
+# Counts the messages the server sends and notes when the app last changed (a message, or its
+# run state), so an action can wait for the server's answer to it, and a page load can wait until
+# the app settles (the login cookie component loads in an iframe and then reruns the script once
+# or twice, resetting what was typed meanwhile). The run state alone misses short runs: a busy
+# browser may draw a run's start and end in one go, and the state never shows "running". Every
+# run reaches the browser as messages on its websocket.
+APP_WATCH_SCRIPT = """
+window.__larderMessages = 0;
 window.__larderLastChange = performance.now();
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+  constructor(...args) {
+    super(...args);
+    this.addEventListener('message', () => {
+      window.__larderMessages += 1;
+      window.__larderLastChange = performance.now();
+    });
+  }
+};
 new MutationObserver((changes) => {
   for (const c of changes) {
     if (c.target.getAttribute && c.target.getAttribute('data-testid') === 'stApp') {
       window.__larderLastChange = performance.now();
-      if (c.target.getAttribute('data-test-script-state') === 'notRunning') {
-        window.__larderRuns += 1;
-      }
     }
   }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-test-script-state']});
@@ -249,7 +259,7 @@ def new_page(browser: Browser) -> Page:
     """A page in its own context (own cookies), sized like the screenshots, counting runs."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(APP_RUN_TIMEOUT_MS)
-    context.add_init_script(RUN_COUNTER_SCRIPT)
+    context.add_init_script(APP_WATCH_SCRIPT)
     return context.new_page()
 
 
@@ -263,14 +273,21 @@ def wait_for_settled(page: Page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
     page.wait_for_function(SETTLED_SCRIPT, arg=SETTLE_QUIET_MS, timeout=timeout_ms, polling=100)
 
 
-def runs_finished(page: Page) -> int:
-    return page.evaluate("window.__larderRuns || 0")
+def messages_received(page: Page) -> int:
+    """Messages the server has sent this page over its websocket."""
+    return page.evaluate("window.__larderMessages || 0")
 
 
-def wait_for_run_after(page: Page, before: int, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
-    """Wait until a script run that finished after ``before`` runs, and the app is idle."""
-    page.wait_for_function("(n) => (window.__larderRuns || 0) > n", arg=before, timeout=timeout_ms)
-    wait_for_app(page, timeout_ms)
+def wait_for_answer(page: Page, before: int, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
+    """Wait until the server has answered since ``before`` messages, and the app has settled.
+
+    An action that starts a run is answered with that run's messages; settling then waits until
+    the run is over and nothing has changed for ``SETTLE_QUIET_MS``.
+    """
+    page.wait_for_function(
+        "(n) => (window.__larderMessages || 0) > n", arg=before, timeout=timeout_ms
+    )
+    wait_for_settled(page, timeout_ms)
 
 
 def open_app(page: Page, base_url: str, path: str = "/") -> None:
@@ -289,9 +306,9 @@ def login(page: Page, username: str, password: str) -> None:
     wait_for_settled(page)
     page.get_by_role("textbox", name="Username").fill(username)
     password_box(page).fill(password)
-    before = runs_finished(page)
+    before = messages_received(page)
     page.get_by_role("button", name="Login", exact=True).click()
-    wait_for_run_after(page, before)
+    wait_for_answer(page, before)
     expect(password_box(page)).to_have_count(0)
     wait_for_settled(page)
 
@@ -301,15 +318,14 @@ def path_of(page: Page) -> str:
 
 
 def act(page: Page, action) -> None:
-    """Do ``action`` (a click, an Enter), wait for the run it starts, then for the app to settle.
+    """Do ``action`` (a click, an Enter), wait for the server's answer, then for the app to settle.
 
     Settling matters: a page that calls ``st.rerun()`` runs twice, and a click between the two
     runs (on a tab, say) is lost when the second run redraws the page.
     """
-    before = runs_finished(page)
+    before = messages_received(page)
     action()
-    wait_for_run_after(page, before)
-    wait_for_settled(page)
+    wait_for_answer(page, before)
 
 
 def open_tab(page: Page, name: str) -> None:
@@ -343,14 +359,13 @@ def choose(page: Page, key: str, option: str, *, exact: bool = True) -> None:
         box.click()
         if box.get_attribute("aria-expanded") != "true":
             box.press("ArrowDown")
-        before = runs_finished(page)
+        before = messages_received(page)
         try:
             target.click(timeout=CHOOSE_TIMEOUT_MS)
         except PlaywrightTimeoutError:
             page.keyboard.press("Escape")
             continue
-        wait_for_run_after(page, before)
-        wait_for_settled(page)
+        wait_for_answer(page, before)
         if exact:
             expect(box).to_have_value(option)
         else:

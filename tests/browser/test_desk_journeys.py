@@ -23,12 +23,12 @@ from tests.browser.harness import (
     dataframe_with_column,
     go_to,
     login,
+    messages_received,
     open_app,
     open_tab,
-    runs_finished,
     sqlite_url,
     type_and_enter,
-    wait_for_run_after,
+    wait_for_answer,
     wait_for_settled,
 )
 
@@ -55,16 +55,14 @@ def choose_typed(page: Page, key: str, text: str) -> None:
     for attempt in (1, 2):
         box.click()
         box.fill(text)
-        before = runs_finished(page)
+        before = messages_received(page)
         page.get_by_role("option", name=re.compile(re.escape(text))).first.click()
         try:
-            wait_for_run_after(page, before, timeout_ms=15_000)
+            wait_for_answer(page, before, timeout_ms=15_000)
             break
         except PlaywrightTimeoutError:
             if text in box.input_value():
-                # Chosen, and its run is slow, or was over before the page ever showed it
-                # running (a busy browser handles the run's start and end in one go, and the
-                # run counter never moves): wait until the app is idle and stays idle.
+                # Chosen, and its run is slow: wait until the app is idle and stays idle.
                 wait_for_settled(page)
                 break
             # The page redrawn at that moment closed the open list and the click landed

@@ -17,7 +17,7 @@ from data.schema import PickTask
 from tests.browser.conftest import ARTIFACTS_DIR
 from tests.browser.harness import (
     APP_RUN_TIMEOUT_MS,
-    RUN_COUNTER_SCRIPT,
+    APP_WATCH_SCRIPT,
     StreamlitServer,
     act,
     copy_database,
@@ -46,7 +46,7 @@ def pick_server(chromium_ready, demo_template_db, tmp_path) -> Iterator[Streamli
 def tablet(browser) -> Iterator[Page]:
     context = browser.new_context(viewport=TABLET)
     context.set_default_timeout(APP_RUN_TIMEOUT_MS)
-    context.add_init_script(RUN_COUNTER_SCRIPT)
+    context.add_init_script(APP_WATCH_SCRIPT)
     page = context.new_page()
     yield page
     context.close()

@@ -41,14 +41,14 @@ from tests.browser.harness import (
     dataframe_with_column,
     free_port,
     login,
+    messages_received,
     new_page,
     open_app,
     open_tab,
     password_box,
-    runs_finished,
     table_cell,
     type_and_enter,
-    wait_for_run_after,
+    wait_for_answer,
     wait_for_settled,
 )
 from tests.browser.test_journeys import REFRESH_SLACK_S, SHORT_BY, product_to_short, refresh_seconds
@@ -243,10 +243,9 @@ def pinned_page(browser, proxy: Nginx, route: str, state: dict | None = None) ->
 
 def go_to_page(page: Page, title: str) -> None:
     """Open a page from the sidebar menu; its first run on a fresh server may be slow."""
-    before = runs_finished(page)
+    before = messages_received(page)
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title).click()
-    wait_for_run_after(page, before, timeout_ms=FIRST_RUN_TIMEOUT_MS)
-    wait_for_settled(page, timeout_ms=FIRST_RUN_TIMEOUT_MS)
+    wait_for_answer(page, before, timeout_ms=FIRST_RUN_TIMEOUT_MS)
 
 
 def test_an_order_through_one_server_shows_on_the_other_and_one_cookie_opens_both(
