@@ -91,7 +91,6 @@ def main() -> None:
         login,
         new_page,
         open_app,
-        password_box,
         wait_for_settled,
     )
 
@@ -154,7 +153,11 @@ def main() -> None:
                         opened.append(page)
                     for page in opened:
                         wait_for_settled(page, timeout_ms=OPEN_TIMEOUT_MS)
-                    logged_out = sum(password_box(page).count() > 0 for page in opened)
+                    # The login form's button, not a password box: Admin's new-user form has one.
+                    logged_out = sum(
+                        page.get_by_role("button", name="Login", exact=True).count() > 0
+                        for page in opened
+                    )
                     elsewhere = sum(
                         name != "home" and urlsplit(page.url).path.strip("/") != name
                         for page in opened
