@@ -16,6 +16,8 @@ claims to (90 % by default) instead of the share the boosting happened to reach.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -146,6 +148,47 @@ def group_width(model: DurationDistribution | ConditionalDurations) -> int:
     if isinstance(model, ConditionalDurations):
         return len(model.group_cols)
     return model.n_features_in_
+
+
+# A finer key no group has: a lookup with it stops at the first level's own figures.
+ANY_FINER_KEY = "(any category)"
+
+
+def first_level_figures(
+    model: DurationDistribution | ConditionalDurations, keys: list[object]
+) -> pd.DataFrame:
+    """Each first-level group's own P50, P90 and n (a supplier's, in a model keyed by supplier
+    and maybe category), one row per key in order: NaN and 0 where the group has no figures of
+    its own (one the model never saw)."""
+    own = pd.DataFrame({"p50": np.nan, "p90": np.nan, "n": 0}, index=range(len(keys)))
+    if not keys:
+        return own
+    width = group_width(model)
+    figures = lookup_many(model, [(str(key), ANY_FINER_KEY)[:width] for key in keys])
+    mine = figures["level"] >= 1
+    own.loc[mine, ["p50", "p90"]] = figures.loc[mine, ["p50", "p90"]].astype(float)
+    own.loc[mine, "n"] = figures.loc[mine, "n"].astype(int)
+    return own
+
+
+# The key of a lead-time run's metrics that holds each supplier's own figures.
+SUPPLIER_LEVELS = "supplier_levels"
+
+
+def supplier_levels(
+    model: DurationDistribution | ConditionalDurations, suppliers: list[int]
+) -> dict[str, list]:
+    """Each supplier's own [P50, P90, n] in ``model``, by supplier id (as text), for the
+    suppliers that have figures of their own. Kept with the run, so the pages that show them
+    read a row instead of loading and querying the model."""
+    figures = first_level_figures(model, suppliers)
+    return {
+        str(sid): [float(p50), float(p90), int(n)]
+        for sid, p50, p90, n in zip(
+            suppliers, figures["p50"], figures["p90"], figures["n"], strict=True
+        )
+        if n > 0 and math.isfinite(p50) and math.isfinite(p90)
+    }
 
 
 def lookup_many(

@@ -36,7 +36,14 @@ from data.settings import all_settings
 from models.backtest import backtest_demand, backtest_durations, backtest_sentiment
 from models.demand import DemandForecaster, to_panel
 from models.history import demand_history, lead_time_history, transit_history
-from models.leadtime import ConditionalDurations, DurationDistribution, duration_table, lookup
+from models.leadtime import (
+    SUPPLIER_LEVELS,
+    ConditionalDurations,
+    DurationDistribution,
+    duration_table,
+    lookup,
+    supplier_levels,
+)
 from models.registry import artifact_bytes, latest, save_artifact, store_artifact, stored_path
 from models.replenishment import reorder_policy, spread_from_quantiles
 from models.sentiment import TextSentimentModel, sentiment_scores, trained_model
@@ -293,6 +300,11 @@ def train_lead_time(engine: Engine, model_params: dict | None = None) -> Outcome
             model_params=params,
         )
     table = duration_table(by_group, ["supplier_id", "category"])
+    suppliers = sorted(int(sid) for sid in history["supplier_id"].unique())
+    metrics[SUPPLIER_LEVELS] = {
+        name: supplier_levels(model, suppliers)
+        for name, model in (("lead", lead), ("delay", delay))
+    }
     return Outcome({"lead": lead, "delay": delay, "table": table}, metrics)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Date, Engine, Float, Select, case, cast, func, select
+from sqlalchemy.orm import Session
 
 from data.schema import (
     OPEN_PO_STATUSES,
@@ -33,7 +34,11 @@ from data.schema import (
     utcnow,
 )
 from data.settings import get_setting
-from models.leadtime import ConditionalDurations, DurationDistribution, group_width, lookup_many
+from models.leadtime import (
+    SUPPLIER_LEVELS,
+    DurationDistribution,
+    first_level_figures,
+)
 from queries import as_stored, plain_rows, reading
 from queries.demand import demand_rows
 from queries.stock import DEMAND_WINDOW_DAYS, _overview_select
@@ -43,8 +48,6 @@ SCORECARD_WINDOW_DAYS = 365
 PURCHASING_KPI_WINDOW_DAYS = 90
 # Days per forecast period, by the demand model's frequency.
 DAYS_PER_PERIOD = {"D": 1.0, "W": 7.0, "M": 30.4}
-# Placeholder for "any category" when reading a supplier's own level of the lead-time model.
-ANY_CATEGORY = "(any category)"
 # Delays shorter than this many days count as on time in the "predicted late" flag.
 PREDICTED_LATE_MIN_DAYS = 1
 
@@ -130,8 +133,6 @@ def _history(conn: Connection, since: dt.date) -> pd.DataFrame:
 def _models(
     conn: Connection,
 ) -> tuple[DurationDistribution | None, DurationDistribution | None, str]:
-    from sqlalchemy.orm import Session
-
     from models.registry import latest
 
     with Session(bind=conn) as session:
@@ -160,20 +161,24 @@ def _models(
     )
 
 
-def _supplier_figures(
-    model: DurationDistribution | ConditionalDurations | None, supplier_ids: list[int]
-) -> pd.DataFrame:
-    """Each supplier's own level of a model keyed by supplier (and maybe category): p50, p90 and
-    n, NaN/0 where the supplier has no figures of its own."""
-    own = pd.DataFrame({"p50": np.nan, "p90": np.nan, "n": 0}, index=range(len(supplier_ids)))
-    if model is None or not supplier_ids:
-        return own
-    keys = [(str(sid), ANY_CATEGORY)[: group_width(model)] for sid in supplier_ids]
-    figures = lookup_many(model, keys)
-    mine = figures["level"] >= 1
-    own.loc[mine, ["p50", "p90"]] = figures.loc[mine, ["p50", "p90"]].astype(float)
-    own.loc[mine, "n"] = figures.loc[mine, "n"].astype(int)
-    return own
+def _stored_levels(conn: Connection) -> tuple[dict, dict, str] | None:
+    """Each supplier's own lead time and delay as the newest lead-time run keeps them, or None
+    when that run keeps none (a run trained before they were kept): the model is read then."""
+    from models.registry import newest_run_query
+
+    with Session(bind=conn) as session:
+        run = session.scalars(newest_run_query("lead_time")).first()
+        levels = (run.metrics or {}).get(SUPPLIER_LEVELS) if run is not None else None
+        if not isinstance(levels, dict) or not {"lead", "delay"} <= set(levels):
+            return None
+        return levels["lead"], levels["delay"], f"model run {run.id}"
+
+
+def _figures_from(levels: dict, supplier_ids: list[int]) -> pd.DataFrame:
+    """:func:`models.leadtime.first_level_figures` from kept levels (supplier id as text ->
+    [p50, p90, n])."""
+    rows = [levels.get(str(sid)) or [np.nan, np.nan, 0] for sid in supplier_ids]
+    return pd.DataFrame(rows, columns=["p50", "p90", "n"], index=range(len(supplier_ids)))
 
 
 def lead_time_record(engine: Engine | Connection) -> LeadTimeRecord:
@@ -182,16 +187,28 @@ def lead_time_record(engine: Engine | Connection) -> LeadTimeRecord:
         suppliers = conn.execute(
             select(Supplier.id, Supplier.name, Supplier.lead_time_days).order_by(Supplier.name)
         ).all()
-        lead, delay, source = _models(conn)
+        ids = [int(sid) for sid, _, _ in suppliers]
+        stored = _stored_levels(conn)
+        if stored is None:
+            lead, delay, source = _models(conn)
+    if stored is not None:
+        lead_levels, delay_levels, source = stored
+        figures = {
+            "lead": _figures_from(lead_levels, ids),
+            "delay": _figures_from(delay_levels, ids),
+        }
+    else:
+        figures = {
+            name: _figures_from({}, ids) if model is None else first_level_figures(model, ids)
+            for name, model in (("lead", lead), ("delay", delay))
+        }
     columns = ["supplier_id", "supplier", "quoted_days", "lead_p50", "lead_p90", "lead_n"]
     columns += ["delay_p50", "delay_p90", "delay_n"]
     table = pd.DataFrame(suppliers, columns=["supplier_id", "supplier", "quoted_days"])
-    ids = table["supplier_id"].tolist()
-    for prefix, model in (("lead", lead), ("delay", delay)):
-        figures = _supplier_figures(model, ids)
-        table[f"{prefix}_p50"] = figures["p50"].astype(float).to_numpy()
-        table[f"{prefix}_p90"] = figures["p90"].astype(float).to_numpy()
-        table[f"{prefix}_n"] = figures["n"].astype(int).to_numpy()
+    for prefix, own in figures.items():
+        table[f"{prefix}_p50"] = own["p50"].astype(float).to_numpy()
+        table[f"{prefix}_p90"] = own["p90"].astype(float).to_numpy()
+        table[f"{prefix}_n"] = own["n"].astype(int).to_numpy()
     return LeadTimeRecord(table[columns], source)
 
 

@@ -33,6 +33,7 @@ from models import registry
 from models import train as train_module
 from models.demand import DemandForecaster
 from models.history import demand_history, lead_time_history, transit_history
+from models.leadtime import SUPPLIER_LEVELS, first_level_figures, supplier_levels
 from models.promise import estimate_backorder
 from models.train import train_all
 from queries import purchasing, shipments
@@ -288,6 +289,53 @@ def test_supplier_and_carrier_records_read_the_trained_duration_models(trained):
     assert carriers.source == f"model run {runs['transit'].id}"
     assert 1 <= van["p50"] <= 3  # delivered 1 to 3 days after shipping
     assert van["n"] == 40
+
+
+def test_the_lead_time_run_keeps_each_suppliers_own_figures(trained):
+    """The run keeps what the model says of each supplier it learned, so the pages read a row;
+    the record read from it is the one the model gives, figure for figure."""
+    engine, _, runs = trained
+    kept = runs["lead_time"].metrics[SUPPLIER_LEVELS]
+    model = registry.latest(engine, "lead_time").model
+    with engine.connect() as conn:
+        suppliers = conn.execute(select(Supplier.id).order_by(Supplier.id)).scalars().all()
+    assert len(suppliers) == 2
+    for name in ("lead", "delay"):
+        own = first_level_figures(model[name], suppliers)
+        assert kept[name] == {
+            str(sid): [float(p50), float(p90), int(n)]
+            for sid, p50, p90, n in zip(suppliers, own["p50"], own["p90"], own["n"], strict=True)
+        }
+        assert [entry[2] for entry in kept[name].values()] == [20, 20]
+
+
+def test_the_record_from_the_kept_figures_equals_the_one_from_the_model(trained, monkeypatch):
+    engine, _, runs = trained
+
+    def no_model(conn):
+        raise AssertionError("the record loaded the model although the run keeps its figures")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(purchasing, "_models", no_model)
+        kept = purchasing.lead_time_record(engine)
+    monkeypatch.setattr(purchasing, "_stored_levels", lambda conn: None)
+    from_model = purchasing.lead_time_record(engine)
+    assert kept.source == from_model.source == f"model run {runs['lead_time'].id}"
+    pd.testing.assert_frame_equal(kept.table, from_model.table)
+
+
+def test_a_supplier_the_model_never_saw_has_no_figures_of_its_own(trained):
+    engine, _, _ = trained
+    model = registry.latest(engine, "lead_time").model["lead"]
+    with engine.connect() as conn:
+        known = conn.execute(select(Supplier.id).order_by(Supplier.id)).scalars().first()
+    own = first_level_figures(model, [known, 999_999])
+    assert own.loc[0, "n"] == 20 and np.isfinite(own.loc[0, "p50"])
+    assert np.isnan(own.loc[1, "p50"]) and np.isnan(own.loc[1, "p90"]) and own.loc[1, "n"] == 0
+    assert set(supplier_levels(model, [known, 999_999])) == {str(known)}
+    figures = purchasing._figures_from(supplier_levels(model, [known]), [known, 999_999])
+    assert figures.loc[0, "n"] == 20 and figures.loc[1, "n"] == 0
+    assert np.isnan(figures.loc[1, "p50"])
 
 
 def test_a_kind_without_data_is_recorded_as_failed(sqlite_engine, tmp_path, monkeypatch):
