@@ -191,6 +191,13 @@ def supplier_levels(
     }
 
 
+def figures_from_levels(levels: dict, supplier_ids: list[int]) -> pd.DataFrame:
+    """:func:`first_level_figures` read back from what :func:`supplier_levels` kept: NaN and 0
+    for a supplier it holds nothing for."""
+    rows = [levels.get(str(sid)) or [np.nan, np.nan, 0] for sid in supplier_ids]
+    return pd.DataFrame(rows, columns=["p50", "p90", "n"], index=range(len(supplier_ids)))
+
+
 def lookup_many(
     model: DurationDistribution | ConditionalDurations, keys: list[tuple]
 ) -> pd.DataFrame:

@@ -37,6 +37,7 @@ from data.settings import get_setting
 from models.leadtime import (
     SUPPLIER_LEVELS,
     DurationDistribution,
+    figures_from_levels,
     first_level_figures,
 )
 from queries import as_stored, plain_rows, reading
@@ -174,13 +175,6 @@ def _stored_levels(conn: Connection) -> tuple[dict, dict, str] | None:
         return levels["lead"], levels["delay"], f"model run {run.id}"
 
 
-def _figures_from(levels: dict, supplier_ids: list[int]) -> pd.DataFrame:
-    """:func:`models.leadtime.first_level_figures` from kept levels (supplier id as text ->
-    [p50, p90, n])."""
-    rows = [levels.get(str(sid)) or [np.nan, np.nan, 0] for sid in supplier_ids]
-    return pd.DataFrame(rows, columns=["p50", "p90", "n"], index=range(len(supplier_ids)))
-
-
 def lead_time_record(engine: Engine | Connection) -> LeadTimeRecord:
     """Every supplier's quoted lead time next to the learned P50/P90 lead time and delay."""
     with reading(engine) as conn:
@@ -194,12 +188,12 @@ def lead_time_record(engine: Engine | Connection) -> LeadTimeRecord:
     if stored is not None:
         lead_levels, delay_levels, source = stored
         figures = {
-            "lead": _figures_from(lead_levels, ids),
-            "delay": _figures_from(delay_levels, ids),
+            "lead": figures_from_levels(lead_levels, ids),
+            "delay": figures_from_levels(delay_levels, ids),
         }
     else:
         figures = {
-            name: _figures_from({}, ids) if model is None else first_level_figures(model, ids)
+            name: figures_from_levels({}, ids) if model is None else first_level_figures(model, ids)
             for name, model in (("lead", lead), ("delay", delay))
         }
     columns = ["supplier_id", "supplier", "quoted_days", "lead_p50", "lead_p90", "lead_n"]

@@ -33,7 +33,12 @@ from models import registry
 from models import train as train_module
 from models.demand import DemandForecaster
 from models.history import demand_history, lead_time_history, transit_history
-from models.leadtime import SUPPLIER_LEVELS, first_level_figures, supplier_levels
+from models.leadtime import (
+    SUPPLIER_LEVELS,
+    figures_from_levels,
+    first_level_figures,
+    supplier_levels,
+)
 from models.promise import estimate_backorder
 from models.train import train_all
 from queries import purchasing, shipments
@@ -333,7 +338,7 @@ def test_a_supplier_the_model_never_saw_has_no_figures_of_its_own(trained):
     assert own.loc[0, "n"] == 20 and np.isfinite(own.loc[0, "p50"])
     assert np.isnan(own.loc[1, "p50"]) and np.isnan(own.loc[1, "p90"]) and own.loc[1, "n"] == 0
     assert set(supplier_levels(model, [known, 999_999])) == {str(known)}
-    figures = purchasing._figures_from(supplier_levels(model, [known]), [known, 999_999])
+    figures = figures_from_levels(supplier_levels(model, [known]), [known, 999_999])
     assert figures.loc[0, "n"] == 20 and figures.loc[1, "n"] == 0
     assert np.isnan(figures.loc[1, "p50"])
 

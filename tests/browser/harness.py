@@ -47,10 +47,6 @@ CHOOSE_ATTEMPTS = 3
 CHOOSE_TIMEOUT_MS = 5_000
 
 # The stApp element carries the script and connection state as attributes (checked on 1.67).
-APP_IDLE = (
-    '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
-    '[data-test-script-state="notRunning"]'
-)
 # Counts the messages the server sends and notes when the app last changed (a message, or its
 # run state), so an action can wait for the server's answer to it, and a page load can wait until
 # the app settles (the login cookie component loads in an iframe and then reruns the script once
@@ -256,16 +252,11 @@ def launch_chromium(playwright: Playwright) -> Browser:
 
 
 def new_page(browser: Browser) -> Page:
-    """A page in its own context (own cookies), sized like the screenshots, counting runs."""
+    """A page in its own context (own cookies), sized like the screenshots, watching the server's messages."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(APP_RUN_TIMEOUT_MS)
     context.add_init_script(APP_WATCH_SCRIPT)
     return context.new_page()
-
-
-def wait_for_app(page: Page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
-    """Wait until the app is connected and no script run is in progress."""
-    page.wait_for_selector(APP_IDLE, state="attached", timeout=timeout_ms)
 
 
 def wait_for_settled(page: Page, timeout_ms: int = APP_RUN_TIMEOUT_MS) -> None:
