@@ -161,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--today",
             type=_today,
             default=None,
-            help="last day of the history, YYYY-MM-DD (default: today)",
+            help="last day of the history, which stops at its noon, YYYY-MM-DD "
+            "(default: today from noon UTC on, yesterday before)",
         )
 
     seed = commands.add_parser(

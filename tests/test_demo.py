@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterator
 
 import bcrypt
@@ -11,7 +12,15 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from data.db import make_engine
-from data.demo import DEMO_USERS, DatabaseNotEmpty, build_rows, catalogue, generate, password_hash
+from data.demo import (
+    DEMO_USERS,
+    DatabaseNotEmpty,
+    build_rows,
+    catalogue,
+    generate,
+    last_day,
+    password_hash,
+)
 from data.demo.seasons import season_factors
 from data.schema import (
     ROLES,
@@ -39,6 +48,7 @@ from tests.conftest import _fresh_engine, drop_pg_schema, pg_schema_engine
 from tests.invariants import assert_invariants
 
 TODAY = dt.date(2026, 3, 20)
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 ROOT_CAUSES = {"late_supplier", "forecast_miss", "demand_spike", "allocation"}
 
 
@@ -413,6 +423,36 @@ def test_history_ends_on_the_given_day():
     placed = [row[3] for row in rows["orders"].rows]
     assert max(placed).startswith(TODAY.isoformat())
     assert min(placed) >= (TODAY - dt.timedelta(days=119)).isoformat()
+
+
+def test_nothing_in_the_history_lies_after_noon_of_its_last_day():
+    noon = f"{TODAY.isoformat()} 12:00:00"
+    ahead = {}
+    for name, table in build_rows("tiny", today=TODAY).items():
+        for k, column in enumerate(table.columns):
+            stamps = [
+                row[k][:19]
+                for row in table.rows
+                if isinstance(row[k], str) and TIMESTAMP.match(row[k])
+            ]
+            if any(stamp > noon for stamp in stamps):
+                ahead[f"{name}.{column}"] = max(stamps)
+    assert ahead == {}
+
+
+@pytest.mark.parametrize(
+    ("moment", "day"),
+    [
+        (dt.datetime(2026, 12, 4, 0, 4), dt.date(2026, 12, 3)),
+        (dt.datetime(2026, 12, 4, 11, 59, 59), dt.date(2026, 12, 3)),
+        (dt.datetime(2026, 12, 4, 12, 0), dt.date(2026, 12, 4)),
+        (dt.datetime(2026, 12, 4, 23, 30), dt.date(2026, 12, 4)),
+    ],
+)
+def test_a_demo_made_before_noon_ends_the_day_before(moment, day):
+    # The history stops at noon of its last day: made in the morning, that day is yesterday,
+    # so no order of the demo is placed after a real one placed at once.
+    assert last_day(moment) == day
 
 
 def test_seeding_a_database_with_products_is_refused(seeded):

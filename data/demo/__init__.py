@@ -23,10 +23,10 @@ from data.demo.bulk import (
 from data.demo.inbox import notification_rows
 from data.demo.rows import RowBuilder, TableRows
 from data.demo.scales import SCALES, Scale
-from data.demo.simulation import simulate
+from data.demo.simulation import ENDS_AT_HOUR, simulate
 from data.demo.users import DEMO_USERS, DemoUser, password_hash, user_rows
 from data.demo.world import build_world
-from data.schema import Base, Product
+from data.schema import Base, Product, utcnow
 from data.summaries import rebuild as rebuild_summaries
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Scale",
     "build_rows",
     "generate",
+    "last_day",
     "password_hash",
 ]
 
@@ -81,6 +82,18 @@ class DatabaseNotEmpty(RuntimeError):
     """Seeding refused: the database already holds products."""
 
 
+def last_day(moment: dt.datetime | None = None) -> dt.date:
+    """The last day of a demo made at ``moment`` (naive UTC, default now).
+
+    The history stops at noon of its last day, so before noon that day is yesterday: no order,
+    receipt or message of the demo lies ahead of the clock.
+    """
+    moment = moment or utcnow()
+    if moment.time() >= dt.time(ENDS_AT_HOUR):
+        return moment.date()
+    return moment.date() - dt.timedelta(days=1)
+
+
 def build_rows(
     scale: str = "default", seed: int = 7, today: dt.date | None = None
 ) -> dict[str, TableRows]:
@@ -88,7 +101,7 @@ def build_rows(
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     spec = SCALES[scale]
-    today = today or dt.date.today()
+    today = today or last_day()
     world_seed, sim_seed, rows_seed = np.random.SeedSequence([seed, len(scale)]).spawn(3)
     world = build_world(spec, np.random.default_rng(world_seed))
     start = today.toordinal() - (spec.days - 1)

@@ -473,7 +473,8 @@ class RowBuilder:
         for s in recent:
             sid = int(s) + 1
             rows.append((sid, int(shipped[s]), "picked_up", "Collected from MAIN"))
-            rows.append((sid, int(shipped[s]) + 2 * HOUR, "in_transit", "On the way"))
+            if shipped[s] + 2 * HOUR <= self.now:
+                rows.append((sid, int(shipped[s]) + 2 * HOUR, "in_transit", "On the way"))
             if self.s_late[s]:
                 at = int(promised[s]) * DAY + 18 * HOUR
                 if at <= self.now:

@@ -27,6 +27,7 @@ from data.schema import CATEGORIES, SEGMENTS, TIERS
 
 DAY = 86_400
 HOUR = 3_600
+ENDS_AT_HOUR = 12  # the history stops at noon of its last day
 SERVICE_Z = 1.28  # planners aim at ~90 % cycle service on the quoted lead time
 PLAN_EVERY_DAYS = 28  # thresholds are recalculated every four weeks ...
 PLAN_WINDOW_DAYS = 56  # ... from the last eight weeks of demand
@@ -166,7 +167,7 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
     h = History(
         start_ordinal=start_ordinal,
         days=n_days,
-        now=(n_days - 1) * DAY + 12 * HOUR,
+        now=(n_days - 1) * DAY + ENDS_AT_HOUR * HOUR,
         initial_on_hand=out.copy(),
         reorder_point=rop,
         safety_stock=safety,
@@ -259,7 +260,7 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
         counts = rng.poisson(rate * season[seg, d] * active)
         customers = np.repeat(np.arange(n_customers), counts)
         customers = customers[rng.permutation(len(customers))]
-        day_end = 12 * HOUR if last_day else 20 * HOUR
+        day_end = ENDS_AT_HOUR * HOUR if last_day else 20 * HOUR
         forced = last_day and not any(
             line_customer[h.bo_line[b]] == 0 for ps in open_bos for b in ps
         )
@@ -385,7 +386,7 @@ def simulate(world: World, scale: Scale, rng: np.random.Generator, start_ordinal
             product = h.bo_product[b]
             open_qty = h.bo_qty[b] - h.bo_filled[b]
             h.bo_cancelled[b] = open_qty
-            h.bo_closed_ts[b] = d * DAY + (11 if last_day else 17) * HOUR
+            h.bo_closed_ts[b] = d * DAY + (ENDS_AT_HOUR - 1 if last_day else 17) * HOUR
             h.bo_cancel_reason[b] = CANCEL_REASONS[int(rng.integers(len(CANCEL_REASONS)))]
             open_bos[product].remove(b)
             bo_open_qty[product] -= open_qty
