@@ -265,6 +265,23 @@ def test_re_dating_and_recording_a_supplier_call(db):
     at = _run(_buyer("Late & at risk"))
     po_id = at.selectbox(key="replen_late_po").value
     row = late[late["po_id"] == po_id].iloc[0]
+    # The call first, while the order is late: a new date can take it off the list.
+    # An empty subject is refused; a filled one recorded against the supplier and the PO.
+    sid = int(row["supplier_id"])
+    form = f"replen_message_{sid}_{po_id}"
+    before = snapshot(db)
+    _click(at, f"FormSubmitter:{form}-Record")
+    assert "The subject is required." in _errors(at)
+    assert snapshot(db) == before
+    at.text_input(key=f"replen_msg_subject_{sid}_{po_id}").input("Asked for a new date")
+    _click(at, f"FormSubmitter:{form}-Record")
+    with read_connection(db) as conn:
+        recorded = conn.execute(
+            select(Communication.supplier_id, Communication.po_id, Communication.subject).where(
+                Communication.supplier_id.is_not(None)
+            )
+        ).all()
+    assert [tuple(r) for r in recorded] == [(sid, po_id, "Asked for a new date")]
     # A past date is refused, nothing changes.
     at.date_input(key=f"replen_redate_date_{po_id}").set_value(
         utcnow().date() - dt.timedelta(days=3)
@@ -284,24 +301,6 @@ def test_re_dating_and_recording_a_supplier_call(db):
             ).scalar_one()
             == new
         )
-    # An empty subject is refused; a filled one recorded against the supplier and the PO.
-    sid = int(row["supplier_id"])
-    at.session_state["replen_late_po"] = po_id
-    _run(at)
-    form = f"replen_message_{sid}_{po_id}"
-    before = snapshot(db)
-    _click(at, f"FormSubmitter:{form}-Record")
-    assert "The subject is required." in _errors(at)
-    assert snapshot(db) == before
-    at.text_input(key=f"replen_msg_subject_{sid}_{po_id}").input("Asked for a new date")
-    _click(at, f"FormSubmitter:{form}-Record")
-    with read_connection(db) as conn:
-        recorded = conn.execute(
-            select(Communication.supplier_id, Communication.po_id, Communication.subject).where(
-                Communication.supplier_id.is_not(None)
-            )
-        ).all()
-    assert [tuple(r) for r in recorded] == [(sid, po_id, "Asked for a new date")]
 
 
 @pytest.mark.parametrize("username", ["manager", "logistics", "customer1", None])
