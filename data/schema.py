@@ -678,6 +678,9 @@ class PickTask(Base):
         CheckConstraint(_in("status", PICK_STATUSES), name="status"),
         CheckConstraint("qty > 0 AND qty_picked >= 0 AND qty_picked <= qty", name="qty"),
         Index("ix_pick_tasks_status", "status"),
+        # The picking figures read a window of recent picks and packs out of years of them.
+        Index("ix_pick_tasks_picked_at", "picked_at"),
+        Index("ix_pick_tasks_packed_at", "packed_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)

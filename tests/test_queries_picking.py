@@ -6,9 +6,9 @@ import datetime as dt
 import statistics
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import DateTime, bindparam, func, select, text, update
 
-from data.schema import utcnow
+from data.schema import OrderLine, PickTask, utcnow
 from operations import (
     confirm_pack,
     confirm_pick,
@@ -172,6 +172,68 @@ def test_kpis_match_direct_sql(engine, world):
     )
     assert kpis.picks_counted == picks == 3
     assert kpis.accuracy == pytest.approx(full / picks) == pytest.approx(2 / 3)
+
+
+def test_fulfilment_counts_the_orders_whose_last_pack_is_in_the_window(engine, world):
+    now = utcnow().replace(microsecond=0)
+    old = now - dt.timedelta(days=picking.FULFILMENT_WINDOW_DAYS + 10)
+    orders = {}
+    for name, lines in {
+        "all_old": [("OIL-5L", 1)],
+        "old_and_new": [("OIL-5L", 1), ("FLOUR-25", 1)],
+        "new": [("FLOUR-25", 2)],
+    }.items():
+        orders[name] = place_order(
+            engine,
+            customer_id=world.customers["gold"],
+            lines=lines,
+            actor="ann",
+            now=now - dt.timedelta(days=picking.FULFILMENT_WINDOW_DAYS + 12),
+        )
+        for task_id, qty in fetch_rows(
+            engine,
+            text(
+                "SELECT t.id, t.qty FROM pick_tasks t JOIN order_lines l ON l.id = t.order_line_id "
+                "WHERE l.order_id = :o ORDER BY l.line_no"
+            ).bindparams(o=orders[name].order_id),
+        ):
+            confirm_pick(engine, task_id=task_id, qty_picked=qty, actor="otto")
+            confirm_pack(engine, task_id=task_id, actor="otto")
+    # Packed long ago: the first order whole, the first line of the second.
+    with engine.begin() as conn:
+        for name in ("all_old", "old_and_new"):
+            first_line = (
+                select(func.min(OrderLine.id))
+                .where(OrderLine.order_id == orders[name].order_id)
+                .scalar_subquery()
+            )
+            conn.execute(
+                update(PickTask).where(PickTask.order_line_id == first_line).values(packed_at=old)
+            )
+    now = utcnow()  # after the packs
+
+    times = picking.fulfilment_times(engine, now=now)
+
+    # Every order's last pack over all its packs, kept when that falls in the window.
+    expected = fetch_rows(
+        engine,
+        text(
+            "SELECT o.id, max(t.packed_at) FROM pick_tasks t "
+            "JOIN order_lines l ON l.id = t.order_line_id JOIN orders o ON o.id = l.order_id "
+            "WHERE t.status IN ('packed', 'shipped') GROUP BY o.id "
+            "HAVING max(t.packed_at) > :since AND max(t.packed_at) <= :now ORDER BY o.id"
+        ).bindparams(
+            bindparam("since", now - dt.timedelta(days=picking.FULFILMENT_WINDOW_DAYS), DateTime),
+            bindparam("now", now, DateTime),
+        ),
+    )
+    assert [int(i) for i, _ in expected] == [
+        orders["old_and_new"].order_id,
+        orders["new"].order_id,
+    ]
+    got = times.sort_values("order_id")
+    assert list(got["order_id"]) == [int(i) for i, _ in expected]
+    assert list(got["packed_at"]) == [_as_dt(packed) for _, packed in expected]
 
 
 def _as_dt(value):
