@@ -10,7 +10,8 @@ bash scripts/setup.sh test
 if [ "$#" -gt 0 ]; then
   exec .venv/bin/python -m pytest -n 2 --durations=15 "$@"
 fi
-# The browser journeys run after the rest, one at a time: each starts a Streamlit server and a
-# chromium, and beside the other tests on two cores their 30-second waits for a run ran out.
+# The browser journeys run after the rest: beside the other tests on two cores their waits ran
+# out. Two workers, each with its own Streamlit server and chromium, each file's tests on one
+# worker in their order: about two thirds of the time of one worker.
 .venv/bin/python -m pytest -n 2 --durations=15 --ignore=tests/browser
-exec .venv/bin/python -m pytest -n 0 --durations=5 tests/browser
+exec .venv/bin/python -m pytest -n 2 --dist loadfile --durations=5 tests/browser
