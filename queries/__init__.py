@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, Result, Select, type_coerce
+from sqlalchemy import Connection, Engine, Result, Select, func, type_coerce
 from sqlalchemy.types import NullType
 
 from data.db import read_connection
@@ -35,6 +35,14 @@ def as_stored(column):
     more than the query.
     """
     return type_coerce(column, NullType())
+
+
+def days_between(bind: Engine | Connection, later, earlier):
+    """Days (fractional) from ``earlier`` to ``later``, two timestamp expressions, in the
+    database's own date arithmetic."""
+    if bind.dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier) / 86400.0
+    return func.julianday(later) - func.julianday(earlier)
 
 
 def plain_rows(result: Result) -> list[tuple]:

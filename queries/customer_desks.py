@@ -34,7 +34,7 @@ from data.schema import (
 )
 from data.settings import all_settings
 from models.substitutes import substitutes_for
-from queries import reading
+from queries import days_between, reading
 
 # The likely date is the estimate's median (P50) and the late case its 90th percentile (P90);
 # the risk of missing the promise assumes a normal spread of the delivery day with that median
@@ -772,7 +772,7 @@ def rep_window_kpis(
             )
         ).subquery()
         fulfilment = conn.execute(
-            select(_mean_days(conn, delivered.c.placed_at, delivered.c.delivered_at))
+            select(func.avg(days_between(conn, delivered.c.delivered_at, delivered.c.placed_at)))
         ).scalar_one()
     ordered, cancelled = int(units[0]), int(units[1])
     return {
@@ -781,13 +781,6 @@ def rep_window_kpis(
         "fulfilment_days": None if fulfilment is None else float(fulfilment),
         "conversion": (ordered - cancelled) / ordered if ordered else None,
     }
-
-
-def _mean_days(conn: Connection, start, end):
-    """Average days between two timestamp columns, in the database's own date arithmetic."""
-    if conn.dialect.name == "sqlite":
-        return func.avg(func.julianday(end) - func.julianday(start))
-    return func.avg(func.extract("epoch", end - start) / 86400.0)
 
 
 def answered_questions(

@@ -24,7 +24,7 @@ from data.schema import (
     utcnow,
 )
 from data.settings import get_setting
-from queries import reading
+from queries import days_between, reading
 
 # Words in a comment that point at late or missing goods.
 LATE_OR_MISSING_WORDS = (
@@ -134,7 +134,7 @@ def customer_exposure(
         func.count(Backorder.customer_id).label("lines_backordered"),
         func.min(Backorder.created_at).label("first_backorder"),
         func.sum(broken).label("promises_broken"),
-        func.sum(_days(engine, waited_until, Backorder.created_at)).label("days_waited"),
+        func.sum(days_between(engine, waited_until, Backorder.created_at)).label("days_waited"),
     ).outerjoin(
         Backorder,
         and_(
@@ -228,13 +228,6 @@ def customer_exposure(
     again = (df["next_order"] - df["reference"]).dt.total_seconds() / 86400
     df["retained"] = (again <= retention_days).fillna(False).astype(bool)
     return df
-
-
-def _days(engine, later, earlier):
-    dialect = engine.dialect.name if hasattr(engine, "dialect") else "sqlite"
-    if dialect == "postgresql":
-        return func.extract("epoch", later - earlier) / 86400.0
-    return func.julianday(later) - func.julianday(earlier)
 
 
 GROUP_FIGURES = [

@@ -576,12 +576,6 @@ def demand_against_forecast(
 # --- Open backorders and the chance they end cancelled ------------------------------------
 
 
-def _age_days(conn: Connection, later, earlier):
-    if conn.dialect.name == "postgresql":
-        return func.extract("epoch", later - earlier) / 86400.0
-    return func.julianday(later) - func.julianday(earlier)
-
-
 def _bucket(age: pd.Series) -> pd.Series:
     """Index of the days-waiting bucket of each age (a negative age counts as 0 days)."""
     found = np.searchsorted(np.array(WAIT_BUCKETS), age.clip(lower=0).to_numpy(), side="right")

@@ -40,7 +40,7 @@ from models.leadtime import (
     figures_from_levels,
     first_level_figures,
 )
-from queries import as_stored, plain_rows, reading
+from queries import as_stored, days_between, plain_rows, reading
 from queries.demand import demand_rows
 from queries.stock import DEMAND_WINDOW_DAYS, _overview_select
 
@@ -82,13 +82,6 @@ def _day(conn: Connection, column):
     if conn.dialect.name == "sqlite":
         return func.date(column)
     return cast(column, Date)
-
-
-def _days_between(conn: Connection, later, earlier):
-    """Days (fractional) from ``earlier`` to ``later``, two timestamp columns."""
-    if conn.dialect.name == "sqlite":
-        return func.julianday(later) - func.julianday(earlier)
-    return func.extract("epoch", later - earlier) / 86400.0
 
 
 # --- the supplier's learned record ---------------------------------------------------------
@@ -771,13 +764,13 @@ def purchasing_lead_time(
         sent = conn.execute(
             select(
                 func.count(PurchaseOrder.id),
-                func.avg(_days_between(conn, PurchaseOrder.sent_at, PurchaseOrder.created_at)),
+                func.avg(days_between(conn, PurchaseOrder.sent_at, PurchaseOrder.created_at)),
             ).where(PurchaseOrder.sent_at >= start, PurchaseOrder.sent_at < end)
         ).one()
         received = conn.execute(
             select(
                 func.count(PurchaseOrder.id),
-                func.avg(_days_between(conn, PurchaseOrder.received_at, PurchaseOrder.sent_at)),
+                func.avg(days_between(conn, PurchaseOrder.received_at, PurchaseOrder.sent_at)),
             ).where(
                 PurchaseOrder.received_at >= start,
                 PurchaseOrder.received_at < end,
