@@ -330,7 +330,7 @@ def _trend_chart(weekly: pd.DataFrame) -> alt.FacetChart:
             y=alt.Y("value:Q", title=None, axis=alt.Axis(format="~r")),
             tooltip=[
                 alt.Tooltip("week_ending:T", title="Week ending"),
-                "measure:N",
+                alt.Tooltip("measure:N"),
                 alt.Tooltip("value:Q", format=".2f"),
             ],
         )

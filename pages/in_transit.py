@@ -495,10 +495,10 @@ def carriers_view() -> None:
                 y=alt.Y("carrier:N", title=None, axis=alt.Axis(labelLimit=200))
             )
             span = base.mark_rule(strokeWidth=3, color=ui.theme.PALETTE[2]).encode(
-                x=alt.X("p50:Q", title="Days"), x2="p90:Q"
+                x=alt.X("p50:Q", title="Days"), x2=alt.X2("p90:Q")
             )
             mid = base.mark_point(filled=True, size=70, color=ui.theme.PALETTE[2]).encode(
-                x="p50:Q",
+                x=alt.X("p50:Q"),
                 tooltip=[
                     alt.Tooltip("carrier:N", title="Carrier"),
                     alt.Tooltip("p50:Q", title="P50 days", format=".1f"),
@@ -508,9 +508,11 @@ def carriers_view() -> None:
                 ],
             )
             quoted = base.mark_tick(color=ui.theme.ALERT, thickness=2, size=14).encode(
-                x="quoted_days:Q"
+                x=alt.X("quoted_days:Q")
             )
-            st.altair_chart((span + mid + quoted).properties(height=alt.Step(28)), width="stretch")
+            st.altair_chart(
+                alt.layer(span, mid, quoted).properties(height=alt.Step(28)), width="stretch"
+            )
             st.caption(f"Blue: P50 to P90 ({record.source}). Red tick: the carrier's quoted time.")
     by_carrier = (
         on_time.groupby("carrier", as_index=False)[["delivered", "on_time"]].sum()

@@ -283,7 +283,11 @@ def _value_chart(by_customer: pd.DataFrame) -> alt.Chart:
                     range=[ui.theme.ALERT, "#e69f00", ui.theme.PALETTE[0], "#9e9e9e"],
                 ),
             ),
-            tooltip=["customer:N", "risk:N", alt.Tooltip("value:Q", format=",.2f")],
+            tooltip=[
+                alt.Tooltip("customer:N"),
+                alt.Tooltip("risk:N"),
+                alt.Tooltip("value:Q", format=",.2f"),
+            ],
         )
         .properties(height=alt.Step(24))
     )

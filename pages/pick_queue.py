@@ -262,19 +262,19 @@ def _floor_chart(
     labels = (
         alt.Chart(aisles)
         .mark_text(color=ui.theme.MUTED, fontSize=10, align="right")
-        .encode(x="x:Q", y="y:Q", text="label:N")
+        .encode(x=alt.X("x:Q"), y=alt.Y("y:Q"), text=alt.Text("label:N"))
     )
     line = (
         alt.Chart(path)
         .mark_line(strokeWidth=2, color=ui.theme.PALETTE[0])
-        .encode(x="x:Q", y="y:Q", order="step:Q")
+        .encode(x=alt.X("x:Q"), y=alt.Y("y:Q"), order=alt.Order("step:Q"))
     )
     points = (
         alt.Chart(stops)
         .mark_circle(size=90, opacity=1)
         .encode(
-            x="x:Q",
-            y="y:Q",
+            x=alt.X("x:Q"),
+            y=alt.Y("y:Q"),
             color=alt.Color(
                 "state:N",
                 title=None,
@@ -293,14 +293,16 @@ def _floor_chart(
     numbers = (
         alt.Chart(stops)
         .mark_text(dy=-10, fontSize=11, fontWeight="bold")
-        .encode(x="x:Q", y="y:Q", text="stop:N")
+        .encode(x=alt.X("x:Q"), y=alt.Y("y:Q"), text=alt.Text("stop:N"))
     )
     dock = (
         alt.Chart(path.loc[[0], ["x", "y"]])
         .mark_point(shape="square", size=120, filled=True, color="black")
-        .encode(x="x:Q", y="y:Q", tooltip=alt.value("Dock"))
+        .encode(x=alt.X("x:Q"), y=alt.Y("y:Q"), tooltip=alt.TooltipValue("Dock"))
     )
-    return (shelves + labels + line + points + numbers + dock).properties(height=FLOOR_PLAN_HEIGHT)
+    return alt.layer(shelves, labels, line, points, numbers, dock).properties(
+        height=FLOOR_PLAN_HEIGHT
+    )
 
 
 def _bump_round() -> None:

@@ -15,6 +15,7 @@ from operations.errors import LarderError
 from queries import purchasing
 from ui import kept_edits
 from ui.auth import require_role
+from ui.charts import conditional
 from ui.components import (
     ShownTable,
     empty_state,
@@ -683,10 +684,10 @@ def supplier_record() -> None:
             y=alt.Y("supplier:N", title=None, sort="-x", axis=alt.Axis(labelLimit=200))
         )
         span = base.mark_rule(strokeWidth=3, color=ui.theme.PALETTE[0]).encode(
-            x=alt.X("lead_p50:Q", title="Days"), x2="lead_p90:Q"
+            x=alt.X("lead_p50:Q", title="Days"), x2=alt.X2("lead_p90:Q")
         )
         p50 = base.mark_point(filled=True, size=70, color=ui.theme.PALETTE[0]).encode(
-            x="lead_p50:Q",
+            x=alt.X("lead_p50:Q"),
             tooltip=[
                 alt.Tooltip("supplier:N", title="Supplier"),
                 alt.Tooltip("lead_p50:Q", title="P50 days", format=".1f"),
@@ -695,9 +696,11 @@ def supplier_record() -> None:
             ],
         )
         quoted = base.mark_tick(color=ui.theme.ALERT, thickness=2, size=14).encode(
-            x="quoted_days:Q"
+            x=alt.X("quoted_days:Q")
         )
-        st.altair_chart((span + p50 + quoted).properties(height=alt.Step(18)), width="stretch")
+        st.altair_chart(
+            alt.layer(span, p50, quoted).properties(height=alt.Step(18)), width="stretch"
+        )
         st.caption("Green: P50 to P90 of the learned lead time. Red tick: the quoted time.")
     with right:
         st.markdown("**On-time rate by supplier (last 365 days)**")
@@ -709,9 +712,9 @@ def supplier_record() -> None:
                 x=alt.X("on_time_rate:Q", title="On time", axis=alt.Axis(format="%"),
                         scale=alt.Scale(domain=[0, 1])),
                 y=alt.Y("supplier:N", title=None, sort="x", axis=alt.Axis(labelLimit=200)),
-                color=alt.condition(
-                    alt.datum.on_time_rate < 0.8, alt.value(ui.theme.ALERT),
-                    alt.value(ui.theme.PALETTE[0]),
+                color=conditional(
+                    alt.ColorValue, alt.datum.on_time_rate < 0.8, ui.theme.ALERT,
+                    ui.theme.PALETTE[0],
                 ),
                 tooltip=[
                     alt.Tooltip("supplier:N", title="Supplier"),

@@ -555,7 +555,7 @@ def trends() -> None:
                         range=[ui.theme.ALERT, "#e69f00", "#f0c419", ui.theme.PALETTE[0]],
                     ),
                 ),
-                tooltip=[alt.Tooltip("label:N", title="Status"), "products:Q"],
+                tooltip=[alt.Tooltip("label:N", title="Status"), alt.Tooltip("products:Q")],
             )
             .properties(height=alt.Step(40))
         )

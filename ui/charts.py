@@ -1,4 +1,10 @@
-"""Vega-Lite specs of altair charts with their data, to be kept by a cached read.
+"""Building altair charts cheaply, and their Vega-Lite specs with their data for a cached read.
+
+Every encoding is given as altair's channel object (``alt.X("x:Q")``, ``alt.Tooltip(...)``, a
+value channel from :func:`conditional`), and layers are made with ``alt.layer``. A channel given
+as a string or a plain dict (``"x:Q"``, ``alt.value(...)``, ``alt.condition(...)``) makes altair
+look its class up among all of its schema classes, 4 to 10 ms a channel on the 2-core machine;
+each ``+`` of a layered chart copies every layer before it. Both give the same spec.
 
 Building an altair chart and turning it into a spec costs tens of milliseconds per chart, more
 than the rest of a page's run once its reads are cached; a live fragment would pay it again on
@@ -49,3 +55,10 @@ def vega_spec(chart: alt.TopLevelMixin) -> dict:
     arrow = {name: convert_anything_to_arrow_bytes(data) for name, data in datasets.items()}
     spec["datasets"] = {**spec.get("datasets", {}), **arrow}
     return spec
+
+
+def conditional(channel: type, test: Any, if_true: Any, if_false: Any) -> Any:
+    """The value channel ``channel`` (``alt.ColorValue``, ``alt.OpacityValue``...) at
+    ``if_true`` where ``test`` (a selection or a predicate) holds and ``if_false`` elsewhere:
+    ``alt.condition``'s channel, built as the object it stands for."""
+    return channel(**alt.condition(test, alt.value(if_true), alt.value(if_false)))

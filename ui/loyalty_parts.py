@@ -117,7 +117,11 @@ def score_lines() -> alt.Chart:
             x=alt.X("month:O", title="Month", axis=alt.Axis(labelAngle=-45)),
             y=alt.Y("score:Q", title="Score"),
             color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="top")),
-            tooltip=["month:N", "measure:N", alt.Tooltip("score:Q", format=".1f")],
+            tooltip=[
+                alt.Tooltip("month:N"),
+                alt.Tooltip("measure:N"),
+                alt.Tooltip("score:Q", format=".1f"),
+            ],
         )
         .properties(height=260)
     )

@@ -13,6 +13,7 @@ import streamlit as st
 
 import ui.theme
 from queries import overview as ov
+from ui.charts import conditional
 from ui.components import table_rows
 from ui.db import live_read
 from ui.filters import PERIOD_LABELS
@@ -197,7 +198,7 @@ def rate_bars(field: str, param: str, basis: str, rate_title: str) -> alt.Chart:
         .encode(
             x=alt.X(f"{basis}:Q", title=rate_title, axis=alt.Axis(format="%")),
             y=alt.Y(f"{field}:N", title=None, sort="-x", axis=alt.Axis(labelLimit=220)),
-            color=alt.condition(pick, alt.value(ui.theme.PALETTE[0]), alt.value("#c7d2cc")),
+            color=conditional(alt.ColorValue, pick, ui.theme.PALETTE[0], "#c7d2cc"),
             tooltip=[
                 alt.Tooltip(f"{field}:N", title=field.title()),
                 alt.Tooltip("line_rate:Q", title="Rate (lines)", format=".1%"),
@@ -220,7 +221,7 @@ def trend_bars(period: str, basis: str, rate_title: str) -> alt.Chart:
         .encode(
             x=alt.X("period:O", title=PERIOD_LABELS[period], axis=alt.Axis(labelAngle=-45)),
             y=alt.Y(f"{basis}:Q", title=rate_title, axis=alt.Axis(format="%")),
-            color=alt.condition(period_pick, alt.value(ui.theme.PALETTE[2]), alt.value("#c9d6e3")),
+            color=conditional(alt.ColorValue, period_pick, ui.theme.PALETTE[2], "#c9d6e3"),
             tooltip=[
                 alt.Tooltip("period:N", title=PERIOD_LABELS[period]),
                 alt.Tooltip("line_rate:Q", title="Rate (lines)", format=".1%"),
@@ -253,7 +254,7 @@ def demand_lines() -> alt.Chart:
             ),
             tooltip=[
                 alt.Tooltip("week:T", title="Week of"),
-                "series:N",
+                alt.Tooltip("series:N"),
                 alt.Tooltip("value:Q", title="Units", format=",.0f"),
             ],
         )
@@ -285,7 +286,7 @@ def cause_bars() -> alt.Chart:
             x=alt.X("share:Q", title="Share of short lines", axis=alt.Axis(format="%")),
             y=alt.Y("group:N", title=None, axis=alt.Axis(labelLimit=220)),
             color=cause_colour(),
-            opacity=alt.condition(cause_pick, alt.value(1.0), alt.value(0.35)),
+            opacity=conditional(alt.OpacityValue, cause_pick, 1.0, 0.35),
             tooltip=[
                 alt.Tooltip("group:N", title="Category"),
                 alt.Tooltip("cause:N", title="Cause"),
